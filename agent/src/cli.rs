@@ -1,0 +1,406 @@
+//! Command line: `serve` (the daemon), `run` (one job, live lines and a
+//! summary), `target` (the test/benchmark target server).
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use alilo_agent_api::{
+    Bucket, HttpVersion, JobSpec, JobState, JobStatus, Profile, Ramp, RequestTemplate,
+    parse_duration,
+};
+use anyhow::{Context as _, bail};
+use bytes::Bytes;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::api::{ServeConfig, Server};
+use crate::engine::Job;
+use crate::target::{Target, TargetConfig};
+
+/// The Alilo load agent.
+#[derive(Debug, Parser)]
+#[command(name = "alilo-agent", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Run the daemon with its control API.
+    Serve(ServeArgs),
+    /// Run one job locally and print a line per second and a summary.
+    Run(RunArgs),
+    /// Run a test target server (delay, status, stalls).
+    Target(TargetArgs),
+}
+
+/// `alilo-agent serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Control API port.
+    #[arg(long, env = "ALILO_AGENT_PORT", default_value_t = 8888)]
+    pub port: u16,
+    /// Address to bind.
+    #[arg(long, env = "ALILO_AGENT_BIND", default_value = "0.0.0.0")]
+    pub bind: IpAddr,
+    /// Bearer token every request must carry.
+    #[arg(long, env = "ALILO_AGENT_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Run without a token (only when bound to loopback).
+    #[arg(long)]
+    pub insecure_no_auth: bool,
+    /// Worker threads per job (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub workers: usize,
+    /// How long final reads are answered after SIGTERM.
+    #[arg(long, default_value = "5s")]
+    pub shutdown_grace: String,
+}
+
+/// Ramp kinds on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RampArg {
+    /// Flat levels.
+    Step,
+    /// Linear over the first step.
+    Linear,
+}
+
+/// `alilo-agent run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Target URL.
+    #[arg(long)]
+    pub url: String,
+    /// Target requests per second (open model). Without it, `--connections`
+    /// runs closed-loop (as fast as possible).
+    #[arg(long)]
+    pub rps: Option<f64>,
+    /// Closed loop over this many connections (when `--rps` is not given).
+    #[arg(short = 'c', long)]
+    pub connections: Option<u32>,
+    /// Duration, e.g. 30s, 5m, 1h30m.
+    #[arg(long, default_value = "10s")]
+    pub duration: String,
+    /// Number of steps.
+    #[arg(long, default_value_t = 1)]
+    pub steps: u32,
+    /// Ramp kind.
+    #[arg(long, value_enum, default_value = "step")]
+    pub ramp: RampArg,
+    /// Cap on requests in flight.
+    #[arg(long, default_value_t = 1000)]
+    pub max_vus: u64,
+    /// Header `Name: value` (repeatable).
+    #[arg(short = 'H', long = "header")]
+    pub headers: Vec<String>,
+    /// Request body.
+    #[arg(short = 'd', long = "data")]
+    pub body: Option<String>,
+    /// Method.
+    #[arg(short = 'X', long = "method", default_value = "GET")]
+    pub method: String,
+    /// Use HTTP/2.
+    #[arg(long)]
+    pub http2: bool,
+    /// Do not verify TLS certificates.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Request timeout.
+    #[arg(long, default_value = "30s")]
+    pub timeout: String,
+    /// Worker threads (0: one per core available to the process).
+    #[arg(long, default_value_t = 0)]
+    pub workers: usize,
+    /// Print the final job status as JSON on stdout (live lines go to stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// No live lines.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// `alilo-agent target`.
+#[derive(Debug, clap::Args)]
+pub struct TargetArgs {
+    /// Port (0: any; the chosen address is printed).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Address.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// Delay before each response, e.g. 100ms.
+    #[arg(long, default_value = "0")]
+    pub delay: String,
+    /// Response status.
+    #[arg(long, default_value_t = 200)]
+    pub status: u16,
+    /// Stall period, e.g. 5s (with --stall-for).
+    #[arg(long, default_value = "0")]
+    pub stall_every: String,
+    /// Stall length, e.g. 500ms.
+    #[arg(long, default_value = "0")]
+    pub stall_for: String,
+    /// Write `unix_ms count` per 10 ms to this file on exit.
+    #[arg(long)]
+    pub rate_log: Option<String>,
+    /// Exit after this long (default: until SIGTERM/SIGINT).
+    #[arg(long)]
+    pub run_for: Option<String>,
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// Runs the parsed command line.
+pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.cmd {
+        Cmd::Serve(a) => serve(a).await,
+        Cmd::Run(a) => run(a).await,
+        Cmd::Target(a) => target(a).await,
+    }
+}
+
+async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
+    let server = Server::bind(ServeConfig {
+        addr: SocketAddr::new(a.bind, a.port),
+        token: a.token,
+        insecure_no_auth: a.insecure_no_auth,
+        workers: a.workers,
+        shutdown_grace: parse_duration(&a.shutdown_grace)
+            .map_err(|e| anyhow::anyhow!("--shutdown-grace: {e}"))?,
+    })
+    .await?;
+    tracing::info!(addr = %server.local_addr(), "alilo-agent listening");
+    eprintln!("alilo-agent listening on {}", server.local_addr());
+    server.run_until_stopped(shutdown_signal()).await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Builds the job spec of `alilo-agent run`.
+pub fn run_spec(a: &RunArgs) -> anyhow::Result<JobSpec> {
+    let mut headers = BTreeMap::new();
+    for h in &a.headers {
+        let (k, v) = h
+            .split_once(':')
+            .with_context(|| format!("-H {h:?}: expected \"Name: value\""))?;
+        headers.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    let closed = match (a.rps, a.connections) {
+        (Some(_), Some(_)) => {
+            bail!("give --rps (open model) or --connections (closed loop), not both")
+        }
+        (None, None) => bail!("give --rps (open model) or --connections (closed loop)"),
+        (None, Some(c)) => Some(c),
+        (Some(_), None) => None,
+    };
+    Ok(JobSpec {
+        request: RequestTemplate {
+            method: a.method.clone(),
+            url: a.url.clone(),
+            headers,
+            query: BTreeMap::new(),
+            body: a.body.clone(),
+        },
+        data: None,
+        checks: Default::default(),
+        profile: Profile {
+            rps: a.rps.unwrap_or(0.0),
+            steps: a.steps,
+            duration: a.duration.clone(),
+            ramp: match a.ramp {
+                RampArg::Step => Ramp::Step,
+                RampArg::Linear => Ramp::Linear,
+            },
+        },
+        scale: 1.0,
+        max_vus: a.max_vus,
+        start_at_ms: None,
+        timeout: a.timeout.clone(),
+        tls_verify: !a.insecure,
+        http: if a.http2 {
+            HttpVersion::Http2
+        } else {
+            HttpVersion::Http1
+        },
+        lease: "0".into(),
+        closed_loop_connections: closed,
+    })
+}
+
+fn live_line(b: &Bucket) -> String {
+    let lat =
+        alilo_agent_api::hist::decode(&b.latency).unwrap_or_else(|_| alilo_agent_api::hist::new());
+    let q = |x| alilo_agent_api::hist::quantile_ms(&lat, x);
+    let errs = b.errors.total();
+    format!(
+        "{:>5}s  target {:>8.1}  sent {:>7}  ok {:>7}  failed {:>5}  errors {:>5}  dropped {:>5}  p50 {:>8.2}ms  p99 {:>8.2}ms  lag p99 {:>6.3}ms",
+        b.second + 1,
+        b.target_rps,
+        b.sent,
+        b.ok,
+        b.failed,
+        errs,
+        b.dropped,
+        q(0.5),
+        q(0.99),
+        b.lag_p99_us as f64 / 1000.0
+    )
+}
+
+/// The final summary, human-readable.
+pub fn summary_text(s: &JobStatus, closed: bool) -> String {
+    let m = &s.summary;
+    let mut out = String::new();
+    out.push_str(&format!(
+        "\n{} ({}) after {:.2}s\n",
+        format!("{:?}", s.state).to_lowercase(),
+        s.reason.as_deref().unwrap_or(""),
+        m.duration_s
+    ));
+    if closed {
+        out.push_str(&format!(
+            "requests  {} sent, {:.1}/s (closed loop)\n",
+            m.sent, m.achieved_rps
+        ));
+    } else {
+        let ratio = if m.expected > 0.0 {
+            m.sent as f64 / m.expected * 100.0
+        } else {
+            0.0
+        };
+        out.push_str(&format!(
+            "requests  {} sent of {:.0} asked ({ratio:.2} %), achieved {:.1}/s\n",
+            m.sent, m.expected, m.achieved_rps
+        ));
+    }
+    out.push_str(&format!(
+        "outcome   {} ok, {} failed, {} dropped (max VUs)\n",
+        m.ok, m.failed, m.dropped
+    ));
+    let codes: Vec<String> = m.status.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    out.push_str(&format!("status    {}\n", codes.join(", ")));
+    let e = &m.errors;
+    out.push_str(&format!(
+        "errors    connect {}, timeout {}, tls {}, reset {}, other {}\n",
+        e.connect, e.timeout, e.tls, e.reset, e.other
+    ));
+    out.push_str(&format!(
+        "bytes     {} sent, {} received\n",
+        m.bytes_sent, m.bytes_received
+    ));
+    out.push_str(
+        "latency (ms)        mean      p50      p90      p95      p99    p99.9      max\n",
+    );
+    for (name, p) in [
+        ("corrected  ", &m.latency),
+        ("service    ", &m.service),
+        ("sched. lag ", &m.schedule_lag),
+    ] {
+        out.push_str(&format!(
+            "  {name} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3}\n",
+            p.mean, p.p50, p.p90, p.p95, p.p99, p.p999, p.max
+        ));
+    }
+    out
+}
+
+async fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
+    let spec = run_spec(&a)?;
+    let closed = spec.closed_loop_connections.is_some();
+    let workers = if a.workers == 0 {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    } else {
+        a.workers
+    };
+    let job = Job::new("cli", spec, workers).map_err(|e| anyhow::anyhow!("{e}"))?;
+    job.launch();
+    let mut done = job.finished();
+    let mut cursor = 0;
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let sig = shutdown_signal();
+    tokio::pin!(sig);
+    let mut interrupted = false;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = done.wait_for(|d| *d) => {}
+            _ = &mut sig, if !interrupted => {
+                interrupted = true;
+                job.request_stop("interrupted", Duration::from_secs(2));
+            }
+        }
+        let st = job.status(cursor);
+        cursor = st.cursor;
+        if !a.quiet {
+            for b in &st.buckets {
+                eprintln!("{}", live_line(b));
+            }
+        }
+        if st.state.is_terminal() {
+            break;
+        }
+    }
+    let st = job.status(0);
+    let text = summary_text(&st, closed);
+    if a.json {
+        eprint!("{text}");
+        println!("{}", serde_json::to_string(&st)?);
+    } else {
+        print!("{text}");
+    }
+    Ok(if st.state == JobState::Failed {
+        eprintln!("job failed: {}", st.reason.unwrap_or_default());
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn target(a: TargetArgs) -> anyhow::Result<ExitCode> {
+    let d = |name: &str, v: &str| parse_duration(v).map_err(|e| anyhow::anyhow!("--{name}: {e}"));
+    let cfg = TargetConfig {
+        delay: d("delay", &a.delay)?,
+        status: a.status,
+        stall_every: d("stall-every", &a.stall_every)?,
+        stall_for: d("stall-for", &a.stall_for)?,
+        body: Bytes::from_static(b"ok"),
+        tls: None,
+        keep_requests: 0,
+        rate_log: a.rate_log.is_some(),
+    };
+    let t = Target::start(SocketAddr::new(a.bind, a.port), cfg).await?;
+    println!("listening on {}", t.addr);
+    match &a.run_for {
+        Some(r) => {
+            let r = d("run-for", r)?;
+            tokio::select! {
+                _ = tokio::time::sleep(r) => {}
+                _ = shutdown_signal() => {}
+            }
+        }
+        None => shutdown_signal().await,
+    }
+    if let Some(path) = &a.rate_log {
+        let log = t.stats.per_10ms.lock().expect("rate log lock");
+        let mut out = String::new();
+        for (slot, n) in log.iter() {
+            out.push_str(&format!("{} {n}\n", slot * 10));
+        }
+        std::fs::write(path, out).with_context(|| format!("writing {path}"))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

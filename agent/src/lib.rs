@@ -1,0 +1,31 @@
+//! `alilo-agent`: the load generator of the Alilo platform.
+//!
+//! The daemon (`alilo-agent serve`) exposes the control API of
+//! [`api`] (documented in `docs/agent-api.md`); `alilo-agent run` runs one
+//! job from the command line. Both drive the same [`engine`]:
+//!
+//! - the **scheduler** (in [`engine`]) turns the profile, the live target and
+//!   scale into intended send instants, and sends each at its instant whatever
+//!   earlier responses do (open model);
+//! - the **client** ([`client`]) drives hyper's low-level connections itself
+//!   (keep-alive pool per worker, HTTP/1.1 and HTTP/2, rustls) and returns an
+//!   outcome;
+//! - the **stats** ([`stats`]) fold outcomes into per-second buckets with HDR
+//!   histograms measured from the intended time (coordinated-omission
+//!   corrected) and from the actual send (service time).
+//!
+//! Wire types live in the `alilo-agent-api` crate so the backend shares them.
+
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod cli;
+pub mod client;
+pub mod engine;
+pub mod stats;
+pub mod sys;
+pub mod target;
+pub mod template;
+
+/// User-Agent sent to targets unless the template sets one.
+pub const USER_AGENT: &str = concat!("alilo-agent/", env!("CARGO_PKG_VERSION"));

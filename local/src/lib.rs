@@ -1,0 +1,173 @@
+//! `alilo-local`: the whole deployment in one process. It serves every function's
+//! routes exactly as the gateway would, Swagger UI and the OpenAPI document, applies
+//! the migrations, and runs an embedded S3-compatible endpoint when none is
+//! configured. Nothing here re-implements a route: it only composes.
+
+pub mod embedded_s3;
+pub mod swagger;
+
+use alilo_shared::config::{Config, Limits, ProcessEnv, Vars};
+use alilo_shared::{db, AppState};
+use clap::Parser;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use tokio::net::TcpListener;
+use utoipa_axum::router::OpenApiRouter;
+
+/// Flags override the environment, which overrides `.env`.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "alilo-local", version, about = "Alilo's whole backend in one process, for a laptop or a test")]
+pub struct Settings {
+    /// Port to listen on (the original's SERVICE_PORT_DEBUG).
+    #[arg(long, env = "SERVICE_PORT_DEBUG", default_value_t = 8084)]
+    pub port: u16,
+    /// Address to bind; 0.0.0.0 exposes the API to other hosts.
+    #[arg(long, env = "ALILO_BIND", default_value = "127.0.0.1")]
+    pub bind: String,
+    /// Postgres DSN; the database is created when missing.
+    #[arg(long = "pg-dsn")]
+    pub pg_dsn: Option<String>,
+    /// S3-compatible endpoint (host:port or URL); unset = the embedded endpoint.
+    #[arg(long = "minio-endpoint")]
+    pub minio_endpoint: Option<String>,
+    /// Bucket for data files.
+    #[arg(long = "minio-bucket")]
+    pub minio_bucket: Option<String>,
+    /// Folder of the embedded S3 endpoint's data.
+    #[arg(long = "data-dir", env = "ALILO_DATA_DIR", default_value = ".alilo/s3")]
+    pub data_dir: PathBuf,
+}
+
+impl Settings {
+    /// The typed configuration: flags first, then the environment.
+    pub fn config(&self) -> Result<Config, String> {
+        let mut flags = HashMap::new();
+        if let Some(v) = &self.pg_dsn {
+            flags.insert("PG_DSN", v.clone());
+        }
+        if let Some(v) = &self.minio_endpoint {
+            flags.insert("MINIO_ENDPOINT", v.clone());
+        }
+        if let Some(v) = &self.minio_bucket {
+            flags.insert("MINIO_BUCKET", v.clone());
+        }
+        Config::from_vars(&Overlay(flags))
+    }
+}
+
+struct Overlay(HashMap<&'static str, String>);
+
+impl Vars for Overlay {
+    fn var(&self, name: &str) -> Option<String> {
+        self.0.get(name).cloned().or_else(|| ProcessEnv.var(name))
+    }
+}
+
+/// Every function's routes, merged.
+pub fn routes(limits: Limits) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(alilo_fn_projects::routes())
+        .merge(alilo_fn_scenarios::routes())
+        .merge(alilo_fn_scripts::routes())
+        .merge(alilo_fn_agents::routes())
+        .merge(alilo_fn_files::routes_with_limit(limits.max_upload_bytes))
+        .merge(alilo_fn_parsing::routes())
+        .merge(alilo_fn_search::routes())
+}
+
+/// The OpenAPI document of everything `alilo-local` serves.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    swagger::describe(routes(Limits::default()).split_for_parts().1)
+}
+
+/// The served application for a ready state: API, Swagger, contract fallbacks.
+pub fn app(state: AppState, limits: Limits) -> axum::Router {
+    let (api, doc) = routes(limits).split_for_parts();
+    let api = OpenApiRouter::from(api);
+    alilo_shared::router::app(api, state).merge(swagger::routes(swagger::describe(doc)))
+}
+
+/// Why the application could not start, in one line for the user.
+#[derive(Debug)]
+pub struct StartError(pub String);
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// A built, bound application (zero2prod's `Application`).
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    state: AppState,
+    _embedded_s3: Option<embedded_s3::EmbeddedS3>,
+}
+
+impl Application {
+    /// Connect, migrate, start the embedded endpoint if needed, and bind.
+    pub async fn build(settings: &Settings) -> Result<Self, StartError> {
+        let mut config = settings.config().map_err(StartError)?;
+        db::ensure_database(&config.dsn).await.map_err(StartError)?;
+        let database = db::Db::connect(&config.dsn).map_err(|e| StartError(format!("{e:#}")))?;
+        db::migrate(&database)
+            .await
+            .map_err(|e| StartError(format!("cannot migrate the database at {}: {e:#}", config.dsn)))?;
+        let embedded = if config.s3.endpoint.is_none() {
+            let s3 = embedded_s3::start(&settings.data_dir, 0)
+                .await
+                .map_err(|e| StartError(format!("cannot start the embedded S3 endpoint: {e:#}")))?;
+            tracing::info!(endpoint = %s3.endpoint, folder = %settings.data_dir.display(), "embedded S3 endpoint started");
+            config.s3.endpoint = Some(s3.endpoint.clone());
+            config.s3.access_key = alilo_shared::config::Secret::new(s3.access_key.clone());
+            config.s3.secret_key = alilo_shared::config::Secret::new(s3.secret_key.clone());
+            Some(s3)
+        } else {
+            None
+        };
+        let storage = alilo_shared::storage::Storage::connect(&config.s3)
+            .await
+            .map_err(|e| StartError(format!("cannot use object storage at {}: {e:#}", config.s3.endpoint.as_deref().unwrap_or("AWS"))))?;
+        let state = AppState { db: database, storage, limits: config.limits };
+        let addr = format!("{}:{}", settings.bind, settings.port);
+        let listener = TcpListener::bind(&addr).await.map_err(|e| StartError(format!("cannot listen on {addr}: {e}")))?;
+        let router = app(state.clone(), config.limits);
+        Ok(Self { listener, router, state, _embedded_s3: embedded })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serve until Ctrl-C or SIGTERM.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let Self { listener, router, _embedded_s3, .. } = self;
+        axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,259 @@
+//! Typed configuration, read once from the environment (and `.env` when present).
+//!
+//! The variable names are the original backend's (`PG_DSN`, `MINIO_*`) so existing
+//! `.env` files keep working. Secrets never reach a log: [`Dsn`] displays without
+//! its password and [`Secret`] displays as `***`.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// The DSN `alilo-local` uses when `PG_DSN` is unset: the machine's own server.
+pub const DEFAULT_PG_DSN: &str = "postgres://postgres@127.0.0.1:5432/alilo";
+/// Bucket used when `MINIO_BUCKET` is unset.
+pub const DEFAULT_BUCKET: &str = "alilo";
+/// Largest uploaded file. Lambda's 6 MB payload limit with base64 overhead allows
+/// about 4.4 MB in AWS; locally the same limit keeps both deployments alike.
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 4 * 1024 * 1024;
+/// Longest static body of a simple script (the original's `MAX_STATIC_AMMO_LENGTH`).
+pub const DEFAULT_MAX_STATIC_AMMO: usize = 5000;
+
+/// A value that must not be printed.
+#[derive(Clone, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// A Postgres connection string (URL or key=value form) that prints without its password.
+#[derive(Clone)]
+pub struct Dsn {
+    raw: Secret,
+    parsed: tokio_postgres::Config,
+}
+
+impl Dsn {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let parsed = tokio_postgres::Config::from_str(raw).map_err(|e| format!("PG_DSN is not a valid Postgres DSN: {e}"))?;
+        Ok(Self { raw: Secret::new(raw), parsed })
+    }
+
+    pub fn config(&self) -> &tokio_postgres::Config {
+        &self.parsed
+    }
+
+    pub fn raw(&self) -> &str {
+        self.raw.expose()
+    }
+
+    /// The database name, `postgres`' default being the user name.
+    pub fn dbname(&self) -> String {
+        self.parsed
+            .get_dbname()
+            .map(str::to_string)
+            .or_else(|| self.parsed.get_user().map(str::to_string))
+            .unwrap_or_else(|| "postgres".into())
+    }
+}
+
+impl fmt::Display for Dsn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.parsed;
+        let host = c
+            .get_hosts()
+            .first()
+            .map(|h| match h {
+                tokio_postgres::config::Host::Tcp(name) => name.clone(),
+                tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+            })
+            .unwrap_or_else(|| "localhost".into());
+        let port = c.get_ports().first().copied().unwrap_or(5432);
+        let user = c.get_user().unwrap_or("");
+        let password = if c.get_password().is_some() { ":***" } else { "" };
+        write!(f, "postgres://{user}{password}@{host}:{port}/{}", self.dbname())
+    }
+}
+
+impl fmt::Debug for Dsn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Dsn({self})")
+    }
+}
+
+/// Where objects are stored.
+#[derive(Debug, Clone)]
+pub struct S3Config {
+    /// `MINIO_ENDPOINT` (host:port or URL); `None` = AWS S3 (in Lambda) or the
+    /// embedded endpoint (in `alilo-local`).
+    pub endpoint: Option<String>,
+    pub access_key: Secret,
+    pub secret_key: Secret,
+    pub session_token: Option<Secret>,
+    pub bucket: String,
+    /// `MINIO_SECURE`: https to the endpoint.
+    pub secure: bool,
+    pub region: String,
+}
+
+impl S3Config {
+    /// The endpoint as a URL (`MINIO_ENDPOINT` may be a bare `host:port`).
+    pub fn endpoint_url(&self) -> Option<String> {
+        self.endpoint.as_ref().map(|e| {
+            if e.contains("://") {
+                e.clone()
+            } else {
+                format!("{}://{e}", if self.secure { "https" } else { "http" })
+            }
+        })
+    }
+}
+
+/// Limits that protect the service and its users.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_upload_bytes: usize,
+    pub max_static_ammo: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES, max_static_ammo: DEFAULT_MAX_STATIC_AMMO }
+    }
+}
+
+/// Everything a function needs to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub dsn: Dsn,
+    pub s3: S3Config,
+    pub limits: Limits,
+}
+
+/// A source of variables: the process environment in production, a map in tests.
+pub trait Vars {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment; empty values count as unset.
+pub struct ProcessEnv;
+
+impl Vars for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl<const N: usize> Vars for [(&str, &str); N] {
+    fn var(&self, name: &str) -> Option<String> {
+        self.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_string())
+    }
+}
+
+fn parse_var<T: FromStr>(vars: &impl Vars, name: &str, default: T) -> Result<T, String>
+where
+    T::Err: fmt::Display,
+{
+    match vars.var(name) {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|e| format!("{name}={v:?} is invalid: {e}")),
+    }
+}
+
+fn parse_bool(vars: &impl Vars, name: &str) -> Result<bool, String> {
+    match vars.var(name).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
+        Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
+        Some(v) => Err(format!("{name}={v:?} is invalid: use true or false")),
+    }
+}
+
+impl Config {
+    /// Read `.env` (if present) and the environment.
+    pub fn from_env() -> Result<Self, String> {
+        let _ = dotenvy::dotenv();
+        Self::from_vars(&ProcessEnv)
+    }
+
+    pub fn from_vars(vars: &impl Vars) -> Result<Self, String> {
+        let dsn = Dsn::parse(&vars.var("PG_DSN").unwrap_or_else(|| DEFAULT_PG_DSN.into()))?;
+        // Inside AWS, the function role's credentials arrive in the standard variables.
+        let access_key = vars.var("MINIO_ACCESS_KEY_ID").or_else(|| vars.var("AWS_ACCESS_KEY_ID")).unwrap_or_default();
+        let secret_key = vars
+            .var("MINIO_SECRET_ACCESS_KEY")
+            .or_else(|| vars.var("AWS_SECRET_ACCESS_KEY"))
+            .unwrap_or_default();
+        let session_token = vars.var("AWS_SESSION_TOKEN").map(Secret::new);
+        let s3 = S3Config {
+            endpoint: vars.var("MINIO_ENDPOINT").map(|e| e.trim().trim_end_matches('/').to_string()),
+            access_key: Secret::new(access_key),
+            secret_key: Secret::new(secret_key),
+            session_token,
+            bucket: vars.var("MINIO_BUCKET").unwrap_or_else(|| DEFAULT_BUCKET.into()),
+            secure: parse_bool(vars, "MINIO_SECURE")?,
+            region: vars.var("AWS_REGION").unwrap_or_else(|| "us-east-1".into()),
+        };
+        let limits = Limits {
+            max_upload_bytes: parse_var(vars, "MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES)?,
+            max_static_ammo: parse_var(vars, "MAX_STATIC_AMMO_LENGTH", DEFAULT_MAX_STATIC_AMMO)?,
+        };
+        Ok(Self { dsn, s3, limits })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dsn_displays_without_its_password() {
+        let dsn = Dsn::parse("postgres://alice:s3cret@db.internal:6432/alilo").unwrap();
+        let shown = dsn.to_string();
+        assert_eq!(shown, "postgres://alice:***@db.internal:6432/alilo");
+        assert!(!format!("{dsn:?}").contains("s3cret"));
+        let kv = Dsn::parse("host=h user=u password=p dbname=d").unwrap();
+        assert_eq!(kv.to_string(), "postgres://u:***@h:5432/d");
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let cfg = Config::from_vars(&[("X", "y")]).unwrap();
+        assert_eq!(cfg.dsn.dbname(), "alilo");
+        assert_eq!(cfg.s3.bucket, "alilo");
+        assert!(cfg.s3.endpoint.is_none());
+    }
+
+    #[test]
+    fn the_original_variable_names_are_read() {
+        let cfg = Config::from_vars(&[
+            ("MINIO_ENDPOINT", "minio:9000"),
+            ("MINIO_SECURE", "true"),
+            ("MINIO_BUCKET", "ammo"),
+            ("MINIO_ACCESS_KEY_ID", "ak"),
+            ("MINIO_SECRET_ACCESS_KEY", "sk"),
+        ])
+        .unwrap();
+        assert_eq!(cfg.s3.endpoint_url().unwrap(), "https://minio:9000");
+        assert_eq!(cfg.s3.bucket, "ammo");
+        assert_eq!(format!("{:?}", cfg.s3.secret_key), "***");
+    }
+
+    #[test]
+    fn a_bad_value_names_the_variable() {
+        let err = Config::from_vars(&[("MINIO_SECURE", "maybe")]).unwrap_err();
+        assert!(err.starts_with("MINIO_SECURE="), "{err}");
+        let err = Config::from_vars(&[("MAX_UPLOAD_BYTES", "lots")]).unwrap_err();
+        assert!(err.starts_with("MAX_UPLOAD_BYTES="), "{err}");
+    }
+}

@@ -1,0 +1,95 @@
+//! Agent queries.
+
+use super::{id32, Db};
+use crate::http::ApiResult;
+use crate::wire::agents::Agent;
+use tokio_postgres::Row;
+
+const SELECT: &str = "SELECT id, host_name, port, enabled, tags, cpu_used, mem_used, ports_used FROM agents";
+
+fn agent(row: &Row) -> Agent {
+    Agent {
+        agent_id: id32(row.get("id")),
+        host_name: row.get("host_name"),
+        port: row.get::<_, i32>("port").to_string(),
+        enabled: row.get("enabled"),
+        tags: row.get("tags"),
+        cpu_used: row.get("cpu_used"),
+        mem_used: row.get("mem_used"),
+        ports_used: row.get("ports_used"),
+    }
+}
+
+/// An agent ready to store.
+#[derive(Debug, Clone)]
+pub struct AgentInput {
+    pub host_name: String,
+    pub port: i32,
+    pub enabled: bool,
+    pub tags: Vec<String>,
+}
+
+pub async fn list(db: &Db) -> ApiResult<Vec<Agent>> {
+    let conn = db.conn().await?;
+    let rows = conn.query(&format!("{SELECT} ORDER BY tags, host_name, id"), &[]).await?;
+    Ok(rows.iter().map(agent).collect())
+}
+
+pub async fn get(db: &Db, id: i64) -> ApiResult<Option<Agent>> {
+    let conn = db.conn().await?;
+    Ok(conn.query_opt(&format!("{SELECT} WHERE id = $1"), &[&id]).await?.as_ref().map(agent))
+}
+
+pub async fn create(db: &Db, a: &AgentInput) -> ApiResult<i64> {
+    let conn = db.conn().await?;
+    let row = conn
+        .query_one(
+            "INSERT INTO agents (host_name, port, enabled, tags) VALUES ($1, $2, $3, $4) RETURNING id",
+            &[&a.host_name, &a.port, &a.enabled, &a.tags],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+pub async fn update(db: &Db, id: i64, a: &AgentInput) -> ApiResult<bool> {
+    let conn = db.conn().await?;
+    let n = conn
+        .execute(
+            "UPDATE agents SET host_name = $2, port = $3, enabled = $4, tags = $5, updated_at = now() WHERE id = $1",
+            &[&id, &a.host_name, &a.port, &a.enabled, &a.tags],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+pub async fn delete(db: &Db, id: i64) -> ApiResult<bool> {
+    let conn = db.conn().await?;
+    Ok(conn.execute("DELETE FROM agents WHERE id = $1", &[&id]).await? == 1)
+}
+
+/// Distinct tags of enabled agents, sorted.
+pub async fn tags(db: &Db) -> ApiResult<Vec<String>> {
+    let conn = db.conn().await?;
+    let rows = conn
+        .query("SELECT DISTINCT unnest(tags) AS tag FROM agents WHERE enabled ORDER BY tag", &[])
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Agents (enabled or not) carrying `tag`, by host name.
+pub async fn by_tag(db: &Db, tag: &str) -> ApiResult<Vec<Agent>> {
+    let conn = db.conn().await?;
+    let rows = conn
+        .query(&format!("{SELECT} WHERE tags @> ARRAY[$1::text] ORDER BY host_name, id"), &[&tag])
+        .await?;
+    Ok(rows.iter().map(agent).collect())
+}
+
+/// Whether some enabled agent carries `tag`.
+pub async fn enabled_with_tag(db: &Db, tag: &str) -> ApiResult<bool> {
+    let conn = db.conn().await?;
+    let row = conn
+        .query_one("SELECT EXISTS (SELECT 1 FROM agents WHERE enabled AND tags @> ARRAY[$1::text])", &[&tag])
+        .await?;
+    Ok(row.get(0))
+}

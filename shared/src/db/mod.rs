@@ -1,0 +1,165 @@
+//! Postgres access. One [`Db`] (a connection pool) per process; one module per
+//! resource with its queries; the migrations in `migrations/` embedded and applied
+//! by [`migrate`].
+
+pub mod agents;
+pub mod files;
+pub mod projects;
+pub mod runs;
+pub mod scenarios;
+pub mod scripts;
+pub mod search;
+pub mod simple_scripts;
+
+use crate::config::Dsn;
+use crate::http::{ApiError, ApiResult};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+
+/// The ordered migrations, embedded at build time. A test checks this list against
+/// the folder so a new file cannot be forgotten.
+pub const MIGRATIONS: &[(&str, &str)] = &[(
+    "0001_resources.sql",
+    include_str!("../../../migrations/0001_resources.sql"),
+)];
+
+/// Connections per process. A Lambda instance serves one request at a time; the
+/// local runner serves many, and Postgres' default limit is 100.
+const POOL_SIZE: usize = 16;
+
+/// A pool of connections to the configured database.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+}
+
+impl Db {
+    /// Build the pool; connections are opened on first use.
+    pub fn connect(dsn: &Dsn) -> anyhow::Result<Self> {
+        let manager = Manager::from_config(
+            dsn.config().clone(),
+            NoTls,
+            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .wait_timeout(Some(std::time::Duration::from_secs(10)))
+            .create_timeout(Some(std::time::Duration::from_secs(5)))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()?;
+        Ok(Self { pool })
+    }
+
+    /// A pooled connection.
+    pub async fn conn(&self) -> ApiResult<deadpool_postgres::Object> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// Check that the database answers.
+    pub async fn ping(&self) -> Result<(), String> {
+        let conn = self.pool.get().await.map_err(|e| e.to_string())?;
+        conn.simple_query("SELECT 1").await.map_err(|e| e.to_string())?;
+        Ok(())
+    }
+}
+
+/// Create the configured database when it does not exist yet, by connecting to the
+/// server's `postgres` database with the same credentials.
+pub async fn ensure_database(dsn: &Dsn) -> Result<(), String> {
+    let name = dsn.dbname();
+    match dsn.config().connect(NoTls).await {
+        Ok(_) => return Ok(()),
+        Err(e) if e.as_db_error().is_some_and(|d| d.code() == &tokio_postgres::error::SqlState::INVALID_CATALOG_NAME) => {}
+        Err(e) => return Err(format!("cannot connect to Postgres at {dsn}: {}", root_cause(&e))),
+    }
+    let mut admin = dsn.config().clone();
+    admin.dbname("postgres");
+    let (client, connection) = admin
+        .connect(NoTls)
+        .await
+        .map_err(|e| format!("cannot connect to Postgres at {dsn}: {}", root_cause(&e)))?;
+    tokio::spawn(connection);
+    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+    match client.batch_execute(&format!("CREATE DATABASE {quoted}")).await {
+        Ok(()) => {
+            tracing::info!(database = %name, "created the database");
+            Ok(())
+        }
+        Err(e) if e.as_db_error().is_some_and(|d| d.code() == &tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => Ok(()),
+        Err(e) => Err(format!("cannot create database {name:?} at {dsn}: {}", root_cause(&e))),
+    }
+}
+
+/// The innermost message of an error chain: "Connection refused (os error 111)".
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = err;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    let text = current.to_string();
+    if text.is_empty() { err.to_string() } else { text }
+}
+
+/// Apply the migrations not applied yet, in order, each in its own transaction,
+/// under an advisory lock so concurrent starters do not race.
+pub async fn migrate(db: &Db) -> anyhow::Result<Vec<&'static str>> {
+    let mut conn = db.pool.get().await?;
+    conn.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             name TEXT PRIMARY KEY,
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+         )",
+    )
+    .await?;
+    let tx = conn.transaction().await?;
+    // One lock id for Alilo's migrations, held until commit.
+    tx.execute("SELECT pg_advisory_xact_lock(7263527)", &[]).await?;
+    let mut applied = Vec::new();
+    for (name, sql) in MIGRATIONS {
+        let done = tx
+            .query_opt("SELECT 1 FROM schema_migrations WHERE name = $1", &[name])
+            .await?
+            .is_some();
+        if done {
+            continue;
+        }
+        tx.batch_execute(sql).await.map_err(|e| anyhow::anyhow!("migration {name} failed: {e}"))?;
+        tx.execute("INSERT INTO schema_migrations (name) VALUES ($1)", &[name]).await?;
+        applied.push(*name);
+    }
+    tx.commit().await?;
+    Ok(applied)
+}
+
+/// Contract ids are int32; ours are int64. An id that does not fit is answered as
+/// a fault rather than silently truncated.
+pub fn id32(id: i64) -> i32 {
+    i32::try_from(id).unwrap_or_else(|_| {
+        tracing::error!(id, "an id exceeds the v1 contract's int32 range");
+        -1
+    })
+}
+
+/// Refuse the ids no row can have (0 and negatives) with a 404 naming the entity.
+pub fn known_id(entity: &str, id: i64) -> ApiResult<i64> {
+    if id <= 0 {
+        return Err(ApiError::not_found(entity, id));
+    }
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_migration_file_is_embedded_in_order() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let embedded: Vec<&str> = super::MIGRATIONS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(files, embedded);
+    }
+}

@@ -1,0 +1,77 @@
+//! Project queries.
+
+use super::{id32, Db};
+use crate::http::ApiResult;
+use crate::model::page::Page;
+use crate::wire::projects::Project;
+use tokio_postgres::Row;
+
+fn project(row: &Row) -> Project {
+    Project { id: id32(row.get("id")), title: row.get("title"), descrip: row.get("descrip") }
+}
+
+/// LIMIT NULL means "no limit" in Postgres.
+pub(crate) fn sql_limit(page: &Page) -> Option<i64> {
+    (page.limit != i64::MAX).then_some(page.limit)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn list(db: &Db, page: Page) -> ApiResult<(Vec<Project>, i64)> {
+    let conn = db.conn().await?;
+    let rows = conn
+        .query(
+            "SELECT id, title, descrip FROM projects ORDER BY title, id LIMIT $1 OFFSET $2",
+            &[&sql_limit(&page), &page.offset],
+        )
+        .await?;
+    let total: i64 = conn.query_one("SELECT count(*) FROM projects", &[]).await?.get(0);
+    Ok((rows.iter().map(project).collect(), total))
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn get(db: &Db, id: i64) -> ApiResult<Option<Project>> {
+    let conn = db.conn().await?;
+    let row = conn.query_opt("SELECT id, title, descrip FROM projects WHERE id = $1", &[&id]).await?;
+    Ok(row.as_ref().map(project))
+}
+
+#[tracing::instrument(skip(db, descrip))]
+pub async fn create(db: &Db, title: &str, descrip: &str) -> ApiResult<i64> {
+    let conn = db.conn().await?;
+    let row = conn
+        .query_one("INSERT INTO projects (title, descrip) VALUES ($1, $2) RETURNING id", &[&title, &descrip])
+        .await?;
+    Ok(row.get(0))
+}
+
+/// `false` when no such project exists.
+#[tracing::instrument(skip(db, descrip))]
+pub async fn update(db: &Db, id: i64, title: &str, descrip: &str) -> ApiResult<bool> {
+    let conn = db.conn().await?;
+    let n = conn
+        .execute(
+            "UPDATE projects SET title = $2, descrip = $3, updated_at = now() WHERE id = $1",
+            &[&id, &title, &descrip],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// Deletes the project; its scenarios, scripts and runs go with it (ON DELETE CASCADE).
+#[tracing::instrument(skip(db))]
+pub async fn delete(db: &Db, id: i64) -> ApiResult<bool> {
+    let conn = db.conn().await?;
+    Ok(conn.execute("DELETE FROM projects WHERE id = $1", &[&id]).await? == 1)
+}
+
+/// 1-based position of a project in the title order, or `None`.
+pub async fn position(db: &Db, id: i64) -> ApiResult<Option<i64>> {
+    let conn = db.conn().await?;
+    let row = conn
+        .query_opt(
+            "SELECT pos FROM (SELECT id, row_number() OVER (ORDER BY title, id) AS pos FROM projects) p WHERE id = $1",
+            &[&id],
+        )
+        .await?;
+    Ok(row.map(|r| r.get(0)))
+}

@@ -1,0 +1,145 @@
+//! Extended-script queries. A script's project is its scenario's: it is joined, not
+//! stored twice, so moving a script between projects cannot leave them disagreeing.
+
+use super::{id32, Db};
+use crate::http::ApiResult;
+use crate::model::scripts::ExtendedScript;
+use crate::wire::scripts::{Options, Script};
+use crate::wire::{Selectors, StringMap};
+use tokio_postgres::types::Json;
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+
+pub(crate) const SELECT: &str = "SELECT t.id, sc.project_id, t.scenario_id, t.name, t.title, t.descrip, t.script_file,
+    t.ammo_id, t.base_url, t.rps, t.steps, t.duration, t.enabled, t.grafana_url, t.tag, t.selectors, t.additional_env
+    FROM scripts t JOIN scenarios sc ON sc.id = t.scenario_id";
+
+pub(crate) fn script(row: &Row) -> Script {
+    let Json(selectors): Json<Selectors> = row.get("selectors");
+    let Json(additional_env): Json<StringMap> = row.get("additional_env");
+    Script {
+        name: row.get("name"),
+        descrip: row.get("descrip"),
+        script_id: id32(row.get("id")),
+        project_id: id32(row.get("project_id")),
+        scenario_id: id32(row.get("scenario_id")),
+        script_file: row.get("script_file"),
+        ammo_id: row.get("ammo_id"),
+        options: Some(Options {
+            rps: row.get::<_, i64>("rps").to_string(),
+            steps: row.get::<_, i32>("steps").to_string(),
+            duration: row.get("duration"),
+        }),
+        base_url: row.get("base_url"),
+        enabled: row.get("enabled"),
+        grafana_url: row.get("grafana_url"),
+        tag: row.get("tag"),
+        selectors: Some(selectors),
+        additional_env,
+        title: row.get("title"),
+    }
+}
+
+pub async fn list(db: &Db, scenario_id: i64) -> ApiResult<Vec<Script>> {
+    let conn = db.conn().await?;
+    let rows = conn.query(&format!("{SELECT} WHERE t.scenario_id = $1 ORDER BY t.name, t.id"), &[&scenario_id]).await?;
+    Ok(rows.iter().map(script).collect())
+}
+
+pub async fn get(db: &Db, id: i64) -> ApiResult<Option<Script>> {
+    let conn = db.conn().await?;
+    let row = conn.query_opt(&format!("{SELECT} WHERE t.id = $1"), &[&id]).await?;
+    Ok(row.as_ref().map(script))
+}
+
+pub async fn create(db: &Db, scenario_id: i64, s: &ExtendedScript) -> ApiResult<i64> {
+    let conn = db.conn().await?;
+    let row = conn
+        .query_one(
+            "INSERT INTO scripts (scenario_id, name, title, descrip, script_file, ammo_id, base_url, rps, steps,
+                 duration, duration_secs, enabled, grafana_url, tag, selectors, additional_env)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
+            &[
+                &scenario_id,
+                &s.name,
+                &s.title,
+                &s.descrip,
+                &s.script_file,
+                &s.ammo_id,
+                &s.base_url,
+                &(s.profile.rps.get() as i64),
+                &(s.profile.steps.get() as i32),
+                &s.duration_text,
+                &(s.profile.duration.secs() as i64),
+                &s.enabled,
+                &s.grafana_url,
+                &s.tag,
+                &Json(&s.selectors),
+                &Json(&s.additional_env),
+            ],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// Overwrite every stored field; `false` when no such script exists.
+pub async fn update(db: &Db, id: i64, scenario_id: i64, s: &ExtendedScript) -> ApiResult<bool> {
+    let conn = db.conn().await?;
+    let n = conn
+        .execute(
+            "UPDATE scripts SET scenario_id = $2, name = $3, title = $4, descrip = $5, script_file = $6, ammo_id = $7,
+                 base_url = $8, rps = $9, steps = $10, duration = $11, duration_secs = $12, enabled = $13,
+                 grafana_url = $14, tag = $15, selectors = $16, additional_env = $17, updated_at = now()
+             WHERE id = $1",
+            &[
+                &id,
+                &scenario_id,
+                &s.name,
+                &s.title,
+                &s.descrip,
+                &s.script_file,
+                &s.ammo_id,
+                &s.base_url,
+                &(s.profile.rps.get() as i64),
+                &(s.profile.steps.get() as i32),
+                &s.duration_text,
+                &(s.profile.duration.secs() as i64),
+                &s.enabled,
+                &s.grafana_url,
+                &s.tag,
+                &Json(&s.selectors),
+                &Json(&s.additional_env),
+            ],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+pub async fn delete(db: &Db, id: i64) -> ApiResult<bool> {
+    let conn = db.conn().await?;
+    Ok(conn.execute("DELETE FROM scripts WHERE id = $1", &[&id]).await? == 1)
+}
+
+pub async fn set_scenario(db: &Db, id: i64, scenario_id: i64) -> ApiResult<bool> {
+    let conn = db.conn().await?;
+    let n = conn
+        .execute("UPDATE scripts SET scenario_id = $2, updated_at = now() WHERE id = $1", &[&id, &scenario_id])
+        .await?;
+    Ok(n == 1)
+}
+
+/// Copy scripts (all of a scenario, or one) into `target`, named `Copied_<name>`.
+/// Returns how many were copied.
+pub async fn copy_into(conn: &impl GenericClient, target: i64, source_scenario: Option<i64>, one: Option<i64>) -> ApiResult<u64> {
+    Ok(conn
+        .execute(
+            "INSERT INTO scripts (scenario_id, name, title, descrip, script_file, ammo_id, base_url, rps, steps,
+                 duration, duration_secs, enabled, grafana_url, tag, selectors, additional_env)
+             SELECT $1, left('Copied_' || name, 200), title, descrip, script_file, ammo_id, base_url, rps, steps,
+                 duration, duration_secs, enabled, grafana_url, tag, selectors, additional_env
+             FROM scripts WHERE ($2::bigint IS NULL OR scenario_id = $2) AND ($3::bigint IS NULL OR id = $3)
+             ORDER BY id",
+            &[&target, &source_scenario, &one],
+        )
+        .await?)
+}

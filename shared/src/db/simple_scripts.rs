@@ -1,0 +1,162 @@
+//! Simple-script queries.
+
+use super::{id32, Db};
+use crate::http::ApiResult;
+use crate::model::scripts::SimpleScriptInput;
+use crate::wire::scripts::{QueryParams, SimpleScript};
+use crate::wire::{Selectors, StringMap};
+use tokio_postgres::types::{Json, ToSql};
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+
+pub(crate) const SELECT: &str = "SELECT t.id, sc.project_id, t.scenario_id, t.name, t.title, t.description, t.enabled,
+    t.monitoring_links, t.tag, t.path, t.scheme, t.http_method, t.query_params, t.headers, t.static_ammo, t.ammo_url,
+    t.is_static_ammo, t.rps, t.steps, t.duration, t.max_vus, t.selectors, t.additional_env
+    FROM simple_scripts t JOIN scenarios sc ON sc.id = t.scenario_id";
+
+/// Where the agents read a simple script's request description: its own route.
+pub fn script_file_url(id: i64) -> String {
+    format!("/v1/simple-script?simple_script_id={id}")
+}
+
+pub(crate) fn simple_script(row: &Row) -> SimpleScript {
+    let Json(query_params): Json<Vec<QueryParams>> = row.get("query_params");
+    let Json(headers): Json<StringMap> = row.get("headers");
+    let Json(selectors): Json<Selectors> = row.get("selectors");
+    let Json(additional_env): Json<StringMap> = row.get("additional_env");
+    let id: i64 = row.get("id");
+    SimpleScript {
+        name: row.get("name"),
+        description: row.get("description"),
+        script_id: id32(id),
+        project_id: id32(row.get("project_id")),
+        scenario_id: id32(row.get("scenario_id")),
+        enabled: row.get("enabled"),
+        monitoring_links: row.get("monitoring_links"),
+        tag: row.get("tag"),
+        path: row.get("path"),
+        scheme: row.get("scheme"),
+        http_method: row.get("http_method"),
+        query_params,
+        headers,
+        static_ammo: row.get("static_ammo"),
+        ammo_url: row.get("ammo_url"),
+        is_static_ammo: row.get("is_static_ammo"),
+        rps: row.get::<_, i64>("rps").to_string(),
+        duration: row.get("duration"),
+        steps: row.get::<_, i32>("steps").to_string(),
+        max_v_us: row.get::<_, i64>("max_vus").to_string(),
+        script_file_url: script_file_url(id),
+        selectors: Some(selectors),
+        additional_env,
+        title: row.get("title"),
+    }
+}
+
+pub async fn list(db: &Db, scenario_id: i64) -> ApiResult<Vec<SimpleScript>> {
+    let conn = db.conn().await?;
+    let rows = conn.query(&format!("{SELECT} WHERE t.scenario_id = $1 ORDER BY t.name, t.id"), &[&scenario_id]).await?;
+    Ok(rows.iter().map(simple_script).collect())
+}
+
+pub async fn get(db: &Db, id: i64) -> ApiResult<Option<SimpleScript>> {
+    let conn = db.conn().await?;
+    let row = conn.query_opt(&format!("{SELECT} WHERE t.id = $1"), &[&id]).await?;
+    Ok(row.as_ref().map(simple_script))
+}
+
+/// The values of the stored columns, in [`COLUMNS`] order.
+struct Values {
+    rps: i64,
+    steps: i32,
+    duration_secs: i64,
+    max_vus: i64,
+}
+
+const COLUMNS: &str = "name, title, description, enabled, monitoring_links, tag, path, scheme, http_method, query_params,
+    headers, static_ammo, ammo_url, is_static_ammo, rps, steps, duration, duration_secs, max_vus, selectors, additional_env";
+
+#[allow(clippy::cast_possible_wrap)]
+fn values(s: &SimpleScriptInput) -> Values {
+    Values {
+        rps: s.profile.rps.get() as i64,
+        steps: s.profile.steps.get() as i32,
+        duration_secs: s.profile.duration.secs() as i64,
+        max_vus: s.max_vus.get() as i64,
+    }
+}
+
+pub async fn create(conn: &impl GenericClient, scenario_id: i64, s: &SimpleScriptInput, insecure: bool, timeout_ms: Option<i64>) -> ApiResult<i64> {
+    let n = values(s);
+    let params: [&(dyn ToSql + Sync); 24] = [
+        &scenario_id, &s.name, &s.title, &s.description, &s.enabled, &s.monitoring_links, &s.tag, &s.path, &s.scheme,
+        &s.method.db_name(), &Json(&s.query_params), &Json(&s.headers), &s.static_ammo, &s.ammo_url, &s.is_static_ammo,
+        &n.rps, &n.steps, &s.duration_text, &n.duration_secs, &n.max_vus, &Json(&s.selectors), &Json(&s.additional_env),
+        &insecure, &timeout_ms,
+    ];
+    let row = conn
+        .query_one(
+            &format!(
+                "INSERT INTO simple_scripts (scenario_id, {COLUMNS}, insecure, timeout_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
+                 RETURNING id"
+            ),
+            &params,
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// Overwrite every field of the v1 shape; `false` when no such script exists.
+pub async fn update(db: &Db, id: i64, scenario_id: i64, s: &SimpleScriptInput) -> ApiResult<bool> {
+    let conn = db.conn().await?;
+    let n = values(s);
+    let params: [&(dyn ToSql + Sync); 23] = [
+        &id, &scenario_id, &s.name, &s.title, &s.description, &s.enabled, &s.monitoring_links, &s.tag, &s.path, &s.scheme,
+        &s.method.db_name(), &Json(&s.query_params), &Json(&s.headers), &s.static_ammo, &s.ammo_url, &s.is_static_ammo,
+        &n.rps, &n.steps, &s.duration_text, &n.duration_secs, &n.max_vus, &Json(&s.selectors), &Json(&s.additional_env),
+    ];
+    let updated = conn
+        .execute(
+            &format!(
+                "UPDATE simple_scripts SET scenario_id = $2, ({COLUMNS}) =
+                 ($3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23),
+                 updated_at = now() WHERE id = $1"
+            ),
+            &params,
+        )
+        .await?;
+    Ok(updated == 1)
+}
+
+pub async fn delete(db: &Db, id: i64) -> ApiResult<bool> {
+    let conn = db.conn().await?;
+    Ok(conn.execute("DELETE FROM simple_scripts WHERE id = $1", &[&id]).await? == 1)
+}
+
+pub async fn set_scenario(db: &Db, id: i64, scenario_id: i64) -> ApiResult<bool> {
+    let conn = db.conn().await?;
+    let n = conn
+        .execute("UPDATE simple_scripts SET scenario_id = $2, updated_at = now() WHERE id = $1", &[&id, &scenario_id])
+        .await?;
+    Ok(n == 1)
+}
+
+/// Copy simple scripts (all of a scenario, or one) into `target` as `Copied_<name>`;
+/// returns the new ids in source order.
+pub async fn copy_into(conn: &impl GenericClient, target: i64, source_scenario: Option<i64>, one: Option<i64>) -> ApiResult<Vec<i64>> {
+    let rows = conn
+        .query(
+            &format!(
+                "INSERT INTO simple_scripts (scenario_id, {COLUMNS}, insecure, timeout_ms)
+                 SELECT $1, left('Copied_' || name, 200), title, description, enabled, monitoring_links, tag, path, scheme,
+                     http_method, query_params, headers, static_ammo, ammo_url, is_static_ammo, rps, steps, duration,
+                     duration_secs, max_vus, selectors, additional_env, insecure, timeout_ms
+                 FROM simple_scripts WHERE ($2::bigint IS NULL OR scenario_id = $2) AND ($3::bigint IS NULL OR id = $3)
+                 ORDER BY id RETURNING id"
+            ),
+            &[&target, &source_scenario, &one],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}

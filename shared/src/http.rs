@@ -1,0 +1,303 @@
+//! The JSON/error plumbing every function uses.
+//!
+//! Use [`ApiError`] for every failure a handler can return: its constructors name the
+//! HTTP status, and its body is the contract's `{"status": false, "message", "code",
+//! "details"}` so both the web UI (reads `message`) and gateway-style clients (read
+//! `code`) understand it. [`ApiJson`] parses a request body the way the contract
+//! says (any content type, empty body = all defaults, the offending field named).
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// The result type of every handler and service call.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A failure answered to the client with a real HTTP status and a message that
+/// names the field or entity at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+/// The failure body of the contract (section 0).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Always `false`.
+    pub status: bool,
+    /// What is wrong, naming the field.
+    pub message: String,
+    /// The gRPC code number matching the HTTP status.
+    pub code: i32,
+    /// Always empty.
+    pub details: Vec<serde_json::Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self { status, message: message.into() }
+    }
+
+    /// 400: the request is not what the contract allows (wrong type, malformed value).
+    pub fn bad_request(field: &str, why: impl std::fmt::Display) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, format!("{field}: {why}"))
+    }
+
+    /// 404: an id that does not exist.
+    pub fn not_found(entity: &str, id: impl std::fmt::Display) -> Self {
+        Self::new(StatusCode::NOT_FOUND, format!("{entity} {id} not found"))
+    }
+
+    /// 409: the request conflicts with the current state.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, message)
+    }
+
+    /// 413: a payload above a configured limit.
+    pub fn too_large(field: &str, why: impl std::fmt::Display) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, format!("{field}: {why}"))
+    }
+
+    /// 422: well-formed input that breaks a rule.
+    pub fn unprocessable(field: &str, why: impl std::fmt::Display) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, format!("{field}: {why}"))
+    }
+
+    /// 500: a fault of ours. The cause is logged, not shown.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the server log")
+    }
+
+    /// 503: a dependency (database, storage) is unreachable.
+    pub fn unavailable(what: &str, cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "{what} unavailable");
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, format!("{what} is unavailable, try again"))
+    }
+
+    /// The gRPC code a grpc-gateway would have sent for this status.
+    pub fn grpc_code(&self) -> i32 {
+        match self.status.as_u16() {
+            400 => 3,
+            404 => 5,
+            405 => 12,
+            409 => 6,
+            413 => 8,
+            422 => 9,
+            401 => 16,
+            403 => 7,
+            503 => 14,
+            _ => 13,
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            status: false,
+            message: self.message.clone(),
+            code: self.grpc_code(),
+            details: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status.as_u16(), self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(self.body())).into_response()
+    }
+}
+
+/// Postgres errors become 404/409/422 where the database enforced a rule, 503 when
+/// it is unreachable, and 500 otherwise.
+impl From<tokio_postgres::Error> for ApiError {
+    fn from(err: tokio_postgres::Error) -> Self {
+        use tokio_postgres::error::SqlState;
+        let Some(db) = err.as_db_error() else {
+            if err.is_closed() {
+                return ApiError::unavailable("database", &err);
+            }
+            return ApiError::internal(&err);
+        };
+        let code = db.code();
+        let constraint = db.constraint().unwrap_or("constraint");
+        if *code == SqlState::UNIQUE_VIOLATION {
+            ApiError::conflict(format!("already exists ({constraint})"))
+        } else if *code == SqlState::FOREIGN_KEY_VIOLATION {
+            ApiError::new(StatusCode::NOT_FOUND, format!("a referenced row does not exist ({constraint})"))
+        } else if *code == SqlState::CHECK_VIOLATION || *code == SqlState::NOT_NULL_VIOLATION {
+            ApiError::unprocessable(constraint, db.message())
+        } else if *code == SqlState::STRING_DATA_RIGHT_TRUNCATION
+            || *code == SqlState::NUMERIC_VALUE_OUT_OF_RANGE
+        {
+            ApiError::unprocessable("value", db.message())
+        } else {
+            ApiError::internal(&err)
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for ApiError {
+    fn from(err: deadpool_postgres::PoolError) -> Self {
+        match err {
+            deadpool_postgres::PoolError::Backend(e) => e.into(),
+            other => ApiError::unavailable("database", other),
+        }
+    }
+}
+
+/// The request-body limit an [`ApiJson`] enforces, set per router as an extension.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+/// Default request-body limit: the largest legitimate non-upload request (a scenario
+/// with many scripts, a big HAR file) stays well under it.
+pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024 * 1024;
+
+/// A JSON request body parsed with the contract's rules: the content type is not
+/// checked, an empty body means "all fields default", and a parse failure is a 400
+/// naming the field (`project.title: invalid type: integer, expected a string`).
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let limit = req
+            .extensions()
+            .get::<BodyLimit>()
+            .map_or(DEFAULT_BODY_LIMIT, |l| l.0);
+        let bytes = axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map_err(|_| {
+                ApiError::too_large("body", format!("request body exceeds the limit of {limit} bytes"))
+            })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Parse a request body; see [`ApiJson`].
+pub fn parse_json<T: DeserializeOwned>(bytes: &Bytes) -> ApiResult<T> {
+    let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes };
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if path.is_empty() || path == "." {
+            ApiError::bad_request("body", format!("not valid JSON: {inner}"))
+        } else {
+            ApiError::bad_request(&path, strip_position(&inner.to_string()))
+        }
+    })?;
+    de.end().map_err(|e| ApiError::bad_request("body", format!("trailing characters after JSON: {e}")))?;
+    Ok(value)
+}
+
+/// serde_json appends " at line 1 column 17"; with the field path named it only adds noise.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// The JSON answer of every successful handler.
+pub type Reply<T> = axum::Json<T>;
+
+/// The 404 of unknown paths, in the contract's error shape.
+pub async fn not_found_fallback() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "Not Found")
+}
+
+/// The answer to a known path called with a method other than POST.
+pub async fn method_not_allowed_fallback() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed: every v1 route is POST")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug, Default)]
+    #[serde(default)]
+    struct Req {
+        #[allow(dead_code)]
+        project: Inner,
+    }
+    #[derive(serde::Deserialize, Debug, Default)]
+    #[serde(default)]
+    struct Inner {
+        #[allow(dead_code)]
+        title: String,
+    }
+
+    #[test]
+    fn an_empty_body_means_all_defaults() {
+        let req: Req = parse_json(&Bytes::from_static(b"  ")).unwrap();
+        assert_eq!(req.project.title, "");
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_field() {
+        let err = parse_json::<Req>(&Bytes::from_static(br#"{"project": {"title": 5}}"#)).unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert!(err.message.starts_with("project.title: invalid type"), "{}", err.message);
+    }
+
+    #[test]
+    fn broken_json_is_a_400() {
+        let err = parse_json::<Req>(&Bytes::from_static(b"{\"project\":")).unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        let err = parse_json::<Req>(&Bytes::from_static(b"{} x")).unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+    }
+}
+
+/// Declare a v1 route: a POST handler documented for OpenAPI that parses the body
+/// with [`ApiJson`], calls one service function and answers its result as JSON.
+///
+/// ```ignore
+/// v1_route!(list, "/v1/projects", "ProjectService", PageRequest => GetAllProjectsResponse, svc::list);
+/// ```
+#[macro_export]
+macro_rules! v1_route {
+    ($(#[$meta:meta])* $name:ident, $path:literal, $tag:literal, $req:ty => $resp:ty, $call:path) => {
+        $(#[$meta])*
+        #[utoipa::path(
+            post,
+            path = $path,
+            tag = $tag,
+            request_body = $req,
+            responses(
+                (status = 200, description = "Success", body = $resp),
+                (status = 400, description = "Malformed request: the message names the field", body = $crate::http::ErrorBody),
+                (status = 404, description = "An id that does not exist", body = $crate::http::ErrorBody),
+                (status = 409, description = "Conflict with the current state", body = $crate::http::ErrorBody),
+                (status = 413, description = "Payload above a limit", body = $crate::http::ErrorBody),
+                (status = 422, description = "A value that breaks a rule: the message names the field", body = $crate::http::ErrorBody),
+                (status = 500, description = "A fault of ours", body = $crate::http::ErrorBody),
+            )
+        )]
+        pub async fn $name(
+            axum::extract::State(app): axum::extract::State<$crate::AppState>,
+            $crate::ApiJson(req): $crate::ApiJson<$req>,
+        ) -> $crate::ApiResult<axum::Json<$resp>> {
+            $call(&app, req).await.map(axum::Json)
+        }
+    };
+}

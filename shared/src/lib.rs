@@ -1,0 +1,23 @@
+//! Alilo's domain crate: everything the Lambda functions, the local runner and the
+//! tests have in common.
+//!
+//! The split follows the edge of the system: [`wire`] mirrors the v1 contract's JSON
+//! (proto names out, proto or lowerCamel names in, numbers-as-strings), [`model`]
+//! holds the validated domain types that wire data must be parsed into, [`db`] and
+//! [`storage`] do the I/O, and [`http`] turns every failure into the contract's
+//! error body. Handlers in `functions/` only glue these together.
+
+pub mod config;
+pub mod db;
+pub mod http;
+// pub mod import; (wired when the importer lands)
+pub mod model;
+pub mod router;
+pub mod service;
+pub mod state;
+pub mod storage;
+pub mod telemetry;
+pub mod wire;
+
+pub use http::{ApiError, ApiJson, ApiResult};
+pub use state::AppState;

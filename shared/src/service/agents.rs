@@ -1,0 +1,124 @@
+//! AgentService: the registry of load-generating hosts.
+
+use super::{required, valid};
+use crate::db::agents::AgentInput;
+use crate::db::{self, known_id};
+use crate::http::{ApiError, ApiResult};
+use crate::model::text;
+use crate::state::AppState;
+use crate::wire::agents::*;
+use crate::wire::{Empty, StdResponse};
+
+/// A host name or IP literal: letters, digits, dots, dashes, colons (IPv6), brackets.
+fn host_name(raw: &str) -> Result<String, String> {
+    let host = raw.trim();
+    if host.is_empty() {
+        return Err("is required".into());
+    }
+    if host.len() > 253 || !host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._:[]".contains(&b)) {
+        return Err(format!("{host:?} is not a host name or IP address"));
+    }
+    Ok(host.to_string())
+}
+
+fn port(raw: &str) -> Result<i32, String> {
+    match raw.trim().parse::<u16>() {
+        Ok(p) if p > 0 => Ok(i32::from(p)),
+        _ => Err(format!("{raw:?} is not a port number (1-65535)")),
+    }
+}
+
+/// Tags trimmed, blank ones dropped, duplicates merged, order kept.
+fn tags(raw: &[String]) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for t in raw {
+        let tag = text::line(t, 100)?;
+        if !tag.is_empty() && !out.contains(&tag) {
+            out.push(tag);
+        }
+    }
+    Ok(out)
+}
+
+pub fn input(agent: &Agent) -> ApiResult<AgentInput> {
+    Ok(AgentInput {
+        host_name: valid("agent.host_name", host_name(&agent.host_name))?,
+        port: valid("agent.port", port(&agent.port))?,
+        enabled: agent.enabled,
+        tags: valid("agent.tags", tags(&agent.tags))?,
+    })
+}
+
+pub async fn list(app: &AppState, _: Empty) -> ApiResult<GetAllAgentsResponse> {
+    Ok(GetAllAgentsResponse { status: true, agents: db::agents::list(&app.db).await?, message: String::new() })
+}
+
+pub async fn get(app: &AppState, req: AgentIdRequest) -> ApiResult<GetAgentResponse> {
+    let id = known_id("agent", req.agent_id.into())?;
+    let agent = db::agents::get(&app.db, id).await?.ok_or_else(|| ApiError::not_found("agent", id))?;
+    Ok(GetAgentResponse { status: true, agent: Some(agent), message: String::new() })
+}
+
+pub async fn create(app: &AppState, req: AgentRequest) -> ApiResult<SetAgentResponse> {
+    let agent = input(required("agent", &req.agent)?)?;
+    let id = db::agents::create(&app.db, &agent).await.map_err(|e| duplicate(e, &agent))?;
+    Ok(SetAgentResponse { status: true, agent_id: db::id32(id), message: String::new() })
+}
+
+/// A unique violation on (host, port) explained in the user's terms.
+fn duplicate(err: ApiError, agent: &AgentInput) -> ApiError {
+    if err.status.as_u16() == 409 {
+        return ApiError::conflict(format!("agent {}:{} is already registered", agent.host_name, agent.port));
+    }
+    err
+}
+
+pub async fn update(app: &AppState, req: AgentRequest) -> ApiResult<StdResponse> {
+    let wire = required("agent", &req.agent)?;
+    let id = known_id("agent", wire.agent_id.into())?;
+    let agent = input(wire)?;
+    if !db::agents::update(&app.db, id, &agent).await.map_err(|e| duplicate(e, &agent))? {
+        return Err(ApiError::not_found("agent", id));
+    }
+    Ok(StdResponse::ok(format!("Agent {}:{} updated", agent.host_name, agent.port)))
+}
+
+pub async fn delete(app: &AppState, req: AgentIdRequest) -> ApiResult<StdResponse> {
+    let id = known_id("agent", req.agent_id.into())?;
+    if !db::agents::delete(&app.db, id).await? {
+        return Err(ApiError::not_found("agent", id));
+    }
+    Ok(StdResponse::ok("Agent deleted"))
+}
+
+pub async fn tags_of_enabled(app: &AppState, _: Empty) -> ApiResult<GetAllTagsResponse> {
+    Ok(GetAllTagsResponse { status: true, message: String::new(), tags: db::agents::tags(&app.db).await? })
+}
+
+pub async fn by_tag(app: &AppState, req: TagRequest) -> ApiResult<GetAllAgentsByTagResponse> {
+    let tag = valid("tag", text::line(&req.tag, 100))?;
+    if tag.is_empty() {
+        return Err(ApiError::bad_request("tag", "is required"));
+    }
+    Ok(GetAllAgentsByTagResponse { status: true, message: String::new(), agents: db::agents::by_tag(&app.db, &tag).await? })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_trimmed_deduplicated_and_blank_ones_dropped() {
+        let raw = vec![" eu ".to_string(), String::new(), "eu".into(), "gpu".into()];
+        assert_eq!(tags(&raw).unwrap(), ["eu", "gpu"]);
+    }
+
+    #[test]
+    fn ports_and_hosts_are_checked() {
+        assert_eq!(port("8888").unwrap(), 8888);
+        assert!(port("0").is_err() && port("70000").is_err() && port("x").is_err());
+        assert!(host_name("agent-1.internal").is_ok());
+        assert!(host_name("[::1]").is_ok());
+        assert!(host_name("bad host").is_err() && host_name("").is_err());
+    }
+}

@@ -1,0 +1,23 @@
+//! What every handler receives: built once per cold start (or once by
+//! `alilo-local`), cheap to clone.
+
+use crate::config::{Config, Limits};
+use crate::db::Db;
+use crate::storage::Storage;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub storage: Storage,
+    pub limits: Limits,
+}
+
+impl AppState {
+    /// Connect to Postgres and object storage as configured. Migrations are not
+    /// applied here: `alilo-local` and the `migrate` step do that.
+    pub async fn connect(config: &Config) -> anyhow::Result<Self> {
+        let db = Db::connect(&config.dsn)?;
+        let storage = Storage::connect(&config.s3).await?;
+        Ok(Self { db, storage, limits: config.limits })
+    }
+}

@@ -1,0 +1,81 @@
+//! AgentService shapes.
+
+use super::de;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct Agent {
+    #[serde(alias = "agentId", deserialize_with = "de::i32")]
+    pub agent_id: i32,
+    #[serde(alias = "hostName", deserialize_with = "de::string")]
+    pub host_name: String,
+    #[serde(deserialize_with = "de::numeric_string")]
+    pub port: String,
+    #[serde(deserialize_with = "de::boolean")]
+    pub enabled: bool,
+    #[serde(deserialize_with = "de::strings")]
+    pub tags: Vec<String>,
+    #[serde(alias = "cpuUsed", deserialize_with = "de::i32")]
+    pub cpu_used: i32,
+    #[serde(alias = "memUsed", deserialize_with = "de::i32")]
+    pub mem_used: i32,
+    #[serde(alias = "portsUsed", deserialize_with = "de::i32")]
+    pub ports_used: i32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GetAllAgentsResponse {
+    pub status: bool,
+    pub agents: Vec<Agent>,
+    pub message: String,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct AgentIdRequest {
+    #[serde(alias = "agentId", deserialize_with = "de::i32")]
+    pub agent_id: i32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GetAgentResponse {
+    pub status: bool,
+    pub agent: Option<Agent>,
+    pub message: String,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct AgentRequest {
+    pub agent: Option<Agent>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SetAgentResponse {
+    pub status: bool,
+    pub agent_id: i32,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GetAllTagsResponse {
+    pub status: bool,
+    pub message: String,
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct TagRequest {
+    #[serde(deserialize_with = "de::string")]
+    pub tag: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GetAllAgentsByTagResponse {
+    pub status: bool,
+    pub message: String,
+    pub agents: Vec<Agent>,
+}
