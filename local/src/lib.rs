@@ -34,6 +34,12 @@ pub struct Settings {
     /// Bucket for data files.
     #[arg(long = "minio-bucket")]
     pub minio_bucket: Option<String>,
+    /// Access key for the S3 endpoint.
+    #[arg(long = "minio-access-key-id")]
+    pub minio_access_key_id: Option<String>,
+    /// Secret key for the S3 endpoint.
+    #[arg(long = "minio-secret-access-key")]
+    pub minio_secret_access_key: Option<String>,
     /// Folder of the embedded S3 endpoint's data.
     #[arg(long = "data-dir", env = "ALILO_DATA_DIR", default_value = ".alilo/s3")]
     pub data_dir: PathBuf,
@@ -51,6 +57,12 @@ impl Settings {
         }
         if let Some(v) = &self.minio_bucket {
             flags.insert("MINIO_BUCKET", v.clone());
+        }
+        if let Some(v) = &self.minio_access_key_id {
+            flags.insert("MINIO_ACCESS_KEY_ID", v.clone());
+        }
+        if let Some(v) = &self.minio_secret_access_key {
+            flags.insert("MINIO_SECRET_ACCESS_KEY", v.clone());
         }
         Config::from_vars(&Overlay(flags))
     }

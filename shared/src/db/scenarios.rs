@@ -157,7 +157,7 @@ async fn conflicting_names(conn: &impl GenericClient, scenario_ids: &[i64], conf
 pub async fn set_duration(db: &Db, scenario_ids: &[i64], text: &str, secs: i64) -> ApiResult<u64> {
     let mut conn = db.conn().await?;
     let tx = conn.transaction().await?;
-    let clash = conflicting_names(&tx, scenario_ids, "steps > $2", secs).await?;
+    let clash = conflicting_names(&tx, scenario_ids, "steps > $2::bigint", secs).await?;
     if !clash.is_empty() {
         return Err(crate::http::ApiError::unprocessable(
             "duration",
@@ -182,7 +182,7 @@ pub async fn set_duration(db: &Db, scenario_ids: &[i64], text: &str, secs: i64) 
 pub async fn set_steps(db: &Db, scenario_ids: &[i64], steps: i32) -> ApiResult<u64> {
     let mut conn = db.conn().await?;
     let tx = conn.transaction().await?;
-    let clash = conflicting_names(&tx, scenario_ids, "duration_secs < $2", i64::from(steps)).await?;
+    let clash = conflicting_names(&tx, scenario_ids, "duration_secs < $2::bigint", i64::from(steps)).await?;
     if !clash.is_empty() {
         return Err(crate::http::ApiError::unprocessable(
             "steps",

@@ -27,7 +27,11 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b')');
 
 /// Path bytes that curl would not send raw: controls, space and non-ASCII.
-const PATH_BYTES: &AsciiSet = &percent_encoding::CONTROLS.add(b' ').add(b'"').add(b'<').add(b'>');
+const PATH_BYTES: &AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'<')
+    .add(b'>');
 
 /// What curl's `curl_easy_escape` (used by `--data-urlencode`) escapes:
 /// everything but `A–Z a–z 0–9 - . _ ~`.
@@ -73,9 +77,12 @@ fn decode_component(s: &str) -> String {
     percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
 }
 
-/// `curl_easy_escape`, as `--data-urlencode` applies it.
+/// What `--data-urlencode` makes of its content: `curl_easy_escape`, then a
+/// space written `+` (the form encoding curl's tool applies).
 pub(super) fn curl_escape(s: &str) -> String {
-    utf8_percent_encode(s, CURL_ESCAPE).to_string()
+    utf8_percent_encode(s, CURL_ESCAPE)
+        .to_string()
+        .replace("%20", "+")
 }
 
 /// A URL split the way the request needs it.
@@ -128,11 +135,17 @@ pub(super) fn parse_address(raw: &str, globoff: bool) -> Result<Address, String>
     if !globoff {
         let host_rest = if host.starts_with('[') {
             // An IPv6 literal: curl's globbing skips it too.
-            host.find(']').and_then(|end| host.get(end + 1..)).unwrap_or("")
+            host.find(']')
+                .and_then(|end| host.get(end + 1..))
+                .unwrap_or("")
         } else {
             host
         };
-        if let Some(c) = host_rest.chars().chain(remainder.chars()).find(|c| "[]{}".contains(*c)) {
+        if let Some(c) = host_rest
+            .chars()
+            .chain(remainder.chars())
+            .find(|c| "[]{}".contains(*c))
+        {
             return Err(format!(
                 "the URL '{raw}' uses curl's URL globbing ('{c}'), which makes several \
                  requests: import one URL, or add -g/--globoff to send the brackets as they are"
@@ -191,6 +204,7 @@ fn remove_dot_segments(path: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
 mod tests {
     use super::*;
 

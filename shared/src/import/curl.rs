@@ -36,7 +36,9 @@ const ACCEPT_ENCODING: &str = "deflate, gzip, br, zstd";
 enum Action {
     Header,
     Data(DataKind),
-    Form { literal: bool },
+    Form {
+        literal: bool,
+    },
     Get,
     Head,
     Request,
@@ -107,7 +109,12 @@ const OPTIONS: &[Opt] = &[
     opt("data-ascii", None, true, Action::Data(DataKind::Ascii)),
     opt("data-binary", None, true, Action::Data(DataKind::Binary)),
     opt("data-raw", None, true, Action::Data(DataKind::Raw)),
-    opt("data-urlencode", None, true, Action::Data(DataKind::UrlEncode)),
+    opt(
+        "data-urlencode",
+        None,
+        true,
+        Action::Data(DataKind::UrlEncode),
+    ),
     opt("json", None, true, Action::Data(DataKind::Json)),
     opt("form", Some('F'), true, Action::Form { literal: false }),
     opt("form-string", None, true, Action::Form { literal: true }),
@@ -133,7 +140,12 @@ const OPTIONS: &[Opt] = &[
     opt("oauth2-bearer", None, true, Action::Bearer),
     opt("globoff", Some('g'), false, Action::Globoff),
     opt("basic", None, false, Action::Ignore),
-    opt("path-as-is", None, false, Action::Refuse("the script normalises the path")),
+    opt(
+        "path-as-is",
+        None,
+        false,
+        Action::Refuse("the script normalises the path"),
+    ),
     // Output and progress only.
     opt("silent", Some('s'), false, Action::Ignore),
     opt("show-error", Some('S'), false, Action::Ignore),
@@ -209,7 +221,12 @@ const OPTIONS: &[Opt] = &[
     opt("interface", None, true, Action::Ignore),
     opt("expect100-timeout", None, true, Action::Ignore),
     // Cannot be honoured.
-    opt("upload-file", Some('T'), true, Action::Refuse("it uploads a local file")),
+    opt(
+        "upload-file",
+        Some('T'),
+        true,
+        Action::Refuse("it uploads a local file"),
+    ),
     opt("cert", Some('E'), true, Action::Refuse(CERT)),
     opt("key", None, true, Action::Refuse(CERT)),
     opt("cert-type", None, true, Action::Refuse(CERT)),
@@ -221,26 +238,81 @@ const OPTIONS: &[Opt] = &[
     opt("netrc-optional", None, false, Action::Refuse(FILE)),
     opt("etag-compare", None, true, Action::Refuse(FILE)),
     opt("etag-save", None, true, Action::Ignore),
-    opt("variable", None, true, Action::Refuse("curl variables are not expanded")),
+    opt(
+        "variable",
+        None,
+        true,
+        Action::Refuse("curl variables are not expanded"),
+    ),
     opt("proxy", Some('x'), true, Action::Refuse(PROXY)),
     opt("proxy-user", Some('U'), true, Action::Refuse(PROXY)),
     opt("socks5", None, true, Action::Refuse(PROXY)),
     opt("socks5-hostname", None, true, Action::Refuse(PROXY)),
     opt("preproxy", None, true, Action::Refuse(PROXY)),
-    opt("unix-socket", None, true, Action::Refuse("the script connects over TCP")),
-    opt("abstract-unix-socket", None, true, Action::Refuse("the script connects over TCP")),
+    opt(
+        "unix-socket",
+        None,
+        true,
+        Action::Refuse("the script connects over TCP"),
+    ),
+    opt(
+        "abstract-unix-socket",
+        None,
+        true,
+        Action::Refuse("the script connects over TCP"),
+    ),
     opt("digest", None, false, Action::Refuse(AUTH)),
     opt("ntlm", None, false, Action::Refuse(AUTH)),
     opt("negotiate", None, false, Action::Refuse(AUTH)),
     opt("anyauth", None, false, Action::Refuse(AUTH)),
-    opt("aws-sigv4", None, true, Action::Refuse("an AWS signature is computed per request")),
-    opt("continue-at", Some('C'), true, Action::Refuse("resuming depends on a local file")),
-    opt("time-cond", Some('z'), true, Action::Refuse("it may read a local file's date")),
-    opt("http1.0", Some('0'), false, Action::Refuse("the script speaks HTTP/1.1 or HTTP/2")),
-    opt("http3", None, false, Action::Refuse("the script speaks HTTP/1.1 or HTTP/2")),
-    opt("http3-only", None, false, Action::Refuse("the script speaks HTTP/1.1 or HTTP/2")),
-    opt("next", Some(':'), false, Action::Refuse("it makes several requests")),
-    opt("request-target", None, true, Action::Refuse("the script sends the URL's path")),
+    opt(
+        "aws-sigv4",
+        None,
+        true,
+        Action::Refuse("an AWS signature is computed per request"),
+    ),
+    opt(
+        "continue-at",
+        Some('C'),
+        true,
+        Action::Refuse("resuming depends on a local file"),
+    ),
+    opt(
+        "time-cond",
+        Some('z'),
+        true,
+        Action::Refuse("it may read a local file's date"),
+    ),
+    opt(
+        "http1.0",
+        Some('0'),
+        false,
+        Action::Refuse("the script speaks HTTP/1.1 or HTTP/2"),
+    ),
+    opt(
+        "http3",
+        None,
+        false,
+        Action::Refuse("the script speaks HTTP/1.1 or HTTP/2"),
+    ),
+    opt(
+        "http3-only",
+        None,
+        false,
+        Action::Refuse("the script speaks HTTP/1.1 or HTTP/2"),
+    ),
+    opt(
+        "next",
+        Some(':'),
+        false,
+        Action::Refuse("it makes several requests"),
+    ),
+    opt(
+        "request-target",
+        None,
+        true,
+        Action::Refuse("the script sends the URL's path"),
+    ),
 ];
 
 fn by_long(name: &str) -> Option<&'static Opt> {
@@ -327,8 +399,8 @@ fn read_options(words: &[Word]) -> Result<Parsed, ImportError> {
         }
         // Short options, possibly several in one word; one taking an argument
         // takes the rest of the word or the next word.
-        let mut chars = text.char_indices().skip(1);
-        while let Some((offset, c)) = chars.next() {
+        let chars = text.char_indices().skip(1);
+        for (offset, c) in chars {
             let Some(o) = by_short(c) else {
                 return Err(ImportError::at(
                     word.column,
@@ -482,7 +554,7 @@ fn header(p: &mut Parsed, line: &str, name: &str, column: usize) -> Result<(), I
     let colon = line.find(':');
     let semicolon = line.find(';');
     match (colon, semicolon) {
-        (Some(c), s) if s.is_none_or(|s| c < s) => {
+        (Some(c), _) => {
             let header = line.get(..c).unwrap_or("").trim();
             let value = line.get(c + 1..).unwrap_or("").trim();
             if header.is_empty() {
@@ -492,26 +564,32 @@ fn header(p: &mut Parsed, line: &str, name: &str, column: usize) -> Result<(), I
                 ));
             }
             if value.is_empty() {
+                // Blocks the header curl (or a flag) would add; a `-H` of the same
+                // name given before or after is still sent, as curl does.
                 p.removed.push(header.to_owned());
-                p.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(header));
             } else {
                 p.headers.push((header.to_owned(), value.to_owned()));
             }
         }
-        (_, Some(s)) => {
+        (None, Some(s)) => {
             let header = line.get(..s).unwrap_or("").trim();
-            let after = line.get(s + 1..).unwrap_or("").trim();
+            // Only a `;` ending the line means "empty value" (`X; ` is not sent).
+            let after = line.get(s + 1..).unwrap_or("");
             if !header.is_empty() && after.is_empty() {
                 p.headers.push((header.to_owned(), String::new()));
             }
         }
         (None, None) => {}
-        (Some(_), None) => {}
     }
     Ok(())
 }
 
-fn data_piece(kind: DataKind, value: &str, name: &str, column: usize) -> Result<String, ImportError> {
+fn data_piece(
+    kind: DataKind,
+    value: &str,
+    name: &str,
+    column: usize,
+) -> Result<String, ImportError> {
     match kind {
         DataKind::Raw => Ok(value.to_owned()),
         DataKind::Ascii | DataKind::Binary | DataKind::Json => match value.strip_prefix('@') {
@@ -538,7 +616,12 @@ fn data_piece(kind: DataKind, value: &str, name: &str, column: usize) -> Result<
 
 /// `-F name=value[;type=…][;filename=…]`, `-F name="quoted;value"`; `@file` and
 /// `<file` read files. `--form-string` takes the value literally.
-fn form_part(spec: &str, literal: bool, name: &str, column: usize) -> Result<FormPart, ImportError> {
+fn form_part(
+    spec: &str,
+    literal: bool,
+    name: &str,
+    column: usize,
+) -> Result<FormPart, ImportError> {
     let Some((field, value)) = spec.split_once('=') else {
         return Err(ImportError::at(
             column,
@@ -585,7 +668,10 @@ fn form_part(spec: &str, literal: bool, name: &str, column: usize) -> Result<For
         (content, quoted.get(end..).unwrap_or(""))
     } else {
         match value.find(';') {
-            Some(s) => (value.get(..s).unwrap_or("").to_owned(), value.get(s..).unwrap_or("")),
+            Some(s) => (
+                value.get(..s).unwrap_or("").to_owned(),
+                value.get(s..).unwrap_or(""),
+            ),
             None => (value.to_owned(), ""),
         }
     };
@@ -617,7 +703,7 @@ fn seconds_to_ms(value: &str, name: &str, column: usize) -> Result<u64, ImportEr
             format!("option '{name}' expects seconds, got '{value}'"),
         )
     })?;
-    if !secs.is_finite() || secs < 0.0 || secs > 1e9 {
+    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
         return Err(ImportError::at(
             column,
             format!("option '{name}' expects seconds, got '{value}'"),
@@ -661,8 +747,8 @@ fn build(p: Parsed) -> Result<ImportedRequest, ImportError> {
             "-G cannot move a -F form into the query (curl refuses it too)",
         ));
     }
-    let address: Address = address::parse_address(&raw_url, p.globoff)
-        .map_err(|m| ImportError::at(url_column, m))?;
+    let address: Address =
+        address::parse_address(&raw_url, p.globoff).map_err(|m| ImportError::at(url_column, m))?;
 
     // The body: `-d` pieces joined with `&`, `--json` pieces as they are.
     let mut data = String::new();
@@ -722,7 +808,9 @@ fn build(p: Parsed) -> Result<ImportedRequest, ImportError> {
             return Err(match column {
                 Some(column) => ImportError::at(
                     column,
-                    format!("-u '{user}' has no password: curl would prompt for it; write '{user}:password'"),
+                    format!(
+                        "-u '{user}' has no password: curl would prompt for it; write '{user}:password'"
+                    ),
                 ),
                 None => ImportError::at(
                     url_column,
@@ -740,13 +828,9 @@ fn build(p: Parsed) -> Result<ImportedRequest, ImportError> {
     }
     let mut removed = p.removed.clone();
     match p.user_agent.as_deref() {
-        Some("") => {
-            if !custom("User-Agent") {
-                removed.push("User-Agent".to_owned());
-            }
-        }
+        Some("") if !custom("User-Agent") => removed.push("User-Agent".to_owned()),
+        Some("") | None => {}
         Some(agent) => own("User-Agent", agent.to_owned()),
-        None => {}
     }
     if p.compressed {
         own("Accept-Encoding", ACCEPT_ENCODING.to_owned());
@@ -755,25 +839,32 @@ fn build(p: Parsed) -> Result<ImportedRequest, ImportError> {
         own("Referer", referer.clone());
     }
     if !p.cookies.is_empty() {
-        own("Cookie", p.cookies.join("; "));
+        own("Cookie", p.cookies.join(";"));
     }
-    drop(own);
 
     // The `-H` headers, with a multipart Content-Type completed by the boundary.
     let multipart_type = format!("multipart/form-data; boundary={MULTIPART_BOUNDARY}");
+    // curl moves a `-H` multipart Content-Type to the end, completed by its boundary.
     let mut has_content_type = false;
+    let mut form_type: Option<(String, String)> = None;
     for (name, value) in &p.headers {
         if name.eq_ignore_ascii_case("Content-Type") {
             has_content_type = true;
             if !p.form.is_empty() && value.to_ascii_lowercase().starts_with("multipart/") {
                 let base = value.split(';').next().unwrap_or(value).trim();
-                headers.push((name.clone(), format!("{base}; boundary={MULTIPART_BOUNDARY}")));
+                form_type = Some((
+                    name.clone(),
+                    format!("{base}; boundary={MULTIPART_BOUNDARY}"),
+                ));
                 continue;
             }
         }
         headers.push((name.clone(), value.clone()));
     }
-    let removed_type = p.removed.iter().any(|n| n.eq_ignore_ascii_case("Content-Type"));
+    let removed_type = p
+        .removed
+        .iter()
+        .any(|n| n.eq_ignore_ascii_case("Content-Type"));
     let can_add = |name: &str, headers: &[(String, String)]| {
         !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
             && !p.removed.iter().any(|n| n.eq_ignore_ascii_case(name))
@@ -787,7 +878,9 @@ fn build(p: Parsed) -> Result<ImportedRequest, ImportError> {
     }
 
     let body = if !p.form.is_empty() {
-        if !has_content_type && !removed_type {
+        if let Some(header) = form_type {
+            headers.push(header);
+        } else if !has_content_type && !removed_type {
             headers.push(("Content-Type".to_owned(), multipart_type));
         }
         Some(multipart(&p.form, p.form_column)?)
@@ -802,6 +895,8 @@ fn build(p: Parsed) -> Result<ImportedRequest, ImportError> {
     } else {
         None
     };
+
+    removed.retain(|r| !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(r)));
 
     let mut url = format!("{}://{}{}", address.scheme, address.host, address.path);
     if !query_params.is_empty() {

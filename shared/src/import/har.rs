@@ -32,8 +32,8 @@ use serde_json::Value;
 
 use super::address::{self, Address};
 use super::{
-    DEFAULT_RESOURCE_TYPES, HarEntry, HarFilter, HarImport, HarSkip, ImportError,
-    ImportedRequest, MULTIPART_BOUNDARY,
+    DEFAULT_RESOURCE_TYPES, HarEntry, HarFilter, HarImport, HarSkip, ImportError, ImportedRequest,
+    MULTIPART_BOUNDARY,
 };
 
 /// Headers a replay must not copy: the client computes them, or they describe
@@ -59,7 +59,10 @@ pub(super) fn parse(har_json: &str, filter: &HarFilter) -> Result<HarImport, Imp
         .and_then(Value::as_array)
         .ok_or_else(|| ImportError::whole("not a HAR file: 'log.entries' is missing"))?;
     let types: Vec<String> = if filter.resource_types.is_empty() {
-        DEFAULT_RESOURCE_TYPES.iter().map(|t| (*t).to_owned()).collect()
+        DEFAULT_RESOURCE_TYPES
+            .iter()
+            .map(|t| (*t).to_owned())
+            .collect()
     } else {
         filter
             .resource_types
@@ -73,7 +76,9 @@ pub(super) fn parse(har_json: &str, filter: &HarFilter) -> Result<HarImport, Imp
     let mut seen: HashMap<(String, String, Option<String>), usize> = HashMap::new();
     for (n, entry) in entries.iter().enumerate() {
         let request = entry.get("request");
-        let method = text(request, "method").unwrap_or("GET").to_ascii_uppercase();
+        let method = text(request, "method")
+            .unwrap_or("GET")
+            .to_ascii_uppercase();
         let Some(url) = text(request, "url") else {
             skipped.push(HarSkip {
                 method,
@@ -121,7 +126,7 @@ pub(super) fn parse(har_json: &str, filter: &HarFilter) -> Result<HarImport, Imp
             continue;
         }
         let resource_type = resource_type(entry);
-        if !types.iter().any(|t| *t == resource_type) {
+        if !types.contains(&resource_type) {
             skipped.push(skip(format!(
                 "resource type '{resource_type}' is not selected (selected: {})",
                 types.join(", ")
@@ -166,14 +171,19 @@ fn host_selected(hosts: &[String], host: &str) -> bool {
     }
     let host = host.to_ascii_lowercase();
     let bare = host.rsplit_once(':').map_or(host.as_str(), |(h, port)| {
-        if port.chars().all(|c| c.is_ascii_digit()) && !h.ends_with(':') { h } else { &host }
+        if port.chars().all(|c| c.is_ascii_digit()) && !h.ends_with(':') {
+            h
+        } else {
+            &host
+        }
     });
     hosts.iter().any(|wanted| {
         let wanted = wanted.trim().to_ascii_lowercase();
-        match wanted.strip_prefix("*.").or_else(|| wanted.strip_prefix('.')) {
-            Some(domain) => {
-                bare == domain || bare.ends_with(&format!(".{domain}"))
-            }
+        match wanted
+            .strip_prefix("*.")
+            .or_else(|| wanted.strip_prefix('.'))
+        {
+            Some(domain) => bare == domain || bare.ends_with(&format!(".{domain}")),
             None => wanted == host || wanted == bare,
         }
     })
@@ -277,12 +287,15 @@ fn body(
     if params.is_empty() {
         return Ok(text(Some(post), "text").map(str::to_owned));
     }
-    let mime = text(Some(post), "mimeType").unwrap_or("").to_ascii_lowercase();
+    let mime = text(Some(post), "mimeType")
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let field = |p: &Value, key: &str| text(Some(p), key).unwrap_or("").to_owned();
     if mime.starts_with("multipart/") {
         if params.iter().any(|p| p.get("fileName").is_some()) {
-            return Err("a multipart upload of a file: the file's content is not in the HAR"
-                .to_owned());
+            return Err(
+                "a multipart upload of a file: the file's content is not in the HAR".to_owned(),
+            );
         }
         let mut body = String::new();
         for p in &params {

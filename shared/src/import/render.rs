@@ -40,9 +40,16 @@ impl Serialize for Headers {
 pub fn contract_json(req: &ImportedRequest) -> String {
     let mut headers: Vec<(String, String)> = Vec::new();
     for (name, value) in &req.headers {
-        match headers.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+        match headers
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
             Some((n, joined)) => {
-                let separator = if n.eq_ignore_ascii_case("cookie") { "; " } else { ", " };
+                let separator = if n.eq_ignore_ascii_case("cookie") {
+                    "; "
+                } else {
+                    ", "
+                };
                 joined.push_str(separator);
                 joined.push_str(value);
             }
@@ -53,7 +60,11 @@ pub fn contract_json(req: &ImportedRequest) -> String {
         compact_json(b).unwrap_or_else(|| b.to_owned())
     });
     let contract = Contract {
-        method: if req.method.is_empty() { "GET" } else { &req.method },
+        method: if req.method.is_empty() {
+            "GET"
+        } else {
+            &req.method
+        },
         url: req.url_without_query(),
         query_params: &req.query_params,
         headers: Headers(headers),
@@ -96,6 +107,7 @@ pub(super) fn compact_json(body: &str) -> Option<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -92,7 +92,8 @@ impl Builder {
     fn push(&mut self, column: usize, c: char) {
         self.begin(column);
         let mut buf = [0u8; 4];
-        self.bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        self.bytes
+            .extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
     }
 
     fn push_byte(&mut self, column: usize, b: u8) {
@@ -241,7 +242,9 @@ fn split_bash(chars: &[char]) -> Result<Vec<Word>, ImportError> {
                 };
                 return Err(ImportError::at(
                     column,
-                    format!("shell operator '{op}' cannot be imported: paste the curl command alone"),
+                    format!(
+                        "shell operator '{op}' cannot be imported: paste the curl command alone"
+                    ),
                 ));
             }
             _ => {
@@ -448,7 +451,9 @@ fn cmd_pass(chars: &[char]) -> Result<Vec<(char, usize)>, ImportError> {
             '&' | '|' | '<' | '>' if !quoted => {
                 return Err(ImportError::at(
                     column,
-                    format!("shell operator '{c}' cannot be imported: paste the curl command alone"),
+                    format!(
+                        "shell operator '{c}' cannot be imported: paste the curl command alone"
+                    ),
                 ));
             }
             _ => {
@@ -465,7 +470,6 @@ fn crt_split(stream: &[(char, usize)]) -> Result<Vec<Word>, ImportError> {
     let mut b = Builder::new();
     let mut quote_open: Option<usize> = None;
     let mut i = 0;
-    let last_column = stream.last().map_or(1, |(_, c)| *c);
     while let Some(&(c, column)) = stream.get(i) {
         match c {
             ' ' | '\t' if quote_open.is_none() => {
@@ -516,7 +520,6 @@ fn crt_split(stream: &[(char, usize)]) -> Result<Vec<Word>, ImportError> {
         }
     }
     if let Some(column) = quote_open {
-        let _ = last_column;
         return Err(ImportError::at(column, "unterminated quote"));
     }
     b.finish();
@@ -524,6 +527,7 @@ fn crt_split(stream: &[(char, usize)]) -> Result<Vec<Word>, ImportError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -569,7 +573,13 @@ mod tests {
         let cmd = "curl ^\"https://x.test/a?b=1^&c=2^\" ^\n  -H ^\"a: b^\" ^\n  --data-raw ^\"^{^\\^\"k^\\^\":^\\^\"v w^\\^\"^}^\"";
         assert_eq!(
             texts(cmd),
-            ["https://x.test/a?b=1&c=2", "-H", "a: b", "--data-raw", r#"{"k":"v w"}"#]
+            [
+                "https://x.test/a?b=1&c=2",
+                "-H",
+                "a: b",
+                "--data-raw",
+                r#"{"k":"v w"}"#
+            ]
         );
     }
 
@@ -588,7 +598,10 @@ mod tests {
     #[test]
     fn the_first_word_must_be_curl() {
         let err = split("wget x").unwrap_err();
-        assert_eq!(err.to_string(), "expected a curl command, found 'wget' at column 1");
+        assert_eq!(
+            err.to_string(),
+            "expected a curl command, found 'wget' at column 1"
+        );
         assert_eq!(texts("/usr/bin/curl x"), ["x"]);
         assert_eq!(texts("curl.exe ^\"x^\""), ["x"]);
     }

@@ -77,6 +77,9 @@ pub fn target(raw: &str, scheme: &str) -> Result<String, String> {
     if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(format!("{text:?} contains whitespace"));
     }
+    if text.starts_with('/') {
+        return Err(format!("{text:?} must start with the host, e.g. \"api.example.com{text}\""));
+    }
     if text.len() > 4096 {
         return Err("is longer than 4096 characters".into());
     }

@@ -81,7 +81,10 @@ const CASES: &[Case] = &[
         method: "GET",
         url: "https://shop.example.com/account/orders?status=open",
         headers: &[
-            ("Cookie", "_ga=GA1.1.123456789.1700000000; session_id=s%3Aabc.def; theme=dark"),
+            (
+                "Cookie",
+                "_ga=GA1.1.123456789.1700000000; session_id=s%3Aabc.def; theme=dark",
+            ),
             (
                 "accept",
                 "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8",
@@ -134,7 +137,10 @@ const CASES: &[Case] = &[
         method: "POST",
         url: "https://api.example.com/graphql",
         headers: &[
-            ("accept", "application/graphql-response+json, application/json"),
+            (
+                "accept",
+                "application/graphql-response+json, application/json",
+            ),
             ("content-type", "application/json"),
         ],
         body: Some(
@@ -164,7 +170,10 @@ const CASES: &[Case] = &[
   -H 'authorization: Bearer t0k3n'"#,
         method: "DELETE",
         url: "https://api.example.com/v1/sessions/42",
-        headers: &[("accept", "application/json"), ("authorization", "Bearer t0k3n")],
+        headers: &[
+            ("accept", "application/json"),
+            ("authorization", "Bearer t0k3n"),
+        ],
         body: None,
     },
     Case {
@@ -251,7 +260,10 @@ const CASES: &[Case] = &[
         method: "GET",
         url: "https://developer.example.org/api/v1/search?locale=en-US&q=fetch",
         headers: &[
-            ("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"),
+            (
+                "User-Agent",
+                "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+            ),
             ("Accept", "*/*"),
             ("Accept-Language", "en-US,en;q=0.5"),
             ("Accept-Encoding", "gzip, deflate, br, zstd"),
@@ -277,7 +289,10 @@ const CASES: &[Case] = &[
         method: "POST",
         url: "https://tracker.example.org/api/events",
         headers: &[
-            ("User-Agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"),
+            (
+                "User-Agent",
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
+            ),
             ("Accept", "application/json"),
             ("Content-Type", "application/json"),
             ("Origin", "https://tracker.example.org"),
@@ -290,7 +305,10 @@ const CASES: &[Case] = &[
         command: r#"curl 'https://api.example.org/v2/settings' -X PUT -H 'Accept: application/json' -H 'Content-Type: application/json' --data-raw '{"dark":true}'"#,
         method: "PUT",
         url: "https://api.example.org/v2/settings",
-        headers: &[("Accept", "application/json"), ("Content-Type", "application/json")],
+        headers: &[
+            ("Accept", "application/json"),
+            ("Content-Type", "application/json"),
+        ],
         body: Some(r#"{"dark":true}"#),
     },
     Case {
@@ -298,7 +316,10 @@ const CASES: &[Case] = &[
         command: "curl \"https://api.example.org/v2/notes\" ^\n  -X POST ^\n  -H \"Accept: application/json\" ^\n  -H \"Content-Type: application/json\" ^\n  --data-raw \"{\"\"title\"\":\"\"50% off & more\"\"}\"",
         method: "POST",
         url: "https://api.example.org/v2/notes",
-        headers: &[("Accept", "application/json"), ("Content-Type", "application/json")],
+        headers: &[
+            ("Accept", "application/json"),
+            ("Content-Type", "application/json"),
+        ],
         body: Some(r#"{"title":"50% off & more"}"#),
     },
     // ----------------------------------------------------------------------- Safari
@@ -416,7 +437,10 @@ const CASES: &[Case] = &[
         method: "POST",
         url: "https://api.stripe.com/v1/customers",
         headers: &[
-            ("Authorization", "Basic c2tfdGVzdF80ZUMzOUhxTHlqV0Rhcmp0VDF6ZHA3ZGM6"),
+            (
+                "Authorization",
+                "Basic c2tfdGVzdF80ZUMzOUhxTHlqV0Rhcmp0VDF6ZHA3ZGM6",
+            ),
             ("Content-Type", "application/x-www-form-urlencoded"),
         ],
         body: Some("name=Jenny Rosen&email=jenny.rosen%40example.com"),
@@ -428,7 +452,10 @@ const CASES: &[Case] = &[
   -d limit=3"#,
         method: "GET",
         url: "https://api.stripe.com/v1/customers?limit=3",
-        headers: &[("Authorization", "Basic c2tfdGVzdF80ZUMzOUhxTHlqV0Rhcmp0VDF6ZHA3ZGM6")],
+        headers: &[(
+            "Authorization",
+            "Basic c2tfdGVzdF80ZUMzOUhxTHlqV0Rhcmp0VDF6ZHA3ZGM6",
+        )],
         body: None,
     },
     Case {
@@ -441,7 +468,10 @@ const CASES: &[Case] = &[
         method: "POST",
         url: "https://api.stripe.com/v1/payment_intents",
         headers: &[
-            ("Authorization", "Basic c2tfdGVzdF80ZUMzOUhxTHlqV0Rhcmp0VDF6ZHA3ZGM6"),
+            (
+                "Authorization",
+                "Basic c2tfdGVzdF80ZUMzOUhxTHlqV0Rhcmp0VDF6ZHA3ZGM6",
+            ),
             ("Content-Type", "application/x-www-form-urlencoded"),
         ],
         body: Some("amount=2000&currency=usd&automatic_payment_methods[enabled]=true"),
@@ -454,7 +484,10 @@ const CASES: &[Case] = &[
   -d limit=10"#,
         method: "GET",
         url: "https://api.stripe.com/v1/charges?created%5Bgte%5D=1700000000&limit=10",
-        headers: &[("Authorization", "Basic c2tfdGVzdF80ZUMzOUhxTHlqV0Rhcmp0VDF6ZHA3ZGM6")],
+        headers: &[(
+            "Authorization",
+            "Basic c2tfdGVzdF80ZUMzOUhxTHlqV0Rhcmp0VDF6ZHA3ZGM6",
+        )],
         body: None,
     },
     // ----------------------------------------------------------------------- Slack
@@ -554,10 +587,13 @@ https://slack.com/api/chat.postMessage"#,
         method: "POST",
         url: "https://api.twilio.com/2010-04-01/Accounts/$TWILIO_ACCOUNT_SID/Messages.json",
         headers: &[
-            ("Authorization", "Basic JFRXSUxJT19BQ0NPVU5UX1NJRDokVFdJTElPX0FVVEhfVE9LRU4="),
+            (
+                "Authorization",
+                "Basic JFRXSUxJT19BQ0NPVU5UX1NJRDokVFdJTElPX0FVVEhfVE9LRU4=",
+            ),
             ("Content-Type", "application/x-www-form-urlencoded"),
         ],
-        body: Some("Body=Hello%20from%20Twilio&From=%2B15017122661&To=%2B15558675310"),
+        body: Some("Body=Hello+from+Twilio&From=%2B15017122661&To=%2B15558675310"),
     },
     Case {
         name: "twilio_list_calls",
@@ -721,7 +757,10 @@ https://slack.com/api/chat.postMessage"#,
         url: "https://api.cloudflare.com/client/v4/zones/023e105f4ecef8ad9ca31a8372d0c353/purge_cache",
         headers: &[
             ("X-Auth-Email", "user@example.com"),
-            ("X-Auth-Key", "c2547eb745079dac9320b638f5e225cf483cc5cfdda41"),
+            (
+                "X-Auth-Key",
+                "c2547eb745079dac9320b638f5e225cf483cc5cfdda41",
+            ),
             ("Content-Type", "application/json"),
         ],
         body: Some(r#"{"purge_everything":true}"#),
@@ -816,7 +855,10 @@ https://slack.com/api/chat.postMessage"#,
         command: r#"curl --json '{"tool": "curl"}' https://httpbin.org/anything"#,
         method: "POST",
         url: "https://httpbin.org/anything",
-        headers: &[("Content-Type", "application/json"), ("Accept", "application/json")],
+        headers: &[
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json"),
+        ],
         body: Some(r#"{"tool": "curl"}"#),
     },
     Case {
@@ -874,7 +916,7 @@ https://slack.com/api/chat.postMessage"#,
             ("User-Agent", "Mozilla/5.0"),
             ("Accept-Encoding", "deflate, gzip, br, zstd"),
             ("Referer", "https://google.com/"),
-            ("Cookie", "a=1; b=2"),
+            ("Cookie", "a=1;b=2"),
             ("X-Trace", "1"),
         ],
         body: None,
@@ -909,7 +951,7 @@ https://slack.com/api/chat.postMessage"#,
         method: "POST",
         url: "http://example.com/",
         headers: &[("Content-Type", "application/x-www-form-urlencoded")],
-        body: Some("hello%20world&a%26b&name=Jos%C3%A9%20%C3%9C&k=v%3Dw"),
+        body: Some("hello+world&a%26b&name=Jos%C3%A9+%C3%9C&k=v%3Dw"),
     },
     Case {
         name: "get_moves_data_to_query",
@@ -981,6 +1023,30 @@ https://slack.com/api/chat.postMessage"#,
         ),
     },
     Case {
+        name: "form_with_custom_multipart_type_and_cookie_header",
+        command: "curl -H 'Cookie: c=1' -b 'd=2' -A ua -H 'Content-Type: multipart/form-data' -F a=1 http://x.test/",
+        method: "POST",
+        url: "http://x.test/",
+        headers: &[
+            ("User-Agent", "ua"),
+            ("Cookie", "c=1"),
+            ("Content-Type", "multipart/form-data; boundary={B}"),
+        ],
+        body: Some("--{B}\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--{B}--\r\n"),
+    },
+    Case {
+        name: "get_with_json_keeps_its_headers",
+        command: "curl -G --json '{}' -H 'X-A: 1' http://x.test/",
+        method: "GET",
+        url: "http://x.test/?%7B%7D=",
+        headers: &[
+            ("X-A", "1"),
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json"),
+        ],
+        body: None,
+    },
+    Case {
         name: "prompt_and_trailing_semicolon",
         command: "$ curl -H 'Accept: text/plain' https://wttr.in/Paris?format=3 ;\n",
         method: "GET",
@@ -1034,10 +1100,16 @@ fn every_real_command_gives_the_request_curl_sends() {
             .collect();
         let expected_body = case.body.map(b);
         if req.method != case.method {
-            failures.push(format!("{}: method {:?} != {:?}", case.name, req.method, case.method));
+            failures.push(format!(
+                "{}: method {:?} != {:?}",
+                case.name, req.method, case.method
+            ));
         }
         if req.url != case.url {
-            failures.push(format!("{}: url {:?} != {:?}", case.name, req.url, case.url));
+            failures.push(format!(
+                "{}: url {:?} != {:?}",
+                case.name, req.url, case.url
+            ));
         }
         if req.headers != expected_headers {
             failures.push(format!(
@@ -1065,10 +1137,8 @@ fn command_names_are_unique() {
 
 #[test]
 fn connection_flags_are_carried_over() {
-    let req = parse_curl(
-        "curl -k -L -m 2.5 --connect-timeout 3 --http2 https://example.com/",
-    )
-    .unwrap();
+    let req =
+        parse_curl("curl -k -L -m 2.5 --connect-timeout 3 --http2 https://example.com/").unwrap();
     assert!(req.insecure);
     assert!(req.follow_redirects);
     assert_eq!(req.timeout_ms, Some(2500));
@@ -1098,7 +1168,10 @@ fn url_parts_are_split_for_the_script() {
             .collect::<Vec<_>>(),
         [("q", "a b"), ("x", "/")]
     );
-    assert_eq!(req.url, "https://Api.Example.com:8443/v1/items?q=a%20b&x=%2F");
+    assert_eq!(
+        req.url,
+        "https://Api.Example.com:8443/v1/items?q=a%20b&x=%2F"
+    );
 }
 
 #[test]
@@ -1110,6 +1183,23 @@ fn removed_headers_are_reported() {
 
 #[test]
 fn a_header_without_colon_or_semicolon_is_not_sent_like_curl() {
-    let req = parse_curl("curl -H 'nonsense' -H 'X-A;junk' https://example.com/").unwrap();
+    let req =
+        parse_curl("curl -H 'nonsense' -H 'X-A;junk' -H 'X-B; ' https://example.com/").unwrap();
     assert!(req.headers.is_empty());
+}
+
+#[test]
+fn an_empty_header_blocks_only_what_curl_adds_itself() {
+    // curl 7.88 sends `X: a` and `Y;a: b` here, and no User-Agent.
+    let req =
+        parse_curl("curl -H 'X: a' -H 'X:' -H 'Y;a:b' -H 'Z: ' -H 'User-Agent:' -A ua x.test")
+            .unwrap();
+    assert_eq!(
+        req.headers,
+        [
+            ("X".to_owned(), "a".to_owned()),
+            ("Y;a".to_owned(), "b".to_owned())
+        ]
+    );
+    assert_eq!(req.removed_headers, ["Z", "User-Agent"]);
 }

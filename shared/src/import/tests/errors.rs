@@ -8,27 +8,45 @@ const CASES: &[(&str, &str)] = &[
         "curl -H 'Accept: application/json' 'https://api.example.com/v1/users?page=2",
         "unterminated quote at column 36",
     ),
-    ("curl -H \"X-A: b https://x.test", "unterminated quote at column 9"),
-    ("curl --data-raw $'{\"a\":1}", "unterminated quote at column 17"),
+    (
+        "curl -H \"X-A: b https://x.test",
+        "unterminated quote at column 9",
+    ),
+    (
+        "curl --data-raw $'{\"a\":1}",
+        "unterminated quote at column 17",
+    ),
     (
         "curl ^\"https://x.test/ -H a:b",
         "unterminated quote at column 7",
     ),
     ("", "the command is empty"),
-    ("wget https://x.test", "expected a curl command, found 'wget' at column 1"),
+    (
+        "wget https://x.test",
+        "expected a curl command, found 'wget' at column 1",
+    ),
     ("curl -s", "the command has no URL"),
     (
         "curl https://a.test https://b.test",
         "several URLs ('https://a.test' and 'https://b.test'): curl would make several \
          requests; import one at a time at column 21",
     ),
-    ("curl --frobnicate https://x.test", "unknown option '--frobnicate' at column 6"),
-    ("curl -sW https://x.test", "unknown option '-W' in '-sW' at column 6"),
+    (
+        "curl --frobnicate https://x.test",
+        "unknown option '--frobnicate' at column 6",
+    ),
+    (
+        "curl -sW https://x.test",
+        "unknown option '-W' in '-sW' at column 6",
+    ),
     (
         "curl --data=a https://x.test",
         "unknown option '--data=a' (curl takes no '=': write '--data …') at column 6",
     ),
-    ("curl https://x.test -H", "option '-H' needs an argument at column 21"),
+    (
+        "curl https://x.test -H",
+        "option '-H' needs an argument at column 21",
+    ),
     (
         "curl -d @body.json https://x.test",
         "option '-d' reads 'body.json' (@file), which cannot be imported: paste the content \

@@ -213,7 +213,15 @@ fn summary(import: &HarImport) -> (Vec<String>, Vec<String>) {
     let kept = import
         .requests
         .iter()
-        .map(|e| format!("{} {} [{}] x{}", e.request.method, e.request.url, e.resource_type, e.merged_duplicates + 1))
+        .map(|e| {
+            format!(
+                "{} {} [{}] x{}",
+                e.request.method,
+                e.request.url,
+                e.resource_type,
+                e.merged_duplicates + 1
+            )
+        })
         .collect();
     let skipped = import
         .skipped
@@ -260,8 +268,14 @@ fn chrome_pseudo_and_computed_headers_are_dropped() {
     assert_eq!(header_names(document), ["accept", "cookie", "user-agent"]);
     assert_eq!(document.query_params[0].key, "tab");
     let post = &import.requests[1].request;
-    assert_eq!(header_names(post), ["authorization", "content-type", "x-request-id"]);
-    assert_eq!(post.body.as_deref(), Some(r#"{"type":"page_view","path":"/dash"}"#));
+    assert_eq!(
+        header_names(post),
+        ["authorization", "content-type", "x-request-id"]
+    );
+    assert_eq!(
+        post.body.as_deref(),
+        Some(r#"{"type":"page_view","path":"/dash"}"#)
+    );
     let stats = &import.requests[2];
     assert_eq!(stats.merged_duplicates, 1);
     assert_eq!(stats.request.query_params[1].value, "Europe/Paris");
@@ -321,10 +335,16 @@ fn firefox_export_infers_types_and_reads_post_data() {
         ]
     );
     let document = &import.requests[0].request;
-    assert_eq!(header_names(document), ["User-Agent", "Accept", "Upgrade-Insecure-Requests"]);
+    assert_eq!(
+        header_names(document),
+        ["User-Agent", "Accept", "Upgrade-Insecure-Requests"]
+    );
     let login = &import.requests[1].request;
     assert_eq!(header_names(login), ["Content-Type", "Origin", "Cookie"]);
-    assert_eq!(login.body.as_deref(), Some("user=alice&pass=p%40ss+word&csrf=Zx81"));
+    assert_eq!(
+        login.body.as_deref(),
+        Some("user=alice&pass=p%40ss+word&csrf=Zx81")
+    );
     let profile = &import.requests[3].request;
     let content_type = format!("multipart/form-data; boundary={MULTIPART_BOUNDARY}");
     assert_eq!(profile.header("Content-Type"), Some(content_type.as_str()));
@@ -341,13 +361,20 @@ fn params_without_text_are_form_encoded_like_the_browser() {
     let har = r#"{"log":{"entries":[{"_resourceType":"document","request":{"method":"POST","url":"https://x.test/f","headers":[],
         "postData":{"mimeType":"application/x-www-form-urlencoded","params":[{"name":"q","value":"a b&c"},{"name":"n","value":"é"}]}}}]}}"#;
     let import = parse_har(har, &HarFilter::default()).unwrap();
-    assert_eq!(import.requests[0].request.body.as_deref(), Some("q=a+b%26c&n=%C3%A9"));
+    assert_eq!(
+        import.requests[0].request.body.as_deref(),
+        Some("q=a+b%26c&n=%C3%A9")
+    );
 }
 
 #[test]
 fn broken_files_are_errors() {
     let err = parse_har("{\"log\": ", &HarFilter::default()).unwrap_err();
-    assert!(err.to_string().starts_with("the HAR file is not valid JSON: "), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("the HAR file is not valid JSON: "),
+        "{err}"
+    );
     assert_eq!(err.column, None);
     let err = parse_har("{\"entries\": []}", &HarFilter::default()).unwrap_err();
     assert_eq!(err.to_string(), "not a HAR file: 'log.entries' is missing");

@@ -1,0 +1,58 @@
+//! The OpenAPI document and the served routes agree, and the contract's routes
+//! are all there.
+
+use crate::helpers::spawn_app;
+use serde_json::json;
+
+/// Routes of the v1 contract served by the resource functions.
+const CONTRACT_ROUTES: &[&str] = &[
+    "/v1/projects", "/v1/project", "/v1/project/create", "/v1/project/update", "/v1/project/delete",
+    "/v1/scenarios", "/v1/scenario", "/v1/scenario/create", "/v1/scenario/update", "/v1/scenario/delete",
+    "/v1/scenario/duration", "/v1/scenario/last-run-status", "/v1/scenario/copy", "/v1/scenario/steps",
+    "/v1/scenario/rps", "/v1/scenario/teg", "/v1/scenario/grafanaStructure", "/v1/scenario/grafanaStructureByIds",
+    "/v1/scripts", "/v1/script", "/v1/script/create", "/v1/script/update", "/v1/script/delete", "/v1/script/move",
+    "/v1/script/copy", "/v1/simple-script", "/v1/simple-script/create", "/v1/simple-script/update",
+    "/v1/simple-script/delete", "/v1/simple-script/move", "/v1/simple-script/copy",
+    "/v1/agents", "/v1/agent", "/v1/agent/set", "/v1/agent/update", "/v1/agent/delete", "/v1/agent/tags",
+    "/v1/agents/by-tag", "/v1/file/upload", "/v1/file/data", "/v1/files", "/v1/s3/getBucketList",
+    "/v1/s3/uploadFile", "/v1/s3/deleteBucketFile", "/v1/search", "/v1/page-num",
+];
+
+#[tokio::test]
+async fn every_documented_route_is_served_and_every_contract_route_is_documented() {
+    let app = spawn_app().await;
+    let doc: serde_json::Value = reqwest::get(format!("{}/swagger.json", app.address)).await.unwrap().json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for route in CONTRACT_ROUTES {
+        assert!(paths.contains_key(*route), "{route} is not documented");
+    }
+    for (path, item) in paths {
+        assert!(item.get("post").is_some(), "{path} is documented without POST");
+        let response = app.client.post(format!("{}{path}", app.address)).body("{}").send().await.unwrap();
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_ne!(body["message"], "Not Found", "{path} is documented but not served");
+        let schema = &item["post"]["responses"]["200"]["content"]["application/json"]["schema"];
+        assert!(!schema.is_null(), "{path} has no documented answer");
+    }
+}
+
+#[tokio::test]
+async fn unknown_paths_and_wrong_methods_answer_in_the_error_shape() {
+    let app = spawn_app().await;
+    app.fails("/v1/nope", json!({}), 404, "Not Found").await;
+    let response = app.client.get(format!("{}/v1/projects", app.address)).send().await.unwrap();
+    assert_eq!(response.status(), 405);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!((body["status"].as_bool(), body["code"].as_i64()), (Some(false), Some(12)));
+}
+
+#[tokio::test]
+async fn swagger_ui_is_served() {
+    let app = spawn_app().await;
+    let page = reqwest::get(format!("{}/swagger", app.address)).await.unwrap().text().await.unwrap();
+    assert!(page.contains("/swagger.json") && page.contains("swagger-ui-bundle.js"));
+    let bundle = reqwest::get(format!("{}/swagger/swagger-ui-bundle.js", app.address)).await.unwrap();
+    assert_eq!(bundle.status(), 200);
+    assert!(bundle.bytes().await.unwrap().len() > 100_000);
+}

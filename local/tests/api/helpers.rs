@@ -1,0 +1,193 @@
+//! `spawn_app()`: a fresh schema on the real Postgres, a fresh bucket on a real
+//! S3-compatible server, and `alilo-local` on a free port, per test.
+//!
+//! Postgres: `ALILO_TEST_PG_DSN` (default: the local server's `test` database).
+//! S3: `ALILO_TEST_S3_ENDPOINT` with `ALILO_TEST_S3_ACCESS_KEY` and
+//! `ALILO_TEST_S3_SECRET_KEY` (`.ci/run` starts moto's server), or else the s3s-fs
+//! endpoint over HTTP on loopback, in a temporary folder.
+
+use alilo_local::{Application, Settings};
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::path::PathBuf;
+
+pub const DEFAULT_TEST_DSN: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub schema: String,
+    pub dsn: String,
+    pub bucket: String,
+    pub app_state: alilo_shared::AppState,
+    _embedded: Option<alilo_local::embedded_s3::EmbeddedS3>,
+    data_dir: PathBuf,
+    server: tokio::task::JoinHandle<()>,
+}
+
+/// One connection with the test's schema first on the search path.
+async fn connect(dsn: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(dsn, tokio_postgres::NoTls).await.expect("test Postgres reachable");
+    tokio::spawn(conn);
+    client
+}
+
+/// `pg_trgm` lives in `public`, shared by every test schema. Concurrent creators
+/// race, so a failure is retried once the winner has committed.
+async fn ensure_extension(base: &str) {
+    let client = connect(base).await;
+    for _ in 0..20 {
+        if client.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public").await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("cannot create pg_trgm in the test database");
+}
+
+pub async fn spawn_app() -> TestApp {
+    let base = std::env::var("ALILO_TEST_PG_DSN").unwrap_or_else(|_| DEFAULT_TEST_DSN.into());
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let schema = format!("t_{id}");
+    ensure_extension(&base).await;
+    connect(&base).await.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let dsn = format!("{base}{separator}options=-csearch_path%3D{schema},public");
+
+    let data_dir = std::env::temp_dir().join(format!("alilo-test-{id}"));
+    let bucket = format!("t-{}", &id[..20]);
+    let (endpoint, access, secret, embedded) = match std::env::var("ALILO_TEST_S3_ENDPOINT") {
+        Ok(endpoint) => (
+            endpoint,
+            std::env::var("ALILO_TEST_S3_ACCESS_KEY").unwrap_or_else(|_| "test".into()),
+            std::env::var("ALILO_TEST_S3_SECRET_KEY").unwrap_or_else(|_| "test".into()),
+            None,
+        ),
+        Err(_) => {
+            let s3 = alilo_local::embedded_s3::start(&data_dir, 0).await.expect("embedded S3 starts");
+            (s3.endpoint.clone(), s3.access_key.clone(), s3.secret_key.clone(), Some(s3))
+        }
+    };
+    let settings = Settings {
+        port: 0,
+        bind: "127.0.0.1".into(),
+        pg_dsn: Some(dsn.clone()),
+        minio_endpoint: Some(endpoint),
+        minio_bucket: Some(bucket.clone()),
+        minio_access_key_id: Some(access),
+        minio_secret_access_key: Some(secret),
+        data_dir: data_dir.clone(),
+    };
+    let app = Application::build(&settings).await.expect("alilo-local builds");
+    let address = format!("http://{}", app.local_addr());
+    let app_state = app.state().clone();
+    let server = tokio::spawn(async move {
+        let _ = app.run_until_stopped().await;
+    });
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        schema,
+        dsn,
+        bucket,
+        app_state,
+        _embedded: embedded,
+        data_dir,
+        server,
+    }
+}
+
+impl TestApp {
+    /// POST a raw body; the status and the parsed JSON answer.
+    pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.address))
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path} answered non-JSON: {text}"));
+        (status, json)
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.post_raw(path, body.to_string()).await
+    }
+
+    /// POST and require a 200 with `status: true`.
+    pub async fn ok(&self, path: &str, body: Value) -> Value {
+        let (status, json) = self.post(path, body).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {json}");
+        if let Some(s) = json.get("status") {
+            assert_eq!(s, &Value::Bool(true), "{path}: {json}");
+        }
+        json
+    }
+
+    /// POST and require an error with `code` status whose message contains `needle`.
+    pub async fn fails(&self, path: &str, body: Value, code: u16, needle: &str) -> Value {
+        let (status, json) = self.post(path, body).await;
+        assert_eq!(status.as_u16(), code, "{path}: {json}");
+        assert_eq!(json["status"], false, "{path}: {json}");
+        let message = json["message"].as_str().unwrap_or_default();
+        assert!(message.contains(needle), "{path}: {message:?} should mention {needle:?}");
+        assert!(json["code"].is_number() && json["details"].is_array(), "{json}");
+        json
+    }
+
+    pub async fn create_project(&self, title: &str) -> i64 {
+        self.ok("/v1/project/create", serde_json::json!({"project": {"title": title}})).await["id"].as_i64().unwrap()
+    }
+
+    pub async fn create_scenario(&self, project_id: i64, title: &str) -> i64 {
+        let body = serde_json::json!({"scenario": {"project_id": project_id.to_string(), "title": title}});
+        self.ok("/v1/scenario/create", body).await["scenario_id"].as_i64().unwrap()
+    }
+
+    pub async fn create_simple_script(&self, scenario_id: i64, name: &str, rps: &str) -> i64 {
+        let body = serde_json::json!({"simple_script": simple_script(scenario_id, name, rps)});
+        self.ok("/v1/simple-script/create", body).await["simple_script_id"].as_i64().unwrap()
+    }
+
+    pub async fn create_script(&self, scenario_id: i64, name: &str, rps: &str) -> i64 {
+        let body = serde_json::json!({"script": {"scenario_id": scenario_id, "name": name, "script_file": "https://files/x.js",
+            "enabled": true, "options": {"rps": rps, "steps": "2", "duration": "1m"}}});
+        self.ok("/v1/script/create", body).await["script_id"].as_i64().unwrap()
+    }
+
+    /// Rows of a table in this test's schema.
+    pub async fn count(&self, table: &str) -> i64 {
+        connect(&self.dsn).await.query_one(&format!("SELECT count(*) FROM {table}"), &[]).await.unwrap().get(0)
+    }
+}
+
+/// A valid simple script in a scenario.
+pub fn simple_script(scenario_id: i64, name: &str, rps: &str) -> Value {
+    serde_json::json!({
+        "scenario_id": scenario_id, "name": name, "enabled": true, "path": "127.0.0.1:9/items", "scheme": "http",
+        "http_method": "get", "rps": rps, "steps": "2", "duration": "1m", "max_v_us": "10",
+        "headers": {"Accept": "application/json"}, "query_params": [{"key": "q", "value": "1"}]
+    })
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+        let base = std::env::var("ALILO_TEST_PG_DSN").unwrap_or_else(|_| DEFAULT_TEST_DSN.into());
+        let schema = self.schema.clone();
+        // Drop runs inside the test's runtime; clean up on a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let client = connect(&base).await;
+                let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await;
+            });
+        })
+        .join();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}

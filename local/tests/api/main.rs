@@ -1,0 +1,12 @@
+//! Integration tests of every v1 route through HTTP against real Postgres and a
+//! real S3-compatible server. One binary (linking is the slow part).
+
+mod agents;
+mod contract;
+mod files;
+mod helpers;
+mod projects;
+mod scenarios;
+mod scripts;
+mod search;
+mod simple_scripts;
