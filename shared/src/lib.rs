@@ -10,7 +10,7 @@
 pub mod config;
 pub mod db;
 pub mod http;
-// pub mod import; (wired when the importer lands)
+pub mod import;
 pub mod model;
 pub mod router;
 pub mod service;

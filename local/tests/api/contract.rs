@@ -15,7 +15,7 @@ const CONTRACT_ROUTES: &[&str] = &[
     "/v1/simple-script/delete", "/v1/simple-script/move", "/v1/simple-script/copy",
     "/v1/agents", "/v1/agent", "/v1/agent/set", "/v1/agent/update", "/v1/agent/delete", "/v1/agent/tags",
     "/v1/agents/by-tag", "/v1/file/upload", "/v1/file/data", "/v1/files", "/v1/s3/getBucketList",
-    "/v1/s3/uploadFile", "/v1/s3/deleteBucketFile", "/v1/search", "/v1/page-num",
+    "/v1/s3/uploadFile", "/v1/s3/deleteBucketFile", "/v1/search", "/v1/page-num", "/v1/parsing/CUrl",
 ];
 
 #[tokio::test]

@@ -5,6 +5,7 @@ mod agents;
 mod contract;
 mod files;
 mod helpers;
+mod parsing;
 mod projects;
 mod scenarios;
 mod scripts;

@@ -802,21 +802,26 @@ fn build(p: Parsed) -> Result<ImportedRequest, ImportError> {
         .user
         .as_ref()
         .map(|(u, c)| (u.clone(), Some(*c)))
-        .or_else(|| address.userinfo.as_ref().map(|u| (url_decode(u), None)));
+        .or_else(|| {
+            // A user in the URL without a password gets an empty one (no prompt).
+            address.userinfo.as_ref().map(|u| {
+                let user = url_decode(u);
+                let user = if user.contains(':') {
+                    user
+                } else {
+                    format!("{user}:")
+                };
+                (user, None)
+            })
+        });
     if let Some((user, column)) = userinfo {
-        if !user.contains(':') {
-            return Err(match column {
-                Some(column) => ImportError::at(
-                    column,
-                    format!(
-                        "-u '{user}' has no password: curl would prompt for it; write '{user}:password'"
-                    ),
+        if let (false, Some(column)) = (user.contains(':'), column) {
+            return Err(ImportError::at(
+                column,
+                format!(
+                    "-u '{user}' has no password: curl would prompt for it; write '{user}:password'"
                 ),
-                None => ImportError::at(
-                    url_column,
-                    format!("the URL's user '{user}' has no password: curl would prompt for it"),
-                ),
-            });
+            ));
         }
         let token = base64::engine::general_purpose::STANDARD.encode(user.as_bytes());
         own("Authorization", format!("Basic {token}"));
@@ -842,7 +847,6 @@ fn build(p: Parsed) -> Result<ImportedRequest, ImportError> {
         own("Cookie", p.cookies.join(";"));
     }
 
-    // The `-H` headers, with a multipart Content-Type completed by the boundary.
     let multipart_type = format!("multipart/form-data; boundary={MULTIPART_BOUNDARY}");
     // curl moves a `-H` multipart Content-Type to the end, completed by its boundary.
     let mut has_content_type = false;

@@ -112,14 +112,18 @@ impl ImportedRequest {
 /// One query parameter, decoded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueryParam {
+    /// The name, decoded.
     pub key: String,
+    /// The value, decoded; `""` for a piece without `=`.
     pub value: String,
 }
 
 /// The HTTP version a command insists on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum HttpVersion {
+    /// `--http1.1`.
     Http1_1,
+    /// `--http2` or `--http2-prior-knowledge`.
     Http2,
 }
 
@@ -130,7 +134,9 @@ pub enum HttpVersion {
 /// has no single position (no URL at all, invalid HAR JSON, …).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportError {
+    /// Where the problem is, if it has one position.
     pub column: Option<usize>,
+    /// What is wrong, quoting the input at fault.
     pub message: String,
 }
 
@@ -188,13 +194,16 @@ pub const DEFAULT_RESOURCE_TYPES: [&str; 3] = ["xhr", "fetch", "document"];
 /// The outcome of a HAR import: what was kept and what was skipped, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HarImport {
+    /// The requests kept, in the order of the file, duplicates merged.
     pub requests: Vec<HarEntry>,
+    /// The entries not imported, in the order of the file.
     pub skipped: Vec<HarSkip>,
 }
 
 /// One request kept from a HAR file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HarEntry {
+    /// The request as the browser sent it (see the `har` module for what is dropped).
     pub request: ImportedRequest,
     /// The DevTools resource type (`_resourceType`), or the one inferred from the
     /// response's MIME type when the browser does not record it (Firefox, Safari).
@@ -207,8 +216,12 @@ pub struct HarEntry {
 /// One HAR entry that was not imported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HarSkip {
+    /// The entry's method.
     pub method: String,
+    /// The entry's URL, as recorded.
     pub url: String,
+    /// Why it was skipped, e.g. `resource type 'image' is not selected (selected: xhr,
+    /// fetch, document)`.
     pub reason: String,
 }
 

@@ -32,7 +32,8 @@ pub(super) struct Word {
 /// Splits a pasted command into words and checks that it is one curl command.
 /// The returned words start after `curl`.
 pub(super) fn split(command: &str) -> Result<Vec<Word>, ImportError> {
-    let chars: Vec<char> = command.chars().collect();
+    let mut chars: Vec<char> = Vec::with_capacity(command.len());
+    chars.extend(command.chars());
     let words = if is_cmd(command) {
         split_cmd(&chars)?
     } else {

@@ -4,6 +4,7 @@
 pub mod agents;
 pub mod files;
 pub mod grafana;
+pub mod parsing;
 pub mod projects;
 pub mod scenarios;
 pub mod scripts;
