@@ -7,7 +7,7 @@ pub mod embedded_s3;
 pub mod swagger;
 
 use alilo_shared::config::{Config, Limits, ProcessEnv, Vars};
-use alilo_shared::{db, AppState};
+use alilo_shared::{AppState, db};
 use clap::Parser;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -141,12 +141,16 @@ impl Application {
         } else {
             None
         };
-        let storage = alilo_shared::storage::Storage::connect(&config.s3)
-            .await
-            .map_err(|e| StartError(format!("cannot use object storage at {}: {e:#}", config.s3.endpoint.as_deref().unwrap_or("AWS"))))?;
+        let storage = alilo_shared::storage::Storage::connect(&config.s3).await.map_err(|e| {
+            StartError(format!(
+                "cannot use object storage at {}: {e:#}",
+                config.s3.endpoint.as_deref().unwrap_or("AWS")
+            ))
+        })?;
         let state = AppState { db: database, storage, limits: config.limits };
         let addr = format!("{}:{}", settings.bind, settings.port);
-        let listener = TcpListener::bind(&addr).await.map_err(|e| StartError(format!("cannot listen on {addr}: {e}")))?;
+        let listener =
+            TcpListener::bind(&addr).await.map_err(|e| StartError(format!("cannot listen on {addr}: {e}")))?;
         let router = app(state.clone(), config.limits);
         Ok(Self { listener, router, state, _embedded_s3: embedded })
     }
@@ -174,7 +178,8 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -1,10 +1,10 @@
 //! Swagger UI at `/swagger` and the OpenAPI 3 document at `/swagger.json`. The UI's
 //! files are vendored from the npm package swagger-ui-dist (see assets/).
 
+use axum::Router;
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use axum::routing::any;
-use axum::Router;
 use utoipa::openapi::OpenApi;
 
 const BUNDLE: &str = include_str!("../assets/swagger-ui/swagger-ui-bundle.js");
@@ -56,8 +56,5 @@ pub fn routes<S: Clone + Send + Sync + 'static>(api: OpenApi) -> Router<S> {
             "/swagger/swagger-ui-bundle.js",
             any(|| async { ([(header::CONTENT_TYPE, "application/javascript")], BUNDLE).into_response() }),
         )
-        .route(
-            "/swagger/swagger-ui.css",
-            any(|| async { ([(header::CONTENT_TYPE, "text/css")], CSS).into_response() }),
-        )
+        .route("/swagger/swagger-ui.css", any(|| async { ([(header::CONTENT_TYPE, "text/css")], CSS).into_response() }))
 }

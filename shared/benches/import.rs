@@ -51,8 +51,7 @@ const CHROME_COMMAND: &str = r#"curl 'https://app.example.com/api/graphql?op=Das
 
 fn main() {
     // Check once that it parses, and what it gives.
-    let req =
-        parse_curl(CHROME_COMMAND).unwrap_or_else(|e| panic!("the bench command must parse: {e}"));
+    let req = parse_curl(CHROME_COMMAND).unwrap_or_else(|e| panic!("the bench command must parse: {e}"));
     assert_eq!(req.method, "POST");
 
     let run = |iterations: u32| {
@@ -65,8 +64,7 @@ fn main() {
     };
     // Warm up, then size the run to about one second.
     let warm = run(100);
-    let iterations = (Duration::from_secs(1).as_nanos() / warm.as_nanos().max(1) * 100)
-        .clamp(100, 1_000_000) as u32;
+    let iterations = (Duration::from_secs(1).as_nanos() / warm.as_nanos().max(1) * 100).clamp(100, 1_000_000) as u32;
     let elapsed = run(iterations);
     let per_command = elapsed.as_secs_f64() * 1e6 / f64::from(iterations);
 

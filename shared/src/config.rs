@@ -45,7 +45,8 @@ pub struct Dsn {
 
 impl Dsn {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let parsed = tokio_postgres::Config::from_str(raw).map_err(|e| format!("PG_DSN is not a valid Postgres DSN: {e}"))?;
+        let parsed =
+            tokio_postgres::Config::from_str(raw).map_err(|e| format!("PG_DSN is not a valid Postgres DSN: {e}"))?;
         Ok(Self { raw: Secret::new(raw), parsed })
     }
 
@@ -110,11 +111,7 @@ impl S3Config {
     /// The endpoint as a URL (`MINIO_ENDPOINT` may be a bare `host:port`).
     pub fn endpoint_url(&self) -> Option<String> {
         self.endpoint.as_ref().map(|e| {
-            if e.contains("://") {
-                e.clone()
-            } else {
-                format!("{}://{e}", if self.secure { "https" } else { "http" })
-            }
+            if e.contains("://") { e.clone() } else { format!("{}://{e}", if self.secure { "https" } else { "http" }) }
         })
     }
 }
@@ -190,10 +187,8 @@ impl Config {
         let dsn = Dsn::parse(&vars.var("PG_DSN").unwrap_or_else(|| DEFAULT_PG_DSN.into()))?;
         // Inside AWS, the function role's credentials arrive in the standard variables.
         let access_key = vars.var("MINIO_ACCESS_KEY_ID").or_else(|| vars.var("AWS_ACCESS_KEY_ID")).unwrap_or_default();
-        let secret_key = vars
-            .var("MINIO_SECRET_ACCESS_KEY")
-            .or_else(|| vars.var("AWS_SECRET_ACCESS_KEY"))
-            .unwrap_or_default();
+        let secret_key =
+            vars.var("MINIO_SECRET_ACCESS_KEY").or_else(|| vars.var("AWS_SECRET_ACCESS_KEY")).unwrap_or_default();
         let session_token = vars.var("AWS_SESSION_TOKEN").map(Secret::new);
         let s3 = S3Config {
             endpoint: vars.var("MINIO_ENDPOINT").map(|e| e.trim().trim_end_matches('/').to_string()),

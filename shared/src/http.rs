@@ -10,8 +10,8 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 /// The result type of every handler and service call.
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -96,12 +96,7 @@ impl ApiError {
     }
 
     pub fn body(&self) -> ErrorBody {
-        ErrorBody {
-            status: false,
-            message: self.message.clone(),
-            code: self.grpc_code(),
-            details: Vec::new(),
-        }
+        ErrorBody { status: false, message: self.message.clone(), code: self.grpc_code(), details: Vec::new() }
     }
 }
 
@@ -138,9 +133,7 @@ impl From<tokio_postgres::Error> for ApiError {
             ApiError::new(StatusCode::NOT_FOUND, format!("a referenced row does not exist ({constraint})"))
         } else if *code == SqlState::CHECK_VIOLATION || *code == SqlState::NOT_NULL_VIOLATION {
             ApiError::unprocessable(constraint, db.message())
-        } else if *code == SqlState::STRING_DATA_RIGHT_TRUNCATION
-            || *code == SqlState::NUMERIC_VALUE_OUT_OF_RANGE
-        {
+        } else if *code == SqlState::STRING_DATA_RIGHT_TRUNCATION || *code == SqlState::NUMERIC_VALUE_OUT_OF_RANGE {
             ApiError::unprocessable("value", db.message())
         } else {
             ApiError::internal(&err)
@@ -178,15 +171,10 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let limit = req
-            .extensions()
-            .get::<BodyLimit>()
-            .map_or(DEFAULT_BODY_LIMIT, |l| l.0);
+        let limit = req.extensions().get::<BodyLimit>().map_or(DEFAULT_BODY_LIMIT, |l| l.0);
         let bytes = axum::body::to_bytes(req.into_body(), limit)
             .await
-            .map_err(|_| {
-                ApiError::too_large("body", format!("request body exceeds the limit of {limit} bytes"))
-            })?;
+            .map_err(|_| ApiError::too_large("body", format!("request body exceeds the limit of {limit} bytes")))?;
         parse_json(&bytes).map(ApiJson)
     }
 }
@@ -229,6 +217,40 @@ pub async fn method_not_allowed_fallback() -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed: every v1 route is POST")
 }
 
+/// Declare a v1 route: a POST handler documented for OpenAPI that parses the body
+/// with [`ApiJson`], calls one service function and answers its result as JSON.
+///
+/// ```ignore
+/// v1_route!(list, "/v1/projects", "ProjectService", PageRequest => GetAllProjectsResponse, svc::list);
+/// ```
+#[macro_export]
+macro_rules! v1_route {
+    ($(#[$meta:meta])* $name:ident, $path:literal, $tag:literal, $req:ty => $resp:ty, $call:path) => {
+        $(#[$meta])*
+        #[utoipa::path(
+            post,
+            path = $path,
+            tag = $tag,
+            request_body = $req,
+            responses(
+                (status = 200, description = "Success", body = $resp),
+                (status = 400, description = "Malformed request: the message names the field", body = $crate::http::ErrorBody),
+                (status = 404, description = "An id that does not exist", body = $crate::http::ErrorBody),
+                (status = 409, description = "Conflict with the current state", body = $crate::http::ErrorBody),
+                (status = 413, description = "Payload above a limit", body = $crate::http::ErrorBody),
+                (status = 422, description = "A value that breaks a rule: the message names the field", body = $crate::http::ErrorBody),
+                (status = 500, description = "A fault of ours", body = $crate::http::ErrorBody),
+            )
+        )]
+        pub async fn $name(
+            axum::extract::State(app): axum::extract::State<$crate::AppState>,
+            $crate::ApiJson(req): $crate::ApiJson<$req>,
+        ) -> $crate::ApiResult<axum::Json<$resp>> {
+            $call(&app, req).await.map(axum::Json)
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,38 +288,4 @@ mod tests {
         let err = parse_json::<Req>(&Bytes::from_static(b"{} x")).unwrap_err();
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
     }
-}
-
-/// Declare a v1 route: a POST handler documented for OpenAPI that parses the body
-/// with [`ApiJson`], calls one service function and answers its result as JSON.
-///
-/// ```ignore
-/// v1_route!(list, "/v1/projects", "ProjectService", PageRequest => GetAllProjectsResponse, svc::list);
-/// ```
-#[macro_export]
-macro_rules! v1_route {
-    ($(#[$meta:meta])* $name:ident, $path:literal, $tag:literal, $req:ty => $resp:ty, $call:path) => {
-        $(#[$meta])*
-        #[utoipa::path(
-            post,
-            path = $path,
-            tag = $tag,
-            request_body = $req,
-            responses(
-                (status = 200, description = "Success", body = $resp),
-                (status = 400, description = "Malformed request: the message names the field", body = $crate::http::ErrorBody),
-                (status = 404, description = "An id that does not exist", body = $crate::http::ErrorBody),
-                (status = 409, description = "Conflict with the current state", body = $crate::http::ErrorBody),
-                (status = 413, description = "Payload above a limit", body = $crate::http::ErrorBody),
-                (status = 422, description = "A value that breaks a rule: the message names the field", body = $crate::http::ErrorBody),
-                (status = 500, description = "A fault of ours", body = $crate::http::ErrorBody),
-            )
-        )]
-        pub async fn $name(
-            axum::extract::State(app): axum::extract::State<$crate::AppState>,
-            $crate::ApiJson(req): $crate::ApiJson<$req>,
-        ) -> $crate::ApiResult<axum::Json<$resp>> {
-            $call(&app, req).await.map(axum::Json)
-        }
-    };
 }

@@ -9,10 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 /// and wrong methods answer in the contract's error shape.
 pub fn app(routes: OpenApiRouter<AppState>, state: AppState) -> axum::Router {
     let (router, _) = routes.split_for_parts();
-    router
-        .method_not_allowed_fallback(method_not_allowed_fallback)
-        .fallback(not_found_fallback)
-        .with_state(state)
+    router.method_not_allowed_fallback(method_not_allowed_fallback).fallback(not_found_fallback).with_state(state)
 }
 
 /// Build the state of a Lambda function from its environment.

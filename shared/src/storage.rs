@@ -3,10 +3,12 @@
 //! never made public, and agents get presigned URLs.
 
 use crate::config::S3Config;
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::config::{
+    BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use std::time::Duration;
 
 /// Where an object lives in the bucket; each kind owns its key layout.
@@ -38,7 +40,12 @@ fn segment(field: &str, raw: &str) -> Result<String, String> {
 }
 
 impl ObjectKey {
-    pub fn data_file(project: &str, scenario: &str, name: &str, now: chrono::DateTime<chrono::Utc>) -> Result<Self, String> {
+    pub fn data_file(
+        project: &str,
+        scenario: &str,
+        name: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Self, String> {
         Ok(Self::DataFile {
             project: segment("project_title", project)?,
             scenario: segment("scenario_title", scenario)?,
@@ -112,7 +119,8 @@ impl Storage {
             None,
             "alilo-config",
         );
-        let http = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+        let http =
+            aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
         let mut builder = aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(cfg.region.clone()))

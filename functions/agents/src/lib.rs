@@ -1,10 +1,10 @@
 //! The agents function: AgentService's v1 routes.
 
+use alilo_shared::AppState;
 use alilo_shared::service::agents as svc;
 use alilo_shared::v1_route;
 use alilo_shared::wire::agents::*;
 use alilo_shared::wire::{Empty, StdResponse};
-use alilo_shared::AppState;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

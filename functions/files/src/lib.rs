@@ -1,12 +1,12 @@
 //! The files function: UploadService (data files) and the S3 browser's v1 routes.
 //! Uploads arrive base64 in JSON, so the body limit is the file limit plus a third.
 
+use alilo_shared::AppState;
 use alilo_shared::http::BodyLimit;
 use alilo_shared::service::files as svc;
 use alilo_shared::v1_route;
-use alilo_shared::wire::files::*;
 use alilo_shared::wire::Empty;
-use alilo_shared::AppState;
+use alilo_shared::wire::files::*;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

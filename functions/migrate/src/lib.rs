@@ -3,7 +3,7 @@
 //! outlives a stack), or by a plain invoke, which answers the applied names.
 
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// The fields of a CloudFormation custom-resource event that we use.
 #[derive(Debug, Deserialize)]
@@ -47,11 +47,8 @@ pub async fn handle(event: Value) -> anyhow::Result<Value> {
         let applied = migrate().await?;
         return Ok(json!({"applied": applied}));
     };
-    let outcome = if cfn.request_type == "Delete" {
-        Ok(Vec::new())
-    } else {
-        migrate().await.map_err(|e| format!("{e:#}"))
-    };
+    let outcome =
+        if cfn.request_type == "Delete" { Ok(Vec::new()) } else { migrate().await.map_err(|e| format!("{e:#}")) };
     let body = cfn_response(&cfn, &outcome);
     reqwest::Client::new().put(&cfn.response_url).json(&body).send().await?.error_for_status()?;
     Ok(body)

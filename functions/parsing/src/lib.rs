@@ -1,10 +1,10 @@
 //! The parsing function: ParsingService's v1 route (cURL → request JSON) and the
 //! import routes that turn a cURL command or a HAR file into simple scripts.
 
+use alilo_shared::AppState;
 use alilo_shared::service::parsing as svc;
 use alilo_shared::v1_route;
 use alilo_shared::wire::parsing::*;
-use alilo_shared::AppState;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

@@ -1,10 +1,10 @@
 //! The projects function: ProjectService's v1 routes.
 
+use alilo_shared::AppState;
 use alilo_shared::service::projects as svc;
 use alilo_shared::v1_route;
 use alilo_shared::wire::projects::*;
 use alilo_shared::wire::{PageRequest, StdResponse};
-use alilo_shared::AppState;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

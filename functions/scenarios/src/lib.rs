@@ -1,10 +1,10 @@
 //! The scenarios function: ScenarioService's v1 routes.
 
+use alilo_shared::AppState;
 use alilo_shared::service::{grafana, scenarios as svc};
 use alilo_shared::v1_route;
-use alilo_shared::wire::scenarios::*;
 use alilo_shared::wire::StdResponse;
-use alilo_shared::AppState;
+use alilo_shared::wire::scenarios::*;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

@@ -1,11 +1,11 @@
 //! The scripts function: ScriptService's v1 routes, extended and simple scripts.
 
+use alilo_shared::AppState;
 use alilo_shared::service::{scripts as ext, simple_scripts as simple};
 use alilo_shared::v1_route;
+use alilo_shared::wire::StdResponse;
 use alilo_shared::wire::scenarios::ScenarioIdRequest;
 use alilo_shared::wire::scripts::*;
-use alilo_shared::wire::StdResponse;
-use alilo_shared::AppState;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

@@ -1,9 +1,9 @@
 //! The search function: SearchService's v1 routes.
 
+use alilo_shared::AppState;
 use alilo_shared::service::search as svc;
 use alilo_shared::v1_route;
 use alilo_shared::wire::search::*;
-use alilo_shared::AppState;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

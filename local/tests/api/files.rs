@@ -38,7 +38,8 @@ async fn a_data_file_is_stored_privately_and_read_back() {
 #[tokio::test]
 async fn the_bucket_is_browsed_as_a_tree_and_files_are_deleted() {
     let app = spawn_app().await;
-    let upload = |name: &str| json!({"name": name, "contentType": "text/csv", "data": b64(b"a,b\n1,2\n"), "path": "ignored"});
+    let upload =
+        |name: &str| json!({"name": name, "contentType": "text/csv", "data": b64(b"a,b\n1,2\n"), "path": "ignored"});
     let answer = app.post("/v1/s3/uploadFile", upload("data/eu/users.csv")).await;
     assert_eq!(answer.0, 200, "{}", answer.1);
     assert_eq!((answer.1["name"].as_str(), answer.1["size"].as_str()), (Some("data/eu/users.csv"), Some("8")));
@@ -55,7 +56,8 @@ async fn the_bucket_is_browsed_as_a_tree_and_files_are_deleted() {
     assert_eq!((file["type"].as_str(), file["path"].as_str()), (Some("FILE"), Some("/data/eu/users.csv")));
     assert_eq!(file["storage_object"]["size"], "8");
 
-    let (status, deleted) = app.post("/v1/s3/deleteBucketFile", json!({"path": "data/eu/users.csv", "bucketName": "x"})).await;
+    let (status, deleted) =
+        app.post("/v1/s3/deleteBucketFile", json!({"path": "data/eu/users.csv", "bucketName": "x"})).await;
     assert_eq!((status.as_u16(), deleted["path"].as_str()), (200, Some("data/eu/users.csv")));
     app.fails("/v1/s3/deleteBucketFile", json!({"path": "data/eu/users.csv"}), 404, "data/eu/users.csv").await;
     let (_, tree) = app.post_raw("/v1/s3/getBucketList", "").await;
@@ -71,7 +73,13 @@ async fn bad_or_oversized_files_are_refused_and_nothing_is_stored() {
     app.fails("/v1/file/upload", json!({"name": "", "project_title": "p", "scenario_title": "s"}), 400, "name").await;
     let too_big = vec![b'x'; alilo_shared::config::DEFAULT_MAX_UPLOAD_BYTES + 1];
     app.fails("/v1/s3/uploadFile", json!({"name": "big", "data": b64(&too_big)}), 413, "upload limit").await;
-    app.fails("/v1/file/upload", json!({"name": "big", "project_title": "p", "scenario_title": "s", "ammo_file": b64(&too_big)}), 413, "ammo_file").await;
+    app.fails(
+        "/v1/file/upload",
+        json!({"name": "big", "project_title": "p", "scenario_title": "s", "ammo_file": b64(&too_big)}),
+        413,
+        "ammo_file",
+    )
+    .await;
     let (_, tree) = app.post_raw("/v1/s3/getBucketList", "").await;
     assert_eq!(tree["result"]["children"], json!([]));
     assert_eq!(app.count("ammo_files").await, 0);

@@ -4,6 +4,7 @@
 mod agents;
 mod contract;
 mod files;
+mod gateway;
 mod helpers;
 mod parsing;
 mod projects;

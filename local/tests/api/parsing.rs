@@ -36,25 +36,40 @@ async fn a_curl_command_is_imported_into_a_scenario_as_a_simple_script() {
     let app = spawn_app().await;
     let project = app.create_project("P").await;
     let s = app.create_scenario(project, "S").await;
-    let answer = app.ok("/v1/parsing/curl/import", json!({"scenario_id": s, "curl": CHROME, "rps": 20, "duration": "2m"})).await;
+    let answer =
+        app.ok("/v1/parsing/curl/import", json!({"scenario_id": s, "curl": CHROME, "rps": 20, "duration": "2m"})).await;
     let script = &answer["simple_script"];
     assert_eq!(script["path"], "shop.example.com/api/cart");
     assert_eq!((script["scheme"].as_str(), script["http_method"].as_str()), (Some("https"), Some("post")));
     assert_eq!(script["static_ammo"], r#"{"sku":"x'1","qty":2}"#);
     assert_eq!(script["is_static_ammo"], true);
-    assert_eq!((script["rps"].as_str(), script["duration"].as_str(), script["steps"].as_str()), (Some("20"), Some("2m"), Some("1")));
+    assert_eq!(
+        (script["rps"].as_str(), script["duration"].as_str(), script["steps"].as_str()),
+        (Some("20"), Some("2m"), Some("1"))
+    );
     assert_eq!(script["name"], "POST /api/cart");
     let id = script["script_id"].as_i64().unwrap();
     let conn = app.app_state.db.conn().await.unwrap();
     let row = conn.query_one("SELECT insecure, timeout_ms FROM simple_scripts WHERE id = $1", &[&id]).await.unwrap();
     assert_eq!((row.get::<_, bool>(0), row.get::<_, Option<i64>>(1)), (false, None));
 
-    let insecure = app.ok("/v1/parsing/curl/import", json!({"scenario_id": s, "curl": "curl -k -m 2.5 https://h.example/x", "name": "k"})).await;
+    let insecure = app
+        .ok(
+            "/v1/parsing/curl/import",
+            json!({"scenario_id": s, "curl": "curl -k -m 2.5 https://h.example/x", "name": "k"}),
+        )
+        .await;
     let id = insecure["simple_script"]["script_id"].as_i64().unwrap();
     let row = conn.query_one("SELECT insecure, timeout_ms FROM simple_scripts WHERE id = $1", &[&id]).await.unwrap();
     assert_eq!((row.get::<_, bool>(0), row.get::<_, Option<i64>>(1)), (true, Some(2500)));
 
-    app.fails("/v1/parsing/curl/import", json!({"scenario_id": s, "curl": "curl -X OPTIONS https://h.example/"}), 422, "OPTIONS").await;
+    app.fails(
+        "/v1/parsing/curl/import",
+        json!({"scenario_id": s, "curl": "curl -X OPTIONS https://h.example/"}),
+        422,
+        "OPTIONS",
+    )
+    .await;
     app.fails("/v1/parsing/curl/import", json!({"scenario_id": 9090, "curl": CHROME}), 404, "scenario 9090").await;
     assert_eq!(app.count("simple_scripts").await, 2);
 }
@@ -77,8 +92,10 @@ async fn a_har_file_becomes_one_script_per_distinct_request() {
         entry("GET", "https://shop.example.com/app.js", "script"),
         entry("GET", "https://ads.example.net/pixel", "xhr"),
     ]}});
-    let answer = app.ok("/v1/parsing/har/import", json!({"scenario_id": s, "har": har, "hosts": ["shop.example.com"]})).await;
-    let created: Vec<&str> = answer["created"].as_array().unwrap().iter().map(|c| c["path"].as_str().unwrap()).collect();
+    let answer =
+        app.ok("/v1/parsing/har/import", json!({"scenario_id": s, "har": har, "hosts": ["shop.example.com"]})).await;
+    let created: Vec<&str> =
+        answer["created"].as_array().unwrap().iter().map(|c| c["path"].as_str().unwrap()).collect();
     assert_eq!(created, ["shop.example.com/", "shop.example.com/api/items"]);
     let skipped = answer["skipped"].as_array().unwrap();
     assert_eq!(skipped.len(), 2, "{skipped:?}");

@@ -9,7 +9,8 @@ async fn scenarios_are_listed_by_title_with_the_ui_stray_fields_ignored() {
     let a = app.create_scenario(project, "1st alpha").await;
     let body = json!({"project_id": project.to_string(), "limit": 10, "page_number": 1, "headers": {"x": "y"}});
     let list = app.ok("/v1/scenarios", body).await;
-    let ids: Vec<i64> = list["scenarios"].as_array().unwrap().iter().map(|s| s["scenario_id"].as_i64().unwrap()).collect();
+    let ids: Vec<i64> =
+        list["scenarios"].as_array().unwrap().iter().map(|s| s["scenario_id"].as_i64().unwrap()).collect();
     assert_eq!(ids, [a, b]);
     assert_eq!(list["scenarios"][0]["last_run_status"], "");
     assert_eq!(list["scenarios"][0]["selectors"], json!([]));
@@ -22,13 +23,16 @@ async fn a_scenario_is_created_updated_and_deleted_with_its_scripts() {
     let app = spawn_app().await;
     let project = app.create_project("P").await;
     app.fails("/v1/scenario/create", json!({"scenario": {"title": "x"}}), 400, "scenario.project_id").await;
-    app.fails("/v1/scenario/create", json!({"scenario": {"project_id": 4242, "title": "x"}}), 404, "project 4242").await;
-    app.fails("/v1/scenario/create", json!({"scenario": {"project_id": project, "title": ""}}), 422, "scenario.title").await;
+    app.fails("/v1/scenario/create", json!({"scenario": {"project_id": 4242, "title": "x"}}), 404, "project 4242")
+        .await;
+    app.fails("/v1/scenario/create", json!({"scenario": {"project_id": project, "title": ""}}), 422, "scenario.title")
+        .await;
     let id = app.create_scenario(project, "Checkout: 2 steps").await;
     let got = app.ok("/v1/scenario", json!({"scenario_id": id})).await;
     assert_eq!(got["scenario"]["title"], "Checkout: 2 steps");
     assert_eq!(got["scenario"]["project_id"], project);
-    let updated = app.ok("/v1/scenario/update", json!({"scenario": {"scenario_id": id, "title": "Pay", "descrip": "d"}})).await;
+    let updated =
+        app.ok("/v1/scenario/update", json!({"scenario": {"scenario_id": id, "title": "Pay", "descrip": "d"}})).await;
     assert_eq!(updated["message"], "Scenario Pay successfully updated");
     app.create_simple_script(id, "s", "3").await;
     app.ok("/v1/scenario/delete", json!({"scenario_id": id})).await;
@@ -111,8 +115,20 @@ async fn a_scenario_copies_into_a_new_or_an_existing_scenario() {
         "not both",
     )
     .await;
-    app.fails("/v1/scenario/copy", json!({"source_scenario_id": 999, "target_scenario_id": existing}), 404, "scenario 999").await;
-    app.fails("/v1/scenario/copy", json!({"source_scenario_id": src, "target_scenario_data": {"project_id": 0, "title": "x"}}), 400, "project_id").await;
+    app.fails(
+        "/v1/scenario/copy",
+        json!({"source_scenario_id": 999, "target_scenario_id": existing}),
+        404,
+        "scenario 999",
+    )
+    .await;
+    app.fails(
+        "/v1/scenario/copy",
+        json!({"source_scenario_id": src, "target_scenario_data": {"project_id": 0, "title": "x"}}),
+        400,
+        "project_id",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -122,8 +138,15 @@ async fn a_tag_is_set_on_every_script_when_an_agent_carries_it() {
     let s = app.create_scenario(project, "S").await;
     let a = app.create_simple_script(s, "a", "1").await;
     let b = app.create_script(s, "b", "1").await;
-    app.fails("/v1/scenario/teg", json!({"scenario_id": s, "tag": "eu"}), 422, "no enabled agent carries the tag \"eu\"").await;
-    app.ok("/v1/agent/set", json!({"agent": {"host_name": "h1", "port": "8888", "enabled": true, "tags": ["eu"]}})).await;
+    app.fails(
+        "/v1/scenario/teg",
+        json!({"scenario_id": s, "tag": "eu"}),
+        422,
+        "no enabled agent carries the tag \"eu\"",
+    )
+    .await;
+    app.ok("/v1/agent/set", json!({"agent": {"host_name": "h1", "port": "8888", "enabled": true, "tags": ["eu"]}}))
+        .await;
     assert_eq!(app.ok("/v1/scenario/teg", json!({"scenario_id": s, "tag": "eu"})).await, json!({"status": true}));
     assert_eq!(app.ok("/v1/simple-script", json!({"simple_script_id": a})).await["simple_script"]["tag"], "eu");
     assert_eq!(app.ok("/v1/script", json!({"script_id": b})).await["script"]["tag"], "eu");
@@ -137,8 +160,16 @@ async fn the_last_run_status_is_that_of_the_latest_run() {
     let none = app.ok("/v1/scenario/last-run-status", json!({"scenario_id": s})).await;
     assert_eq!((none["last_run_status"].as_str(), none["last_run_id"].as_i64()), (Some(""), Some(0)));
     let conn = app.app_state.db.conn().await.unwrap();
-    conn.execute("INSERT INTO runs (scenario_id, title, status) VALUES ($1, 'a', 'STATUS_STOPPED_UNSPECIFIED')", &[&s]).await.unwrap();
-    let row = conn.query_one("INSERT INTO runs (scenario_id, title, status) VALUES ($1, 'b', 'STATUS_RUNNING') RETURNING id", &[&s]).await.unwrap();
+    conn.execute("INSERT INTO runs (scenario_id, title, status) VALUES ($1, 'a', 'STATUS_STOPPED_UNSPECIFIED')", &[&s])
+        .await
+        .unwrap();
+    let row = conn
+        .query_one(
+            "INSERT INTO runs (scenario_id, title, status) VALUES ($1, 'b', 'STATUS_RUNNING') RETURNING id",
+            &[&s],
+        )
+        .await
+        .unwrap();
     let last: i64 = row.get(0);
     let got = app.ok("/v1/scenario/last-run-status", json!({"scenario_id": s})).await;
     assert_eq!((got["last_run_status"].as_str(), got["last_run_id"].as_i64()), (Some("STATUS_RUNNING"), Some(last)));
@@ -161,7 +192,8 @@ async fn a_grafana_dashboard_is_built_from_the_selectors() {
     assert_eq!(panels[0]["title"], "Checkout \"EU\"");
     assert_eq!(panels[1]["targets"][0]["expr"], "sum(rate(http_requests_total[1m]))");
     assert_eq!(panels[1]["datasource"]["uid"], "prom");
-    let both = app.ok("/v1/scenario/grafanaStructureByIds", json!({"title": "All", "scenario_ids": [s.to_string(), s]})).await;
+    let both =
+        app.ok("/v1/scenario/grafanaStructureByIds", json!({"title": "All", "scenario_ids": [s.to_string(), s]})).await;
     let doc: serde_json::Value = serde_json::from_str(both["message"].as_str().unwrap()).unwrap();
     assert_eq!((doc["title"].as_str(), doc["panels"].as_array().unwrap().len()), (Some("All"), 6));
     app.fails("/v1/scenario/grafanaStructureByIds", json!({"scenario_ids": [s, 5555]}), 404, "scenario 5555").await;

@@ -75,5 +75,6 @@ async fn an_extended_script_moves_and_copies() {
     let copies = app.ok("/v1/scripts", json!({"scenario_id": a})).await;
     assert_eq!(copies["scripts"][0]["name"], "Copied_flow");
     assert_eq!(copies["scripts"][0]["project_id"], p1);
-    app.fails("/v1/script/copy", json!({"source_script_id": id, "target_scenario_id": 31337}), 404, "scenario 31337").await;
+    app.fails("/v1/script/copy", json!({"source_script_id": id, "target_scenario_id": 31337}), 404, "scenario 31337")
+        .await;
 }

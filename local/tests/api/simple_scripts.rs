@@ -9,7 +9,8 @@ async fn a_simple_script_round_trips_and_the_ui_update_shape_works() {
     let mut body = simple_script(s, "items", "100");
     body["options"] = json!("");
     body["max_v_us"] = json!(25);
-    let id = app.ok("/v1/simple-script/create", json!({"simple_script": body})).await["simple_script_id"].as_i64().unwrap();
+    let id =
+        app.ok("/v1/simple-script/create", json!({"simple_script": body})).await["simple_script_id"].as_i64().unwrap();
     let got = app.ok("/v1/simple-script", json!({"simple_script_id": id})).await["simple_script"].clone();
     assert_eq!(got["max_v_us"], "25");
     assert_eq!(got["query_params"], json!([{"key": "q", "value": "1"}]));
@@ -25,7 +26,10 @@ async fn a_simple_script_round_trips_and_the_ui_update_shape_works() {
     let answer = app.ok("/v1/simple-script/update", json!({"simpleScript": update})).await;
     assert_eq!(answer["message"], "The script items was updated!");
     let got = app.ok("/v1/simple-script", json!({"simple_script_id": id})).await["simple_script"].clone();
-    assert_eq!((got["rps"].as_str(), got["http_method"].as_str(), got["static_ammo"].as_str()), (Some("250"), Some("del"), Some("")));
+    assert_eq!(
+        (got["rps"].as_str(), got["http_method"].as_str(), got["static_ammo"].as_str()),
+        (Some("250"), Some("del"), Some(""))
+    );
 
     app.ok("/v1/simple-script/delete", json!({"simple_script_id": id})).await;
     app.fails("/v1/simple-script/delete", json!({"simple_script_id": id}), 404, "simple script").await;
@@ -36,11 +40,15 @@ async fn every_method_and_duration_is_stored_exactly() {
     let app = spawn_app().await;
     let project = app.create_project("P").await;
     let s = app.create_scenario(project, "S").await;
-    for (method, duration) in [("get", "30s"), ("post", "5m"), ("head", "1h30m"), ("put", "2h"), ("patch", "90s"), ("delete", "1d")] {
+    for (method, duration) in
+        [("get", "30s"), ("post", "5m"), ("head", "1h30m"), ("put", "2h"), ("patch", "90s"), ("delete", "1d")]
+    {
         let mut body = simple_script(s, method, "1");
         body["http_method"] = json!(method);
         body["duration"] = json!(duration);
-        let id = app.ok("/v1/simple-script/create", json!({"simple_script": body})).await["simple_script_id"].as_i64().unwrap();
+        let id = app.ok("/v1/simple-script/create", json!({"simple_script": body})).await["simple_script_id"]
+            .as_i64()
+            .unwrap();
         let got = app.ok("/v1/simple-script", json!({"simple_script_id": id})).await;
         assert_eq!(got["simple_script"]["duration"], duration);
     }
@@ -84,7 +92,13 @@ async fn simple_script_rules_name_every_bad_field() {
     let mut wrong_type = simple_script(s, "x", "10");
     wrong_type["enabled"] = json!("yes");
     app.fails("/v1/simple-script/create", json!({"simple_script": wrong_type}), 400, "simple_script.enabled").await;
-    app.fails("/v1/simple-script/create", json!({"simple_script": simple_script(424242, "x", "1")}), 404, "scenario 424242").await;
+    app.fails(
+        "/v1/simple-script/create",
+        json!({"simple_script": simple_script(424242, "x", "1")}),
+        404,
+        "scenario 424242",
+    )
+    .await;
     app.fails("/v1/simple-script/create", json!({}), 400, "simple_script").await;
     assert_eq!(app.count("simple_scripts").await, 0);
 }
@@ -96,7 +110,13 @@ async fn a_simple_script_moves_and_copies() {
     let a = app.create_scenario(project, "a").await;
     let b = app.create_scenario(project, "b").await;
     let id = app.create_simple_script(a, "items", "7").await;
-    app.fails("/v1/simple-script/move", json!({"simple_script_id": id, "target_scenario_id": 0}), 400, "target_scenario_id").await;
+    app.fails(
+        "/v1/simple-script/move",
+        json!({"simple_script_id": id, "target_scenario_id": 0}),
+        400,
+        "target_scenario_id",
+    )
+    .await;
     app.ok("/v1/simple-script/move", json!({"simple_script_id": id, "target_scenario_id": b})).await;
     let moved = app.ok("/v1/simple-script", json!({"simple_script_id": id})).await;
     assert_eq!(moved["simple_script"]["scenario_id"], b);
@@ -104,6 +124,15 @@ async fn a_simple_script_moves_and_copies() {
     let copy_id = copy["simple_script_id"].as_i64().unwrap();
     assert_ne!(copy_id, id);
     let got = app.ok("/v1/simple-script", json!({"simple_script_id": copy_id})).await;
-    assert_eq!((got["simple_script"]["name"].as_str(), got["simple_script"]["scenario_id"].as_i64()), (Some("Copied_items"), Some(a)));
-    app.fails("/v1/simple-script/copy", json!({"source_simple_script_id": 999, "target_scenario_id": a}), 404, "simple script 999").await;
+    assert_eq!(
+        (got["simple_script"]["name"].as_str(), got["simple_script"]["scenario_id"].as_i64()),
+        (Some("Copied_items"), Some(a))
+    );
+    app.fails(
+        "/v1/simple-script/copy",
+        json!({"source_simple_script_id": 999, "target_scenario_id": a}),
+        404,
+        "simple script 999",
+    )
+    .await;
 }

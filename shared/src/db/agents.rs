@@ -1,6 +1,6 @@
 //! Agent queries.
 
-use super::{id32, Db};
+use super::{Db, id32};
 use crate::http::ApiResult;
 use crate::wire::agents::Agent;
 use tokio_postgres::Row;
@@ -70,18 +70,14 @@ pub async fn delete(db: &Db, id: i64) -> ApiResult<bool> {
 /// Distinct tags of enabled agents, sorted.
 pub async fn tags(db: &Db) -> ApiResult<Vec<String>> {
     let conn = db.conn().await?;
-    let rows = conn
-        .query("SELECT DISTINCT unnest(tags) AS tag FROM agents WHERE enabled ORDER BY tag", &[])
-        .await?;
+    let rows = conn.query("SELECT DISTINCT unnest(tags) AS tag FROM agents WHERE enabled ORDER BY tag", &[]).await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 /// Agents (enabled or not) carrying `tag`, by host name.
 pub async fn by_tag(db: &Db, tag: &str) -> ApiResult<Vec<Agent>> {
     let conn = db.conn().await?;
-    let rows = conn
-        .query(&format!("{SELECT} WHERE tags @> ARRAY[$1::text] ORDER BY host_name, id"), &[&tag])
-        .await?;
+    let rows = conn.query(&format!("{SELECT} WHERE tags @> ARRAY[$1::text] ORDER BY host_name, id"), &[&tag]).await?;
     Ok(rows.iter().map(agent).collect())
 }
 

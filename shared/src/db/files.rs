@@ -27,7 +27,14 @@ fn record(r: &tokio_postgres::Row) -> AmmoRecord {
 const SELECT: &str = "SELECT id, object_key, descrip, bucket, size, content_type FROM ammo_files";
 
 /// Insert or refresh the record of an object key.
-pub async fn upsert(db: &Db, key: &str, descrip: &str, bucket: &str, size: i64, content_type: &str) -> ApiResult<AmmoRecord> {
+pub async fn upsert(
+    db: &Db,
+    key: &str,
+    descrip: &str,
+    bucket: &str,
+    size: i64,
+    content_type: &str,
+) -> ApiResult<AmmoRecord> {
     let conn = db.conn().await?;
     let row = conn
         .query_one(

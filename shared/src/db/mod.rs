@@ -18,10 +18,8 @@ use tokio_postgres::NoTls;
 
 /// The ordered migrations, embedded at build time. A test checks this list against
 /// the folder so a new file cannot be forgotten.
-pub const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_resources.sql",
-    include_str!("../../../migrations/0001_resources.sql"),
-)];
+pub const MIGRATIONS: &[(&str, &str)] =
+    &[("0001_resources.sql", include_str!("../../../migrations/0001_resources.sql"))];
 
 /// Connections per process. A Lambda instance serves one request at a time; the
 /// local runner serves many, and Postgres' default limit is 100.
@@ -69,15 +67,14 @@ pub async fn ensure_database(dsn: &Dsn) -> Result<(), String> {
     let name = dsn.dbname();
     match dsn.config().connect(NoTls).await {
         Ok(_) => return Ok(()),
-        Err(e) if e.as_db_error().is_some_and(|d| d.code() == &tokio_postgres::error::SqlState::INVALID_CATALOG_NAME) => {}
+        Err(e)
+            if e.as_db_error().is_some_and(|d| d.code() == &tokio_postgres::error::SqlState::INVALID_CATALOG_NAME) => {}
         Err(e) => return Err(format!("cannot connect to Postgres at {dsn}: {}", root_cause(&e))),
     }
     let mut admin = dsn.config().clone();
     admin.dbname("postgres");
-    let (client, connection) = admin
-        .connect(NoTls)
-        .await
-        .map_err(|e| format!("cannot connect to Postgres at {dsn}: {}", root_cause(&e)))?;
+    let (client, connection) =
+        admin.connect(NoTls).await.map_err(|e| format!("cannot connect to Postgres at {dsn}: {}", root_cause(&e)))?;
     tokio::spawn(connection);
     let quoted = format!("\"{}\"", name.replace('"', "\"\""));
     match client.batch_execute(&format!("CREATE DATABASE {quoted}")).await {
@@ -85,7 +82,9 @@ pub async fn ensure_database(dsn: &Dsn) -> Result<(), String> {
             tracing::info!(database = %name, "created the database");
             Ok(())
         }
-        Err(e) if e.as_db_error().is_some_and(|d| d.code() == &tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => Ok(()),
+        Err(e) if e.as_db_error().is_some_and(|d| d.code() == &tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {
+            Ok(())
+        }
         Err(e) => Err(format!("cannot create database {name:?} at {dsn}: {}", root_cause(&e))),
     }
 }
@@ -116,10 +115,7 @@ pub async fn migrate(db: &Db) -> anyhow::Result<Vec<&'static str>> {
     tx.execute("SELECT pg_advisory_xact_lock(7263527)", &[]).await?;
     let mut applied = Vec::new();
     for (name, sql) in MIGRATIONS {
-        let done = tx
-            .query_opt("SELECT 1 FROM schema_migrations WHERE name = $1", &[name])
-            .await?
-            .is_some();
+        let done = tx.query_opt("SELECT 1 FROM schema_migrations WHERE name = $1", &[name]).await?.is_some();
         if done {
             continue;
         }

@@ -1,6 +1,6 @@
 //! Project queries.
 
-use super::{id32, Db};
+use super::{Db, id32};
 use crate::http::ApiResult;
 use crate::model::page::Page;
 use crate::wire::projects::Project;

@@ -1,6 +1,6 @@
 //! Run queries the resource API needs (the run service extends this).
 
-use super::{id32, Db};
+use super::{Db, id32};
 use crate::http::ApiResult;
 
 /// Status name and id of the scenario's latest run, if any.

@@ -1,13 +1,13 @@
 //! Scenario queries.
 
 use super::projects::sql_limit;
-use super::{id32, Db};
+use super::{Db, id32};
 use crate::http::ApiResult;
 use crate::model::page::Page;
 use crate::wire::scenarios::{Scenario, ScenarioSelector};
-use tokio_postgres::types::Json;
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
+use tokio_postgres::types::Json;
 
 /// Columns of a scenario plus the status of its latest run.
 const COLUMNS: &str = "s.id, s.project_id, s.title, s.descrip, s.selectors,
@@ -30,14 +30,14 @@ pub async fn list(db: &Db, project_id: i64, page: Page) -> ApiResult<(Vec<Scenar
     let conn = db.conn().await?;
     let rows = conn
         .query(
-            &format!("SELECT {COLUMNS} FROM scenarios s WHERE s.project_id = $1 ORDER BY s.title, s.id LIMIT $2 OFFSET $3"),
+            &format!(
+                "SELECT {COLUMNS} FROM scenarios s WHERE s.project_id = $1 ORDER BY s.title, s.id LIMIT $2 OFFSET $3"
+            ),
             &[&project_id, &sql_limit(&page), &page.offset],
         )
         .await?;
-    let total: i64 = conn
-        .query_one("SELECT count(*) FROM scenarios WHERE project_id = $1", &[&project_id])
-        .await?
-        .get(0);
+    let total: i64 =
+        conn.query_one("SELECT count(*) FROM scenarios WHERE project_id = $1", &[&project_id]).await?.get(0);
     Ok((rows.iter().map(scenario).collect(), total))
 }
 
@@ -81,7 +81,13 @@ pub async fn create_with(
 }
 
 #[tracing::instrument(skip(db, descrip, selectors))]
-pub async fn create(db: &Db, project_id: i64, title: &str, descrip: &str, selectors: &[ScenarioSelector]) -> ApiResult<i64> {
+pub async fn create(
+    db: &Db,
+    project_id: i64,
+    title: &str,
+    descrip: &str,
+    selectors: &[ScenarioSelector],
+) -> ApiResult<i64> {
     let conn = db.conn().await?;
     create_with(&conn, project_id, title, descrip, selectors).await
 }
@@ -139,7 +145,12 @@ pub async fn position(db: &Db, id: i64) -> ApiResult<Option<i64>> {
 
 /// Names of the scripts (both kinds) in `scenario_ids` for which `conflict` holds,
 /// a SQL condition over `steps` and `duration_secs` with `$2` as the new value.
-async fn conflicting_names(conn: &impl GenericClient, scenario_ids: &[i64], conflict: &str, value: i64) -> ApiResult<Vec<String>> {
+async fn conflicting_names(
+    conn: &impl GenericClient,
+    scenario_ids: &[i64],
+    conflict: &str,
+    value: i64,
+) -> ApiResult<Vec<String>> {
     let rows = conn
         .query(
             &format!(
@@ -209,7 +220,10 @@ pub async fn set_tag(db: &Db, scenario_id: i64, tag: &str) -> ApiResult<u64> {
     let mut n = 0;
     for table in ["scripts", "simple_scripts"] {
         n += tx
-            .execute(&format!("UPDATE {table} SET tag = $2, updated_at = now() WHERE scenario_id = $1"), &[&scenario_id, &tag])
+            .execute(
+                &format!("UPDATE {table} SET tag = $2, updated_at = now() WHERE scenario_id = $1"),
+                &[&scenario_id, &tag],
+            )
             .await?;
     }
     tx.commit().await?;

@@ -1,14 +1,14 @@
 //! Extended-script queries. A script's project is its scenario's: it is joined, not
 //! stored twice, so moving a script between projects cannot leave them disagreeing.
 
-use super::{id32, Db};
+use super::{Db, id32};
 use crate::http::ApiResult;
 use crate::model::scripts::ExtendedScript;
 use crate::wire::scripts::{Options, Script};
 use crate::wire::{Selectors, StringMap};
-use tokio_postgres::types::Json;
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
+use tokio_postgres::types::Json;
 
 pub(crate) const SELECT: &str = "SELECT t.id, sc.project_id, t.scenario_id, t.name, t.title, t.descrip, t.script_file,
     t.ammo_id, t.base_url, t.rps, t.steps, t.duration, t.enabled, t.grafana_url, t.tag, t.selectors, t.additional_env
@@ -130,7 +130,12 @@ pub async fn set_scenario(db: &Db, id: i64, scenario_id: i64) -> ApiResult<bool>
 
 /// Copy scripts (all of a scenario, or one) into `target`, named `Copied_<name>`.
 /// Returns how many were copied.
-pub async fn copy_into(conn: &impl GenericClient, target: i64, source_scenario: Option<i64>, one: Option<i64>) -> ApiResult<u64> {
+pub async fn copy_into(
+    conn: &impl GenericClient,
+    target: i64,
+    source_scenario: Option<i64>,
+    one: Option<i64>,
+) -> ApiResult<u64> {
     Ok(conn
         .execute(
             "INSERT INTO scripts (scenario_id, name, title, descrip, script_file, ammo_id, base_url, rps, steps,

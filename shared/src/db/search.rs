@@ -43,10 +43,8 @@ pub async fn search(db: &Db, pattern: &str, negate: bool, scope: Scope) -> ApiRe
                 &[&pattern, &project, &MAX_HITS],
             )
             .await?;
-        found.projects = rows
-            .iter()
-            .map(|r| Project { id: super::id32(r.get(0)), title: r.get(1), descrip: r.get(2) })
-            .collect();
+        found.projects =
+            rows.iter().map(|r| Project { id: super::id32(r.get(0)), title: r.get(1), descrip: r.get(2) }).collect();
         let rows = conn
             .query(
                 &format!("SELECT id FROM scenarios WHERE title {op} $1 AND ($2::bigint IS NULL OR project_id = $2) ORDER BY title, id LIMIT $3"),
@@ -60,7 +58,9 @@ pub async fn search(db: &Db, pattern: &str, negate: bool, scope: Scope) -> ApiRe
         "WHERE t.name {op} $1 AND ($2::bigint IS NULL OR sc.project_id = $2) AND ($3::bigint IS NULL OR t.scenario_id = $3)
          ORDER BY t.name, t.id LIMIT $4"
     );
-    let rows = conn.query(&format!("{} {filter}", super::scripts::SELECT), &[&pattern, &project, &scenario, &MAX_HITS]).await?;
+    let rows = conn
+        .query(&format!("{} {filter}", super::scripts::SELECT), &[&pattern, &project, &scenario, &MAX_HITS])
+        .await?;
     found.scripts = rows.iter().map(super::scripts::script).collect();
     let rows = conn
         .query(&format!("{} {filter}", super::simple_scripts::SELECT), &[&pattern, &project, &scenario, &MAX_HITS])

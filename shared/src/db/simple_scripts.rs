@@ -1,13 +1,13 @@
 //! Simple-script queries.
 
-use super::{id32, Db};
+use super::{Db, id32};
 use crate::http::ApiResult;
 use crate::model::scripts::SimpleScriptInput;
 use crate::wire::scripts::{QueryParams, SimpleScript};
 use crate::wire::{Selectors, StringMap};
-use tokio_postgres::types::{Json, ToSql};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
+use tokio_postgres::types::{Json, ToSql};
 
 pub(crate) const SELECT: &str = "SELECT t.id, sc.project_id, t.scenario_id, t.name, t.title, t.description, t.enabled,
     t.monitoring_links, t.tag, t.path, t.scheme, t.http_method, t.query_params, t.headers, t.static_ammo, t.ammo_url,
@@ -86,13 +86,39 @@ fn values(s: &SimpleScriptInput) -> Values {
     }
 }
 
-pub async fn create(conn: &impl GenericClient, scenario_id: i64, s: &SimpleScriptInput, insecure: bool, timeout_ms: Option<i64>) -> ApiResult<i64> {
+pub async fn create(
+    conn: &impl GenericClient,
+    scenario_id: i64,
+    s: &SimpleScriptInput,
+    insecure: bool,
+    timeout_ms: Option<i64>,
+) -> ApiResult<i64> {
     let n = values(s);
     let params: [&(dyn ToSql + Sync); 24] = [
-        &scenario_id, &s.name, &s.title, &s.description, &s.enabled, &s.monitoring_links, &s.tag, &s.path, &s.scheme,
-        &s.method.db_name(), &Json(&s.query_params), &Json(&s.headers), &s.static_ammo, &s.ammo_url, &s.is_static_ammo,
-        &n.rps, &n.steps, &s.duration_text, &n.duration_secs, &n.max_vus, &Json(&s.selectors), &Json(&s.additional_env),
-        &insecure, &timeout_ms,
+        &scenario_id,
+        &s.name,
+        &s.title,
+        &s.description,
+        &s.enabled,
+        &s.monitoring_links,
+        &s.tag,
+        &s.path,
+        &s.scheme,
+        &s.method.db_name(),
+        &Json(&s.query_params),
+        &Json(&s.headers),
+        &s.static_ammo,
+        &s.ammo_url,
+        &s.is_static_ammo,
+        &n.rps,
+        &n.steps,
+        &s.duration_text,
+        &n.duration_secs,
+        &n.max_vus,
+        &Json(&s.selectors),
+        &Json(&s.additional_env),
+        &insecure,
+        &timeout_ms,
     ];
     let row = conn
         .query_one(
@@ -112,9 +138,29 @@ pub async fn update(db: &Db, id: i64, scenario_id: i64, s: &SimpleScriptInput) -
     let conn = db.conn().await?;
     let n = values(s);
     let params: [&(dyn ToSql + Sync); 23] = [
-        &id, &scenario_id, &s.name, &s.title, &s.description, &s.enabled, &s.monitoring_links, &s.tag, &s.path, &s.scheme,
-        &s.method.db_name(), &Json(&s.query_params), &Json(&s.headers), &s.static_ammo, &s.ammo_url, &s.is_static_ammo,
-        &n.rps, &n.steps, &s.duration_text, &n.duration_secs, &n.max_vus, &Json(&s.selectors), &Json(&s.additional_env),
+        &id,
+        &scenario_id,
+        &s.name,
+        &s.title,
+        &s.description,
+        &s.enabled,
+        &s.monitoring_links,
+        &s.tag,
+        &s.path,
+        &s.scheme,
+        &s.method.db_name(),
+        &Json(&s.query_params),
+        &Json(&s.headers),
+        &s.static_ammo,
+        &s.ammo_url,
+        &s.is_static_ammo,
+        &n.rps,
+        &n.steps,
+        &s.duration_text,
+        &n.duration_secs,
+        &n.max_vus,
+        &Json(&s.selectors),
+        &Json(&s.additional_env),
     ];
     let updated = conn
         .execute(
@@ -144,7 +190,12 @@ pub async fn set_scenario(db: &Db, id: i64, scenario_id: i64) -> ApiResult<bool>
 
 /// Copy simple scripts (all of a scenario, or one) into `target` as `Copied_<name>`;
 /// returns the new ids in source order.
-pub async fn copy_into(conn: &impl GenericClient, target: i64, source_scenario: Option<i64>, one: Option<i64>) -> ApiResult<Vec<i64>> {
+pub async fn copy_into(
+    conn: &impl GenericClient,
+    target: i64,
+    source_scenario: Option<i64>,
+    one: Option<i64>,
+) -> ApiResult<Vec<i64>> {
     let rows = conn
         .query(
             &format!(

@@ -27,19 +27,11 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b')');
 
 /// Path bytes that curl would not send raw: controls, space and non-ASCII.
-const PATH_BYTES: &AsciiSet = &percent_encoding::CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'<')
-    .add(b'>');
+const PATH_BYTES: &AsciiSet = &percent_encoding::CONTROLS.add(b' ').add(b'"').add(b'<').add(b'>');
 
 /// What curl's `curl_easy_escape` (used by `--data-urlencode`) escapes:
 /// everything but `A–Z a–z 0–9 - . _ ~`.
-const CURL_ESCAPE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+const CURL_ESCAPE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// Encodes decoded query parameters as the script sends them: `key=value` pairs
 /// joined by `&`. `decode_query(&encode_query(p)) == p` for every `p`.
@@ -64,10 +56,7 @@ pub fn decode_query(raw: &str) -> Vec<QueryParam> {
         .filter(|piece| !piece.is_empty())
         .map(|piece| {
             let (key, value) = piece.split_once('=').unwrap_or((piece, ""));
-            QueryParam {
-                key: decode_component(key),
-                value: decode_component(value),
-            }
+            QueryParam { key: decode_component(key), value: decode_component(value) }
         })
         .collect()
 }
@@ -80,9 +69,7 @@ fn decode_component(s: &str) -> String {
 /// What `--data-urlencode` makes of its content: `curl_easy_escape`, then a
 /// space written `+` (the form encoding curl's tool applies).
 pub(super) fn curl_escape(s: &str) -> String {
-    utf8_percent_encode(s, CURL_ESCAPE)
-        .to_string()
-        .replace("%20", "+")
+    utf8_percent_encode(s, CURL_ESCAPE).to_string().replace("%20", "+")
 }
 
 /// A URL split the way the request needs it.
@@ -113,15 +100,11 @@ pub(super) fn parse_address(raw: &str, globoff: bool) -> Result<Address, String>
     }
     let (scheme, rest) = match raw.split_once("://") {
         Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
-        None if raw.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("ftp.")) => {
-            ("ftp".to_owned(), raw)
-        }
+        None if raw.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("ftp.")) => ("ftp".to_owned(), raw),
         None => ("http".to_owned(), raw),
     };
     if scheme != "http" && scheme != "https" {
-        return Err(format!(
-            "the URL '{raw}' uses the scheme '{scheme}': only http and https can be imported"
-        ));
+        return Err(format!("the URL '{raw}' uses the scheme '{scheme}': only http and https can be imported"));
     }
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, remainder) = rest.split_at(authority_end);
@@ -135,17 +118,11 @@ pub(super) fn parse_address(raw: &str, globoff: bool) -> Result<Address, String>
     if !globoff {
         let host_rest = if host.starts_with('[') {
             // An IPv6 literal: curl's globbing skips it too.
-            host.find(']')
-                .and_then(|end| host.get(end + 1..))
-                .unwrap_or("")
+            host.find(']').and_then(|end| host.get(end + 1..)).unwrap_or("")
         } else {
             host
         };
-        if let Some(c) = host_rest
-            .chars()
-            .chain(remainder.chars())
-            .find(|c| "[]{}".contains(*c))
-        {
+        if let Some(c) = host_rest.chars().chain(remainder.chars()).find(|c| "[]{}".contains(*c)) {
             return Err(format!(
                 "the URL '{raw}' uses curl's URL globbing ('{c}'), which makes several \
                  requests: import one URL, or add -g/--globoff to send the brackets as they are"
@@ -156,17 +133,9 @@ pub(super) fn parse_address(raw: &str, globoff: bool) -> Result<Address, String>
         return Err(format!("the URL '{raw}' has an invalid host '{host}': {e}"));
     }
     let without_fragment = remainder.split('#').next().unwrap_or("");
-    let (path, query) = without_fragment
-        .split_once('?')
-        .unwrap_or((without_fragment, ""));
+    let (path, query) = without_fragment.split_once('?').unwrap_or((without_fragment, ""));
     let path = utf8_percent_encode(&remove_dot_segments(path), PATH_BYTES).to_string();
-    Ok(Address {
-        scheme,
-        userinfo,
-        host: host.to_owned(),
-        path,
-        query: query.to_owned(),
-    })
+    Ok(Address { scheme, userinfo, host: host.to_owned(), path, query: query.to_owned() })
 }
 
 fn describe(c: char) -> String {
@@ -209,10 +178,7 @@ mod tests {
     use super::*;
 
     fn param(key: &str, value: &str) -> QueryParam {
-        QueryParam {
-            key: key.to_owned(),
-            value: value.to_owned(),
-        }
+        QueryParam { key: key.to_owned(), value: value.to_owned() }
     }
 
     #[test]
@@ -237,10 +203,7 @@ mod tests {
         let a = parse_address("http://[::1]:3000/x", false).unwrap();
         assert_eq!(a.host, "[::1]:3000");
         assert!(parse_address("http://x.test/[1-3]", false).is_err());
-        assert_eq!(
-            parse_address("http://x.test/[1-3]", true).unwrap().path,
-            "/[1-3]"
-        );
+        assert_eq!(parse_address("http://x.test/[1-3]", true).unwrap().path, "/[1-3]");
     }
 
     #[test]

@@ -88,12 +88,7 @@ struct Opt {
 }
 
 const fn opt(long: &'static str, short: Option<char>, takes_arg: bool, action: Action) -> Opt {
-    Opt {
-        long,
-        short,
-        takes_arg,
-        action,
-    }
+    Opt { long, short, takes_arg, action }
 }
 
 const CERT: &str = "client certificates cannot be used by the script";
@@ -109,12 +104,7 @@ const OPTIONS: &[Opt] = &[
     opt("data-ascii", None, true, Action::Data(DataKind::Ascii)),
     opt("data-binary", None, true, Action::Data(DataKind::Binary)),
     opt("data-raw", None, true, Action::Data(DataKind::Raw)),
-    opt(
-        "data-urlencode",
-        None,
-        true,
-        Action::Data(DataKind::UrlEncode),
-    ),
+    opt("data-urlencode", None, true, Action::Data(DataKind::UrlEncode)),
     opt("json", None, true, Action::Data(DataKind::Json)),
     opt("form", Some('F'), true, Action::Form { literal: false }),
     opt("form-string", None, true, Action::Form { literal: true }),
@@ -140,12 +130,7 @@ const OPTIONS: &[Opt] = &[
     opt("oauth2-bearer", None, true, Action::Bearer),
     opt("globoff", Some('g'), false, Action::Globoff),
     opt("basic", None, false, Action::Ignore),
-    opt(
-        "path-as-is",
-        None,
-        false,
-        Action::Refuse("the script normalises the path"),
-    ),
+    opt("path-as-is", None, false, Action::Refuse("the script normalises the path")),
     // Output and progress only.
     opt("silent", Some('s'), false, Action::Ignore),
     opt("show-error", Some('S'), false, Action::Ignore),
@@ -221,12 +206,7 @@ const OPTIONS: &[Opt] = &[
     opt("interface", None, true, Action::Ignore),
     opt("expect100-timeout", None, true, Action::Ignore),
     // Cannot be honoured.
-    opt(
-        "upload-file",
-        Some('T'),
-        true,
-        Action::Refuse("it uploads a local file"),
-    ),
+    opt("upload-file", Some('T'), true, Action::Refuse("it uploads a local file")),
     opt("cert", Some('E'), true, Action::Refuse(CERT)),
     opt("key", None, true, Action::Refuse(CERT)),
     opt("cert-type", None, true, Action::Refuse(CERT)),
@@ -238,81 +218,26 @@ const OPTIONS: &[Opt] = &[
     opt("netrc-optional", None, false, Action::Refuse(FILE)),
     opt("etag-compare", None, true, Action::Refuse(FILE)),
     opt("etag-save", None, true, Action::Ignore),
-    opt(
-        "variable",
-        None,
-        true,
-        Action::Refuse("curl variables are not expanded"),
-    ),
+    opt("variable", None, true, Action::Refuse("curl variables are not expanded")),
     opt("proxy", Some('x'), true, Action::Refuse(PROXY)),
     opt("proxy-user", Some('U'), true, Action::Refuse(PROXY)),
     opt("socks5", None, true, Action::Refuse(PROXY)),
     opt("socks5-hostname", None, true, Action::Refuse(PROXY)),
     opt("preproxy", None, true, Action::Refuse(PROXY)),
-    opt(
-        "unix-socket",
-        None,
-        true,
-        Action::Refuse("the script connects over TCP"),
-    ),
-    opt(
-        "abstract-unix-socket",
-        None,
-        true,
-        Action::Refuse("the script connects over TCP"),
-    ),
+    opt("unix-socket", None, true, Action::Refuse("the script connects over TCP")),
+    opt("abstract-unix-socket", None, true, Action::Refuse("the script connects over TCP")),
     opt("digest", None, false, Action::Refuse(AUTH)),
     opt("ntlm", None, false, Action::Refuse(AUTH)),
     opt("negotiate", None, false, Action::Refuse(AUTH)),
     opt("anyauth", None, false, Action::Refuse(AUTH)),
-    opt(
-        "aws-sigv4",
-        None,
-        true,
-        Action::Refuse("an AWS signature is computed per request"),
-    ),
-    opt(
-        "continue-at",
-        Some('C'),
-        true,
-        Action::Refuse("resuming depends on a local file"),
-    ),
-    opt(
-        "time-cond",
-        Some('z'),
-        true,
-        Action::Refuse("it may read a local file's date"),
-    ),
-    opt(
-        "http1.0",
-        Some('0'),
-        false,
-        Action::Refuse("the script speaks HTTP/1.1 or HTTP/2"),
-    ),
-    opt(
-        "http3",
-        None,
-        false,
-        Action::Refuse("the script speaks HTTP/1.1 or HTTP/2"),
-    ),
-    opt(
-        "http3-only",
-        None,
-        false,
-        Action::Refuse("the script speaks HTTP/1.1 or HTTP/2"),
-    ),
-    opt(
-        "next",
-        Some(':'),
-        false,
-        Action::Refuse("it makes several requests"),
-    ),
-    opt(
-        "request-target",
-        None,
-        true,
-        Action::Refuse("the script sends the URL's path"),
-    ),
+    opt("aws-sigv4", None, true, Action::Refuse("an AWS signature is computed per request")),
+    opt("continue-at", Some('C'), true, Action::Refuse("resuming depends on a local file")),
+    opt("time-cond", Some('z'), true, Action::Refuse("it may read a local file's date")),
+    opt("http1.0", Some('0'), false, Action::Refuse("the script speaks HTTP/1.1 or HTTP/2")),
+    opt("http3", None, false, Action::Refuse("the script speaks HTTP/1.1 or HTTP/2")),
+    opt("http3-only", None, false, Action::Refuse("the script speaks HTTP/1.1 or HTTP/2")),
+    opt("next", Some(':'), false, Action::Refuse("it makes several requests")),
+    opt("request-target", None, true, Action::Refuse("the script sends the URL's path")),
 ];
 
 fn by_long(name: &str) -> Option<&'static Opt> {
@@ -389,11 +314,7 @@ fn read_options(words: &[Word]) -> Result<Parsed, ImportError> {
                     _ => return Err(unknown(text, word.column)),
                 },
             };
-            let arg = if o.takes_arg {
-                Some(next_arg(&mut rest, text, word.column)?)
-            } else {
-                None
-            };
+            let arg = if o.takes_arg { Some(next_arg(&mut rest, text, word.column)?) } else { None };
             apply(&mut p, o, text, word.column, negated, arg)?;
             continue;
         }
@@ -417,10 +338,7 @@ fn read_options(words: &[Word]) -> Result<Parsed, ImportError> {
                 let arg = if glued.is_empty() {
                     next_arg(&mut rest, &name, word.column)?
                 } else {
-                    Word {
-                        text: glued.to_owned(),
-                        column: word.column,
-                    }
+                    Word { text: glued.to_owned(), column: word.column }
                 };
                 apply(&mut p, o, &name, word.column, false, Some(arg))?;
                 break;
@@ -441,14 +359,8 @@ fn unknown(option: &str, column: usize) -> ImportError {
     ImportError::at(column, format!("unknown option '{option}'{hint}"))
 }
 
-fn next_arg<'a>(
-    rest: &mut impl Iterator<Item = &'a Word>,
-    name: &str,
-    column: usize,
-) -> Result<Word, ImportError> {
-    rest.next()
-        .cloned()
-        .ok_or_else(|| ImportError::at(column, format!("option '{name}' needs an argument")))
+fn next_arg<'a>(rest: &mut impl Iterator<Item = &'a Word>, name: &str, column: usize) -> Result<Word, ImportError> {
+    rest.next().cloned().ok_or_else(|| ImportError::at(column, format!("option '{name}' needs an argument")))
 }
 
 fn file_error(name: &str, column: usize, file: &str) -> ImportError {
@@ -535,10 +447,7 @@ fn apply(
         Action::Range => p.range = Some(value),
         Action::Ignore => {}
         Action::Refuse(why) => {
-            return Err(ImportError::at(
-                column,
-                format!("option '{name}' cannot be imported: {why}"),
-            ));
+            return Err(ImportError::at(column, format!("option '{name}' cannot be imported: {why}")));
         }
     }
     Ok(())
@@ -558,10 +467,7 @@ fn header(p: &mut Parsed, line: &str, name: &str, column: usize) -> Result<(), I
             let header = line.get(..c).unwrap_or("").trim();
             let value = line.get(c + 1..).unwrap_or("").trim();
             if header.is_empty() {
-                return Err(ImportError::at(
-                    column,
-                    format!("header '{line}' has no name"),
-                ));
+                return Err(ImportError::at(column, format!("header '{line}' has no name")));
             }
             if value.is_empty() {
                 // Blocks the header curl (or a flag) would add; a `-H` of the same
@@ -584,12 +490,7 @@ fn header(p: &mut Parsed, line: &str, name: &str, column: usize) -> Result<(), I
     Ok(())
 }
 
-fn data_piece(
-    kind: DataKind,
-    value: &str,
-    name: &str,
-    column: usize,
-) -> Result<String, ImportError> {
+fn data_piece(kind: DataKind, value: &str, name: &str, column: usize) -> Result<String, ImportError> {
     match kind {
         DataKind::Raw => Ok(value.to_owned()),
         DataKind::Ascii | DataKind::Binary | DataKind::Json => match value.strip_prefix('@') {
@@ -603,11 +504,7 @@ fn data_piece(
             Some(eq) => {
                 let key = value.get(..eq).unwrap_or("");
                 let content = address::curl_escape(value.get(eq + 1..).unwrap_or(""));
-                Ok(if key.is_empty() {
-                    content
-                } else {
-                    format!("{key}={content}")
-                })
+                Ok(if key.is_empty() { content } else { format!("{key}={content}") })
             }
             None => Ok(address::curl_escape(value)),
         },
@@ -616,24 +513,11 @@ fn data_piece(
 
 /// `-F name=value[;type=…][;filename=…]`, `-F name="quoted;value"`; `@file` and
 /// `<file` read files. `--form-string` takes the value literally.
-fn form_part(
-    spec: &str,
-    literal: bool,
-    name: &str,
-    column: usize,
-) -> Result<FormPart, ImportError> {
+fn form_part(spec: &str, literal: bool, name: &str, column: usize) -> Result<FormPart, ImportError> {
     let Some((field, value)) = spec.split_once('=') else {
-        return Err(ImportError::at(
-            column,
-            format!("option '{name}' needs 'name=content', got '{spec}'"),
-        ));
+        return Err(ImportError::at(column, format!("option '{name}' needs 'name=content', got '{spec}'")));
     };
-    let mut part = FormPart {
-        name: field.to_owned(),
-        value: value.to_owned(),
-        content_type: None,
-        filename: None,
-    };
+    let mut part = FormPart { name: field.to_owned(), value: value.to_owned(), content_type: None, filename: None };
     if literal {
         return Ok(part);
     }
@@ -660,18 +544,12 @@ fn form_part(
             }
         }
         let Some(end) = end else {
-            return Err(ImportError::at(
-                column,
-                format!("option '{name}' has an unterminated quote in '{spec}'"),
-            ));
+            return Err(ImportError::at(column, format!("option '{name}' has an unterminated quote in '{spec}'")));
         };
         (content, quoted.get(end..).unwrap_or(""))
     } else {
         match value.find(';') {
-            Some(s) => (
-                value.get(..s).unwrap_or("").to_owned(),
-                value.get(s..).unwrap_or(""),
-            ),
+            Some(s) => (value.get(..s).unwrap_or("").to_owned(), value.get(s..).unwrap_or("")),
             None => (value.to_owned(), ""),
         }
     };
@@ -697,17 +575,12 @@ fn form_part(
 }
 
 fn seconds_to_ms(value: &str, name: &str, column: usize) -> Result<u64, ImportError> {
-    let secs: f64 = value.trim().parse().map_err(|_| {
-        ImportError::at(
-            column,
-            format!("option '{name}' expects seconds, got '{value}'"),
-        )
-    })?;
+    let secs: f64 = value
+        .trim()
+        .parse()
+        .map_err(|_| ImportError::at(column, format!("option '{name}' expects seconds, got '{value}'")))?;
     if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
-        return Err(ImportError::at(
-            column,
-            format!("option '{name}' expects seconds, got '{value}'"),
-        ));
+        return Err(ImportError::at(column, format!("option '{name}' expects seconds, got '{value}'")));
     }
     Ok((secs * 1000.0).round() as u64)
 }
@@ -736,19 +609,12 @@ fn build(p: Parsed) -> Result<ImportedRequest, ImportError> {
         ));
     }
     if p.head && has_data && !p.get {
-        return Err(ImportError::at(
-            p.data_column,
-            "-I (HEAD) cannot send a -d body (curl refuses it too)",
-        ));
+        return Err(ImportError::at(p.data_column, "-I (HEAD) cannot send a -d body (curl refuses it too)"));
     }
     if p.get && !p.form.is_empty() {
-        return Err(ImportError::at(
-            p.form_column,
-            "-G cannot move a -F form into the query (curl refuses it too)",
-        ));
+        return Err(ImportError::at(p.form_column, "-G cannot move a -F form into the query (curl refuses it too)"));
     }
-    let address: Address =
-        address::parse_address(&raw_url, p.globoff).map_err(|m| ImportError::at(url_column, m))?;
+    let address: Address = address::parse_address(&raw_url, p.globoff).map_err(|m| ImportError::at(url_column, m))?;
 
     // The body: `-d` pieces joined with `&`, `--json` pieces as they are.
     let mut data = String::new();
@@ -798,29 +664,19 @@ fn build(p: Parsed) -> Result<ImportedRequest, ImportError> {
         }
     };
 
-    let userinfo = p
-        .user
-        .as_ref()
-        .map(|(u, c)| (u.clone(), Some(*c)))
-        .or_else(|| {
-            // A user in the URL without a password gets an empty one (no prompt).
-            address.userinfo.as_ref().map(|u| {
-                let user = url_decode(u);
-                let user = if user.contains(':') {
-                    user
-                } else {
-                    format!("{user}:")
-                };
-                (user, None)
-            })
-        });
+    let userinfo = p.user.as_ref().map(|(u, c)| (u.clone(), Some(*c))).or_else(|| {
+        // A user in the URL without a password gets an empty one (no prompt).
+        address.userinfo.as_ref().map(|u| {
+            let user = url_decode(u);
+            let user = if user.contains(':') { user } else { format!("{user}:") };
+            (user, None)
+        })
+    });
     if let Some((user, column)) = userinfo {
         if let (false, Some(column)) = (user.contains(':'), column) {
             return Err(ImportError::at(
                 column,
-                format!(
-                    "-u '{user}' has no password: curl would prompt for it; write '{user}:password'"
-                ),
+                format!("-u '{user}' has no password: curl would prompt for it; write '{user}:password'"),
             ));
         }
         let token = base64::engine::general_purpose::STANDARD.encode(user.as_bytes());
@@ -856,19 +712,13 @@ fn build(p: Parsed) -> Result<ImportedRequest, ImportError> {
             has_content_type = true;
             if !p.form.is_empty() && value.to_ascii_lowercase().starts_with("multipart/") {
                 let base = value.split(';').next().unwrap_or(value).trim();
-                form_type = Some((
-                    name.clone(),
-                    format!("{base}; boundary={MULTIPART_BOUNDARY}"),
-                ));
+                form_type = Some((name.clone(), format!("{base}; boundary={MULTIPART_BOUNDARY}")));
                 continue;
             }
         }
         headers.push((name.clone(), value.clone()));
     }
-    let removed_type = p
-        .removed
-        .iter()
-        .any(|n| n.eq_ignore_ascii_case("Content-Type"));
+    let removed_type = p.removed.iter().any(|n| n.eq_ignore_ascii_case("Content-Type"));
     let can_add = |name: &str, headers: &[(String, String)]| {
         !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
             && !p.removed.iter().any(|n| n.eq_ignore_ascii_case(name))
@@ -890,10 +740,7 @@ fn build(p: Parsed) -> Result<ImportedRequest, ImportError> {
         Some(multipart(&p.form, p.form_column)?)
     } else if body_sent {
         if !p.json && !has_content_type && !removed_type {
-            headers.push((
-                "Content-Type".to_owned(),
-                "application/x-www-form-urlencoded".to_owned(),
-            ));
+            headers.push(("Content-Type".to_owned(), "application/x-www-form-urlencoded".to_owned()));
         }
         Some(data)
     } else {
@@ -926,34 +773,22 @@ fn build(p: Parsed) -> Result<ImportedRequest, ImportError> {
 }
 
 fn url_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
 
 /// The multipart body curl sends for `-F` parts (CRLF line ends, names with `"`
 /// escaped as `%22` like curl 8).
 fn multipart(parts: &[FormPart], column: usize) -> Result<String, ImportError> {
-    let escape = |s: &str| {
-        s.replace('"', "%22")
-            .replace('\r', "%0D")
-            .replace('\n', "%0A")
-    };
+    let escape = |s: &str| s.replace('"', "%22").replace('\r', "%0D").replace('\n', "%0A");
     let mut body = String::new();
     for part in parts {
         if part.value.contains(MULTIPART_BOUNDARY) {
-            return Err(ImportError::at(
-                column,
-                "a -F value contains the multipart boundary",
-            ));
+            return Err(ImportError::at(column, "a -F value contains the multipart boundary"));
         }
         body.push_str("--");
         body.push_str(MULTIPART_BOUNDARY);
         body.push_str("\r\n");
-        body.push_str(&format!(
-            "Content-Disposition: form-data; name=\"{}\"",
-            escape(&part.name)
-        ));
+        body.push_str(&format!("Content-Disposition: form-data; name=\"{}\"", escape(&part.name)));
         if let Some(filename) = &part.filename {
             body.push_str(&format!("; filename=\"{}\"", escape(filename)));
         }

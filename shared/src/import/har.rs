@@ -32,8 +32,7 @@ use serde_json::Value;
 
 use super::address::{self, Address};
 use super::{
-    DEFAULT_RESOURCE_TYPES, HarEntry, HarFilter, HarImport, HarSkip, ImportError, ImportedRequest,
-    MULTIPART_BOUNDARY,
+    DEFAULT_RESOURCE_TYPES, HarEntry, HarFilter, HarImport, HarSkip, ImportError, ImportedRequest, MULTIPART_BOUNDARY,
 };
 
 /// Headers a replay must not copy: the client computes them, or they describe
@@ -59,16 +58,9 @@ pub(super) fn parse(har_json: &str, filter: &HarFilter) -> Result<HarImport, Imp
         .and_then(Value::as_array)
         .ok_or_else(|| ImportError::whole("not a HAR file: 'log.entries' is missing"))?;
     let types: Vec<String> = if filter.resource_types.is_empty() {
-        DEFAULT_RESOURCE_TYPES
-            .iter()
-            .map(|t| (*t).to_owned())
-            .collect()
+        DEFAULT_RESOURCE_TYPES.iter().map(|t| (*t).to_owned()).collect()
     } else {
-        filter
-            .resource_types
-            .iter()
-            .map(|t| t.trim().to_ascii_lowercase())
-            .collect()
+        filter.resource_types.iter().map(|t| t.trim().to_ascii_lowercase()).collect()
     };
 
     let mut requests: Vec<HarEntry> = Vec::new();
@@ -76,29 +68,15 @@ pub(super) fn parse(har_json: &str, filter: &HarFilter) -> Result<HarImport, Imp
     let mut seen: HashMap<(String, String, Option<String>), usize> = HashMap::new();
     for (n, entry) in entries.iter().enumerate() {
         let request = entry.get("request");
-        let method = text(request, "method")
-            .unwrap_or("GET")
-            .to_ascii_uppercase();
+        let method = text(request, "method").unwrap_or("GET").to_ascii_uppercase();
         let Some(url) = text(request, "url") else {
-            skipped.push(HarSkip {
-                method,
-                url: String::new(),
-                reason: format!("entry {} has no request URL", n + 1),
-            });
+            skipped.push(HarSkip { method, url: String::new(), reason: format!("entry {} has no request URL", n + 1) });
             continue;
         };
-        let skip = |reason: String| HarSkip {
-            method: method.clone(),
-            url: url.to_owned(),
-            reason,
-        };
-        let scheme = url
-            .split_once(':')
-            .map_or(String::new(), |(s, _)| s.to_ascii_lowercase());
+        let skip = |reason: String| HarSkip { method: method.clone(), url: url.to_owned(), reason };
+        let scheme = url.split_once(':').map_or(String::new(), |(s, _)| s.to_ascii_lowercase());
         if scheme != "http" && scheme != "https" {
-            skipped.push(skip(format!(
-                "scheme '{scheme}': only http and https requests can be imported"
-            )));
+            skipped.push(skip(format!("scheme '{scheme}': only http and https requests can be imported")));
             continue;
         }
         let address = match address::parse_address(url, true) {
@@ -108,11 +86,8 @@ pub(super) fn parse(har_json: &str, filter: &HarFilter) -> Result<HarImport, Imp
                 continue;
             }
         };
-        if let Some(error) = entry
-            .get("response")
-            .and_then(|r| r.get("_error"))
-            .and_then(Value::as_str)
-            .filter(|e| !e.is_empty())
+        if let Some(error) =
+            entry.get("response").and_then(|r| r.get("_error")).and_then(Value::as_str).filter(|e| !e.is_empty())
         {
             skipped.push(skip(format!("the browser did not send it ({error})")));
             continue;
@@ -142,21 +117,13 @@ pub(super) fn parse(har_json: &str, filter: &HarFilter) -> Result<HarImport, Imp
             }
         };
         let imported = to_request(method, address, headers, body);
-        let key = (
-            imported.method.clone(),
-            imported.url.clone(),
-            imported.body.clone(),
-        );
+        let key = (imported.method.clone(), imported.url.clone(), imported.body.clone());
         if let Some(first) = seen.get(&key).and_then(|i| requests.get_mut(*i)) {
             first.merged_duplicates += 1;
             continue;
         }
         seen.insert(key, requests.len());
-        requests.push(HarEntry {
-            request: imported,
-            resource_type,
-            merged_duplicates: 0,
-        });
+        requests.push(HarEntry { request: imported, resource_type, merged_duplicates: 0 });
     }
     Ok(HarImport { requests, skipped })
 }
@@ -171,18 +138,11 @@ fn host_selected(hosts: &[String], host: &str) -> bool {
     }
     let host = host.to_ascii_lowercase();
     let bare = host.rsplit_once(':').map_or(host.as_str(), |(h, port)| {
-        if port.chars().all(|c| c.is_ascii_digit()) && !h.ends_with(':') {
-            h
-        } else {
-            &host
-        }
+        if port.chars().all(|c| c.is_ascii_digit()) && !h.ends_with(':') { h } else { &host }
     });
     hosts.iter().any(|wanted| {
         let wanted = wanted.trim().to_ascii_lowercase();
-        match wanted
-            .strip_prefix("*.")
-            .or_else(|| wanted.strip_prefix('.'))
-        {
+        match wanted.strip_prefix("*.").or_else(|| wanted.strip_prefix('.')) {
             Some(domain) => bare == domain || bare.ends_with(&format!(".{domain}")),
             None => wanted == host || wanted == bare,
         }
@@ -232,12 +192,7 @@ fn resource_type(entry: &Value) -> String {
     if let Some(t) = by_mime {
         return t.to_owned();
     }
-    let path = text(request, "url")
-        .unwrap_or("")
-        .split(['?', '#'])
-        .next()
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let path = text(request, "url").unwrap_or("").split(['?', '#']).next().unwrap_or("").to_ascii_lowercase();
     let extension = path.rsplit_once('.').map_or("", |(_, e)| e);
     match extension {
         "js" | "mjs" => "script",
@@ -259,8 +214,7 @@ fn headers(request: Option<&Value>) -> Vec<(String, String)> {
             list.iter()
                 .filter_map(|h| Some((text(Some(h), "name")?, text(Some(h), "value")?)))
                 .filter(|(name, _)| {
-                    !name.starts_with(':')
-                        && !DROPPED_HEADERS.iter().any(|d| name.eq_ignore_ascii_case(d))
+                    !name.starts_with(':') && !DROPPED_HEADERS.iter().any(|d| name.eq_ignore_ascii_case(d))
                 })
                 .map(|(name, value)| (name.to_owned(), value.to_owned()))
                 .collect()
@@ -269,33 +223,23 @@ fn headers(request: Option<&Value>) -> Vec<(String, String)> {
 }
 
 /// The body, from `postData.text` or else `postData.params`.
-fn body(
-    request: Option<&Value>,
-    headers: &mut Vec<(String, String)>,
-) -> Result<Option<String>, String> {
+fn body(request: Option<&Value>, headers: &mut Vec<(String, String)>) -> Result<Option<String>, String> {
     let Some(post) = request.and_then(|r| r.get("postData")) else {
         return Ok(None);
     };
     if let Some(text) = text(Some(post), "text").filter(|t| !t.is_empty()) {
         return Ok(Some(text.to_owned()));
     }
-    let params: Vec<&Value> = post
-        .get("params")
-        .and_then(Value::as_array)
-        .map(|p| p.iter().collect())
-        .unwrap_or_default();
+    let params: Vec<&Value> =
+        post.get("params").and_then(Value::as_array).map(|p| p.iter().collect()).unwrap_or_default();
     if params.is_empty() {
         return Ok(text(Some(post), "text").map(str::to_owned));
     }
-    let mime = text(Some(post), "mimeType")
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let mime = text(Some(post), "mimeType").unwrap_or("").to_ascii_lowercase();
     let field = |p: &Value, key: &str| text(Some(p), key).unwrap_or("").to_owned();
     if mime.starts_with("multipart/") {
         if params.iter().any(|p| p.get("fileName").is_some()) {
-            return Err(
-                "a multipart upload of a file: the file's content is not in the HAR".to_owned(),
-            );
+            return Err("a multipart upload of a file: the file's content is not in the HAR".to_owned());
         }
         let mut body = String::new();
         for p in &params {
@@ -307,10 +251,7 @@ fn body(
         }
         body.push_str(&format!("--{MULTIPART_BOUNDARY}--\r\n"));
         let content_type = format!("multipart/form-data; boundary={MULTIPART_BOUNDARY}");
-        match headers
-            .iter_mut()
-            .find(|(n, _)| n.eq_ignore_ascii_case("Content-Type"))
-        {
+        match headers.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case("Content-Type")) {
             Some((_, value)) => *value = content_type,
             None => headers.push(("Content-Type".to_owned(), content_type)),
         }

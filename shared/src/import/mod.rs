@@ -102,10 +102,7 @@ impl ImportedRequest {
 
     /// The first header of that name (case-insensitive), if any.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -142,17 +139,11 @@ pub struct ImportError {
 
 impl ImportError {
     pub(crate) fn at(column: usize, message: impl Into<String>) -> Self {
-        Self {
-            column: Some(column),
-            message: message.into(),
-        }
+        Self { column: Some(column), message: message.into() }
     }
 
     pub(crate) fn whole(message: impl Into<String>) -> Self {
-        Self {
-            column: None,
-            message: message.into(),
-        }
+        Self { column: None, message: message.into() }
     }
 }
 

@@ -40,38 +40,24 @@ impl Serialize for Headers {
 pub fn contract_json(req: &ImportedRequest) -> String {
     let mut headers: Vec<(String, String)> = Vec::new();
     for (name, value) in &req.headers {
-        match headers
-            .iter_mut()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        {
+        match headers.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
             Some((n, joined)) => {
-                let separator = if n.eq_ignore_ascii_case("cookie") {
-                    "; "
-                } else {
-                    ", "
-                };
+                let separator = if n.eq_ignore_ascii_case("cookie") { "; " } else { ", " };
                 joined.push_str(separator);
                 joined.push_str(value);
             }
             None => headers.push((name.clone(), value.clone())),
         }
     }
-    let body = req.body.as_deref().map_or_else(String::new, |b| {
-        compact_json(b).unwrap_or_else(|| b.to_owned())
-    });
+    let body = req.body.as_deref().map_or_else(String::new, |b| compact_json(b).unwrap_or_else(|| b.to_owned()));
     let contract = Contract {
-        method: if req.method.is_empty() {
-            "GET"
-        } else {
-            &req.method
-        },
+        method: if req.method.is_empty() { "GET" } else { &req.method },
         url: req.url_without_query(),
         query_params: &req.query_params,
         headers: Headers(headers),
         body,
     };
-    let mut out = serde_json::to_string_pretty(&contract)
-        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let mut out = serde_json::to_string_pretty(&contract).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     out.push('\n');
     out
 }

@@ -34,19 +34,12 @@ pub(super) struct Word {
 pub(super) fn split(command: &str) -> Result<Vec<Word>, ImportError> {
     let mut chars: Vec<char> = Vec::with_capacity(command.len());
     chars.extend(command.chars());
-    let words = if is_cmd(command) {
-        split_cmd(&chars)?
-    } else {
-        split_bash(&chars)?
-    };
+    let words = if is_cmd(command) { split_cmd(&chars)? } else { split_bash(&chars)? };
     let mut words = words.into_iter();
     match words.next() {
         None => Err(ImportError::whole("the command is empty")),
         Some(first) if is_curl(&first.text) => Ok(words.collect()),
-        Some(first) => Err(ImportError::at(
-            first.column,
-            format!("expected a curl command, found '{}'", first.text),
-        )),
+        Some(first) => Err(ImportError::at(first.column, format!("expected a curl command, found '{}'", first.text))),
     }
 }
 
@@ -77,11 +70,7 @@ struct Builder {
 
 impl Builder {
     fn new() -> Self {
-        Self {
-            words: Vec::new(),
-            bytes: Vec::new(),
-            start: None,
-        }
+        Self { words: Vec::new(), bytes: Vec::new(), start: None }
     }
 
     fn begin(&mut self, column: usize) {
@@ -93,8 +82,7 @@ impl Builder {
     fn push(&mut self, column: usize, c: char) {
         self.begin(column);
         let mut buf = [0u8; 4];
-        self.bytes
-            .extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        self.bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
     }
 
     fn push_byte(&mut self, column: usize, b: u8) {
@@ -120,11 +108,7 @@ fn at(chars: &[char], i: usize) -> Option<char> {
 
 /// Whether only blanks (and `;`) remain from `i` on.
 fn only_blanks_from(chars: &[char], i: usize) -> bool {
-    chars
-        .get(i..)
-        .unwrap_or_default()
-        .iter()
-        .all(|c| c.is_whitespace() || *c == ';')
+    chars.get(i..).unwrap_or_default().iter().all(|c| c.is_whitespace() || *c == ';')
 }
 
 /// Index of the first character after a leading `$ ` prompt and blanks.
@@ -199,10 +183,7 @@ fn split_bash(chars: &[char]) -> Result<Vec<Word>, ImportError> {
                     i = double_quoted(chars, i + 1, &mut b)?;
                 }
                 Some('(') => {
-                    return Err(ImportError::at(
-                        column,
-                        "command substitution '$(…)' cannot be imported",
-                    ));
+                    return Err(ImportError::at(column, "command substitution '$(…)' cannot be imported"));
                 }
                 _ => {
                     b.push(column, '$');
@@ -210,10 +191,7 @@ fn split_bash(chars: &[char]) -> Result<Vec<Word>, ImportError> {
                 }
             },
             '`' => {
-                return Err(ImportError::at(
-                    column,
-                    "command substitution '`…`' cannot be imported",
-                ));
+                return Err(ImportError::at(column, "command substitution '`…`' cannot be imported"));
             }
             '#' if b.start.is_none() => {
                 while at(chars, i).is_some_and(|c| c != '\n') {
@@ -243,9 +221,7 @@ fn split_bash(chars: &[char]) -> Result<Vec<Word>, ImportError> {
                 };
                 return Err(ImportError::at(
                     column,
-                    format!(
-                        "shell operator '{op}' cannot be imported: paste the curl command alone"
-                    ),
+                    format!("shell operator '{op}' cannot be imported: paste the curl command alone"),
                 ));
             }
             _ => {
@@ -281,16 +257,10 @@ fn double_quoted(chars: &[char], open: usize, b: &mut Builder) -> Result<usize, 
                 }
             },
             '$' if at(chars, j + 1) == Some('(') => {
-                return Err(ImportError::at(
-                    j + 1,
-                    "command substitution '$(…)' cannot be imported",
-                ));
+                return Err(ImportError::at(j + 1, "command substitution '$(…)' cannot be imported"));
             }
             '`' => {
-                return Err(ImportError::at(
-                    j + 1,
-                    "command substitution '`…`' cannot be imported",
-                ));
+                return Err(ImportError::at(j + 1, "command substitution '`…`' cannot be imported"));
             }
             _ => {
                 b.push(column, c);
@@ -452,9 +422,7 @@ fn cmd_pass(chars: &[char]) -> Result<Vec<(char, usize)>, ImportError> {
             '&' | '|' | '<' | '>' if !quoted => {
                 return Err(ImportError::at(
                     column,
-                    format!(
-                        "shell operator '{c}' cannot be imported: paste the curl command alone"
-                    ),
+                    format!("shell operator '{c}' cannot be imported: paste the curl command alone"),
                 ));
             }
             _ => {
@@ -533,11 +501,7 @@ mod tests {
     use super::*;
 
     fn texts(command: &str) -> Vec<String> {
-        split(command)
-            .unwrap()
-            .into_iter()
-            .map(|w| w.text)
-            .collect()
+        split(command).unwrap().into_iter().map(|w| w.text).collect()
     }
 
     #[test]
@@ -572,16 +536,7 @@ mod tests {
     #[test]
     fn cmd_carets_and_continuations_are_read_as_cmd_does() {
         let cmd = "curl ^\"https://x.test/a?b=1^&c=2^\" ^\n  -H ^\"a: b^\" ^\n  --data-raw ^\"^{^\\^\"k^\\^\":^\\^\"v w^\\^\"^}^\"";
-        assert_eq!(
-            texts(cmd),
-            [
-                "https://x.test/a?b=1&c=2",
-                "-H",
-                "a: b",
-                "--data-raw",
-                r#"{"k":"v w"}"#
-            ]
-        );
+        assert_eq!(texts(cmd), ["https://x.test/a?b=1&c=2", "-H", "a: b", "--data-raw", r#"{"k":"v w"}"#]);
     }
 
     #[test]
@@ -599,10 +554,7 @@ mod tests {
     #[test]
     fn the_first_word_must_be_curl() {
         let err = split("wget x").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "expected a curl command, found 'wget' at column 1"
-        );
+        assert_eq!(err.to_string(), "expected a curl command, found 'wget' at column 1");
         assert_eq!(texts("/usr/bin/curl x"), ["x"]);
         assert_eq!(texts("curl.exe ^\"x^\""), ["x"]);
     }

@@ -92,9 +92,7 @@ fn positive(raw: &str, max: u64, what: &str) -> Result<u64, String> {
     if text.is_empty() {
         return Err(format!("is required: a positive whole number of {what}"));
     }
-    let value: u64 = text
-        .parse()
-        .map_err(|_| format!("{raw:?} is not a positive whole number of {what}"))?;
+    let value: u64 = text.parse().map_err(|_| format!("{raw:?} is not a positive whole number of {what}"))?;
     if value == 0 {
         return Err(format!("must be at least 1 {what}"));
     }
@@ -155,10 +153,7 @@ pub struct LoadProfile {
 impl LoadProfile {
     pub fn new(rps: Rps, steps: Steps, duration: LoadDuration) -> Result<Self, String> {
         if u64::from(steps.get()) > duration.secs() {
-            return Err(format!(
-                "{} steps do not fit in {duration}: each step must last at least 1s",
-                steps.get()
-            ));
+            return Err(format!("{} steps do not fit in {duration}: each step must last at least 1s", steps.get()));
         }
         Ok(Self { rps, steps, duration })
     }
@@ -171,7 +166,9 @@ mod tests {
 
     #[test]
     fn durations_parse_exactly() {
-        for (text, secs) in [("30s", 30), ("5m", 300), ("1h30m", 5400), ("2h", 7200), ("90s", 90), ("1d2h3m4s", 93_784), (" 10m ", 600)] {
+        for (text, secs) in
+            [("30s", 30), ("5m", 300), ("1h30m", 5400), ("2h", 7200), ("90s", 90), ("1d2h3m4s", 93_784), (" 10m ", 600)]
+        {
             assert_eq!(LoadDuration::parse(text).unwrap().secs(), secs, "{text}");
         }
     }

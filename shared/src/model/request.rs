@@ -101,8 +101,7 @@ pub fn target(raw: &str, scheme: &str) -> Result<String, String> {
 
 /// An RFC 9110 field name: a non-empty token.
 fn is_token(name: &str) -> bool {
-    !name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// Header names must be tokens and values must not break the header block.

@@ -1,9 +1,9 @@
 //! Scripts as they are stored: the wire shapes checked field by field.
 
+use super::Violations;
 use super::load::{LoadDuration, LoadProfile, MaxVus, Rps, Steps};
 use super::request::{self, HttpMethod};
 use super::text;
-use super::Violations;
 use crate::http::ApiResult;
 use crate::wire::scripts::{QueryParams, Script, SimpleScript};
 use crate::wire::{Selectors, StringMap};
@@ -243,7 +243,9 @@ mod tests {
         s.http_method = "trace".into();
         let err = SimpleScriptInput::parse(&s, 5000).unwrap_err();
         assert_eq!(err.status.as_u16(), 422);
-        for field in ["simple_script.rps", "simple_script.duration", "simple_script.max_v_us", "simple_script.http_method"] {
+        for field in
+            ["simple_script.rps", "simple_script.duration", "simple_script.max_v_us", "simple_script.http_method"]
+        {
             assert!(err.message.contains(field), "{field} missing from {}", err.message);
         }
     }

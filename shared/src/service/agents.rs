@@ -100,7 +100,11 @@ pub async fn by_tag(app: &AppState, req: TagRequest) -> ApiResult<GetAllAgentsBy
     if tag.is_empty() {
         return Err(ApiError::bad_request("tag", "is required"));
     }
-    Ok(GetAllAgentsByTagResponse { status: true, message: String::new(), agents: db::agents::by_tag(&app.db, &tag).await? })
+    Ok(GetAllAgentsByTagResponse {
+        status: true,
+        message: String::new(),
+        agents: db::agents::by_tag(&app.db, &tag).await?,
+    })
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@ use crate::db::{self, known_id};
 use crate::http::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::storage::{ObjectKey, StoredObject};
-use crate::wire::files::*;
 use crate::wire::Empty;
+use crate::wire::files::*;
 
 fn size_limit(app: &AppState, field: &str, len: usize) -> ApiResult<()> {
     let max = app.limits.max_upload_bytes;
@@ -39,8 +39,20 @@ pub async fn upload(app: &AppState, req: AmmoUploadRequest) -> ApiResult<AmmoFil
         .map_err(|why| ApiError::bad_request("file", why))?;
     let content_type = if req.content_type.trim().is_empty() { "text/plain" } else { req.content_type.trim() };
     let stored = app.storage.put(&key, req.ammo_file.clone(), content_type).await.map_err(storage_fault)?;
-    let record = db::files::upsert(&app.db, &key.path(), req.description.trim(), app.storage.bucket(), stored.size, content_type).await?;
-    Ok(AmmoFileResponse { status: true, message: String::new(), ammo_file: Some(ammo_file(app, &record, req.ammo_file)) })
+    let record = db::files::upsert(
+        &app.db,
+        &key.path(),
+        req.description.trim(),
+        app.storage.bucket(),
+        stored.size,
+        content_type,
+    )
+    .await?;
+    Ok(AmmoFileResponse {
+        status: true,
+        message: String::new(),
+        ammo_file: Some(ammo_file(app, &record, req.ammo_file)),
+    })
 }
 
 pub async fn data(app: &AppState, req: AmmoIdRequest) -> ApiResult<AmmoFileResponse> {
@@ -66,13 +78,17 @@ pub async fn list(app: &AppState, _: Empty) -> ApiResult<GetAllAmmoResponse> {
 
 pub async fn bucket_list(app: &AppState, _: Empty) -> ApiResult<GetBucketListResponse> {
     let objects = app.storage.list().await.map_err(storage_fault)?;
-    Ok(GetBucketListResponse { result: object_tree(app.storage.bucket(), &objects), bucket_name: app.storage.bucket().into() })
+    Ok(GetBucketListResponse {
+        result: object_tree(app.storage.bucket(), &objects),
+        bucket_name: app.storage.bucket().into(),
+    })
 }
 
 pub async fn upload_file(app: &AppState, req: UploadFileRequest) -> ApiResult<UploadFileResponse> {
     let key = ObjectKey::browser(&req.name).map_err(|why| ApiError::bad_request("name", why))?;
     size_limit(app, "data", req.data.len())?;
-    let content_type = if req.content_type.trim().is_empty() { "application/octet-stream" } else { req.content_type.trim() };
+    let content_type =
+        if req.content_type.trim().is_empty() { "application/octet-stream" } else { req.content_type.trim() };
     let stored = app.storage.put(&key, req.data, content_type).await.map_err(storage_fault)?;
     Ok(UploadFileResponse {
         name: key.path(),
@@ -95,7 +111,10 @@ pub async fn delete_file(app: &AppState, req: DeleteFileRequest) -> ApiResult<De
 fn storage_object(o: &StoredObject) -> StorageObject {
     StorageObject {
         key: o.key.clone(),
-        last_modified: o.last_modified.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default(),
+        last_modified: o
+            .last_modified
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default(),
         etag: o.etag.clone(),
         size: o.size.to_string(),
         storage_class: o.storage_class.clone(),
@@ -105,7 +124,15 @@ fn storage_object(o: &StoredObject) -> StorageObject {
 }
 
 fn node(name: &str, node_type: ObjectType, level: i32, path: String, object: Option<StorageObject>) -> ObjectNode {
-    ObjectNode { name: name.into(), storage_object: object, node_type, children: Vec::new(), level, bucket_name: String::new(), path }
+    ObjectNode {
+        name: name.into(),
+        storage_object: object,
+        node_type,
+        children: Vec::new(),
+        level,
+        bucket_name: String::new(),
+        path,
+    }
 }
 
 /// The listing as a tree: a DIR node per folder (carrying the first object that
@@ -153,7 +180,13 @@ mod tests {
     use super::*;
 
     fn obj(key: &str) -> StoredObject {
-        StoredObject { key: key.into(), size: 3, etag: "e".into(), last_modified: None, storage_class: "STANDARD".into() }
+        StoredObject {
+            key: key.into(),
+            size: 3,
+            etag: "e".into(),
+            last_modified: None,
+            storage_class: "STANDARD".into(),
+        }
     }
 
     #[test]
@@ -166,7 +199,10 @@ mod tests {
         let b = &a.children[0];
         assert_eq!((b.path.as_str(), b.level), ("/a/b/", 2));
         let f = &b.children[0];
-        assert_eq!((f.name.as_str(), f.node_type, f.level, f.path.as_str()), ("f.txt", ObjectType::File, 3, "/a/b/f.txt"));
+        assert_eq!(
+            (f.name.as_str(), f.node_type, f.level, f.path.as_str()),
+            ("f.txt", ObjectType::File, 3, "/a/b/f.txt")
+        );
         assert_eq!(a.children[1].name, "g.txt");
         assert_eq!(tree.children[1].path, "/top.csv");
         let empty = &a.children[2].children[0];

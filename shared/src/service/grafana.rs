@@ -8,7 +8,7 @@ use crate::http::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::wire::scenarios::{GrafanaByIdsRequest, Scenario, ScenarioIdRequest};
 use crate::wire::{Selectors, StdResponse};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// Panels per row of the grid (Grafana's grid is 24 units wide).
 const PANELS_PER_ROW: i64 = 3;
@@ -26,11 +26,20 @@ pub struct Chart {
 
 /// The charts of one script's selectors: rate, response time, errors.
 pub fn script_charts(name: &str, s: &Selectors) -> Vec<Chart> {
-    [("RPS", &s.expr_rps, &s.source_rps, &s.cmt_rps), ("Response time", &s.expr_rt, &s.source_rt, &s.cmt_rt), ("Errors", &s.expr_err, &s.source_err, &s.cmt_err)]
-        .into_iter()
-        .filter(|(_, expr, _, _)| !expr.trim().is_empty())
-        .map(|(kind, expr, source, cmt)| Chart { title: format!("{name}: {kind}"), source: source.clone(), expr: expr.clone(), legend: cmt.clone() })
-        .collect()
+    [
+        ("RPS", &s.expr_rps, &s.source_rps, &s.cmt_rps),
+        ("Response time", &s.expr_rt, &s.source_rt, &s.cmt_rt),
+        ("Errors", &s.expr_err, &s.source_err, &s.cmt_err),
+    ]
+    .into_iter()
+    .filter(|(_, expr, _, _)| !expr.trim().is_empty())
+    .map(|(kind, expr, source, cmt)| Chart {
+        title: format!("{name}: {kind}"),
+        source: source.clone(),
+        expr: expr.clone(),
+        legend: cmt.clone(),
+    })
+    .collect()
 }
 
 /// A section of the dashboard: a scenario and its charts.
@@ -122,7 +131,12 @@ mod tests {
 
     #[test]
     fn each_expression_becomes_a_panel_under_its_scenario_row() {
-        let selectors = Selectors { expr_rps: "sum(rate(x[1m]))".into(), source_rps: "prom".into(), expr_err: "e".into(), ..Default::default() };
+        let selectors = Selectors {
+            expr_rps: "sum(rate(x[1m]))".into(),
+            source_rps: "prom".into(),
+            expr_err: "e".into(),
+            ..Default::default()
+        };
         let charts = script_charts("checkout", &selectors);
         assert_eq!(charts.len(), 2);
         let doc = dashboard("D", &[Section { title: "S \"quoted\"".into(), charts }]);

@@ -6,9 +6,9 @@ use crate::http::{ApiError, ApiResult};
 use crate::import::{self, HarFilter, ImportedRequest};
 use crate::model::scripts::SimpleScriptInput;
 use crate::state::AppState;
+use crate::wire::StringMap;
 use crate::wire::parsing::*;
 use crate::wire::scripts::{QueryParams, SimpleScript};
-use crate::wire::StringMap;
 
 /// The profile an imported script gets when the request names none: small enough
 /// that an accidental start does no harm.
@@ -68,7 +68,11 @@ fn simple_script(scenario_id: i32, name: &str, r: &ImportedRequest, p: &ImportPr
         path: format!("{}{}", r.host, r.path),
         scheme: r.scheme.clone(),
         http_method: r.method.to_ascii_lowercase(),
-        query_params: r.query_params.iter().map(|q| QueryParams { key: q.key.clone(), value: q.value.clone() }).collect(),
+        query_params: r
+            .query_params
+            .iter()
+            .map(|q| QueryParams { key: q.key.clone(), value: q.value.clone() })
+            .collect(),
         headers: header_map(&r.headers),
         is_static_ammo: r.body.is_some(),
         static_ammo: r.body.clone().unwrap_or_default(),
@@ -85,7 +89,13 @@ fn simple_script(scenario_id: i32, name: &str, r: &ImportedRequest, p: &ImportPr
 fn input(app: &AppState, wire: &SimpleScript, r: &ImportedRequest) -> ApiResult<SimpleScriptInput> {
     SimpleScriptInput::parse(wire, app.limits.max_static_ammo).map_err(|e| {
         if e.message.contains("simple_script.http_method") {
-            ApiError::unprocessable("curl", format!("the method {} cannot be stored in a simple script (get, post, head, put, patch, delete)", r.method))
+            ApiError::unprocessable(
+                "curl",
+                format!(
+                    "the method {} cannot be stored in a simple script (get, post, head, put, patch, delete)",
+                    r.method
+                ),
+            )
         } else {
             e
         }
@@ -103,7 +113,8 @@ pub async fn import_curl(app: &AppState, req: ImportCurlRequest) -> ApiResult<Im
     let wire = simple_script(scenario.scenario_id, &req.name, &parsed, &req.profile);
     let script = input(app, &wire, &parsed)?;
     let conn = app.db.conn().await?;
-    let id = db::simple_scripts::create(&conn, scenario.scenario_id.into(), &script, parsed.insecure, timeout(&parsed)).await?;
+    let id = db::simple_scripts::create(&conn, scenario.scenario_id.into(), &script, parsed.insecure, timeout(&parsed))
+        .await?;
     let stored = db::simple_scripts::get(&app.db, id).await?;
     Ok(ImportCurlResponse { status: true, message: String::new(), simple_script: stored })
 }
@@ -124,14 +135,27 @@ pub async fn import_har(app: &AppState, req: ImportHarRequest) -> ApiResult<Impo
         let wire = simple_script(scenario.scenario_id, "", &entry.request, &req.profile);
         match input(app, &wire, &entry.request) {
             Ok(script) => ready.push((script, entry)),
-            Err(e) => skipped.push(HarSkipped { method: entry.request.method.clone(), url: entry.request.url.clone(), reason: e.message }),
+            Err(e) => skipped.push(HarSkipped {
+                method: entry.request.method.clone(),
+                url: entry.request.url.clone(),
+                reason: e.message,
+            }),
         }
     }
     let mut conn = app.db.conn().await?;
     let tx = conn.transaction().await?;
     let mut ids = Vec::with_capacity(ready.len());
     for (script, entry) in &ready {
-        ids.push(db::simple_scripts::create(&tx, scenario.scenario_id.into(), script, entry.request.insecure, timeout(&entry.request)).await?);
+        ids.push(
+            db::simple_scripts::create(
+                &tx,
+                scenario.scenario_id.into(),
+                script,
+                entry.request.insecure,
+                timeout(&entry.request),
+            )
+            .await?,
+        );
     }
     tx.commit().await?;
     let mut created = Vec::with_capacity(ids.len());

@@ -7,8 +7,8 @@ use crate::model::load::{LoadDuration, Steps};
 use crate::model::page::{Page, WhenUnlimited};
 use crate::model::text;
 use crate::state::AppState;
-use crate::wire::scenarios::*;
 use crate::wire::StdResponse;
+use crate::wire::scenarios::*;
 
 pub async fn list(app: &AppState, req: GetAllScenariosRequest) -> ApiResult<GetAllScenariosResponse> {
     let project_id = known_id("project", req.project_id.into())?;
@@ -138,7 +138,8 @@ pub async fn copy(app: &AppState, req: CopyScenarioRequest) -> ApiResult<CopySce
         }
         (Some(id), None) => existing(app, id).await?.scenario_id.into(),
         (None, Some(data)) => {
-            let f = fields(data).map_err(|e| ApiError::new(e.status, e.message.replace("scenario.", "target_scenario_data.")))?;
+            let f = fields(data)
+                .map_err(|e| ApiError::new(e.status, e.message.replace("scenario.", "target_scenario_data.")))?;
             let project = existing_project(app, "target_scenario_data.project_id", data.project_id).await?;
             db::scenarios::create_with(&tx, project, &f.title, &f.descrip, &source.selectors).await?
         }

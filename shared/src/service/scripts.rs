@@ -6,9 +6,9 @@ use crate::db::{self, known_id};
 use crate::http::{ApiError, ApiResult};
 use crate::model::scripts::ExtendedScript;
 use crate::state::AppState;
+use crate::wire::StdResponse;
 use crate::wire::scenarios::ScenarioIdRequest;
 use crate::wire::scripts::*;
-use crate::wire::StdResponse;
 
 pub async fn list(app: &AppState, req: ScenarioIdRequest) -> ApiResult<GetAllScriptsResponse> {
     let scenario = existing_scenario(app, req.scenario_id).await?;
@@ -72,13 +72,21 @@ pub async fn delete(app: &AppState, req: ScriptIdRequest) -> ApiResult<StdRespon
 
 /// The scenario a move goes to: `scenario_id` (0 = keep), checked against a
 /// non-zero `project_id`.
-pub(crate) async fn move_target(app: &AppState, current_scenario: i32, project_id: i32, scenario_id: Option<i32>) -> ApiResult<i64> {
+pub(crate) async fn move_target(
+    app: &AppState,
+    current_scenario: i32,
+    project_id: i32,
+    scenario_id: Option<i32>,
+) -> ApiResult<i64> {
     match scenario_id.filter(|s| *s != 0) {
         Some(s) => placement(app, "move", s, project_id).await,
         None => {
             let current = existing_scenario(app, current_scenario).await?;
             if project_id != 0 && project_id != current.project_id {
-                return Err(ApiError::bad_request("scenario_id", format!("is required to move into project {project_id}")));
+                return Err(ApiError::bad_request(
+                    "scenario_id",
+                    format!("is required to move into project {project_id}"),
+                ));
             }
             Ok(current_scenario.into())
         }

@@ -7,8 +7,8 @@ use crate::db::{self, known_id};
 use crate::http::{ApiError, ApiResult};
 use crate::model::scripts::SimpleScriptInput;
 use crate::state::AppState;
-use crate::wire::scripts::*;
 use crate::wire::StdResponse;
+use crate::wire::scripts::*;
 
 async fn existing(app: &AppState, id: i32) -> ApiResult<SimpleScript> {
     let id = known_id("simple script", id.into())?;
@@ -61,7 +61,8 @@ pub async fn copy(app: &AppState, req: CopySimpleScriptRequest) -> ApiResult<Cre
     let script = existing(app, req.source_simple_script_id).await?;
     let target = existing_scenario(app, req.target_scenario_id).await?;
     let conn = app.db.conn().await?;
-    let ids = db::simple_scripts::copy_into(&conn, target.scenario_id.into(), None, Some(script.script_id.into())).await?;
+    let ids =
+        db::simple_scripts::copy_into(&conn, target.scenario_id.into(), None, Some(script.script_id.into())).await?;
     let id = ids.first().copied().ok_or_else(|| ApiError::not_found("simple script", script.script_id))?;
     Ok(CreateSimpleScriptResponse { status: true, simple_script_id: db::id32(id), message: String::new() })
 }

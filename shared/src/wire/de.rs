@@ -4,8 +4,8 @@
 //!
 //! Use them with `#[serde(default, deserialize_with = "de::i32")]` and friends.
 
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -220,7 +220,15 @@ mod tests {
 
     #[test]
     fn non_integral_and_out_of_range_values_are_refused() {
-        for bad in [r#"{"a": 1.5}"#, r#"{"a": "1.5"}"#, r#"{"a": "x"}"#, r#"{"a": 3000000000}"#, r#"{"a": ""}"#, r#"{"a": true}"#, r#"{"a": " 1"}"#] {
+        for bad in [
+            r#"{"a": 1.5}"#,
+            r#"{"a": "1.5"}"#,
+            r#"{"a": "x"}"#,
+            r#"{"a": 3000000000}"#,
+            r#"{"a": ""}"#,
+            r#"{"a": true}"#,
+            r#"{"a": " 1"}"#,
+        ] {
             assert!(ids(bad).is_err(), "{bad} should be refused");
         }
     }

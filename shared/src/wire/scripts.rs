@@ -1,6 +1,6 @@
 //! ScriptService shapes: extended (k6 file) and simple (one HTTP request) scripts.
 
-use super::{de, Selectors, StringMap};
+use super::{Selectors, StringMap, de};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

@@ -4,9 +4,7 @@ use super::super::{contract_json, parse_curl};
 
 #[test]
 fn a_form_post_renders_as_the_contract_says() {
-    let req =
-        parse_curl("curl -d 'a=1&b=x y' 'https://api.example.com/v1/items?page=2&q=caf%C3%A9'")
-            .unwrap();
+    let req = parse_curl("curl -d 'a=1&b=x y' 'https://api.example.com/v1/items?page=2&q=caf%C3%A9'").unwrap();
     assert_eq!(
         contract_json(&req),
         r#"{

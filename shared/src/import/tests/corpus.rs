@@ -81,14 +81,8 @@ const CASES: &[Case] = &[
         method: "GET",
         url: "https://shop.example.com/account/orders?status=open",
         headers: &[
-            (
-                "Cookie",
-                "_ga=GA1.1.123456789.1700000000; session_id=s%3Aabc.def; theme=dark",
-            ),
-            (
-                "accept",
-                "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8",
-            ),
+            ("Cookie", "_ga=GA1.1.123456789.1700000000; session_id=s%3Aabc.def; theme=dark"),
+            ("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"),
             ("upgrade-insecure-requests", "1"),
             ("user-agent", CHROME_UA),
         ],
@@ -122,10 +116,7 @@ const CASES: &[Case] = &[
   --data-raw 'username=alice%40example.com&password=s3cr%21t&remember=on'"#,
         method: "POST",
         url: "https://auth.example.com/login",
-        headers: &[
-            ("content-type", "application/x-www-form-urlencoded"),
-            ("origin", "https://auth.example.com"),
-        ],
+        headers: &[("content-type", "application/x-www-form-urlencoded"), ("origin", "https://auth.example.com")],
         body: Some("username=alice%40example.com&password=s3cr%21t&remember=on"),
     },
     Case {
@@ -137,15 +128,10 @@ const CASES: &[Case] = &[
         method: "POST",
         url: "https://api.example.com/graphql",
         headers: &[
-            (
-                "accept",
-                "application/graphql-response+json, application/json",
-            ),
+            ("accept", "application/graphql-response+json, application/json"),
             ("content-type", "application/json"),
         ],
-        body: Some(
-            r#"{"operationName":"Viewer","variables":{},"query":"query Viewer {\n  viewer {\n    id\n  }\n}"}"#,
-        ),
+        body: Some(r#"{"operationName":"Viewer","variables":{},"query":"query Viewer {\n  viewer {\n    id\n  }\n}"}"#),
     },
     Case {
         name: "chrome_bash_multipart_data_raw",
@@ -154,10 +140,7 @@ const CASES: &[Case] = &[
   --data-raw $'------WebKitFormBoundaryx8JeYDm0zCCx1Ie5\r\nContent-Disposition: form-data; name="nickname"\r\n\r\nbob\r\n------WebKitFormBoundaryx8JeYDm0zCCx1Ie5--\r\n'"#,
         method: "POST",
         url: "https://upload.example.com/profile",
-        headers: &[(
-            "content-type",
-            "multipart/form-data; boundary=----WebKitFormBoundaryx8JeYDm0zCCx1Ie5",
-        )],
+        headers: &[("content-type", "multipart/form-data; boundary=----WebKitFormBoundaryx8JeYDm0zCCx1Ie5")],
         body: Some(
             "------WebKitFormBoundaryx8JeYDm0zCCx1Ie5\r\nContent-Disposition: form-data; name=\"nickname\"\r\n\r\nbob\r\n------WebKitFormBoundaryx8JeYDm0zCCx1Ie5--\r\n",
         ),
@@ -170,10 +153,7 @@ const CASES: &[Case] = &[
   -H 'authorization: Bearer t0k3n'"#,
         method: "DELETE",
         url: "https://api.example.com/v1/sessions/42",
-        headers: &[
-            ("accept", "application/json"),
-            ("authorization", "Bearer t0k3n"),
-        ],
+        headers: &[("accept", "application/json"), ("authorization", "Bearer t0k3n")],
         body: None,
     },
     Case {
@@ -260,10 +240,7 @@ const CASES: &[Case] = &[
         method: "GET",
         url: "https://developer.example.org/api/v1/search?locale=en-US&q=fetch",
         headers: &[
-            (
-                "User-Agent",
-                "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
-            ),
+            ("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"),
             ("Accept", "*/*"),
             ("Accept-Language", "en-US,en;q=0.5"),
             ("Accept-Encoding", "gzip, deflate, br, zstd"),
@@ -289,10 +266,7 @@ const CASES: &[Case] = &[
         method: "POST",
         url: "https://tracker.example.org/api/events",
         headers: &[
-            (
-                "User-Agent",
-                "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
-            ),
+            ("User-Agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"),
             ("Accept", "application/json"),
             ("Content-Type", "application/json"),
             ("Origin", "https://tracker.example.org"),
@@ -305,10 +279,7 @@ const CASES: &[Case] = &[
         command: r#"curl 'https://api.example.org/v2/settings' -X PUT -H 'Accept: application/json' -H 'Content-Type: application/json' --data-raw '{"dark":true}'"#,
         method: "PUT",
         url: "https://api.example.org/v2/settings",
-        headers: &[
-            ("Accept", "application/json"),
-            ("Content-Type", "application/json"),
-        ],
+        headers: &[("Accept", "application/json"), ("Content-Type", "application/json")],
         body: Some(r#"{"dark":true}"#),
     },
     Case {
@@ -316,10 +287,7 @@ const CASES: &[Case] = &[
         command: "curl \"https://api.example.org/v2/notes\" ^\n  -X POST ^\n  -H \"Accept: application/json\" ^\n  -H \"Content-Type: application/json\" ^\n  --data-raw \"{\"\"title\"\":\"\"50% off & more\"\"}\"",
         method: "POST",
         url: "https://api.example.org/v2/notes",
-        headers: &[
-            ("Accept", "application/json"),
-            ("Content-Type", "application/json"),
-        ],
+        headers: &[("Accept", "application/json"), ("Content-Type", "application/json")],
         body: Some(r#"{"title":"50% off & more"}"#),
     },
     // ----------------------------------------------------------------------- Safari
@@ -410,10 +378,7 @@ const CASES: &[Case] = &[
   "https://api.github.com/repos/rust-lang/rust/issues?state=open&labels=C-bug&per_page=50""#,
         method: "GET",
         url: "https://api.github.com/repos/rust-lang/rust/issues?state=open&labels=C-bug&per_page=50",
-        headers: &[
-            ("Accept", "application/vnd.github+json"),
-            ("Authorization", "Bearer $GITHUB_TOKEN"),
-        ],
+        headers: &[("Accept", "application/vnd.github+json"), ("Authorization", "Bearer $GITHUB_TOKEN")],
         body: None,
     },
     Case {
@@ -421,10 +386,7 @@ const CASES: &[Case] = &[
         command: "curl -H \"Authorization: bearer TOKEN\" -X POST -d \" \\\n { \\\n   \\\"query\\\": \\\"query { viewer { login }}\\\" \\\n } \\\n\" https://api.github.com/graphql",
         method: "POST",
         url: "https://api.github.com/graphql",
-        headers: &[
-            ("Authorization", "bearer TOKEN"),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
+        headers: &[("Authorization", "bearer TOKEN"), ("Content-Type", "application/x-www-form-urlencoded")],
         body: Some(r#"  {    "query": "query { viewer { login }}"  } "#),
     },
     // ---------------------------------------------------------------------- Stripe
@@ -437,10 +399,7 @@ const CASES: &[Case] = &[
         method: "POST",
         url: "https://api.stripe.com/v1/customers",
         headers: &[
-            (
-                "Authorization",
-                "Basic c2tfdGVzdF80ZUMzOUhxTHlqV0Rhcmp0VDF6ZHA3ZGM6",
-            ),
+            ("Authorization", "Basic c2tfdGVzdF80ZUMzOUhxTHlqV0Rhcmp0VDF6ZHA3ZGM6"),
             ("Content-Type", "application/x-www-form-urlencoded"),
         ],
         body: Some("name=Jenny Rosen&email=jenny.rosen%40example.com"),
@@ -452,10 +411,7 @@ const CASES: &[Case] = &[
   -d limit=3"#,
         method: "GET",
         url: "https://api.stripe.com/v1/customers?limit=3",
-        headers: &[(
-            "Authorization",
-            "Basic c2tfdGVzdF80ZUMzOUhxTHlqV0Rhcmp0VDF6ZHA3ZGM6",
-        )],
+        headers: &[("Authorization", "Basic c2tfdGVzdF80ZUMzOUhxTHlqV0Rhcmp0VDF6ZHA3ZGM6")],
         body: None,
     },
     Case {
@@ -468,10 +424,7 @@ const CASES: &[Case] = &[
         method: "POST",
         url: "https://api.stripe.com/v1/payment_intents",
         headers: &[
-            (
-                "Authorization",
-                "Basic c2tfdGVzdF80ZUMzOUhxTHlqV0Rhcmp0VDF6ZHA3ZGM6",
-            ),
+            ("Authorization", "Basic c2tfdGVzdF80ZUMzOUhxTHlqV0Rhcmp0VDF6ZHA3ZGM6"),
             ("Content-Type", "application/x-www-form-urlencoded"),
         ],
         body: Some("amount=2000&currency=usd&automatic_payment_methods[enabled]=true"),
@@ -484,10 +437,7 @@ const CASES: &[Case] = &[
   -d limit=10"#,
         method: "GET",
         url: "https://api.stripe.com/v1/charges?created%5Bgte%5D=1700000000&limit=10",
-        headers: &[(
-            "Authorization",
-            "Basic c2tfdGVzdF80ZUMzOUhxTHlqV0Rhcmp0VDF6ZHA3ZGM6",
-        )],
+        headers: &[("Authorization", "Basic c2tfdGVzdF80ZUMzOUhxTHlqV0Rhcmp0VDF6ZHA3ZGM6")],
         body: None,
     },
     // ----------------------------------------------------------------------- Slack
@@ -520,10 +470,7 @@ https://slack.com/api/chat.postMessage"#,
   -d channel=C1234567890 -d limit=100"#,
         method: "POST",
         url: "https://slack.com/api/conversations.history",
-        headers: &[
-            ("Authorization", "Bearer xoxb-your-token"),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
+        headers: &[("Authorization", "Bearer xoxb-your-token"), ("Content-Type", "application/x-www-form-urlencoded")],
         body: Some("channel=C1234567890&limit=100"),
     },
     // ---------------------------------------------------------------------- OpenAI
@@ -543,10 +490,7 @@ https://slack.com/api/chat.postMessage"#,
   }'"#,
         method: "POST",
         url: "https://api.openai.com/v1/chat/completions",
-        headers: &[
-            ("Content-Type", "application/json"),
-            ("Authorization", "Bearer $OPENAI_API_KEY"),
-        ],
+        headers: &[("Content-Type", "application/json"), ("Authorization", "Bearer $OPENAI_API_KEY")],
         body: Some(
             "{\n    \"model\": \"gpt-4o\",\n    \"messages\": [\n      {\n        \"role\": \"user\",\n        \"content\": \"Say this is a test!\"\n      }\n    ]\n  }",
         ),
@@ -587,10 +531,7 @@ https://slack.com/api/chat.postMessage"#,
         method: "POST",
         url: "https://api.twilio.com/2010-04-01/Accounts/$TWILIO_ACCOUNT_SID/Messages.json",
         headers: &[
-            (
-                "Authorization",
-                "Basic JFRXSUxJT19BQ0NPVU5UX1NJRDokVFdJTElPX0FVVEhfVE9LRU4=",
-            ),
+            ("Authorization", "Basic JFRXSUxJT19BQ0NPVU5UX1NJRDokVFdJTElPX0FVVEhfVE9LRU4="),
             ("Content-Type", "application/x-www-form-urlencoded"),
         ],
         body: Some("Body=Hello+from+Twilio&From=%2B15017122661&To=%2B15558675310"),
@@ -601,10 +542,7 @@ https://slack.com/api/chat.postMessage"#,
 -u ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX:your_auth_token"#,
         method: "GET",
         url: "https://api.twilio.com/2010-04-01/Accounts/ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX/Calls.json?Status=completed&PageSize=20",
-        headers: &[(
-            "Authorization",
-            "Basic QUNYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWDp5b3VyX2F1dGhfdG9rZW4=",
-        )],
+        headers: &[("Authorization", "Basic QUNYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWDp5b3VyX2F1dGhfdG9rZW4=")],
         body: None,
     },
     // --------------------------------------------------------------- Elasticsearch
@@ -614,9 +552,7 @@ https://slack.com/api/chat.postMessage"#,
         method: "GET",
         url: "http://localhost:9200/my-index-000001/_search?pretty=",
         headers: &[("Content-Type", "application/json")],
-        body: Some(
-            "\n{\n  \"query\": {\n    \"match\": {\n      \"user.id\": \"kimchy\"\n    }\n  }\n}\n",
-        ),
+        body: Some("\n{\n  \"query\": {\n    \"match\": {\n      \"user.id\": \"kimchy\"\n    }\n  }\n}\n"),
     },
     Case {
         name: "elasticsearch_create_index_xput",
@@ -678,10 +614,7 @@ https://slack.com/api/chat.postMessage"#,
   -d '{"type": "dog", "price": 249.99}'"#,
         method: "POST",
         url: "https://abcdef1234.execute-api.us-east-1.amazonaws.com/prod/pets",
-        headers: &[
-            ("x-api-key", "9Xkq7LmP2sT4vW8yZ0aB"),
-            ("Content-Type", "application/json"),
-        ],
+        headers: &[("x-api-key", "9Xkq7LmP2sT4vW8yZ0aB"), ("Content-Type", "application/json")],
         body: Some(r#"{"type": "dog", "price": 249.99}"#),
     },
     Case {
@@ -712,10 +645,7 @@ https://slack.com/api/chat.postMessage"#,
 --data '{"personalizations": [{"to": [{"email": "test@example.com"}]}],"from": {"email": "test@example.com"},"subject": "Sending with SendGrid is Fun","content": [{"type": "text/plain", "value": "and easy to do anywhere, even with cURL"}]}'"#,
         method: "POST",
         url: "https://api.sendgrid.com/v3/mail/send",
-        headers: &[
-            ("Authorization", "Bearer $SENDGRID_API_KEY"),
-            ("Content-Type", "application/json"),
-        ],
+        headers: &[("Authorization", "Bearer $SENDGRID_API_KEY"), ("Content-Type", "application/json")],
         body: Some(
             r#"{"personalizations": [{"to": [{"email": "test@example.com"}]}],"from": {"email": "test@example.com"},"subject": "Sending with SendGrid is Fun","content": [{"type": "text/plain", "value": "and easy to do anywhere, even with cURL"}]}"#,
         ),
@@ -757,10 +687,7 @@ https://slack.com/api/chat.postMessage"#,
         url: "https://api.cloudflare.com/client/v4/zones/023e105f4ecef8ad9ca31a8372d0c353/purge_cache",
         headers: &[
             ("X-Auth-Email", "user@example.com"),
-            (
-                "X-Auth-Key",
-                "c2547eb745079dac9320b638f5e225cf483cc5cfdda41",
-            ),
+            ("X-Auth-Key", "c2547eb745079dac9320b638f5e225cf483cc5cfdda41"),
             ("Content-Type", "application/json"),
         ],
         body: Some(r#"{"purge_everything":true}"#),
@@ -772,10 +699,7 @@ https://slack.com/api/chat.postMessage"#,
   -H "Authorization: Bearer $HEROKU_API_KEY""#,
         method: "GET",
         url: "https://api.heroku.com/apps",
-        headers: &[
-            ("Accept", "application/vnd.heroku+json; version=3"),
-            ("Authorization", "Bearer $HEROKU_API_KEY"),
-        ],
+        headers: &[("Accept", "application/vnd.heroku+json; version=3"), ("Authorization", "Bearer $HEROKU_API_KEY")],
         body: None,
     },
     Case {
@@ -844,10 +768,7 @@ https://slack.com/api/chat.postMessage"#,
   -d '{"query": "{ shop { name } }"}'"#,
         method: "POST",
         url: "https://my-shop.myshopify.com/admin/api/2024-10/graphql.json",
-        headers: &[
-            ("Content-Type", "application/json"),
-            ("X-Shopify-Access-Token", "shpat_0123456789"),
-        ],
+        headers: &[("Content-Type", "application/json"), ("X-Shopify-Access-Token", "shpat_0123456789")],
         body: Some(r#"{"query": "{ shop { name } }"}"#),
     },
     Case {
@@ -855,10 +776,7 @@ https://slack.com/api/chat.postMessage"#,
         command: r#"curl --json '{"tool": "curl"}' https://httpbin.org/anything"#,
         method: "POST",
         url: "https://httpbin.org/anything",
-        headers: &[
-            ("Content-Type", "application/json"),
-            ("Accept", "application/json"),
-        ],
+        headers: &[("Content-Type", "application/json"), ("Accept", "application/json")],
         body: Some(r#"{"tool": "curl"}"#),
     },
     Case {
@@ -866,10 +784,7 @@ https://slack.com/api/chat.postMessage"#,
         command: r#"curl --json '{"a":' --json '1}' -H 'Accept: application/vnd.api+json' https://httpbin.org/post"#,
         method: "POST",
         url: "https://httpbin.org/post",
-        headers: &[
-            ("Accept", "application/vnd.api+json"),
-            ("Content-Type", "application/json"),
-        ],
+        headers: &[("Accept", "application/vnd.api+json"), ("Content-Type", "application/json")],
         body: Some(r#"{"a":1}"#),
     },
     Case {
@@ -974,10 +889,7 @@ https://slack.com/api/chat.postMessage"#,
         command: r#"curl -sSLkXPOST -H'Content-Type: text/plain' -d'ping' -uadmin:secret https://example.com/echo"#,
         method: "POST",
         url: "https://example.com/echo",
-        headers: &[
-            ("Authorization", "Basic YWRtaW46c2VjcmV0"),
-            ("Content-Type", "text/plain"),
-        ],
+        headers: &[("Authorization", "Basic YWRtaW46c2VjcmV0"), ("Content-Type", "text/plain")],
         body: Some("ping"),
     },
     Case {
@@ -1035,11 +947,7 @@ https://slack.com/api/chat.postMessage"#,
         command: "curl -H 'Cookie: c=1' -b 'd=2' -A ua -H 'Content-Type: multipart/form-data' -F a=1 http://x.test/",
         method: "POST",
         url: "http://x.test/",
-        headers: &[
-            ("User-Agent", "ua"),
-            ("Cookie", "c=1"),
-            ("Content-Type", "multipart/form-data; boundary={B}"),
-        ],
+        headers: &[("User-Agent", "ua"), ("Cookie", "c=1"), ("Content-Type", "multipart/form-data; boundary={B}")],
         body: Some("--{B}\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--{B}--\r\n"),
     },
     Case {
@@ -1047,11 +955,7 @@ https://slack.com/api/chat.postMessage"#,
         command: "curl -G --json '{}' -H 'X-A: 1' http://x.test/",
         method: "GET",
         url: "http://x.test/?%7B%7D=",
-        headers: &[
-            ("X-A", "1"),
-            ("Content-Type", "application/json"),
-            ("Accept", "application/json"),
-        ],
+        headers: &[("X-A", "1"), ("Content-Type", "application/json"), ("Accept", "application/json")],
         body: None,
     },
     Case {
@@ -1101,35 +1005,20 @@ fn every_real_command_gives_the_request_curl_sends() {
                 continue;
             }
         };
-        let expected_headers: Vec<(String, String)> = case
-            .headers
-            .iter()
-            .map(|(n, v)| ((*n).to_owned(), b(v)))
-            .collect();
+        let expected_headers: Vec<(String, String)> =
+            case.headers.iter().map(|(n, v)| ((*n).to_owned(), b(v))).collect();
         let expected_body = case.body.map(b);
         if req.method != case.method {
-            failures.push(format!(
-                "{}: method {:?} != {:?}",
-                case.name, req.method, case.method
-            ));
+            failures.push(format!("{}: method {:?} != {:?}", case.name, req.method, case.method));
         }
         if req.url != case.url {
-            failures.push(format!(
-                "{}: url {:?} != {:?}",
-                case.name, req.url, case.url
-            ));
+            failures.push(format!("{}: url {:?} != {:?}", case.name, req.url, case.url));
         }
         if req.headers != expected_headers {
-            failures.push(format!(
-                "{}: headers\n  got  {:?}\n  want {:?}",
-                case.name, req.headers, expected_headers
-            ));
+            failures.push(format!("{}: headers\n  got  {:?}\n  want {:?}", case.name, req.headers, expected_headers));
         }
         if req.body != expected_body {
-            failures.push(format!(
-                "{}: body\n  got  {:?}\n  want {:?}",
-                case.name, req.body, expected_body
-            ));
+            failures.push(format!("{}: body\n  got  {:?}\n  want {:?}", case.name, req.body, expected_body));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -1145,8 +1034,7 @@ fn command_names_are_unique() {
 
 #[test]
 fn connection_flags_are_carried_over() {
-    let req =
-        parse_curl("curl -k -L -m 2.5 --connect-timeout 3 --http2 https://example.com/").unwrap();
+    let req = parse_curl("curl -k -L -m 2.5 --connect-timeout 3 --http2 https://example.com/").unwrap();
     assert!(req.insecure);
     assert!(req.follow_redirects);
     assert_eq!(req.timeout_ms, Some(2500));
@@ -1170,16 +1058,10 @@ fn url_parts_are_split_for_the_script() {
     assert_eq!(req.host, "Api.Example.com:8443");
     assert_eq!(req.path, "/v1/items");
     assert_eq!(
-        req.query_params
-            .iter()
-            .map(|p| (p.key.as_str(), p.value.as_str()))
-            .collect::<Vec<_>>(),
+        req.query_params.iter().map(|p| (p.key.as_str(), p.value.as_str())).collect::<Vec<_>>(),
         [("q", "a b"), ("x", "/")]
     );
-    assert_eq!(
-        req.url,
-        "https://Api.Example.com:8443/v1/items?q=a%20b&x=%2F"
-    );
+    assert_eq!(req.url, "https://Api.Example.com:8443/v1/items?q=a%20b&x=%2F");
 }
 
 #[test]
@@ -1191,23 +1073,14 @@ fn removed_headers_are_reported() {
 
 #[test]
 fn a_header_without_colon_or_semicolon_is_not_sent_like_curl() {
-    let req =
-        parse_curl("curl -H 'nonsense' -H 'X-A;junk' -H 'X-B; ' https://example.com/").unwrap();
+    let req = parse_curl("curl -H 'nonsense' -H 'X-A;junk' -H 'X-B; ' https://example.com/").unwrap();
     assert!(req.headers.is_empty());
 }
 
 #[test]
 fn an_empty_header_blocks_only_what_curl_adds_itself() {
     // curl 7.88 sends `X: a` and `Y;a: b` here, and no User-Agent.
-    let req =
-        parse_curl("curl -H 'X: a' -H 'X:' -H 'Y;a:b' -H 'Z: ' -H 'User-Agent:' -A ua x.test")
-            .unwrap();
-    assert_eq!(
-        req.headers,
-        [
-            ("X".to_owned(), "a".to_owned()),
-            ("Y;a".to_owned(), "b".to_owned())
-        ]
-    );
+    let req = parse_curl("curl -H 'X: a' -H 'X:' -H 'Y;a:b' -H 'Z: ' -H 'User-Agent:' -A ua x.test").unwrap();
+    assert_eq!(req.headers, [("X".to_owned(), "a".to_owned()), ("Y;a".to_owned(), "b".to_owned())]);
     assert_eq!(req.removed_headers, ["Z", "User-Agent"]);
 }

@@ -4,49 +4,22 @@ use super::super::{ImportError, parse_curl};
 
 /// (command, `Display` of the error)
 const CASES: &[(&str, &str)] = &[
-    (
-        "curl -H 'Accept: application/json' 'https://api.example.com/v1/users?page=2",
-        "unterminated quote at column 36",
-    ),
-    (
-        "curl -H \"X-A: b https://x.test",
-        "unterminated quote at column 9",
-    ),
-    (
-        "curl --data-raw $'{\"a\":1}",
-        "unterminated quote at column 17",
-    ),
-    (
-        "curl ^\"https://x.test/ -H a:b",
-        "unterminated quote at column 7",
-    ),
+    ("curl -H 'Accept: application/json' 'https://api.example.com/v1/users?page=2", "unterminated quote at column 36"),
+    ("curl -H \"X-A: b https://x.test", "unterminated quote at column 9"),
+    ("curl --data-raw $'{\"a\":1}", "unterminated quote at column 17"),
+    ("curl ^\"https://x.test/ -H a:b", "unterminated quote at column 7"),
     ("", "the command is empty"),
-    (
-        "wget https://x.test",
-        "expected a curl command, found 'wget' at column 1",
-    ),
+    ("wget https://x.test", "expected a curl command, found 'wget' at column 1"),
     ("curl -s", "the command has no URL"),
     (
         "curl https://a.test https://b.test",
         "several URLs ('https://a.test' and 'https://b.test'): curl would make several \
          requests; import one at a time at column 21",
     ),
-    (
-        "curl --frobnicate https://x.test",
-        "unknown option '--frobnicate' at column 6",
-    ),
-    (
-        "curl -sW https://x.test",
-        "unknown option '-W' in '-sW' at column 6",
-    ),
-    (
-        "curl --data=a https://x.test",
-        "unknown option '--data=a' (curl takes no '=': write '--data …') at column 6",
-    ),
-    (
-        "curl https://x.test -H",
-        "option '-H' needs an argument at column 21",
-    ),
+    ("curl --frobnicate https://x.test", "unknown option '--frobnicate' at column 6"),
+    ("curl -sW https://x.test", "unknown option '-W' in '-sW' at column 6"),
+    ("curl --data=a https://x.test", "unknown option '--data=a' (curl takes no '=': write '--data …') at column 6"),
+    ("curl https://x.test -H", "option '-H' needs an argument at column 21"),
     (
         "curl -d @body.json https://x.test",
         "option '-d' reads 'body.json' (@file), which cannot be imported: paste the content \
@@ -87,10 +60,7 @@ const CASES: &[(&str, &str)] = &[
         "option '-b' names the cookie file 'cookies.txt', which cannot be imported: pass the \
          cookies themselves ('-b \"name=value; …\"') at column 9",
     ),
-    (
-        "curl -T report.pdf https://x.test/upload",
-        "option '-T' cannot be imported: it uploads a local file at column 6",
-    ),
+    ("curl -T report.pdf https://x.test/upload", "option '-T' cannot be imported: it uploads a local file at column 6"),
     (
         "curl --upload-file ./a.bin https://x.test",
         "option '--upload-file' cannot be imported: it uploads a local file at column 6",
@@ -110,10 +80,7 @@ const CASES: &[(&str, &str)] = &[
         "option '-x' cannot be imported: the script connects directly, not through a proxy \
          at column 6",
     ),
-    (
-        "curl -K curl.cfg",
-        "option '-K' cannot be imported: it reads a local file at column 6",
-    ),
+    ("curl -K curl.cfg", "option '-K' cannot be imported: it reads a local file at column 6"),
     (
         "curl --digest -u a:b https://x.test",
         "option '--digest' cannot be imported: only Basic authentication (-u) and bearer \
@@ -141,27 +108,18 @@ const CASES: &[(&str, &str)] = &[
         "the URL 'https://x.test/a b' contains a space: curl rejects it (encode it, e.g. a \
          space as %20) at column 6",
     ),
-    (
-        "curl https://:80/",
-        "the URL 'https://:80/' has an invalid host ':80': empty host at column 6",
-    ),
+    ("curl https://:80/", "the URL 'https://:80/' has an invalid host ':80': empty host at column 6"),
     (
         "curl -u alice https://x.test",
         "-u 'alice' has no password: curl would prompt for it; write 'alice:password' at \
          column 9",
     ),
-    (
-        "curl -m soon https://x.test",
-        "option '-m' expects seconds, got 'soon' at column 9",
-    ),
+    ("curl -m soon https://x.test", "option '-m' expects seconds, got 'soon' at column 9"),
     (
         "curl -d a=1 -F b=2 https://x.test",
         "a request cannot have both a -d body and a -F form (curl refuses it too) at column 13",
     ),
-    (
-        "curl -I -d a=1 https://x.test",
-        "-I (HEAD) cannot send a -d body (curl refuses it too) at column 9",
-    ),
+    ("curl -I -d a=1 https://x.test", "-I (HEAD) cannot send a -d body (curl refuses it too) at column 9"),
     (
         "curl https://x.test && echo done",
         "shell operator '&&' cannot be imported: paste the curl command alone at column 21",
@@ -210,9 +168,6 @@ fn the_error_is_a_std_error_with_a_column_field() {
     assert_eq!(err.to_string(), "unterminated quote at column 6");
     assert_eq!(
         parse_curl("curl 'x").unwrap_err(),
-        ImportError {
-            column: Some(6),
-            message: "unterminated quote".to_owned()
-        }
+        ImportError { column: Some(6), message: "unterminated quote".to_owned() }
     );
 }

@@ -138,8 +138,7 @@ const ALPHABET: &[&str] = &[
 ];
 
 fn command_from_tokens() -> impl Strategy<Value = String> {
-    prop::collection::vec(prop::sample::select(ALPHABET), 0..40)
-        .prop_map(|tokens| format!("curl {}", tokens.concat()))
+    prop::collection::vec(prop::sample::select(ALPHABET), 0..40).prop_map(|tokens| format!("curl {}", tokens.concat()))
 }
 
 fn any_param() -> impl Strategy<Value = QueryParam> {

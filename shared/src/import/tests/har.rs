@@ -213,21 +213,9 @@ fn summary(import: &HarImport) -> (Vec<String>, Vec<String>) {
     let kept = import
         .requests
         .iter()
-        .map(|e| {
-            format!(
-                "{} {} [{}] x{}",
-                e.request.method,
-                e.request.url,
-                e.resource_type,
-                e.merged_duplicates + 1
-            )
-        })
+        .map(|e| format!("{} {} [{}] x{}", e.request.method, e.request.url, e.resource_type, e.merged_duplicates + 1))
         .collect();
-    let skipped = import
-        .skipped
-        .iter()
-        .map(|s| format!("{} {}: {}", s.method, s.url, s.reason))
-        .collect();
+    let skipped = import.skipped.iter().map(|s| format!("{} {}: {}", s.method, s.url, s.reason)).collect();
     (kept, skipped)
 }
 
@@ -268,14 +256,8 @@ fn chrome_pseudo_and_computed_headers_are_dropped() {
     assert_eq!(header_names(document), ["accept", "cookie", "user-agent"]);
     assert_eq!(document.query_params[0].key, "tab");
     let post = &import.requests[1].request;
-    assert_eq!(
-        header_names(post),
-        ["authorization", "content-type", "x-request-id"]
-    );
-    assert_eq!(
-        post.body.as_deref(),
-        Some(r#"{"type":"page_view","path":"/dash"}"#)
-    );
+    assert_eq!(header_names(post), ["authorization", "content-type", "x-request-id"]);
+    assert_eq!(post.body.as_deref(), Some(r#"{"type":"page_view","path":"/dash"}"#));
     let stats = &import.requests[2];
     assert_eq!(stats.merged_duplicates, 1);
     assert_eq!(stats.request.query_params[1].value, "Europe/Paris");
@@ -300,14 +282,15 @@ fn filters_by_host_and_type() {
     assert!(skipped.contains(
         &"GET https://app.example.com/dashboard?tab=overview: host 'app.example.com' is not selected (selected: API.example.com)".to_owned()
     ));
-    assert!(skipped.contains(
-        &"POST https://api.example.com/v1/events: resource type 'fetch' is not selected (selected: xhr, preflight)".to_owned()
-    ));
+    assert!(
+        skipped.contains(
+            &"POST https://api.example.com/v1/events: resource type 'fetch' is not selected (selected: xhr, preflight)"
+                .to_owned()
+        )
+    );
 
-    let subdomains = HarFilter {
-        hosts: vec!["*.example.com".to_owned()],
-        resource_types: vec!["stylesheet".to_owned()],
-    };
+    let subdomains =
+        HarFilter { hosts: vec!["*.example.com".to_owned()], resource_types: vec!["stylesheet".to_owned()] };
     let import = parse_har(CHROME_HAR, &subdomains).unwrap();
     assert_eq!(import.requests.len(), 1);
     assert_eq!(import.requests[0].request.host, "cdn.example.com");
@@ -335,16 +318,10 @@ fn firefox_export_infers_types_and_reads_post_data() {
         ]
     );
     let document = &import.requests[0].request;
-    assert_eq!(
-        header_names(document),
-        ["User-Agent", "Accept", "Upgrade-Insecure-Requests"]
-    );
+    assert_eq!(header_names(document), ["User-Agent", "Accept", "Upgrade-Insecure-Requests"]);
     let login = &import.requests[1].request;
     assert_eq!(header_names(login), ["Content-Type", "Origin", "Cookie"]);
-    assert_eq!(
-        login.body.as_deref(),
-        Some("user=alice&pass=p%40ss+word&csrf=Zx81")
-    );
+    assert_eq!(login.body.as_deref(), Some("user=alice&pass=p%40ss+word&csrf=Zx81"));
     let profile = &import.requests[3].request;
     let content_type = format!("multipart/form-data; boundary={MULTIPART_BOUNDARY}");
     assert_eq!(profile.header("Content-Type"), Some(content_type.as_str()));
@@ -361,20 +338,13 @@ fn params_without_text_are_form_encoded_like_the_browser() {
     let har = r#"{"log":{"entries":[{"_resourceType":"document","request":{"method":"POST","url":"https://x.test/f","headers":[],
         "postData":{"mimeType":"application/x-www-form-urlencoded","params":[{"name":"q","value":"a b&c"},{"name":"n","value":"é"}]}}}]}}"#;
     let import = parse_har(har, &HarFilter::default()).unwrap();
-    assert_eq!(
-        import.requests[0].request.body.as_deref(),
-        Some("q=a+b%26c&n=%C3%A9")
-    );
+    assert_eq!(import.requests[0].request.body.as_deref(), Some("q=a+b%26c&n=%C3%A9"));
 }
 
 #[test]
 fn broken_files_are_errors() {
     let err = parse_har("{\"log\": ", &HarFilter::default()).unwrap_err();
-    assert!(
-        err.to_string()
-            .starts_with("the HAR file is not valid JSON: "),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with("the HAR file is not valid JSON: "), "{err}");
     assert_eq!(err.column, None);
     let err = parse_har("{\"entries\": []}", &HarFilter::default()).unwrap_err();
     assert_eq!(err.to_string(), "not a HAR file: 'log.entries' is missing");
