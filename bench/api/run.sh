@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# API throughput and latency of alilo-local on 1,000 projects × 10 scenarios × 10
+# scripts, driven by wrk at concurrency 32. Goals (2 cores): list and get p99 < 5 ms,
+# create p99 < 10 ms. Prints one line per endpoint with p50, p99, req/s and p99/goal.
+#
+#   bench/api/run.sh            # 10 s per endpoint
+#   DURATION=30s bench/api/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DURATION="${DURATION:-10s}"
+PORT="${PORT:-18084}"
+DB="alilo_bench_$$"
+BASE_DSN="${BENCH_PG:-postgres://postgres@127.0.0.1:5432}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/alilo/target}"
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+
+cargo build --release -q -p alilo-local
+BIN="$CARGO_TARGET_DIR/release/alilo-local"
+DATA=$(mktemp -d)
+cleanup() { kill "${SERVER:-0}" 2>/dev/null || true; wait "${SERVER:-0}" 2>/dev/null || true; psql -q "$BASE_DSN/postgres" -c "DROP DATABASE IF EXISTS $DB" || true; rm -rf "$DATA"; }
+trap cleanup EXIT
+
+RUST_LOG=warn "$BIN" --port "$PORT" --pg-dsn "$BASE_DSN/$DB" --data-dir "$DATA" &
+SERVER=$!
+for _ in $(seq 1 60); do curl -s -o /dev/null -XPOST "localhost:$PORT/v1/projects" && break; sleep 0.5; done
+psql -q "$BASE_DSN/$DB" -f bench/api/seed.sql
+echo "seeded: $(psql -tA "$BASE_DSN/$DB" -c 'SELECT count(*) FROM projects') projects, $(psql -tA "$BASE_DSN/$DB" -c 'SELECT count(*) FROM scenarios') scenarios, $(psql -tA "$BASE_DSN/$DB" -c 'SELECT count(*) FROM simple_scripts') scripts"
+SCENARIO=$(psql -tA "$BASE_DSN/$DB" -c "SELECT id FROM scenarios ORDER BY id LIMIT 1 OFFSET 5000")
+SCRIPT=$(psql -tA "$BASE_DSN/$DB" -c "SELECT id FROM simple_scripts ORDER BY id LIMIT 1 OFFSET 50000")
+PROJECT=$(psql -tA "$BASE_DSN/$DB" -c "SELECT id FROM projects ORDER BY id LIMIT 1 OFFSET 500")
+
+# p50/p99 in ms from wrk --latency output.
+to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; printf "%.2f", v}'; }
+measure() { # name goal_ms path lua [BODY]
+  local name=$1 goal=$2 path=$3 lua=$4
+  local out; out=$(BODY="${5:-{\}}" SCENARIO="$SCENARIO" wrk -t2 -c32 -d"$DURATION" --latency -s "bench/api/$lua" "http://127.0.0.1:$PORT$path")
+  local p50 p99 rps
+  p50=$(echo "$out" | awk '$1=="50%"{print $2}' | to_ms)
+  p99=$(echo "$out" | awk '$1=="99%"{print $2}' | to_ms)
+  rps=$(echo "$out" | awk '/Requests\/sec/{print $2}')
+  local errors; errors=$(echo "$out" | awk '/Non-2xx/{print $NF}')
+  printf '%-34s %9s req/s  p50 %6s ms  p99 %6s ms  goal p99<%s ms  p99/goal %s  %s\n' \
+    "$name" "$rps" "$p50" "$p99" "$goal" "$(awk -v a="$p99" -v b="$goal" 'BEGIN{printf "%.2f", a/b}')" "${errors:+non-2xx: $errors}"
+}
+
+echo "wrk -c32 -t2 for $DURATION each against alilo-local (release) on $(nproc) cores"
+measure "list projects (page 50 of 100)" 5 /v1/projects post.lua '{"limit": 10, "page_number": 50}'
+measure "get project" 5 /v1/project post.lua "{\"id\": $PROJECT}"
+measure "list scenarios of a project" 5 /v1/scenarios post.lua "{\"project_id\": $PROJECT, \"limit\": 10}"
+measure "list scripts of a scenario" 5 /v1/scripts post.lua "{\"scenario_id\": $SCENARIO}"
+measure "get simple script" 5 /v1/simple-script post.lua "{\"simple_script_id\": $SCRIPT}"
+measure "search (literal, trigram index)" 5 /v1/search post.lua '{"search_query": "scenario 7"}'
+measure "create project" 10 /v1/project/create create_project.lua
+measure "create simple script" 10 /v1/simple-script/create create_script.lua
