@@ -12,3 +12,4 @@ mod scenarios;
 mod scripts;
 mod search;
 mod simple_scripts;
+mod startup;

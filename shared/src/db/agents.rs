@@ -31,20 +31,28 @@ pub struct AgentInput {
 
 pub async fn list(db: &Db) -> ApiResult<Vec<Agent>> {
     let conn = db.conn().await?;
-    let rows = conn.query(&format!("{SELECT} ORDER BY tags, host_name, id"), &[]).await?;
+    let rows = conn.query(&conn.prepare_cached(&format!("{SELECT} ORDER BY tags, host_name, id")).await?, &[]).await?;
     Ok(rows.iter().map(agent).collect())
 }
 
 pub async fn get(db: &Db, id: i64) -> ApiResult<Option<Agent>> {
     let conn = db.conn().await?;
-    Ok(conn.query_opt(&format!("{SELECT} WHERE id = $1"), &[&id]).await?.as_ref().map(agent))
+    Ok(conn
+        .query_opt(&conn.prepare_cached(&format!("{SELECT} WHERE id = $1")).await?, &[&id])
+        .await?
+        .as_ref()
+        .map(agent))
 }
 
 pub async fn create(db: &Db, a: &AgentInput) -> ApiResult<i64> {
     let conn = db.conn().await?;
     let row = conn
         .query_one(
-            "INSERT INTO agents (host_name, port, enabled, tags) VALUES ($1, $2, $3, $4) RETURNING id",
+            &conn
+                .prepare_cached(
+                    "INSERT INTO agents (host_name, port, enabled, tags) VALUES ($1, $2, $3, $4) RETURNING id",
+                )
+                .await?,
             &[&a.host_name, &a.port, &a.enabled, &a.tags],
         )
         .await?;
@@ -55,7 +63,7 @@ pub async fn update(db: &Db, id: i64, a: &AgentInput) -> ApiResult<bool> {
     let conn = db.conn().await?;
     let n = conn
         .execute(
-            "UPDATE agents SET host_name = $2, port = $3, enabled = $4, tags = $5, updated_at = now() WHERE id = $1",
+            &conn.prepare_cached("UPDATE agents SET host_name = $2, port = $3, enabled = $4, tags = $5, updated_at = now() WHERE id = $1").await?,
             &[&id, &a.host_name, &a.port, &a.enabled, &a.tags],
         )
         .await?;
@@ -64,20 +72,30 @@ pub async fn update(db: &Db, id: i64, a: &AgentInput) -> ApiResult<bool> {
 
 pub async fn delete(db: &Db, id: i64) -> ApiResult<bool> {
     let conn = db.conn().await?;
-    Ok(conn.execute("DELETE FROM agents WHERE id = $1", &[&id]).await? == 1)
+    Ok(conn.execute(&conn.prepare_cached("DELETE FROM agents WHERE id = $1").await?, &[&id]).await? == 1)
 }
 
 /// Distinct tags of enabled agents, sorted.
 pub async fn tags(db: &Db) -> ApiResult<Vec<String>> {
     let conn = db.conn().await?;
-    let rows = conn.query("SELECT DISTINCT unnest(tags) AS tag FROM agents WHERE enabled ORDER BY tag", &[]).await?;
+    let rows = conn
+        .query(
+            &conn.prepare_cached("SELECT DISTINCT unnest(tags) AS tag FROM agents WHERE enabled ORDER BY tag").await?,
+            &[],
+        )
+        .await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 /// Agents (enabled or not) carrying `tag`, by host name.
 pub async fn by_tag(db: &Db, tag: &str) -> ApiResult<Vec<Agent>> {
     let conn = db.conn().await?;
-    let rows = conn.query(&format!("{SELECT} WHERE tags @> ARRAY[$1::text] ORDER BY host_name, id"), &[&tag]).await?;
+    let rows = conn
+        .query(
+            &conn.prepare_cached(&format!("{SELECT} WHERE tags @> ARRAY[$1::text] ORDER BY host_name, id")).await?,
+            &[&tag],
+        )
+        .await?;
     Ok(rows.iter().map(agent).collect())
 }
 
@@ -85,7 +103,12 @@ pub async fn by_tag(db: &Db, tag: &str) -> ApiResult<Vec<Agent>> {
 pub async fn enabled_with_tag(db: &Db, tag: &str) -> ApiResult<bool> {
     let conn = db.conn().await?;
     let row = conn
-        .query_one("SELECT EXISTS (SELECT 1 FROM agents WHERE enabled AND tags @> ARRAY[$1::text])", &[&tag])
+        .query_one(
+            &conn
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM agents WHERE enabled AND tags @> ARRAY[$1::text])")
+                .await?,
+            &[&tag],
+        )
         .await?;
     Ok(row.get(0))
 }

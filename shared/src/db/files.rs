@@ -38,10 +38,10 @@ pub async fn upsert(
     let conn = db.conn().await?;
     let row = conn
         .query_one(
-            "INSERT INTO ammo_files (object_key, descrip, bucket, size, content_type) VALUES ($1, $2, $3, $4, $5)
+            &conn.prepare_cached("INSERT INTO ammo_files (object_key, descrip, bucket, size, content_type) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (object_key) DO UPDATE SET descrip = EXCLUDED.descrip, size = EXCLUDED.size,
                  content_type = EXCLUDED.content_type, created_at = now()
-             RETURNING id, object_key, descrip, bucket, size, content_type",
+             RETURNING id, object_key, descrip, bucket, size, content_type").await?,
             &[&key, &descrip, &bucket, &size, &content_type],
         )
         .await?;
@@ -50,17 +50,26 @@ pub async fn upsert(
 
 pub async fn get(db: &Db, id: i64) -> ApiResult<Option<AmmoRecord>> {
     let conn = db.conn().await?;
-    Ok(conn.query_opt(&format!("{SELECT} WHERE id = $1"), &[&id]).await?.as_ref().map(record))
+    Ok(conn
+        .query_opt(&conn.prepare_cached(&format!("{SELECT} WHERE id = $1")).await?, &[&id])
+        .await?
+        .as_ref()
+        .map(record))
 }
 
 pub async fn list(db: &Db) -> ApiResult<Vec<AmmoRecord>> {
     let conn = db.conn().await?;
-    Ok(conn.query(&format!("{SELECT} ORDER BY id"), &[]).await?.iter().map(record).collect())
+    Ok(conn
+        .query(&conn.prepare_cached(&format!("{SELECT} ORDER BY id")).await?, &[])
+        .await?
+        .iter()
+        .map(record)
+        .collect())
 }
 
 /// Forget the record of a deleted object.
 pub async fn forget(db: &Db, key: &str) -> ApiResult<()> {
     let conn = db.conn().await?;
-    conn.execute("DELETE FROM ammo_files WHERE object_key = $1", &[&key]).await?;
+    conn.execute(&conn.prepare_cached("DELETE FROM ammo_files WHERE object_key = $1").await?, &[&key]).await?;
     Ok(())
 }

@@ -18,20 +18,31 @@ pub(crate) fn sql_limit(page: &Page) -> Option<i64> {
 #[tracing::instrument(skip(db))]
 pub async fn list(db: &Db, page: Page) -> ApiResult<(Vec<Project>, i64)> {
     let conn = db.conn().await?;
+    // One round trip: the window count comes with the page; only a page beyond the
+    // end needs the count on its own.
     let rows = conn
         .query(
-            "SELECT id, title, descrip FROM projects ORDER BY title, id LIMIT $1 OFFSET $2",
+            &conn
+                .prepare_cached(
+                    "SELECT id, title, descrip, count(*) OVER () AS total FROM projects ORDER BY title, id LIMIT $1 OFFSET $2",
+                )
+                .await?,
             &[&sql_limit(&page), &page.offset],
         )
         .await?;
-    let total: i64 = conn.query_one("SELECT count(*) FROM projects", &[]).await?.get(0);
+    let total: i64 = match rows.first() {
+        Some(row) => row.get("total"),
+        None => conn.query_one(&conn.prepare_cached("SELECT count(*) FROM projects").await?, &[]).await?.get(0),
+    };
     Ok((rows.iter().map(project).collect(), total))
 }
 
 #[tracing::instrument(skip(db))]
 pub async fn get(db: &Db, id: i64) -> ApiResult<Option<Project>> {
     let conn = db.conn().await?;
-    let row = conn.query_opt("SELECT id, title, descrip FROM projects WHERE id = $1", &[&id]).await?;
+    let row = conn
+        .query_opt(&conn.prepare_cached("SELECT id, title, descrip FROM projects WHERE id = $1").await?, &[&id])
+        .await?;
     Ok(row.as_ref().map(project))
 }
 
@@ -39,7 +50,10 @@ pub async fn get(db: &Db, id: i64) -> ApiResult<Option<Project>> {
 pub async fn create(db: &Db, title: &str, descrip: &str) -> ApiResult<i64> {
     let conn = db.conn().await?;
     let row = conn
-        .query_one("INSERT INTO projects (title, descrip) VALUES ($1, $2) RETURNING id", &[&title, &descrip])
+        .query_one(
+            &conn.prepare_cached("INSERT INTO projects (title, descrip) VALUES ($1, $2) RETURNING id").await?,
+            &[&title, &descrip],
+        )
         .await?;
     Ok(row.get(0))
 }
@@ -50,7 +64,9 @@ pub async fn update(db: &Db, id: i64, title: &str, descrip: &str) -> ApiResult<b
     let conn = db.conn().await?;
     let n = conn
         .execute(
-            "UPDATE projects SET title = $2, descrip = $3, updated_at = now() WHERE id = $1",
+            &conn
+                .prepare_cached("UPDATE projects SET title = $2, descrip = $3, updated_at = now() WHERE id = $1")
+                .await?,
             &[&id, &title, &descrip],
         )
         .await?;
@@ -61,7 +77,7 @@ pub async fn update(db: &Db, id: i64, title: &str, descrip: &str) -> ApiResult<b
 #[tracing::instrument(skip(db))]
 pub async fn delete(db: &Db, id: i64) -> ApiResult<bool> {
     let conn = db.conn().await?;
-    Ok(conn.execute("DELETE FROM projects WHERE id = $1", &[&id]).await? == 1)
+    Ok(conn.execute(&conn.prepare_cached("DELETE FROM projects WHERE id = $1").await?, &[&id]).await? == 1)
 }
 
 /// 1-based position of a project in the title order, or `None`.
@@ -69,7 +85,7 @@ pub async fn position(db: &Db, id: i64) -> ApiResult<Option<i64>> {
     let conn = db.conn().await?;
     let row = conn
         .query_opt(
-            "SELECT pos FROM (SELECT id, row_number() OVER (ORDER BY title, id) AS pos FROM projects) p WHERE id = $1",
+            &conn.prepare_cached("SELECT pos FROM (SELECT id, row_number() OVER (ORDER BY title, id) AS pos FROM projects) p WHERE id = $1").await?,
             &[&id],
         )
         .await?;

@@ -28,16 +28,21 @@ fn scenario(row: &Row) -> Scenario {
 #[tracing::instrument(skip(db))]
 pub async fn list(db: &Db, project_id: i64, page: Page) -> ApiResult<(Vec<Scenario>, i64)> {
     let conn = db.conn().await?;
-    let rows = conn
-        .query(
-            &format!(
-                "SELECT {COLUMNS} FROM scenarios s WHERE s.project_id = $1 ORDER BY s.title, s.id LIMIT $2 OFFSET $3"
-            ),
-            &[&project_id, &sql_limit(&page), &page.offset],
-        )
-        .await?;
-    let total: i64 =
-        conn.query_one("SELECT count(*) FROM scenarios WHERE project_id = $1", &[&project_id]).await?.get(0);
+    let sql = format!(
+        "SELECT {COLUMNS}, count(*) OVER () AS total FROM scenarios s WHERE s.project_id = $1
+         ORDER BY s.title, s.id LIMIT $2 OFFSET $3"
+    );
+    let rows = conn.query(&conn.prepare_cached(&sql).await?, &[&project_id, &sql_limit(&page), &page.offset]).await?;
+    let total: i64 = match rows.first() {
+        Some(row) => row.get("total"),
+        None => conn
+            .query_one(
+                &conn.prepare_cached("SELECT count(*) FROM scenarios WHERE project_id = $1").await?,
+                &[&project_id],
+            )
+            .await?
+            .get(0),
+    };
     Ok((rows.iter().map(scenario).collect(), total))
 }
 
@@ -48,19 +53,19 @@ pub async fn get(db: &Db, id: i64) -> ApiResult<Option<Scenario>> {
 }
 
 pub async fn get_with(conn: &impl GenericClient, id: i64) -> ApiResult<Option<Scenario>> {
-    let row = conn.query_opt(&format!("SELECT {COLUMNS} FROM scenarios s WHERE s.id = $1"), &[&id]).await?;
+    let row = conn
+        .query_opt(&conn.prepare_cached(&format!("SELECT {COLUMNS} FROM scenarios s WHERE s.id = $1")).await?, &[&id])
+        .await?;
     Ok(row.as_ref().map(scenario))
 }
 
-/// Scenarios by id, in the order given; unknown ids are left out.
-pub async fn get_many(db: &Db, ids: &[i64]) -> ApiResult<Vec<Scenario>> {
-    let conn = db.conn().await?;
-    let rows = conn
-        .query(
-            &format!("SELECT {COLUMNS} FROM scenarios s JOIN unnest($1::bigint[]) WITH ORDINALITY AS i(id, n) ON i.id = s.id ORDER BY i.n"),
-            &[&ids],
-        )
-        .await?;
+/// Scenarios by id, in the order given; unknown ids are left out. Takes the
+/// caller's connection: a caller holding one must not wait for a second.
+pub async fn get_many(conn: &impl GenericClient, ids: &[i64]) -> ApiResult<Vec<Scenario>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM scenarios s JOIN unnest($1::bigint[]) WITH ORDINALITY AS i(id, n) ON i.id = s.id ORDER BY i.n"
+    );
+    let rows = conn.query(&conn.prepare_cached(&sql).await?, &[&ids]).await?;
     Ok(rows.iter().map(scenario).collect())
 }
 
@@ -73,7 +78,7 @@ pub async fn create_with(
 ) -> ApiResult<i64> {
     let row = conn
         .query_one(
-            "INSERT INTO scenarios (project_id, title, descrip, selectors) VALUES ($1, $2, $3, $4) RETURNING id",
+            &conn.prepare_cached("INSERT INTO scenarios (project_id, title, descrip, selectors) VALUES ($1, $2, $3, $4) RETURNING id").await?,
             &[&project_id, &title, &descrip, &Json(selectors)],
         )
         .await?;
@@ -98,7 +103,11 @@ pub async fn update(db: &Db, id: i64, title: &str, descrip: &str, selectors: &[S
     let conn = db.conn().await?;
     let n = conn
         .execute(
-            "UPDATE scenarios SET title = $2, descrip = $3, selectors = $4, updated_at = now() WHERE id = $1",
+            &conn
+                .prepare_cached(
+                    "UPDATE scenarios SET title = $2, descrip = $3, selectors = $4, updated_at = now() WHERE id = $1",
+                )
+                .await?,
             &[&id, &title, &descrip, &Json(selectors)],
         )
         .await?;
@@ -108,12 +117,14 @@ pub async fn update(db: &Db, id: i64, title: &str, descrip: &str, selectors: &[S
 #[tracing::instrument(skip(db))]
 pub async fn delete(db: &Db, id: i64) -> ApiResult<bool> {
     let conn = db.conn().await?;
-    Ok(conn.execute("DELETE FROM scenarios WHERE id = $1", &[&id]).await? == 1)
+    Ok(conn.execute(&conn.prepare_cached("DELETE FROM scenarios WHERE id = $1").await?, &[&id]).await? == 1)
 }
 
 /// Ids of the scenarios of a project.
 pub async fn ids_of_project(conn: &impl GenericClient, project_id: i64) -> ApiResult<Vec<i64>> {
-    let rows = conn.query("SELECT id FROM scenarios WHERE project_id = $1", &[&project_id]).await?;
+    let rows = conn
+        .query(&conn.prepare_cached("SELECT id FROM scenarios WHERE project_id = $1").await?, &[&project_id])
+        .await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
@@ -122,8 +133,12 @@ pub async fn rps_sum(db: &Db, id: i64) -> ApiResult<i64> {
     let conn = db.conn().await?;
     let row = conn
         .query_one(
-            "SELECT (SELECT COALESCE(sum(rps), 0) FROM scripts WHERE scenario_id = $1 AND enabled)::bigint
+            &conn
+                .prepare_cached(
+                    "SELECT (SELECT COALESCE(sum(rps), 0) FROM scripts WHERE scenario_id = $1 AND enabled)::bigint
                   + (SELECT COALESCE(sum(rps), 0) FROM simple_scripts WHERE scenario_id = $1 AND enabled)::bigint",
+                )
+                .await?,
             &[&id],
         )
         .await?;
@@ -135,8 +150,12 @@ pub async fn position(db: &Db, id: i64) -> ApiResult<Option<i64>> {
     let conn = db.conn().await?;
     let row = conn
         .query_opt(
-            "SELECT pos FROM (SELECT id, row_number() OVER (ORDER BY title, id) AS pos FROM scenarios
+            &conn
+                .prepare_cached(
+                    "SELECT pos FROM (SELECT id, row_number() OVER (ORDER BY title, id) AS pos FROM scenarios
                  WHERE project_id = (SELECT project_id FROM scenarios WHERE id = $1)) p WHERE id = $1",
+                )
+                .await?,
             &[&id],
         )
         .await?;
@@ -153,10 +172,10 @@ async fn conflicting_names(
 ) -> ApiResult<Vec<String>> {
     let rows = conn
         .query(
-            &format!(
+            &conn.prepare_cached(&format!(
                 "SELECT name FROM scripts WHERE scenario_id = ANY($1) AND {conflict}
                  UNION ALL SELECT name FROM simple_scripts WHERE scenario_id = ANY($1) AND {conflict} ORDER BY 1 LIMIT 20"
-            ),
+            )).await?,
             &[&scenario_ids, &value],
         )
         .await?;
@@ -179,7 +198,7 @@ pub async fn set_duration(db: &Db, scenario_ids: &[i64], text: &str, secs: i64) 
     for table in ["scripts", "simple_scripts"] {
         n += tx
             .execute(
-                &format!("UPDATE {table} SET duration = $2, duration_secs = $3, updated_at = now() WHERE scenario_id = ANY($1)"),
+                &tx.prepare_cached(&format!("UPDATE {table} SET duration = $2, duration_secs = $3, updated_at = now() WHERE scenario_id = ANY($1)")).await?,
                 &[&scenario_ids, &text, &secs],
             )
             .await?;
@@ -204,7 +223,10 @@ pub async fn set_steps(db: &Db, scenario_ids: &[i64], steps: i32) -> ApiResult<u
     for table in ["scripts", "simple_scripts"] {
         n += tx
             .execute(
-                &format!("UPDATE {table} SET steps = $2, updated_at = now() WHERE scenario_id = ANY($1)"),
+                &tx.prepare_cached(&format!(
+                    "UPDATE {table} SET steps = $2, updated_at = now() WHERE scenario_id = ANY($1)"
+                ))
+                .await?,
                 &[&scenario_ids, &steps],
             )
             .await?;
@@ -221,7 +243,8 @@ pub async fn set_tag(db: &Db, scenario_id: i64, tag: &str) -> ApiResult<u64> {
     for table in ["scripts", "simple_scripts"] {
         n += tx
             .execute(
-                &format!("UPDATE {table} SET tag = $2, updated_at = now() WHERE scenario_id = $1"),
+                &tx.prepare_cached(&format!("UPDATE {table} SET tag = $2, updated_at = now() WHERE scenario_id = $1"))
+                    .await?,
                 &[&scenario_id, &tag],
             )
             .await?;

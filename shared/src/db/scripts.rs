@@ -42,13 +42,18 @@ pub(crate) fn script(row: &Row) -> Script {
 
 pub async fn list(db: &Db, scenario_id: i64) -> ApiResult<Vec<Script>> {
     let conn = db.conn().await?;
-    let rows = conn.query(&format!("{SELECT} WHERE t.scenario_id = $1 ORDER BY t.name, t.id"), &[&scenario_id]).await?;
+    let rows = conn
+        .query(
+            &conn.prepare_cached(&format!("{SELECT} WHERE t.scenario_id = $1 ORDER BY t.name, t.id")).await?,
+            &[&scenario_id],
+        )
+        .await?;
     Ok(rows.iter().map(script).collect())
 }
 
 pub async fn get(db: &Db, id: i64) -> ApiResult<Option<Script>> {
     let conn = db.conn().await?;
-    let row = conn.query_opt(&format!("{SELECT} WHERE t.id = $1"), &[&id]).await?;
+    let row = conn.query_opt(&conn.prepare_cached(&format!("{SELECT} WHERE t.id = $1")).await?, &[&id]).await?;
     Ok(row.as_ref().map(script))
 }
 
@@ -56,9 +61,9 @@ pub async fn create(db: &Db, scenario_id: i64, s: &ExtendedScript) -> ApiResult<
     let conn = db.conn().await?;
     let row = conn
         .query_one(
-            "INSERT INTO scripts (scenario_id, name, title, descrip, script_file, ammo_id, base_url, rps, steps,
+            &conn.prepare_cached("INSERT INTO scripts (scenario_id, name, title, descrip, script_file, ammo_id, base_url, rps, steps,
                  duration, duration_secs, enabled, grafana_url, tag, selectors, additional_env)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id").await?,
             &[
                 &scenario_id,
                 &s.name,
@@ -87,10 +92,10 @@ pub async fn update(db: &Db, id: i64, scenario_id: i64, s: &ExtendedScript) -> A
     let conn = db.conn().await?;
     let n = conn
         .execute(
-            "UPDATE scripts SET scenario_id = $2, name = $3, title = $4, descrip = $5, script_file = $6, ammo_id = $7,
+            &conn.prepare_cached("UPDATE scripts SET scenario_id = $2, name = $3, title = $4, descrip = $5, script_file = $6, ammo_id = $7,
                  base_url = $8, rps = $9, steps = $10, duration = $11, duration_secs = $12, enabled = $13,
                  grafana_url = $14, tag = $15, selectors = $16, additional_env = $17, updated_at = now()
-             WHERE id = $1",
+             WHERE id = $1").await?,
             &[
                 &id,
                 &scenario_id,
@@ -117,13 +122,16 @@ pub async fn update(db: &Db, id: i64, scenario_id: i64, s: &ExtendedScript) -> A
 
 pub async fn delete(db: &Db, id: i64) -> ApiResult<bool> {
     let conn = db.conn().await?;
-    Ok(conn.execute("DELETE FROM scripts WHERE id = $1", &[&id]).await? == 1)
+    Ok(conn.execute(&conn.prepare_cached("DELETE FROM scripts WHERE id = $1").await?, &[&id]).await? == 1)
 }
 
 pub async fn set_scenario(db: &Db, id: i64, scenario_id: i64) -> ApiResult<bool> {
     let conn = db.conn().await?;
     let n = conn
-        .execute("UPDATE scripts SET scenario_id = $2, updated_at = now() WHERE id = $1", &[&id, &scenario_id])
+        .execute(
+            &conn.prepare_cached("UPDATE scripts SET scenario_id = $2, updated_at = now() WHERE id = $1").await?,
+            &[&id, &scenario_id],
+        )
         .await?;
     Ok(n == 1)
 }
@@ -138,12 +146,12 @@ pub async fn copy_into(
 ) -> ApiResult<u64> {
     Ok(conn
         .execute(
-            "INSERT INTO scripts (scenario_id, name, title, descrip, script_file, ammo_id, base_url, rps, steps,
+            &conn.prepare_cached("INSERT INTO scripts (scenario_id, name, title, descrip, script_file, ammo_id, base_url, rps, steps,
                  duration, duration_secs, enabled, grafana_url, tag, selectors, additional_env)
              SELECT $1, left('Copied_' || name, 200), title, descrip, script_file, ammo_id, base_url, rps, steps,
                  duration, duration_secs, enabled, grafana_url, tag, selectors, additional_env
              FROM scripts WHERE ($2::bigint IS NULL OR scenario_id = $2) AND ($3::bigint IS NULL OR id = $3)
-             ORDER BY id",
+             ORDER BY id").await?,
             &[&target, &source_scenario, &one],
         )
         .await?)

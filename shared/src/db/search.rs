@@ -39,7 +39,7 @@ pub async fn search(db: &Db, pattern: &str, negate: bool, scope: Scope) -> ApiRe
     if scenario.is_none() {
         let rows = conn
             .query(
-                &format!("SELECT id, title, descrip FROM projects WHERE title {op} $1 AND ($2::bigint IS NULL OR id = $2) ORDER BY title, id LIMIT $3"),
+                &conn.prepare_cached(&format!("SELECT id, title, descrip FROM projects WHERE title {op} $1 AND ($2::bigint IS NULL OR id = $2) ORDER BY title, id LIMIT $3")).await?,
                 &[&pattern, &project, &MAX_HITS],
             )
             .await?;
@@ -47,23 +47,29 @@ pub async fn search(db: &Db, pattern: &str, negate: bool, scope: Scope) -> ApiRe
             rows.iter().map(|r| Project { id: super::id32(r.get(0)), title: r.get(1), descrip: r.get(2) }).collect();
         let rows = conn
             .query(
-                &format!("SELECT id FROM scenarios WHERE title {op} $1 AND ($2::bigint IS NULL OR project_id = $2) ORDER BY title, id LIMIT $3"),
+                &conn.prepare_cached(&format!("SELECT id FROM scenarios WHERE title {op} $1 AND ($2::bigint IS NULL OR project_id = $2) ORDER BY title, id LIMIT $3")).await?,
                 &[&pattern, &project, &MAX_HITS],
             )
             .await?;
         let ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
-        found.scenarios = super::scenarios::get_many(db, &ids).await?;
+        found.scenarios = super::scenarios::get_many(&conn, &ids).await?;
     }
     let filter = format!(
         "WHERE t.name {op} $1 AND ($2::bigint IS NULL OR sc.project_id = $2) AND ($3::bigint IS NULL OR t.scenario_id = $3)
          ORDER BY t.name, t.id LIMIT $4"
     );
     let rows = conn
-        .query(&format!("{} {filter}", super::scripts::SELECT), &[&pattern, &project, &scenario, &MAX_HITS])
+        .query(
+            &conn.prepare_cached(&format!("{} {filter}", super::scripts::SELECT)).await?,
+            &[&pattern, &project, &scenario, &MAX_HITS],
+        )
         .await?;
     found.scripts = rows.iter().map(super::scripts::script).collect();
     let rows = conn
-        .query(&format!("{} {filter}", super::simple_scripts::SELECT), &[&pattern, &project, &scenario, &MAX_HITS])
+        .query(
+            &conn.prepare_cached(&format!("{} {filter}", super::simple_scripts::SELECT)).await?,
+            &[&pattern, &project, &scenario, &MAX_HITS],
+        )
         .await?;
     found.simple_scripts = rows.iter().map(super::simple_scripts::simple_script).collect();
     Ok(found)

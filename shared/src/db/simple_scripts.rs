@@ -55,13 +55,18 @@ pub(crate) fn simple_script(row: &Row) -> SimpleScript {
 
 pub async fn list(db: &Db, scenario_id: i64) -> ApiResult<Vec<SimpleScript>> {
     let conn = db.conn().await?;
-    let rows = conn.query(&format!("{SELECT} WHERE t.scenario_id = $1 ORDER BY t.name, t.id"), &[&scenario_id]).await?;
+    let rows = conn
+        .query(
+            &conn.prepare_cached(&format!("{SELECT} WHERE t.scenario_id = $1 ORDER BY t.name, t.id")).await?,
+            &[&scenario_id],
+        )
+        .await?;
     Ok(rows.iter().map(simple_script).collect())
 }
 
 pub async fn get(db: &Db, id: i64) -> ApiResult<Option<SimpleScript>> {
     let conn = db.conn().await?;
-    let row = conn.query_opt(&format!("{SELECT} WHERE t.id = $1"), &[&id]).await?;
+    let row = conn.query_opt(&conn.prepare_cached(&format!("{SELECT} WHERE t.id = $1")).await?, &[&id]).await?;
     Ok(row.as_ref().map(simple_script))
 }
 
@@ -122,11 +127,11 @@ pub async fn create(
     ];
     let row = conn
         .query_one(
-            &format!(
+            &conn.prepare_cached(&format!(
                 "INSERT INTO simple_scripts (scenario_id, {COLUMNS}, insecure, timeout_ms)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
                  RETURNING id"
-            ),
+            )).await?,
             &params,
         )
         .await?;
@@ -164,11 +169,13 @@ pub async fn update(db: &Db, id: i64, scenario_id: i64, s: &SimpleScriptInput) -
     ];
     let updated = conn
         .execute(
-            &format!(
-                "UPDATE simple_scripts SET scenario_id = $2, ({COLUMNS}) =
+            &conn
+                .prepare_cached(&format!(
+                    "UPDATE simple_scripts SET scenario_id = $2, ({COLUMNS}) =
                  ($3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23),
                  updated_at = now() WHERE id = $1"
-            ),
+                ))
+                .await?,
             &params,
         )
         .await?;
@@ -177,13 +184,18 @@ pub async fn update(db: &Db, id: i64, scenario_id: i64, s: &SimpleScriptInput) -
 
 pub async fn delete(db: &Db, id: i64) -> ApiResult<bool> {
     let conn = db.conn().await?;
-    Ok(conn.execute("DELETE FROM simple_scripts WHERE id = $1", &[&id]).await? == 1)
+    Ok(conn.execute(&conn.prepare_cached("DELETE FROM simple_scripts WHERE id = $1").await?, &[&id]).await? == 1)
 }
 
 pub async fn set_scenario(db: &Db, id: i64, scenario_id: i64) -> ApiResult<bool> {
     let conn = db.conn().await?;
     let n = conn
-        .execute("UPDATE simple_scripts SET scenario_id = $2, updated_at = now() WHERE id = $1", &[&id, &scenario_id])
+        .execute(
+            &conn
+                .prepare_cached("UPDATE simple_scripts SET scenario_id = $2, updated_at = now() WHERE id = $1")
+                .await?,
+            &[&id, &scenario_id],
+        )
         .await?;
     Ok(n == 1)
 }
@@ -198,14 +210,14 @@ pub async fn copy_into(
 ) -> ApiResult<Vec<i64>> {
     let rows = conn
         .query(
-            &format!(
+            &conn.prepare_cached(&format!(
                 "INSERT INTO simple_scripts (scenario_id, {COLUMNS}, insecure, timeout_ms)
                  SELECT $1, left('Copied_' || name, 200), title, description, enabled, monitoring_links, tag, path, scheme,
                      http_method, query_params, headers, static_ammo, ammo_url, is_static_ammo, rps, steps, duration,
                      duration_secs, max_vus, selectors, additional_env, insecure, timeout_ms
                  FROM simple_scripts WHERE ($2::bigint IS NULL OR scenario_id = $2) AND ($3::bigint IS NULL OR id = $3)
                  ORDER BY id RETURNING id"
-            ),
+            )).await?,
             &[&target, &source_scenario, &one],
         )
         .await?;

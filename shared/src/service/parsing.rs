@@ -115,6 +115,8 @@ pub async fn import_curl(app: &AppState, req: ImportCurlRequest) -> ApiResult<Im
     let conn = app.db.conn().await?;
     let id = db::simple_scripts::create(&conn, scenario.scenario_id.into(), &script, parsed.insecure, timeout(&parsed))
         .await?;
+    // Release the connection before taking another from the pool.
+    drop(conn);
     let stored = db::simple_scripts::get(&app.db, id).await?;
     Ok(ImportCurlResponse { status: true, message: String::new(), simple_script: stored })
 }
@@ -158,6 +160,7 @@ pub async fn import_har(app: &AppState, req: ImportHarRequest) -> ApiResult<Impo
         );
     }
     tx.commit().await?;
+    drop(conn);
     let mut created = Vec::with_capacity(ids.len());
     for id in ids {
         created.extend(db::simple_scripts::get(&app.db, id).await?);

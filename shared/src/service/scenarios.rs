@@ -126,21 +126,28 @@ pub async fn last_run_status(app: &AppState, req: ScenarioIdRequest) -> ApiResul
 
 pub async fn copy(app: &AppState, req: CopyScenarioRequest) -> ApiResult<CopyScenarioResponse> {
     let source = existing(app, req.source_scenario_id).await?;
-    let target_id = req.target_scenario_id.filter(|t| *t != 0);
-    let mut conn = app.db.conn().await?;
-    let tx = conn.transaction().await?;
-    let target = match (target_id, &req.target_scenario_data) {
+    // Everything is checked before the transaction opens: a request holding a
+    // connection must never wait for a second one from the same pool.
+    let target = match (req.target_scenario_id.filter(|t| *t != 0), &req.target_scenario_data) {
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request("target", "give target_scenario_id or target_scenario_data, not both"));
         }
         (None, None) => {
             return Err(ApiError::bad_request("target", "target_scenario_id or target_scenario_data is required"));
         }
-        (Some(id), None) => existing(app, id).await?.scenario_id.into(),
+        (Some(id), None) => CopyTarget::Existing(existing(app, id).await?.scenario_id.into()),
         (None, Some(data)) => {
             let f = fields(data)
                 .map_err(|e| ApiError::new(e.status, e.message.replace("scenario.", "target_scenario_data.")))?;
             let project = existing_project(app, "target_scenario_data.project_id", data.project_id).await?;
+            CopyTarget::New(project, f)
+        }
+    };
+    let mut conn = app.db.conn().await?;
+    let tx = conn.transaction().await?;
+    let target = match target {
+        CopyTarget::Existing(id) => id,
+        CopyTarget::New(project, f) => {
             db::scenarios::create_with(&tx, project, &f.title, &f.descrip, &source.selectors).await?
         }
     };
@@ -153,6 +160,12 @@ pub async fn copy(app: &AppState, req: CopyScenarioRequest) -> ApiResult<CopySce
         message: format!("Copied {scripts} scripts and {simple} simple scripts"),
         scenario_id: db::id32(target),
     })
+}
+
+/// Where a copy goes.
+enum CopyTarget {
+    Existing(i64),
+    New(i64, ScenarioFields),
 }
 
 pub async fn rps(app: &AppState, req: ScenarioIdRequest) -> ApiResult<AmountRpsResponse> {
