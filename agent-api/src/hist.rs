@@ -30,9 +30,7 @@ pub fn encode(h: &Histogram<u64>) -> String {
         return String::new();
     }
     let mut buf = Vec::with_capacity(256);
-    V2Serializer::new()
-        .serialize(h, &mut buf)
-        .expect("writing to a Vec cannot fail");
+    V2Serializer::new().serialize(h, &mut buf).expect("writing to a Vec cannot fail");
     STANDARD.encode(buf)
 }
 
@@ -41,15 +39,12 @@ pub fn decode(s: &str) -> Result<Histogram<u64>, String> {
     if s.is_empty() {
         return Ok(new());
     }
-    let bytes = STANDARD
-        .decode(s)
-        .map_err(|e| format!("histogram is not base64: {e}"))?;
+    let bytes = STANDARD.decode(s).map_err(|e| format!("histogram is not base64: {e}"))?;
     let h: Histogram<u64> = Deserializer::new()
         .deserialize(&mut bytes.as_slice())
         .map_err(|e| format!("histogram is not HDR V2: {e:?}"))?;
     let mut out = new();
-    out.add(&h)
-        .map_err(|e| format!("histogram out of range: {e:?}"))?;
+    out.add(&h).map_err(|e| format!("histogram out of range: {e:?}"))?;
     Ok(out)
 }
 
@@ -58,8 +53,7 @@ pub fn merge<'a>(encoded: impl IntoIterator<Item = &'a str>) -> Result<Histogram
     let mut out = new();
     for s in encoded {
         let h = decode(s)?;
-        out.add(&h)
-            .map_err(|e| format!("histogram out of range: {e:?}"))?;
+        out.add(&h).map_err(|e| format!("histogram out of range: {e:?}"))?;
     }
     Ok(out)
 }

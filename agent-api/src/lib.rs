@@ -161,11 +161,7 @@ pub struct Checks {
 impl Checks {
     /// Whether a response status passes the checks.
     pub fn passes(&self, status: u16) -> bool {
-        if self.status.is_empty() {
-            (200..300).contains(&status)
-        } else {
-            self.status.contains(&status)
-        }
+        if self.status.is_empty() { (200..300).contains(&status) } else { self.status.contains(&status) }
     }
 }
 
@@ -490,11 +486,7 @@ impl std::error::Error for DurationError {}
 /// bare number is seconds (`"30"` is 30 s, never 1 s).
 pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
     let t = s.trim();
-    let bad = || {
-        DurationError(format!(
-            "invalid duration {s:?}: use e.g. \"90s\", \"5m\", \"1h30m\", \"250ms\""
-        ))
-    };
+    let bad = || DurationError(format!("invalid duration {s:?}: use e.g. \"90s\", \"5m\", \"1h30m\", \"250ms\""));
     if t.is_empty() {
         return Err(bad());
     }
@@ -507,17 +499,13 @@ pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
     let mut total = 0f64;
     let mut rest = t;
     while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
         if num_len == 0 {
             return Err(bad());
         }
         let n: f64 = rest[..num_len].parse().map_err(|_| bad())?;
         rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
         let factor = match &rest[..unit_len] {
             "ms" => 0.001,
             "s" => 1.0,
@@ -609,10 +597,9 @@ mod tests {
 
     #[test]
     fn a_minimal_spec_gets_the_documented_defaults() {
-        let s: JobSpec = serde_json::from_str(
-            r#"{"request":{"url":"http://127.0.0.1/"},"profile":{"rps":10,"duration":"5s"}}"#,
-        )
-        .unwrap();
+        let s: JobSpec =
+            serde_json::from_str(r#"{"request":{"url":"http://127.0.0.1/"},"profile":{"rps":10,"duration":"5s"}}"#)
+                .unwrap();
         assert_eq!(s.request.method, "GET");
         assert_eq!(s.scale, 1.0);
         assert_eq!(s.max_vus, DEFAULT_MAX_VUS);

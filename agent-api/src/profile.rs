@@ -58,24 +58,16 @@ impl Profile {
     /// Parses the duration and checks the numbers, naming the field.
     pub fn shape(&self) -> Result<ProfileShape, String> {
         if !self.rps.is_finite() || self.rps < 0.0 {
-            return Err(format!(
-                "profile.rps must be a number >= 0, got {}",
-                self.rps
-            ));
+            return Err(format!("profile.rps must be a number >= 0, got {}", self.rps));
         }
         if self.steps == 0 {
             return Err("profile.steps must be >= 1, got 0".into());
         }
-        let duration = parse_duration(&self.duration)
-            .map_err(|DurationError(e)| format!("profile.duration: {e}"))?;
+        let duration = parse_duration(&self.duration).map_err(|DurationError(e)| format!("profile.duration: {e}"))?;
         if duration.is_zero() {
             return Err("profile.duration must be > 0".into());
         }
-        Ok(ProfileShape {
-            steps: self.steps,
-            duration,
-            ramp: self.ramp,
-        })
+        Ok(ProfileShape { steps: self.steps, duration, ramp: self.ramp })
     }
 }
 
@@ -104,11 +96,7 @@ impl ProfileShape {
             Ramp::Step => (self.step_at(t) as f64 + 1.0) / self.steps as f64,
             Ramp::Linear => {
                 let step = self.step_len().as_secs_f64();
-                if step <= 0.0 {
-                    1.0
-                } else {
-                    (t.as_secs_f64() / step).min(1.0)
-                }
+                if step <= 0.0 { 1.0 } else { (t.as_secs_f64() / step).min(1.0) }
             }
         }
     }
@@ -151,14 +139,7 @@ mod tests {
     use super::*;
 
     fn shape(rps: f64, steps: u32, duration: &str, ramp: Ramp) -> ProfileShape {
-        Profile {
-            rps,
-            steps,
-            duration: duration.into(),
-            ramp,
-        }
-        .shape()
-        .unwrap()
+        Profile { rps, steps, duration: duration.into(), ramp }.shape().unwrap()
     }
 
     fn s(x: f64) -> Duration {
@@ -243,39 +224,10 @@ mod tests {
             let e = p.shape().unwrap_err();
             assert!(e.contains(field), "{e}");
         };
-        let base = Profile {
-            rps: 1.0,
-            steps: 1,
-            duration: "1s".into(),
-            ramp: Ramp::Step,
-        };
-        bad(
-            Profile {
-                rps: -1.0,
-                ..base.clone()
-            },
-            "profile.rps",
-        );
-        bad(
-            Profile {
-                steps: 0,
-                ..base.clone()
-            },
-            "profile.steps",
-        );
-        bad(
-            Profile {
-                duration: "soon".into(),
-                ..base.clone()
-            },
-            "profile.duration",
-        );
-        bad(
-            Profile {
-                duration: "0s".into(),
-                ..base
-            },
-            "profile.duration",
-        );
+        let base = Profile { rps: 1.0, steps: 1, duration: "1s".into(), ramp: Ramp::Step };
+        bad(Profile { rps: -1.0, ..base.clone() }, "profile.rps");
+        bad(Profile { steps: 0, ..base.clone() }, "profile.steps");
+        bad(Profile { duration: "soon".into(), ..base.clone() }, "profile.duration");
+        bad(Profile { duration: "0s".into(), ..base }, "profile.duration");
     }
 }

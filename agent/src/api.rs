@@ -29,16 +29,8 @@ use crate::sys::Sampler;
 const MAX_BODY: usize = 1 << 20;
 
 /// Capabilities announced by `GET /v1/agent`.
-pub const CAPABILITIES: &[&str] = &[
-    "http1",
-    "http2",
-    "tls",
-    "data-files",
-    "ramp-linear",
-    "live-rate",
-    "closed-loop",
-    "hdr-v2-base64",
-];
+pub const CAPABILITIES: &[&str] =
+    &["http1", "http2", "tls", "data-files", "ramp-linear", "live-rate", "closed-loop", "hdr-v2-base64"];
 
 /// A JSON error answer.
 #[derive(Debug)]
@@ -49,10 +41,7 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            message: message.into(),
-        }
+        ApiError { status, message: message.into() }
     }
     fn bad_request(m: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, m)
@@ -74,10 +63,7 @@ fn json<T: Serialize>(status: StatusCode, v: &T) -> Response<Full<Bytes>> {
 fn error(e: ApiError) -> Response<Full<Bytes>> {
     let mut r = json(e.status, &ErrorBody { error: e.message });
     if e.status == StatusCode::UNAUTHORIZED {
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer"),
-        );
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
     }
     r
 }
@@ -114,17 +100,13 @@ pub struct Server {
 }
 
 /// Refuses to run without a token unless on loopback with the explicit flag.
-pub fn check_auth_config(
-    ip: IpAddr,
-    token: Option<&str>,
-    insecure_no_auth: bool,
-) -> anyhow::Result<()> {
+pub fn check_auth_config(ip: IpAddr, token: Option<&str>, insecure_no_auth: bool) -> anyhow::Result<()> {
     match token {
         Some(t) if !t.is_empty() => Ok(()),
         _ if insecure_no_auth && ip.is_loopback() => Ok(()),
-        _ if insecure_no_auth => bail!(
-            "--insecure-no-auth is only allowed when bound to loopback, not {ip}; set ALILO_AGENT_TOKEN"
-        ),
+        _ if insecure_no_auth => {
+            bail!("--insecure-no-auth is only allowed when bound to loopback, not {ip}; set ALILO_AGENT_TOKEN")
+        }
         _ => bail!(
             "refusing to start without a token: set ALILO_AGENT_TOKEN (or bind to 127.0.0.1 with --insecure-no-auth)"
         ),
@@ -135,9 +117,7 @@ impl Server {
     /// Checks the auth settings and binds.
     pub async fn bind(cfg: ServeConfig) -> anyhow::Result<Server> {
         check_auth_config(cfg.addr.ip(), cfg.token.as_deref(), cfg.insecure_no_auth)?;
-        let listener = TcpListener::bind(cfg.addr)
-            .await
-            .with_context(|| format!("binding {}", cfg.addr))?;
+        let listener = TcpListener::bind(cfg.addr).await.with_context(|| format!("binding {}", cfg.addr))?;
         Ok(Server {
             listener,
             state: Arc::new(AppState {
@@ -178,9 +158,8 @@ impl Server {
                         let state = state.clone();
                         async move { Ok::<_, Infallible>(handle(&state, req).await) }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
+                    let _ =
+                        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
                 });
             }
         };
@@ -207,11 +186,7 @@ fn authorized(state: &AppState, req: &Request<Incoming>) -> bool {
     let Some(token) = &state.token else {
         return true;
     };
-    let Some(v) = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
+    let Some(v) = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
         return false;
     };
     let Some(given) = v.strip_prefix("Bearer ") else {
@@ -244,30 +219,21 @@ fn query_u64(req: &Request<Incoming>, name: &str) -> Result<Option<u64>, ApiErro
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         if k == name {
             return v.parse().map(Some).map_err(|_| {
-                ApiError::bad_request(format!(
-                    "{name}: {v:?} must be a non-negative integer (a cursor)"
-                ))
+                ApiError::bad_request(format!("{name}: {v:?} must be a non-negative integer (a cursor)"))
             });
         }
     }
     Ok(None)
 }
 
-async fn body<T: DeserializeOwned>(
-    req: Request<Incoming>,
-    optional: bool,
-) -> Result<Option<T>, ApiError> {
+async fn body<T: DeserializeOwned>(req: Request<Incoming>, optional: bool) -> Result<Option<T>, ApiError> {
     let bytes = Limited::new(req.into_body(), MAX_BODY)
         .collect()
         .await
         .map_err(|e| ApiError::bad_request(format!("body: cannot read it ({e}); limit 1 MiB")))?
         .to_bytes();
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return if optional {
-            Ok(None)
-        } else {
-            Err(ApiError::bad_request("body: a JSON object is required"))
-        };
+        return if optional { Ok(None) } else { Err(ApiError::bad_request("body: a JSON object is required")) };
     }
     let de = &mut serde_json::Deserializer::from_slice(&bytes);
     serde_path_to_error::deserialize(de).map(Some).map_err(|e| {
@@ -281,40 +247,26 @@ async fn body<T: DeserializeOwned>(
     })
 }
 
-async fn route(
-    state: &AppState,
-    req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, ApiError> {
+async fn route(state: &AppState, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, ApiError> {
     let path = req.uri().path().trim_end_matches('/').to_string();
     let parts: Vec<&str> = path.split('/').skip(1).collect();
     let method = req.method().clone();
     let reg = &state.registry;
     match (method.clone(), parts.as_slice()) {
         (Method::GET, ["v1", "agent"]) => Ok(json(StatusCode::OK, &agent_info(state))),
-        (Method::GET, ["v1", "jobs"]) => Ok(json(
-            StatusCode::OK,
-            &JobList {
-                jobs: reg.all().iter().map(|j| j.brief()).collect(),
-            },
-        )),
+        (Method::GET, ["v1", "jobs"]) => {
+            Ok(json(StatusCode::OK, &JobList { jobs: reg.all().iter().map(|j| j.brief()).collect() }))
+        }
         (Method::PUT, ["v1", "jobs", id]) => {
             let id = id.to_string();
             if state.shutting_down.load(Ordering::SeqCst) {
-                return Err(ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "agent is shutting down",
-                ));
+                return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "agent is shutting down"));
             }
             let spec = body(req, false).await?.expect("required body");
             match reg.start(&id, spec) {
-                Ok((job, created)) => Ok(json(
-                    if created {
-                        StatusCode::CREATED
-                    } else {
-                        StatusCode::OK
-                    },
-                    &job.status(0),
-                )),
+                Ok((job, created)) => {
+                    Ok(json(if created { StatusCode::CREATED } else { StatusCode::OK }, &job.status(0)))
+                }
                 Err(StartError::Invalid(m)) => Err(ApiError::bad_request(m)),
                 Err(StartError::Conflict(m)) => Err(ApiError::new(StatusCode::CONFLICT, m)),
             }
@@ -343,9 +295,9 @@ async fn route(
             let job = reg.get(id).ok_or_else(|| ApiError::not_found(id))?;
             let stop: StopRequest = body(req, true).await?.unwrap_or_default();
             let wait = match &stop.wait {
-                Some(w) => parse_duration(w)
-                    .map_err(|e| ApiError::bad_request(format!("wait: {e}")))?
-                    .min(MAX_STOP_WAIT),
+                Some(w) => {
+                    parse_duration(w).map_err(|e| ApiError::bad_request(format!("wait: {e}")))?.min(MAX_STOP_WAIT)
+                }
                 None => DEFAULT_STOP_WAIT,
             };
             job.touch();
@@ -357,14 +309,10 @@ async fn route(
         (_, ["v1", "agent"])
         | (_, ["v1", "jobs"])
         | (_, ["v1", "jobs", _])
-        | (_, ["v1", "jobs", _, "rate" | "stop"]) => Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            format!("method {method} is not allowed on {path}"),
-        )),
-        _ => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("no route {method} {path}"),
-        )),
+        | (_, ["v1", "jobs", _, "rate" | "stop"]) => {
+            Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, format!("method {method} is not allowed on {path}")))
+        }
+        _ => Err(ApiError::new(StatusCode::NOT_FOUND, format!("no route {method} {path}"))),
     }
 }
 

@@ -7,8 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use alilo_agent_api::{
-    Bucket, HttpVersion, JobSpec, JobState, JobStatus, Profile, Ramp, RequestTemplate,
-    parse_duration,
+    Bucket, HttpVersion, JobSpec, JobState, JobStatus, Profile, Ramp, RequestTemplate, parse_duration,
 };
 use anyhow::{Context as _, bail};
 use bytes::Bytes;
@@ -178,8 +177,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         token: a.token,
         insecure_no_auth: a.insecure_no_auth,
         workers: a.workers,
-        shutdown_grace: parse_duration(&a.shutdown_grace)
-            .map_err(|e| anyhow::anyhow!("--shutdown-grace: {e}"))?,
+        shutdown_grace: parse_duration(&a.shutdown_grace).map_err(|e| anyhow::anyhow!("--shutdown-grace: {e}"))?,
     })
     .await?;
     tracing::info!(addr = %server.local_addr(), "alilo-agent listening");
@@ -192,9 +190,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
 pub fn run_spec(a: &RunArgs) -> anyhow::Result<JobSpec> {
     let mut headers = BTreeMap::new();
     for h in &a.headers {
-        let (k, v) = h
-            .split_once(':')
-            .with_context(|| format!("-H {h:?}: expected \"Name: value\""))?;
+        let (k, v) = h.split_once(':').with_context(|| format!("-H {h:?}: expected \"Name: value\""))?;
         headers.insert(k.trim().to_string(), v.trim().to_string());
     }
     let closed = match (a.rps, a.connections) {
@@ -229,19 +225,14 @@ pub fn run_spec(a: &RunArgs) -> anyhow::Result<JobSpec> {
         start_at_ms: None,
         timeout: a.timeout.clone(),
         tls_verify: !a.insecure,
-        http: if a.http2 {
-            HttpVersion::Http2
-        } else {
-            HttpVersion::Http1
-        },
+        http: if a.http2 { HttpVersion::Http2 } else { HttpVersion::Http1 },
         lease: "0".into(),
         closed_loop_connections: closed,
     })
 }
 
 fn live_line(b: &Bucket) -> String {
-    let lat =
-        alilo_agent_api::hist::decode(&b.latency).unwrap_or_else(|_| alilo_agent_api::hist::new());
+    let lat = alilo_agent_api::hist::decode(&b.latency).unwrap_or_else(|_| alilo_agent_api::hist::new());
     let q = |x| alilo_agent_api::hist::quantile_ms(&lat, x);
     let errs = b.errors.total();
     format!(
@@ -270,25 +261,15 @@ pub fn summary_text(s: &JobStatus, closed: bool) -> String {
         m.duration_s
     ));
     if closed {
-        out.push_str(&format!(
-            "requests  {} sent, {:.1}/s (closed loop)\n",
-            m.sent, m.achieved_rps
-        ));
+        out.push_str(&format!("requests  {} sent, {:.1}/s (closed loop)\n", m.sent, m.achieved_rps));
     } else {
-        let ratio = if m.expected > 0.0 {
-            m.sent as f64 / m.expected * 100.0
-        } else {
-            0.0
-        };
+        let ratio = if m.expected > 0.0 { m.sent as f64 / m.expected * 100.0 } else { 0.0 };
         out.push_str(&format!(
             "requests  {} sent of {:.0} asked ({ratio:.2} %), achieved {:.1}/s\n",
             m.sent, m.expected, m.achieved_rps
         ));
     }
-    out.push_str(&format!(
-        "outcome   {} ok, {} failed, {} dropped (max VUs)\n",
-        m.ok, m.failed, m.dropped
-    ));
+    out.push_str(&format!("outcome   {} ok, {} failed, {} dropped (max VUs)\n", m.ok, m.failed, m.dropped));
     let codes: Vec<String> = m.status.iter().map(|(k, v)| format!("{k}: {v}")).collect();
     out.push_str(&format!("status    {}\n", codes.join(", ")));
     let e = &m.errors;
@@ -296,18 +277,9 @@ pub fn summary_text(s: &JobStatus, closed: bool) -> String {
         "errors    connect {}, timeout {}, tls {}, reset {}, other {}\n",
         e.connect, e.timeout, e.tls, e.reset, e.other
     ));
-    out.push_str(&format!(
-        "bytes     {} sent, {} received\n",
-        m.bytes_sent, m.bytes_received
-    ));
-    out.push_str(
-        "latency (ms)        mean      p50      p90      p95      p99    p99.9      max\n",
-    );
-    for (name, p) in [
-        ("corrected  ", &m.latency),
-        ("service    ", &m.service),
-        ("sched. lag ", &m.schedule_lag),
-    ] {
+    out.push_str(&format!("bytes     {} sent, {} received\n", m.bytes_sent, m.bytes_received));
+    out.push_str("latency (ms)        mean      p50      p90      p95      p99    p99.9      max\n");
+    for (name, p) in [("corrected  ", &m.latency), ("service    ", &m.service), ("sched. lag ", &m.schedule_lag)] {
         out.push_str(&format!(
             "  {name} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3}\n",
             p.mean, p.p50, p.p90, p.p95, p.p99, p.p999, p.max
@@ -319,13 +291,8 @@ pub fn summary_text(s: &JobStatus, closed: bool) -> String {
 async fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     let spec = run_spec(&a)?;
     let closed = spec.closed_loop_connections.is_some();
-    let workers = if a.workers == 0 {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    } else {
-        a.workers
-    };
+    let workers =
+        if a.workers == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { a.workers };
     let job = Job::new("cli", spec, workers).map_err(|e| anyhow::anyhow!("{e}"))?;
     job.launch();
     let mut done = job.finished();
@@ -381,6 +348,7 @@ async fn target(a: TargetArgs) -> anyhow::Result<ExitCode> {
         tls: None,
         keep_requests: 0,
         rate_log: a.rate_log.is_some(),
+        close: false,
     };
     let t = Target::start(SocketAddr::new(a.bind, a.port), cfg).await?;
     println!("listening on {}", t.addr);

@@ -71,35 +71,22 @@ impl Endpoint {
             Some("https") => true,
             _ => return Err(format!("URL {uri} must start with http:// or https://")),
         };
-        let authority = uri
-            .authority()
-            .ok_or_else(|| format!("URL {uri} has no host"))?
-            .clone();
-        let host = authority
-            .host()
-            .trim_start_matches('[')
-            .trim_end_matches(']');
+        let authority = uri.authority().ok_or_else(|| format!("URL {uri} has no host"))?.clone();
+        let host = authority.host().trim_start_matches('[').trim_end_matches(']');
         let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
-            .await
-            .map_err(|e| format!("cannot resolve {host}: {e}"))?
-            .collect();
+        let addrs: Vec<SocketAddr> =
+            tokio::net::lookup_host((host, port)).await.map_err(|e| format!("cannot resolve {host}: {e}"))?.collect();
         if addrs.is_empty() {
             return Err(format!("cannot resolve {host}: no address"));
         }
         let tls = if https {
-            let name = ServerName::try_from(host.to_string())
-                .map_err(|e| format!("invalid TLS server name {host}: {e}"))?;
+            let name =
+                ServerName::try_from(host.to_string()).map_err(|e| format!("invalid TLS server name {host}: {e}"))?;
             Some((tls_config(tls_verify, http2), name))
         } else {
             None
         };
-        Ok(Endpoint {
-            addrs,
-            authority: authority.as_str().to_string(),
-            tls,
-            http2,
-        })
+        Ok(Endpoint { addrs, authority: authority.as_str().to_string(), tls, http2 })
     }
 }
 
@@ -111,21 +98,12 @@ pub fn tls_config(verify: bool, http2: bool) -> Arc<rustls::ClientConfig> {
         .with_safe_default_protocol_versions()
         .expect("ring supports the default protocol versions");
     let mut cfg = if verify {
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
+        let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
         builder.with_root_certificates(roots).with_no_client_auth()
     } else {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
-            .with_no_client_auth()
+        builder.dangerous().with_custom_certificate_verifier(Arc::new(NoVerify(provider))).with_no_client_auth()
     };
-    cfg.alpn_protocols = if http2 {
-        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
-    } else {
-        vec![b"http/1.1".to_vec()]
-    };
+    cfg.alpn_protocols = if http2 { vec![b"h2".to_vec(), b"http/1.1".to_vec()] } else { vec![b"http/1.1".to_vec()] };
     Arc::new(cfg)
 }
 
@@ -151,12 +129,7 @@ impl rustls::client::danger::ServerCertVerifier for NoVerify {
         cert: &rustls::pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
     }
     fn verify_tls13_signature(
         &self,
@@ -164,12 +137,7 @@ impl rustls::client::danger::ServerCertVerifier for NoVerify {
         cert: &rustls::pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
     }
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
@@ -186,17 +154,13 @@ pub struct IoCounters {
 }
 
 /// A stream wrapper that counts bytes (so TLS and headers are included).
-struct Counted<S> {
+pub struct Counted<S> {
     inner: S,
     counters: Arc<IoCounters>,
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         let n = buf.filled().len() - before;
@@ -208,11 +172,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = r {
             self.counters.written.fetch_add(n as u64, Ordering::Relaxed);
@@ -259,17 +219,78 @@ impl Sender {
     }
 }
 
-/// Decrements [`OPEN_CONNECTIONS`] when the connection task ends.
-struct ConnGuard;
+/// Counts a connection in [`OPEN_CONNECTIONS`] while alive.
+pub struct ConnGuard;
+impl ConnGuard {
+    /// Counts one more open connection.
+    pub fn open() -> ConnGuard {
+        OPEN_CONNECTIONS.fetch_add(1, Ordering::Relaxed);
+        ConnGuard
+    }
+}
 impl Drop for ConnGuard {
     fn drop(&mut self) {
         OPEN_CONNECTIONS.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
-/// Opens a connection (TCP, TLS, HTTP handshake) and spawns its driver on the
-/// current runtime.
-pub async fn connect(ep: &Endpoint, counters: &Arc<IoCounters>) -> Result<Sender, ErrorKind> {
+/// A TCP stream, with or without TLS, counting its bytes.
+pub enum Io {
+    /// Plain TCP.
+    Plain(Counted<TcpStream>),
+    /// TLS over TCP.
+    Tls(Box<tokio_rustls::client::TlsStream<Counted<TcpStream>>>),
+}
+
+impl AsyncRead for Io {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Io::Plain(s) => s.is_write_vectored(),
+            Io::Tls(s) => s.is_write_vectored(),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_flush(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Opens TCP (and TLS). The flag tells whether HTTP/2 is to be spoken
+/// (requested over plain HTTP, or negotiated by ALPN).
+pub async fn connect_io(ep: &Endpoint, counters: &Arc<IoCounters>) -> Result<(Io, bool), ErrorKind> {
     let mut last = None;
     let mut tcp = None;
     for addr in &ep.addrs {
@@ -286,24 +307,73 @@ pub async fn connect(ep: &Endpoint, counters: &Arc<IoCounters>) -> Result<Sender
         return Err(ErrorKind::Connect);
     };
     let _ = tcp.set_nodelay(true);
-    let io = Counted {
-        inner: tcp,
-        counters: counters.clone(),
-    };
+    let io = Counted { inner: tcp, counters: counters.clone() };
     match &ep.tls {
-        None => handshake(io, ep.http2).await,
+        None => Ok((Io::Plain(io), ep.http2)),
         Some((cfg, name)) => {
-            let tls = tokio_rustls::TlsConnector::from(cfg.clone())
-                .connect(name.clone(), io)
-                .await
-                .map_err(|e| {
-                    tracing::debug!(error = %e, "TLS handshake failed");
-                    ErrorKind::Tls
-                })?;
+            let tls = tokio_rustls::TlsConnector::from(cfg.clone()).connect(name.clone(), io).await.map_err(|e| {
+                tracing::debug!(error = %e, "TLS handshake failed");
+                ErrorKind::Tls
+            })?;
             let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-            handshake(tls, h2).await
+            Ok((Io::Tls(Box::new(tls)), h2))
         }
     }
+}
+
+/// Opens a connection (TCP, TLS, HTTP handshake) and spawns its driver on the
+/// current runtime.
+pub async fn connect(ep: &Endpoint, counters: &Arc<IoCounters>) -> Result<Sender, ErrorKind> {
+    let (io, h2) = connect_io(ep, counters).await?;
+    handshake(io, h2).await
+}
+
+/// An HTTP/1.1 connection whose driver is *not* spawned: the closed loop
+/// polls it in the same task as its requests (see [`drive`]), which saves two
+/// task wake-ups per request.
+pub async fn handshake_inline(
+    io: Io,
+) -> Result<(http1::SendRequest<Full<Bytes>>, http1::Connection<TokioIo<Io>, Full<Bytes>>), ErrorKind> {
+    http1::Builder::new().handshake(TokioIo::new(io)).await.map_err(|e| classify(&e))
+}
+
+/// Polls `fut` to completion while also driving `conn` (until it ends);
+/// `None` when `deadline` passes first.
+///
+/// The timeout uses one long-lived `sleep` per connection that is only
+/// re-armed when it fires, instead of a timer per request: with responses
+/// far faster than the timeout, it almost never touches the timer wheel.
+pub async fn drive<C, F>(
+    conn: &mut C,
+    conn_done: &mut bool,
+    sleep: &mut Pin<&mut tokio::time::Sleep>,
+    deadline: tokio::time::Instant,
+    fut: F,
+) -> Option<F::Output>
+where
+    C: std::future::Future + Unpin,
+    F: std::future::Future,
+{
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(o) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(o));
+        }
+        if !*conn_done && Pin::new(&mut *conn).poll(cx).is_ready() {
+            *conn_done = true;
+        }
+        if let Poll::Ready(o) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(o));
+        }
+        while sleep.as_mut().poll(cx).is_ready() {
+            if tokio::time::Instant::now() >= deadline {
+                return Poll::Ready(None);
+            }
+            sleep.as_mut().reset(deadline);
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 async fn handshake<S>(io: S, h2: bool) -> Result<Sender, ErrorKind>
@@ -325,10 +395,7 @@ where
         });
         Ok(Sender::H2(send))
     } else {
-        let (send, conn) = http1::Builder::new()
-            .handshake(io)
-            .await
-            .map_err(|e| classify(&e))?;
+        let (send, conn) = http1::Builder::new().handshake(io).await.map_err(|e| classify(&e))?;
         OPEN_CONNECTIONS.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
             let _g = ConnGuard;
@@ -370,6 +437,37 @@ pub struct Pool {
     idle: Mutex<Vec<http1::SendRequest<Full<Bytes>>>>,
     h2: tokio::sync::Mutex<Option<http2::SendRequest<Full<Bytes>>>>,
     h1_fallback: std::sync::atomic::AtomicBool,
+    inline: Mutex<std::collections::VecDeque<InlineConn>>,
+}
+
+/// Idle HTTP/1.1 connections unused for this long are closed, so a burst's
+/// connections (and their buffers) do not stay forever.
+const IDLE_TTL: Duration = Duration::from_secs(5);
+
+/// An HTTP/1.1 connection driven by the request that uses it (no spawned
+/// connection task), with its own re-armable timeout.
+pub struct InlineConn {
+    send: http1::SendRequest<Full<Bytes>>,
+    conn: http1::Connection<TokioIo<Io>, Full<Bytes>>,
+    done: bool,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    idle_since: std::time::Instant,
+    _guard: ConnGuard,
+}
+
+impl InlineConn {
+    /// Whether an idle connection is still usable: polls it once (an idle
+    /// HTTP/1.1 connection only completes when the server closed it).
+    fn alive(&mut self) -> bool {
+        if self.done || self.send.is_closed() {
+            return false;
+        }
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        if Pin::new(&mut self.conn).poll(&mut cx).is_ready() {
+            self.done = true;
+        }
+        !self.done
+    }
 }
 
 impl Pool {
@@ -381,6 +479,7 @@ impl Pool {
             idle: Mutex::new(Vec::new()),
             h2: tokio::sync::Mutex::new(None),
             h1_fallback: std::sync::atomic::AtomicBool::new(false),
+            inline: Mutex::new(std::collections::VecDeque::new()),
         }
     }
 
@@ -428,10 +527,23 @@ impl Pool {
     /// Drops every idle connection.
     pub fn clear(&self) {
         self.idle.lock().expect("pool lock").clear();
+        self.inline.lock().expect("pool lock").clear();
         if let Ok(mut g) = self.h2.try_lock() {
             *g = None;
         }
     }
+}
+
+/// Sends one request on an HTTP/1.1 sender and reads the whole response.
+pub async fn exchange_h1(s: &mut http1::SendRequest<Full<Bytes>>, req: Request<Full<Bytes>>) -> Result<u16, ErrorKind> {
+    s.ready().await.map_err(|e| classify(&e))?;
+    let resp = s.send_request(req).await.map_err(|e| classify(&e))?;
+    let status = resp.status().as_u16();
+    let mut body = resp.into_body();
+    while let Some(frame) = body.frame().await {
+        frame.map_err(|e| classify(&e))?;
+    }
+    Ok(status)
 }
 
 /// Sends one request on `sender` and reads the whole response.
@@ -457,6 +569,9 @@ pub async fn exchange(sender: &mut Sender, req: Request<Full<Bytes>>) -> Result<
 
 /// Sends one request with a fresh-or-pooled connection under a timeout.
 pub async fn send(pool: &Pool, req: Request<Full<Bytes>>, timeout: Duration) -> Outcome {
+    if !pool.ep.http2 {
+        return send_inline(pool, req, timeout).await;
+    }
     let work = async {
         let mut s = pool.get().await?;
         let status = exchange(&mut s, req).await?;
@@ -470,22 +585,73 @@ pub async fn send(pool: &Pool, req: Request<Full<Bytes>>, timeout: Duration) -> 
     }
 }
 
+/// HTTP/1.1: a pooled connection driven inline by this request.
+async fn send_inline(pool: &Pool, req: Request<Full<Bytes>>, timeout: Duration) -> Outcome {
+    let start = tokio::time::Instant::now();
+    let deadline = start + timeout;
+    let pooled = loop {
+        let c = pool.inline.lock().expect("pool lock").pop_back();
+        match c {
+            Some(mut c) => {
+                if c.alive() {
+                    break Some(c);
+                }
+            }
+            None => break None,
+        }
+    };
+    let mut c = match pooled {
+        Some(c) => c,
+        None => {
+            let opened = tokio::time::timeout_at(deadline, async {
+                let (io, _) = connect_io(&pool.ep, &pool.counters).await?;
+                handshake_inline(io).await
+            })
+            .await;
+            match opened {
+                Ok(Ok((send, conn))) => InlineConn {
+                    send,
+                    conn,
+                    done: false,
+                    sleep: Box::pin(tokio::time::sleep_until(deadline)),
+                    idle_since: std::time::Instant::now(),
+                    _guard: ConnGuard::open(),
+                },
+                Ok(Err(k)) => return Outcome::Error(k),
+                Err(_) => return Outcome::Error(ErrorKind::Timeout),
+            }
+        }
+    };
+    let InlineConn { send, conn, done, sleep, .. } = &mut c;
+    let fut = exchange_h1(send, req);
+    let outcome = match drive(conn, done, &mut sleep.as_mut(), deadline, fut).await {
+        Some(Ok(s)) => Outcome::Status(s),
+        Some(Err(k)) => Outcome::Error(k),
+        None => Outcome::Error(ErrorKind::Timeout),
+    };
+    if matches!(outcome, Outcome::Status(_)) && !c.done && !c.send.is_closed() {
+        // Most recently used at the back (reused first); the front ages out.
+        let now = std::time::Instant::now();
+        c.idle_since = now;
+        let mut q = pool.inline.lock().expect("pool lock");
+        for _ in 0..4 {
+            match q.front() {
+                Some(f) if now.duration_since(f.idle_since) > IDLE_TTL => drop(q.pop_front()),
+                _ => break,
+            }
+        }
+        q.push_back(c);
+    }
+    outcome
+}
+
 /// Fetches a (data) file with a timeout, a size cap and a status check.
-pub async fn fetch(
-    url: &str,
-    tls_verify: bool,
-    timeout: Duration,
-    max_bytes: usize,
-) -> Result<Bytes, String> {
-    let uri: Uri = url
-        .parse()
-        .map_err(|e| format!("invalid URL {url:?}: {e}"))?;
+pub async fn fetch(url: &str, tls_verify: bool, timeout: Duration, max_bytes: usize) -> Result<Bytes, String> {
+    let uri: Uri = url.parse().map_err(|e| format!("invalid URL {url:?}: {e}"))?;
     let work = async {
         let ep = Endpoint::resolve(&uri, false, tls_verify).await?;
         let counters = Arc::new(IoCounters::default());
-        let mut s = connect(&ep, &counters)
-            .await
-            .map_err(|k| format!("cannot connect to {url}: {k:?}"))?;
+        let mut s = connect(&ep, &counters).await.map_err(|k| format!("cannot connect to {url}: {k:?}"))?;
         let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
         let req = Request::get(path)
             .header(http::header::HOST, ep.authority.as_str())
@@ -513,7 +679,5 @@ pub async fn fetch(
         }
         Ok(Bytes::from(out))
     };
-    tokio::time::timeout(timeout, work)
-        .await
-        .map_err(|_| format!("fetching {url} took longer than {timeout:?}"))?
+    tokio::time::timeout(timeout, work).await.map_err(|_| format!("fetching {url} took longer than {timeout:?}"))?
 }

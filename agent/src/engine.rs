@@ -23,9 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alilo_agent_api::profile::ProfileShape;
-use alilo_agent_api::{
-    Bucket, HttpVersion, JobBrief, JobSpec, JobState, JobStatus, RateChange, parse_duration,
-};
+use alilo_agent_api::{Bucket, HttpVersion, JobBrief, JobSpec, JobState, JobStatus, RateChange, parse_duration};
 use tokio::sync::{Notify, watch};
 
 use crate::client::{self, Endpoint, Outcome, Pool};
@@ -42,8 +40,19 @@ pub const MAX_STOP_WAIT: Duration = Duration::from_secs(60);
 const RATE_POLL: Duration = Duration::from_millis(10);
 /// Spin (yield) instead of sleeping when a send is this close.
 /// tokio rounds a sleep's deadline up to its next millisecond tick, so a
-/// sleep may end up to 1 ms late: sleep until 2 ms before, then spin.
-const SPIN_WINDOW: Duration = Duration::from_millis(2);
+/// sleep may end up to 1 ms late (2 ms with epoll's rounding): by default a
+/// worker sleeps until 2 ms before a send, then spins. `ALILO_AGENT_SPIN_US`
+/// overrides the window (0: never spin, lag up to ~1-2 ms but no CPU burnt).
+fn spin_window() -> Duration {
+    static SPIN: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *SPIN.get_or_init(|| {
+        std::env::var("ALILO_AGENT_SPIN_US")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(Duration::from_micros)
+            .unwrap_or(Duration::from_millis(2))
+    })
+}
 /// Finished jobs remembered.
 const KEEP_FINISHED: usize = 64;
 
@@ -51,10 +60,7 @@ const KEEP_FINISHED: usize = 64;
 #[derive(Debug, Clone, Copy)]
 enum Mode {
     Open(ProfileShape),
-    Closed {
-        connections: u32,
-        duration: Duration,
-    },
+    Closed { connections: u32, duration: Duration },
 }
 
 impl Mode {
@@ -100,10 +106,7 @@ pub struct Job {
 }
 
 fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 fn f(bits: &AtomicU64) -> f64 {
@@ -114,15 +117,9 @@ fn f(bits: &AtomicU64) -> f64 {
 pub fn validate(spec: &JobSpec) -> Result<(), String> {
     template::validate(&spec.request)?;
     if let Some(d) = &spec.data {
-        let u: http::Uri = d
-            .url
-            .parse()
-            .map_err(|e| format!("data.url: {:?} is not a URL: {e}", d.url))?;
+        let u: http::Uri = d.url.parse().map_err(|e| format!("data.url: {:?} is not a URL: {e}", d.url))?;
         if !matches!(u.scheme_str(), Some("http" | "https")) {
-            return Err(format!(
-                "data.url: {:?} must start with http:// or https://",
-                d.url
-            ));
+            return Err(format!("data.url: {:?} must start with http:// or https://", d.url));
         }
     }
     for s in &spec.checks.status {
@@ -145,9 +142,7 @@ pub fn validate(spec: &JobSpec) -> Result<(), String> {
     if let Some(c) = spec.closed_loop_connections
         && !(1..=100_000).contains(&c)
     {
-        return Err(format!(
-            "closed_loop_connections must be 1..=100000, got {c}"
-        ));
+        return Err(format!("closed_loop_connections must be 1..=100000, got {c}"));
     }
     if let Some(at) = spec.start_at_ms
         && at > unix_ms() + 24 * 3600 * 1000
@@ -163,10 +158,7 @@ impl Job {
         validate(&spec)?;
         let shape = spec.profile.shape()?;
         let mode = match spec.closed_loop_connections {
-            Some(c) => Mode::Closed {
-                connections: c,
-                duration: shape.duration,
-            },
+            Some(c) => Mode::Closed { connections: c, duration: shape.duration },
             None => Mode::Open(shape),
         };
         let workers = match mode {
@@ -178,11 +170,7 @@ impl Job {
         let now_ms = unix_ms();
         let (origin, origin_unix_ms) = match spec.start_at_ms {
             Some(at) if at >= now_ms => (now + Duration::from_millis(at - now_ms), at),
-            Some(at) => (
-                now.checked_sub(Duration::from_millis(now_ms - at))
-                    .unwrap_or(now),
-                at,
-            ),
+            Some(at) => (now.checked_sub(Duration::from_millis(now_ms - at)).unwrap_or(now), at),
             None => (now, now_ms),
         };
         let lease = parse_duration(&spec.lease).expect("validated");
@@ -201,9 +189,7 @@ impl Job {
             timeout: parse_duration(&spec.timeout).expect("validated"),
             lease: (!lease.is_zero()).then_some(lease),
             last_touch: Mutex::new(now),
-            workers: (0..workers)
-                .map(|_| Arc::new(WorkerStats::new(origin)))
-                .collect(),
+            workers: (0..workers).map(|_| Arc::new(WorkerStats::new(origin))).collect(),
             rec: Mutex::new(Record {
                 state: JobState::Pending,
                 reason: None,
@@ -309,11 +295,7 @@ impl Job {
     }
 
     fn current_rps(&self, state: JobState) -> f64 {
-        if state == JobState::Running {
-            self.rate_at(self.elapsed())
-        } else {
-            0.0
-        }
+        if state == JobState::Running { self.rate_at(self.elapsed()) } else { 0.0 }
     }
 
     /// Requests in flight.
@@ -339,11 +321,7 @@ impl Job {
             target_rps: f(&self.target_bits),
             scale: f(&self.scale_bits),
             in_flight: self.in_flight.load(Ordering::Relaxed),
-            elapsed_ms: if r.issuing_since.is_some() {
-                self.elapsed().as_millis() as u64
-            } else {
-                0
-            },
+            elapsed_ms: if r.issuing_since.is_some() { self.elapsed().as_millis() as u64 } else { 0 },
             cursor,
             buckets,
             summary: r.collected.summary(issuing, r.expected),
@@ -375,14 +353,9 @@ impl Job {
         let http2 = self.spec.http == HttpVersion::Http2;
         let data = match &self.spec.data {
             Some(d) => {
-                let bytes = client::fetch(
-                    &d.url,
-                    self.spec.tls_verify,
-                    DATA_TIMEOUT,
-                    template::MAX_DATA_BYTES,
-                )
-                .await
-                .map_err(|e| format!("data file: {e}"))?;
+                let bytes = client::fetch(&d.url, self.spec.tls_verify, DATA_TIMEOUT, template::MAX_DATA_BYTES)
+                    .await
+                    .map_err(|e| format!("data file: {e}"))?;
                 let data = Data::parse(&bytes, d.format).map_err(|e| format!("data file: {e}"))?;
                 Some((data, d.selection))
             }
@@ -390,9 +363,7 @@ impl Job {
         };
         let tpl = Template::new(&self.spec.request, data, http2)?;
         let uri = template::validate(&self.spec.request)?;
-        let ep = Endpoint::resolve(&uri, http2, self.spec.tls_verify)
-            .await
-            .map_err(|e| format!("request.url: {e}"))?;
+        let ep = Endpoint::resolve(&uri, http2, self.spec.tls_verify).await.map_err(|e| format!("request.url: {e}"))?;
         Ok((Arc::new(tpl), Arc::new(ep)))
     }
 
@@ -429,17 +400,12 @@ impl Job {
                 stats: stats.clone(),
                 local_in_flight: AtomicU64::new(0),
             });
-            let spawned = std::thread::Builder::new()
-                .name(format!("alilo-worker-{i}"))
-                .spawn(move || {
-                    worker_main(ctx);
-                    let _ = tx.send(());
-                });
+            let spawned = std::thread::Builder::new().name(format!("alilo-worker-{i}")).spawn(move || {
+                worker_main(ctx);
+                let _ = tx.send(());
+            });
             if let Err(e) = spawned {
-                self.request_stop(
-                    &format!("cannot start a worker thread: {e}"),
-                    Duration::ZERO,
-                );
+                self.request_stop(&format!("cannot start a worker thread: {e}"), Duration::ZERO);
             }
         }
         for w in waits {
@@ -518,10 +484,7 @@ impl Job {
                 let idle = self.last_touch.lock().expect("lease lock").elapsed();
                 if idle > lease {
                     self.request_stop(
-                        &format!(
-                            "lease expired: no read or change for {}",
-                            alilo_agent_api::format_duration(lease)
-                        ),
+                        &format!("lease expired: no read or change for {}", alilo_agent_api::format_duration(lease)),
                         DEFAULT_STOP_WAIT,
                     );
                 }
@@ -542,16 +505,10 @@ struct Worker {
 }
 
 fn worker_main(w: Arc<Worker>) {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            w.job.request_stop(
-                &format!("cannot start a worker runtime: {e}"),
-                Duration::ZERO,
-            );
+            w.job.request_stop(&format!("cannot start a worker runtime: {e}"), Duration::ZERO);
             return;
         }
     };
@@ -608,11 +565,7 @@ async fn open_loop(w: &Arc<Worker>) {
     let n = w.count as f64;
     let r0 = job.rate_at(Duration::ZERO);
     // Interleave the workers: worker i's first send is at i/R.
-    let mut last = if r0 > 0.0 {
-        (w.index as f64 - n) / r0
-    } else {
-        0.0
-    };
+    let mut last = if r0 > 0.0 { (w.index as f64 - n) / r0 } else { 0.0 };
     // While waiting, the intended time is never earlier than the previous
     // check: a rate increase applies from now on, without a burst.
     let mut floor = f64::NEG_INFINITY;
@@ -643,8 +596,9 @@ async fn open_loop(w: &Arc<Worker>) {
             floor = now_s;
             burst = 0;
             let wait = next - now_s;
-            if wait > SPIN_WINDOW.as_secs_f64() {
-                let d = (wait - SPIN_WINDOW.as_secs_f64()).min(RATE_POLL.as_secs_f64());
+            let spin = spin_window().as_secs_f64();
+            if wait > spin {
+                let d = (wait - spin).min(RATE_POLL.as_secs_f64());
                 tokio::time::sleep(Duration::from_secs_f64(d)).await;
             } else {
                 tokio::task::yield_now().await;
@@ -672,37 +626,94 @@ async fn closed_loop(w: &Arc<Worker>, connections: u32) {
     let mut tasks = Vec::new();
     for _ in 0..mine {
         let w = w.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut conn: Option<client::Sender> = None;
-            while !w.job.stop.load(Ordering::Relaxed) && Instant::now() < end {
-                let actual = Instant::now();
-                w.job.in_flight.fetch_add(1, Ordering::Relaxed);
-                w.local_in_flight.fetch_add(1, Ordering::Relaxed);
-                w.stats.sent(Duration::ZERO);
-                let req = w.tpl.next();
-                let work = async {
-                    let mut s = match conn.take() {
-                        Some(s) if !s.is_closed() => s,
-                        _ => client::connect(w.pool.endpoint(), &w.stats.io).await?,
-                    };
-                    let st = client::exchange(&mut s, req).await?;
-                    conn = Some(s);
-                    Ok::<u16, client::ErrorKind>(st)
-                };
-                let outcome = match tokio::time::timeout(w.job.timeout, work).await {
-                    Ok(Ok(s)) => Outcome::Status(s),
-                    Ok(Err(k)) => Outcome::Error(k),
-                    Err(_) => Outcome::Error(client::ErrorKind::Timeout),
-                };
-                let ok = matches!(outcome, Outcome::Status(s) if w.job.spec.checks.passes(s));
-                w.stats.done(outcome, ok, actual, actual);
-                w.local_in_flight.fetch_sub(1, Ordering::Relaxed);
-                w.job.in_flight.fetch_sub(1, Ordering::Relaxed);
-            }
-        }));
+        tasks.push(tokio::spawn(async move { closed_conn(&w, end).await }));
     }
     for t in tasks {
         let _ = t.await;
+    }
+}
+
+fn closed_running(w: &Worker, end: Instant) -> bool {
+    !w.job.stop.load(Ordering::Relaxed) && Instant::now() < end
+}
+
+/// Records one closed-loop request.
+fn closed_record(w: &Worker, outcome: Outcome, actual: Instant) {
+    let ok = matches!(outcome, Outcome::Status(s) if w.job.spec.checks.passes(s));
+    w.stats.closed_done(outcome, ok, actual);
+    w.local_in_flight.fetch_sub(1, Ordering::Relaxed);
+    w.job.in_flight.fetch_sub(1, Ordering::Relaxed);
+}
+
+fn closed_begin(w: &Worker) -> Instant {
+    w.job.in_flight.fetch_add(1, Ordering::Relaxed);
+    w.local_in_flight.fetch_add(1, Ordering::Relaxed);
+    Instant::now()
+}
+
+/// One closed-loop connection. HTTP/1.1 connections are driven in this very
+/// task (no spawned connection task: fewer wake-ups per request); HTTP/2
+/// uses the worker's shared connection.
+async fn closed_conn(w: &Worker, end: Instant) {
+    let timeout = w.job.timeout;
+    if w.pool.endpoint().http2 {
+        return closed_h2(w, end).await;
+    }
+    while closed_running(w, end) {
+        let actual = closed_begin(w);
+        let io = match tokio::time::timeout(timeout, client::connect_io(w.pool.endpoint(), &w.stats.io)).await {
+            Ok(Ok((io, false))) => io,
+            Ok(Ok((_, true))) => {
+                closed_record(w, Outcome::Error(client::ErrorKind::Other), actual);
+                return closed_h2(w, end).await;
+            }
+            Ok(Err(k)) => {
+                closed_record(w, Outcome::Error(k), actual);
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                continue;
+            }
+            Err(_) => {
+                closed_record(w, Outcome::Error(client::ErrorKind::Timeout), actual);
+                continue;
+            }
+        };
+        let (mut send, mut conn) = match client::handshake_inline(io).await {
+            Ok(x) => x,
+            Err(k) => {
+                closed_record(w, Outcome::Error(k), actual);
+                continue;
+            }
+        };
+        let _guard = client::ConnGuard::open();
+        let mut conn_done = false;
+        let mut actual = actual;
+        let sleep = tokio::time::sleep(timeout);
+        tokio::pin!(sleep);
+        loop {
+            let req = w.tpl.next();
+            let fut = client::exchange_h1(&mut send, req);
+            let deadline = tokio::time::Instant::from_std(actual + timeout);
+            let outcome = match client::drive(&mut conn, &mut conn_done, &mut sleep, deadline, fut).await {
+                Some(Ok(s)) => Outcome::Status(s),
+                Some(Err(k)) => Outcome::Error(k),
+                None => Outcome::Error(client::ErrorKind::Timeout),
+            };
+            let failed = matches!(outcome, Outcome::Error(_));
+            closed_record(w, outcome, actual);
+            if failed || conn_done || !closed_running(w, end) {
+                break;
+            }
+            actual = closed_begin(w);
+        }
+    }
+}
+
+/// Closed loop over the worker's shared HTTP/2 connection.
+async fn closed_h2(w: &Worker, end: Instant) {
+    while closed_running(w, end) {
+        let actual = closed_begin(w);
+        let outcome = client::send(&w.pool, w.tpl.next(), w.job.timeout).await;
+        closed_record(w, outcome, actual);
     }
 }
 
@@ -727,17 +738,9 @@ pub struct Registry {
 impl Registry {
     /// A registry whose jobs use `workers` threads (0: one per core).
     pub fn new(workers: usize) -> Registry {
-        let workers = if workers == 0 {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        } else {
-            workers
-        };
-        Registry {
-            jobs: Mutex::new((HashMap::new(), Vec::new())),
-            workers,
-        }
+        let workers =
+            if workers == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { workers };
+        Registry { jobs: Mutex::new((HashMap::new(), Vec::new())), workers }
     }
 
     /// Starts a job, or returns the existing one if `spec` is the same.
@@ -745,13 +748,9 @@ impl Registry {
     pub fn start(&self, id: &str, spec: JobSpec) -> Result<(Arc<Job>, bool), StartError> {
         if id.is_empty()
             || id.len() > 64
-            || !id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            || !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         {
-            return Err(StartError::Invalid(format!(
-                "id: {id:?} must be 1 to 64 characters of A-Z a-z 0-9 - _ ."
-            )));
+            return Err(StartError::Invalid(format!("id: {id:?} must be 1 to 64 characters of A-Z a-z 0-9 - _ .")));
         }
         let mut g = self.jobs.lock().expect("registry lock");
         if let Some(j) = g.0.get(id) {
@@ -759,17 +758,12 @@ impl Registry {
                 j.touch();
                 return Ok((j.clone(), false));
             }
-            return Err(StartError::Conflict(format!(
-                "job {id:?} already exists with a different spec"
-            )));
+            return Err(StartError::Conflict(format!("job {id:?} already exists with a different spec")));
         }
         let job = Job::new(id, spec, self.workers).map_err(StartError::Invalid)?;
         // Forget the oldest finished jobs beyond the bound.
         let finished: Vec<String> =
-            g.1.iter()
-                .filter(|k| g.0.get(*k).is_some_and(|j| j.state().is_terminal()))
-                .cloned()
-                .collect();
+            g.1.iter().filter(|k| g.0.get(*k).is_some_and(|j| j.state().is_terminal())).cloned().collect();
         if finished.len() >= KEEP_FINISHED {
             for k in &finished[..=finished.len() - KEEP_FINISHED] {
                 g.0.remove(k);

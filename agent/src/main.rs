@@ -19,10 +19,7 @@ fn main() -> ExitCode {
         .init();
     // The control plane is light: one thread. Each job's workers run their
     // own single-threaded runtimes on their own threads.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
     match rt.block_on(alilo_agent::cli::main(cli)) {
         Ok(code) => code,
         Err(e) => {

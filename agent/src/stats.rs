@@ -75,11 +75,7 @@ pub struct WorkerStats {
 impl WorkerStats {
     /// Stats whose seconds count from `origin`.
     pub fn new(origin: Instant) -> WorkerStats {
-        WorkerStats {
-            origin,
-            inner: Mutex::new((SecondAcc::new(0), Vec::new())),
-            io: Default::default(),
-        }
+        WorkerStats { origin, inner: Mutex::new((SecondAcc::new(0), Vec::new())), io: Default::default() }
     }
 
     /// Runs `f` on the accumulator of the current second. The second is
@@ -132,6 +128,33 @@ impl WorkerStats {
             }
             hist::record(&mut a.latency, (now - intended).as_micros() as u64);
             hist::record(&mut a.service, (now - actual).as_micros() as u64);
+        });
+    }
+
+    /// Closed loop: a request sent at `actual` ended. One lock per request
+    /// (the hot path of the throughput benchmark): it is counted as sent when
+    /// it completes, and has no schedule (no lag).
+    pub fn closed_done(&self, outcome: Outcome, ok: bool, actual: Instant) {
+        self.with(|a, now| {
+            a.sent += 1;
+            match outcome {
+                Outcome::Status(s) => *a.status.entry(s).or_default() += 1,
+                Outcome::Error(k) => match k {
+                    ErrorKind::Connect => a.errors.connect += 1,
+                    ErrorKind::Timeout => a.errors.timeout += 1,
+                    ErrorKind::Tls => a.errors.tls += 1,
+                    ErrorKind::Reset => a.errors.reset += 1,
+                    ErrorKind::Other => a.errors.other += 1,
+                },
+            }
+            if ok {
+                a.ok += 1;
+            } else {
+                a.failed += 1;
+            }
+            let us = (now - actual).as_micros() as u64;
+            hist::record(&mut a.latency, us);
+            hist::record(&mut a.service, us);
         });
     }
 
@@ -207,13 +230,7 @@ impl Collected {
         self.bytes_received += br;
         let limit = match now_sec {
             Some(n) => n,
-            None => self
-                .pending
-                .keys()
-                .next_back()
-                .map(|k| k + 1)
-                .unwrap_or(self.next_sec)
-                .max(self.next_sec),
+            None => self.pending.keys().next_back().map(|k| k + 1).unwrap_or(self.next_sec).max(self.next_sec),
         };
         if limit <= self.next_sec {
             // Nothing to close: keep the bytes for the next bucket.
@@ -226,17 +243,9 @@ impl Collected {
             return;
         }
         for sec in self.next_sec..limit {
-            let acc = self
-                .pending
-                .remove(&sec)
-                .unwrap_or_else(|| SecondAcc::new(sec));
+            let acc = self.pending.remove(&sec).unwrap_or_else(|| SecondAcc::new(sec));
             let last = sec + 1 == limit;
-            let target = self
-                .targets
-                .range(..=sec)
-                .next_back()
-                .map(|(_, v)| *v)
-                .unwrap_or(0.0);
+            let target = self.targets.range(..=sec).next_back().map(|(_, v)| *v).unwrap_or(0.0);
             let bucket = Bucket {
                 second: sec,
                 ts_ms: self.origin_unix_ms + sec * 1000,
@@ -245,21 +254,13 @@ impl Collected {
                 ok: acc.ok,
                 failed: acc.failed,
                 dropped: acc.dropped,
-                status: acc
-                    .status
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), *v))
-                    .collect(),
+                status: acc.status.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
                 errors: acc.errors,
                 bytes_sent: if last { bs } else { 0 },
                 bytes_received: if last { br } else { 0 },
                 latency: hist::encode(&acc.latency),
                 service: hist::encode(&acc.service),
-                lag_p99_us: if acc.lag.is_empty() {
-                    0
-                } else {
-                    acc.lag.value_at_quantile(0.99)
-                },
+                lag_p99_us: if acc.lag.is_empty() { 0 } else { acc.lag.value_at_quantile(0.99) },
                 lag_max_us: acc.lag.max(),
             };
             self.total.merge(&acc);
@@ -270,11 +271,7 @@ impl Collected {
         }
         self.next_sec = limit;
         // Keep only the target samples still needed.
-        let keep = self
-            .targets
-            .range(..limit)
-            .next_back()
-            .map(|(k, v)| (*k, *v));
+        let keep = self.targets.range(..limit).next_back().map(|(k, v)| (*k, *v));
         self.targets.retain(|k, _| *k >= limit);
         if let Some((k, v)) = keep {
             self.targets.insert(k, v);

@@ -26,11 +26,7 @@ fn raw() -> Raw {
     let stat = read("/proc/stat");
     let (mut busy, mut total) = (0, 0);
     if let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) {
-        let v: Vec<u64> = line
-            .split_whitespace()
-            .skip(1)
-            .filter_map(|x| x.parse().ok())
-            .collect();
+        let v: Vec<u64> = line.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
         total = v.iter().take(8).sum();
         let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
         busy = total.saturating_sub(idle);
@@ -42,13 +38,7 @@ fn raw() -> Raw {
     let ticks = f.get(11).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0)
         + f.get(12).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
     let (rx, tx) = net_totals();
-    Raw {
-        cpu_busy: busy,
-        cpu_total: total,
-        proc_ticks: ticks,
-        rx,
-        tx,
-    }
+    Raw { cpu_busy: busy, cpu_total: total, proc_ticks: ticks, rx, tx }
 }
 
 fn net_totals() -> (u64, u64) {
@@ -59,14 +49,8 @@ fn net_totals() -> (u64, u64) {
         let Some((name, rest)) = line.split_once(':') else {
             continue;
         };
-        let v: Vec<u64> = rest
-            .split_whitespace()
-            .filter_map(|x| x.parse().ok())
-            .collect();
-        let (rx, tx) = (
-            v.first().copied().unwrap_or(0),
-            v.get(8).copied().unwrap_or(0),
-        );
+        let v: Vec<u64> = rest.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+        let (rx, tx) = (v.first().copied().unwrap_or(0), v.get(8).copied().unwrap_or(0));
         if name.trim() == "lo" {
             lo = (rx, tx);
         } else {
@@ -119,9 +103,7 @@ impl Sampler {
                 let total = b.cpu_total.saturating_sub(a.cpu_total).max(1) as f64;
                 *rates.lock().expect("rates lock") = Rates {
                     cpu_pct: 100.0 * b.cpu_busy.saturating_sub(a.cpu_busy) as f64 / total,
-                    proc_pct: 100.0 * b.proc_ticks.saturating_sub(a.proc_ticks) as f64
-                        / USER_HZ
-                        / dt,
+                    proc_pct: 100.0 * b.proc_ticks.saturating_sub(a.proc_ticks) as f64 / USER_HZ / dt,
                     rx_s: b.rx.saturating_sub(a.rx) as f64 / dt,
                     tx_s: b.tx.saturating_sub(a.tx) as f64 / dt,
                 };
@@ -135,17 +117,11 @@ impl Sampler {
     pub fn snapshot(&self) -> (CpuInfo, MemoryInfo, NetworkInfo) {
         let r = self.rates.lock().expect("rates lock").clone();
         let mem = read("/proc/meminfo");
-        let load1 = read("/proc/loadavg")
-            .split_whitespace()
-            .next()
-            .and_then(|x| x.parse().ok())
-            .unwrap_or(0.0);
+        let load1 = read("/proc/loadavg").split_whitespace().next().and_then(|x| x.parse().ok()).unwrap_or(0.0);
         let (rx, tx) = net_totals();
         (
             CpuInfo {
-                cores: std::thread::available_parallelism()
-                    .map(|n| n.get() as u64)
-                    .unwrap_or(1),
+                cores: std::thread::available_parallelism().map(|n| n.get() as u64).unwrap_or(1),
                 usage_percent: r.cpu_pct,
                 process_percent: r.proc_pct,
                 load1,
@@ -155,12 +131,7 @@ impl Sampler {
                 available_bytes: meminfo_kb(&mem, "MemAvailable:") * 1024,
                 process_rss_bytes: rss_bytes(),
             },
-            NetworkInfo {
-                rx_bytes: rx,
-                tx_bytes: tx,
-                rx_bytes_per_s: r.rx_s,
-                tx_bytes_per_s: r.tx_s,
-            },
+            NetworkInfo { rx_bytes: rx, tx_bytes: tx, rx_bytes_per_s: r.rx_s, tx_bytes_per_s: r.tx_s },
         )
     }
 }

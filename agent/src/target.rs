@@ -38,6 +38,8 @@ pub struct TargetConfig {
     pub keep_requests: usize,
     /// Count requests per 10 ms (for the rate-change benchmark).
     pub rate_log: bool,
+    /// Answer `Connection: close` (no keep-alive).
+    pub close: bool,
 }
 
 impl Default for TargetConfig {
@@ -51,6 +53,7 @@ impl Default for TargetConfig {
             tls: None,
             keep_requests: 0,
             rate_log: false,
+            close: false,
         }
     }
 }
@@ -124,11 +127,7 @@ impl Target {
                         let (st, cfg) = (st.clone(), cfg.clone());
                         service_fn(move |req| {
                             let (st, cfg) = (st.clone(), cfg.clone());
-                            async move {
-                                Ok::<_, std::convert::Infallible>(
-                                    answer(&st, &cfg, started, req).await,
-                                )
-                            }
+                            async move { Ok::<_, std::convert::Infallible>(answer(&st, &cfg, started, req).await) }
                         })
                     };
                     let builder = auto::Builder::new(TokioExecutor::new());
@@ -137,10 +136,7 @@ impl Target {
                             let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
                         }
                         Some(tls) => {
-                            let Ok(s) = tokio_rustls::TlsAcceptor::from(tls.clone())
-                                .accept(stream)
-                                .await
-                            else {
+                            let Ok(s) = tokio_rustls::TlsAcceptor::from(tls.clone()).accept(stream).await else {
                                 return;
                             };
                             let _ = builder.serve_connection(TokioIo::new(s), svc).await;
@@ -168,38 +164,18 @@ async fn answer(
     let now_in = st.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
     st.max_in_flight.fetch_max(now_in, Ordering::Relaxed);
     if cfg.rate_log {
-        let slot = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64 / 10)
-            .unwrap_or(0);
-        *st.per_10ms
-            .lock()
-            .expect("rate log lock")
-            .entry(slot)
-            .or_default() += 1;
+        let slot = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64 / 10).unwrap_or(0);
+        *st.per_10ms.lock().expect("rate log lock").entry(slot).or_default() += 1;
     }
-    let keep = cfg.keep_requests > 0
-        && st.received.lock().expect("received lock").len() < cfg.keep_requests;
+    let keep = cfg.keep_requests > 0 && st.received.lock().expect("received lock").len() < cfg.keep_requests;
     let (parts, body) = req.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     if keep {
         let r = Received {
             method: parts.method.to_string(),
-            uri: parts
-                .uri
-                .path_and_query()
-                .map(|p| p.to_string())
-                .unwrap_or_default(),
+            uri: parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default(),
             version: format!("{:?}", parts.version),
-            headers: parts
-                .headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-                .collect(),
+            headers: parts.headers.iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect(),
             body: String::from_utf8_lossy(&body).into_owned(),
         };
         let mut g = st.received.lock().expect("received lock");
@@ -219,9 +195,9 @@ async fn answer(
         }
     }
     st.in_flight.fetch_sub(1, Ordering::Relaxed);
-    Response::builder()
-        .status(cfg.status)
-        .header(http::header::CONTENT_TYPE, "text/plain")
-        .body(Full::new(cfg.body.clone()))
-        .expect("valid status")
+    let mut r = Response::builder().status(cfg.status).header(http::header::CONTENT_TYPE, "text/plain");
+    if cfg.close {
+        r = r.header(http::header::CONNECTION, "close");
+    }
+    r.body(Full::new(cfg.body.clone())).expect("valid status")
 }

@@ -36,9 +36,7 @@ fn segments(s: &str) -> Vec<Seg> {
         if start > 0 {
             out.push(Seg::Lit(rest[..start].to_string()));
         }
-        out.push(Seg::Var(
-            rest[start + 2..start + 2 + len].trim().to_string(),
-        ));
+        out.push(Seg::Var(rest[start + 2..start + 2 + len].trim().to_string()));
         rest = &rest[start + 2 + len + 2..];
     }
     if !rest.is_empty() {
@@ -63,9 +61,7 @@ fn compile(segs: &[Seg], fields: &HashMap<String, usize>, what: &str) -> Result<
                 None => {
                     let mut names: Vec<&String> = fields.keys().collect();
                     names.sort();
-                    Err(format!(
-                        "{what}: placeholder {{{{{v}}}}} is not a field of the data file (fields: {names:?})"
-                    ))
+                    Err(format!("{what}: placeholder {{{{{v}}}}} is not a field of the data file (fields: {names:?})"))
                 }
             },
         })
@@ -114,8 +110,8 @@ impl Data {
         let text = std::str::from_utf8(bytes).map_err(|e| format!("data is not UTF-8: {e}"))?;
         let data = match format {
             DataFormat::JsonArray => {
-                let v: Vec<serde_json::Map<String, serde_json::Value>> = serde_json::from_str(text)
-                    .map_err(|e| format!("data is not a JSON array of objects: {e}"))?;
+                let v: Vec<serde_json::Map<String, serde_json::Value>> =
+                    serde_json::from_str(text).map_err(|e| format!("data is not a JSON array of objects: {e}"))?;
                 Data::from_objects(v)
             }
             DataFormat::JsonLines => {
@@ -176,10 +172,7 @@ impl Data {
                 r
             })
             .collect();
-        Ok(Data {
-            fields: fields.into_iter().map(|f| f.trim().to_string()).collect(),
-            rows,
-        })
+        Ok(Data { fields: fields.into_iter().map(|f| f.trim().to_string()).collect(), rows })
     }
 }
 
@@ -245,11 +238,7 @@ pub struct Template {
 pub fn full_url(t: &RequestTemplate) -> String {
     let mut url = t.url.clone();
     for (i, (k, v)) in t.query.iter().enumerate() {
-        url.push(if i == 0 && !t.url.contains('?') {
-            '?'
-        } else {
-            '&'
-        });
+        url.push(if i == 0 && !t.url.contains('?') { '?' } else { '&' });
         let mut tmp = String::new();
         percent_encode(k, &mut tmp);
         url.push_str(&tmp);
@@ -281,30 +270,17 @@ pub fn validate(t: &RequestTemplate) -> Result<Uri, String> {
             Seg::Var(_) => "x",
         })
         .collect();
-    let uri: Uri = probe
-        .parse()
-        .map_err(|e| format!("request.url: {:?} is not a URL: {e}", t.url))?;
+    let uri: Uri = probe.parse().map_err(|e| format!("request.url: {:?} is not a URL: {e}", t.url))?;
     match uri.scheme_str() {
         Some("http") | Some("https") => {}
         _ => {
-            return Err(format!(
-                "request.url: {:?} must start with http:// or https://",
-                t.url
-            ));
+            return Err(format!("request.url: {:?} must start with http:// or https://", t.url));
         }
     }
     let Some(auth) = uri.authority() else {
         return Err(format!("request.url: {:?} has no host", t.url));
     };
-    if url
-        .split("://")
-        .nth(1)
-        .unwrap_or("")
-        .split('/')
-        .next()
-        .unwrap_or("")
-        .contains("{{")
-    {
+    if url.split("://").nth(1).unwrap_or("").split('/').next().unwrap_or("").contains("{{") {
         return Err(format!(
             "request.url: placeholders are allowed in the path and query only, not in the host ({:?})",
             auth.as_str()
@@ -321,19 +297,10 @@ pub fn validate(t: &RequestTemplate) -> Result<Uri, String> {
 
 impl Template {
     /// Compiles the template against the data file's fields.
-    pub fn new(
-        t: &RequestTemplate,
-        data: Option<(Data, Selection)>,
-        http2: bool,
-    ) -> Result<Template, String> {
+    pub fn new(t: &RequestTemplate, data: Option<(Data, Selection)>, http2: bool) -> Result<Template, String> {
         let uri = validate(t)?;
         let (data, selection) = data.unwrap_or_default();
-        let fields: HashMap<String, usize> = data
-            .fields
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.clone(), i))
-            .collect();
+        let fields: HashMap<String, usize> = data.fields.iter().enumerate().map(|(i, f)| (f.clone(), i)).collect();
         let has_data = !data.rows.is_empty();
         let method = Method::from_bytes(t.method.as_bytes()).expect("validated");
         let url = full_url(t);
@@ -353,10 +320,7 @@ impl Template {
         let mut headers = Vec::new();
         for (k, v) in &t.headers {
             let name = HeaderName::from_bytes(k.as_bytes()).expect("validated");
-            headers.push((
-                name,
-                compile(&segs(v), &fields, &format!("request.headers.{k}"))?,
-            ));
+            headers.push((name, compile(&segs(v), &fields, &format!("request.headers.{k}"))?));
         }
         let body = match &t.body {
             Some(b) => Some(compile(&segs(b), &fields, "request.body")?),
@@ -391,25 +355,13 @@ impl Template {
     fn render_parts(&self, row: &[String]) -> Result<(Uri, HeaderMap, Bytes), String> {
         let mut path = String::new();
         render(&self.path, row, true, &mut path);
-        let uri = if self.http2 {
-            format!("{}://{}{}", self.scheme, self.authority, path)
-        } else {
-            path
-        };
-        let uri: Uri = uri
-            .parse()
-            .map_err(|e| format!("request.url: rendered URL {uri:?} is invalid: {e}"))?;
+        let uri = if self.http2 { format!("{}://{}{}", self.scheme, self.authority, path) } else { path };
+        let uri: Uri = uri.parse().map_err(|e| format!("request.url: rendered URL {uri:?} is invalid: {e}"))?;
         let mut h = HeaderMap::with_capacity(self.headers.len() + 2);
         if !self.http2 {
-            h.insert(
-                http::header::HOST,
-                HeaderValue::from_str(&self.authority).map_err(|e| e.to_string())?,
-            );
+            h.insert(http::header::HOST, HeaderValue::from_str(&self.authority).map_err(|e| e.to_string())?);
         }
-        h.insert(
-            http::header::USER_AGENT,
-            HeaderValue::from_static(crate::USER_AGENT),
-        );
+        h.insert(http::header::USER_AGENT, HeaderValue::from_static(crate::USER_AGENT));
         for (name, parts) in &self.headers {
             let mut v = String::new();
             render(parts, row, false, &mut v);
@@ -439,8 +391,7 @@ impl Template {
                     Selection::Sequential => n % len,
                     Selection::Random => splitmix64(n ^ 0x9E37_79B9_7F4A_7C15) % len,
                 };
-                self.render_parts(&self.data.rows[i as usize])
-                    .expect("every row was rendered once at start")
+                self.render_parts(&self.data.rows[i as usize]).expect("every row was rendered once at start")
             }
         };
         let mut req = Request::new(Full::new(body));
@@ -483,11 +434,7 @@ mod tests {
 
     #[test]
     fn json_lines_and_arrays_keep_non_strings_as_json() {
-        let d = Data::parse(
-            b"{\"id\":1,\"u\":\"x\"}\n\n{\"id\":2}\n",
-            DataFormat::JsonLines,
-        )
-        .unwrap();
+        let d = Data::parse(b"{\"id\":1,\"u\":\"x\"}\n\n{\"id\":2}\n", DataFormat::JsonLines).unwrap();
         assert_eq!(d.rows, [vec!["1", "x"], vec!["2", ""]]);
         let d = Data::parse(br#"[{"a":true}]"#, DataFormat::JsonArray).unwrap();
         assert_eq!(d.rows, [vec!["true"]]);
@@ -498,10 +445,7 @@ mod tests {
     fn placeholders_fill_url_headers_and_body_sequentially() {
         let data = Data::parse(b"user,id\nann,1\nbob/x,2\n", DataFormat::Csv).unwrap();
         let t = Template::new(
-            &tpl(
-                "http://h:8080/u/{{id}}/{{user}}",
-                Some("{\"u\":\"{{user}}\"}"),
-            ),
+            &tpl("http://h:8080/u/{{id}}/{{user}}", Some("{\"u\":\"{{user}}\"}")),
             Some((data, Selection::Sequential)),
             false,
         )
@@ -520,27 +464,16 @@ mod tests {
     #[test]
     fn unknown_placeholder_names_the_field() {
         let data = Data::parse(b"id\n1\n", DataFormat::Csv).unwrap();
-        let e = Template::new(
-            &tpl("http://h/{{id}}", Some("{{nope}}")),
-            Some((data, Selection::Random)),
-            false,
-        )
-        .err()
-        .unwrap();
-        assert!(
-            e.contains("request.headers.x-user") || e.contains("request.body"),
-            "{e}"
-        );
+        let e = Template::new(&tpl("http://h/{{id}}", Some("{{nope}}")), Some((data, Selection::Random)), false)
+            .err()
+            .unwrap();
+        assert!(e.contains("request.headers.x-user") || e.contains("request.body"), "{e}");
     }
 
     #[test]
     fn placeholders_in_the_host_are_refused() {
         let e = validate(&tpl("http://{{host}}/", None)).unwrap_err();
         assert!(e.starts_with("request.url"), "{e}");
-        assert!(
-            validate(&tpl("ftp://h/", None))
-                .unwrap_err()
-                .contains("http://")
-        );
+        assert!(validate(&tpl("ftp://h/", None)).unwrap_err().contains("http://"));
     }
 }

