@@ -3,7 +3,9 @@
 //! the migrations, and runs an embedded S3-compatible endpoint when none is
 //! configured. Nothing here re-implements a route: it only composes.
 
+pub mod demo;
 pub mod embedded_s3;
+pub mod local_agent;
 pub mod swagger;
 
 use alilo_shared::config::{Config, Limits, ProcessEnv, Vars};
@@ -43,6 +45,15 @@ pub struct Settings {
     /// Folder of the embedded S3 endpoint's data.
     #[arg(long = "data-dir", env = "ALILO_DATA_DIR", default_value = ".alilo/s3")]
     pub data_dir: PathBuf,
+    /// Do not start the local agent (use only registered remote agents).
+    #[arg(long = "no-agent", env = "ALILO_NO_AGENT")]
+    pub no_agent: bool,
+    /// Also create a demo project whose scenario loads a small target served here, and start it.
+    #[arg(long)]
+    pub demo: bool,
+    /// Milliseconds between two run-controller passes.
+    #[arg(long = "controller-interval-ms", env = "ALILO_CONTROLLER_INTERVAL_MS", default_value_t = 1000)]
+    pub controller_interval_ms: u64,
 }
 
 impl Settings {
@@ -86,6 +97,7 @@ pub fn routes(limits: Limits) -> OpenApiRouter<AppState> {
         .merge(alilo_fn_files::routes_with_limit(limits.max_upload_bytes))
         .merge(alilo_fn_parsing::routes())
         .merge(alilo_fn_search::routes())
+        .merge(alilo_fn_runs::routes())
 }
 
 /// The OpenAPI document of everything `alilo-local` serves.
@@ -118,6 +130,9 @@ pub struct Application {
     router: axum::Router,
     state: AppState,
     _embedded_s3: Option<embedded_s3::EmbeddedS3>,
+    agent: Option<local_agent::LocalAgent>,
+    demo: Option<demo::Demo>,
+    controller_interval: std::time::Duration,
 }
 
 impl Application {
@@ -147,12 +162,39 @@ impl Application {
                 config.s3.endpoint.as_deref().unwrap_or("AWS")
             ))
         })?;
-        let state = AppState { db: database, storage, limits: config.limits };
+        if config.agent_token.expose().is_empty() {
+            // No configured token: the local agent gets a random one, known only here.
+            config.agent_token = alilo_shared::config::Secret::new(uuid::Uuid::new_v4().simple().to_string());
+        }
+        let agents = alilo_shared::agent_client::AgentClient::new(config.agent_token.clone());
+        let state = AppState { db: database, storage, limits: config.limits, agents };
+        let agent = if settings.no_agent {
+            None
+        } else {
+            Some(
+                local_agent::start(&state, config.agent_token.expose())
+                    .await
+                    .map_err(|e| StartError(format!("cannot start the local agent: {e:#}")))?,
+            )
+        };
+        let demo = if settings.demo {
+            Some(demo::Demo::bind().await.map_err(|e| StartError(format!("cannot start the demo target: {e:#}")))?)
+        } else {
+            None
+        };
         let addr = format!("{}:{}", settings.bind, settings.port);
         let listener =
             TcpListener::bind(&addr).await.map_err(|e| StartError(format!("cannot listen on {addr}: {e}")))?;
         let router = app(state.clone(), config.limits);
-        Ok(Self { listener, router, state, _embedded_s3: embedded })
+        Ok(Self {
+            listener,
+            router,
+            state,
+            _embedded_s3: embedded,
+            agent,
+            demo,
+            controller_interval: std::time::Duration::from_millis(settings.controller_interval_ms.max(50)),
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -167,11 +209,55 @@ impl Application {
         &self.state
     }
 
-    /// Serve until Ctrl-C or SIGTERM.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let Self { listener, router, _embedded_s3, .. } = self;
-        axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await
+    /// The local agent's control URL, when one runs.
+    pub fn agent_url(&self) -> Option<String> {
+        self.agent.as_ref().map(|a| a.url.clone())
     }
+
+    /// Serve until Ctrl-C or SIGTERM, with the controller timer, the local agent
+    /// and the demo beside the API; reports which stopped first.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let Self { listener, router, state, _embedded_s3, agent, demo, controller_interval } = self;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let controller = tokio::spawn(controller_loop(state.clone(), controller_interval, stop_rx.clone()));
+        let agent_task = agent.map(|a| tokio::spawn(a.run(stop_rx.clone())));
+        if let Some(demo) = demo {
+            let state = state.clone();
+            let port = listener.local_addr()?.port();
+            tokio::spawn(async move {
+                match demo.start(&state, port).await {
+                    Ok(run_id) => tracing::info!(
+                        run_id,
+                        "demo run started: curl -s -X POST localhost:{port}/v1/run -d '{{\"run_id\":{run_id}}}'"
+                    ),
+                    Err(e) => tracing::error!(error = %e, "the demo could not start"),
+                }
+            });
+        }
+        let served = axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await;
+        let _ = stop_tx.send(true);
+        let _ = controller.await;
+        if let Some(task) = agent_task {
+            let _ = task.await;
+        }
+        served
+    }
+}
+
+/// The run-controller of `alilo-local`: one pass every `interval` until stopped.
+async fn controller_loop(state: AppState, interval: std::time::Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut timer = tokio::time::interval(interval);
+    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = timer.tick() => {}
+            _ = stop.changed() => break,
+        }
+        if let Err(e) = alilo_shared::control::tick(&state).await {
+            tracing::warn!(error = %e, "controller pass failed");
+        }
+    }
+    tracing::info!("run-controller stopped");
 }
 
 async fn shutdown_signal() {

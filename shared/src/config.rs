@@ -116,16 +116,36 @@ impl S3Config {
     }
 }
 
+/// Highest load percentage a run may be set to (the original clamped at 10 000 %).
+pub const DEFAULT_MAX_RUN_PERCENTAGE: i32 = 10_000;
+/// Highest total target rate of one run: above this a typo is likelier than intent.
+pub const DEFAULT_MAX_RUN_RPS: u64 = 1_000_000;
+/// The rate one agent is given of a script before the script is split across more
+/// agents: a 2-core agent sustains about this much with room to spare.
+pub const DEFAULT_AGENT_CAPACITY_RPS: u64 = 5_000;
+
 /// Limits that protect the service and its users.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_upload_bytes: usize,
     pub max_static_ammo: usize,
+    /// `MAX_RUN_PERCENTAGE`: the highest load level of a run.
+    pub max_run_percentage: i32,
+    /// `MAX_RUN_RPS`: the highest total target rate of a run.
+    pub max_run_rps: u64,
+    /// `AGENT_CAPACITY_RPS`: the rate per agent before a script is split.
+    pub agent_capacity_rps: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES, max_static_ammo: DEFAULT_MAX_STATIC_AMMO }
+        Self {
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            max_static_ammo: DEFAULT_MAX_STATIC_AMMO,
+            max_run_percentage: DEFAULT_MAX_RUN_PERCENTAGE,
+            max_run_rps: DEFAULT_MAX_RUN_RPS,
+            agent_capacity_rps: DEFAULT_AGENT_CAPACITY_RPS,
+        }
     }
 }
 
@@ -135,6 +155,8 @@ pub struct Config {
     pub dsn: Dsn,
     pub s3: S3Config,
     pub limits: Limits,
+    /// `ALILO_AGENT_TOKEN`: the bearer token of the agents' control API.
+    pub agent_token: Secret,
 }
 
 /// A source of variables: the process environment in production, a map in tests.
@@ -202,8 +224,15 @@ impl Config {
         let limits = Limits {
             max_upload_bytes: parse_var(vars, "MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES)?,
             max_static_ammo: parse_var(vars, "MAX_STATIC_AMMO_LENGTH", DEFAULT_MAX_STATIC_AMMO)?,
+            max_run_percentage: parse_var(vars, "MAX_RUN_PERCENTAGE", DEFAULT_MAX_RUN_PERCENTAGE)?,
+            max_run_rps: parse_var(vars, "MAX_RUN_RPS", DEFAULT_MAX_RUN_RPS)?,
+            agent_capacity_rps: parse_var(vars, "AGENT_CAPACITY_RPS", DEFAULT_AGENT_CAPACITY_RPS)?,
         };
-        Ok(Self { dsn, s3, limits })
+        if limits.agent_capacity_rps == 0 {
+            return Err("AGENT_CAPACITY_RPS=0 is invalid: it must be at least 1".into());
+        }
+        let agent_token = Secret::new(vars.var("ALILO_AGENT_TOKEN").unwrap_or_default());
+        Ok(Self { dsn, s3, limits, agent_token })
     }
 }
 

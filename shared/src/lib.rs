@@ -7,7 +7,9 @@
 //! [`storage`] do the I/O, and [`http`] turns every failure into the contract's
 //! error body. Handlers in `functions/` only glue these together.
 
+pub mod agent_client;
 pub mod config;
+pub mod control;
 pub mod db;
 pub mod http;
 pub mod import;

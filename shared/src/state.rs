@@ -1,6 +1,7 @@
 //! What every handler receives: built once per cold start (or once by
 //! `alilo-local`), cheap to clone.
 
+use crate::agent_client::AgentClient;
 use crate::config::{Config, Limits};
 use crate::db::Db;
 use crate::storage::Storage;
@@ -10,6 +11,8 @@ pub struct AppState {
     pub db: Db,
     pub storage: Storage,
     pub limits: Limits,
+    /// The client of the agents' control API (carries the bearer token).
+    pub agents: AgentClient,
 }
 
 impl AppState {
@@ -18,6 +21,6 @@ impl AppState {
     pub async fn connect(config: &Config) -> anyhow::Result<Self> {
         let db = Db::connect(&config.dsn)?;
         let storage = Storage::connect(&config.s3).await?;
-        Ok(Self { db, storage, limits: config.limits })
+        Ok(Self { db, storage, limits: config.limits, agents: AgentClient::new(config.agent_token.clone()) })
     }
 }

@@ -53,6 +53,24 @@ const CONTRACT_ROUTES: &[&str] = &[
     "/v1/search",
     "/v1/page-num",
     "/v1/parsing/CUrl",
+    "/v1/runs",
+    "/v1/run",
+    "/v1/run/stop/script-run",
+    "/v1/run/start",
+    "/v1/run/stop",
+    "/v1/run/by-status",
+    "/v1/run/adjustment",
+    "/v1/run/increase/script",
+    "/v1/run/increase/simple-script",
+    "/v1/run/start/script",
+    "/v1/run/start/simple-script",
+    "/v1/run/timeRange",
+    "/v1/run/rps",
+    "/v1/run/scriptruns",
+    "/v1/run/scriptrun",
+    "/v1/run/is-change-loadlevel",
+    "/v1/command/new",
+    "/v1/remove-logs",
 ];
 
 #[tokio::test]
@@ -116,6 +134,7 @@ fn the_sam_template_routes_each_function_s_paths_to_it() {
         ("FilesFunction", alilo_fn_files::routes()),
         ("ParsingFunction", alilo_fn_parsing::routes()),
         ("SearchFunction", alilo_fn_search::routes()),
+        ("RunsFunction", alilo_fn_runs::routes()),
     ];
     let mut routed = 0;
     for (resource, routes) in functions {

@@ -23,6 +23,12 @@ pub struct TestApp {
     _embedded: Option<alilo_local::embedded_s3::EmbeddedS3>,
     data_dir: PathBuf,
     server: tokio::task::JoinHandle<()>,
+    settings: Settings,
+}
+
+/// A connection to the test's schema (its DSN carries the search path).
+pub async fn connect_dsn(dsn: &str) -> tokio_postgres::Client {
+    connect(dsn).await
 }
 
 /// One connection with the test's schema first on the search path.
@@ -46,6 +52,11 @@ async fn ensure_extension(base: &str) {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`] with settings changed first (e.g. the controller interval).
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let base = std::env::var("ALILO_TEST_PG_DSN").unwrap_or_else(|_| DEFAULT_TEST_DSN.into());
     let id = uuid::Uuid::new_v4().simple().to_string();
     let schema = format!("t_{id}");
@@ -68,7 +79,7 @@ pub async fn spawn_app() -> TestApp {
             (s3.endpoint.clone(), s3.access_key.clone(), s3.secret_key.clone(), Some(s3))
         }
     };
-    let settings = Settings {
+    let mut settings = Settings {
         port: 0,
         bind: "127.0.0.1".into(),
         pg_dsn: Some(dsn.clone()),
@@ -77,8 +88,13 @@ pub async fn spawn_app() -> TestApp {
         minio_access_key_id: Some(access),
         minio_secret_access_key: Some(secret),
         data_dir: data_dir.clone(),
+        no_agent: true,
+        demo: false,
+        controller_interval_ms: 500,
     };
+    tweak(&mut settings);
     let app = Application::build(&settings).await.expect("alilo-local builds");
+    let kept = settings.clone();
     let address = format!("http://{}", app.local_addr());
     let app_state = app.state().clone();
     let server = tokio::spawn(async move {
@@ -94,10 +110,25 @@ pub async fn spawn_app() -> TestApp {
         _embedded: embedded,
         data_dir,
         server,
+        settings: kept,
     }
 }
 
 impl TestApp {
+    /// Stop this `alilo-local` (API and controller) and start a new one on the same
+    /// database and bucket, on another port.
+    pub async fn restart(&mut self, down_for: std::time::Duration) {
+        self.server.abort();
+        let _ = (&mut self.server).await;
+        tokio::time::sleep(down_for).await;
+        let app = Application::build(&self.settings).await.expect("alilo-local rebuilds");
+        self.address = format!("http://{}", app.local_addr());
+        self.app_state = app.state().clone();
+        self.server = tokio::spawn(async move {
+            let _ = app.run_until_stopped().await;
+        });
+    }
+
     /// POST a raw body; the status and the parsed JSON answer.
     pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
         let response = self

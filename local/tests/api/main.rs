@@ -2,12 +2,14 @@
 //! real S3-compatible server. One binary (linking is the slow part).
 
 mod agents;
+mod bench_runs;
 mod contract;
 mod files;
 mod gateway;
 mod helpers;
 mod parsing;
 mod projects;
+mod runs;
 mod scenarios;
 mod scripts;
 mod search;

@@ -18,8 +18,10 @@ use tokio_postgres::NoTls;
 
 /// The ordered migrations, embedded at build time. A test checks this list against
 /// the folder so a new file cannot be forgotten.
-pub const MIGRATIONS: &[(&str, &str)] =
-    &[("0001_resources.sql", include_str!("../../../migrations/0001_resources.sql"))];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_resources.sql", include_str!("../../../migrations/0001_resources.sql")),
+    ("0002_runs.sql", include_str!("../../../migrations/0002_runs.sql")),
+];
 
 /// Connections per process. A Lambda instance serves one request at a time; the
 /// local runner serves many, and Postgres' default limit is 100.

@@ -1,7 +1,19 @@
-//! Run queries the resource API needs (the run service extends this).
+//! Run queries: the run rows and their script runs as the v1 shapes, with the
+//! live metrics of each script run computed from its stored seconds.
 
 use super::{Db, id32};
+use crate::control::metrics::{Figures, Second, figures, ms};
 use crate::http::ApiResult;
+use crate::wire::agents::Agent;
+use crate::wire::runs::{Metrics, Run, ScriptRun};
+use crate::wire::scripts::{Script, SimpleScript};
+use deadpool_postgres::GenericClient;
+use std::collections::BTreeMap;
+use tokio_postgres::Row;
+use tokio_postgres::types::Json;
+
+/// Seconds of the live window: the last complete seconds a script run reported.
+pub const LIVE_WINDOW_SECS: i64 = 5;
 
 /// Status name and id of the scenario's latest run, if any.
 pub async fn last_of_scenario(db: &Db, scenario_id: i64) -> ApiResult<Option<(String, i32)>> {
@@ -10,4 +22,358 @@ pub async fn last_of_scenario(db: &Db, scenario_id: i64) -> ApiResult<Option<(St
         .query_opt("SELECT status, id FROM runs WHERE scenario_id = $1 ORDER BY id DESC LIMIT 1", &[&scenario_id])
         .await?;
     Ok(row.map(|r| (r.get(0), id32(r.get(1)))))
+}
+
+/// RFC 3339 with microseconds, UTC.
+pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// The core columns of a run, as read by [`run_rows`].
+#[derive(Debug, Clone)]
+pub struct RunRow {
+    pub id: i64,
+    pub scenario_id: i64,
+    pub project_id: i64,
+    pub title: String,
+    pub status: String,
+    pub kind: String,
+    pub percentage: i32,
+    pub info: String,
+    pub user_name: String,
+    pub preferred_user_name: String,
+    pub report_link: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub ended_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+pub const RUN_COLUMNS: &str = "r.id, r.scenario_id, sc.project_id, r.title, r.status, r.kind, r.percentage_of_target,
+    r.info, r.user_name, r.preferred_user_name, r.report_link, r.created_at, r.updated_at, r.started_at, r.ended_at
+    FROM runs r JOIN scenarios sc ON sc.id = r.scenario_id";
+
+pub fn run_row(r: &Row) -> RunRow {
+    RunRow {
+        id: r.get(0),
+        scenario_id: r.get(1),
+        project_id: r.get(2),
+        title: r.get(3),
+        status: r.get(4),
+        kind: r.get(5),
+        percentage: r.get(6),
+        info: r.get(7),
+        user_name: r.get(8),
+        preferred_user_name: r.get(9),
+        report_link: r.get(10),
+        created_at: r.get(11),
+        updated_at: r.get(12),
+        started_at: r.get(13),
+        ended_at: r.get(14),
+    }
+}
+
+pub async fn run_row_by_id(conn: &impl GenericClient, id: i64) -> ApiResult<Option<RunRow>> {
+    Ok(conn.query_opt(&format!("SELECT {RUN_COLUMNS} WHERE r.id = $1"), &[&id]).await?.as_ref().map(run_row))
+}
+
+/// A script run's stored columns.
+#[derive(Debug, Clone)]
+pub struct ScriptRunRow {
+    pub id: i64,
+    pub run_id: i64,
+    pub kind: String,
+    pub script_id: i64,
+    pub name: String,
+    pub script: serde_json::Value,
+    pub status: String,
+    pub info: String,
+    pub target_rps: i64,
+    pub percentage: i32,
+    pub extra_rps: i64,
+    pub desired: String,
+}
+
+impl ScriptRunRow {
+    /// The rate the script run should have now.
+    #[allow(clippy::cast_precision_loss)]
+    pub fn desired_rps(&self) -> f64 {
+        if self.desired == "stopped" {
+            return 0.0;
+        }
+        self.target_rps as f64 * f64::from(self.percentage) / 100.0 + self.extra_rps as f64
+    }
+}
+
+pub async fn script_run_rows(conn: &impl GenericClient, run_ids: &[i64]) -> ApiResult<Vec<ScriptRunRow>> {
+    let rows = conn
+        .query(
+            "SELECT id, run_id, kind, script_id, name, script, status, info, target_rps, percentage, extra_rps, desired
+             FROM script_runs WHERE run_id = ANY($1) ORDER BY run_id, id",
+            &[&run_ids],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| ScriptRunRow {
+            id: r.get(0),
+            run_id: r.get(1),
+            kind: r.get(2),
+            script_id: r.get(3),
+            name: r.get(4),
+            script: r.get::<_, Json<serde_json::Value>>(5).0,
+            status: r.get(6),
+            info: r.get(7),
+            target_rps: r.get(8),
+            percentage: r.get(9),
+            extra_rps: r.get(10),
+            desired: r.get(11),
+        })
+        .collect())
+}
+
+/// Stored seconds of script runs, optionally from a Unix second on.
+pub async fn seconds(
+    conn: &impl GenericClient,
+    script_run_ids: &[i64],
+    from: Option<i64>,
+    to: Option<i64>,
+) -> ApiResult<Vec<(i64, Second)>> {
+    let rows = conn
+        .query(
+            "SELECT j.script_run_id, extract(epoch FROM m.ts)::bigint, m.target_rps, m.sent, m.ok, m.failed, m.dropped,
+                    m.bytes_sent, m.bytes_received, m.status, m.errors, m.latency
+             FROM metric_seconds m JOIN jobs j ON j.id = m.job_id
+             WHERE j.script_run_id = ANY($1)
+               AND ($2::bigint IS NULL OR m.ts >= to_timestamp($2::bigint))
+               AND ($3::bigint IS NULL OR m.ts < to_timestamp($3::bigint))
+             ORDER BY m.ts",
+            &[&script_run_ids, &from, &to],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), second(r))).collect())
+}
+
+fn second(r: &Row) -> Second {
+    let Json(status): Json<BTreeMap<String, i64>> = r.get(9);
+    let Json(errors): Json<BTreeMap<String, i64>> = r.get(10);
+    Second {
+        ts: r.get(1),
+        target_rps: r.get(2),
+        sent: r.get(3),
+        ok: r.get(4),
+        failed: r.get(5),
+        dropped: r.get(6),
+        bytes_sent: r.get(7),
+        bytes_received: r.get(8),
+        status,
+        errors,
+        latency: r.get(11),
+    }
+}
+
+/// Per script run: the figures of its live window and of its whole life.
+async fn live_figures(
+    conn: &impl GenericClient,
+    script_run_ids: &[i64],
+) -> ApiResult<BTreeMap<i64, (Figures, Figures, i64)>> {
+    // The last complete seconds: the newest second may still lack an agent's bucket.
+    let rows = conn
+        .query(
+            "WITH latest AS (
+                 SELECT j.script_run_id, max(m.ts) AS ts FROM metric_seconds m JOIN jobs j ON j.id = m.job_id
+                 WHERE j.script_run_id = ANY($1) GROUP BY j.script_run_id)
+             SELECT j.script_run_id, extract(epoch FROM m.ts)::bigint, m.target_rps, m.sent, m.ok, m.failed, m.dropped,
+                    m.bytes_sent, m.bytes_received, m.status, m.errors, m.latency
+             FROM metric_seconds m JOIN jobs j ON j.id = m.job_id JOIN latest l ON l.script_run_id = j.script_run_id
+             WHERE m.ts > l.ts - make_interval(secs => $2) AND m.ts < l.ts",
+            &[&script_run_ids, &((LIVE_WINDOW_SECS + 1) as f64)],
+        )
+        .await?;
+    let mut window: BTreeMap<i64, Vec<Second>> = BTreeMap::new();
+    for r in &rows {
+        window.entry(r.get(0)).or_default().push(second(r));
+    }
+    let totals = conn
+        .query(
+            "SELECT j.script_run_id, sum(m.sent)::bigint, sum(m.ok)::bigint, sum(m.failed)::bigint,
+                    sum(m.dropped)::bigint, sum(m.bytes_sent)::bigint, sum(m.bytes_received)::bigint,
+                    (extract(epoch FROM max(m.ts)) - extract(epoch FROM min(m.ts)))::bigint + 1
+             FROM metric_seconds m JOIN jobs j ON j.id = m.job_id WHERE j.script_run_id = ANY($1)
+             GROUP BY j.script_run_id",
+            &[&script_run_ids],
+        )
+        .await?;
+    let mut out = BTreeMap::new();
+    for r in &totals {
+        let id: i64 = r.get(0);
+        let total = Figures {
+            sent: r.get(1),
+            ok: r.get(2),
+            failed: r.get(3),
+            dropped: r.get(4),
+            bytes_sent: r.get(5),
+            bytes_received: r.get(6),
+            ..Figures::default()
+        };
+        let live = figures(window.get(&id).map(Vec::as_slice).unwrap_or_default(), None);
+        out.insert(id, (live, total, r.get(7)));
+    }
+    Ok(out)
+}
+
+/// The agent of a script run: the agent of its first job still running, else of its first job.
+async fn agents_of(conn: &impl GenericClient, script_run_ids: &[i64]) -> ApiResult<BTreeMap<i64, Agent>> {
+    let rows = conn
+        .query(
+            "SELECT DISTINCT ON (j.script_run_id) j.script_run_id, a.id, a.host_name, a.port, a.enabled, a.tags,
+                    a.cpu_used, a.mem_used, a.ports_used
+             FROM jobs j JOIN agents a ON a.id = j.agent_id WHERE j.script_run_id = ANY($1)
+             ORDER BY j.script_run_id, (j.state IN ('finished', 'failed', 'lost')), j.id",
+            &[&script_run_ids],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                r.get(0),
+                Agent {
+                    agent_id: id32(r.get(1)),
+                    host_name: r.get(2),
+                    port: r.get::<_, i32>(3).to_string(),
+                    enabled: r.get(4),
+                    tags: r.get(5),
+                    cpu_used: r.get(6),
+                    mem_used: r.get(7),
+                    ports_used: r.get(8),
+                },
+            )
+        })
+        .collect())
+}
+
+fn metrics(sr: &ScriptRunRow, figures: Option<&(Figures, Figures, i64)>) -> Metrics {
+    let vus = match &sr.kind[..] {
+        "simple" => sr.script.get("max_v_us").and_then(|v| v.as_str()).unwrap_or("0").to_string(),
+        _ => "0".into(),
+    };
+    let Some((live, total, secs)) = figures else {
+        return Metrics {
+            rps: "0".into(),
+            rt90p: "0".into(),
+            rt95p: "0".into(),
+            rt_max: "0".into(),
+            rt99p: "0".into(),
+            failed: "0".into(),
+            vus,
+            sent: "0".into(),
+            received: "0".into(),
+            checks: "0".into(),
+            execution_status: "Created".into(),
+            full_iteration_count: "0".into(),
+            active_vus_count: "0".into(),
+            failed_rate: "0".into(),
+            dropped_iterations: "0".into(),
+            ..Metrics::default()
+        };
+    };
+    let ended = sr.status != "STATUS_RUNNING";
+    Metrics {
+        rps: if ended { "0".into() } else { format!("{:.1}", live.achieved_rps) },
+        rt90p: ms(live.p90),
+        rt95p: ms(live.p95),
+        rt_max: ms(live.max),
+        rt99p: ms(live.p99),
+        failed: total.failed.to_string(),
+        vus,
+        sent: total.bytes_sent.to_string(),
+        received: total.bytes_received.to_string(),
+        variety_ts: 0,
+        checks: total.ok.to_string(),
+        progress_bar: String::new(),
+        current_test_run_duration: Some(format!("{secs}s")),
+        execution_status: if ended { "Ended".into() } else { "Running".into() },
+        full_iteration_count: (total.ok + total.failed).to_string(),
+        active_vus_count: "0".into(),
+        has_started: true,
+        has_ended: ended,
+        failed_rate: format!("{:.4}", live.error_rate),
+        dropped_iterations: total.dropped.to_string(),
+    }
+}
+
+/// The v1 ScriptRun of a row. `strip`: `info` and `static_ammo` emptied (by-status lists).
+pub fn script_run(
+    sr: &ScriptRunRow,
+    agent: Option<Agent>,
+    figures: Option<&(Figures, Figures, i64)>,
+    strip: bool,
+) -> ScriptRun {
+    let (script, mut simple) = if sr.kind == "simple" {
+        (None, serde_json::from_value::<SimpleScript>(sr.script.clone()).ok())
+    } else {
+        (serde_json::from_value::<Script>(sr.script.clone()).ok(), None)
+    };
+    if strip && let Some(s) = simple.as_mut() {
+        s.static_ammo.clear();
+    }
+    ScriptRun {
+        run_id: id32(sr.run_id),
+        run_script_id: id32(sr.id),
+        script,
+        status: sr.status.clone(),
+        agent,
+        info: if strip { String::new() } else { sr.info.clone() },
+        pid: "-1".into(),
+        log_file_name: String::new(),
+        k6_api_port: String::new(),
+        port_prometheus: String::new(),
+        target: i32::try_from(sr.target_rps).unwrap_or(i32::MAX),
+        metrics: Some(metrics(sr, figures)),
+        simple_script: simple,
+        type_script_run: if sr.kind == "simple" {
+            "TYPE_SCRIPT_RUN_SIMPLE"
+        } else {
+            "TYPE_SCRIPT_RUN_EXTENDED_UNSPECIFIED"
+        }
+        .into(),
+    }
+}
+
+/// Script runs as v1 shapes, with agents and live metrics.
+pub async fn script_runs(conn: &impl GenericClient, rows: &[ScriptRunRow], strip: bool) -> ApiResult<Vec<ScriptRun>> {
+    let ids: Vec<i64> = rows.iter().map(|s| s.id).collect();
+    let agents = agents_of(conn, &ids).await?;
+    let figures = live_figures(conn, &ids).await?;
+    Ok(rows.iter().map(|sr| script_run(sr, agents.get(&sr.id).cloned(), figures.get(&sr.id), strip)).collect())
+}
+
+/// Runs as v1 shapes, in the order given.
+pub async fn runs(conn: &impl GenericClient, rows: &[RunRow], strip: bool) -> ApiResult<Vec<Run>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let srs = script_run_rows(conn, &ids).await?;
+    let mut wire = script_runs(conn, &srs, strip).await?;
+    let mut by_run: BTreeMap<i32, Vec<ScriptRun>> = BTreeMap::new();
+    for sr in wire.drain(..) {
+        by_run.entry(sr.run_id).or_default().push(sr);
+    }
+    Ok(rows
+        .iter()
+        .map(|r| Run {
+            run_id: id32(r.id),
+            title: r.title.clone(),
+            project_id: id32(r.project_id),
+            scenario_id: id32(r.scenario_id),
+            script_runs: by_run.remove(&id32(r.id)).unwrap_or_default(),
+            status: r.status.clone(),
+            info: r.info.clone(),
+            created_at: Some(timestamp(r.created_at)),
+            updated_at: Some(timestamp(r.updated_at)),
+            percentage_of_target: r.percentage,
+            user_name: r.user_name.clone(),
+            preferred_user_name: r.preferred_user_name.clone(),
+            report_link: r.report_link.clone(),
+        })
+        .collect())
 }

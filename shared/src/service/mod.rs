@@ -6,6 +6,7 @@ pub mod files;
 pub mod grafana;
 pub mod parsing;
 pub mod projects;
+pub mod runs;
 pub mod scenarios;
 pub mod scripts;
 pub mod search;

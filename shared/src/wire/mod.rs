@@ -11,6 +11,7 @@ pub mod de;
 pub mod files;
 pub mod parsing;
 pub mod projects;
+pub mod runs;
 pub mod scenarios;
 pub mod scripts;
 pub mod search;

@@ -1,0 +1,42 @@
+//! The run-controller: reconciles every active run with its agents.
+//!
+//! EventBridge invokes it once a minute (its floor); one invocation loops
+//! [`alilo_shared::control::tick`] every [`PERIOD`] until [`MARGIN`] before its
+//! deadline, so runs are polled every few seconds.
+
+use alilo_shared::AppState;
+use alilo_shared::control::tick;
+use std::time::{Duration, Instant};
+
+/// Pause between two passes.
+pub const PERIOD: Duration = Duration::from_secs(3);
+/// Stop looping this long before the invocation's deadline (a pass takes well
+/// under a second; a stop call may wait a few seconds for in-flight requests).
+pub const MARGIN: Duration = Duration::from_secs(15);
+
+/// Run passes until `deadline − MARGIN`; answers how many passes ran and what
+/// they did in total.
+pub async fn run_until(app: &AppState, deadline: Instant) -> serde_json::Value {
+    let (mut passes, mut polled, mut stored, mut actions, mut failures) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    loop {
+        let started = Instant::now();
+        match tick(app).await {
+            Ok(o) => {
+                passes += 1;
+                polled += o.polled as u64;
+                stored += o.stored_seconds;
+                actions += o.actions as u64;
+            }
+            Err(e) => {
+                failures += 1;
+                tracing::warn!(error = %e, "controller pass failed");
+            }
+        }
+        let next = started + PERIOD;
+        if next + MARGIN >= deadline {
+            break;
+        }
+        tokio::time::sleep_until(next.into()).await;
+    }
+    serde_json::json!({"passes": passes, "polled": polled, "stored_seconds": stored, "actions": actions, "failed_passes": failures})
+}

@@ -1,0 +1,55 @@
+//! The agent `alilo-local` starts by default: the real `alilo-agent` server, in
+//! process, on a free loopback port with the backend's token, registered
+//! (enabled, tagged `local`) so a scenario tagged `local` (or untagged) runs on it.
+
+use alilo_shared::AppState;
+use std::time::Duration;
+
+/// The tag of the local agent.
+pub const TAG: &str = "local";
+
+pub struct LocalAgent {
+    server: alilo_agent::api::Server,
+    pub url: String,
+}
+
+/// Bind the agent and register it, replacing the registrations of earlier local agents.
+pub async fn start(state: &AppState, token: &str) -> anyhow::Result<LocalAgent> {
+    let server = alilo_agent::api::Server::bind(alilo_agent::api::ServeConfig {
+        addr: "127.0.0.1:0".parse()?,
+        token: Some(token.to_string()),
+        insecure_no_auth: false,
+        workers: 0,
+        shutdown_grace: Duration::from_secs(1),
+    })
+    .await?;
+    let port = i32::from(server.local_addr().port());
+    let conn = state.db.conn().await?;
+    // Earlier local agents (other ports) are gone: keep them registered but disabled.
+    conn.execute(
+        "UPDATE agents SET enabled = FALSE, updated_at = now()
+         WHERE host_name = '127.0.0.1' AND tags = ARRAY[$1::text] AND port <> $2",
+        &[&TAG, &port],
+    )
+    .await?;
+    conn.execute(
+        "INSERT INTO agents (host_name, port, enabled, tags) VALUES ('127.0.0.1', $1, TRUE, ARRAY[$2::text])
+         ON CONFLICT (host_name, port) DO UPDATE SET enabled = TRUE, tags = EXCLUDED.tags, updated_at = now()",
+        &[&port, &TAG],
+    )
+    .await?;
+    let url = format!("http://127.0.0.1:{port}");
+    tracing::info!(%url, "local agent started (tag {TAG:?})");
+    Ok(LocalAgent { server, url })
+}
+
+impl LocalAgent {
+    /// Serve until `stop` turns true; then the agent stops its jobs.
+    pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        self.server
+            .run_until_stopped(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
+    }
+}
