@@ -199,6 +199,8 @@ async fn create_run(app: &AppState, new: NewRun<'_>) -> ApiResult<Run> {
     let who = if new.user_name.is_empty() { "anonymous" } else { new.user_name.as_str() };
     record_change(&tx, run_id, None, who, &format!("started at {} %", new.percentage), Some(new.percentage)).await?;
     tx.commit().await?;
+    // Release the connection before push and reload take their own.
+    drop(conn);
     push(app, run_id).await;
     reload(app, run_id).await
 }
@@ -420,6 +422,7 @@ async fn adjust_to(app: &AppState, run: &RunRow, percentage: i32, who: &str) -> 
     let what = format!("load {} % → {percentage} %", run.percentage);
     record_change(&tx, run.id, None, who, &what, Some(percentage)).await?;
     tx.commit().await?;
+    drop(conn);
     push(app, run.id).await;
     Ok(String::new())
 }
