@@ -18,22 +18,17 @@ pub(crate) fn sql_limit(page: &Page) -> Option<i64> {
 #[tracing::instrument(skip(db))]
 pub async fn list(db: &Db, page: Page) -> ApiResult<(Vec<Project>, i64)> {
     let conn = db.conn().await?;
-    // One round trip: the window count comes with the page; only a page beyond the
-    // end needs the count on its own.
+    // The page walks the (title, id) index and stops at LIMIT; a window count
+    // would read and sort every project first.
     let rows = conn
         .query(
             &conn
-                .prepare_cached(
-                    "SELECT id, title, descrip, count(*) OVER () AS total FROM projects ORDER BY title, id LIMIT $1 OFFSET $2",
-                )
+                .prepare_cached("SELECT id, title, descrip FROM projects ORDER BY title, id LIMIT $1 OFFSET $2")
                 .await?,
             &[&sql_limit(&page), &page.offset],
         )
         .await?;
-    let total: i64 = match rows.first() {
-        Some(row) => row.get("total"),
-        None => conn.query_one(&conn.prepare_cached("SELECT count(*) FROM projects").await?, &[]).await?.get(0),
-    };
+    let total: i64 = conn.query_one(&conn.prepare_cached("SELECT count(*) FROM projects").await?, &[]).await?.get(0);
     Ok((rows.iter().map(project).collect(), total))
 }
 

@@ -27,6 +27,8 @@ pub struct Found {
 const MAX_HITS: i64 = 200;
 
 /// `pattern` is an `ILIKE` pattern from [`crate::model::search::like_pattern`].
+/// The statements are not cached on purpose: a generic plan cannot know the
+/// pattern and falls back to sequential scans instead of the trigram indexes.
 pub async fn search(db: &Db, pattern: &str, negate: bool, scope: Scope) -> ApiResult<Found> {
     let conn = db.conn().await?;
     let op = if negate { "NOT ILIKE" } else { "ILIKE" };
@@ -39,7 +41,7 @@ pub async fn search(db: &Db, pattern: &str, negate: bool, scope: Scope) -> ApiRe
     if scenario.is_none() {
         let rows = conn
             .query(
-                &conn.prepare_cached(&format!("SELECT id, title, descrip FROM projects WHERE title {op} $1 AND ($2::bigint IS NULL OR id = $2) ORDER BY title, id LIMIT $3")).await?,
+                &format!("SELECT id, title, descrip FROM projects WHERE title {op} $1 AND ($2::bigint IS NULL OR id = $2) ORDER BY title, id LIMIT $3"),
                 &[&pattern, &project, &MAX_HITS],
             )
             .await?;
@@ -47,7 +49,7 @@ pub async fn search(db: &Db, pattern: &str, negate: bool, scope: Scope) -> ApiRe
             rows.iter().map(|r| Project { id: super::id32(r.get(0)), title: r.get(1), descrip: r.get(2) }).collect();
         let rows = conn
             .query(
-                &conn.prepare_cached(&format!("SELECT id FROM scenarios WHERE title {op} $1 AND ($2::bigint IS NULL OR project_id = $2) ORDER BY title, id LIMIT $3")).await?,
+                &format!("SELECT id FROM scenarios WHERE title {op} $1 AND ($2::bigint IS NULL OR project_id = $2) ORDER BY title, id LIMIT $3"),
                 &[&pattern, &project, &MAX_HITS],
             )
             .await?;
@@ -59,17 +61,11 @@ pub async fn search(db: &Db, pattern: &str, negate: bool, scope: Scope) -> ApiRe
          ORDER BY t.name, t.id LIMIT $4"
     );
     let rows = conn
-        .query(
-            &conn.prepare_cached(&format!("{} {filter}", super::scripts::SELECT)).await?,
-            &[&pattern, &project, &scenario, &MAX_HITS],
-        )
+        .query(&format!("{} {filter}", super::scripts::SELECT), &[&pattern, &project, &scenario, &MAX_HITS])
         .await?;
     found.scripts = rows.iter().map(super::scripts::script).collect();
     let rows = conn
-        .query(
-            &conn.prepare_cached(&format!("{} {filter}", super::simple_scripts::SELECT)).await?,
-            &[&pattern, &project, &scenario, &MAX_HITS],
-        )
+        .query(&format!("{} {filter}", super::simple_scripts::SELECT), &[&pattern, &project, &scenario, &MAX_HITS])
         .await?;
     found.simple_scripts = rows.iter().map(super::simple_scripts::simple_script).collect();
     Ok(found)
