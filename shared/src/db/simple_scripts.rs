@@ -70,24 +70,66 @@ pub async fn get(db: &Db, id: i64) -> ApiResult<Option<SimpleScript>> {
     Ok(row.as_ref().map(simple_script))
 }
 
-/// The values of the stored columns, in [`COLUMNS`] order.
-struct Values {
+const COLUMNS: &str = "name, title, description, enabled, monitoring_links, tag, path, scheme, http_method, query_params,
+    headers, static_ammo, ammo_url, is_static_ammo, rps, steps, duration, duration_secs, max_vus, selectors, additional_env";
+
+/// The stored values of a script, ready to bind in [`COLUMNS`] order; written once
+/// for both insert and update so the two cannot drift apart.
+struct Values<'a> {
+    s: &'a SimpleScriptInput,
+    method: &'static str,
+    query_params: Json<&'a [QueryParams]>,
+    headers: Json<&'a StringMap>,
     rps: i64,
     steps: i32,
     duration_secs: i64,
     max_vus: i64,
+    selectors: Json<&'a Selectors>,
+    additional_env: Json<&'a StringMap>,
 }
 
-const COLUMNS: &str = "name, title, description, enabled, monitoring_links, tag, path, scheme, http_method, query_params,
-    headers, static_ammo, ammo_url, is_static_ammo, rps, steps, duration, duration_secs, max_vus, selectors, additional_env";
+impl<'a> Values<'a> {
+    #[allow(clippy::cast_possible_wrap)]
+    fn of(s: &'a SimpleScriptInput) -> Self {
+        Self {
+            s,
+            method: s.method.db_name(),
+            query_params: Json(&s.query_params),
+            headers: Json(&s.headers),
+            rps: s.profile.rps.get() as i64,
+            steps: s.profile.steps.get() as i32,
+            duration_secs: s.profile.duration.secs() as i64,
+            max_vus: s.max_vus.get() as i64,
+            selectors: Json(&s.selectors),
+            additional_env: Json(&s.additional_env),
+        }
+    }
 
-#[allow(clippy::cast_possible_wrap)]
-fn values(s: &SimpleScriptInput) -> Values {
-    Values {
-        rps: s.profile.rps.get() as i64,
-        steps: s.profile.steps.get() as i32,
-        duration_secs: s.profile.duration.secs() as i64,
-        max_vus: s.max_vus.get() as i64,
+    fn columns(&self) -> [&(dyn ToSql + Sync); 21] {
+        let s = self.s;
+        [
+            &s.name,
+            &s.title,
+            &s.description,
+            &s.enabled,
+            &s.monitoring_links,
+            &s.tag,
+            &s.path,
+            &s.scheme,
+            &self.method,
+            &self.query_params,
+            &self.headers,
+            &s.static_ammo,
+            &s.ammo_url,
+            &s.is_static_ammo,
+            &self.rps,
+            &self.steps,
+            &s.duration_text,
+            &self.duration_secs,
+            &self.max_vus,
+            &self.selectors,
+            &self.additional_env,
+        ]
     }
 }
 
@@ -98,33 +140,10 @@ pub async fn create(
     insecure: bool,
     timeout_ms: Option<i64>,
 ) -> ApiResult<i64> {
-    let n = values(s);
-    let params: [&(dyn ToSql + Sync); 24] = [
-        &scenario_id,
-        &s.name,
-        &s.title,
-        &s.description,
-        &s.enabled,
-        &s.monitoring_links,
-        &s.tag,
-        &s.path,
-        &s.scheme,
-        &s.method.db_name(),
-        &Json(&s.query_params),
-        &Json(&s.headers),
-        &s.static_ammo,
-        &s.ammo_url,
-        &s.is_static_ammo,
-        &n.rps,
-        &n.steps,
-        &s.duration_text,
-        &n.duration_secs,
-        &n.max_vus,
-        &Json(&s.selectors),
-        &Json(&s.additional_env),
-        &insecure,
-        &timeout_ms,
-    ];
+    let values = Values::of(s);
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&scenario_id];
+    params.extend(values.columns());
+    params.extend([&insecure as &(dyn ToSql + Sync), &timeout_ms]);
     let row = conn
         .query_one(
             &conn.prepare_cached(&format!(
@@ -141,32 +160,9 @@ pub async fn create(
 /// Overwrite every field of the v1 shape; `false` when no such script exists.
 pub async fn update(db: &Db, id: i64, scenario_id: i64, s: &SimpleScriptInput) -> ApiResult<bool> {
     let conn = db.conn().await?;
-    let n = values(s);
-    let params: [&(dyn ToSql + Sync); 23] = [
-        &id,
-        &scenario_id,
-        &s.name,
-        &s.title,
-        &s.description,
-        &s.enabled,
-        &s.monitoring_links,
-        &s.tag,
-        &s.path,
-        &s.scheme,
-        &s.method.db_name(),
-        &Json(&s.query_params),
-        &Json(&s.headers),
-        &s.static_ammo,
-        &s.ammo_url,
-        &s.is_static_ammo,
-        &n.rps,
-        &n.steps,
-        &s.duration_text,
-        &n.duration_secs,
-        &n.max_vus,
-        &Json(&s.selectors),
-        &Json(&s.additional_env),
-    ];
+    let values = Values::of(s);
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&id, &scenario_id];
+    params.extend(values.columns());
     let updated = conn
         .execute(
             &conn
