@@ -29,6 +29,25 @@ pub struct SecondAcc {
 }
 
 impl SecondAcc {
+    /// Count one ended request by status or error kind, and as ok or failed.
+    fn count(&mut self, outcome: Outcome, ok: bool) {
+        match outcome {
+            Outcome::Status(s) => *self.status.entry(s).or_default() += 1,
+            Outcome::Error(k) => match k {
+                ErrorKind::Connect => self.errors.connect += 1,
+                ErrorKind::Timeout => self.errors.timeout += 1,
+                ErrorKind::Tls => self.errors.tls += 1,
+                ErrorKind::Reset => self.errors.reset += 1,
+                ErrorKind::Other => self.errors.other += 1,
+            },
+        }
+        if ok {
+            self.ok += 1;
+        } else {
+            self.failed += 1;
+        }
+    }
+
     fn new(sec: u64) -> SecondAcc {
         SecondAcc {
             sec,
@@ -111,21 +130,7 @@ impl WorkerStats {
     /// A request ended.
     pub fn done(&self, outcome: Outcome, ok: bool, intended: Instant, actual: Instant) {
         self.with(|a, now| {
-            match outcome {
-                Outcome::Status(s) => *a.status.entry(s).or_default() += 1,
-                Outcome::Error(k) => match k {
-                    ErrorKind::Connect => a.errors.connect += 1,
-                    ErrorKind::Timeout => a.errors.timeout += 1,
-                    ErrorKind::Tls => a.errors.tls += 1,
-                    ErrorKind::Reset => a.errors.reset += 1,
-                    ErrorKind::Other => a.errors.other += 1,
-                },
-            }
-            if ok {
-                a.ok += 1;
-            } else {
-                a.failed += 1;
-            }
+            a.count(outcome, ok);
             hist::record(&mut a.latency, (now - intended).as_micros() as u64);
             hist::record(&mut a.service, (now - actual).as_micros() as u64);
         });
@@ -137,21 +142,7 @@ impl WorkerStats {
     pub fn closed_done(&self, outcome: Outcome, ok: bool, actual: Instant) {
         self.with(|a, now| {
             a.sent += 1;
-            match outcome {
-                Outcome::Status(s) => *a.status.entry(s).or_default() += 1,
-                Outcome::Error(k) => match k {
-                    ErrorKind::Connect => a.errors.connect += 1,
-                    ErrorKind::Timeout => a.errors.timeout += 1,
-                    ErrorKind::Tls => a.errors.tls += 1,
-                    ErrorKind::Reset => a.errors.reset += 1,
-                    ErrorKind::Other => a.errors.other += 1,
-                },
-            }
-            if ok {
-                a.ok += 1;
-            } else {
-                a.failed += 1;
-            }
+            a.count(outcome, ok);
             let us = (now - actual).as_micros() as u64;
             hist::record(&mut a.latency, us);
             hist::record(&mut a.service, us);
