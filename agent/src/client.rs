@@ -1,7 +1,8 @@
-//! The load client: connections to the target driven with hyper's low-level
-//! `client::conn` API, so keep-alive reuse is ours to control (a per-worker
-//! pool of idle HTTP/1.1 senders, or one shared HTTP/2 connection), TLS via
-//! rustls with the `ring` provider, and every socket byte counted.
+//! The load client: connections to the target, with keep-alive reuse ours to
+//! control (a per-worker pool of idle HTTP/1.1 connections of our own
+//! [`H1Conn`], or one shared HTTP/2 connection driven by hyper's low-level
+//! `client::conn` API), TLS via rustls with the `ring` provider, and every
+//! socket byte counted.
 //!
 //! The client computes no statistics: it returns an [`Outcome`] and the
 //! engine folds it into the per-second buckets.
@@ -22,6 +23,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+
+use crate::h1_conn::H1Conn;
 
 /// Connections open to targets, all jobs (shown by `GET /v1/agent`).
 pub static OPEN_CONNECTIONS: AtomicU64 = AtomicU64::new(0);
@@ -328,54 +331,6 @@ pub async fn connect(ep: &Endpoint, counters: &Arc<IoCounters>) -> Result<Sender
     handshake(io, h2).await
 }
 
-/// An HTTP/1.1 connection whose driver is *not* spawned: the closed loop
-/// polls it in the same task as its requests (see [`drive`]), which saves two
-/// task wake-ups per request.
-pub async fn handshake_inline(
-    io: Io,
-) -> Result<(http1::SendRequest<Full<Bytes>>, http1::Connection<TokioIo<Io>, Full<Bytes>>), ErrorKind> {
-    http1::Builder::new().handshake(TokioIo::new(io)).await.map_err(|e| classify(&e))
-}
-
-/// Polls `fut` to completion while also driving `conn` (until it ends);
-/// `None` when `deadline` passes first.
-///
-/// The timeout uses one long-lived `sleep` per connection that is only
-/// re-armed when it fires, instead of a timer per request: with responses
-/// far faster than the timeout, it almost never touches the timer wheel.
-pub async fn drive<C, F>(
-    conn: &mut C,
-    conn_done: &mut bool,
-    sleep: &mut Pin<&mut tokio::time::Sleep>,
-    deadline: tokio::time::Instant,
-    fut: F,
-) -> Option<F::Output>
-where
-    C: std::future::Future + Unpin,
-    F: std::future::Future,
-{
-    let mut fut = std::pin::pin!(fut);
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(o) = fut.as_mut().poll(cx) {
-            return Poll::Ready(Some(o));
-        }
-        if !*conn_done && Pin::new(&mut *conn).poll(cx).is_ready() {
-            *conn_done = true;
-        }
-        if let Poll::Ready(o) = fut.as_mut().poll(cx) {
-            return Poll::Ready(Some(o));
-        }
-        while sleep.as_mut().poll(cx).is_ready() {
-            if tokio::time::Instant::now() >= deadline {
-                return Poll::Ready(None);
-            }
-            sleep.as_mut().reset(deadline);
-        }
-        Poll::Pending
-    })
-    .await
-}
-
 async fn handshake<S>(io: S, h2: bool) -> Result<Sender, ErrorKind>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -437,38 +392,13 @@ pub struct Pool {
     idle: Mutex<Vec<http1::SendRequest<Full<Bytes>>>>,
     h2: tokio::sync::Mutex<Option<http2::SendRequest<Full<Bytes>>>>,
     h1_fallback: std::sync::atomic::AtomicBool,
-    inline: Mutex<std::collections::VecDeque<InlineConn>>,
+    /// Idle connections of the HTTP/1.1 load path, most recently used last.
+    h1_idle: Mutex<std::collections::VecDeque<(H1Conn, std::time::Instant)>>,
 }
 
 /// Idle HTTP/1.1 connections unused for this long are closed, so a burst's
 /// connections (and their buffers) do not stay forever.
 const IDLE_TTL: Duration = Duration::from_secs(5);
-
-/// An HTTP/1.1 connection driven by the request that uses it (no spawned
-/// connection task), with its own re-armable timeout.
-pub struct InlineConn {
-    send: http1::SendRequest<Full<Bytes>>,
-    conn: http1::Connection<TokioIo<Io>, Full<Bytes>>,
-    done: bool,
-    sleep: Pin<Box<tokio::time::Sleep>>,
-    idle_since: std::time::Instant,
-    _guard: ConnGuard,
-}
-
-impl InlineConn {
-    /// Whether an idle connection is still usable: polls it once (an idle
-    /// HTTP/1.1 connection only completes when the server closed it).
-    fn alive(&mut self) -> bool {
-        if self.done || self.send.is_closed() {
-            return false;
-        }
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        if Pin::new(&mut self.conn).poll(&mut cx).is_ready() {
-            self.done = true;
-        }
-        !self.done
-    }
-}
 
 impl Pool {
     /// An empty pool.
@@ -479,7 +409,7 @@ impl Pool {
             idle: Mutex::new(Vec::new()),
             h2: tokio::sync::Mutex::new(None),
             h1_fallback: std::sync::atomic::AtomicBool::new(false),
-            inline: Mutex::new(std::collections::VecDeque::new()),
+            h1_idle: Mutex::new(std::collections::VecDeque::new()),
         }
     }
 
@@ -527,23 +457,11 @@ impl Pool {
     /// Drops every idle connection.
     pub fn clear(&self) {
         self.idle.lock().expect("pool lock").clear();
-        self.inline.lock().expect("pool lock").clear();
+        self.h1_idle.lock().expect("pool lock").clear();
         if let Ok(mut g) = self.h2.try_lock() {
             *g = None;
         }
     }
-}
-
-/// Sends one request on an HTTP/1.1 sender and reads the whole response.
-pub async fn exchange_h1(s: &mut http1::SendRequest<Full<Bytes>>, req: Request<Full<Bytes>>) -> Result<u16, ErrorKind> {
-    s.ready().await.map_err(|e| classify(&e))?;
-    let resp = s.send_request(req).await.map_err(|e| classify(&e))?;
-    let status = resp.status().as_u16();
-    let mut body = resp.into_body();
-    while let Some(frame) = body.frame().await {
-        frame.map_err(|e| classify(&e))?;
-    }
-    Ok(status)
 }
 
 /// Sends one request on `sender` and reads the whole response.
@@ -567,11 +485,9 @@ pub async fn exchange(sender: &mut Sender, req: Request<Full<Bytes>>) -> Result<
     Ok(status)
 }
 
-/// Sends one request with a fresh-or-pooled connection under a timeout.
+/// HTTP/2 (or HTTP/1.1 where ALPN refused h2): one request with a shared or
+/// pooled hyper connection under a timeout.
 pub async fn send(pool: &Pool, req: Request<Full<Bytes>>, timeout: Duration) -> Outcome {
-    if !pool.ep.http2 {
-        return send_inline(pool, req, timeout).await;
-    }
     let work = async {
         let mut s = pool.get().await?;
         let status = exchange(&mut s, req).await?;
@@ -585,14 +501,13 @@ pub async fn send(pool: &Pool, req: Request<Full<Bytes>>, timeout: Duration) -> 
     }
 }
 
-/// HTTP/1.1: a pooled connection driven inline by this request.
-async fn send_inline(pool: &Pool, req: Request<Full<Bytes>>, timeout: Duration) -> Outcome {
-    let start = tokio::time::Instant::now();
-    let deadline = start + timeout;
-    let pooled = loop {
-        let c = pool.inline.lock().expect("pool lock").pop_back();
+/// HTTP/1.1: one serialised request on an idle or new connection of the pool.
+pub async fn send_h1(pool: &Pool, request: &[u8], head_request: bool, timeout: Duration) -> Outcome {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let idle = loop {
+        let c = pool.h1_idle.lock().expect("pool lock").pop_back();
         match c {
-            Some(mut c) => {
+            Some((mut c, _)) => {
                 if c.alive() {
                     break Some(c);
                 }
@@ -600,47 +515,28 @@ async fn send_inline(pool: &Pool, req: Request<Full<Bytes>>, timeout: Duration) 
             None => break None,
         }
     };
-    let mut c = match pooled {
+    let mut c = match idle {
         Some(c) => c,
-        None => {
-            let opened = tokio::time::timeout_at(deadline, async {
-                let (io, _) = connect_io(&pool.ep, &pool.counters).await?;
-                handshake_inline(io).await
-            })
-            .await;
-            match opened {
-                Ok(Ok((send, conn))) => InlineConn {
-                    send,
-                    conn,
-                    done: false,
-                    sleep: Box::pin(tokio::time::sleep_until(deadline)),
-                    idle_since: std::time::Instant::now(),
-                    _guard: ConnGuard::open(),
-                },
-                Ok(Err(k)) => return Outcome::Error(k),
-                Err(_) => return Outcome::Error(ErrorKind::Timeout),
-            }
-        }
+        None => match H1Conn::open(&pool.ep, &pool.counters, deadline).await {
+            Ok(c) => c,
+            Err(k) => return Outcome::Error(k),
+        },
     };
-    let InlineConn { send, conn, done, sleep, .. } = &mut c;
-    let fut = exchange_h1(send, req);
-    let outcome = match drive(conn, done, &mut sleep.as_mut(), deadline, fut).await {
-        Some(Ok(s)) => Outcome::Status(s),
-        Some(Err(k)) => Outcome::Error(k),
-        None => Outcome::Error(ErrorKind::Timeout),
+    let outcome = match c.exchange(request, head_request, deadline).await {
+        Ok(status) => Outcome::Status(status),
+        Err(k) => return Outcome::Error(k),
     };
-    if matches!(outcome, Outcome::Status(_)) && !c.done && !c.send.is_closed() {
-        // Most recently used at the back (reused first); the front ages out.
+    if c.reusable() {
+        // The most recently used is reused first; the least recently used age out.
         let now = std::time::Instant::now();
-        c.idle_since = now;
-        let mut q = pool.inline.lock().expect("pool lock");
+        let mut q = pool.h1_idle.lock().expect("pool lock");
         for _ in 0..4 {
             match q.front() {
-                Some(f) if now.duration_since(f.idle_since) > IDLE_TTL => drop(q.pop_front()),
+                Some((_, since)) if now.duration_since(*since) > IDLE_TTL => drop(q.pop_front()),
                 _ => break,
             }
         }
-        q.push_back(c);
+        q.push_back((c, now));
     }
     outcome
 }

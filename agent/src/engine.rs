@@ -27,6 +27,7 @@ use alilo_agent_api::{Bucket, HttpVersion, JobBrief, JobSpec, JobState, JobStatu
 use tokio::sync::{Notify, watch};
 
 use crate::client::{self, Endpoint, Outcome, Pool};
+use crate::h1_conn::H1Conn;
 use crate::stats::{Collected, WorkerStats};
 use crate::template::{self, Data, Template};
 
@@ -546,10 +547,13 @@ fn fire(w: &Arc<Worker>, intended: Instant) {
     w.local_in_flight.fetch_add(1, Ordering::AcqRel);
     let actual = Instant::now();
     w.stats.sent(actual.saturating_duration_since(intended));
-    let req = w.tpl.next();
     let w = w.clone();
     tokio::spawn(async move {
-        let outcome = client::send(&w.pool, req, w.job.timeout).await;
+        let outcome = if w.pool.endpoint().http2 {
+            client::send(&w.pool, w.tpl.next(), w.job.timeout).await
+        } else {
+            client::send_h1(&w.pool, &w.tpl.next_h1(), w.tpl.is_head(), w.job.timeout).await
+        };
         let ok = matches!(outcome, Outcome::Status(s) if w.job.spec.checks.passes(s));
         w.stats.done(outcome, ok, intended, actual);
         w.local_in_flight.fetch_sub(1, Ordering::AcqRel);
@@ -651,56 +655,37 @@ fn closed_begin(w: &Worker) -> Instant {
     Instant::now()
 }
 
-/// One closed-loop connection. HTTP/1.1 connections are driven in this very
-/// task (no spawned connection task: fewer wake-ups per request); HTTP/2
-/// uses the worker's shared connection.
+/// One closed-loop connection: each response's end sends the next request;
+/// a failed exchange opens a new connection. HTTP/2 uses the worker's shared
+/// connection.
 async fn closed_conn(w: &Worker, end: Instant) {
     let timeout = w.job.timeout;
     if w.pool.endpoint().http2 {
         return closed_h2(w, end).await;
     }
+    let head = w.tpl.is_head();
     while closed_running(w, end) {
-        let actual = closed_begin(w);
-        let io = match tokio::time::timeout(timeout, client::connect_io(w.pool.endpoint(), &w.stats.io)).await {
-            Ok(Ok((io, false))) => io,
-            Ok(Ok((_, true))) => {
-                closed_record(w, Outcome::Error(client::ErrorKind::Other), actual);
-                return closed_h2(w, end).await;
-            }
-            Ok(Err(k)) => {
-                closed_record(w, Outcome::Error(k), actual);
-                tokio::time::sleep(Duration::from_millis(1)).await;
-                continue;
-            }
-            Err(_) => {
-                closed_record(w, Outcome::Error(client::ErrorKind::Timeout), actual);
-                continue;
-            }
-        };
-        let (mut send, mut conn) = match client::handshake_inline(io).await {
-            Ok(x) => x,
+        let mut actual = closed_begin(w);
+        let deadline = tokio::time::Instant::from_std(actual + timeout);
+        let mut conn = match H1Conn::open(w.pool.endpoint(), &w.stats.io, deadline).await {
+            Ok(c) => c,
             Err(k) => {
                 closed_record(w, Outcome::Error(k), actual);
+                if k == client::ErrorKind::Connect {
+                    // Refused at once: do not spin on a target that is down.
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
                 continue;
             }
         };
-        let _guard = client::ConnGuard::open();
-        let mut conn_done = false;
-        let mut actual = actual;
-        let sleep = tokio::time::sleep(timeout);
-        tokio::pin!(sleep);
         loop {
-            let req = w.tpl.next();
-            let fut = client::exchange_h1(&mut send, req);
             let deadline = tokio::time::Instant::from_std(actual + timeout);
-            let outcome = match client::drive(&mut conn, &mut conn_done, &mut sleep, deadline, fut).await {
-                Some(Ok(s)) => Outcome::Status(s),
-                Some(Err(k)) => Outcome::Error(k),
-                None => Outcome::Error(client::ErrorKind::Timeout),
+            let outcome = match conn.exchange(&w.tpl.next_h1(), head, deadline).await {
+                Ok(s) => Outcome::Status(s),
+                Err(k) => Outcome::Error(k),
             };
-            let failed = matches!(outcome, Outcome::Error(_));
             closed_record(w, outcome, actual);
-            if failed || conn_done || !closed_running(w, end) {
+            if !conn.reusable() || !closed_running(w, end) {
                 break;
             }
             actual = closed_begin(w);

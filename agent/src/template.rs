@@ -226,6 +226,8 @@ pub struct Template {
     authority: String,
     scheme: String,
     fixed: Option<(Uri, HeaderMap, Bytes)>,
+    /// The fixed request serialised for HTTP/1.1, sent as it is.
+    fixed_h1: Option<Bytes>,
     path: Vec<Part>,
     headers: Vec<(HeaderName, Vec<Part>)>,
     body: Option<Vec<Part>>,
@@ -332,6 +334,7 @@ impl Template {
             authority,
             scheme,
             fixed: None,
+            fixed_h1: None,
             path,
             headers,
             body,
@@ -341,6 +344,9 @@ impl Template {
         };
         if !has_data {
             let (u, h, b) = tpl.render_parts(&[])?;
+            if !http2 {
+                tpl.fixed_h1 = Some(Bytes::from(tpl.serialise_h1(&u, &h, &b)));
+            }
             tpl.fixed = Some((u, h, b));
         } else {
             // Render every row once now so a bad value fails the job at start
@@ -380,9 +386,16 @@ impl Template {
         Ok((uri, h, body))
     }
 
-    /// The next request to send.
-    pub fn next(&self) -> Request<Full<Bytes>> {
-        let (uri, headers, body) = match &self.fixed {
+    fn serialise_h1(&self, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Vec<u8> {
+        let target = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let mut out = Vec::new();
+        crate::h1::encode_request(&self.method, target, headers, body, &mut out);
+        out
+    }
+
+    /// The parts of the next request: the fixed ones, or the next row's.
+    fn next_parts(&self) -> (Uri, HeaderMap, Bytes) {
+        match &self.fixed {
             Some((u, h, b)) => (u.clone(), h.clone(), b.clone()),
             None => {
                 let n = self.counter.fetch_add(1, Ordering::Relaxed);
@@ -393,7 +406,26 @@ impl Template {
                 };
                 self.render_parts(&self.data.rows[i as usize]).expect("every row was rendered once at start")
             }
-        };
+        }
+    }
+
+    /// Whether responses to these requests have no body (HEAD).
+    pub fn is_head(&self) -> bool {
+        self.method == Method::HEAD
+    }
+
+    /// The next request serialised for HTTP/1.1 (a template made for HTTP/1.1).
+    pub fn next_h1(&self) -> Bytes {
+        if let Some(b) = &self.fixed_h1 {
+            return b.clone();
+        }
+        let (uri, headers, body) = self.next_parts();
+        Bytes::from(self.serialise_h1(&uri, &headers, &body))
+    }
+
+    /// The next request to send.
+    pub fn next(&self) -> Request<Full<Bytes>> {
+        let (uri, headers, body) = self.next_parts();
         let mut req = Request::new(Full::new(body));
         *req.method_mut() = self.method.clone();
         *req.uri_mut() = uri;
@@ -459,6 +491,15 @@ mod tests {
         assert_eq!(r.headers()["x-user"], "bob/x");
         let r = t.next();
         assert_eq!(r.uri(), "/u/1/ann?q=a%20b", "wraps around");
+        let wire = String::from_utf8(t.next_h1().to_vec()).unwrap();
+        let ua = crate::USER_AGENT;
+        assert_eq!(
+            wire,
+            format!(
+                "POST /u/2/bob%2Fx?q=a%20b HTTP/1.1\r\nhost: h:8080\r\nuser-agent: {ua}\r\n\
+                 x-user: bob/x\r\ncontent-length: 13\r\n\r\n{{\"u\":\"bob/x\"}}"
+            )
+        );
     }
 
     #[test]
