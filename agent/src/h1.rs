@@ -74,9 +74,11 @@ pub struct Head {
 /// Interim 1xx responses (100 Continue, 103 Early Hints) are returned like
 /// any head; the caller skips them (`status < 200`).
 pub fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<Head>, ParseError> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut resp = httparse::Response::new(&mut headers);
-    let len = match resp.parse(buf) {
+    // Uninitialised: zeroing 100 headers per response was 5 % of the
+    // closed loop's CPU.
+    let mut headers = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut []);
+    let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut resp, buf, &mut headers) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD => return Err(ParseError::HeadTooLarge),
         Ok(httparse::Status::Partial) => return Ok(None),
