@@ -1,4 +1,4 @@
-use crate::helpers::spawn_app;
+use crate::helpers::{connect_dsn, spawn_app};
 use serde_json::json;
 
 #[tokio::test]
@@ -87,4 +87,26 @@ async fn pagination_is_consistent_at_the_edges() {
     assert_eq!((titles(&exact).len(), exact["total_pages"].as_str()), (7, Some("3")));
     let strings = app.ok("/v1/projects", json!({"limit": "10", "page_number": "2"})).await;
     assert_eq!(titles(&strings)[0], "p10");
+}
+
+#[tokio::test]
+async fn the_page_count_follows_projects_written_outside_the_api() {
+    let app = spawn_app().await;
+    let db = connect_dsn(&app.dsn).await;
+    let pages = || async { app.ok("/v1/projects", json!({"limit": 10})).await["total_pages"].clone() };
+    // One statement inserting many (the bench's seed does so), then deletes and a rollback.
+    db.batch_execute("INSERT INTO projects (title) SELECT 'p' || g FROM generate_series(1, 25) g").await.unwrap();
+    assert_eq!(pages().await, "3");
+    let one = app.create_project("api").await;
+    db.batch_execute("DELETE FROM projects WHERE title IN ('p1', 'p2', 'p3', 'p4', 'p5', 'p6')").await.unwrap();
+    assert_eq!(pages().await, "2");
+    db.batch_execute("BEGIN; INSERT INTO projects (title) SELECT 'q' || g FROM generate_series(1, 50) g; ROLLBACK")
+        .await
+        .unwrap();
+    app.ok("/v1/project/delete", json!({"id": one})).await;
+    assert_eq!(pages().await, "2");
+    db.batch_execute("TRUNCATE projects CASCADE").await.unwrap();
+    assert_eq!(pages().await, "0");
+    app.create_project("again").await;
+    assert_eq!(pages().await, "1");
 }

@@ -1,4 +1,4 @@
-use crate::helpers::spawn_app;
+use crate::helpers::{connect_dsn, spawn_app};
 use serde_json::json;
 
 fn script(scenario: i64, name: &str) -> serde_json::Value {
@@ -77,4 +77,44 @@ async fn an_extended_script_moves_and_copies() {
     assert_eq!(copies["scripts"][0]["project_id"], p1);
     app.fails("/v1/script/copy", json!({"source_script_id": id, "target_scenario_id": 31337}), 404, "scenario 31337")
         .await;
+}
+
+#[tokio::test]
+async fn both_kinds_are_listed_by_name_as_they_are_read_one_by_one() {
+    let app = spawn_app().await;
+    let project = app.create_project("P").await;
+    let s = app.create_scenario(project, "S").await;
+    let empty = app.ok("/v1/scripts", json!({"scenario_id": s})).await;
+    assert_eq!(empty, json!({"status": true, "scripts": [], "simple_scripts": [], "message": ""}));
+    let extended = [app.create_script(s, "b-flow", "5").await, app.create_script(s, "a-flow", "5").await];
+    let simple = [app.create_simple_script(s, "z", "1").await, app.create_simple_script(s, "y", "2").await];
+    let other = app.create_scenario(project, "other").await;
+    app.create_simple_script(other, "elsewhere", "1").await;
+
+    let listed = app.ok("/v1/scripts", json!({"scenario_id": s})).await;
+    let mut scripts = Vec::new();
+    for id in [extended[1], extended[0]] {
+        scripts.push(app.ok("/v1/script", json!({"script_id": id})).await["script"].clone());
+    }
+    let mut simple_scripts = Vec::new();
+    for id in [simple[1], simple[0]] {
+        simple_scripts
+            .push(app.ok("/v1/simple-script", json!({"simple_script_id": id})).await["simple_script"].clone());
+    }
+    assert_eq!(listed["scripts"], json!(scripts));
+    assert_eq!(listed["simple_scripts"], json!(simple_scripts));
+
+    app.fails("/v1/scripts", json!({"scenario_id": 4040}), 404, "scenario 4040").await;
+    app.fails("/v1/scripts", json!({"scenario_id": 0}), 404, "scenario 0").await;
+    // A script inserted behind the API's back (JSONB columns at their '{}' defaults) lists every field.
+    let db = connect_dsn(&app.dsn).await;
+    db.batch_execute(&format!(
+        "INSERT INTO simple_scripts (scenario_id, name, path, scheme, http_method, rps, steps, duration, duration_secs, max_vus)
+         VALUES ({other}, 'raw', 'h/p', 'https', 'get', 1, 1, '1m', 60, 1)"
+    ))
+    .await
+    .unwrap();
+    let raw = app.ok("/v1/scripts", json!({"scenario_id": other})).await["simple_scripts"][1].clone();
+    assert_eq!((raw["name"].as_str(), raw["headers"].clone()), (Some("raw"), json!({})));
+    assert_eq!(raw["selectors"]["expr_rps"], "", "every selector is emitted");
 }

@@ -21,6 +21,7 @@ use tokio_postgres::NoTls;
 pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_resources.sql", include_str!("../../../migrations/0001_resources.sql")),
     ("0002_runs.sql", include_str!("../../../migrations/0002_runs.sql")),
+    ("0003_project_count.sql", include_str!("../../../migrations/0003_project_count.sql")),
 ];
 
 /// Connections per process. A Lambda instance serves one request at a time; the

@@ -1,10 +1,11 @@
 //! Extended-script queries. A script's project is its scenario's: it is joined, not
 //! stored twice, so moving a script between projects cannot leave them disagreeing.
 
+use super::simple_scripts::simple_script;
 use super::{Db, id32};
 use crate::http::ApiResult;
 use crate::model::scripts::ExtendedScript;
-use crate::wire::scripts::{Options, Script};
+use crate::wire::scripts::{Options, Script, SimpleScript};
 use crate::wire::{Selectors, StringMap};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
@@ -49,6 +50,44 @@ pub async fn list(db: &Db, scenario_id: i64) -> ApiResult<Vec<Script>> {
         )
         .await?;
     Ok(rows.iter().map(script).collect())
+}
+
+/// Both kinds of scripts of a scenario, each kind by name, in one statement; `None`
+/// when the scenario does not exist. The two tables share one column list (NULL
+/// where a kind has no such column) so the decoders read them by the same names,
+/// and the LEFT JOIN keeps the scenario's row when it has no scripts.
+const LIST_BOTH: &str = "SELECT sc.project_id, t.* FROM scenarios sc LEFT JOIN LATERAL (
+        SELECT false AS simple, id, scenario_id, name, title, enabled, tag, rps, steps, duration, selectors,
+            additional_env, descrip, script_file, ammo_id, base_url, grafana_url,
+            NULL AS description, NULL AS monitoring_links, NULL AS path, NULL AS scheme, NULL AS http_method,
+            NULL AS query_params, NULL AS headers, NULL AS static_ammo, NULL AS ammo_url, NULL AS is_static_ammo,
+            NULL AS max_vus
+        FROM scripts WHERE scenario_id = sc.id
+        UNION ALL
+        SELECT true, id, scenario_id, name, title, enabled, tag, rps, steps, duration, selectors,
+            additional_env, NULL, NULL, NULL, NULL, NULL,
+            description, monitoring_links, path, scheme, http_method,
+            query_params, headers, static_ammo, ammo_url, is_static_ammo,
+            max_vus
+        FROM simple_scripts WHERE scenario_id = sc.id
+    ) t ON true
+    WHERE sc.id = $1 ORDER BY t.simple, t.name, t.id";
+
+pub async fn list_both(db: &Db, scenario_id: i64) -> ApiResult<Option<(Vec<Script>, Vec<SimpleScript>)>> {
+    let conn = db.conn().await?;
+    let rows = conn.query(&conn.prepare_cached(LIST_BOTH).await?, &[&scenario_id]).await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let (mut scripts, mut simple) = (Vec::new(), Vec::with_capacity(rows.len()));
+    for row in &rows {
+        match row.get::<_, Option<bool>>("simple") {
+            None => {} // the scenario's own row: it has no scripts
+            Some(false) => scripts.push(script(row)),
+            Some(true) => simple.push(simple_script(row)),
+        }
+    }
+    Ok(Some((scripts, simple)))
 }
 
 pub async fn get(db: &Db, id: i64) -> ApiResult<Option<Script>> {

@@ -11,10 +11,9 @@ use crate::wire::scenarios::ScenarioIdRequest;
 use crate::wire::scripts::*;
 
 pub async fn list(app: &AppState, req: ScenarioIdRequest) -> ApiResult<GetAllScriptsResponse> {
-    let scenario = existing_scenario(app, req.scenario_id).await?;
-    let id = i64::from(scenario.scenario_id);
-    let scripts = db::scripts::list(&app.db, id).await?;
-    let simple_scripts = db::simple_scripts::list(&app.db, id).await?;
+    let id = known_id("scenario", req.scenario_id.into())?;
+    let (scripts, simple_scripts) =
+        db::scripts::list_both(&app.db, id).await?.ok_or_else(|| ApiError::not_found("scenario", id))?;
     Ok(GetAllScriptsResponse { status: true, scripts, simple_scripts, message: String::new() })
 }
 
