@@ -360,6 +360,18 @@ where
     }
 }
 
+/// Maps a socket error to an error kind.
+pub fn io_error_kind(e: &io::Error) -> ErrorKind {
+    match e.kind() {
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe
+        | io::ErrorKind::UnexpectedEof => ErrorKind::Reset,
+        io::ErrorKind::TimedOut => ErrorKind::Timeout,
+        _ => ErrorKind::Other,
+    }
+}
+
 /// Maps a hyper error to an error kind.
 pub fn classify(e: &hyper::Error) -> ErrorKind {
     if e.is_timeout() {
@@ -368,14 +380,7 @@ pub fn classify(e: &hyper::Error) -> ErrorKind {
     let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(s) = src {
         if let Some(io) = s.downcast_ref::<io::Error>() {
-            return match io.kind() {
-                io::ErrorKind::ConnectionReset
-                | io::ErrorKind::ConnectionAborted
-                | io::ErrorKind::BrokenPipe
-                | io::ErrorKind::UnexpectedEof => ErrorKind::Reset,
-                io::ErrorKind::TimedOut => ErrorKind::Timeout,
-                _ => ErrorKind::Other,
-            };
+            return io_error_kind(io);
         }
         src = s.source();
     }

@@ -16,7 +16,7 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
-use crate::client::{ConnGuard, Endpoint, ErrorKind, Io, IoCounters, connect_io};
+use crate::client::{ConnGuard, Endpoint, ErrorKind, Io, IoCounters, connect_io, io_error_kind};
 use crate::h1::{self, Body, MAX_HEAD};
 
 /// Read buffer of a connection; grows (up to the head limit) only for
@@ -139,14 +139,7 @@ async fn exchange(
 }
 
 fn io_error(e: io::Error) -> ErrorKind {
-    match e.kind() {
-        io::ErrorKind::ConnectionReset
-        | io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::BrokenPipe
-        | io::ErrorKind::UnexpectedEof => ErrorKind::Reset,
-        io::ErrorKind::TimedOut => ErrorKind::Timeout,
-        _ => ErrorKind::Other,
-    }
+    io_error_kind(&e)
 }
 
 fn parse_error(e: h1::ParseError) -> ErrorKind {
