@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # API throughput and latency of alilo-local on 1,000 projects × 10 scenarios × 10
 # scripts, driven by wrk at concurrency 32. Goals (2 cores): list and get p99 < 5 ms,
-# create p99 < 10 ms. Prints one line per endpoint with p50, p99, req/s and p99/goal.
+# create p99 < 10 ms. Prints one line per endpoint with p50, p99, req/s and p99/goal:
+# first at saturation (wrk, closed loop), then at a fixed RATE with oha (if installed).
 #
 #   bench/api/run.sh            # 10 s per endpoint
 #   DURATION=30s bench/api/run.sh
@@ -57,3 +58,40 @@ measure "get simple script" 5 /v1/simple-script post.lua "{\"simple_script_id\":
 measure "search (literal, trigram index)" - /v1/search post.lua '{"search_query": "scenario 7"}'
 measure "create project" 10 /v1/project/create create_project.lua
 measure "create simple script" 10 /v1/simple-script/create create_script.lua
+
+# The same connections at a fixed rate below saturation (RATE, default 2,000 req/s):
+# the latency a user sees while the API is busy but not overloaded. oha sends on
+# schedule and corrects for coordinated omission; its body is fixed, so created
+# projects share one title.
+RATE="${RATE:-2000}"
+OHA="$(command -v oha || true)"
+if [[ -z $OHA ]]; then
+  echo "(oha not found: skipping the fixed-rate table; cargo install oha --locked)"
+  exit 0
+fi
+fixed() { # name goal_ms path body
+  local name=$1 goal=$2 path=$3 body=$4 out="$DATA/oha.json"
+  "$OHA" -z "$WARMUP" -q "$RATE" -c 32 --no-tui -m POST -H 'content-type: application/json' -d "$body" \
+    "http://127.0.0.1:$PORT$path" >/dev/null 2>&1
+  "$OHA" -z "$DURATION" -q "$RATE" -c 32 --latency-correction --no-tui --output-format json -m POST \
+    -H 'content-type: application/json' -d "$body" "http://127.0.0.1:$PORT$path" > "$out" 2>/dev/null
+  python3 - "$out" "$name" "$goal" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1])); name, goal = sys.argv[2], float(sys.argv[3])
+p = d["latencyPercentiles"]; codes = d["statusCodeDistribution"]
+p50, p99 = p["p50"] * 1000, p["p99"] * 1000
+other = {k: v for k, v in codes.items() if k != "200"}
+print(f"{name:<34} {sum(codes.values()):>7} sent  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  goal p99<{goal:g} ms  p99/goal {p99 / goal:.2f}"
+      + (f"  non-200: {other}" if other else ""))
+PY
+}
+# The creates above added tens of thousands of scripts to $SCENARIO: list another.
+SCENARIO=$(psql -tA "$BASE_DSN/$DB" -c "SELECT id FROM scenarios ORDER BY id LIMIT 1 OFFSET 6000")
+echo
+echo "oha -c32 -q $RATE (coordinated-omission corrected) for $DURATION each"
+fixed "list projects (page 50 of 100)" 5 /v1/projects '{"limit": 10, "page_number": 50}'
+fixed "get project" 5 /v1/project "{\"id\": $PROJECT}"
+fixed "list scenarios of a project" 5 /v1/scenarios "{\"project_id\": $PROJECT, \"limit\": 10}"
+fixed "list scripts of a scenario" 5 /v1/scripts "{\"scenario_id\": $SCENARIO}"
+fixed "get simple script" 5 /v1/simple-script "{\"simple_script_id\": $SCRIPT}"
+fixed "create project" 10 /v1/project/create '{"project": {"title": "fixed rate", "descrip": "oha"}}'
