@@ -26,8 +26,9 @@ use alilo_agent_api::profile::ProfileShape;
 use alilo_agent_api::{Bucket, HttpVersion, JobBrief, JobSpec, JobState, JobStatus, RateChange, parse_duration};
 use tokio::sync::{Notify, watch};
 
-use crate::client::{self, Endpoint, Outcome, Pool};
-use crate::h1_conn::H1Conn;
+use crate::client::fetch::fetch;
+use crate::client::load;
+use crate::client::{self, Endpoint, H1Conn, Outcome, Pool};
 use crate::stats::{Collected, WorkerStats};
 use crate::template::{self, Data, Template};
 
@@ -354,7 +355,7 @@ impl Job {
         let http2 = self.spec.http == HttpVersion::Http2;
         let data = match &self.spec.data {
             Some(d) => {
-                let bytes = client::fetch(&d.url, self.spec.tls_verify, DATA_TIMEOUT, template::MAX_DATA_BYTES)
+                let bytes = fetch(&d.url, self.spec.tls_verify, DATA_TIMEOUT, template::MAX_DATA_BYTES)
                     .await
                     .map_err(|e| format!("data file: {e}"))?;
                 let data = Data::parse(&bytes, d.format).map_err(|e| format!("data file: {e}"))?;
@@ -549,11 +550,7 @@ fn fire(w: &Arc<Worker>, intended: Instant) {
     w.stats.sent(actual.saturating_duration_since(intended));
     let w = w.clone();
     tokio::spawn(async move {
-        let outcome = if w.pool.endpoint().http2 {
-            client::send(&w.pool, w.tpl.next(), w.job.timeout).await
-        } else {
-            client::send_h1(&w.pool, &w.tpl.next_h1(), w.tpl.is_head(), w.job.timeout).await
-        };
+        let outcome = load::send(&w.pool, &*w.tpl, w.job.timeout).await;
         let ok = matches!(outcome, Outcome::Status(s) if w.job.spec.checks.passes(s));
         w.stats.done(outcome, ok, intended, actual);
         w.local_in_flight.fetch_sub(1, Ordering::AcqRel);
@@ -697,7 +694,7 @@ async fn closed_conn(w: &Worker, end: Instant) {
 async fn closed_h2(w: &Worker, end: Instant) {
     while closed_running(w, end) {
         let actual = closed_begin(w);
-        let outcome = client::send(&w.pool, w.tpl.next(), w.job.timeout).await;
+        let outcome = load::send(&w.pool, &*w.tpl, w.job.timeout).await;
         closed_record(w, outcome, actual);
     }
 }

@@ -8,9 +8,9 @@
 //!   scale into intended send instants, and sends each at its instant whatever
 //!   earlier responses do (open model);
 //! - the **client** ([`client`]) keeps the connections (keep-alive pool per
-//!   worker, rustls): HTTP/1.1 on its own wire code ([`h1`], [`h1_conn`]:
-//!   requests serialised once, responses parsed in place), HTTP/2 on hyper's
-//!   low-level connection; it returns an outcome;
+//!   worker, rustls), in layers: transport → HTTP/1.1 on its own wire code
+//!   (requests serialised once, responses parsed in place) or HTTP/2 on
+//!   hyper's low-level connection → pool; it returns an outcome;
 //! - the **stats** ([`stats`]) fold outcomes into per-second buckets with HDR
 //!   histograms measured from the intended time (coordinated-omission
 //!   corrected) and from the actual send (service time).
@@ -23,8 +23,6 @@ pub mod api;
 pub mod cli;
 pub mod client;
 pub mod engine;
-pub mod h1;
-pub mod h1_conn;
 pub mod stats;
 pub mod sys;
 pub mod target;

@@ -344,9 +344,9 @@ impl Template {
         };
         if !has_data {
             let (u, h, b) = tpl.render_parts(&[])?;
-            if !http2 {
-                tpl.fixed_h1 = Some(Bytes::from(tpl.serialise_h1(&u, &h, &b)));
-            }
+            // Serialised for HTTP/1.1 also when HTTP/2 is asked for: a
+            // server whose ALPN refuses h2 gets HTTP/1.1.
+            tpl.fixed_h1 = Some(Bytes::from(tpl.serialise_h1(&u, &h, &b)));
             tpl.fixed = Some((u, h, b));
         } else {
             // Render every row once now so a bad value fails the job at start
@@ -389,7 +389,17 @@ impl Template {
     fn serialise_h1(&self, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Vec<u8> {
         let target = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
         let mut out = Vec::new();
-        crate::h1::encode_request(&self.method, target, headers, body, &mut out);
+        if self.http2 {
+            // Parts made for HTTP/2 carry the authority in the URI, not in a Host header.
+            let mut with_host = HeaderMap::with_capacity(headers.len() + 1);
+            if let Ok(host) = HeaderValue::from_str(&self.authority) {
+                with_host.insert(http::header::HOST, host);
+            }
+            with_host.extend(headers.iter().map(|(k, v)| (k.clone(), v.clone())));
+            crate::client::h1::encode_request(&self.method, target, &with_host, body, &mut out);
+        } else {
+            crate::client::h1::encode_request(&self.method, target, headers, body, &mut out);
+        }
         out
     }
 
@@ -414,7 +424,7 @@ impl Template {
         self.method == Method::HEAD
     }
 
-    /// The next request serialised for HTTP/1.1 (a template made for HTTP/1.1).
+    /// The next request serialised for HTTP/1.1.
     pub fn next_h1(&self) -> Bytes {
         if let Some(b) = &self.fixed_h1 {
             return b.clone();
@@ -431,6 +441,18 @@ impl Template {
         *req.uri_mut() = uri;
         *req.headers_mut() = headers;
         req
+    }
+}
+
+impl crate::client::load::RequestSource for Template {
+    fn next_h1(&self) -> Bytes {
+        Template::next_h1(self)
+    }
+    fn next_h2(&self) -> Request<Full<Bytes>> {
+        self.next()
+    }
+    fn is_head(&self) -> bool {
+        Template::is_head(self)
     }
 }
 

@@ -1,6 +1,7 @@
 //! One HTTP/1.1 keep-alive connection of the load path: writes a request
 //! serialised once by the template, reads the response into a buffer the
-//! connection keeps for its whole life, and skips the body (see [`crate::h1`]).
+//! connection keeps for its whole life, and skips the body (see [`super::h1`]).
+//! It sits on the transport ([`super::transport`]) and knows nothing of pools.
 //!
 //! The request timeout uses one long-lived timer per connection that is
 //! re-armed only when it fires, instead of a timer per request: with
@@ -16,8 +17,9 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
-use crate::client::{ConnGuard, Endpoint, ErrorKind, Io, IoCounters, connect_io, io_error_kind};
-use crate::h1::{self, Body, MAX_HEAD};
+use super::error::{ErrorKind, io_error_kind};
+use super::h1::{self, Body, MAX_HEAD};
+use super::transport::{self, ConnGuard, Connected, Endpoint, Io, IoCounters};
 
 /// Read buffer of a connection; grows (up to the head limit) only for
 /// responses whose head does not fit.
@@ -35,15 +37,21 @@ pub struct H1Conn {
 impl H1Conn {
     /// Opens TCP (and TLS) to `ep`; `deadline` bounds the whole opening.
     pub async fn open(ep: &Endpoint, counters: &Arc<IoCounters>, deadline: Instant) -> Result<H1Conn, ErrorKind> {
-        let (io, _) =
-            tokio::time::timeout_at(deadline, connect_io(ep, counters)).await.map_err(|_| ErrorKind::Timeout)??;
-        Ok(H1Conn {
-            io,
+        let connected = tokio::time::timeout_at(deadline, transport::connect(ep, counters))
+            .await
+            .map_err(|_| ErrorKind::Timeout)??;
+        Ok(H1Conn::new(connected, deadline))
+    }
+
+    /// HTTP/1.1 over an opened stream; `deadline` arms the connection's timer.
+    pub fn new(connected: Connected, deadline: Instant) -> H1Conn {
+        H1Conn {
+            io: connected.io,
             buf: vec![0; BUF],
             timer: Box::pin(tokio::time::sleep_until(deadline)),
             reusable: true,
             _guard: ConnGuard::open(),
-        })
+        }
     }
 
     /// Whether the last exchange left the connection fit for another one.

@@ -1,0 +1,42 @@
+//! How an exchange ends: a status, or an [`ErrorKind`]. Every layer of the
+//! client maps its failures here (socket errors in one place, [`io_error_kind`]),
+//! so the statistics count the same failure the same way whichever path
+//! (HTTP/1.1 or HTTP/2, load path or full exchange) met it.
+
+use std::io;
+
+/// Kinds of failure, as counted in the buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// TCP connect failed.
+    Connect,
+    /// Request timeout.
+    Timeout,
+    /// TLS handshake / certificate.
+    Tls,
+    /// Connection reset or closed mid-exchange.
+    Reset,
+    /// Anything else.
+    Other,
+}
+
+/// What one request ended with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A complete response with this status.
+    Status(u16),
+    /// No (complete) response.
+    Error(ErrorKind),
+}
+
+/// Maps a socket error to an error kind.
+pub fn io_error_kind(e: &io::Error) -> ErrorKind {
+    match e.kind() {
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe
+        | io::ErrorKind::UnexpectedEof => ErrorKind::Reset,
+        io::ErrorKind::TimedOut => ErrorKind::Timeout,
+        _ => ErrorKind::Other,
+    }
+}
