@@ -1,0 +1,115 @@
+//! One worker thread of a job: its own single-threaded runtime, its own
+//! connection pool and its own statistics. It runs the job's loop (open or
+//! closed), then waits a bounded time for its requests in flight and drops
+//! its connections. [`Worker::fire`] is how the open loop sends one request:
+//! the `max_vus` cap, the in-flight counts and the recording of the outcome.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use super::job::{Job, Mode};
+use super::{closed_loop, open_loop};
+use crate::client::{Outcome, Pool, load};
+use crate::stats::WorkerStats;
+use crate::template::Template;
+
+/// One worker thread's share of a job.
+pub struct Worker {
+    /// The job.
+    pub job: Arc<Job>,
+    /// This worker's index, `0..count`.
+    pub index: usize,
+    /// Workers of the job.
+    pub count: usize,
+    /// What to send.
+    pub tpl: Arc<Template>,
+    /// This worker's connections.
+    pub pool: Arc<Pool>,
+    /// This worker's statistics.
+    pub stats: Arc<WorkerStats>,
+    local_in_flight: AtomicU64,
+}
+
+impl Worker {
+    /// A worker of `job` (not running: see [`run`]).
+    pub fn new(
+        job: Arc<Job>,
+        index: usize,
+        count: usize,
+        tpl: Arc<Template>,
+        pool: Arc<Pool>,
+        stats: Arc<WorkerStats>,
+    ) -> Worker {
+        Worker { job, index, count, tpl, pool, stats, local_in_flight: AtomicU64::new(0) }
+    }
+
+    /// Counts a request in flight (job and worker).
+    pub fn begin(&self) {
+        self.job.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.local_in_flight.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Counts a request no longer in flight.
+    pub fn end(&self) {
+        self.local_in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.job.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Whether a response passes the job's checks.
+    pub fn passes(&self, outcome: Outcome) -> bool {
+        matches!(outcome, Outcome::Status(s) if self.job.spec.checks.passes(s))
+    }
+
+    /// Sends one request due at `intended`, unless `max_vus` are in flight
+    /// (then it is dropped and counted).
+    pub fn fire(self: &Arc<Self>, intended: Instant) {
+        let job = &self.job;
+        if job.in_flight.fetch_add(1, Ordering::AcqRel) >= job.max_vus {
+            job.in_flight.fetch_sub(1, Ordering::AcqRel);
+            self.stats.dropped();
+            return;
+        }
+        self.local_in_flight.fetch_add(1, Ordering::AcqRel);
+        let actual = Instant::now();
+        self.stats.sent(actual.saturating_duration_since(intended));
+        let w = self.clone();
+        tokio::spawn(async move {
+            let outcome = load::send(&w.pool, &*w.tpl, w.job.timeout).await;
+            w.stats.done(outcome, w.passes(outcome), intended, actual);
+            w.end();
+        });
+    }
+}
+
+/// The body of a worker thread.
+pub fn run(w: Arc<Worker>) {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            w.job.request_stop(&format!("cannot start a worker runtime: {e}"), Duration::ZERO);
+            return;
+        }
+    };
+    rt.block_on(async {
+        match w.job.mode {
+            Mode::Open(_) => open_loop::run(&w).await,
+            Mode::Closed { connections, .. } => closed_loop::run(&w, connections).await,
+        }
+        // Stop issuing; wait for what is in flight, up to the bound.
+        let wait = if w.job.stop.load(Ordering::SeqCst) {
+            *w.job.stop_wait.lock().expect("stop lock")
+        } else {
+            w.job.timeout.min(Duration::from_secs(10))
+        };
+        let deadline = Instant::now() + wait;
+        while w.local_in_flight.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        w.pool.clear();
+    });
+    // Requests still in flight are abandoned with the runtime.
+    let left = w.local_in_flight.swap(0, Ordering::AcqRel);
+    w.job.in_flight.fetch_sub(left, Ordering::AcqRel);
+    drop(rt);
+}
