@@ -7,6 +7,7 @@
 //! | [`job`] | [`Job`]: its shared state (live rate, stop flag, in-flight count, collected seconds) and what the API reads and changes |
 //! | [`lifecycle`] | a job's supervisor (prepare, start the workers, finish) and its collector (close seconds, watch the end and the lease) |
 //! | [`worker`] | a worker thread with its runtime, its pool and its statistics; sending one request |
+//! | [`schedule`] | the open-model arithmetic: when each request is due, pure |
 //! | [`open_loop`], [`closed_loop`] | the two sending loops of a worker |
 //! | [`registry`] | the agent's jobs by id |
 //!
@@ -27,6 +28,7 @@ pub mod job;
 pub mod lifecycle;
 pub mod open_loop;
 pub mod registry;
+pub mod schedule;
 pub mod validate;
 pub mod worker;
 
