@@ -244,6 +244,8 @@ async fn every_route_needs_the_bearer_token() {
         ("GET", "/v1/jobs/x"),
         ("PUT", "/v1/jobs/x"),
         ("POST", "/v1/jobs/x/stop"),
+        ("GET", "/v2/unknown"),
+        ("DELETE", "/v1/agent"),
     ] {
         let (s, v) = call(agent.addr, m, p, None, None).await;
         assert_eq!(s, 401, "{m} {p} without token");
@@ -319,10 +321,13 @@ async fn bad_requests_get_a_4xx_naming_the_field() {
     let (s, v) = agent.call("POST", "/v1/jobs/ok/stop", Some(json!({"wait": "eventually"}))).await;
     assert_eq!(s, 400);
     assert!(v["error"].as_str().unwrap().starts_with("wait"));
-    let (s, _) = agent.call("DELETE", "/v1/jobs", None).await;
-    assert_eq!(s, 405);
-    let (s, _) = agent.call("GET", "/v2/nothing", None).await;
-    assert_eq!(s, 404);
+    let (s, v) = agent.call("DELETE", "/v1/jobs", None).await;
+    assert_eq!((s, v["error"].as_str()), (405, Some("method DELETE is not allowed on /v1/jobs")));
+    let (s, v) = agent.call("GET", "/v2/nothing", None).await;
+    assert_eq!((s, v["error"].as_str()), (404, Some("no route GET /v2/nothing")));
+    let (s, v) = agent.call("GET", "/v1/jobs/", None).await;
+    assert_eq!(s, 200, "a trailing slash routes like none: {v}");
+    assert_eq!(v["jobs"][0]["id"], "ok");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

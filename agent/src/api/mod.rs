@@ -1,0 +1,153 @@
+//! The control API (see `docs/agent-api.md`) on axum, like the backend:
+//! [`router`] is an ordinary value (routes, the bearer layer of [`auth`],
+//! JSON fallbacks for 404 and 405 from [`error`]); [`Server`] binds it and
+//! runs it until a shutdown signal, then stops the jobs and keeps answering
+//! final reads for a grace period. Handlers ([`handlers`]) are a few lines
+//! each; input is read by [`extract`].
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod handlers;
+
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::Request;
+use axum::http::Uri;
+use axum::routing::{get, post, put};
+use axum::serve::ListenerExt;
+use tokio::net::TcpListener;
+use tower::Layer;
+
+pub use auth::check_auth_config;
+pub use handlers::CAPABILITIES;
+
+use crate::engine::{DEFAULT_STOP_WAIT, Registry};
+use crate::sys::Sampler;
+
+/// Shared state of the handlers.
+pub struct AppState {
+    /// The jobs.
+    pub registry: Arc<Registry>,
+    token: Option<String>,
+    sampler: Sampler,
+    shutting_down: AtomicBool,
+}
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Address to bind (port 0 allowed).
+    pub addr: SocketAddr,
+    /// Bearer token; `None` only with `insecure_no_auth` on loopback.
+    pub token: Option<String>,
+    /// Allow running without a token (loopback only).
+    pub insecure_no_auth: bool,
+    /// Worker threads per job (0: one per core).
+    pub workers: usize,
+    /// How long final reads are answered after a shutdown signal.
+    pub shutdown_grace: Duration,
+}
+
+/// The control routes, behind the bearer layer (which also guards the
+/// 404/405 fallbacks: nothing is answered without the token).
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/agent", get(handlers::agent))
+        .route("/v1/jobs", get(handlers::list))
+        .route("/v1/jobs/{id}", put(handlers::start).get(handlers::read))
+        .route("/v1/jobs/{id}/rate", post(handlers::rate))
+        .route("/v1/jobs/{id}/stop", post(handlers::stop))
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .fallback(error::no_route)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_bearer))
+        .with_state(state)
+}
+
+/// `/v1/jobs/` routes like `/v1/jobs`, as the API always allowed.
+fn trim_trailing_slash(mut req: Request) -> Request {
+    let path = req.uri().path();
+    if path.len() > 1 && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+        let pq = match req.uri().query() {
+            Some(q) => format!("{trimmed}?{q}"),
+            None => trimmed.to_string(),
+        };
+        let mut parts = req.uri().clone().into_parts();
+        if let Ok(pq) = pq.parse() {
+            parts.path_and_query = Some(pq);
+            if let Ok(uri) = Uri::from_parts(parts) {
+                *req.uri_mut() = uri;
+            }
+        }
+    }
+    req
+}
+
+/// A bound control server.
+pub struct Server {
+    listener: TcpListener,
+    state: Arc<AppState>,
+    grace: Duration,
+}
+
+impl Server {
+    /// Checks the auth settings and binds.
+    pub async fn bind(cfg: ServeConfig) -> anyhow::Result<Server> {
+        check_auth_config(cfg.addr.ip(), cfg.token.as_deref(), cfg.insecure_no_auth)?;
+        let listener = TcpListener::bind(cfg.addr).await.with_context(|| format!("binding {}", cfg.addr))?;
+        Ok(Server {
+            listener,
+            state: Arc::new(AppState {
+                registry: Arc::new(Registry::new(cfg.workers)),
+                token: cfg.token.filter(|t| !t.is_empty()),
+                sampler: Sampler::start(),
+                shutting_down: AtomicBool::new(false),
+            }),
+            grace: cfg.shutdown_grace,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener")
+    }
+
+    /// The handlers' state.
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` resolves; then stops every job, answers final
+    /// reads during the grace period, and returns.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) {
+        let app = tower::util::MapRequestLayer::new(trim_trailing_slash).layer(router(self.state.clone()));
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let serve = axum::serve(listener, axum::ServiceExt::<Request>::into_make_service(app)).into_future();
+        tokio::pin!(serve);
+        tokio::select! {
+            _ = &mut serve => {}
+            _ = shutdown => {}
+        }
+        tracing::info!("shutting down: stopping jobs");
+        self.state.shutting_down.store(true, Ordering::SeqCst);
+        let registry = self.state.registry.clone();
+        let grace = self.grace;
+        tokio::select! {
+            _ = &mut serve => {}
+            _ = async {
+                registry.stop_all("agent shutting down", DEFAULT_STOP_WAIT.min(grace)).await;
+                tokio::time::sleep(grace).await;
+            } => {}
+        }
+    }
+}
