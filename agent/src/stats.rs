@@ -33,12 +33,12 @@ impl SecondAcc {
     fn count(&mut self, outcome: Outcome, ok: bool) {
         match outcome {
             Outcome::Status(s) => *self.status.entry(s).or_default() += 1,
-            Outcome::Error(k) => match k {
+            Outcome::Error(k) => match k.counted_as() {
                 ErrorKind::Connect => self.errors.connect += 1,
                 ErrorKind::Timeout => self.errors.timeout += 1,
                 ErrorKind::Tls => self.errors.tls += 1,
                 ErrorKind::Reset => self.errors.reset += 1,
-                ErrorKind::Other => self.errors.other += 1,
+                _ => self.errors.other += 1,
             },
         }
         if ok {
@@ -144,6 +144,21 @@ impl WorkerStats {
             a.sent += 1;
             a.count(outcome, ok);
             let us = (now - actual).as_micros() as u64;
+            hist::record(&mut a.latency, us);
+            hist::record(&mut a.service, us);
+        });
+    }
+
+    /// A request of a full exchange (a script's HTTP call, see
+    /// [`crate::client::exchange`]) sent at `started`, ended at `ended`.
+    /// Recorded afterwards, so it is counted as sent and completed in the
+    /// current second, like the closed loop; it has no schedule (no lag), so
+    /// latency and service time are both `ended - started`.
+    pub fn exchanged(&self, outcome: Outcome, ok: bool, started: Instant, ended: Instant) {
+        let us = ended.saturating_duration_since(started).as_micros() as u64;
+        self.with(|a, _| {
+            a.sent += 1;
+            a.count(outcome, ok);
             hist::record(&mut a.latency, us);
             hist::record(&mut a.service, us);
         });

@@ -6,7 +6,6 @@
 //! running other tests at the same time.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -16,6 +15,9 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
+
+mod common;
+use common::{free_port, tls_config, wire_server};
 
 const TOKEN: &str = "test-token-123";
 
@@ -392,10 +394,6 @@ async fn data_file_rows_fill_placeholders_in_url_headers_and_body() {
     assert!(v["reason"].as_str().unwrap().contains("{{nope}}"), "{v}");
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_prior_knowledge_multiplexes_on_few_connections() {
     let t = target(TargetConfig { keep_requests: 5, ..Default::default() }).await;
@@ -408,19 +406,6 @@ async fn http2_prior_knowledge_multiplexes_on_few_connections() {
     let got = t.stats.received.lock().unwrap().clone();
     assert!(got.iter().all(|r| r.version == "HTTP/2.0"), "{got:?}");
     assert!(t.stats.connections.load(Ordering::Relaxed) <= 4);
-}
-
-fn tls_config() -> Arc<rustls::ServerConfig> {
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
-    let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![ck.cert.der().clone()], key)
-        .unwrap();
-    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Arc::new(cfg)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -556,74 +541,6 @@ async fn linear_ramp_and_steps_shape_the_load() {
     assert!(within(b[0]["sent"].as_f64().unwrap(), 50.0, 0.3), "{}", b[0]);
 }
 
-/// A raw HTTP/1.1 server for the framings hyper's target never produces:
-/// each request's path picks a response, written in pieces with pauses so
-/// the agent has to read a head or body across several reads. It counts the
-/// requests and connections it saw.
-async fn wire_server() -> (SocketAddr, Arc<(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64)>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let counts = Arc::new((std::sync::atomic::AtomicU64::new(0), std::sync::atomic::AtomicU64::new(0)));
-    let c = counts.clone();
-    tokio::spawn(async move {
-        loop {
-            let (mut s, _) = listener.accept().await.unwrap();
-            c.1.fetch_add(1, Ordering::Relaxed);
-            let c = c.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                loop {
-                    let mut chunk = [0u8; 4096];
-                    let head_end = loop {
-                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            break i + 4;
-                        }
-                        match s.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    };
-                    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-                    buf.drain(..head_end);
-                    c.0.fetch_add(1, Ordering::Relaxed);
-                    let path = head.split(' ').nth(1).unwrap_or("/").to_string();
-                    let (pieces, close): (Vec<&[u8]>, bool) = match path.as_str() {
-                        "/chunked" => (
-                            vec![
-                                b"HTTP/1.1 200 OK\r\nTransfer-",
-                                b"Encoding: chunked\r\n\r\n4\r\nab",
-                                b"cd\r\n1;ext=1\r\nx\r\n0\r\nTrailer: t\r\n",
-                                b"\r\n",
-                            ],
-                            false,
-                        ),
-                        "/continue" => (
-                            vec![
-                                b"HTTP/1.1 100 Continue\r\n\r\n",
-                                b"HTTP/1.1 201 Created\r\nContent-Length: 3\r\n\r\nabc",
-                            ],
-                            false,
-                        ),
-                        "/until-close" => (vec![b"HTTP/1.0 200 OK\r\n\r\nsome ", b"body"], true),
-                        _ => (vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234", b"56789"], false),
-                    };
-                    for p in pieces {
-                        if s.write_all(p).await.is_err() {
-                            return;
-                        }
-                        tokio::time::sleep(Duration::from_millis(1)).await;
-                    }
-                    if close {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    (addr, counts)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_response_framing_is_read_to_its_end_and_keep_alive_is_honoured() {
     let agent = TestAgent::spawn().await;
@@ -647,7 +564,8 @@ async fn every_response_framing_is_read_to_its_end_and_keep_alive_is_honoured() 
         let v = agent.wait_terminal(&id, Duration::from_secs(10)).await;
         let m = &v["summary"];
         let ok = m["ok"].as_u64().unwrap();
-        let (requests, connections) = (counts.0.load(Ordering::Relaxed), counts.1.load(Ordering::Relaxed));
+        let (requests, connections) =
+            (counts.requests.load(Ordering::Relaxed), counts.connections.load(Ordering::Relaxed));
         assert!(ok >= 30, "{path} (closed loop {closed}): {m}");
         assert_eq!(m["failed"], 0, "{path} (closed loop {closed}): {m}");
         assert_eq!(m["status"][status].as_u64(), Some(ok), "{path}: {m}");

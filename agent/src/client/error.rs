@@ -5,7 +5,9 @@
 
 use std::io;
 
-/// Kinds of failure, as counted in the buckets.
+/// Kinds of failure. The buckets count five of them (`connect`, `timeout`,
+/// `tls`, `reset`, `other`); the finer kinds of the full exchange fold into
+/// those ([`ErrorKind::counted_as`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     /// TCP connect failed.
@@ -16,8 +18,26 @@ pub enum ErrorKind {
     Tls,
     /// Connection reset or closed mid-exchange.
     Reset,
-    /// Anything else.
+    /// Anything else (a malformed response, among others).
     Other,
+    /// The host name does not resolve (counted as `connect`).
+    Dns,
+    /// The request cannot be sent as given: URL, method or header (counted
+    /// as `other`).
+    InvalidRequest,
+    /// The response body is larger than the caller allowed (counted as `other`).
+    BodyTooLarge,
+}
+
+impl ErrorKind {
+    /// The kind the per-second buckets count this one as.
+    pub fn counted_as(self) -> ErrorKind {
+        match self {
+            ErrorKind::Dns => ErrorKind::Connect,
+            ErrorKind::InvalidRequest | ErrorKind::BodyTooLarge => ErrorKind::Other,
+            k => k,
+        }
+    }
 }
 
 /// What one request ended with.

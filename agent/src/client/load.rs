@@ -35,9 +35,11 @@ pub async fn send(pool: &Pool, source: &impl RequestSource, timeout: Duration) -
             }
             r
         }
-        Ok(Conn::H2(mut s)) => tokio::time::timeout_at(deadline, h2::exchange(&mut s, source.next_h2()))
-            .await
-            .unwrap_or(Err(ErrorKind::Timeout)),
+        Ok(Conn::H2 { mut sender, .. }) => {
+            tokio::time::timeout_at(deadline, h2::exchange(&mut sender, source.next_h2()))
+                .await
+                .unwrap_or(Err(ErrorKind::Timeout))
+        }
         Err(k) => Err(k),
     };
     match result {

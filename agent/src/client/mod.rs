@@ -9,12 +9,14 @@
 //! | HTTP/2 connection | [`h2`] | hyper's low-level `client::conn::http2` on a transport stream |
 //! | pool | [`pool`] | [`Pool`]: one worker's connections to one endpoint |
 //! | load path | [`load`] | [`load::send`]: a template's request, its [`Outcome`] only |
-//! | downloads | [`fetch`] | a job's data file |
+//! | full exchange | [`exchange`] | [`exchange::Client`]: any request, the whole response and k6-style timings (the JavaScript runtime's `http.request`) |
+//! | downloads | [`fetch`] | a job's data file, over [`exchange`] |
 //!
 //! The client computes no statistics: it returns an [`Outcome`] and the
 //! engine folds it into the per-second buckets.
 
 pub mod error;
+pub mod exchange;
 pub mod fetch;
 pub mod h1;
 pub mod h1_conn;

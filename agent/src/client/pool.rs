@@ -9,6 +9,7 @@
 //! the worker's own tasks (and by [`Pool::clear`] at the end).
 
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant};
 use super::error::ErrorKind;
 use super::h1_conn::H1Conn;
 use super::h2::{self, H2Sender};
-use super::transport::{self, Endpoint, IoCounters};
+use super::transport::{self, ConnectTimings, Endpoint, IoCounters};
 
 /// Idle HTTP/1.1 connections unused for this long are closed, so a burst's
 /// connections (and their buffers) do not stay forever.
@@ -27,14 +28,21 @@ pub enum Conn {
     /// HTTP/1.1: exclusively this exchange's; give it back with [`Pool::checkin`].
     H1(H1Conn),
     /// HTTP/2: a handle to the shared connection.
-    H2(H2Sender),
+    H2 {
+        /// The handle.
+        sender: H2Sender,
+        /// Where the connection goes.
+        remote: SocketAddr,
+        /// How long opening took, when this checkout opened it.
+        opened: Option<ConnectTimings>,
+    },
 }
 
 /// Connections of one worker to one endpoint.
 pub struct Pool {
     ep: Arc<Endpoint>,
     counters: Arc<IoCounters>,
-    h2: tokio::sync::Mutex<Option<H2Sender>>,
+    h2: tokio::sync::Mutex<Option<(H2Sender, SocketAddr)>>,
     h1_fallback: AtomicBool,
     /// Idle HTTP/1.1 connections, most recently used last.
     h1_idle: Mutex<VecDeque<(H1Conn, Instant)>>,
@@ -93,10 +101,10 @@ impl Pool {
         // Held while connecting: concurrent requests wait for the one
         // connection instead of each opening their own.
         let mut shared = self.h2.lock().await;
-        if let Some(s) = shared.as_ref()
-            && !s.is_closed()
+        if let Some((sender, remote)) = shared.as_ref()
+            && !sender.is_closed()
         {
-            return Ok(Conn::H2(s.clone()));
+            return Ok(Conn::H2 { sender: sender.clone(), remote: *remote, opened: None });
         }
         let opening = async {
             let c = transport::connect(&self.ep, &self.counters).await?;
@@ -105,9 +113,9 @@ impl Pool {
                 self.h1_fallback.store(true, Ordering::Relaxed);
                 return Ok(Conn::H1(H1Conn::new(c, deadline)));
             }
-            let s = h2::handshake(c.io).await?;
-            *shared = Some(s.clone());
-            Ok(Conn::H2(s))
+            let sender = h2::handshake(c.io).await?;
+            *shared = Some((sender.clone(), c.remote));
+            Ok(Conn::H2 { sender, remote: c.remote, opened: Some(c.timings) })
         };
         tokio::time::timeout_at(deadline, opening).await.map_err(|_| ErrorKind::Timeout)?
     }

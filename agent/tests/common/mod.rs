@@ -1,0 +1,116 @@
+//! Servers the integration tests share: a raw HTTP/1.1 server for the
+//! framings hyper never produces, a self-signed TLS configuration, a port
+//! nobody listens on.
+
+#![allow(dead_code)] // each test crate uses its own part
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// A port nothing listens on (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A self-signed certificate for `localhost` and `127.0.0.1`, offering
+/// `alpn` (e.g. `h2` and `http/1.1`).
+pub fn tls_config_with_alpn(alpn: &[&[u8]]) -> Arc<rustls::ServerConfig> {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
+    let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![ck.cert.der().clone()], key)
+        .unwrap();
+    cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Arc::new(cfg)
+}
+
+/// [`tls_config_with_alpn`] offering HTTP/2 and HTTP/1.1.
+pub fn tls_config() -> Arc<rustls::ServerConfig> {
+    tls_config_with_alpn(&[b"h2", b"http/1.1"])
+}
+
+/// What the wire server saw.
+#[derive(Default)]
+pub struct WireCounts {
+    /// Requests read.
+    pub requests: AtomicU64,
+    /// Connections accepted.
+    pub connections: AtomicU64,
+}
+
+/// A raw HTTP/1.1 server for the framings hyper's target never produces:
+/// each request's path picks a response, written in pieces with pauses so
+/// the client has to read a head or body across several reads:
+/// - `/chunked`: 200, chunked `abcd` + `x` with an extension and a trailer;
+/// - `/continue`: a `100 Continue` (with a header of its own), then 201 `abc`;
+/// - `/until-close`: an HTTP/1.0 200 whose body `some body` ends when the
+///   server closes;
+/// - anything else: 200 with `Content-Length: 10`, `0123456789`.
+pub async fn wire_server() -> (SocketAddr, Arc<WireCounts>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let counts = Arc::new(WireCounts::default());
+    let c = counts.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut s, _) = listener.accept().await.unwrap();
+            c.connections.fetch_add(1, Ordering::Relaxed);
+            let c = c.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                loop {
+                    let mut chunk = [0u8; 4096];
+                    let head_end = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                    buf.drain(..head_end);
+                    c.requests.fetch_add(1, Ordering::Relaxed);
+                    let path = head.split(' ').nth(1).unwrap_or("/").to_string();
+                    let (pieces, close): (Vec<&[u8]>, bool) = match path.as_str() {
+                        "/chunked" => (
+                            vec![
+                                b"HTTP/1.1 200 OK\r\nTransfer-",
+                                b"Encoding: chunked\r\n\r\n4\r\nab",
+                                b"cd\r\n1;ext=1\r\nx\r\n0\r\nTrailer: t\r\n",
+                                b"\r\n",
+                            ],
+                            false,
+                        ),
+                        "/continue" => (
+                            vec![
+                                b"HTTP/1.1 100 Continue\r\nX-Interim: 1\r\n\r\n",
+                                b"HTTP/1.1 201 Created\r\nContent-Length: 3\r\n\r\nabc",
+                            ],
+                            false,
+                        ),
+                        "/until-close" => (vec![b"HTTP/1.0 200 OK\r\n\r\nsome ", b"body"], true),
+                        _ => (vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234", b"56789"], false),
+                    };
+                    for p in pieces {
+                        if s.write_all(p).await.is_err() {
+                            return;
+                        }
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                    if close {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, counts)
+}
