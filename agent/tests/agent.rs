@@ -17,7 +17,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
 mod common;
-use common::{free_port, tls_config, wire_server};
+use common::{eventually, free_port, tls_config, wire_server};
 
 const TOKEN: &str = "test-token-123";
 
@@ -68,16 +68,20 @@ impl TestAgent {
 
     /// Polls (renewing the lease) until the job is terminal.
     async fn wait_terminal(&self, id: &str, limit: Duration) -> Value {
-        let end = Instant::now() + limit;
-        loop {
+        eventually(limit, &format!("job {id} ends"), async || {
             let v = self.job(id, 0).await;
-            let st = v["state"].as_str().unwrap().to_string();
-            if st == "finished" || st == "failed" {
-                return v;
-            }
-            assert!(Instant::now() < end, "job {id} still {st} after {limit:?}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            matches!(v["state"].as_str(), Some("finished" | "failed")).then_some(v)
+        })
+        .await
+    }
+
+    /// Polls until the job has closed at least `seconds` buckets.
+    async fn wait_seconds(&self, id: &str, seconds: u64, limit: Duration) -> Value {
+        eventually(limit, &format!("job {id} closes {seconds} s"), async || {
+            let v = self.job(id, 0).await;
+            (v["cursor"].as_u64().unwrap() >= seconds).then_some(v)
+        })
+        .await
     }
 }
 
@@ -151,13 +155,14 @@ async fn a_live_rate_change_applies_quickly_and_keeps_the_profile_position() {
     s["profile"]["steps"] = json!(2);
     s["profile"]["rps"] = json!(200.0); // first step: 100 rps
     agent.start("live", s).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    agent.wait_seconds("live", 1, Duration::from_secs(5)).await;
     let before = t.stats.requests.load(Ordering::Relaxed);
     let (st, v) = agent.call("POST", "/v1/jobs/live/rate", Some(json!({"scale": 3.0}))).await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["scale"], 3.0);
     assert_eq!(v["target_rps"], 200.0, "the profile target is unchanged");
     assert!(within(v["current_rps"].as_f64().unwrap(), 300.0, 0.01), "{v}");
+    // The rate the target sees is measured over a window.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let after = t.stats.requests.load(Ordering::Relaxed) - before;
     assert!(within(after as f64, 450.0, 0.25), "{after} requests in the 1.5 s after x3");
@@ -197,19 +202,15 @@ async fn a_job_nobody_reads_stops_when_its_lease_expires() {
     let mut s = spec(&t.url(false), 20.0, "60s");
     s["lease"] = json!("1s");
     agent.start("lease", s).await;
-    let end = Instant::now() + Duration::from_secs(6);
-    loop {
+    let j = eventually(Duration::from_secs(6), "the unread job finishes", async || {
         // The list does not renew leases.
         let (_, v) = agent.call("GET", "/v1/jobs", None).await;
-        let j = &v["jobs"][0];
-        if j["state"] == "finished" {
-            assert!(j["reason"].as_str().unwrap().starts_with("lease expired"), "{j}");
-            break;
-        }
-        assert!(Instant::now() < end, "still {j}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    // Reading renews: a job read every 300 ms outlives a 1 s lease.
+        (v["jobs"][0]["state"] == "finished").then(|| v["jobs"][0].clone())
+    })
+    .await;
+    assert!(j["reason"].as_str().unwrap().starts_with("lease expired"), "{j}");
+    // Reading renews: a job read every 300 ms outlives a 1 s lease (the
+    // pauses are the test: reads 300 ms apart).
     let mut s = spec(&t.url(false), 20.0, "60s");
     s["lease"] = json!("1s");
     agent.start("kept", s).await;
@@ -477,16 +478,16 @@ async fn cursor_returns_only_new_buckets_and_start_time_aligns_agents() {
     let t = target(TargetConfig::default()).await;
     let agent = TestAgent::spawn().await;
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let start = Instant::now() + Duration::from_millis(800);
     let mut s = spec(&t.url(false), 50.0, "3s");
     s["start_at_ms"] = json!(now_ms + 800);
     let v = agent.start("later", s).await;
     assert_eq!(v["state"], "pending");
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Look just before the start time: nothing has been sent.
+    tokio::time::sleep_until((start - Duration::from_millis(200)).into()).await;
     assert_eq!(t.stats.requests.load(Ordering::Relaxed), 0, "nothing before start_at_ms");
-    tokio::time::sleep(Duration::from_millis(2200)).await;
-    let v = agent.job("later", 0).await;
+    let v = agent.wait_seconds("later", 1, Duration::from_secs(5)).await;
     let cursor = v["cursor"].as_u64().unwrap();
-    assert!(cursor >= 1, "{v}");
     let first = v["buckets"].as_array().unwrap();
     assert_eq!(first.len() as u64, cursor);
     assert_eq!(first[0]["ts_ms"].as_u64().unwrap(), now_ms + 800);
@@ -502,15 +503,19 @@ async fn shutdown_stops_jobs_and_still_answers_final_reads() {
     let t = target(TargetConfig::default()).await;
     let mut agent = TestAgent::spawn_with_grace(Duration::from_secs(2)).await;
     agent.start("sd", spec(&t.url(false), 50.0, "60s")).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    eventually(Duration::from_secs(5), "the target receives load", async || {
+        (t.stats.requests.load(Ordering::Relaxed) > 0).then_some(())
+    })
+    .await;
     agent.stop.take().unwrap().send(()).unwrap();
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let v = agent.job("sd", 0).await;
+    // Within the 2 s grace, while the agent still answers.
+    let v = agent.wait_terminal("sd", Duration::from_millis(1500)).await;
     assert_eq!(v["state"], "finished", "{v}");
     assert_eq!(v["reason"], "agent shutting down");
     let (s, _) = agent.call("PUT", "/v1/jobs/new", Some(spec(&t.url(false), 1.0, "1s"))).await;
     assert_eq!(s, 503);
     let n = t.stats.requests.load(Ordering::Relaxed);
+    // That nothing more comes needs a window to look at.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(t.stats.requests.load(Ordering::Relaxed), n, "no more load");
     tokio::time::timeout(Duration::from_secs(5), &mut agent.task)
