@@ -1,5 +1,5 @@
 //! The control routes' handlers: each reads its input, calls the
-//! [`Registry`](crate::engine::Registry) or a [`Job`](crate::engine::Job),
+//! [`Registry`](crate::engine::Registry) or a [`Job`],
 //! and answers JSON (see `docs/agent-api.md`).
 
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //!
 //! | module | owns |
 //! | --- | --- |
-//! | [`validate`] | the checks of a spec, an id and a rate change, pure, naming the field |
+//! | [`validate`](mod@validate) | the checks of a spec, an id and a rate change, pure, naming the field |
 //! | [`job`] | [`Job`]: its shared state (live rate, stop flag, in-flight count, collected seconds) and what the API reads and changes |
 //! | [`lifecycle`] | a job's supervisor (prepare, start the workers, finish) and its collector (close seconds, watch the end and the lease) |
 //! | [`worker`] | a worker thread with its runtime, its pool and its statistics; sending one request |

@@ -2,7 +2,7 @@
 //! sleeps until then and sends it whatever earlier responses are doing.
 //!
 //! Timing: tokio's timer has millisecond resolution, so a worker sleeps until
-//! about [`spin_window`] before the intended time and then yields in a loop
+//! about the spin window (2 ms, `ALILO_AGENT_SPIN_US`) before the intended time and then yields in a loop
 //! until it is due, which keeps the schedule lag well under a millisecond at
 //! the cost of some CPU while a send is imminent. While waiting it re-reads
 //! the live rate at least every [`RATE_POLL`].
