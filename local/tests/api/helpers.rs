@@ -5,7 +5,12 @@
 //! S3: `ALILO_TEST_S3_ENDPOINT` with `ALILO_TEST_S3_ACCESS_KEY` and
 //! `ALILO_TEST_S3_SECRET_KEY` (`.ci/run` starts moto's server), or else the s3s-fs
 //! endpoint over HTTP on loopback, in a temporary folder.
+//!
+//! [`spawn_app_with_db_proxy`] puts a [`ChaosProxy`] between the app and Postgres
+//! (the test's own [`TestApp::dsn`] stays direct, so a test can look at the
+//! database while the app's network is cut).
 
+use crate::chaos_proxy::ChaosProxy;
 use alilo_local::{Application, Settings};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -17,6 +22,7 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub schema: String,
+    /// The test's schema, reached directly (never through the proxy).
     pub dsn: String,
     pub bucket: String,
     pub app_state: alilo_shared::AppState,
@@ -24,6 +30,7 @@ pub struct TestApp {
     data_dir: PathBuf,
     server: tokio::task::JoinHandle<()>,
     settings: Settings,
+    db_proxy: Option<ChaosProxy>,
 }
 
 /// A connection to the test's schema (its DSN carries the search path).
@@ -57,6 +64,16 @@ pub async fn spawn_app() -> TestApp {
 
 /// [`spawn_app`] with settings changed first (e.g. the controller interval).
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn(tweak, false).await
+}
+
+/// [`spawn_app_with`], the app reaching Postgres through a [`ChaosProxy`]
+/// ([`TestApp::db_proxy`]); it survives [`TestApp::restart`].
+pub async fn spawn_app_with_db_proxy(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn(tweak, true).await
+}
+
+async fn spawn(tweak: impl FnOnce(&mut Settings), behind_proxy: bool) -> TestApp {
     let base = std::env::var("ALILO_TEST_PG_DSN").unwrap_or_else(|_| DEFAULT_TEST_DSN.into());
     let id = uuid::Uuid::new_v4().simple().to_string();
     let schema = format!("t_{id}");
@@ -64,6 +81,12 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     connect(&base).await.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
     let separator = if base.contains('?') { '&' } else { '?' };
     let dsn = format!("{base}{separator}options=-csearch_path%3D{schema},public");
+    let (db_proxy, app_dsn) = if behind_proxy {
+        let (proxy, proxied) = ChaosProxy::for_dsn(&dsn).await;
+        (Some(proxy), proxied)
+    } else {
+        (None, dsn.clone())
+    };
 
     let data_dir = std::env::temp_dir().join(format!("alilo-test-{id}"));
     let bucket = format!("t-{}", &id[..20]);
@@ -82,7 +105,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings {
         port: 0,
         bind: "127.0.0.1".into(),
-        pg_dsn: Some(dsn.clone()),
+        pg_dsn: Some(app_dsn),
         minio_endpoint: Some(endpoint),
         minio_bucket: Some(bucket.clone()),
         minio_access_key_id: Some(access),
@@ -111,10 +134,16 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         data_dir,
         server,
         settings: kept,
+        db_proxy,
     }
 }
 
 impl TestApp {
+    /// The proxy between the app and Postgres; only for [`spawn_app_with_db_proxy`].
+    pub fn db_proxy(&self) -> &ChaosProxy {
+        self.db_proxy.as_ref().expect("spawn_app_with_db_proxy starts the app behind a proxy")
+    }
+
     /// Stop this `alilo-local` (API and controller) and start a new one on the same
     /// database and bucket, on another port.
     pub async fn restart(&mut self, down_for: std::time::Duration) {
@@ -208,6 +237,9 @@ pub fn simple_script(scenario_id: i64, name: &str, rps: &str) -> Value {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
+        // Closing the proxied connections ends their sessions, so no lock they hold
+        // blocks dropping the schema.
+        drop(self.db_proxy.take());
         let base = std::env::var("ALILO_TEST_PG_DSN").unwrap_or_else(|_| DEFAULT_TEST_DSN.into());
         let schema = self.schema.clone();
         // Drop runs inside the test's runtime; clean up on a thread with its own.

@@ -3,6 +3,7 @@
 
 mod agents;
 mod bench_runs;
+mod chaos_proxy;
 mod contract;
 mod files;
 mod gateway;
