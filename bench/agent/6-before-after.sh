@@ -9,7 +9,7 @@
 # The "before" agent is BEFORE_BIN, or built from git revision BEFORE_REV
 # (default 03a8b11, the agent before it was split in layers) in a target
 # directory of its own (BEFORE_TARGET), so the shared build cache's
-# fingerprints are left alone.
+# fingerprints are left alone. AFTER_BIN skips building the current tree.
 #   DURATION (10s)  CONNECTIONS (50)  ROUNDS (3)  RATES ("10000 40000")  RATE_DURATION (10s)
 source "$(dirname "$0")/common.sh"
 DURATION="${DURATION:-10s}"; C="${CONNECTIONS:-50}"; ROUNDS="${ROUNDS:-3}"
@@ -27,10 +27,11 @@ if [[ -z "${BEFORE_BIN:-}" ]]; then
     fi
     BEFORE_BIN="$BEFORE_TARGET/release/alilo-agent-$BEFORE_REV"
 fi
-build_agent; need_wrk; start_nginx 1
+if [[ -n "${AFTER_BIN:-}" ]]; then AGENT="$AFTER_BIN"; else build_agent; fi
+need_wrk; start_nginx 1
 AFTER_BIN="$AGENT"
 URL="http://127.0.0.1:$NGINX_PORT/"
-echo "before: $BEFORE_BIN ($BEFORE_REV)   after: $AFTER_BIN ($(git -C "$ROOT" rev-parse --short HEAD))"
+echo "before: $BEFORE_BIN ($BEFORE_REV)   after: $AFTER_BIN"
 echo "machine: $(uptime)"
 
 echo "1. throughput: $C connections, $DURATION, generator on CPU 0, nginx on CPU 1, $ROUNDS rounds"
