@@ -16,8 +16,10 @@ use serde::{Deserialize, Serialize};
 
 pub mod hist;
 pub mod profile;
+pub mod script;
 
 pub use profile::{Profile, Ramp};
+pub use script::{ScriptBucket, ScriptSpec};
 
 /// Default lease: a job nobody read or changed for this long stops by itself.
 pub const DEFAULT_LEASE: &str = "120s";
@@ -32,8 +34,14 @@ pub const BUCKET_RING_SECONDS: usize = 900;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobSpec {
-    /// The request template.
+    /// The request template (unused, and may be left out, when `script` is
+    /// set).
+    #[serde(default)]
     pub request: RequestTemplate,
+    /// An extended script: one call of its default function is one
+    /// iteration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<ScriptSpec>,
     /// Optional data file whose rows fill `{{name}}` placeholders.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<DataFile>,
@@ -107,6 +115,18 @@ pub struct RequestTemplate {
     /// Request body (UTF-8); may contain `{{name}}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
+}
+
+impl Default for RequestTemplate {
+    fn default() -> Self {
+        Self {
+            method: default_method(),
+            url: String::new(),
+            headers: BTreeMap::new(),
+            query: BTreeMap::new(),
+            body: None,
+        }
+    }
 }
 
 fn default_method() -> String {
@@ -319,6 +339,9 @@ pub struct Bucket {
     pub lag_p99_us: u64,
     /// Worst schedule lag of the second, microseconds.
     pub lag_max_us: u64,
+    /// What an extended script adds (absent for simple requests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<ScriptBucket>,
 }
 
 /// Percentiles of one distribution, in milliseconds.

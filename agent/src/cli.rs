@@ -209,6 +209,7 @@ pub fn run_spec(a: &RunArgs) -> anyhow::Result<JobSpec> {
             query: BTreeMap::new(),
             body: a.body.clone(),
         },
+        script: None,
         data: None,
         checks: Default::default(),
         profile: Profile {

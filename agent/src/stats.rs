@@ -268,6 +268,7 @@ impl Collected {
                 service: hist::encode(&acc.service),
                 lag_p99_us: if acc.lag.is_empty() { 0 } else { acc.lag.value_at_quantile(0.99) },
                 lag_max_us: acc.lag.max(),
+                script: None,
             };
             self.total.merge(&acc);
             self.ring.push_back(bucket);

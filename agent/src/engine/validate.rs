@@ -11,6 +11,9 @@ const MAX_START_AHEAD_MS: u64 = 24 * 3600 * 1000;
 
 /// Checks a spec at `now_unix_ms`, naming the field of the first problem.
 pub fn validate(spec: &JobSpec, now_unix_ms: u64) -> Result<(), String> {
+    if spec.script.is_some() {
+        return Err("script: extended scripts are not supported by this agent yet".into());
+    }
     template::validate(&spec.request)?;
     if let Some(d) = &spec.data {
         let u: http::Uri = d.url.parse().map_err(|e| format!("data.url: {:?} is not a URL: {e}", d.url))?;

@@ -81,6 +81,7 @@ pub fn job_spec(s: &SimpleScript, bucket: &str) -> Result<(JobSpec, Option<Strin
             query,
             body,
         },
+        script: None,
         data,
         checks: Default::default(),
         profile: Profile {

@@ -1,0 +1,121 @@
+//! Wire types of extended (k6-style JavaScript) scripts: what the controller
+//! sends to start one, and the per-second figures a script adds to a bucket.
+//!
+//! A job with [`JobSpec::script`](crate::JobSpec::script) set runs the
+//! script's default function (or its scenario's `exec`) as one iteration,
+//! started by the same open-model scheduler as a simple request; its
+//! `request` template is then unused.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// An extended script as the agent runs it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptSpec {
+    /// Path of the entry module among `files`, e.g. `main.js`.
+    pub entry: String,
+    /// Every module and data file the script may `import` or `open()`, by
+    /// the relative path the script uses. Nothing else is readable.
+    pub files: Vec<ScriptFile>,
+    /// `__ENV` as the script sees it (`RPS`, `STEPS`, `DURATION`, `API_URL`,
+    /// `AMMO_URL` and the script's `additional_env`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Wall-clock limit of one iteration, e.g. `"60s"`; an iteration past it
+    /// is interrupted and counted as an exception.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iteration_timeout: Option<String>,
+}
+
+/// One file of a script: inline text or a URL the agent fetches once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptFile {
+    /// Relative path, as in `import … from "./lib.js"` or `open("ammo.json")`.
+    pub path: String,
+    /// The file's text, when the controller sends it inline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// Or an `http(s)` URL (a presigned object URL) to fetch it from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// What a script adds to one second's [`Bucket`](crate::Bucket).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ScriptBucket {
+    /// Iterations completed in this second.
+    pub iterations: u64,
+    /// Iterations not started because no VU was free.
+    pub dropped_iterations: u64,
+    /// Iterations that ended with an uncaught exception.
+    pub failed_iterations: u64,
+    /// Iteration duration, microseconds, HDR V2 base64 ([`crate::hist`]).
+    pub iteration_duration: String,
+    /// VUs busy at the end of the second, and the pool's size.
+    pub vus: u64,
+    /// VUs allocated.
+    pub vus_max: u64,
+    /// Checks by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub checks: BTreeMap<String, PassFail>,
+    /// Requests by their `name` tag (default: the URL without its query).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub requests: BTreeMap<String, NamedRequests>,
+    /// Custom metrics by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metrics: BTreeMap<String, CustomMetric>,
+    /// Exceptions by message (the first few keep their stack in the job).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub exceptions: BTreeMap<String, u64>,
+}
+
+/// Passes and failures of one check (or one rate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PassFail {
+    /// Times it held.
+    pub passes: u64,
+    /// Times it did not.
+    pub fails: u64,
+}
+
+/// The requests of one name in one second.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct NamedRequests {
+    /// Requests sent.
+    pub sent: u64,
+    /// Requests that failed (status not expected, or an error).
+    pub failed: u64,
+    /// Latency, microseconds, HDR V2 base64.
+    pub latency: String,
+}
+
+/// One custom metric's value for a second, by kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum CustomMetric {
+    /// Sum of the values added in the second.
+    Counter {
+        /// The sum.
+        value: f64,
+    },
+    /// The last value set in the second.
+    Gauge {
+        /// The value.
+        value: f64,
+    },
+    /// Non-zero values out of all values added.
+    Rate {
+        /// The counts.
+        #[serde(flatten)]
+        counts: PassFail,
+    },
+    /// Values added, as an HDR histogram of the value × 1000 (so that
+    /// milliseconds keep microsecond precision), V2 base64.
+    Trend {
+        /// The histogram.
+        hist: String,
+    },
+}
