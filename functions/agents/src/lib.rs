@@ -13,6 +13,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list))
         .routes(routes!(get))
+        .routes(routes!(get_ui_alias))
         .routes(routes!(create))
         .routes(routes!(update))
         .routes(routes!(delete))
@@ -26,6 +27,9 @@ v1_route!(
 v1_route!(
     /// One agent.
     get, "/v1/agent", "AgentService", AgentIdRequest => GetAgentResponse, svc::get);
+v1_route!(
+    /// The original web UI's path for one agent (`agentService.getAgent`); same as `/v1/agent`.
+    get_ui_alias, "/v1/agent/get", "AgentService", AgentIdRequest => GetAgentResponse, svc::get);
 v1_route!(
     /// Register an agent (host and port unique).
     create, "/v1/agent/set", "AgentService", AgentRequest => SetAgentResponse, svc::create);

@@ -22,6 +22,7 @@ pub fn routes_with_limit(max_upload_bytes: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(bucket_list))
         .routes(routes!(upload_file))
         .routes(routes!(delete_file))
+        .routes(routes!(delete_file_ui_alias))
         .layer(axum::Extension(BodyLimit(body_limit.max(alilo_shared::http::DEFAULT_BODY_LIMIT))))
 }
 
@@ -48,3 +49,7 @@ v1_route!(
 v1_route!(
     /// Delete the object at `path`.
     delete_file, "/v1/s3/deleteBucketFile", "S3Service", DeleteFileRequest => DeleteFileResponse, svc::delete_file);
+v1_route!(
+    /// The original web UI's path for deleting a bucket file (its bucket page's
+    /// "Delete"); the same body, rules and answer as `/v1/s3/deleteBucketFile`.
+    delete_file_ui_alias, "/api/delete/file", "S3Service", DeleteFileRequest => DeleteFileResponse, svc::delete_file);

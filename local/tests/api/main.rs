@@ -8,6 +8,7 @@ mod contract;
 mod files;
 mod gateway;
 mod helpers;
+mod original_ui;
 mod parsing;
 mod projects;
 mod runs;
