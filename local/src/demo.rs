@@ -42,13 +42,20 @@ impl Demo {
         )
         .await?
         .scenario_id;
-        for (name, path, rps) in [("home", "/", "20"), ("search", "/search", "10"), ("item", "/items/42", "5")] {
+        // Names follow the original UI's rule (`^[a-zA-Z0-9_]+$`); titles are what its table shows.
+    let scripts = [
+        ("home", "Home page", "/", "20"),
+        ("search", "Search", "/search", "10"),
+        ("item", "Item page", "/items/42", "5"),
+    ];
+    for (name, title, path, rps) in scripts {
             simple_scripts::create(
                 app,
                 SimpleScriptRequest {
                     simple_script: Some(SimpleScript {
                         scenario_id: scenario,
                         name: name.into(),
+                        title: title.into(),
                         enabled: true,
                         tag: crate::local_agent::TAG.into(),
                         path: format!("{target}{path}"),

@@ -73,3 +73,79 @@ async fn the_search_box_finds_scripts_through_v1_search_script() {
     let scoped = json!({"search_query": "pay", "not_like": false, "project_id": 0, "scenario_id": scenario});
     assert_eq!(app.ok("/v1/search/script", scoped).await["scripts"].as_array().unwrap().len(), 1);
 }
+
+fn follows_the_ui_name_rule(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The scenario page's script table (`scriptService.getAllScripts`): POST
+/// `/v1/scripts` with `{scenario_id}` as a string; the table shows each row's
+/// `title` (a blank one cannot be clicked) and the edit form refuses to save a
+/// `name` not matching `^[a-zA-Z0-9_]+$` (`SimpleScriptGeneralModal`).
+async fn table_rows(app: &crate::helpers::TestApp, scenario: i64) -> Vec<(String, String)> {
+    let listed = app.ok("/v1/scripts", json!({"scenario_id": scenario.to_string()})).await;
+    listed["simple_scripts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["title"].as_str().unwrap().to_string(), s["name"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn imported_scripts_have_a_title_for_the_table_and_a_name_the_edit_form_saves() {
+    let app = spawn_app().await;
+    let project = app.create_project("P").await;
+    let s = app.create_scenario(project, "S").await;
+    app.ok("/v1/parsing/curl/import", json!({"scenario_id": s, "curl": "curl -X POST 'https://shop.example.com/api/cart-items?x=1' -d a=1"}))
+        .await;
+    let entry = |url: &str| {
+        json!({"_resourceType": "fetch", "request": {"method": "GET", "url": url, "httpVersion": "HTTP/2",
+            "headers": [], "queryString": [], "cookies": [], "headersSize": -1, "bodySize": 0},
+            "response": {"status": 200}, "startedDateTime": "2026-01-01T00:00:00Z", "time": 1})
+    };
+    let har = json!({"log": {"version": "1.2", "creator": {"name": "WebInspector", "version": "537.36"},
+        "entries": [entry("https://shop.example.com/"), entry("https://shop.example.com/api/товары")]}});
+    app.ok("/v1/parsing/har/import", json!({"scenario_id": s, "har": har})).await;
+
+    let rows = table_rows(&app, s).await;
+    let titles: Vec<&str> = rows.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(titles.len(), 3, "{rows:?}");
+    assert!(titles.contains(&"POST /api/cart-items") && titles.contains(&"GET /"), "{rows:?}");
+    let names: Vec<&str> = rows.iter().map(|(_, n)| n.as_str()).collect();
+    assert!(names.contains(&"post_api_cart_items") && names.contains(&"get_root"), "{rows:?}");
+    for (title, name) in &rows {
+        assert!(!title.trim().is_empty(), "a blank title in {rows:?}");
+        assert!(follows_the_ui_name_rule(name), "{name:?} fails ^[a-zA-Z0-9_]+$");
+    }
+}
+
+/// `alilo-local --demo`, then the demo scenario's script table in the UI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_scripts_have_titles_and_names_the_ui_accepts() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.no_agent = false;
+        s.demo = true;
+    })
+    .await;
+    // The demo is created once the server runs: poll for its run.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let runs = loop {
+        let runs = app.ok("/v1/runs", json!({})).await;
+        if runs["runs"][0].is_object() {
+            break runs;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no demo run: {runs}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let projects = app.ok("/v1/projects", json!({})).await;
+    let project = projects["projects"][0]["id"].as_i64().unwrap();
+    let scenarios = app.ok("/v1/scenarios", json!({"project_id": project.to_string()})).await;
+    let scenario = scenarios["scenarios"][0]["scenario_id"].as_i64().unwrap();
+    let rows = table_rows(&app, scenario).await;
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    for (title, name) in &rows {
+        assert!(!title.trim().is_empty() && follows_the_ui_name_rule(name), "{rows:?}");
+    }
+    app.ok("/v1/run/stop", json!({"run_id": runs["runs"][0]["run_id"]})).await;
+}

@@ -47,7 +47,7 @@ async fn a_curl_command_is_imported_into_a_scenario_as_a_simple_script() {
         (script["rps"].as_str(), script["duration"].as_str(), script["steps"].as_str()),
         (Some("20"), Some("2m"), Some("1"))
     );
-    assert_eq!(script["name"], "POST /api/cart");
+    assert_eq!((script["name"].as_str(), script["title"].as_str()), (Some("post_api_cart"), Some("POST /api/cart")));
     let id = script["script_id"].as_i64().unwrap();
     let conn = app.app_state.db.conn().await.unwrap();
     let row = conn.query_one("SELECT insecure, timeout_ms FROM simple_scripts WHERE id = $1", &[&id]).await.unwrap();

@@ -46,6 +46,8 @@ mod curl;
 #[deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 mod har;
 #[deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+mod naming;
+#[deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 mod render;
 #[deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 mod shell;
@@ -55,6 +57,7 @@ mod tests;
 
 pub use address::{decode_query, encode_query};
 pub use curl::MULTIPART_BOUNDARY;
+pub use naming::{script_name, script_title};
 pub use render::contract_json;
 
 /// One HTTP request, as curl would send it (or as the browser sent it, for HAR).

@@ -55,13 +55,12 @@ fn header_map(headers: &[(String, String)]) -> StringMap {
 
 /// The wire simple script that stores an imported request.
 fn simple_script(scenario_id: i32, name: &str, r: &ImportedRequest, p: &ImportProfile) -> SimpleScript {
-    let name = if name.trim().is_empty() {
-        format!("{} {}", r.method, r.path).chars().take(200).collect()
-    } else {
-        name.to_string()
-    };
+    // The original UI lists scripts by title and saves only names matching
+    // `^[a-zA-Z0-9_]+$`: give both when the user gave no name.
+    let name = if name.trim().is_empty() { import::script_name(&r.method, &r.path) } else { name.to_string() };
     SimpleScript {
         name,
+        title: import::script_title(&r.method, &r.path),
         scenario_id,
         enabled: p.enabled,
         tag: p.tag.clone(),
@@ -198,7 +197,7 @@ mod tests {
         assert_eq!((wire.scheme.as_str(), wire.http_method.as_str()), ("https", "put"));
         assert_eq!(wire.query_params[1].value, "a b");
         assert!(wire.is_static_ammo);
-        assert_eq!(wire.name, "PUT /v1/items");
+        assert_eq!((wire.name.as_str(), wire.title.as_str()), ("put_v1_items", "PUT /v1/items"));
         assert!(SimpleScriptInput::parse(&wire, 5000).is_ok());
         assert!(r.insecure);
     }
