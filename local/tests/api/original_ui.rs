@@ -149,3 +149,49 @@ async fn the_demo_scripts_have_titles_and_names_the_ui_accepts() {
     }
     app.ok("/v1/run/stop", json!({"run_id": runs["runs"][0]["run_id"]})).await;
 }
+
+/// Scripts page → "Import cURL", pasting a command into the text area
+/// (`ModalImportCurl` → `parsingService.parseCUrl`): POST `/v1/parsing/CUrl` with
+/// `{curl}`; the UI reads `status`, `message` (shown when not valid) and `json`
+/// (parsed for `method`, `url`, `query_params`, `headers`, `body`).
+#[tokio::test]
+async fn the_import_dialog_reads_old_chrome_cmd_commands_and_chained_commands() {
+    let app = spawn_app().await;
+    // Chrome's older "Copy as cURL (cmd)": plain quotes, ^\^" inside values.
+    let old_chrome = r#"curl "https://shop.example.com/api/cart" -H "sec-ch-ua: ^\^"Chromium^\^";v=^\^"92^\^"" -H "Content-Type: application/json" --data-binary "^{^\^"sku^\^":^\^"a b^\^",^\^"qty^\^":2^}" --compressed"#;
+    let answer = app.ok("/v1/parsing/CUrl", json!({"curl": old_chrome})).await;
+    let parsed: serde_json::Value = serde_json::from_str(answer["json"].as_str().unwrap()).unwrap();
+    assert_eq!((parsed["method"].as_str(), parsed["url"].as_str()), (Some("POST"), Some("https://shop.example.com/api/cart")));
+    assert_eq!(parsed["headers"]["sec-ch-ua"], r#""Chromium";v="92""#);
+    assert_eq!(parsed["body"], r#"{"sku":"a b","qty":2}"#);
+    assert_eq!(answer["message"], "", "nothing was left out");
+
+    // A command chained with && imports the curl part and says what was ignored.
+    let chained = "curl -s https://shop.example.com/health && echo up";
+    let answer = app.ok("/v1/parsing/CUrl", json!({"curl": chained})).await;
+    let parsed: serde_json::Value = serde_json::from_str(answer["json"].as_str().unwrap()).unwrap();
+    assert_eq!(parsed["url"], "https://shop.example.com/health");
+    assert_eq!(answer["message"], "imported the curl command only; ignored what follows '&&': echo up");
+}
+
+/// The same dialog with a command whose host is for the shell or a tool to fill
+/// in: refused, naming the placeholder and what to do, and nothing is stored by
+/// the import route either.
+#[tokio::test]
+async fn a_url_whose_host_is_a_placeholder_is_refused_naming_it() {
+    let app = spawn_app().await;
+    let err = app.fails("/v1/parsing/CUrl", json!({"curl": "curl -sS $APISERVER/api/v1/pods"}), 422, "'$APISERVER'").await;
+    assert!(err["message"].as_str().unwrap().contains("replace it with the server's address"), "{err}");
+    app.fails("/v1/parsing/CUrl", json!({"curl": "curl '{{base_url}}/v1/orders'"}), 422, "'{{base_url}}'").await;
+
+    let project = app.create_project("P").await;
+    let s = app.create_scenario(project, "S").await;
+    app.fails("/v1/parsing/curl/import", json!({"scenario_id": s, "curl": "curl https://${HOST}/x"}), 422, "'${HOST}'")
+        .await;
+    assert_eq!(app.count("simple_scripts").await, 0);
+    let chained = app
+        .ok("/v1/parsing/curl/import", json!({"scenario_id": s, "curl": "curl https://h.example/x && echo done"}))
+        .await;
+    assert!(chained["message"].as_str().unwrap().contains("echo done"), "{chained}");
+    assert_eq!(app.count("simple_scripts").await, 1);
+}

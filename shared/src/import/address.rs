@@ -115,6 +115,12 @@ pub(super) fn parse_address(raw: &str, globoff: bool) -> Result<Address, String>
     if host.is_empty() {
         return Err(format!("the URL '{raw}' has no host"));
     }
+    if let Some(why) = host_placeholder(host) {
+        return Err(format!(
+            "the URL '{raw}' takes its host from {why}, which only your shell or tool can fill in: \
+             replace it with the server's address (e.g. https://api.example.com/…) and import again"
+        ));
+    }
     if !globoff {
         let host_rest = if host.starts_with('[') {
             // An IPv6 literal: curl's globbing skips it too.
@@ -136,6 +142,35 @@ pub(super) fn parse_address(raw: &str, globoff: bool) -> Result<Address, String>
     let (path, query) = without_fragment.split_once('?').unwrap_or((without_fragment, ""));
     let path = utf8_percent_encode(&remove_dot_segments(path), PATH_BYTES).to_string();
     Ok(Address { scheme, userinfo, host: host.to_owned(), path, query: query.to_owned() })
+}
+
+/// A host written as a placeholder for someone else to fill in: a shell variable
+/// (`$API`, `${API}`, cmd's `%API%`) or a template's `{{base_url}}` (Postman, API
+/// docs). Imported as written it would name a host that cannot exist.
+fn host_placeholder(host: &str) -> Option<String> {
+    if let Some(start) = host.find("{{") {
+        let end = host.get(start..).and_then(|h| h.find("}}")).map_or(host.len(), |e| start + e + 2);
+        return Some(format!("the template placeholder '{}'", host.get(start..end).unwrap_or(host)));
+    }
+    if let Some(start) = host.find('$') {
+        let after = host.get(start + 1..).unwrap_or("");
+        let len = if after.starts_with('{') {
+            after.find('}').map_or(after.len(), |e| e + 1)
+        } else {
+            after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len())
+        };
+        if len > 0 {
+            return Some(format!("the shell variable '{}'", host.get(start..start + 1 + len).unwrap_or(host)));
+        }
+    }
+    let mut parts = host.split('%');
+    parts.next();
+    if let Some(name) = parts.next().filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')) {
+        if host.matches('%').count() >= 2 {
+            return Some(format!("the variable '%{name}%'"));
+        }
+    }
+    None
 }
 
 fn describe(c: char) -> String {

@@ -769,6 +769,7 @@ fn build(p: Parsed) -> Result<ImportedRequest, ImportError> {
         timeout_ms: p.max_time_ms,
         connect_timeout_ms: p.connect_timeout_ms,
         http_version: p.http_version,
+        ignored_after_and: None,
     })
 }
 

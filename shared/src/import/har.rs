@@ -291,5 +291,6 @@ fn to_request(
         timeout_ms: None,
         connect_timeout_ms: None,
         http_version: None,
+        ignored_after_and: None,
     }
 }

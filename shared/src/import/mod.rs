@@ -95,6 +95,9 @@ pub struct ImportedRequest {
     /// `--http1.1` or `--http2` / `--http2-prior-knowledge`; `None` lets the
     /// client negotiate.
     pub http_version: Option<HttpVersion>,
+    /// What followed `&&` after the curl command (`curl … && echo done`): not
+    /// imported, and to be reported as ignored. `None` when nothing followed.
+    pub ignored_after_and: Option<String>,
 }
 
 impl ImportedRequest {
@@ -164,8 +167,10 @@ impl std::error::Error for ImportError {}
 /// Parses a pasted cURL command (bash or Windows `cmd` syntax) into the request
 /// curl would send.
 pub fn parse_curl(command: &str) -> Result<ImportedRequest, ImportError> {
-    let words = shell::split(command)?;
-    curl::interpret(&words)
+    let (words, rest) = shell::split_first(command)?;
+    let mut request = curl::interpret(&words)?;
+    request.ignored_after_and = rest;
+    Ok(request)
 }
 
 /// Which HAR entries to import.

@@ -11,8 +11,9 @@
 //! escapes, backslash-newline continuations, `#` comments. `$NAME` and `${NAME}` are
 //! *not* expanded (API docs write `$API_KEY` for the reader to fill in), command
 //! substitution is an error. A leading `$ ` prompt and a trailing `;` are tolerated,
-//! a trailing `| jq …` is ignored (it only formats the output); other operators
-//! (`&&`, `;` followed by another command, redirections) are errors, as is a line
+//! a trailing `| jq …` is ignored (it only formats the output), and so is what
+//! follows `&&` (the caller reports it); other operators (`||`, `;` followed by
+//! another command, redirections) are errors, as is a line
 //! break that ends the command before more text.
 //!
 //! cmd: first cmd.exe's pass (`^x` is `x` outside double quotes, `^` at a line end
@@ -31,16 +32,30 @@ pub(super) struct Word {
 
 /// Splits a pasted command into words and checks that it is one curl command.
 /// The returned words start after `curl`.
+/// The returned words start after `curl`.
+#[cfg(test)]
 pub(super) fn split(command: &str) -> Result<Vec<Word>, ImportError> {
+    split_first(command).map(|(words, _)| words)
+}
+
+/// Like [`split`], but a `&&` ends the command instead of being refused
+/// (`curl … && echo done`, a common way to chain a check): the words of the curl
+/// command, and the text after `&&`, which is ignored and must be reported.
+pub(super) fn split_first(command: &str) -> Result<(Vec<Word>, Option<String>), ImportError> {
     let mut chars: Vec<char> = Vec::with_capacity(command.len());
     chars.extend(command.chars());
-    let words = if is_cmd(command) { split_cmd(&chars)? } else { split_bash(&chars)? };
+    let (words, rest) = if is_cmd(command) { split_cmd(&chars)? } else { split_bash(&chars)? };
     let mut words = words.into_iter();
     match words.next() {
         None => Err(ImportError::whole("the command is empty")),
-        Some(first) if is_curl(&first.text) => Ok(words.collect()),
+        Some(first) if is_curl(&first.text) => Ok((words.collect(), rest)),
         Some(first) => Err(ImportError::at(first.column, format!("expected a curl command, found '{}'", first.text))),
     }
+}
+
+/// The text after a `&&` at `i`, trimmed.
+fn after_and(chars: &[char], i: usize) -> String {
+    chars.get(i + 2..).unwrap_or_default().iter().collect::<String>().trim().to_string()
 }
 
 fn is_curl(word: &str) -> bool {
@@ -123,7 +138,7 @@ fn skip_prompt(chars: &[char]) -> usize {
     i
 }
 
-fn split_bash(chars: &[char]) -> Result<Vec<Word>, ImportError> {
+fn split_bash(chars: &[char]) -> Result<(Vec<Word>, Option<String>), ImportError> {
     let mut b = Builder::new();
     let mut i = skip_prompt(chars);
     while let Some(c) = at(chars, i) {
@@ -213,6 +228,10 @@ fn split_bash(chars: &[char]) -> Result<Vec<Word>, ImportError> {
                 b.finish();
                 break;
             }
+            '&' if at(chars, i + 1) == Some('&') => {
+                b.finish();
+                return Ok((b.words, Some(after_and(chars, i))));
+            }
             '|' | '&' | '<' | '>' | '(' | ')' => {
                 let op = match (c, at(chars, i + 1)) {
                     ('|', Some('|')) => "||".to_owned(),
@@ -231,7 +250,7 @@ fn split_bash(chars: &[char]) -> Result<Vec<Word>, ImportError> {
         }
     }
     b.finish();
-    Ok(b.words)
+    Ok((b.words, None))
 }
 
 /// Reads `"…"` starting at the quote at `open`; returns the index after the
@@ -363,22 +382,29 @@ fn ansi_c(chars: &[char], dollar: usize, b: &mut Builder) -> Result<usize, Impor
 }
 
 /// Windows `cmd`: cmd.exe's pass, then the C runtime's argument splitting.
-fn split_cmd(chars: &[char]) -> Result<Vec<Word>, ImportError> {
-    let stream = cmd_pass(chars)?;
-    crt_split(&stream)
+fn split_cmd(chars: &[char]) -> Result<(Vec<Word>, Option<String>), ImportError> {
+    let (stream, rest) = cmd_pass(chars)?;
+    Ok((crt_split(&stream)?, rest))
 }
 
 /// cmd.exe's pass: removes `^` escapes and `^`-newline continuations outside
 /// double quotes, stops at a pipe. Keeps the column of each character.
-fn cmd_pass(chars: &[char]) -> Result<Vec<(char, usize)>, ImportError> {
+///
+/// Chrome's "Copy as cURL (cmd)" in older versions wrote values in plain
+/// `"…"` with every special character `^`-escaped inside (`"^{^\^"a^\^":1^}"`),
+/// which cmd.exe itself would mangle; the browser meant the escapes to apply. When
+/// a quoted value holds that `^\^"` pattern, carets inside quotes are read as
+/// escapes too (see [`old_chrome_quoting`]).
+fn cmd_pass(chars: &[char]) -> Result<(Vec<(char, usize)>, Option<String>), ImportError> {
     let mut out = Vec::with_capacity(chars.len());
     let mut quoted = false;
+    let carets_in_quotes = old_chrome_quoting(chars);
     let mut i = skip_prompt(chars);
     while let Some(c) = at(chars, i) {
         let column = i + 1;
         match c {
             '\r' => i += 1,
-            '^' if !quoted => {
+            '^' if !quoted || carets_in_quotes => {
                 let mut j = i + 1;
                 while at(chars, j) == Some('\r') {
                     j += 1;
@@ -419,6 +445,7 @@ fn cmd_pass(chars: &[char]) -> Result<Vec<(char, usize)>, ImportError> {
                 break;
             }
             '|' if !quoted && at(chars, i + 1) != Some('|') => break,
+            '&' if !quoted && at(chars, i + 1) == Some('&') => return Ok((out, Some(after_and(chars, i)))),
             '&' | '|' | '<' | '>' if !quoted => {
                 return Err(ImportError::at(
                     column,
@@ -431,7 +458,31 @@ fn cmd_pass(chars: &[char]) -> Result<Vec<(char, usize)>, ImportError> {
             }
         }
     }
-    Ok(out)
+    Ok((out, None))
+}
+
+/// Whether a plain-quoted value holds `^\^"`: Chrome's old cmd quoting (see
+/// [`cmd_pass`]). In today's quoting (`^"…^"`) carets are all outside quotes.
+fn old_chrome_quoting(chars: &[char]) -> bool {
+    let mut quoted = false;
+    let mut i = 0;
+    while let Some(c) = at(chars, i) {
+        match c {
+            '^' if quoted => {
+                if at(chars, i + 1) == Some('\\') && at(chars, i + 2) == Some('^') && at(chars, i + 3) == Some('"') {
+                    return true;
+                }
+                i += 1;
+            }
+            '^' => i += 2,
+            '"' => {
+                quoted = !quoted;
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    false
 }
 
 /// The Microsoft C runtime's argument splitting.
@@ -543,6 +594,22 @@ mod tests {
     fn cmd_newline_inside_data_is_caret_and_two_newlines() {
         let cmd = "curl ^\"x.test^\" ^\n  --data-raw ^\"a^\n\nb^\"";
         assert_eq!(texts(cmd), ["x.test", "--data-raw", "a\nb"]);
+    }
+
+    #[test]
+    fn old_chrome_cmd_quoting_escapes_inside_plain_quotes() {
+        let cmd = r#"curl "https://x.test/a" -H "sec-ch-ua: ^\^"A^\^";v=^\^"9^\^"" --data-binary "^{^\^"k^\^":^\^"v w^\^"^}""#;
+        assert_eq!(texts(cmd), ["https://x.test/a", "-H", r#"sec-ch-ua: "A";v="9""#, "--data-binary", r#"{"k":"v w"}"#]);
+    }
+
+    #[test]
+    fn what_follows_and_and_is_returned_not_refused() {
+        let (words, rest) = split_first("curl -s https://x.test/health && echo ok").unwrap();
+        assert_eq!(words.into_iter().map(|w| w.text).collect::<Vec<_>>(), ["-s", "https://x.test/health"]);
+        assert_eq!(rest.as_deref(), Some("echo ok"));
+        let (_, rest) = split_first("curl ^\"https://x.test^\" && echo ok").unwrap();
+        assert_eq!(rest.as_deref(), Some("echo ok"), "cmd too");
+        assert_eq!(split_first("curl 'a&&b'").unwrap().1, None, "quoted && is data");
     }
 
     #[test]

@@ -23,7 +23,14 @@ fn or_default(value: &str, default: &str) -> String {
 
 pub async fn parse_curl(_app: &AppState, req: ParseCurlRequest) -> ApiResult<ParseCurlResponse> {
     let parsed = curl(&req.curl)?;
-    Ok(ParseCurlResponse { status: true, message: String::new(), json: import::contract_json(&parsed) })
+    Ok(ParseCurlResponse { status: true, message: ignored_note(&parsed), json: import::contract_json(&parsed) })
+}
+
+/// Says what of the pasted text was not imported (what followed `&&`), or nothing.
+fn ignored_note(r: &ImportedRequest) -> String {
+    r.ignored_after_and.as_deref().map_or_else(String::new, |rest| {
+        format!("imported the curl command only; ignored what follows '&&': {rest}")
+    })
 }
 
 fn curl(command: &str) -> ApiResult<ImportedRequest> {
@@ -117,7 +124,7 @@ pub async fn import_curl(app: &AppState, req: ImportCurlRequest) -> ApiResult<Im
     // Release the connection before taking another from the pool.
     drop(conn);
     let stored = db::simple_scripts::get(&app.db, id).await?;
-    Ok(ImportCurlResponse { status: true, message: String::new(), simple_script: stored })
+    Ok(ImportCurlResponse { status: true, message: ignored_note(&parsed), simple_script: stored })
 }
 
 pub async fn import_har(app: &AppState, req: ImportHarRequest) -> ApiResult<ImportHarResponse> {

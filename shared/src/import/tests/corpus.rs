@@ -226,6 +226,20 @@ const CASES: &[Case] = &[
         body: None,
     },
     Case {
+        // Older Chrome: plain "…" around each value, every special character inside
+        // ^-escaped, a quote written ^\^" (#14).
+        name: "chrome_cmd_old_quoting_header_and_json_body",
+        command: "curl \"https://api.example.com/v1/cart\" -H \"sec-ch-ua: ^\\^\"Chromium^\\^\";v=^\\^\"92^\\^\"\" -H \"Content-Type: application/json\" --data-binary \"^{^\\^\"sku^\\^\":^\\^\"a b^\\^\",^\\^\"qty^\\^\":2^}\" --compressed",
+        method: "POST",
+        url: "https://api.example.com/v1/cart",
+        headers: &[
+            ("Accept-Encoding", "deflate, gzip, br, zstd"),
+            ("sec-ch-ua", "\"Chromium\";v=\"92\""),
+            ("Content-Type", "application/json"),
+        ],
+        body: Some(r#"{"sku":"a b","qty":2}"#),
+    },
+    Case {
         name: "chrome_cmd_backslashes_in_json",
         command: "curl ^\"https://api.example.com/files^\" ^\n  --data-raw ^\"^{^\\^\"path^\\^\":^\\^\"C:^\\^\\Users^\\^\\bob^\\^\"^}^\"",
         method: "POST",

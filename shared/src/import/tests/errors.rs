@@ -121,8 +121,32 @@ const CASES: &[(&str, &str)] = &[
     ),
     ("curl -I -d a=1 https://x.test", "-I (HEAD) cannot send a -d body (curl refuses it too) at column 9"),
     (
-        "curl https://x.test && echo done",
-        "shell operator '&&' cannot be imported: paste the curl command alone at column 21",
+        "curl https://x.test || echo failed",
+        "shell operator '||' cannot be imported: paste the curl command alone at column 21",
+    ),
+    (
+        "curl $APISERVER/api/v1/pods",
+        "the URL '$APISERVER/api/v1/pods' takes its host from the shell variable '$APISERVER', \
+         which only your shell or tool can fill in: replace it with the server's address (e.g. \
+         https://api.example.com/…) and import again at column 6",
+    ),
+    (
+        "curl -H 'Accept: */*' \"${BASE}/items\"",
+        "the URL '${BASE}/items' takes its host from the shell variable '${BASE}', which only \
+         your shell or tool can fill in: replace it with the server's address (e.g. \
+         https://api.example.com/…) and import again at column 23",
+    ),
+    (
+        "curl --location '{{base_url}}/v1/orders' -H 'x: y'",
+        "the URL '{{base_url}}/v1/orders' takes its host from the template placeholder \
+         '{{base_url}}', which only your shell or tool can fill in: replace it with the \
+         server's address (e.g. https://api.example.com/…) and import again at column 17",
+    ),
+    (
+        "curl https://{{host}}:8443/x",
+        "the URL 'https://{{host}}:8443/x' takes its host from the template placeholder \
+         '{{host}}', which only your shell or tool can fill in: replace it with the server's \
+         address (e.g. https://api.example.com/…) and import again at column 6",
     ),
     (
         "curl https://x.test > out.json",
