@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use std::io::IsTerminal;
 
 fn main() -> ExitCode {
     let cli = alilo_agent::cli::Cli::parse();
@@ -16,6 +17,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
         )
         .with_writer(std::io::stderr)
+        // Colour only on a terminal: no ANSI codes in log files or pipes.
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
     // The control plane is light: one thread. Each job's workers run their
     // own single-threaded runtimes on their own threads.
