@@ -97,6 +97,12 @@ fn default_lease() -> String {
     DEFAULT_LEASE.to_string()
 }
 
+/// The placeholder that stands for the whole row of the data file, serialised as
+/// a JSON object (values of a JSON file keep their types; a CSV row's are strings).
+/// The original's simple scripts POST a random element of the data file as the
+/// body; a body of exactly this placeholder does that.
+pub const ROW_PLACEHOLDER: &str = "{{$row}}";
+
 /// The HTTP request sent for every iteration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -102,6 +102,8 @@ pub struct Data {
     pub fields: Vec<String>,
     /// One value per field, per row.
     pub rows: Vec<Vec<String>>,
+    /// Each row as a JSON object, for [`alilo_agent_api::ROW_PLACEHOLDER`].
+    pub row_json: Vec<String>,
 }
 
 impl Data {
@@ -146,6 +148,7 @@ impl Data {
                 }
             }
         }
+        let row_json = objs.iter().map(|o| serde_json::Value::Object(o.clone()).to_string()).collect();
         let rows = objs
             .into_iter()
             .map(|o| {
@@ -159,20 +162,29 @@ impl Data {
                 row
             })
             .collect();
-        Data { fields, rows }
+        Data { fields, rows, row_json }
     }
 
     fn from_csv(text: &str) -> Result<Data, String> {
         let mut records = parse_csv(text)?.into_iter();
         let fields = records.next().ok_or("data file has no header line")?;
-        let rows = records
+        let fields: Vec<String> = fields.into_iter().map(|f| f.trim().to_string()).collect();
+        let rows: Vec<Vec<String>> = records
             .filter(|r| !(r.len() == 1 && r[0].is_empty()))
             .map(|mut r| {
                 r.resize(fields.len(), String::new());
                 r
             })
             .collect();
-        Ok(Data { fields: fields.into_iter().map(|f| f.trim().to_string()).collect(), rows })
+        let row_json = rows
+            .iter()
+            .map(|r| {
+                let o: serde_json::Map<String, serde_json::Value> =
+                    fields.iter().cloned().zip(r.iter().map(|v| serde_json::Value::String(v.clone()))).collect();
+                serde_json::Value::Object(o).to_string()
+            })
+            .collect();
+        Ok(Data { fields, rows, row_json })
     }
 }
 
@@ -301,7 +313,18 @@ impl Template {
     /// Compiles the template against the data file's fields.
     pub fn new(t: &RequestTemplate, data: Option<(Data, Selection)>, http2: bool) -> Result<Template, String> {
         let uri = validate(t)?;
-        let (data, selection) = data.unwrap_or_default();
+        let (mut data, selection) = data.unwrap_or_default();
+        let row = alilo_agent_api::ROW_PLACEHOLDER;
+        let uses_row = full_url(t).contains(row)
+            || t.headers.values().any(|v| v.contains(row))
+            || t.body.as_deref().is_some_and(|b| b.contains(row));
+        if uses_row && data.row_json.len() == data.rows.len() {
+            // The whole row is one more field, added only when asked for.
+            data.fields.push(row.trim_start_matches("{{").trim_end_matches("}}").to_string());
+            for (r, json) in data.rows.iter_mut().zip(&data.row_json) {
+                r.push(json.clone());
+            }
+        }
         let fields: HashMap<String, usize> = data.fields.iter().enumerate().map(|(i, f)| (f.clone(), i)).collect();
         let has_data = !data.rows.is_empty();
         let method = Method::from_bytes(t.method.as_bytes()).expect("validated");
@@ -522,6 +545,19 @@ mod tests {
                  x-user: bob/x\r\ncontent-length: 13\r\n\r\n{{\"u\":\"bob/x\"}}"
             )
         );
+    }
+
+    #[test]
+    fn the_row_placeholder_sends_the_whole_row_as_json_with_its_types() {
+        let data = Data::parse(br#"[{"id":7,"name":"x y","tags":["a"],"user":"u"}]"#, DataFormat::JsonArray).unwrap();
+        let t = Template::new(&tpl("http://h/u/{{id}}", Some("{{$row}}")), Some((data, Selection::Random)), false)
+            .unwrap();
+        let wire = String::from_utf8(t.next_h1().to_vec()).unwrap();
+        assert!(wire.starts_with("POST /u/7?"), "placeholders are kept: {wire}");
+        assert!(wire.ends_with(r#"{"id":7,"name":"x y","tags":["a"],"user":"u"}"#), "{wire}");
+        let csv = Data::parse(b"id,user\n1,ann\n", DataFormat::Csv).unwrap();
+        let t = Template::new(&tpl("http://h/", Some("{{$row}}")), Some((csv, Selection::Random)), false).unwrap();
+        assert!(String::from_utf8(t.next_h1().to_vec()).unwrap().ends_with(r#"{"id":"1","user":"ann"}"#));
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod import;
 pub mod model;
 pub mod router;
 pub mod service;
+pub mod simple_semantics;
 pub mod state;
 pub mod storage;
 pub mod telemetry;

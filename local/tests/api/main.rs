@@ -16,4 +16,5 @@ mod scenarios;
 mod scripts;
 mod search;
 mod simple_scripts;
+mod simple_semantics;
 mod startup;

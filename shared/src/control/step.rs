@@ -9,7 +9,8 @@ use crate::model::load::LoadDuration;
 use crate::model::request::HttpMethod;
 use crate::state::AppState;
 use crate::wire::scripts::SimpleScript;
-use alilo_agent_api::{DataFile, DataFormat, JobSpec, JobState, JobStatus, Profile, RateChange, RequestTemplate};
+use crate::simple_semantics;
+use alilo_agent_api::{JobSpec, JobState, JobStatus, Profile, RateChange, RequestTemplate};
 use futures::future::join_all;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -49,13 +50,10 @@ pub struct TickOutcome {
 /// 100 %.
 pub fn job_spec(s: &SimpleScript, bucket: &str) -> Result<(JobSpec, Option<String>), String> {
     let method = HttpMethod::parse(&s.http_method)?;
-    let url = if s.path.contains("://") {
-        s.path.clone()
-    } else {
-        format!("{}://{}", if s.scheme.is_empty() { "http" } else { &s.scheme }, s.path)
-    };
+    // The original's request semantics live in `simple_semantics`.
+    let url = simple_semantics::target_url(&s.scheme, &s.path);
     let query: BTreeMap<String, String> = s.query_params.iter().map(|q| (q.key.clone(), q.value.clone())).collect();
-    let body = (!s.static_ammo.is_empty()).then(|| s.static_ammo.clone());
+    let body = simple_semantics::body(&s.http_method, &s.static_ammo, !s.ammo_url.trim().is_empty());
     let (data, key) = match s.ammo_url.trim() {
         "" => (None, None),
         url if url.starts_with("s3://") => {
@@ -66,10 +64,9 @@ pub fn job_spec(s: &SimpleScript, bucket: &str) -> Result<(JobSpec, Option<Strin
             }
             (None, Some(key.to_string()))
         }
-        url if url.starts_with("http://") || url.starts_with("https://") => (
-            Some(DataFile { url: url.to_string(), format: DataFormat::JsonArray, selection: Default::default() }),
-            None,
-        ),
+        url if url.starts_with("http://") || url.starts_with("https://") => {
+            (Some(simple_semantics::data_file(url.to_string(), url, body.as_deref())), None)
+        }
         url => return Err(format!("ammo_url {url:?} is neither s3://{bucket}/… nor an http(s) URL")),
     };
     let duration = LoadDuration::parse(&s.duration)?.secs();
@@ -584,7 +581,7 @@ async fn call(
                     .presign_get(key, PRESIGN_TTL)
                     .await
                     .map_err(|e| AgentError::Status(0, format!("cannot presign the data file {key}: {e:#}")))?;
-                spec.data = Some(DataFile { url, format: DataFormat::JsonArray, selection: Default::default() });
+                spec.data = Some(simple_semantics::data_file(url, key, spec.request.body.as_deref()));
             }
             match app.agents.start(&job.base, &job.key, &spec).await {
                 Ok(status) => Ok(Outcome::Sent { rps, scale, status: Some(status) }),
