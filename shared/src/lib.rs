@@ -15,6 +15,7 @@ pub mod http;
 pub mod import;
 pub mod model;
 pub mod router;
+pub mod run_failure;
 pub mod service;
 pub mod simple_semantics;
 pub mod state;

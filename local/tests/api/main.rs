@@ -11,6 +11,7 @@ mod helpers;
 mod original_ui;
 mod parsing;
 mod projects;
+mod run_failures;
 mod runs;
 mod scenarios;
 mod scripts;

@@ -543,6 +543,8 @@ pub async fn converge(app: &AppState, run_id: i64, poll: bool, skip_locked: bool
         .await?;
     }
     out.run_status = new_status.to_string();
+    // Failures in words a user can act on, where the UI shows them.
+    crate::run_failure::store_info(&tx, run_id).await?;
     tx.commit().await?;
     Ok(Some(out))
 }

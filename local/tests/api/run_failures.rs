@@ -1,0 +1,86 @@
+//! #14: a script run's failure reaches `script_run.info` (the run page of the
+//! original UI shows it under the script) in words a user can act on. One test
+//! per kind of failure; each polls the run as the run page does (`/v1/run`).
+
+use crate::helpers::{TestApp, spawn_app};
+use crate::runs::Agent;
+use base64::Engine;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// Creates `script` in a new scenario, starts a run, and waits for the first
+/// script run's `info` to be set; that info.
+async fn info_of_a_run_of(app: &TestApp, mut script: Value) -> String {
+    let project = app.create_project("P").await;
+    let scenario = app.create_scenario(project, "S").await;
+    script["scenario_id"] = json!(scenario);
+    app.ok("/v1/simple-script/create", json!({"simple_script": script})).await;
+    let run = app.ok("/v1/run/start", json!({"scenario_id": scenario, "percentage_of_target": 100, "user_name": "a"})).await;
+    let run_id = run["run"]["run_id"].as_i64().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let run = app.ok("/v1/run", json!({"run_id": run_id})).await["run"].clone();
+        let info = run["script_runs"][0]["info"].as_str().unwrap_or_default().to_string();
+        if !info.is_empty() {
+            let _ = app.post("/v1/run/stop", json!({"run_id": run_id})).await;
+            return info;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no info after 15 s: {run}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn script(path: &str, method: &str) -> Value {
+    json!({"name": "s", "enabled": true, "tag": "lt", "path": path, "scheme": "http", "http_method": method,
+        "rps": "5", "steps": "1", "duration": "1m", "max_v_us": "5"})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_data_file_is_explained_in_info() {
+    let app = spawn_app().await;
+    let agent = Agent::start().await;
+    app.register_agent(&agent, "lt").await;
+    let upload = json!({"name": "rows.json", "bucket_name": "-", "project_title": "p", "scenario_title": "s",
+        "ammo_file": base64::engine::general_purpose::STANDARD.encode(b"not json at all"), "content_type": "application/json"});
+    let s3_url = app.ok("/v1/file/upload", upload).await["ammo_file"]["s3_url"].as_str().unwrap().to_string();
+    let mut s = script("127.0.0.1:9/x/{{id}}", "get");
+    s["ammo_url"] = json!(s3_url);
+    let info = info_of_a_run_of(&app, s).await;
+    assert!(info.starts_with("The data file could not be read (data is not a JSON array of objects"), "{info}");
+    assert!(info.contains("upload it as a JSON array of objects, JSON lines, or CSV"), "{info}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_placeholder_naming_no_column_is_explained_in_info() {
+    let app = spawn_app().await;
+    let agent = Agent::start().await;
+    app.register_agent(&agent, "lt").await;
+    let upload = json!({"name": "ids.csv", "bucket_name": "-", "project_title": "p", "scenario_title": "s",
+        "ammo_file": base64::engine::general_purpose::STANDARD.encode(b"id\n1\n"), "content_type": "text/csv"});
+    let s3_url = app.ok("/v1/file/upload", upload).await["ammo_file"]["s3_url"].as_str().unwrap().to_string();
+    let mut s = script("127.0.0.1:9/x/{{user}}", "get");
+    s["ammo_url"] = json!(s3_url);
+    let info = info_of_a_run_of(&app, s).await;
+    assert!(info.starts_with("A {{placeholder}} of the script names no column of its data file"), "{info}");
+    assert!(info.contains("{{user}}"), "{info}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_url_that_cannot_be_resolved_is_explained_in_info() {
+    let app = spawn_app().await;
+    let agent = Agent::start().await;
+    app.register_agent(&agent, "lt").await;
+    let info = info_of_a_run_of(&app, script("no-such-host.invalid/x", "get")).await;
+    assert!(info.starts_with("The script's URL cannot be used (") && info.contains("empty means https"), "{info}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_refusing_the_job_is_explained_in_info() {
+    let app = spawn_app().await;
+    let agent = Agent::start().await;
+    app.register_agent(&agent, "lt").await;
+    // A placeholder in the host: stored as typed, refused by the agent.
+    let info = info_of_a_run_of(&app, script("{{host}}/x", "get")).await;
+    assert!(info.starts_with("The agent refused the job ("), "{info}");
+    assert!(info.contains("placeholders are allowed in the path and query only"), "{info}");
+}
