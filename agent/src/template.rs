@@ -550,8 +550,8 @@ mod tests {
     #[test]
     fn the_row_placeholder_sends_the_whole_row_as_json_with_its_types() {
         let data = Data::parse(br#"[{"id":7,"name":"x y","tags":["a"],"user":"u"}]"#, DataFormat::JsonArray).unwrap();
-        let t = Template::new(&tpl("http://h/u/{{id}}", Some("{{$row}}")), Some((data, Selection::Random)), false)
-            .unwrap();
+        let t =
+            Template::new(&tpl("http://h/u/{{id}}", Some("{{$row}}")), Some((data, Selection::Random)), false).unwrap();
         let wire = String::from_utf8(t.next_h1().to_vec()).unwrap();
         assert!(wire.starts_with("POST /u/7?"), "placeholders are kept: {wire}");
         assert!(wire.ends_with(r#"{"id":7,"name":"x y","tags":["a"],"user":"u"}"#), "{wire}");

@@ -43,12 +43,12 @@ impl Demo {
         .await?
         .scenario_id;
         // Names follow the original UI's rule (`^[a-zA-Z0-9_]+$`); titles are what its table shows.
-    let scripts = [
-        ("home", "Home page", "/", "20"),
-        ("search", "Search", "/search", "10"),
-        ("item", "Item page", "/items/42", "5"),
-    ];
-    for (name, title, path, rps) in scripts {
+        let scripts = [
+            ("home", "Home page", "/", "20"),
+            ("search", "Search", "/search", "10"),
+            ("item", "Item page", "/items/42", "5"),
+        ];
+        for (name, title, path, rps) in scripts {
             simple_scripts::create(
                 app,
                 SimpleScriptRequest {

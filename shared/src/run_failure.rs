@@ -148,7 +148,8 @@ mod tests {
 
     #[test]
     fn a_data_file_that_cannot_be_downloaded_hides_the_presigned_signature() {
-        let text = explain("data file: fetching https://s3.test/b/k.csv?X-Amz-Signature=abc&X-Amz-Credential=k: status 403");
+        let text =
+            explain("data file: fetching https://s3.test/b/k.csv?X-Amz-Signature=abc&X-Amz-Credential=k: status 403");
         assert!(text.contains("fetching https://s3.test/b/k.csv: status 403"), "{text}");
         assert!(!text.contains("Signature"), "{text}");
     }
@@ -168,7 +169,9 @@ mod tests {
     #[test]
     fn an_unreachable_or_refusing_agent_says_where_to_look() {
         assert!(explain("agent unreachable: connection refused").contains("agents page"));
-        assert!(explain("agent answered 422: request.url: bad").starts_with("The agent refused the job (422: request.url"));
+        assert!(
+            explain("agent answered 422: request.url: bad").starts_with("The agent refused the job (422: request.url")
+        );
     }
 
     #[test]

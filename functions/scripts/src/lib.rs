@@ -20,6 +20,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(move_script))
         .routes(routes!(copy))
         .routes(routes!(get_simple))
+        .routes(routes!(eject_simple))
         .routes(routes!(create_simple))
         .routes(routes!(update_simple))
         .routes(routes!(delete_simple))
@@ -66,3 +67,24 @@ v1_route!(
 v1_route!(
     /// Copy a simple script into a scenario as `Copied_<name>`; answers the new id.
     copy_simple, "/v1/simple-script/copy", "ScriptService", CopySimpleScriptRequest => CreateSimpleScriptResponse, simple::copy);
+
+/// The simple script rendered as an equivalent extended (k6-style) script: what
+/// its `script_file_url` opens in a browser, so it can be ejected into JavaScript.
+#[utoipa::path(
+    get,
+    path = "/v1/simple-script",
+    tag = "ScriptService",
+    params(("simple_script_id" = i32, Query, description = "The simple script")),
+    responses(
+        (status = 200, description = "The script's JavaScript", content_type = "text/javascript", body = String),
+        (status = 400, description = "simple_script_id missing or not a number", body = alilo_shared::http::ErrorBody),
+        (status = 404, description = "No such simple script", body = alilo_shared::http::ErrorBody),
+    )
+)]
+pub async fn eject_simple(
+    axum::extract::State(app): axum::extract::State<AppState>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> alilo_shared::ApiResult<([(axum::http::header::HeaderName, &'static str); 1], String)> {
+    let js = simple::eject(&app, query.get("simple_script_id").map(String::as_str)).await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/javascript; charset=utf-8")], js))
+}

@@ -139,12 +139,21 @@ fn the_sam_template_routes_each_function_s_paths_to_it() {
     let mut routed = 0;
     for (resource, routes) in functions {
         let section = template_section(&template, resource);
-        for path in routes.split_for_parts().1.paths.paths.keys() {
-            assert!(section.contains(&format!("Path: {path}\n")), "{path} is not routed to {resource}");
-            routed += 1;
+        for (path, item) in routes.split_for_parts().1.paths.paths {
+            for (method, served) in [("POST", item.post.is_some()), ("GET", item.get.is_some())] {
+                if served {
+                    let event = format!("Path: {path}\n            Method: {method}\n");
+                    assert!(section.contains(&event), "{method} {path} is not routed to {resource}");
+                    routed += 1;
+                }
+            }
         }
     }
-    assert_eq!(template.matches("Type: HttpApi").count(), routed, "template.yaml routes a path no function serves");
+    assert_eq!(
+        template.matches("Type: HttpApi").count(),
+        routed,
+        "template.yaml routes a path or method no function serves"
+    );
 }
 
 #[test]

@@ -14,8 +14,11 @@ use serde_json::json;
 async fn the_bucket_page_deletes_a_file_through_api_delete_file() {
     let app = spawn_app().await;
     let data = base64::engine::general_purpose::STANDARD.encode(b"id\n1\n");
-    app.ok("/v1/s3/uploadFile", json!({"name": "ammo.csv", "path": "ammo.csv", "contentType": "text/csv", "data": data}))
-        .await;
+    app.ok(
+        "/v1/s3/uploadFile",
+        json!({"name": "ammo.csv", "path": "ammo.csv", "contentType": "text/csv", "data": data}),
+    )
+    .await;
 
     let (status, _) = app.post("/api/delete/file", json!({"bucketName": "alilo", "path": "ammo.csv"})).await;
     assert_eq!(status, 200);
@@ -97,8 +100,11 @@ async fn imported_scripts_have_a_title_for_the_table_and_a_name_the_edit_form_sa
     let app = spawn_app().await;
     let project = app.create_project("P").await;
     let s = app.create_scenario(project, "S").await;
-    app.ok("/v1/parsing/curl/import", json!({"scenario_id": s, "curl": "curl -X POST 'https://shop.example.com/api/cart-items?x=1' -d a=1"}))
-        .await;
+    app.ok(
+        "/v1/parsing/curl/import",
+        json!({"scenario_id": s, "curl": "curl -X POST 'https://shop.example.com/api/cart-items?x=1' -d a=1"}),
+    )
+    .await;
     let entry = |url: &str| {
         json!({"_resourceType": "fetch", "request": {"method": "GET", "url": url, "httpVersion": "HTTP/2",
             "headers": [], "queryString": [], "cookies": [], "headersSize": -1, "bodySize": 0},
@@ -161,7 +167,10 @@ async fn the_import_dialog_reads_old_chrome_cmd_commands_and_chained_commands() 
     let old_chrome = r#"curl "https://shop.example.com/api/cart" -H "sec-ch-ua: ^\^"Chromium^\^";v=^\^"92^\^"" -H "Content-Type: application/json" --data-binary "^{^\^"sku^\^":^\^"a b^\^",^\^"qty^\^":2^}" --compressed"#;
     let answer = app.ok("/v1/parsing/CUrl", json!({"curl": old_chrome})).await;
     let parsed: serde_json::Value = serde_json::from_str(answer["json"].as_str().unwrap()).unwrap();
-    assert_eq!((parsed["method"].as_str(), parsed["url"].as_str()), (Some("POST"), Some("https://shop.example.com/api/cart")));
+    assert_eq!(
+        (parsed["method"].as_str(), parsed["url"].as_str()),
+        (Some("POST"), Some("https://shop.example.com/api/cart"))
+    );
     assert_eq!(parsed["headers"]["sec-ch-ua"], r#""Chromium";v="92""#);
     assert_eq!(parsed["body"], r#"{"sku":"a b","qty":2}"#);
     assert_eq!(answer["message"], "", "nothing was left out");
@@ -180,7 +189,8 @@ async fn the_import_dialog_reads_old_chrome_cmd_commands_and_chained_commands() 
 #[tokio::test]
 async fn a_url_whose_host_is_a_placeholder_is_refused_naming_it() {
     let app = spawn_app().await;
-    let err = app.fails("/v1/parsing/CUrl", json!({"curl": "curl -sS $APISERVER/api/v1/pods"}), 422, "'$APISERVER'").await;
+    let err =
+        app.fails("/v1/parsing/CUrl", json!({"curl": "curl -sS $APISERVER/api/v1/pods"}), 422, "'$APISERVER'").await;
     assert!(err["message"].as_str().unwrap().contains("replace it with the server's address"), "{err}");
     app.fails("/v1/parsing/CUrl", json!({"curl": "curl '{{base_url}}/v1/orders'"}), 422, "'{{base_url}}'").await;
 
@@ -194,4 +204,33 @@ async fn a_url_whose_host_is_a_placeholder_is_refused_naming_it() {
         .await;
     assert!(chained["message"].as_str().unwrap().contains("echo done"), "{chained}");
     assert_eq!(app.count("simple_scripts").await, 1);
+}
+
+/// The script table's file link of a simple script (`script_file_url`), opened
+/// in a browser: a GET answering the script as an equivalent extended script,
+/// to eject it into JavaScript. Before #14 it answered 405 (every v1 route is POST).
+#[tokio::test]
+async fn a_simple_script_s_file_link_opens_its_equivalent_extended_script() {
+    let app = spawn_app().await;
+    let project = app.create_project("P").await;
+    let s = app.create_scenario(project, "S").await;
+    let id = app.create_simple_script(s, "get_items", "10").await;
+    let listed = app.ok("/v1/scripts", json!({"scenario_id": s.to_string()})).await;
+    let link = listed["simple_scripts"][0]["script_file_url"].as_str().unwrap().to_string();
+    assert_eq!(link, format!("/v1/simple-script?simple_script_id={id}"));
+
+    let response = reqwest::get(format!("{}{link}", app.address)).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
+    let js = response.text().await.unwrap();
+    assert!(js.contains("import http from 'k6/http';") && js.contains("export default function ()"), "{js}");
+    assert!(js.contains(r#"const url = "http://127.0.0.1:9/items?q=1";"#), "{js}");
+    assert!(js.contains(r#""Accept": "application/json","#), "{js}");
+    assert!(js.contains("stages: [{ target: 5, duration: '30s' }, { target: 10, duration: '30s' }]"), "{js}");
+
+    let missing = reqwest::get(format!("{}/v1/simple-script?simple_script_id={}", app.address, id + 1)).await.unwrap();
+    assert_eq!(missing.status(), 404);
+    let bad = reqwest::get(format!("{}/v1/simple-script?simple_script_id=x", app.address)).await.unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.unwrap().contains("simple_script_id"));
 }

@@ -15,7 +15,8 @@ async fn info_of_a_run_of(app: &TestApp, mut script: Value) -> String {
     let scenario = app.create_scenario(project, "S").await;
     script["scenario_id"] = json!(scenario);
     app.ok("/v1/simple-script/create", json!({"simple_script": script})).await;
-    let run = app.ok("/v1/run/start", json!({"scenario_id": scenario, "percentage_of_target": 100, "user_name": "a"})).await;
+    let run =
+        app.ok("/v1/run/start", json!({"scenario_id": scenario, "percentage_of_target": 100, "user_name": "a"})).await;
     let run_id = run["run"]["run_id"].as_i64().unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {

@@ -71,7 +71,9 @@ async fn a_post_with_a_csv_data_file_and_no_body_sends_a_random_row_as_json() {
         "rps": "20", "steps": "1", "duration": "1m", "max_v_us": "20", "ammo_url": s3_url, "static_ammo": ""
     }});
     app.ok("/v1/simple-script/create", script).await;
-    let run = app.ok("/v1/run/start", json!({"scenario_id": scenario, "percentage_of_target": 100, "user_name": "alice"})).await;
+    let run = app
+        .ok("/v1/run/start", json!({"scenario_id": scenario, "percentage_of_target": 100, "user_name": "alice"}))
+        .await;
     let seen = target.wait_for(20).await;
     app.ok("/v1/run/stop", json!({"run_id": run["run"]["run_id"]})).await;
 

@@ -78,7 +78,8 @@ mod tests {
 
     #[test]
     fn non_ascii_and_punctuation_never_reach_the_name() {
-        for (method, path) in [("GET", "/товары/%D1%82/ü"), ("PUT", "/$x/{{id}}"), ("", "/@@@"), ("GET", "/é")] {
+        for (method, path) in [("GET", "/товары/%D1%82/ü"), ("PUT", "/$x/{{id}}"), ("", "/@@@"), ("GET", "/é")]
+        {
             let name = script_name(method, path);
             assert!(passes_the_ui_rule(&name), "{method} {path} → {name:?}");
         }

@@ -599,7 +599,10 @@ mod tests {
     #[test]
     fn old_chrome_cmd_quoting_escapes_inside_plain_quotes() {
         let cmd = r#"curl "https://x.test/a" -H "sec-ch-ua: ^\^"A^\^";v=^\^"9^\^"" --data-binary "^{^\^"k^\^":^\^"v w^\^"^}""#;
-        assert_eq!(texts(cmd), ["https://x.test/a", "-H", r#"sec-ch-ua: "A";v="9""#, "--data-binary", r#"{"k":"v w"}"#]);
+        assert_eq!(
+            texts(cmd),
+            ["https://x.test/a", "-H", r#"sec-ch-ua: "A";v="9""#, "--data-binary", r#"{"k":"v w"}"#]
+        );
     }
 
     #[test]

@@ -28,9 +28,9 @@ pub async fn parse_curl(_app: &AppState, req: ParseCurlRequest) -> ApiResult<Par
 
 /// Says what of the pasted text was not imported (what followed `&&`), or nothing.
 fn ignored_note(r: &ImportedRequest) -> String {
-    r.ignored_after_and.as_deref().map_or_else(String::new, |rest| {
-        format!("imported the curl command only; ignored what follows '&&': {rest}")
-    })
+    r.ignored_after_and
+        .as_deref()
+        .map_or_else(String::new, |rest| format!("imported the curl command only; ignored what follows '&&': {rest}"))
 }
 
 fn curl(command: &str) -> ApiResult<ImportedRequest> {

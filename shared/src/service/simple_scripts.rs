@@ -20,6 +20,20 @@ pub async fn get(app: &AppState, req: SimpleScriptIdRequest) -> ApiResult<GetSim
     Ok(GetSimpleScriptResponse { status: true, message: String::new(), simple_script: Some(script) })
 }
 
+/// The simple script as an equivalent extended (k6-style) script: what its
+/// `script_file_url` answers to a GET. `raw_id` is the query's `simple_script_id`.
+pub async fn eject(app: &AppState, raw_id: Option<&str>) -> ApiResult<String> {
+    let raw = raw_id.unwrap_or("").trim();
+    if raw.is_empty() {
+        return Err(ApiError::bad_request("simple_script_id", "is required: ?simple_script_id=N"));
+    }
+    let id: i32 =
+        raw.parse().map_err(|_| ApiError::bad_request("simple_script_id", format!("{raw:?} is not a number")))?;
+    let script = existing(app, id).await?;
+    let secs = crate::model::load::LoadDuration::parse(&script.duration).map_or(60, |d| d.secs());
+    Ok(crate::eject::k6_script(&script, secs))
+}
+
 pub async fn create(app: &AppState, req: SimpleScriptRequest) -> ApiResult<CreateSimpleScriptResponse> {
     let wire = required("simple_script", &req.simple_script)?;
     let input = SimpleScriptInput::parse(wire, app.limits.max_static_ammo)?;
