@@ -70,10 +70,8 @@ pub fn k6_script(s: &SimpleScript, duration_secs: u64) -> String {
         );
     }
     out.push_str(&format!("const url = {};\nconst headers = {{\n{}\n}};\n", js(&url), headers.join("\n")));
-    if let Some(b) = &body {
-        if b != alilo_agent_api::ROW_PLACEHOLDER {
-            out.push_str(&format!("const body = {};\n", js(b)));
-        }
+    if let Some(b) = body.as_deref().filter(|b| *b != alilo_agent_api::ROW_PLACEHOLDER) {
+        out.push_str(&format!("const body = {};\n", js(b)));
     }
     out.push_str("\nexport default function () {\n");
     let (u, h) = if has_data {

@@ -165,12 +165,9 @@ fn host_placeholder(host: &str) -> Option<String> {
     }
     let mut parts = host.split('%');
     parts.next();
-    if let Some(name) =
-        parts.next().filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-    {
-        if host.matches('%').count() >= 2 {
-            return Some(format!("the variable '%{name}%'"));
-        }
+    let is_name = |n: &&str| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if let Some(name) = parts.next().filter(is_name).filter(|_| host.matches('%').count() >= 2) {
+        return Some(format!("the variable '%{name}%'"));
     }
     None
 }

@@ -381,6 +381,9 @@ fn ansi_c(chars: &[char], dollar: usize, b: &mut Builder) -> Result<usize, Impor
     }
 }
 
+/// Characters after cmd.exe's pass, each with its column.
+type Stream = Vec<(char, usize)>;
+
 /// Windows `cmd`: cmd.exe's pass, then the C runtime's argument splitting.
 fn split_cmd(chars: &[char]) -> Result<(Vec<Word>, Option<String>), ImportError> {
     let (stream, rest) = cmd_pass(chars)?;
@@ -395,7 +398,7 @@ fn split_cmd(chars: &[char]) -> Result<(Vec<Word>, Option<String>), ImportError>
 /// which cmd.exe itself would mangle; the browser meant the escapes to apply. When
 /// a quoted value holds that `^\^"` pattern, carets inside quotes are read as
 /// escapes too (see [`old_chrome_quoting`]).
-fn cmd_pass(chars: &[char]) -> Result<(Vec<(char, usize)>, Option<String>), ImportError> {
+fn cmd_pass(chars: &[char]) -> Result<(Stream, Option<String>), ImportError> {
     let mut out = Vec::with_capacity(chars.len());
     let mut quoted = false;
     let carets_in_quotes = old_chrome_quoting(chars);
