@@ -278,7 +278,10 @@ pub fn script_spec(path: &std::path::Path, env: &[String], iteration_timeout: &s
                 let Ok(content) = std::fs::read_to_string(&p) else { continue };
                 files.push(ScriptFile { path: rel, content: Some(content), url: None });
                 if files.len() > MAX_SCRIPT_FILES {
-                    bail!("{} holds more than {MAX_SCRIPT_FILES} files: put the script in a directory of its own", dir.display());
+                    bail!(
+                        "{} holds more than {MAX_SCRIPT_FILES} files: put the script in a directory of its own",
+                        dir.display()
+                    );
                 }
             }
         }
@@ -296,10 +299,9 @@ pub const MAX_SCRIPT_FILES: usize = 1000;
 
 fn live_line(b: &Bucket) -> String {
     let it = match &b.script {
-        Some(s) => format!(
-            "  it {:>6}  exc {:>4}  VUs {:>4}/{:<4}",
-            s.iterations, s.failed_iterations, s.vus, s.vus_max
-        ),
+        Some(s) => {
+            format!("  it {:>6}  exc {:>4}  VUs {:>4}/{:<4}", s.iterations, s.failed_iterations, s.vus, s.vus_max)
+        }
         None => String::new(),
     };
     let lat = alilo_agent_api::hist::decode(&b.latency).unwrap_or_else(|_| alilo_agent_api::hist::new());

@@ -355,7 +355,7 @@ export default function () {
   http.put(`${b}/put`, "p"); http.patch(`${b}/patch`, "q"); http.del(`${b}/del`);
   http.head(`${b}/head`); http.options(`${b}/options`); http.request("GET", `${b}/request`);
 }"#,
-            extra: json!({}),
+            extra: json!({"max_vus": 1}),
             check: |site, st, _| {
                 finished(st);
                 let seen = one(site, "methods");
@@ -513,8 +513,9 @@ export default function () {
             check: |site, st, t| {
                 finished(st);
                 assert!(t.names.contains_key("item"), "{:?}", t.names);
-                let tpl = format!("{}/user/${{}}", site.base("params"));
-                assert!(t.names.contains_key(&tpl), "http.url names by template: {:?}", t.names);
+                assert_eq!(t.names.len(), 2, "{:?}", t.names);
+                // As in k6: every interpolation of the template is `${}`.
+                assert!(t.names.contains_key("${}/user/${}"), "http.url names by template: {:?}", t.names);
                 let r = one(site, "params").into_iter().find(|r| r.path == "/item").unwrap();
                 assert_eq!(r.headers["cookie"], "c1=v1");
             },
@@ -678,7 +679,8 @@ export default function () {
             check: |site, st, t| {
                 finished(st);
                 let n = one(site, "exceptions").len() as u64;
-                assert!(n >= 3, "the VU goes on after an exception: {n}");
+                assert!(n >= 2, "the one VU goes on after an exception: {n}");
+                assert_eq!(t.iterations, n);
                 assert_eq!(t.failed, t.iterations);
                 assert!(t.exceptions.get("boom").is_some_and(|c| *c > 0), "{:?}", t.exceptions);
                 assert!(t.exceptions.get("failed on purpose").is_some_and(|c| *c > 0), "{:?}", t.exceptions);
@@ -711,13 +713,13 @@ export default function () {
   const e = encoding.b64encode("hello?>");
   const u = encoding.b64encode("hello?>", "rawurl");
   const d = encoding.b64decode(e, "std", "s");
-  http.get(`${__ENV.BASE}/enc?e=${e}&u=${u}&d=${d}`);
+  http.post(`${__ENV.BASE}/enc`, `e=${e}&u=${u}&d=${d}`);
 }"#,
             extra: json!({}),
             check: |site, st, _| {
                 finished(st);
                 let r = &one(site, "encoding")[0];
-                assert_eq!(r.query, "e=aGVsbG8/Pg==&u=aGVsbG8_Pg&d=hello?>");
+                assert_eq!(r.body, "e=aGVsbG8/Pg==&u=aGVsbG8_Pg&d=hello?>");
             },
         },
         Case {
@@ -868,16 +870,25 @@ async fn bad_scripts_get_a_400_naming_the_problem() {
             agent.call("PUT", &format!("/v1/jobs/{id}"), Some(spec)).await
         }
     };
-    let (s, v) = put("syntax", json!([{"path": "main.js", "content": "export default function () {\n  let = ;\n}"}])).await;
+    let (s, v) =
+        put("syntax", json!([{"path": "main.js", "content": "export default function () {\n  let = ;\n}"}])).await;
     assert_eq!(s, 400, "{v}");
     assert!(v["error"].as_str().unwrap().starts_with("script: main.js:2:"), "{v}");
     let (s, v) = put("remote", json!([{"path": "main.js", "content": "import x from 'https://cdn.example.test/x.js';\nexport default function () {}"}])).await;
     assert_eq!(s, 400);
     assert!(v["error"].as_str().unwrap().contains("https://cdn.example.test/x.js"), "{v}");
-    let (s, v) = put("unsupported", json!([{"path": "main.js", "content": "import ws from 'k6/ws';\nexport default function () {}"}])).await;
+    let (s, v) = put(
+        "unsupported",
+        json!([{"path": "main.js", "content": "import ws from 'k6/ws';\nexport default function () {}"}]),
+    )
+    .await;
     assert_eq!(s, 400);
     assert!(v["error"].as_str().unwrap().contains("k6/ws"), "{v}");
-    let (s, v) = put("missing", json!([{"path": "main.js", "content": "import { a } from './a.js';\nexport default function () {}"}])).await;
+    let (s, v) = put(
+        "missing",
+        json!([{"path": "main.js", "content": "import { a } from './a.js';\nexport default function () {}"}]),
+    )
+    .await;
     assert_eq!(s, 400);
     assert!(v["error"].as_str().unwrap().contains("./a.js"), "{v}");
     let (s, v) = put("no-entry", json!([{"path": "other.js", "content": ""}])).await;
@@ -897,7 +908,8 @@ export default function () { http.get(`${__ENV.BASE}/r`); }"#;
     });
     let (s, v) = agent.call("PUT", "/v1/jobs/rate", Some(spec)).await;
     assert_eq!(s, 201, "{v}");
-    eventually(Duration::from_secs(10), "first iterations", async || (site.seen("rate").len() >= 10).then_some(())).await;
+    eventually(Duration::from_secs(10), "first iterations", async || (site.seen("rate").len() >= 10).then_some(()))
+        .await;
     let (s, v) = agent.call("POST", "/v1/jobs/rate/rate", Some(json!({"target_rps": 100}))).await;
     assert_eq!(s, 200, "{v}");
     let before = site.seen("rate").len();

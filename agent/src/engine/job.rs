@@ -127,6 +127,8 @@ impl Job {
         };
         let workers = match mode {
             Mode::Closed { connections, .. } => workers.min(connections as usize),
+            // Each worker owns a share of a script's VUs: at least one.
+            Mode::Open(_) if spec.script.is_some() => workers.min(spec.max_vus as usize),
             Mode::Open(_) => workers,
         }
         .max(1);

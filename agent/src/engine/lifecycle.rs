@@ -55,8 +55,7 @@ impl Job {
             http2: self.spec.http == HttpVersion::Http2,
             ..VuConfig::default()
         };
-        let shared =
-            Arc::new(ScriptShared::new(files, spec.env.clone(), config, self.mode.duration()));
+        let shared = Arc::new(ScriptShared::new(files, spec.env.clone(), config, self.mode.duration()));
         let _ = self.script.set(shared.clone());
         let (job, sh, stats) = (self.clone(), shared.clone(), self.workers[0].clone());
         let (exports, end) = tokio::task::spawn_blocking(move || run_once(job, sh, stats, Call::Setup))
@@ -149,7 +148,9 @@ impl Job {
             let (tx, rx) = tokio::sync::oneshot::channel::<()>();
             waits.push(rx);
             let l = match &load {
-                Prepared::Simple(tpl, ep) => Load::Simple(tpl.clone(), Arc::new(Pool::new(ep.clone(), stats.io.clone()))),
+                Prepared::Simple(tpl, ep) => {
+                    Load::Simple(tpl.clone(), Arc::new(Pool::new(ep.clone(), stats.io.clone())))
+                }
                 Prepared::Script(shared) => Load::Script(shared.clone()),
             };
             let w = Arc::new(Worker::new(self.clone(), index, count, l, stats.clone()));

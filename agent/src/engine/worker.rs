@@ -42,13 +42,7 @@ pub struct Worker {
 
 impl Worker {
     /// A worker of `job` (not running: see [`run`]).
-    pub fn new(
-        job: Arc<Job>,
-        index: usize,
-        count: usize,
-        load: Load,
-        stats: Arc<WorkerStats>,
-    ) -> Worker {
+    pub fn new(job: Arc<Job>, index: usize, count: usize, load: Load, stats: Arc<WorkerStats>) -> Worker {
         Worker { job, index, count, load, stats, local_in_flight: AtomicU64::new(0) }
     }
 
@@ -152,7 +146,10 @@ fn run_script(w: &Arc<Worker>, shared: Arc<ScriptShared>, rt: tokio::runtime::Ru
         let wait = if w.job.stop.load(Ordering::SeqCst) {
             *w.job.stop_wait.lock().expect("stop lock")
         } else {
-            w.job.timeout.min(Duration::from_secs(10)).max(sw.shared.config.iteration_timeout.min(Duration::from_secs(60)))
+            w.job
+                .timeout
+                .min(Duration::from_secs(10))
+                .max(sw.shared.config.iteration_timeout.min(Duration::from_secs(60)))
         };
         let deadline = Instant::now() + wait;
         while sw.busy() > 0 && Instant::now() < deadline {

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use alilo_agent_api::script::{CustomMetric, NamedRequests, PassFail, ScriptBucket};
 use alilo_agent_api::hist;
+use alilo_agent_api::script::{CustomMetric, NamedRequests, PassFail, ScriptBucket};
 use hdrhistogram::Histogram;
 
 use super::vu::{Events, MetricKind};
@@ -59,9 +59,11 @@ impl ScriptAcc {
     pub fn request(&mut self, name: &str, ok: bool, us: u64) {
         if !self.requests.contains_key(name) {
             let name = if self.requests.len() >= MAX_NAMES { "(other names)" } else { name };
-            self.requests
-                .entry(name.to_string())
-                .or_insert_with(|| NamedAcc { sent: 0, failed: 0, latency: hist::new() });
+            self.requests.entry(name.to_string()).or_insert_with(|| NamedAcc {
+                sent: 0,
+                failed: 0,
+                latency: hist::new(),
+            });
         }
         let key = if self.requests.contains_key(name) { name } else { "(other names)" };
         let r = self.requests.get_mut(key).expect("inserted");
@@ -135,10 +137,8 @@ impl ScriptAcc {
             c.fails += v.fails;
         }
         for (k, v) in &o.requests {
-            let r = self
-                .requests
-                .entry(k.clone())
-                .or_insert_with(|| NamedAcc { sent: 0, failed: 0, latency: hist::new() });
+            let r =
+                self.requests.entry(k.clone()).or_insert_with(|| NamedAcc { sent: 0, failed: 0, latency: hist::new() });
             r.sent += v.sent;
             r.failed += v.failed;
             let _ = r.latency.add(&v.latency);

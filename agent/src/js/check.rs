@@ -28,7 +28,8 @@ pub fn spec(spec: &ScriptSpec) -> Result<(), String> {
             }
             (Some(_), None) => {}
             (None, Some(u)) => {
-                let uri: http::Uri = u.parse().map_err(|e| format!("script.files[{i}].url: {u:?} is not a URL: {e}"))?;
+                let uri: http::Uri =
+                    u.parse().map_err(|e| format!("script.files[{i}].url: {u:?} is not a URL: {e}"))?;
                 if !matches!(uri.scheme_str(), Some("http" | "https")) {
                     return Err(format!("script.files[{i}].url: {u:?} must start with http:// or https://"));
                 }
@@ -81,7 +82,7 @@ pub fn imports(src: &str) -> Vec<String> {
     let mut out = Vec::new();
     for line in src.lines() {
         let t = line.trim_start();
-        if !(t.starts_with("import") || t.starts_with("export")) && !t.starts_with('}') {
+        if !(t.starts_with("import") || t.starts_with("export") || t.starts_with('}')) {
             continue;
         }
         let rest = if let Some(i) = t.find(" from ") {
@@ -125,7 +126,10 @@ mod tests {
     #[test]
     fn a_valid_script_passes() {
         let s = spec_of(&[
-            ("main.js", "import http from 'k6/http';\nimport { f } from './lib.js';\nexport default function () { f(); }\n"),
+            (
+                "main.js",
+                "import http from 'k6/http';\nimport { f } from './lib.js';\nexport default function () { f(); }\n",
+            ),
             ("lib.js", "export function f() {}\n"),
         ]);
         assert_eq!(spec(&s), Ok(()));

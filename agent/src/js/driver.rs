@@ -150,7 +150,9 @@ impl ScriptWorker {
                         out
                     };
                     match tokio::time::timeout_at(until, all).await {
-                        Ok(rs) if rs.iter().all(Option::is_some) => vu.send(Input::Batch(rs.into_iter().flatten().collect())),
+                        Ok(rs) if rs.iter().all(Option::is_some) => {
+                            vu.send(Input::Batch(rs.into_iter().flatten().collect()))
+                        }
                         _ => vu.send(Input::TimedOut),
                     }
                 }

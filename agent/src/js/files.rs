@@ -95,7 +95,9 @@ impl Files {
         }
         let path = normalize(base, name)?;
         self.by_path.get(&path).cloned().ok_or_else(|| {
-            format!("open({name:?}): no such file among the script's files (open reads only the files sent with the script)")
+            format!(
+                "open({name:?}): no such file among the script's files (open reads only the files sent with the script)"
+            )
         })
     }
 

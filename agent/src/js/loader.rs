@@ -37,7 +37,9 @@ pub fn resolve(files: &Files, base: &str, name: &str) -> std::result::Result<Str
         return Err(format!("module {name} is not supported by Alilo (supported: {})", names.join(", ")));
     }
     if !(name.starts_with("./") || name.starts_with("../") || name.starts_with('/')) {
-        return Err(format!("module {name:?} is neither a k6 module nor a relative path (./{name}) to a file of the script"));
+        return Err(format!(
+            "module {name:?} is neither a k6 module nor a relative path (./{name}) to a file of the script"
+        ));
     }
     let path = files::normalize(base, name)?;
     if files.get(&path).is_none() {
@@ -89,8 +91,8 @@ mod tests {
 
     #[test]
     fn imports_resolve_to_builtins_or_the_scripts_files_only() {
-        let f = Files::from_map("main.js", [("main.js".into(), Bytes::new()), ("lib/a.js".into(), Bytes::new())])
-            .unwrap();
+        let f =
+            Files::from_map("main.js", [("main.js".into(), Bytes::new()), ("lib/a.js".into(), Bytes::new())]).unwrap();
         assert_eq!(resolve(&f, "main.js", "k6/http").unwrap(), "k6/http");
         assert_eq!(resolve(&f, "main.js", "./lib/a.js").unwrap(), "lib/a.js");
         let e = resolve(&f, "main.js", "https://jslib.k6.io/k6-utils/1.4.0/index.js").unwrap_err();

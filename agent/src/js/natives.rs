@@ -10,8 +10,8 @@ use base64::Engine as _;
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use rquickjs::convert::Coerced;
-use rquickjs::function::Opt;
 use rquickjs::function::IntoJsFunc;
+use rquickjs::function::Opt;
 use rquickjs::{ArrayBuffer, Ctx, Exception, Function, Object, Result, TypedArray, Value};
 
 use super::vu::{HttpCall, Input, Kept, MetricKind, Output, ResponseType, State, timeout_message, wait};
@@ -121,7 +121,12 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &State) -> Result<()> {
     set(
         &a,
         "request",
-        move |ctx: Ctx<'js>, method: String, url: Value<'js>, body: Value<'js>, params: Opt<Value<'js>>| -> Result<Object<'js>> {
+        move |ctx: Ctx<'js>,
+              method: String,
+              url: Value<'js>,
+              body: Value<'js>,
+              params: Opt<Value<'js>>|
+              -> Result<Object<'js>> {
             let (call, kept) = build(&ctx, &st, &method, url, body, params.0)?;
             let answer = wait(Output::Http(Box::new(call)));
             match waited(&ctx, &st, answer)? {
@@ -136,7 +141,8 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &State) -> Result<()> {
         let mut keeps = Vec::new();
         for r in reqs {
             let mut it = r.into_iter();
-            let method: String = it.next().map(|m| m.get::<Coerced<String>>().map(|c| c.0)).transpose()?.unwrap_or_default();
+            let method: String =
+                it.next().map(|m| m.get::<Coerced<String>>().map(|c| c.0)).transpose()?.unwrap_or_default();
             let url = it.next().unwrap_or_else(|| Value::new_undefined(ctx.clone()));
             let body = it.next().unwrap_or_else(|| Value::new_null(ctx.clone()));
             let params = it.next();
@@ -313,7 +319,9 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &State) -> Result<()> {
                 let v: Vec<Value> = f.call(())?;
                 let mut elems = Vec::with_capacity(v.len());
                 for e in v {
-                    elems.push(ctx.json_stringify(e)?.map(|s| s.to_string()).transpose()?.unwrap_or_else(|| "null".into()));
+                    elems.push(
+                        ctx.json_stringify(e)?.map(|s| s.to_string()).transpose()?.unwrap_or_else(|| "null".into()),
+                    );
                 }
                 let arr = Arc::new(elems);
                 shared.shared_arrays.lock().expect("arrays lock").entry(name.clone()).or_insert(arr).clone()
@@ -348,7 +356,11 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &State) -> Result<()> {
     })?;
     let sh = shared.clone();
     set(&a, "progress", move || {
-        if sh.duration.is_zero() { 0.0 } else { (sh.started.elapsed().as_secs_f64() / sh.duration.as_secs_f64()).min(1.0) }
+        if sh.duration.is_zero() {
+            0.0
+        } else {
+            (sh.started.elapsed().as_secs_f64() / sh.duration.as_secs_f64()).min(1.0)
+        }
     })?;
     let sh = shared.clone();
     set(&a, "vusActive", move || sh.vus_active.load(std::sync::atomic::Ordering::Relaxed))?;
@@ -459,7 +471,8 @@ fn build<'js>(
     let expected = s.expected.clone();
     let deadline = s.deadline;
     drop(s);
-    let method = http::Method::from_bytes(method.as_bytes()).map_err(|_| throw(ctx, format!("invalid HTTP method {method:?}")))?;
+    let method = http::Method::from_bytes(method.as_bytes())
+        .map_err(|_| throw(ctx, format!("invalid HTTP method {method:?}")))?;
     // The URL: a string, or http.url`...` (which carries its name).
     let (mut url, mut name) = match url.as_object() {
         Some(o) if o.contains_key("__url")? => (o.get::<_, String>("__url")?, Some(o.get::<_, String>("__name")?)),
@@ -478,8 +491,10 @@ fn build<'js>(
         if let Some(h) = p.get::<_, Option<Object>>("headers")? {
             for kv in h.props::<String, Coerced<String>>() {
                 let (k, v) = kv?;
-                let n = HeaderName::from_bytes(k.as_bytes()).map_err(|_| throw(ctx, format!("params.headers: invalid header name {k:?}")))?;
-                let v = HeaderValue::from_str(&v.0).map_err(|_| throw(ctx, format!("params.headers: invalid value of {k}")))?;
+                let n = HeaderName::from_bytes(k.as_bytes())
+                    .map_err(|_| throw(ctx, format!("params.headers: invalid header name {k:?}")))?;
+                let v = HeaderValue::from_str(&v.0)
+                    .map_err(|_| throw(ctx, format!("params.headers: invalid value of {k}")))?;
                 headers.append(n, v);
             }
         }
@@ -489,10 +504,13 @@ fn build<'js>(
             name = Some(n.0);
         }
         match p.get::<_, Value>("timeout")? {
-            v if v.is_number() => options.timeout = Duration::from_secs_f64(v.as_number().unwrap_or(0.0).max(0.0) / 1000.0),
+            v if v.is_number() => {
+                options.timeout = Duration::from_secs_f64(v.as_number().unwrap_or(0.0).max(0.0) / 1000.0)
+            }
             v if v.is_string() => {
                 let t: String = v.get()?;
-                options.timeout = alilo_agent_api::parse_duration(&t).map_err(|e| throw(ctx, format!("params.timeout: {e}")))?;
+                options.timeout =
+                    alilo_agent_api::parse_duration(&t).map_err(|e| throw(ctx, format!("params.timeout: {e}")))?;
             }
             _ => {}
         }
@@ -524,7 +542,8 @@ fn build<'js>(
                 pairs.push(format!("{k}={v}"));
             }
             if !pairs.is_empty() {
-                let v = HeaderValue::from_str(&pairs.join("; ")).map_err(|_| throw(ctx, "params.cookies: invalid cookie"))?;
+                let v = HeaderValue::from_str(&pairs.join("; "))
+                    .map_err(|_| throw(ctx, "params.cookies: invalid cookie"))?;
                 headers.append(http::header::COOKIE, v);
             }
         }
@@ -583,7 +602,8 @@ fn percent_decode(s: &str) -> String {
 /// Header names as k6 shows them (`Content-Type`), values joined by `, `.
 fn headers_object(o: &Object<'_>, h: &HeaderMap) -> Result<()> {
     for name in h.keys() {
-        let vals: Vec<String> = h.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect();
+        let vals: Vec<String> =
+            h.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect();
         o.set(canonical(name.as_str()), vals.join(", "))?;
     }
     Ok(())
@@ -643,7 +663,12 @@ fn encode_out<'js>(ctx: &Ctx<'js>, bytes: Vec<u8>, enc: &str) -> Result<Value<'j
         "base64url" => gp::URL_SAFE.encode(&bytes),
         "base64rawurl" => gp::URL_SAFE_NO_PAD.encode(&bytes),
         "binary" => return Ok(ArrayBuffer::new(ctx.clone(), bytes)?.into_value()),
-        e => return Err(throw(ctx, format!("output encoding {e:?} is not hex, base64, base64url, base64rawurl or binary"))),
+        e => {
+            return Err(throw(
+                ctx,
+                format!("output encoding {e:?} is not hex, base64, base64url, base64rawurl or binary"),
+            ));
+        }
     };
     Ok(rquickjs::String::from_str(ctx.clone(), &s)?.into_value())
 }

@@ -84,7 +84,9 @@ impl ScriptTotals {
                             CustomMetric::Counter { value } => Folded::Counter(*value),
                             CustomMetric::Gauge { value } => Folded::Gauge(*value),
                             CustomMetric::Rate { counts } => Folded::Rate(counts.passes, counts.fails),
-                            CustomMetric::Trend { hist: e } => Folded::Trend(hist::decode(e).unwrap_or_else(|_| hist::new())),
+                            CustomMetric::Trend { hist: e } => {
+                                Folded::Trend(hist::decode(e).unwrap_or_else(|_| hist::new()))
+                            }
                         };
                         t.metrics.insert(k.clone(), f);
                     }
@@ -103,10 +105,7 @@ impl ScriptTotals {
         let per_s = |n: u64| if seconds > 0.0 { n as f64 / seconds } else { 0.0 };
         let (p, f): (u64, u64) = self.checks.values().fold((0, 0), |a, c| (a.0 + c.passes, a.1 + c.fails));
         if p + f > 0 {
-            out.push_str(&format!(
-                "checks     {:.2}% ✓ {p} ✗ {f}\n",
-                p as f64 * 100.0 / (p + f) as f64
-            ));
+            out.push_str(&format!("checks     {:.2}% ✓ {p} ✗ {f}\n", p as f64 * 100.0 / (p + f) as f64));
             for (name, c) in &self.checks {
                 let mark = if c.fails == 0 { '✓' } else { '✗' };
                 out.push_str(&format!("  {mark} {name}  ({} ✓ / {} ✗)\n", c.passes, c.fails));

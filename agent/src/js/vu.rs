@@ -472,7 +472,12 @@ fn value_text(v: &Value<'_>) -> String {
     if let Some(s) = v.as_string() {
         return s.to_string().unwrap_or_default();
     }
-    v.ctx().json_stringify(v.clone()).ok().flatten().and_then(|s| s.to_string().ok()).unwrap_or_else(|| format!("{v:?}"))
+    v.ctx()
+        .json_stringify(v.clone())
+        .ok()
+        .flatten()
+        .and_then(|s| s.to_string().ok())
+        .unwrap_or_else(|| format!("{v:?}"))
 }
 
 /// `file:line:column` of the first frame of a stack (`    at f (main.js:3:5)`).
