@@ -208,7 +208,7 @@ pub fn run_spec(a: &RunArgs) -> anyhow::Result<JobSpec> {
         let (k, v) = h.split_once(':').with_context(|| format!("-H {h:?}: expected \"Name: value\""))?;
         headers.insert(k.trim().to_string(), v.trim().to_string());
     }
-    let closed = match (a.rps, a.connections) {
+    let closed = match (a.rps.or(a.script.as_ref().map(|_| 0.0)), a.connections) {
         (Some(_), Some(_)) => {
             bail!("give --rps (open model) or --connections (closed loop), not both")
         }
@@ -216,8 +216,38 @@ pub fn run_spec(a: &RunArgs) -> anyhow::Result<JobSpec> {
         (None, Some(c)) => Some(c),
         (Some(_), None) => None,
     };
+    let mut profile = Profile {
+        rps: a.rps.unwrap_or(0.0),
+        steps: a.steps,
+        duration: a.duration.clone(),
+        ramp: match a.ramp {
+            RampArg::Step => Ramp::Step,
+            RampArg::Linear => Ramp::Linear,
+        },
+    };
+    let mut max_vus = a.max_vus;
     let script = match &a.script {
-        Some(path) => Some(script_spec(path, &a.env, &a.iteration_timeout)?),
+        Some(path) => {
+            let spec = script_spec(path, &a.env, &a.iteration_timeout)?;
+            // Without --rps, the script's own arrival-rate scenario sets the load.
+            if a.rps.is_none() {
+                let options = crate::js::read_options(&spec).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                match options
+                    .as_ref()
+                    .map(crate::js::options::load)
+                    .transpose()
+                    .map_err(|e| anyhow::anyhow!(e))?
+                    .flatten()
+                {
+                    Some(load) => {
+                        profile = load.profile;
+                        max_vus = load.max_vus.unwrap_or(max_vus);
+                    }
+                    None => bail!("give --rps (the script's options set no arrival rate)"),
+                }
+            }
+            Some(spec)
+        }
         None => {
             if a.url.is_empty() {
                 bail!("give a script file or --url");
@@ -236,17 +266,9 @@ pub fn run_spec(a: &RunArgs) -> anyhow::Result<JobSpec> {
         script,
         data: None,
         checks: Default::default(),
-        profile: Profile {
-            rps: a.rps.unwrap_or(0.0),
-            steps: a.steps,
-            duration: a.duration.clone(),
-            ramp: match a.ramp {
-                RampArg::Step => Ramp::Step,
-                RampArg::Linear => Ramp::Linear,
-            },
-        },
+        profile,
         scale: 1.0,
-        max_vus: a.max_vus,
+        max_vus,
         start_at_ms: None,
         timeout: a.timeout.clone(),
         tls_verify: !a.insecure,

@@ -942,3 +942,72 @@ export default function () { http.get(`${__ENV.BASE}/slow`); }"#;
     assert_eq!(seen, t.iterations);
     assert_eq!(t.iterations + t.dropped, 20, "{t:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_vu_keeps_its_cookies() {
+    run_cases(vec![Case {
+        id: "jar",
+        js: r#"import http from "k6/http";
+import { check } from "k6";
+export default function () {
+  http.get(`${__ENV.BASE}/cookie`);
+  const jar = http.cookieJar();
+  jar.set(__ENV.BASE, "extra", "e1");
+  check(jar.cookiesForURL(__ENV.BASE), { "jar": (c) => c.session[0] === "s1" });
+  http.get(`${__ENV.BASE}/after`);
+}"#,
+        extra: json!({"max_vus": 1}),
+        check: |site, st, t| {
+            finished(st);
+            let after: Vec<_> = site.seen("jar").into_iter().filter(|r| r.path == "/after").collect();
+            assert!(!after.is_empty());
+            for r in after {
+                assert_eq!(r.headers["cookie"], "extra=e1; session=s1");
+            }
+            assert_eq!(t.checks["jar"].1, 0, "{:?}", t.checks);
+        },
+    }])
+    .await;
+}
+
+#[test]
+fn the_standalone_runner_takes_its_load_from_the_scripts_arrival_rate_scenario() {
+    use alilo_agent::cli::{Cli, Cmd, run_spec};
+    use clap::Parser;
+    let dir = std::env::temp_dir().join(format!("alilo-js-cli-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("lib")).unwrap();
+    std::fs::write(
+        dir.join("main.js"),
+        r#"import http from "k6/http";
+import { x } from "./lib/x.js";
+export const options = { scenarios: { s: { executor: "ramping-arrival-rate", maxVUs: 30,
+  stages: [{ target: 10, duration: "10s" }, { target: 20, duration: "10s" }] } } };
+export default function () { http.get(__ENV.URL + x); }"#,
+    )
+    .unwrap();
+    std::fs::write(dir.join("lib/x.js"), "export const x = '/';").unwrap();
+    let path = dir.join("main.js");
+    let parse = |extra: &[&str]| {
+        let mut args = vec!["alilo-agent", "run", path.to_str().unwrap(), "-e", "URL=http://127.0.0.1:9"];
+        args.extend_from_slice(extra);
+        match Cli::try_parse_from(args).unwrap().cmd {
+            Cmd::Run(a) => run_spec(&a),
+            _ => unreachable!(),
+        }
+    };
+    let spec = parse(&[]).unwrap();
+    assert_eq!((spec.profile.rps, spec.profile.steps, spec.max_vus), (20.0, 2, 30));
+    let script = spec.script.unwrap();
+    assert_eq!(script.env["URL"], "http://127.0.0.1:9");
+    assert!(script.files.iter().any(|f| f.path == "lib/x.js"));
+    let spec = parse(&["--rps", "5", "--duration", "3s"]).unwrap();
+    assert_eq!((spec.profile.rps, spec.profile.duration.as_str()), (5.0, "3s"), "flags win over options");
+    std::fs::write(
+        dir.join("main.js"),
+        "export const options = { vus: 5, duration: '1m' };\nexport default function () {}",
+    )
+    .unwrap();
+    let e = parse(&[]).unwrap_err().to_string();
+    assert!(e.contains("vus"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

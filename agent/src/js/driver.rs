@@ -33,6 +33,7 @@ pub struct ScriptWorker {
     allocated: Cell<u64>,
     cap: u64,
     busy: Cell<u64>,
+    creating: Cell<bool>,
 }
 
 impl ScriptWorker {
@@ -51,6 +52,7 @@ impl ScriptWorker {
             allocated: Cell::new(0),
             cap,
             busy: Cell::new(0),
+            creating: Cell::new(false),
         }
     }
 
@@ -62,20 +64,16 @@ impl ScriptWorker {
     /// Starts one iteration due at `intended`, on a free VU (created if the
     /// pool may grow); without one it is dropped and counted.
     pub fn fire(self: &Rc<Self>, intended: Instant) {
-        let vu = match self.idle.borrow_mut().pop() {
+        let popped = self.idle.borrow_mut().pop();
+        let vu = match popped {
             Some(vu) => Some(vu),
-            None if self.allocated.get() < self.cap => match Vu::new(self.shared.clone()) {
-                Ok(vu) => {
-                    self.allocated.set(self.allocated.get() + 1);
-                    Some(vu)
-                }
-                Err(e) => {
-                    self.job.fail_now(format!("script: init failed: {e}"));
-                    return;
-                }
+            None if self.allocated.get() < self.cap => match self.create() {
+                Some(vu) => Some(vu),
+                None => return,
             },
             None => None,
         };
+        self.keep_a_spare();
         let Some(mut vu) = vu else {
             self.stats.script_dropped();
             return;
@@ -98,6 +96,41 @@ impl ScriptWorker {
             if !me.job.stopping() {
                 me.idle.borrow_mut().push(vu);
             }
+        });
+    }
+
+    /// A new VU (its init code run), counted; `None` fails the job.
+    fn create(&self) -> Option<Vu> {
+        match Vu::new(self.shared.clone()) {
+            Ok(vu) => {
+                self.allocated.set(self.allocated.get() + 1);
+                Some(vu)
+            }
+            Err(e) => {
+                self.job.fail_now(format!("script: init failed: {e}"));
+                None
+            }
+        }
+    }
+
+    /// When no VU is idle and the pool may grow, creates one in a task of
+    /// its own, so that the next iteration finds it ready instead of
+    /// running init code on the scheduler's path.
+    fn keep_a_spare(self: &Rc<Self>) {
+        if !self.idle.borrow().is_empty() || self.creating.get() || self.allocated.get() >= self.cap {
+            return;
+        }
+        self.creating.set(true);
+        let me = self.clone();
+        tokio::task::spawn_local(async move {
+            tokio::task::yield_now().await;
+            if !me.job.stopping()
+                && me.allocated.get() < me.cap
+                && let Some(vu) = me.create()
+            {
+                me.idle.borrow_mut().push(vu);
+            }
+            me.creating.set(false);
         });
     }
 
@@ -207,7 +240,7 @@ pub fn run_once(
     let local = tokio::task::LocalSet::new();
     let r = local.block_on(&rt, async {
         let mut vu = Vu::new_special(shared.clone()).map_err(|e| format!("init failed: {e}"))?;
-        let exports = vu.exports;
+        let exports = vu.exports.clone();
         let wanted = match call {
             Call::Setup => exports.setup,
             Call::Teardown => exports.teardown,

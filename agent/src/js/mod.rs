@@ -12,6 +12,7 @@
 //! | [`driver`] | a worker's VU pool and the async side of a VU: it performs the HTTP calls and sleeps a VU yields, and records them |
 //! | [`acc`] | what a script adds to a second: iterations, checks, requests by name, custom metrics, exceptions |
 //! | [`crypto`] | digests and HMACs of `k6/crypto` |
+//! | [`options`] | a script's `options` as the standalone runner maps them onto a profile |
 //! | [`summary`] | the end-of-run summary of `alilo-agent run script.js` and its JSON export |
 //! | [`check`] | checks before a job starts: the spec's fields and a syntax check naming `file:line:column` |
 //!
@@ -40,6 +41,7 @@ pub mod driver;
 pub mod files;
 pub mod loader;
 pub mod natives;
+pub mod options;
 pub mod summary;
 pub mod vu;
 
@@ -138,5 +140,18 @@ impl ScriptShared {
     /// Why the script asked to abort, if it did.
     pub fn aborted(&self) -> Option<String> {
         self.abort.lock().expect("abort lock").clone()
+    }
+}
+
+/// Runs a script's init code once (on a VU of its own) and returns its
+/// exported `options` as JSON, for the standalone runner.
+pub fn read_options(spec: &alilo_agent_api::ScriptSpec) -> Result<Option<serde_json::Value>, String> {
+    let files = Arc::new(Files::inline(spec)?);
+    check::compile(&files)?;
+    let shared = Arc::new(ScriptShared::new(files, spec.env.clone(), VuConfig::default(), Duration::ZERO));
+    let vu = vu::Vu::new_special(shared).map_err(|e| format!("init: {e}"))?;
+    match &vu.exports.options {
+        Some(j) => serde_json::from_str(j).map(Some).map_err(|e| format!("options: {e}")),
+        None => Ok(None),
     }
 }

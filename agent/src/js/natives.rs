@@ -243,6 +243,40 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &State) -> Result<()> {
         st.borrow_mut().expected = std::rc::Rc::new(ranges);
     })?;
 
+    // The VU's cookie jar (`http.cookieJar()`).
+    let st = state.clone();
+    set(&a, "jarSet", move |url: String, name: String, value: String| {
+        if let Some(h) = host_of(&url) {
+            st.borrow_mut().jar.entry(h).or_default().insert(name, value);
+        }
+    })?;
+    let st = state.clone();
+    set(&a, "jarGet", move |ctx: Ctx<'js>, url: String| -> Result<Object<'js>> {
+        let o = Object::new(ctx.clone())?;
+        if let Some(cookies) = host_of(&url).and_then(|h| st.borrow().jar.get(&h).cloned()) {
+            for (k, v) in cookies {
+                o.set(k, vec![v])?;
+            }
+        }
+        Ok(o)
+    })?;
+    let st = state.clone();
+    set(&a, "jarClear", move |url: String, name: Opt<String>| {
+        if let Some(h) = host_of(&url) {
+            let mut s = st.borrow_mut();
+            match name.0 {
+                Some(n) => {
+                    if let Some(c) = s.jar.get_mut(&h) {
+                        c.remove(&n);
+                    }
+                }
+                None => {
+                    s.jar.remove(&h);
+                }
+            }
+        }
+    })?;
+
     // k6/metrics
     let st = state.clone();
     set(&a, "metric", move |ctx: Ctx<'js>, kind: String, name: String, value: f64| -> Result<()> {
@@ -414,6 +448,22 @@ fn response<'js>(ctx: &Ctx<'js>, st: &State, resp: HttpResponse, kept: KeptReq) 
     o.set("error", msg)?;
     o.set("error_code", code)?;
     let mut s = st.borrow_mut();
+    if resp.headers.contains_key(http::header::SET_COOKIE)
+        && let Some(h) = host_of(&resp.last.url)
+    {
+        for v in resp.headers.get_all(http::header::SET_COOKIE) {
+            let Ok(v) = v.to_str() else { continue };
+            let mut parts = v.split(';');
+            let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else { continue };
+            let expired = parts.any(|p| p.trim().eq_ignore_ascii_case("max-age=0"));
+            let jar = s.jar.entry(h.clone()).or_default();
+            if expired {
+                jar.remove(name.trim());
+            } else {
+                jar.insert(name.trim().to_string(), value.trim().to_string());
+            }
+        }
+    }
     o.set("_id", s.responses.len())?;
     s.responses.push(Kept {
         resp,
@@ -550,7 +600,8 @@ fn build<'js>(
     }
     // Credentials in the URL become a Basic header (k6's auth: "basic", and
     // its default for user:pass@ URLs).
-    if let Ok(mut u) = url::Url::parse(&url)
+    if url.contains('@')
+        && let Ok(mut u) = url::Url::parse(&url)
         && !u.username().is_empty()
     {
         let user = percent_decode(u.username());
@@ -585,6 +636,25 @@ fn build<'js>(
     } else {
         Bytes::from(body.get::<Coerced<String>>()?.0)
     };
+    // Cookies of the VU's jar for this host, unless params gave the same name.
+    if !st.borrow().jar.is_empty()
+        && let Some(h) = host_of(&url)
+        && let Some(jar) = st.borrow().jar.get(&h).filter(|j| !j.is_empty())
+    {
+        let given: Vec<String> = headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';').filter_map(|p| p.split_once('=')).map(|(k, _)| k.trim().to_string()))
+            .collect();
+        let pairs: Vec<String> =
+            jar.iter().filter(|(k, _)| !given.contains(k)).map(|(k, v)| format!("{k}={v}")).collect();
+        if !pairs.is_empty()
+            && let Ok(v) = HeaderValue::from_str(&pairs.join("; "))
+        {
+            headers.append(http::header::COOKIE, v);
+        }
+    }
     if let Some(d) = deadline {
         let left = d.saturating_duration_since(Instant::now());
         options.timeout = options.timeout.min(left.max(Duration::from_millis(1)));
@@ -593,6 +663,15 @@ fn build<'js>(
     let kept = KeptReq { response_type, headers: headers.clone(), body: body_bytes.clone(), method: method.clone() };
     let req = HttpRequest { method, url, headers, body: body_bytes, options };
     Ok((HttpCall { req, name, expected }, kept))
+}
+
+/// The host (and port) of a URL: the key of the cookie jar.
+fn host_of(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    Some(match u.port() {
+        Some(p) => format!("{}:{p}", u.host_str()?),
+        None => u.host_str()?.to_string(),
+    })
 }
 
 fn percent_decode(s: &str) -> String {

@@ -82,9 +82,11 @@ pub enum Output {
     Gone,
 }
 
-/// Which functions the entry module exports.
-#[derive(Debug, Clone, Copy, Default)]
+/// What the entry module exports.
+#[derive(Debug, Clone, Default)]
 pub struct Exports {
+    /// `options`, as JSON.
+    pub options: Option<String>,
     /// `default`.
     pub default: bool,
     /// `setup`.
@@ -200,6 +202,8 @@ pub struct VuState {
     pub quitting: bool,
     /// The iteration's time is up.
     pub timed_out: bool,
+    /// The VU's cookie jar: host → name → value.
+    pub jar: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// Shared handle on a VU's state.
@@ -311,6 +315,7 @@ fn body(shared: Arc<ScriptShared>, id: u64, quit: Arc<AtomicBool>) -> Output {
         arrays: BTreeMap::new(),
         quitting: false,
         timed_out: false,
+        jar: BTreeMap::new(),
     }));
     // Init: natives, then the entry module; keep its exported functions.
     deadline.set(Some(Instant::now() + shared.config.iteration_timeout));
@@ -332,7 +337,12 @@ fn body(shared: Arc<ScriptShared>, id: u64, quit: Arc<AtomicBool>) -> Output {
             ns.get::<_, Option<Function>>(name).ok().flatten().map(|f| Persistent::save(&ctx, f))
         };
         let funcs = Funcs { default: get("default"), setup: get("setup"), teardown: get("teardown") };
+        let options = match ns.get::<_, Option<Value>>("options") {
+            Ok(Some(v)) if !v.is_undefined() => ctx.json_stringify(v).ok().flatten().and_then(|s| s.to_string().ok()),
+            _ => None,
+        };
         let exports = Exports {
+            options,
             default: funcs.default.is_some(),
             setup: funcs.setup.is_some(),
             teardown: funcs.teardown.is_some(),
@@ -349,7 +359,7 @@ fn body(shared: Arc<ScriptShared>, id: u64, quit: Arc<AtomicBool>) -> Output {
         }
     };
     let mut data: Option<Persistent<Value<'static>>> = None;
-    let mut input = wait(Output::Ready(Ok(exports)));
+    let mut input = wait(Output::Ready(Ok(exports.clone())));
     loop {
         let start = match input {
             Input::Start(s) => s,

@@ -128,9 +128,22 @@ export function setResponseCallback(cb) {
   A.setExpected(cb && cb.__expected ? cb.__expected : null);
 }
 
+// The VU's cookie jar: filled from Set-Cookie, sent with later requests to
+// the same host.
+const jar = {
+  set(url, name, value) { A.jarSet(String(url), String(name), String(value)); },
+  cookiesForURL(url) { return A.jarGet(String(url)); },
+  clear(url) { A.jarClear(String(url)); },
+  delete(url, name) { A.jarClear(String(url), String(name)); },
+};
+
+export function cookieJar() {
+  return jar;
+}
+
 export const OCSP_STATUS_GOOD = "good";
 
 export default {
-  request, get, head, post, put, patch, del, options, batch, url, expectedStatuses, setResponseCallback,
+  request, get, head, post, put, patch, del, options, batch, url, expectedStatuses, setResponseCallback, cookieJar,
   Response,
 };
