@@ -19,7 +19,8 @@ pub async fn start(state: &AppState) -> anyhow::Result<LocalAgent> {
     // The port must be known before the credential: bind, then hand the socket over.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let credential = state.agents.credential(&alilo_shared::agent_client::base_url("127.0.0.1", &addr.port().to_string()));
+    let credential =
+        state.agents.credential(&alilo_shared::agent_client::base_url("127.0.0.1", &addr.port().to_string()));
     let server = alilo_agent::api::Server::with_listener(
         listener,
         alilo_agent::api::ServeConfig {

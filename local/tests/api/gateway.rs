@@ -56,10 +56,16 @@ async fn gateway_events_reach_the_function_routes() {
     let app = alilo_shared::router::app(alilo_fn_projects::routes(), test.app_state.clone());
     let (status, refused) = call(app.clone(), &event("/v1/projects", "{}", false)).await;
     assert_eq!(status, 401, "no credentials: {refused}");
-    let (_, token, _) =
-        alilo_shared::service::auth::issue_token(&test.app_state, "gw", alilo_shared::auth::Role::Tester, None, None, 600)
-            .await
-            .unwrap();
+    let (_, token, _) = alilo_shared::service::auth::issue_token(
+        &test.app_state,
+        "gw",
+        alilo_shared::auth::Role::Tester,
+        None,
+        None,
+        600,
+    )
+    .await
+    .unwrap();
     let bearer = format!("Bearer {token}");
     let auth = [("authorization", bearer.as_str())];
     let (status, created) =
@@ -82,7 +88,8 @@ async fn gateway_events_reach_the_function_routes() {
 #[tokio::test]
 async fn the_session_cookie_works_through_gateway_events() {
     let test = spawn_app().await;
-    test.ok("/v1/auth/user/create", json!({"name": "carol", "password": "correct horse battery", "role": "viewer"})).await;
+    test.ok("/v1/auth/user/create", json!({"name": "carol", "password": "correct horse battery", "role": "viewer"}))
+        .await;
     let auth = alilo_shared::router::app(alilo_fn_auth::routes(), test.app_state.clone());
     let projects = alilo_shared::router::app(alilo_fn_projects::routes(), test.app_state.clone());
     let (status, cookie, answer) = call_with_cookie(

@@ -144,10 +144,15 @@ async fn spawn(tweak: impl FnOnce(&mut Settings), behind_proxy: bool) -> TestApp
 
 /// A client sending a fresh API token of `role` (limited to `projects`) on every
 /// request, and the token.
-pub async fn client_as(state: &alilo_shared::AppState, role: Role, projects: Option<&[i64]>) -> (reqwest::Client, String) {
-    let (_, token, _) = alilo_shared::service::auth::issue_token(state, &format!("test-{}", role.as_str()), role, projects, None, 3600)
-        .await
-        .expect("a test token is issued");
+pub async fn client_as(
+    state: &alilo_shared::AppState,
+    role: Role,
+    projects: Option<&[i64]>,
+) -> (reqwest::Client, String) {
+    let (_, token, _) =
+        alilo_shared::service::auth::issue_token(state, &format!("test-{}", role.as_str()), role, projects, None, 3600)
+            .await
+            .expect("a test token is issued");
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
     (reqwest::Client::builder().default_headers(headers).build().unwrap(), token)

@@ -31,7 +31,8 @@ async fn a_cross_site_request_is_refused_and_changes_nothing() {
     let refused: Value = response.json().await.unwrap();
     assert!(refused["message"].as_str().unwrap().contains("evil.example"), "{refused}");
     // JSON from another origin: still refused.
-    let (status, _) = post_with(&app.client, &app.address, "/v1/project/create", body.clone(), "application/json").await;
+    let (status, _) =
+        post_with(&app.client, &app.address, "/v1/project/create", body.clone(), "application/json").await;
     assert_eq!(status, StatusCode::OK, "the same request without an Origin (curl) passes");
     let response = app
         .client
@@ -115,7 +116,10 @@ async fn the_rule_table_guards_every_documented_route() {
             assert_eq!(status, StatusCode::FORBIDDEN, "{path} as viewer: {answer}");
             assert!(answer["message"].as_str().unwrap().contains("permission"), "{path}: {answer}");
         } else {
-            assert!(status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED, "{path} as viewer: {answer}");
+            assert!(
+                status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED,
+                "{path} as viewer: {answer}"
+            );
         }
         let (status, answer) = tester.post(path, json!({})).await;
         assert_eq!(status == StatusCode::FORBIDDEN, rule.need == Need::Admin, "{path} as tester: {answer}");
@@ -187,7 +191,8 @@ async fn with_cookie(app: &TestApp, cookie: &str, path: &str, body: Value) -> (S
 #[tokio::test]
 async fn a_user_signs_in_with_a_cookie_and_signs_out() {
     let app = spawn_app().await;
-    app.ok("/v1/auth/user/create", json!({"name": "alice", "password": "correct horse battery", "role": "tester"})).await;
+    app.ok("/v1/auth/user/create", json!({"name": "alice", "password": "correct horse battery", "role": "tester"}))
+        .await;
     let (status, cookie, answer) = login(&app, "alice", "correct horse battery").await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     let set_cookie = cookie.expect("a session cookie");
@@ -196,10 +201,15 @@ async fn a_user_signs_in_with_a_cookie_and_signs_out() {
     }
     let cookie = set_cookie.split(';').next().unwrap().to_string();
     let (status, me) = with_cookie(&app, &cookie, "/v1/auth/me", json!({})).await;
-    assert_eq!((status, me["me"]["name"].as_str(), me["me"]["role"].as_str()), (StatusCode::OK, Some("alice"), Some("tester")));
-    let (status, _) = with_cookie(&app, &cookie, "/v1/project/create", json!({"project": {"title": "By cookie"}})).await;
+    assert_eq!(
+        (status, me["me"]["name"].as_str(), me["me"]["role"].as_str()),
+        (StatusCode::OK, Some("alice"), Some("tester"))
+    );
+    let (status, _) =
+        with_cookie(&app, &cookie, "/v1/project/create", json!({"project": {"title": "By cookie"}})).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = with_cookie(&app, &cookie, "/v1/agent/set", json!({"agent": {"host_name": "h", "port": "1"}})).await;
+    let (status, _) =
+        with_cookie(&app, &cookie, "/v1/agent/set", json!({"agent": {"host_name": "h", "port": "1"}})).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "registering agents is admin-only");
     let (status, _) = with_cookie(&app, &cookie, "/v1/auth/logout", json!({})).await;
     assert_eq!(status, StatusCode::OK);
@@ -270,8 +280,13 @@ async fn tokens_are_shown_once_listed_revoked_and_expire() {
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{bad}");
     }
     app.fails("/v1/auth/token/create", json!({"name": "x", "role": "root"}), 422, "role").await;
-    app.fails("/v1/auth/token/create", json!({"name": "x", "role": "viewer", "expires_in_days": 9999}), 422, "expires_in_days")
-        .await;
+    app.fails(
+        "/v1/auth/token/create",
+        json!({"name": "x", "role": "viewer", "expires_in_days": 9999}),
+        422,
+        "expires_in_days",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -332,8 +347,11 @@ async fn recorder() -> (u16, Arc<Mutex<Vec<String>>>) {
 async fn a_registered_host_learns_only_its_own_credential() {
     let app = spawn_app_with(|s| s.no_agent = false).await;
     let (port, seen) = recorder().await;
-    app.ok("/v1/agent/set", json!({"agent": {"host_name": "127.0.0.1", "port": port.to_string(), "enabled": true, "tags": ["trap"]}}))
-        .await;
+    app.ok(
+        "/v1/agent/set",
+        json!({"agent": {"host_name": "127.0.0.1", "port": port.to_string(), "enabled": true, "tags": ["trap"]}}),
+    )
+    .await;
     let project = app.create_project("P").await;
     let scenario = app.create_scenario(project, "S").await;
     let script = json!({"simple_script": {"scenario_id": scenario, "name": "a", "enabled": true, "tag": "trap",
@@ -346,7 +364,8 @@ async fn a_registered_host_learns_only_its_own_credential() {
     let own = app.app_state.agents.credential(&format!("http://127.0.0.1:{port}"));
     assert!(received.iter().all(|h| *h == format!("Bearer {own}")), "{received:?}");
     // The local agent (another port) refuses that credential.
-    let local = app.ok("/v1/agents/by-tag", json!({"tag": "local"})).await["agents"][0]["port"].as_str().unwrap().to_string();
+    let local =
+        app.ok("/v1/agents/by-tag", json!({"tag": "local"})).await["agents"][0]["port"].as_str().unwrap().to_string();
     let response = reqwest::Client::new()
         .get(format!("http://127.0.0.1:{local}/v1/agent"))
         .bearer_auth(&own)
@@ -355,7 +374,12 @@ async fn a_registered_host_learns_only_its_own_credential() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let real = app.app_state.agents.credential(&format!("http://127.0.0.1:{local}"));
-    let response = reqwest::Client::new().get(format!("http://127.0.0.1:{local}/v1/agent")).bearer_auth(&real).send().await.unwrap();
+    let response = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{local}/v1/agent"))
+        .bearer_auth(&real)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK, "the local agent's own credential opens it");
     let given = app.ok("/v1/agent/credential", json!({"host_name": "127.0.0.1", "port": port.to_string()})).await;
     assert_eq!(given["credential"], own.as_str());
@@ -368,7 +392,8 @@ async fn data_files_come_only_from_our_bucket_unless_listed() {
     let scenario = app.create_scenario(project, "S").await;
     let mut script = crate::helpers::simple_script(scenario, "exfil", "1");
     script["ammo_url"] = json!("http://127.0.0.1:9/secret.json");
-    let answer = app.fails("/v1/simple-script/create", json!({"simple_script": script.clone()}), 422, "127.0.0.1").await;
+    let answer =
+        app.fails("/v1/simple-script/create", json!({"simple_script": script.clone()}), 422, "127.0.0.1").await;
     assert!(answer["message"].as_str().unwrap().contains("ALILO_ALLOWED_TARGETS"), "{answer}");
     script["ammo_url"] = json!(format!("s3://{}/data/a.json", app.bucket));
     app.ok("/v1/simple-script/create", json!({"simple_script": script.clone()})).await;
@@ -402,7 +427,8 @@ async fn the_target_allow_list_refuses_save_import_and_start() {
     // A script stored before the list changed is refused at start.
     let conn = crate::helpers::connect_dsn(&app.dsn).await;
     conn.execute("UPDATE simple_scripts SET path = 'evil.example/x' WHERE name = 'ok'", &[]).await.unwrap();
-    app.fails("/v1/run/start", json!({"scenario_id": scenario, "percentage_of_target": 100}), 422, "evil.example").await;
+    app.fails("/v1/run/start", json!({"scenario_id": scenario, "percentage_of_target": 100}), 422, "evil.example")
+        .await;
 }
 
 #[tokio::test]
@@ -438,7 +464,11 @@ async fn no_auth_is_refused_off_loopback() {
     };
     let err = alilo_local::Application::build(&settings).await.err().expect("refused");
     assert!(err.0.contains("--no-auth") && err.0.contains("0.0.0.0"), "{err}");
-    assert!(alilo_local::is_loopback("127.0.0.1") && alilo_local::is_loopback("::1") && !alilo_local::is_loopback("10.0.0.1"));
+    assert!(
+        alilo_local::is_loopback("127.0.0.1")
+            && alilo_local::is_loopback("::1")
+            && !alilo_local::is_loopback("10.0.0.1")
+    );
 }
 
 /// Everything written to the log, kept for a test to read.
@@ -467,7 +497,8 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_never_reach_the_log() {
     let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt().with_writer(captured.clone()).with_max_level(tracing::Level::DEBUG).finish();
+    let subscriber =
+        tracing_subscriber::fmt().with_writer(captured.clone()).with_max_level(tracing::Level::DEBUG).finish();
     tracing::subscriber::set_global_default(subscriber).expect("this test owns its process's log (nextest)");
 
     let app = spawn_app_with(|s| s.no_agent = false).await;
@@ -481,11 +512,13 @@ async fn secrets_never_reach_the_log() {
         .as_str()
         .unwrap()
         .to_string();
-    let local = app.ok("/v1/agents/by-tag", json!({"tag": "local"})).await["agents"][0]["port"].as_str().unwrap().to_string();
-    let credential = app.ok("/v1/agent/credential", json!({"host_name": "127.0.0.1", "port": local})).await["credential"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let local =
+        app.ok("/v1/agents/by-tag", json!({"tag": "local"})).await["agents"][0]["port"].as_str().unwrap().to_string();
+    let credential =
+        app.ok("/v1/agent/credential", json!({"host_name": "127.0.0.1", "port": local})).await["credential"]
+            .as_str()
+            .unwrap()
+            .to_string();
     let target = crate::runs::Target::start().await;
     let project = app.create_project("Logged").await;
     let scenario = app.create_scenario(project, "S").await;
@@ -503,7 +536,9 @@ async fn secrets_never_reach_the_log() {
 
     let log = String::from_utf8_lossy(&captured.0.lock().unwrap()).to_string();
     assert!(log.contains("local agent started"), "the log was captured: {} bytes", log.len());
-    for (what, secret) in [("password", password), ("session id", &session), ("token", &token), ("agent credential", &credential)] {
+    for (what, secret) in
+        [("password", password), ("session id", &session), ("token", &token), ("agent credential", &credential)]
+    {
         assert!(!log.contains(secret), "the {what} is in the log");
     }
 }

@@ -162,22 +162,38 @@ mod tests {
     fn a_request_from_another_origin_is_refused() {
         assert!(!origin_ok(&[("host", "api:8084"), ("origin", "http://evil.example")]));
         assert!(!origin_ok(&[("host", "api:8084"), ("origin", "null")]));
-        assert!(!origin_ok(&[("host", "api:8084"), ("origin", "http://evil.example"), ("sec-fetch-site", "cross-site")]));
+        assert!(!origin_ok(&[
+            ("host", "api:8084"),
+            ("origin", "http://evil.example"),
+            ("sec-fetch-site", "cross-site")
+        ]));
         assert!(!origin_ok(&[("host", "api:8084"), ("sec-fetch-site", "same-site")]), "a sibling subdomain");
     }
 
     #[test]
     fn the_own_origin_a_listed_origin_and_non_browsers_pass() {
         assert!(origin_ok(&[("host", "localhost:8084"), ("origin", "http://localhost:8084")]));
-        assert!(origin_ok(&[("host", "backend:8084"), ("x-forwarded-host", "alilo.corp"), ("origin", "https://alilo.corp")]));
-        assert!(origin_ok(&[("host", "api:8084"), ("origin", "https://ui.example.com"), ("sec-fetch-site", "cross-site")]));
+        assert!(origin_ok(&[
+            ("host", "backend:8084"),
+            ("x-forwarded-host", "alilo.corp"),
+            ("origin", "https://alilo.corp")
+        ]));
+        assert!(origin_ok(&[
+            ("host", "api:8084"),
+            ("origin", "https://ui.example.com"),
+            ("sec-fetch-site", "cross-site")
+        ]));
         assert!(origin_ok(&[("host", "api:8084")]), "curl sends neither header");
     }
 
     #[test]
     fn the_ui_behind_nginx_is_same_origin_for_the_browser() {
         // nginx rewrites Host to the upstream; the browser still says same-origin.
-        assert!(origin_ok(&[("host", "backend:8084"), ("origin", "http://site.loc"), ("sec-fetch-site", "same-origin")]));
+        assert!(origin_ok(&[
+            ("host", "backend:8084"),
+            ("origin", "http://site.loc"),
+            ("sec-fetch-site", "same-origin")
+        ]));
     }
 
     #[test]
@@ -189,7 +205,12 @@ mod tests {
 
     #[test]
     fn only_json_and_octet_stream_bodies_are_accepted() {
-        for ok in ["application/json", "application/json; charset=utf-8", "application/octet-stream", "application/merge-patch+json"] {
+        for ok in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "application/octet-stream",
+            "application/merge-patch+json",
+        ] {
             let h = headers(&[("content-type", ok)]);
             assert!(check_content_type(&Method::POST, &h, true).is_ok(), "{ok}");
         }

@@ -172,7 +172,11 @@ pub async fn guard(State(app): State<AppState>, mut req: Request, next: Next) ->
 
 /// The projects of the ids a change touches (none: no query).
 async fn projects_of(app: &AppState, t: &Touched) -> Result<Vec<i64>, ApiError> {
-    if t.projects.is_empty() && t.scenarios.is_empty() && t.scripts.is_empty() && t.simple_scripts.is_empty() && t.runs.is_empty()
+    if t.projects.is_empty()
+        && t.scenarios.is_empty()
+        && t.scripts.is_empty()
+        && t.simple_scripts.is_empty()
+        && t.runs.is_empty()
     {
         return Ok(Vec::new());
     }
@@ -194,14 +198,28 @@ struct Audit<'a> {
 }
 
 impl Audit<'_> {
-    async fn record(&self, who: Option<&Principal>, t: &Touched, status: StatusCode, message: &str, actor: Option<String>) {
+    async fn record(
+        &self,
+        who: Option<&Principal>,
+        t: &Touched,
+        status: StatusCode,
+        message: &str,
+        actor: Option<String>,
+    ) {
         if !self.enabled {
             return;
         }
         self.write(who, t, status, message, actor, Vec::new()).await;
     }
 
-    async fn record_with(&self, who: Option<&Principal>, t: &Touched, status: StatusCode, message: &str, projects: Option<Vec<i64>>) {
+    async fn record_with(
+        &self,
+        who: Option<&Principal>,
+        t: &Touched,
+        status: StatusCode,
+        message: &str,
+        projects: Option<Vec<i64>>,
+    ) {
         self.write(who, t, status, message, None, projects.unwrap_or_default()).await;
     }
 

@@ -52,8 +52,8 @@ impl Default for AuthConfig {
 
 impl AuthConfig {
     pub fn from_vars(vars: &impl Vars) -> Result<Self, String> {
-        let allowed_origins =
-            csrf::AllowedOrigins::parse(&vars.var("ALILO_ALLOWED_ORIGINS").unwrap_or_default()).map_err(|e| format!("ALILO_{e}"))?;
+        let allowed_origins = csrf::AllowedOrigins::parse(&vars.var("ALILO_ALLOWED_ORIGINS").unwrap_or_default())
+            .map_err(|e| format!("ALILO_{e}"))?;
         let targets = targets::TargetList::parse(vars.var(targets::VAR).as_deref())?;
         let cookie_secure = match vars.var("ALILO_COOKIE_SECURE").map(|v| v.trim().to_ascii_lowercase()) {
             None => true,
@@ -61,15 +61,13 @@ impl AuthConfig {
             Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => false,
             Some(v) => return Err(format!("ALILO_COOKIE_SECURE={v:?} is invalid: use true or false")),
         };
-        let session_ttl_secs = match vars.var("ALILO_SESSION_TTL_SECS") {
-            None => DEFAULT_SESSION_TTL_SECS,
-            Some(v) => v
-                .trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|s| (60..=30 * 86400).contains(s))
-                .ok_or_else(|| format!("ALILO_SESSION_TTL_SECS={v:?} is invalid: seconds between 60 and 2592000"))?,
-        };
+        let session_ttl_secs =
+            match vars.var("ALILO_SESSION_TTL_SECS") {
+                None => DEFAULT_SESSION_TTL_SECS,
+                Some(v) => v.trim().parse::<i64>().ok().filter(|s| (60..=30 * 86400).contains(s)).ok_or_else(|| {
+                    format!("ALILO_SESSION_TTL_SECS={v:?} is invalid: seconds between 60 and 2592000")
+                })?,
+            };
         Ok(Self { enabled: true, allowed_origins, targets, cookie_secure, session_ttl_secs })
     }
 }

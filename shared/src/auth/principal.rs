@@ -40,7 +40,14 @@ pub struct Principal {
 impl Principal {
     /// The developer of `--no-auth`.
     pub fn no_auth() -> Self {
-        Self { name: "local".into(), user_id: None, token_id: None, role: Role::Admin, projects: None, via: Via::NoAuth }
+        Self {
+            name: "local".into(),
+            user_id: None,
+            token_id: None,
+            role: Role::Admin,
+            projects: None,
+            via: Via::NoAuth,
+        }
     }
 
     /// 403 naming the missing permission, unless the role has `need`.
@@ -48,7 +55,12 @@ impl Principal {
         if self.role.allows(need) {
             Ok(())
         } else {
-            Err(forbidden(format!("{} ({}) lacks the permission to {}", self.name, self.role.as_str(), need.permission())))
+            Err(forbidden(format!(
+                "{} ({}) lacks the permission to {}",
+                self.name,
+                self.role.as_str(),
+                need.permission()
+            )))
         }
     }
 
@@ -59,10 +71,15 @@ impl Principal {
             return Ok(());
         };
         if creates_project {
-            return Err(forbidden(format!("{} is limited to projects {allowed:?} and cannot create projects", self.name)));
+            return Err(forbidden(format!(
+                "{} is limited to projects {allowed:?} and cannot create projects",
+                self.name
+            )));
         }
         match touched.iter().find(|p| !allowed.contains(p)) {
-            Some(p) => Err(forbidden(format!("{} is limited to projects {allowed:?}; project {p} is not one", self.name))),
+            Some(p) => {
+                Err(forbidden(format!("{} is limited to projects {allowed:?}; project {p} is not one", self.name)))
+            }
             None => Ok(()),
         }
     }
@@ -70,7 +87,10 @@ impl Principal {
 
 /// 401: no credentials, or unknown/expired/revoked ones.
 pub fn unauthorized(why: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, format!("authentication required: {why}; sign in at /login or send Authorization: Bearer <token>"))
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        format!("authentication required: {why}; sign in at /login or send Authorization: Bearer <token>"),
+    )
 }
 
 /// 403 with the reason.
@@ -83,7 +103,14 @@ mod tests {
     use super::*;
 
     fn tester(projects: Option<Vec<i64>>) -> Principal {
-        Principal { name: "t".into(), user_id: Some(1), token_id: None, role: Role::Tester, projects, via: Via::Session }
+        Principal {
+            name: "t".into(),
+            user_id: Some(1),
+            token_id: None,
+            role: Role::Tester,
+            projects,
+            via: Via::Session,
+        }
     }
 
     #[test]

@@ -27,7 +27,7 @@ fn as_id(v: &Value) -> Option<i64> {
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
-.filter(|id| *id > 0)
+    .filter(|id| *id > 0)
 }
 
 fn push(list: &mut Vec<i64>, id: i64) {

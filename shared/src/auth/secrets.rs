@@ -11,8 +11,8 @@
 //!   learns the credential of that host only, which opens no other agent. The key
 //!   lives in the backend's configuration, never in the database.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use hmac::{KeyInit, Mac};
 use sha2::{Digest, Sha256};
 

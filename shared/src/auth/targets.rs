@@ -97,11 +97,8 @@ pub fn host_of(url: &str) -> Option<String> {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let authority = rest.split(['/', '?', '#']).next()?;
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if let Some(v6) = host_port.strip_prefix('[') {
-        v6.split(']').next()?
-    } else {
-        host_port.split(':').next()?
-    };
+    let host =
+        if let Some(v6) = host_port.strip_prefix('[') { v6.split(']').next()? } else { host_port.split(':').next()? };
     let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
     (!host.is_empty()).then_some(host)
 }
@@ -184,9 +181,8 @@ impl TargetList {
                 "data files from other hosts than our bucket are off: host {host:?} is not in {VAR} (unset)"
             ));
         }
-        let internal = host == "localhost"
-            || host.ends_with(".localhost")
-            || host.parse::<IpAddr>().is_ok_and(internal_address);
+        let internal =
+            host == "localhost" || host.ends_with(".localhost") || host.parse::<IpAddr>().is_ok_and(internal_address);
         if internal {
             if self.matches(&host, true) {
                 return Ok(());
@@ -240,7 +236,13 @@ mod tests {
     #[test]
     fn internal_data_hosts_need_an_address_entry() {
         let by_name = list("*, localhost");
-        for url in ["http://127.0.0.1:9/s.json", "http://localhost/s", "http://169.254.169.254/latest", "http://[::ffff:10.0.0.1]/x", "http://192.168.1.1/x"] {
+        for url in [
+            "http://127.0.0.1:9/s.json",
+            "http://localhost/s",
+            "http://169.254.169.254/latest",
+            "http://[::ffff:10.0.0.1]/x",
+            "http://192.168.1.1/x",
+        ] {
             assert!(by_name.check_data_url(url, "b").is_err(), "{url}");
         }
         assert!(by_name.check_data_url("https://cdn.example/a.json", "b").is_ok());

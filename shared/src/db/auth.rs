@@ -119,8 +119,7 @@ pub async fn update_user(
         )
         .await?;
     if password_hash.is_some() || disabled == Some(true) {
-        tx.execute("UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", &[&id])
-            .await?;
+        tx.execute("UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", &[&id]).await?;
     }
     tx.commit().await?;
     Ok(n == 1)
@@ -163,13 +162,17 @@ pub async fn session_principal(db: &Db, id_hash: &[u8]) -> ApiResult<Option<Prin
 
 pub async fn revoke_session(db: &Db, id_hash: &[u8]) -> ApiResult<bool> {
     let conn = db.conn().await?;
-    Ok(conn.execute("UPDATE sessions SET revoked_at = now() WHERE id_hash = $1 AND revoked_at IS NULL", &[&id_hash]).await?
+    Ok(conn
+        .execute("UPDATE sessions SET revoked_at = now() WHERE id_hash = $1 AND revoked_at IS NULL", &[&id_hash])
+        .await?
         == 1)
 }
 
 pub async fn revoke_user_sessions(db: &Db, user_id: i64) -> ApiResult<u64> {
     let conn = db.conn().await?;
-    Ok(conn.execute("UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", &[&user_id]).await?)
+    Ok(conn
+        .execute("UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", &[&user_id])
+        .await?)
 }
 
 /// A stored token, without its digest.
@@ -254,7 +257,8 @@ pub async fn list_tokens(db: &Db) -> ApiResult<Vec<TokenRow>> {
 
 pub async fn revoke_token(db: &Db, id: i64) -> ApiResult<bool> {
     let conn = db.conn().await?;
-    Ok(conn.execute("UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL", &[&id]).await? == 1)
+    Ok(conn.execute("UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL", &[&id]).await?
+        == 1)
 }
 
 /// One audit row to write.

@@ -112,8 +112,12 @@ fn role(field: &str, raw: &str) -> ApiResult<Role> {
 
 fn user_name(raw: &str) -> ApiResult<String> {
     let name = raw.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.starts_with("token:") || name.chars().any(char::is_control) {
-        return Err(ApiError::unprocessable("name", format!("{name:?} is not a user name (1-100 characters, no `token:` prefix)")));
+    if name.is_empty() || name.chars().count() > 100 || name.starts_with("token:") || name.chars().any(char::is_control)
+    {
+        return Err(ApiError::unprocessable(
+            "name",
+            format!("{name:?} is not a user name (1-100 characters, no `token:` prefix)"),
+        ));
     }
     Ok(name.to_string())
 }
@@ -151,7 +155,11 @@ pub async fn create_user(app: &AppState, req: CreateUserRequest) -> ApiResult<Cr
     let projects = projects(req.projects)?;
     let hash = hash(password("password", &req.password)?).await?;
     let id = db::auth::create_user(&app.db, &name, &hash, role, projects.as_deref()).await.map_err(|e| {
-        if e.status == StatusCode::CONFLICT { ApiError::conflict(format!("name: user {name:?} already exists")) } else { e }
+        if e.status == StatusCode::CONFLICT {
+            ApiError::conflict(format!("name: user {name:?} already exists"))
+        } else {
+            e
+        }
     })?;
     Ok(CreatedResponse { status: true, message: format!("user {name} created"), id })
 }
@@ -185,7 +193,11 @@ pub async fn revoke_sessions(app: &AppState, req: UserIdRequest) -> ApiResult<St
 }
 
 /// Issue a token; its value is in the answer only.
-pub async fn create_token(app: &AppState, caller: &Principal, req: CreateTokenRequest) -> ApiResult<CreateTokenResponse> {
+pub async fn create_token(
+    app: &AppState,
+    caller: &Principal,
+    req: CreateTokenRequest,
+) -> ApiResult<CreateTokenResponse> {
     let name = req.name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(ApiError::unprocessable("name", "a token needs a name of 1-100 characters"));
@@ -194,10 +206,20 @@ pub async fn create_token(app: &AppState, caller: &Principal, req: CreateTokenRe
     let projects = projects(req.projects)?;
     let days = req.expires_in_days.unwrap_or(DEFAULT_TOKEN_DAYS);
     if !(1..=MAX_TOKEN_DAYS).contains(&days) {
-        return Err(ApiError::unprocessable("expires_in_days", format!("{days} is not between 1 and {MAX_TOKEN_DAYS}")));
+        return Err(ApiError::unprocessable(
+            "expires_in_days",
+            format!("{days} is not between 1 and {MAX_TOKEN_DAYS}"),
+        ));
     }
-    let (id, token, expires_at) = issue_token(app, name, role, projects.as_deref(), caller.user_id, days * 86400).await?;
-    Ok(CreateTokenResponse { status: true, message: "store it now: it is not shown again".into(), id, token, expires_at })
+    let (id, token, expires_at) =
+        issue_token(app, name, role, projects.as_deref(), caller.user_id, days * 86400).await?;
+    Ok(CreateTokenResponse {
+        status: true,
+        message: "store it now: it is not shown again".into(),
+        id,
+        token,
+        expires_at,
+    })
 }
 
 /// Issue a token (also used by tests and tools): id, the token, its expiry.
@@ -212,7 +234,8 @@ pub async fn issue_token(
     let token = secrets::new_token();
     let hash = secrets::digest(&token);
     let (id, expires_at) =
-        db::auth::create_token(&app.db, &NewToken { name, token_hash: &hash, role, projects, created_by, ttl_secs }).await?;
+        db::auth::create_token(&app.db, &NewToken { name, token_hash: &hash, role, projects, created_by, ttl_secs })
+            .await?;
     Ok((id, token, expires_at))
 }
 
