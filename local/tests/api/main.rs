@@ -16,6 +16,7 @@ mod runs;
 mod scenarios;
 mod scripts;
 mod search;
+mod security;
 mod simple_scripts;
 mod simple_semantics;
 mod startup;
