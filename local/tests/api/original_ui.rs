@@ -219,7 +219,7 @@ async fn a_simple_script_s_file_link_opens_its_equivalent_extended_script() {
     let link = listed["simple_scripts"][0]["script_file_url"].as_str().unwrap().to_string();
     assert_eq!(link, format!("/v1/simple-script?simple_script_id={id}"));
 
-    let response = reqwest::get(format!("{}{link}", app.address)).await.unwrap();
+    let response = app.client.get(format!("{}{link}", app.address)).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
     let js = response.text().await.unwrap();
@@ -228,9 +228,10 @@ async fn a_simple_script_s_file_link_opens_its_equivalent_extended_script() {
     assert!(js.contains(r#""Accept": "application/json","#), "{js}");
     assert!(js.contains("stages: [{ target: 5, duration: '30s' }, { target: 10, duration: '30s' }]"), "{js}");
 
-    let missing = reqwest::get(format!("{}/v1/simple-script?simple_script_id={}", app.address, id + 1)).await.unwrap();
+    let missing =
+        app.client.get(format!("{}/v1/simple-script?simple_script_id={}", app.address, id + 1)).send().await.unwrap();
     assert_eq!(missing.status(), 404);
-    let bad = reqwest::get(format!("{}/v1/simple-script?simple_script_id=x", app.address)).await.unwrap();
+    let bad = app.client.get(format!("{}/v1/simple-script?simple_script_id=x", app.address)).send().await.unwrap();
     assert_eq!(bad.status(), 400);
     assert!(bad.text().await.unwrap().contains("simple_script_id"));
 }

@@ -123,6 +123,7 @@ pub const RULES: &[Rule] = &[
     // Agents: registering one decides where the backend sends its calls.
     read("/v1/agents"),
     read("/v1/agent"),
+    read("/v1/agent/get"), // the original UI's alias of /v1/agent
     read("/v1/agent/tags"),
     read("/v1/agents/by-tag"),
     admin("/v1/agent/set"),
@@ -175,8 +176,10 @@ pub const RULES: &[Rule] = &[
     test("/v1/file/upload"),
     test("/v1/s3/uploadFile"),
     test("/v1/s3/deleteBucketFile"),
+    test("/api/delete/file"), // the original UI's alias of /v1/s3/deleteBucketFile
     // Search.
     read("/v1/search"),
+    read("/v1/search/script"), // the original UI's alias of /v1/search
     read("/v1/page-num"),
     // Runs.
     read("/v1/runs"),
