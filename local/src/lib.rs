@@ -167,7 +167,7 @@ impl Application {
             config.agent_token = alilo_shared::config::Secret::new(uuid::Uuid::new_v4().simple().to_string());
         }
         let agents = alilo_shared::agent_client::AgentClient::new(config.agent_token.clone());
-        let state = AppState { db: database, storage, limits: config.limits, agents };
+        let state = AppState { db: database, storage, limits: config.limits, agents, nudge: Default::default() };
         let agent = if settings.no_agent {
             None
         } else {
@@ -244,16 +244,28 @@ impl Application {
     }
 }
 
-/// The run-controller of `alilo-local`: one pass every `interval` until stopped.
+/// The run-controller of `alilo-local`: one pass every `interval`, and one at
+/// once after each change of desired state (a nudge), until stopped. One
+/// [`Controller`](alilo_shared::control::Controller) for the process, so its
+/// memory carries a database outage.
 async fn controller_loop(state: AppState, interval: std::time::Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let options = match alilo_shared::control::outage::OutageLimits::from_env() {
+        Ok(outage) => alilo_shared::control::ControllerOptions { outage, ..Default::default() },
+        Err(e) => {
+            tracing::error!(error = %e, "run-controller not started");
+            return;
+        }
+    };
+    let mut controller = alilo_shared::control::Controller::new(options);
     let mut timer = tokio::time::interval(interval);
     timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = timer.tick() => {}
+            () = state.nudge.nudged() => {}
             _ = stop.changed() => break,
         }
-        if let Err(e) = alilo_shared::control::tick(&state).await {
+        if let Err(e) = controller.pass(&state).await {
             tracing::warn!(error = %e, "controller pass failed");
         }
     }

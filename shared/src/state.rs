@@ -13,6 +13,8 @@ pub struct AppState {
     pub limits: Limits,
     /// The client of the agents' control API (carries the bearer token).
     pub agents: AgentClient,
+    /// Wakes this process's run-controller after a change of desired state.
+    pub nudge: crate::control::Nudge,
 }
 
 impl AppState {
@@ -21,6 +23,12 @@ impl AppState {
     pub async fn connect(config: &Config) -> anyhow::Result<Self> {
         let db = Db::connect(&config.dsn)?;
         let storage = Storage::connect(&config.s3).await?;
-        Ok(Self { db, storage, limits: config.limits, agents: AgentClient::new(config.agent_token.clone()) })
+        Ok(Self {
+            db,
+            storage,
+            limits: config.limits,
+            agents: AgentClient::new(config.agent_token.clone()),
+            nudge: crate::control::Nudge::default(),
+        })
     }
 }

@@ -18,6 +18,19 @@ use std::path::PathBuf;
 
 pub const DEFAULT_TEST_DSN: &str = "postgres://postgres@127.0.0.1:5432/test";
 
+/// Polls `check` every 50 ms until it gives a value, failing with `what` after
+/// `limit`: tests wait for what they need, never a guessed time.
+pub async fn eventually<T>(limit: std::time::Duration, what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let end = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < end, "not within {limit:?}: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,

@@ -3,8 +3,10 @@
 //! by [`migrate`].
 
 pub mod agents;
+pub mod control;
 pub mod files;
 pub mod projects;
+pub mod run_writes;
 pub mod runs;
 pub mod scenarios;
 pub mod scripts;
@@ -22,6 +24,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_resources.sql", include_str!("../../../migrations/0001_resources.sql")),
     ("0002_runs.sql", include_str!("../../../migrations/0002_runs.sql")),
     ("0003_project_count.sql", include_str!("../../../migrations/0003_project_count.sql")),
+    ("0004_run_core.sql", include_str!("../../../migrations/0004_run_core.sql")),
 ];
 
 /// Connections per process. A Lambda instance serves one request at a time; the
