@@ -100,11 +100,13 @@ mod tests {
     }
 
     /// (run status, stop wanted, job phases with seconds unseen) → (run, script run).
+    type Case<'a> = (RunStatus, bool, &'a [(JobPhase, Option<f64>)], RunStatus, ScriptRunStatus);
+
     #[test]
     fn statuses_roll_up_from_jobs() {
         use RunStatus as R;
         use ScriptRunStatus as S;
-        let table: &[(R, bool, &[(JobPhase, Option<f64>)], R, S)] = &[
+        let table: &[Case] = &[
             (R::Prepared, false, &[(Starting, None)], R::Prepared, S::Running),
             (R::Prepared, false, &[(Pending, Some(0.0))], R::Running, S::Running),
             (R::Prepared, false, &[(Running, Some(0.0)), (Starting, None)], R::Running, S::Running),

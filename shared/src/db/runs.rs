@@ -445,7 +445,10 @@ pub async fn active_of_scenario(conn: &impl GenericClient, scenario_id: i64) -> 
 /// The live jobs of a run that should run, each with its share and the rate and
 /// scale its agent was last told, and its script run's desired rate: what
 /// `is-change-loadlevel` compares.
-pub async fn live_jobs_sent(conn: &impl GenericClient, run_id: i64) -> ApiResult<Vec<(f64, Option<(f64, f64)>, f64)>> {
+pub async fn live_jobs_sent(
+    conn: &impl GenericClient,
+    run_id: i64,
+) -> ApiResult<Vec<crate::model::run::SentVsDesired>> {
     let rows = conn
         .query(
             "SELECT j.share, j.sent_rps, j.sent_scale, s.target_rps, s.percentage, s.extra_rps, s.desired
@@ -456,9 +459,10 @@ pub async fn live_jobs_sent(conn: &impl GenericClient, run_id: i64) -> ApiResult
         .await?;
     Ok(rows
         .iter()
-        .map(|r| {
-            let sent = r.get::<_, Option<f64>>(1).zip(r.get::<_, Option<f64>>(2));
-            (r.get(0), sent, desired_rps(r.get(3), r.get(4), r.get(5), r.get(6)))
+        .map(|r| crate::model::run::SentVsDesired {
+            share: r.get(0),
+            sent: r.get::<_, Option<f64>>(1).zip(r.get::<_, Option<f64>>(2)),
+            desired_rps: desired_rps(r.get(3), r.get(4), r.get(5), r.get(6)),
         })
         .collect())
 }

@@ -296,6 +296,23 @@ pub struct Job {
     pub unseen_for: Option<f64>,
 }
 
+/// A live job that should run, against what its agent was last told: what
+/// `is-change-loadlevel` compares.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SentVsDesired {
+    pub share: f64,
+    /// Target rps and scale the agent was last told.
+    pub sent: Option<(f64, f64)>,
+    /// Its script run's desired rate.
+    pub desired_rps: f64,
+}
+
+/// Whether some live job has not yet been told its desired rate and share.
+pub fn change_pending(jobs: &[SentVsDesired]) -> bool {
+    jobs.iter()
+        .any(|j| j.sent.is_none_or(|(rps, scale)| (scale - j.share).abs() > 1e-9 || (rps - j.desired_rps).abs() > 1e-6))
+}
+
 /// An enabled agent that may receive work.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentRow {
@@ -335,6 +352,16 @@ mod tests {
                 (!name.starts_with("TYPE_6") && !name.starts_with("TYPE_7")).then_some(*name)
             );
         }
+    }
+
+    #[test]
+    fn a_change_is_pending_until_every_live_job_was_told_its_rate_and_share() {
+        let told = SentVsDesired { share: 0.5, sent: Some((60.0, 0.5)), desired_rps: 60.0 };
+        assert!(!change_pending(&[told]));
+        assert!(change_pending(&[told, SentVsDesired { sent: None, ..told }]));
+        assert!(change_pending(&[SentVsDesired { desired_rps: 30.0, ..told }]));
+        assert!(change_pending(&[SentVsDesired { share: 1.0, ..told }]));
+        assert!(!change_pending(&[]));
     }
 
     #[test]

@@ -431,13 +431,6 @@ pub async fn script_run_by_id(app: &AppState, req: ScriptRunByIdRequest) -> ApiR
     Ok(ScriptRunByIdResponse { script_runs: Some(wire_script_run(app, &sr).await?) })
 }
 
-/// Whether some live job has not yet been told its desired rate and share.
-fn change_pending(jobs: &[(f64, Option<(f64, f64)>, f64)]) -> bool {
-    jobs.iter().any(|(share, sent, desired)| {
-        sent.is_none_or(|(rps, scale)| (scale - share).abs() > 1e-9 || (rps - desired).abs() > 1e-6)
-    })
-}
-
 pub async fn is_change_load_level(app: &AppState, req: RunIdRequest) -> ApiResult<IsChangeLoadLevelResponse> {
     let row = run_row(app, req.run_id).await?;
     let current = row.percentage;
@@ -453,7 +446,7 @@ pub async fn is_change_load_level(app: &AppState, req: RunIdRequest) -> ApiResul
         _ => return Ok(answer(false, 0)),
     }
     let conn = app.db.conn().await?;
-    let pending = change_pending(&q::live_jobs_sent(&conn, row.id).await?);
+    let pending = crate::model::run::change_pending(&q::live_jobs_sent(&conn, row.id).await?);
     Ok(if pending { answer(false, current) } else { answer(true, 0) })
 }
 
