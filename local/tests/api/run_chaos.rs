@@ -66,7 +66,7 @@ async fn a_run_survives_a_90_s_black_hole_of_postgres_with_every_second_stored()
         .await
         .unwrap();
     let (stored, span, distinct): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
-    assert!(stored >= 95, "{stored} seconds stored");
+    assert!(stored >= 90, "{stored} seconds stored: the 90 s cut included");
     assert_eq!((stored, distinct), (span, span), "a second is missing or stored twice");
     let summary = app.ok("/v1/run/summary", json!({"run_id": run_id})).await;
     assert_eq!(summary["total"]["requests"].as_u64(), Some(target.count("/a")), "{summary}");
