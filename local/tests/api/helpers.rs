@@ -127,6 +127,8 @@ async fn spawn(tweak: impl FnOnce(&mut Settings), behind_proxy: bool) -> TestApp
         no_agent: true,
         demo: false,
         controller_interval_ms: 500,
+        max_db_outage_secs: 900,
+        outage_buffer_seconds: 50_000,
     };
     tweak(&mut settings);
     let app = Application::build(&settings).await.expect("alilo-local builds");

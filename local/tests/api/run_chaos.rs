@@ -108,3 +108,43 @@ async fn adjustments_answer_at_once_while_an_agent_is_black_holed() {
     proxy.restore();
     app.ok("/v1/run/stop", json!({"run_id": run_id})).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_past_its_limit_stops_the_run_on_purpose_and_says_why() {
+    let app = spawn_app_with_db_proxy(|s| s.max_db_outage_secs = 4).await;
+    let target = Target::start().await;
+    let agent = Agent::start().await;
+    app.register_agent(&agent, "lt").await;
+    let project = app.create_project("Shop").await;
+    let scenario = app.create_scenario(project, "Long partition").await;
+    app.load_script(scenario, "a", &target, "/a", 20, "lt").await;
+    let run = app.ok("/v1/run/start", json!({"scenario_id": scenario, "user_name": "alice"})).await;
+    let run_id = run["run"]["run_id"].as_i64().unwrap();
+    eventually(Duration::from_secs(15), "seconds stored before the cut", async || {
+        (app.count("metric_seconds").await >= 2).then_some(())
+    })
+    .await;
+
+    app.db_proxy().black_hole();
+    // Past the 4 s limit the controller stops the load itself, long before the
+    // agents' 60 s lease would.
+    target.wait_rates(&["/a"], &[0.0], "the load stopped on purpose during the outage").await;
+    app.db_proxy().restore();
+
+    let run = eventually(Duration::from_secs(30), "the run stopped, with its reason", async || {
+        let (status, body) = app.post("/v1/run", json!({"run_id": run_id})).await;
+        (status == 200 && body["run"]["status"] == "STATUS_STOPPED_UNSPECIFIED").then_some(body["run"].clone())
+    })
+    .await;
+    let info = run["info"].as_str().unwrap();
+    assert!(info.contains("database was unreachable") && info.contains("ALILO_MAX_DB_OUTAGE_SECS"), "{info}");
+    let client = connect_dsn(&app.dsn).await;
+    let said: i64 = client
+        .query_one("SELECT count(*) FROM run_changes WHERE what LIKE 'stopped by the run-controller%'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(said, 1);
+    let summary = app.ok("/v1/run/summary", json!({"run_id": run_id})).await;
+    assert_eq!(summary["total"]["requests"].as_u64(), Some(target.count("/a")), "{summary}");
+}
