@@ -749,3 +749,54 @@ fn stopped(rec: &mut PassRecord, run_id: i64, job: &mut Job, result: Result<JobS
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(phase: JobPhase) -> Job {
+        Job {
+            id: 1,
+            script_run_id: 10,
+            agent_id: Some(1),
+            base_url: "http://a:8888".into(),
+            key: "k".into(),
+            share: 1.0,
+            desired: JobDesired::Run,
+            phase,
+            sent: None,
+            cursor: 0,
+            poll_failures: LOST_AFTER,
+            unseen_for: Some(3.0),
+        }
+    }
+
+    #[test]
+    fn a_job_ended_by_lease_expiry_is_not_blamed_on_its_agent() {
+        let why = lost_reason(&job(JobPhase::Running), Poll::Expired, Some("lease expired: no read for 60s"));
+        assert!(why.starts_with("lease expired") && why.contains("agent was healthy"), "{why}");
+        assert!(!why.contains("stopped answering"), "{why}");
+    }
+
+    #[test]
+    fn each_way_of_losing_a_job_has_its_own_reason() {
+        let running = job(JobPhase::Running);
+        assert!(lost_reason(&running, Poll::Unreachable, None).starts_with("agent stopped answering"));
+        assert_eq!(
+            lost_reason(&running, Poll::Abandoned, Some("agent shutting down")),
+            "its agent ended it: agent shutting down"
+        );
+        assert_eq!(lost_reason(&job(JobPhase::Starting), Poll::Unreachable, None), "never started");
+    }
+
+    #[test]
+    fn a_stop_that_cannot_reach_the_agent_ends_the_job_only_after_its_lease() {
+        let mut rec = PassRecord::default();
+        let mut recent = job(JobPhase::Stopping);
+        stopped(&mut rec, 1, &mut recent, Err(AgentError::Unreachable("refused".into())));
+        assert_eq!(recent.phase, JobPhase::Stopping);
+        let mut old = Job { unseen_for: Some(LEASE_SECS + 1.0), ..job(JobPhase::Stopping) };
+        stopped(&mut rec, 1, &mut old, Err(AgentError::Unreachable("refused".into())));
+        assert_eq!(old.phase, JobPhase::Lost);
+    }
+}
