@@ -11,8 +11,10 @@ pub struct AppState {
     pub db: Db,
     pub storage: Storage,
     pub limits: Limits,
-    /// The client of the agents' control API (carries the bearer token).
+    /// The client of the agents' control API (derives each agent's credential).
     pub agents: AgentClient,
+    /// Sessions, tokens, cross-site checks, the target allow-list.
+    pub auth: std::sync::Arc<crate::auth::AuthConfig>,
     /// Wakes this process's run-controller after a change of desired state.
     pub nudge: crate::control::Nudge,
 }
@@ -27,7 +29,8 @@ impl AppState {
             db,
             storage,
             limits: config.limits,
-            agents: AgentClient::new(config.agent_token.clone()),
+            agents: AgentClient::new(config.agent_key.clone()),
+            auth: std::sync::Arc::new(config.auth.clone()),
             nudge: crate::control::Nudge::default(),
         })
     }
