@@ -9,6 +9,7 @@
 # profile), Postgres at ALILO_TEST_PG_DSN, agents and target in process.
 #   BEFORE_REF=<git ref>  BEFORE_TARGET_DIR=<dir> (a cargo target dir of its own)
 #   ADJUSTMENTS=20 (adjustments per side; before, each can wait 6 s on the dead agent)
+#   ONLY=bench_controller|bench_adjustment (one of the two benchmarks)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -20,7 +21,7 @@ export ADJUSTMENTS="${ADJUSTMENTS:-20}"
 
 run() { # dir target-dir -> the benchmark lines
   (cd "$1" && CARGO_TARGET_DIR="$2" nice -n 5 cargo nextest run -p alilo-local --test api --run-ignored only \
-      --no-capture --test-threads 1 bench_core 2>&1) | grep -E '^(adjustment|controller|pass)' || true
+      --no-capture --test-threads 1 "bench_core::${ONLY:-}" 2>&1) | grep -E '^(adjustment|controller|pass)' || true
 }
 
 if [ ! -d "$before_dir" ]; then git worktree add --detach "$before_dir" "$before_ref" >/dev/null; fi
