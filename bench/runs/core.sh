@@ -2,8 +2,9 @@
 # Run-core benchmarks (issue 11), before and after in one run, with ratios:
 #   - /v1/run/adjustment latency while one of a run's two agents is black-holed;
 #   - one controller pass over 100 active runs (one script each) on 10 agents.
-# "Before" is BEFORE_REF (default: where this branch left main, the code with
-# the lock held across agent calls); "after" is the working tree. The benchmark
+# "Before" is BEFORE_REF (default: the parent of the commit that added
+# shared/src/control/pass.rs, i.e. the code that held a lock across agent
+# calls); "after" is the working tree. The benchmark
 # file local/tests/api/bench_core.rs is self-contained, so it is copied into a
 # worktree of BEFORE_REF and run there unchanged. Debug test builds (the test
 # profile), Postgres at ALILO_TEST_PG_DSN, agents and target in process.
@@ -14,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/alilo/target}"
-before_ref="${BEFORE_REF:-$(git merge-base HEAD main)}"
+before_ref="${BEFORE_REF:-$(git rev-parse "$(git log --diff-filter=A --format=%H -- shared/src/control/pass.rs | tail -1)^")}"
 before_dir="${BEFORE_DIR:-/tmp/alilo-bench-before-$(git rev-parse --short "$before_ref")}"
 before_target="${BEFORE_TARGET_DIR:-${CARGO_TARGET_DIR}-before}"
 export ADJUSTMENTS="${ADJUSTMENTS:-20}"
