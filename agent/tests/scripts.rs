@@ -833,6 +833,16 @@ export default function () { http.get(`${__ENV.BASE}/l`); if (__ITER < 2) { whil
     );
     assert!(site.seen("loop").len() >= 3, "the VU went on after the interrupt");
 
+    // Unbounded recursion is a RangeError in the iteration, not a crash.
+    let js = r#"import http from "k6/http";
+function f(n) { return f(n + 1) + 1; }
+export default function () { http.get(`${__ENV.BASE}/r`); f(0); }"#;
+    let st = agent.run("recursion", js, 4.0, "1s", env("recursion")).await;
+    finished(&st);
+    let t = totals(&st);
+    assert!(t.exceptions.keys().any(|k| k.starts_with("RangeError")), "{:?}", t.exceptions);
+    assert_eq!(t.failed, t.iterations);
+
     // A memory bomb fails the job, not the agent.
     let js = r#"export default function () { const a = []; while (true) { a.push("x".repeat(1 << 16) + a.length); } }"#;
     let st = agent.run("bomb", js, 2.0, "2s", env("bomb")).await;
