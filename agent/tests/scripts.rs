@@ -687,6 +687,17 @@ export default function () {
             },
         },
         Case {
+            id: "async",
+            js: r#"import http from "k6/http";
+export default async function () { const v = await Promise.resolve(7); http.get(`${__ENV.BASE}/async?v=${v}`); }"#,
+            extra: json!({}),
+            check: |site, st, _| {
+                finished(st);
+                let seen = one(site, "async");
+                assert!(!seen.is_empty() && seen.iter().all(|r| r.query == "v=7"), "{seen:?}");
+            },
+        },
+        Case {
             id: "init-http",
             js: r#"import http from "k6/http";
 http.get(`${__ENV.BASE}/init`);

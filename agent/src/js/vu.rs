@@ -427,6 +427,12 @@ fn body(shared: Arc<ScriptShared>, id: u64, quit: Arc<AtomicBool>) -> Output {
                 }
             }
         });
+        // An async default function: run what its awaits queued (bounded).
+        for _ in 0..100_000 {
+            if !rt.is_job_pending() || rt.execute_pending_job().is_err() {
+                break;
+            }
+        }
         deadline.set(None);
         // Out of memory: QuickJS may not even manage to build the error, so
         // the runtime's usage decides too (read outside `with`: it locks).
