@@ -65,16 +65,8 @@ impl ScriptWorker {
     /// pool may grow); without one it is dropped and counted.
     pub fn fire(self: &Rc<Self>, intended: Instant) {
         let popped = self.idle.borrow_mut().pop();
-        let vu = match popped {
-            Some(vu) => Some(vu),
-            None if self.allocated.get() < self.cap => match self.create() {
-                Some(vu) => Some(vu),
-                None => return,
-            },
-            None => None,
-        };
         self.keep_a_spare();
-        let Some(mut vu) = vu else {
+        let Some(mut vu) = popped else {
             self.stats.script_dropped();
             return;
         };
@@ -99,23 +91,36 @@ impl ScriptWorker {
         });
     }
 
-    /// A new VU (its init code run), counted; `None` fails the job.
-    fn create(&self) -> Option<Vu> {
-        match Vu::new(self.shared.clone()) {
-            Ok(vu) => {
-                self.allocated.set(self.allocated.get() + 1);
-                Some(vu)
-            }
-            Err(e) => {
-                self.job.fail_now(format!("script: init failed: {e}"));
-                None
-            }
+    /// Creates up to `n` VUs before the load starts, in parallel on helper
+    /// threads.
+    pub async fn preallocate(self: &Rc<Self>, n: u64) {
+        let n = n.min(self.cap);
+        let handles: Vec<_> = (0..n)
+            .map(|_| {
+                let shared = self.shared.clone();
+                tokio::task::spawn_blocking(move || Vu::new(shared))
+            })
+            .collect();
+        for h in handles {
+            self.adopt(h.await);
         }
     }
 
-    /// When no VU is idle and the pool may grow, creates one in a task of
-    /// its own, so that the next iteration finds it ready instead of
-    /// running init code on the scheduler's path.
+    fn adopt(&self, made: Result<Result<Vu, String>, tokio::task::JoinError>) {
+        match made {
+            Ok(Ok(vu)) => {
+                self.allocated.set(self.allocated.get() + 1);
+                self.idle.borrow_mut().push(vu);
+            }
+            Ok(Err(e)) => self.job.fail_now(format!("script: init failed: {e}")),
+            Err(e) => self.job.fail_now(format!("script: init failed: {e}")),
+        }
+    }
+
+    /// When no VU is idle and the pool may grow, creates one on a helper
+    /// thread (init code never runs on the scheduler's thread), so that a
+    /// later iteration finds it ready; meanwhile iterations with no free VU
+    /// are dropped, as k6's arrival-rate executors do.
     fn keep_a_spare(self: &Rc<Self>) {
         if !self.idle.borrow().is_empty() || self.creating.get() || self.allocated.get() >= self.cap {
             return;
@@ -123,12 +128,10 @@ impl ScriptWorker {
         self.creating.set(true);
         let me = self.clone();
         tokio::task::spawn_local(async move {
-            tokio::task::yield_now().await;
-            if !me.job.stopping()
-                && me.allocated.get() < me.cap
-                && let Some(vu) = me.create()
-            {
-                me.idle.borrow_mut().push(vu);
+            let shared = me.shared.clone();
+            let made = tokio::task::spawn_blocking(move || Vu::new(shared)).await;
+            if !me.job.stopping() {
+                me.adopt(made);
             }
             me.creating.set(false);
         });

@@ -240,7 +240,7 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &State) -> Result<()> {
             .filter(|r| r.len() == 2)
             .map(|r| (r[0].clamp(0.0, 999.0) as u16, r[1].clamp(0.0, 999.0) as u16))
             .collect();
-        st.borrow_mut().expected = std::rc::Rc::new(ranges);
+        st.borrow_mut().expected = std::sync::Arc::new(ranges);
     })?;
 
     // The VU's cookie jar (`http.cookieJar()`).
