@@ -219,6 +219,15 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &State) -> Result<()> {
         Ok(o)
     })?;
     let st = state.clone();
+    set(&a, "responseRemote", move |ctx: Ctx<'js>, id: usize| -> Result<Object<'js>> {
+        let s = st.borrow();
+        let o = Object::new(ctx.clone())?;
+        let addr = s.responses.get(id).and_then(|k| k.resp.last.remote_addr);
+        o.set("ip", addr.map(|a| a.ip().to_string()).unwrap_or_default())?;
+        o.set("port", addr.map(|a| a.port()).unwrap_or(0))?;
+        Ok(o)
+    })?;
+    let st = state.clone();
     set(&a, "responseRequest", move |ctx: Ctx<'js>, id: usize| -> Result<Object<'js>> {
         let s = st.borrow();
         let o = Object::new(ctx.clone())?;
@@ -442,8 +451,6 @@ fn response<'js>(ctx: &Ctx<'js>, st: &State, resp: HttpResponse, kept: KeptReq) 
     o.set("status", last.status)?;
     o.set("url", last.url.as_str())?;
     o.set("proto", last.proto.map(|p| p.as_str()).unwrap_or(""))?;
-    o.set("remote_ip", last.remote_addr.map(|a| a.ip().to_string()).unwrap_or_default())?;
-    o.set("remote_port", last.remote_addr.map(|a| a.port()).unwrap_or(0))?;
     let (code, msg) = error_code(&resp);
     o.set("error", msg)?;
     o.set("error_code", code)?;

@@ -35,6 +35,12 @@ export class Response {
     Object.defineProperty(this, "cookies", { value: v, writable: true, enumerable: true });
     return v;
   }
+  get remote_ip() {
+    return A.responseRemote(this._id).ip;
+  }
+  get remote_port() {
+    return A.responseRemote(this._id).port;
+  }
   get request() {
     const v = A.responseRequest(this._id);
     Object.defineProperty(this, "request", { value: v, writable: true, enumerable: true });
