@@ -108,6 +108,8 @@ async fn answer(seen: &Mutex<Vec<Seen>>, req: http::Request<hyper::body::Incomin
         "json" => resp.header("content-type", "application/json").body(Full::new(Bytes::from(json_doc.to_string()))),
         "redirect" => resp.status(302).header("location", format!("/t/{id}/json")).body(Full::new(Bytes::new())),
         "big" => resp.body(Full::new(Bytes::from(vec![b'x'; alilo_agent::js::files::MAX_FILE_BYTES + 1]))),
+        "lib.js" => resp.body(Full::new(Bytes::from("export const v = 'remote-ok';"))),
+        "ammo.json" => resp.body(Full::new(Bytes::from(r#"[{"q": "a"}, {"q": "b"}]"#))),
         "cookie" => resp.header("set-cookie", "session=s1; Path=/").body(Full::new(Bytes::from("ok"))),
         "echo" => {
             let v = json!({"method": r.method, "query": r.query, "headers": r.headers, "body": r.body});
@@ -272,7 +274,20 @@ async fn run_cases(cases: Vec<Case>) {
         let env = extra.get("env").cloned().unwrap_or(json!({}));
         let mut env = env.as_object().cloned().unwrap_or_default();
         env.insert("BASE".into(), json!(site.base(c.id)));
+        // File URLs and env values may name the site as {BASE}.
+        for v in env.values_mut() {
+            if let Some(t) = v.as_str() {
+                *v = json!(t.replace("{BASE}", &site.base(c.id)));
+            }
+        }
         extra["env"] = Value::Object(env);
+        if let Some(files) = extra.get_mut("files").and_then(Value::as_array_mut) {
+            for f in files {
+                if let Some(u) = f.get("url").and_then(Value::as_str) {
+                    f["url"] = json!(u.replace("{BASE}", &site.base(c.id)));
+                }
+            }
+        }
         let agent = &agent;
         async move { (c.id, agent.run(c.id, c.js, 4.0, "1s", extra).await) }
     });
@@ -622,6 +637,25 @@ export default function () { http.post(`${__ENV.BASE}/open`, `${users[__ITER % 2
                 finished(st);
                 let bodies: Vec<String> = one(site, "open").into_iter().map(|r| r.body).collect();
                 assert!(bodies.contains(&"ann,row1".to_string()), "{bodies:?}");
+            },
+        },
+        Case {
+            id: "fetched",
+            js: r#"import http from "k6/http";
+import { v } from "./lib.js";
+const ammo = JSON.parse(open(__ENV.AMMO_URL));
+export default function () { http.post(`${__ENV.BASE}/f`, `${v},${ammo[1].q}`); }"#,
+            extra: json!({
+                "files": [{"path": "lib.js", "url": "{BASE}/lib.js"}, {"path": "ammo.json", "url": "{BASE}/ammo.json"}],
+                "env": {"AMMO_URL": "{BASE}/ammo.json"},
+            }),
+            check: |site, st, _| {
+                finished(st);
+                let seen = one(site, "fetched");
+                let posts: Vec<_> = seen.iter().filter(|r| r.path == "/f").collect();
+                assert!(!posts.is_empty() && posts.iter().all(|r| r.body == "remote-ok,b"), "{seen:?}");
+                let fetches = seen.iter().filter(|r| r.path == "/lib.js" || r.path == "/ammo.json").count();
+                assert_eq!(fetches, 2, "each file is fetched once per job: {seen:?}");
             },
         },
         Case {
