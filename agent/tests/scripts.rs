@@ -1068,3 +1068,123 @@ export default function () { http.get(__ENV.URL + x); }"#,
     assert!(e.contains("vus"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The original platform's simple-script template (`templateSimpleScript`),
+/// rendered for a GET with headers and query and for a POST of a
+/// `SharedArray` ammo file, runs unmodified.
+fn original_template(method: &str, url: &str, post: bool) -> String {
+    let head = r#"import http from 'k6/http';
+import {check, group} from 'k6';
+import {SharedArray} from 'k6/data';
+import {scenario} from 'k6/execution';
+
+let API_URL = `${__ENV.API_URL}`;
+let AMMO_URL = `${__ENV.AMMO_URL}`;
+let RPS = `${__ENV.RPS}`;
+let DURATION = `${__ENV.DURATION}`;
+let STEPS = `${__ENV.STEPS}`;
+
+export let options = {
+    insecureSkipTLSVerify: true,
+    summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)', 'p(99.9)', 'p(99.99)', 'count'],
+    scenarios: {
+        shop: {
+            executor: 'ramping-arrival-rate',
+            startRate: 1,
+            timeUnit: '1s',
+            preAllocatedVUs: 1,
+            maxVUs: 20,
+            stages: [{target: 4, duration: '1s'}]
+        }
+    }
+};
+
+function params() {
+    return {
+        headers: {
+        'X-Shop': 'alilo',
+        'Accept': 'application/json',
+        },
+        tags: {
+            url: '/t/ID/items',
+            name: '/t/ID/items',
+        }
+    };
+}
+"#;
+    let ammo = r#"
+const payloads = new SharedArray("SharedArray", function () {
+  const f = JSON.parse(open(AMMO_URL));
+  return f;
+});
+"#;
+    let call = if post {
+        "        let payload = JSON.stringify(payloads[Math.floor(Math.random() * payloads.length)]);\n        group('shop', () => {\n            try {\n                response = http.post(url, payload, params());"
+    } else {
+        "    group('shop', () => {\n        try {\n            response = http.get(url, params());"
+    };
+    let tail = r#"
+            check(response, {
+                 "status code should be 200": res => res.status === 200,
+                  });
+        } catch (e) {
+            console.error('Exception: ' + e.message)
+        }
+    });
+    if (scenario.iterationInTest < 5) {
+        console.warn("Counter: '" + scenario.iterationInTest + "'")
+        console.warn("Data =>\n'" + JSON.stringify(response) + "'");
+    }
+    if (response && response.status !== 200) {
+        console.error("Data broken =>"+
+            "\nstatus '" + JSON.stringify(response.status) +
+            "'\nstatus_text '" + JSON.stringify(response.status_text) +
+            "'\nerror_code '" + JSON.stringify(response.error_code) +
+            "'\nerror '" + JSON.stringify(response.error))
+    }
+};"#;
+    let _ = method;
+    format!(
+        "{head}{}\nconst url = '{url}';\n\nexport default function () {{\n    let response;\n{call}\n{tail}",
+        if post { ammo } else { "" }
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_originals_simple_script_template_runs_unmodified() {
+    let site = Site::start().await;
+    let agent = Agent::spawn().await;
+    let get = original_template("get", &format!("{}/items?page=2&sort=asc", site.base("orig-get")), false);
+    let post = original_template("post", &format!("{}/items", site.base("orig-post")), true);
+    let env = |id: &str| {
+        json!({
+            "env": {"API_URL": site.base(id), "AMMO_URL": format!("{}/ammo.json", site.base(id)), "RPS": "4", "DURATION": "1s", "STEPS": "1"},
+            "files": [{"path": "ammo.json", "url": format!("{}/ammo.json", site.base(id))}],
+        })
+    };
+    let (g, p) = tokio::join!(
+        agent.run("orig-get", &get, 4.0, "1s", env("orig-get")),
+        agent.run("orig-post", &post, 4.0, "1s", env("orig-post"))
+    );
+    finished(&g);
+    finished(&p);
+    let gets: Vec<_> = site.seen("orig-get").into_iter().filter(|r| r.path == "/items").collect();
+    assert!(!gets.is_empty());
+    for r in &gets {
+        assert_eq!((r.method.as_str(), r.query.as_str()), ("GET", "page=2&sort=asc"));
+        assert_eq!(r.headers["x-shop"], "alilo");
+        assert_eq!(r.headers["accept"], "application/json");
+    }
+    let posts: Vec<_> = site.seen("orig-post").into_iter().filter(|r| r.path == "/items").collect();
+    assert!(!posts.is_empty());
+    for r in &posts {
+        assert_eq!(r.method, "POST");
+        assert!(r.body == r#"{"q":"a"}"# || r.body == r#"{"q":"b"}"#, "{}", r.body);
+    }
+    for (st, n) in [(&g, gets.len()), (&p, posts.len())] {
+        let t = totals(st);
+        assert_eq!(t.checks["status code should be 200"], (n as u64, 0));
+        assert_eq!(t.names["/t/ID/items"].0, n as u64, "named by the template's name tag: {:?}", t.names);
+        assert_eq!(t.failed, 0, "{:?}", t.exceptions);
+    }
+}
