@@ -18,6 +18,10 @@ use crate::client::exchange::{Client, HttpResponse};
 use crate::engine::Job;
 use crate::stats::WorkerStats;
 
+/// Idle VUs a worker keeps ready while its pool may grow.
+const SPARE_VUS: usize = 2;
+/// VUs a worker creates at the same time at most.
+const MAX_CREATING: u64 = 4;
 /// Exceptions logged with their stack per job (then only counted).
 const LOGGED_EXCEPTIONS: u64 = 5;
 
@@ -33,7 +37,7 @@ pub struct ScriptWorker {
     allocated: Cell<u64>,
     cap: u64,
     busy: Cell<u64>,
-    creating: Cell<bool>,
+    creating: Cell<u64>,
 }
 
 impl ScriptWorker {
@@ -52,7 +56,7 @@ impl ScriptWorker {
             allocated: Cell::new(0),
             cap,
             busy: Cell::new(0),
-            creating: Cell::new(false),
+            creating: Cell::new(0),
         }
     }
 
@@ -117,15 +121,19 @@ impl ScriptWorker {
         }
     }
 
-    /// When no VU is idle and the pool may grow, creates one on a helper
+    /// While fewer than [`SPARE_VUS`] are idle and the pool may grow, creates one on a helper
     /// thread (init code never runs on the scheduler's thread), so that a
     /// later iteration finds it ready; meanwhile iterations with no free VU
     /// are dropped, as k6's arrival-rate executors do.
     fn keep_a_spare(self: &Rc<Self>) {
-        if !self.idle.borrow().is_empty() || self.creating.get() || self.allocated.get() >= self.cap {
+        let creating = self.creating.get();
+        if self.idle.borrow().len() >= SPARE_VUS
+            || creating >= MAX_CREATING
+            || self.allocated.get() + creating >= self.cap
+        {
             return;
         }
-        self.creating.set(true);
+        self.creating.set(creating + 1);
         let me = self.clone();
         tokio::task::spawn_local(async move {
             let shared = me.shared.clone();
@@ -133,7 +141,7 @@ impl ScriptWorker {
             if !me.job.stopping() {
                 me.adopt(made);
             }
-            me.creating.set(false);
+            me.creating.set(me.creating.get() - 1);
         });
     }
 
