@@ -14,5 +14,6 @@ mod runs;
 mod scenarios;
 mod scripts;
 mod search;
+mod security;
 mod simple_scripts;
 mod startup;
