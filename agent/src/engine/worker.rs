@@ -147,7 +147,7 @@ fn run_script(w: &Arc<Worker>, shared: Arc<ScriptShared>, rt: tokio::runtime::Ru
     local.block_on(&rt, async {
         // Enough VUs for 10 ms of this worker's share of the top rate.
         let share = w.job.spec.profile.rps * w.job.spec.scale / w.count as f64;
-        sw.preallocate(((share * 0.01).ceil() as u64).clamp(1, MAX_PREALLOCATED_VUS)).await;
+        sw.preallocate(((share * 0.01).ceil() as u64).clamp(1, MAX_PREALLOCATED_VUS));
         open_loop::run(w, |t| sw.fire(t)).await;
         let wait = if w.job.stop.load(Ordering::SeqCst) {
             *w.job.stop_wait.lock().expect("stop lock")

@@ -95,18 +95,11 @@ impl ScriptWorker {
         });
     }
 
-    /// Creates up to `n` VUs before the load starts, in parallel on helper
-    /// threads.
-    pub async fn preallocate(self: &Rc<Self>, n: u64) {
-        let n = n.min(self.cap);
-        let handles: Vec<_> = (0..n)
-            .map(|_| {
-                let shared = self.shared.clone();
-                tokio::task::spawn_blocking(move || Vu::new(shared))
-            })
-            .collect();
-        for h in handles {
-            self.adopt(h.await);
+    /// Starts creating `n` VUs (on helper threads) as the load starts;
+    /// iterations due before the first is ready are dropped and counted.
+    pub fn preallocate(self: &Rc<Self>, n: u64) {
+        for _ in 0..n.min(self.cap) {
+            self.spawn_creation();
         }
     }
 
@@ -133,7 +126,12 @@ impl ScriptWorker {
         {
             return;
         }
-        self.creating.set(creating + 1);
+        self.spawn_creation();
+    }
+
+    /// Creates one VU on a helper thread and adds it to the idle ones.
+    fn spawn_creation(self: &Rc<Self>) {
+        self.creating.set(self.creating.get() + 1);
         let me = self.clone();
         tokio::task::spawn_local(async move {
             let shared = me.shared.clone();
