@@ -13,7 +13,8 @@ RATE="${RATE:-1000}"; DURATION="${DURATION:-10s}"; ROUNDS="${ROUNDS:-3}"
 BASE_DSN="${BENCH_PG:-postgres://postgres@127.0.0.1:5432}"
 DB="alilo_bench_auth_$$"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/alilo/target}"
-cargo build --release -q -p alilo-local -p alilo-agent
+# SKIP_BUILD=1: use the release binaries already in $CARGO_TARGET_DIR.
+[[ -n ${SKIP_BUILD:-} ]] || cargo build --release -q -p alilo-local -p alilo-agent
 BIN="$CARGO_TARGET_DIR/release/alilo-local"; AGENT="$CARGO_TARGET_DIR/release/alilo-agent"
 WORK=$(mktemp -d)
 cleanup() {
