@@ -11,6 +11,7 @@ pub mod agent_client;
 pub mod config;
 pub mod control;
 pub mod db;
+pub mod extended;
 pub mod http;
 pub mod import;
 pub mod model;

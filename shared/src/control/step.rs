@@ -152,6 +152,7 @@ async fn record(tx: &impl deadpool_postgres::GenericClient, seen: &[(i64, &JobSt
     let mut cols: (Vec<i64>, Vec<i64>, Vec<f64>, Vec<f64>) = Default::default();
     let mut counts: [Vec<i64>; 6] = Default::default();
     let mut texts: [Vec<String>; 4] = Default::default();
+    let mut scripts: Vec<Option<String>> = Vec::new();
     for (job, status) in seen {
         for b in &status.buckets {
             cols.0.push(*job);
@@ -165,6 +166,7 @@ async fn record(tx: &impl deadpool_postgres::GenericClient, seen: &[(i64, &JobSt
             texts[1].push(serde_json::to_string(&b.errors).unwrap_or_else(|_| "{}".into()));
             texts[2].push(b.latency.clone());
             texts[3].push(b.service.clone());
+            scripts.push(b.script.as_ref().and_then(|s| serde_json::to_string(s).ok()));
         }
     }
     let stored = if cols.0.is_empty() {
@@ -172,18 +174,18 @@ async fn record(tx: &impl deadpool_postgres::GenericClient, seen: &[(i64, &JobSt
     } else {
         tx.execute(
             "INSERT INTO metric_seconds (job_id, second, ts, target_rps, sent, ok, failed, dropped, bytes_sent,
-                 bytes_received, status, errors, latency, service)
+                 bytes_received, status, errors, latency, service, script)
              SELECT job_id, second, to_timestamp(ts_ms / 1000), target_rps, sent, ok, failed, dropped, bytes_sent,
-                    bytes_received, status::jsonb, errors::jsonb, latency, service
+                    bytes_received, status::jsonb, errors::jsonb, latency, service, script::jsonb
              FROM unnest($1::bigint[], $2::bigint[], $3::float8[], $4::float8[], $5::bigint[], $6::bigint[],
                          $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[], $12::text[],
-                         $13::text[], $14::text[])
+                         $13::text[], $14::text[], $15::text[])
                   AS u(job_id, second, ts_ms, target_rps, sent, ok, failed, dropped, bytes_sent, bytes_received,
-                       status, errors, latency, service)
+                       status, errors, latency, service, script)
              ON CONFLICT (job_id, second) DO NOTHING",
             &[
                 &cols.0, &cols.1, &cols.2, &cols.3, &counts[0], &counts[1], &counts[2], &counts[3], &counts[4],
-                &counts[5], &texts[0], &texts[1], &texts[2], &texts[3],
+                &counts[5], &texts[0], &texts[1], &texts[2], &texts[3], &scripts,
             ],
         )
         .await?
@@ -586,6 +588,10 @@ async fn call(
                     .map_err(|e| AgentError::Status(0, format!("cannot presign the data file {key}: {e:#}")))?;
                 spec.data = Some(DataFile { url, format: DataFormat::JsonArray, selection: Default::default() });
             }
+            // An extended script's files are presigned at each start, as the data file.
+            crate::extended::job::presign(&app.storage, &mut spec, PRESIGN_TTL)
+                .await
+                .map_err(|e| AgentError::Status(0, format!("cannot presign the script's files: {e:#}")))?;
             match app.agents.start(&job.base, &job.key, &spec).await {
                 Ok(status) => Ok(Outcome::Sent { rps, scale, status: Some(status) }),
                 // Started before with another spec (a retried start after a change):

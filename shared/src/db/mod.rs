@@ -7,6 +7,7 @@ pub mod files;
 pub mod projects;
 pub mod runs;
 pub mod scenarios;
+pub mod script_metrics;
 pub mod scripts;
 pub mod search;
 pub mod simple_scripts;
@@ -22,6 +23,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_resources.sql", include_str!("../../../migrations/0001_resources.sql")),
     ("0002_runs.sql", include_str!("../../../migrations/0002_runs.sql")),
     ("0003_project_count.sql", include_str!("../../../migrations/0003_project_count.sql")),
+    ("0007_script_metrics.sql", include_str!("../../../migrations/0007_script_metrics.sql")),
 ];
 
 /// Connections per process. A Lambda instance serves one request at a time; the

@@ -10,12 +10,13 @@ use crate::agent_client::base_url;
 use crate::control::{self, metrics, plan};
 use crate::db::runs::{self as q, RunRow, ScriptRunRow};
 use crate::db::{self, id32, known_id};
+use crate::extended::merge::{self, ScriptFigures};
 use crate::http::{ApiError, ApiResult};
 use crate::model::page::{Page, WhenUnlimited};
 use crate::state::AppState;
 use crate::wire::StdResponse;
 use crate::wire::runs::*;
-use crate::wire::scripts::SimpleScript;
+use crate::wire::scripts::{Script, SimpleScript};
 use deadpool_postgres::GenericClient;
 use futures::future::join_all;
 
@@ -101,6 +102,21 @@ struct NewRun<'a> {
     user_name: String,
     preferred_user_name: String,
     scripts: Vec<SimpleScript>,
+    /// Extended (JS) scripts: jobs like any other, built by `extended::job`.
+    extended: Vec<Script>,
+}
+
+/// One script of a new run, of either kind, with its agent job at 100 %.
+struct RunItem {
+    kind: &'static str,
+    script_id: i64,
+    name: String,
+    tag: String,
+    script: serde_json::Value,
+    spec: alilo_agent_api::JobSpec,
+    data_key: Option<String>,
+    /// The configured rps (100 %).
+    rps: f64,
 }
 
 fn unique_active(err: ApiError, scenario_id: i64) -> ApiError {
@@ -114,14 +130,36 @@ fn unique_active(err: ApiError, scenario_id: i64) -> ApiError {
 /// Plan, write the desired state in one transaction, start the jobs.
 async fn create_run(app: &AppState, new: NewRun<'_>) -> ApiResult<Run> {
     let bucket = app.storage.bucket().to_string();
-    let mut specs = Vec::new();
+    let mut items: Vec<RunItem> = Vec::new();
     for s in &new.scripts {
-        let spec = control::job_spec(s, &bucket)
+        let (spec, data_key) = control::job_spec(s, &bucket)
             .map_err(|why| ApiError::unprocessable(&format!("simple_script {:?}", s.name), why))?;
-        specs.push(spec);
+        items.push(RunItem {
+            kind: "simple",
+            script_id: i64::from(s.script_id),
+            name: s.name.clone(),
+            tag: s.tag.clone(),
+            script: serde_json::to_value(s).map_err(ApiError::internal)?,
+            spec,
+            data_key,
+            rps: s.rps.parse::<f64>().unwrap_or(0.0),
+        });
     }
-    let rps = |s: &SimpleScript| s.rps.parse::<f64>().unwrap_or(0.0) * f64::from(new.percentage) / 100.0;
-    let total: f64 = new.scripts.iter().map(rps).sum();
+    for s in &new.extended {
+        let spec = crate::extended::job::build(&app.storage, s).await?;
+        items.push(RunItem {
+            kind: "extended",
+            script_id: i64::from(s.script_id),
+            name: s.name.clone(),
+            tag: s.tag.clone(),
+            script: serde_json::to_value(s).map_err(ApiError::internal)?,
+            rps: spec.profile.rps,
+            spec,
+            data_key: None,
+        });
+    }
+    let rps = |s: &RunItem| s.rps * f64::from(new.percentage) / 100.0;
+    let total: f64 = items.iter().map(rps).sum();
     #[allow(clippy::cast_precision_loss)]
     if total > app.limits.max_run_rps as f64 {
         return Err(ApiError::unprocessable(
@@ -148,7 +186,7 @@ async fn create_run(app: &AppState, new: NewRun<'_>) -> ApiResult<Run> {
     let agents = healthy_agents(app).await?;
     let candidates: Vec<plan::Candidate> = agents.iter().map(|(c, _)| c.clone()).collect();
     let demands: Vec<plan::Demand> =
-        new.scripts.iter().map(|s| plan::Demand { tag: s.tag.clone(), rps: rps(s).max(1.0) }).collect();
+        items.iter().map(|s| plan::Demand { tag: s.tag.clone(), rps: rps(s).max(1.0) }).collect();
     #[allow(clippy::cast_precision_loss)]
     let assignments = plan::plan(&demands, &candidates, app.limits.agent_capacity_rps as f64).map_err(|tags| {
         let names: Vec<String> =
@@ -167,20 +205,22 @@ async fn create_run(app: &AppState, new: NewRun<'_>) -> ApiResult<Run> {
         .await
         .map_err(|e| unique_active(e.into(), new.scenario_id))?
         .get(0);
-    for (i, (s, (spec, data_key))) in new.scripts.iter().zip(&specs).enumerate() {
-        let target: i64 = s.rps.parse().unwrap_or(1);
+    for (i, s) in items.iter().enumerate() {
+        #[allow(clippy::cast_possible_truncation)]
+        let target = (s.rps.round() as i64).max(1);
         let sr_id: i64 = tx
             .query_one(
                 "INSERT INTO script_runs (run_id, kind, script_id, name, tag, script, spec, data_key, target_rps,
-                     percentage) VALUES ($1, 'simple', $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                     percentage) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
                 &[
                     &run_id,
-                    &i64::from(s.script_id),
+                    &s.kind,
+                    &s.script_id,
                     &s.name,
                     &s.tag,
-                    &tokio_postgres::types::Json(s),
-                    &tokio_postgres::types::Json(spec),
-                    data_key,
+                    &tokio_postgres::types::Json(&s.script),
+                    &tokio_postgres::types::Json(&s.spec),
+                    &s.data_key,
                     &target,
                     &new.percentage,
                 ],
@@ -219,17 +259,11 @@ pub async fn start(app: &AppState, req: RunScenarioRequest) -> ApiResult<RunResp
         Some(p) => p,
     };
     let scenario_id = i64::from(scenario.scenario_id);
-    let extended: Vec<String> =
-        db::scripts::list(&app.db, scenario_id).await?.into_iter().filter(|s| s.enabled).map(|s| s.name).collect();
-    if !extended.is_empty() {
-        return Err(ApiError::unprocessable(
-            "scenario_id",
-            format!("extended (JS) scripts cannot run yet; disable them to run this scenario: {}", extended.join(", ")),
-        ));
-    }
+    let extended: Vec<Script> =
+        db::scripts::list(&app.db, scenario_id).await?.into_iter().filter(|s| s.enabled).collect();
     let scripts: Vec<SimpleScript> =
         db::simple_scripts::list(&app.db, scenario_id).await?.into_iter().filter(|s| s.enabled).collect();
-    if scripts.is_empty() {
+    if scripts.is_empty() && extended.is_empty() {
         return Err(ApiError::unprocessable("scenario_id", format!("scenario {scenario_id} has no enabled scripts")));
     }
     let run = create_run(
@@ -242,6 +276,7 @@ pub async fn start(app: &AppState, req: RunScenarioRequest) -> ApiResult<RunResp
             user_name: req.user_name.trim().to_string(),
             preferred_user_name: req.preferred_user_name.trim().to_string(),
             scripts,
+            extended,
         },
     )
     .await?;
@@ -267,19 +302,33 @@ pub async fn start_simple_script(
             user_name: SMOKE_USER.into(),
             preferred_user_name: String::new(),
             scripts: vec![s],
+            extended: Vec::new(),
         },
     )
     .await?;
     Ok(RunResponse { status: true, message: String::new(), run: Some(run) })
 }
 
+/// Smoke test of an extended script: as for a simple one, 2 rps for 1 m in 1 step.
 pub async fn start_script(app: &AppState, req: crate::wire::scripts::ScriptIdRequest) -> ApiResult<RunResponse> {
     let id = known_id("script", req.script_id.into())?;
-    let s = db::scripts::get(&app.db, id).await?.ok_or_else(|| ApiError::not_found("script", id))?;
-    Err(ApiError::unprocessable(
-        "script_id",
-        format!("{:?} is an extended (JS) script; extended scripts cannot run yet", s.name),
-    ))
+    let mut s = db::scripts::get(&app.db, id).await?.ok_or_else(|| ApiError::not_found("script", id))?;
+    s.options = Some(crate::wire::scripts::Options { rps: "2".into(), steps: "1".into(), duration: "1m".into() });
+    let run = create_run(
+        app,
+        NewRun {
+            scenario_id: s.scenario_id.into(),
+            title: format!("Smoke_test_{}", s.name),
+            kind: "smoke",
+            percentage: 100,
+            user_name: SMOKE_USER.into(),
+            preferred_user_name: String::new(),
+            scripts: Vec::new(),
+            extended: vec![s],
+        },
+    )
+    .await?;
+    Ok(RunResponse { status: true, message: String::new(), run: Some(run) })
 }
 
 /// Ask a run to stop: every job is stopped now, and by the controller until it ends.
@@ -662,11 +711,9 @@ pub async fn command_new(app: &AppState, req: CommandNewRequest) -> ApiResult<Co
                     .map(|_| ())
             }
             "TYPE_RUN_SCRIPT" => {
-                let id = req.script_ids.first().copied().unwrap_or(0);
-                Err(ApiError::unprocessable(
-                    "command_type",
-                    format!("TYPE_RUN_SCRIPT: script {id}: extended scripts cannot run yet"),
-                ))
+                let id = i32::try_from(req.script_ids.first().copied().unwrap_or(0))
+                    .map_err(|_| ApiError::bad_request("script_ids", "out of range"))?;
+                start_script(app, crate::wire::scripts::ScriptIdRequest { script_id: id }).await.map(|_| ())
             }
             _ => {
                 // TYPE_RUN_SCENARIO_UNSPECIFIED: (re)apply an active run's desired state.
@@ -746,7 +793,16 @@ fn point(ts: i64, f: &metrics::Figures) -> Point {
         p95: f.p95,
         p99: f.p99,
         max: f.max,
+        script: None,
     }
+}
+
+/// Points with the extended scripts' figures of their interval attached.
+fn with_script(mut points: Vec<Point>, mut script: std::collections::BTreeMap<i64, ScriptFigures>) -> Vec<Point> {
+    for p in &mut points {
+        p.script = script.remove(&p.ts);
+    }
+    points
 }
 
 /// `/v1/run/metrics`: per script run and in total, per interval of `step` seconds.
@@ -768,20 +824,32 @@ pub async fn run_metrics(app: &AppState, req: RunMetricsRequest) -> ApiResult<Ru
     let srs = q::script_run_rows(&conn, &[row.id]).await?;
     let ids: Vec<i64> = srs.iter().map(|s| s.id).collect();
     let seconds = q::seconds(&conn, &ids, Some(from), Some(to)).await?;
+    let script_seconds = db::script_metrics::seconds(&conn, &ids, Some(from), Some(to)).await?;
     let scripts = srs
         .iter()
         .map(|sr| {
             let mine: Vec<metrics::Second> =
                 seconds.iter().filter(|(id, _)| *id == sr.id).map(|(_, s)| s.clone()).collect();
+            let script = merge::series(
+                script_seconds.iter().filter(|(id, _, _)| *id == sr.id).map(|(_, ts, b)| (*ts, b)),
+                from,
+                step,
+            );
             Series {
                 run_script_id: id32(sr.id),
                 name: sr.name.clone(),
-                points: metrics::series(&mine, from, step).iter().map(|(t, f)| point(*t, f)).collect(),
+                points: with_script(
+                    metrics::series(&mine, from, step).iter().map(|(t, f)| point(*t, f)).collect(),
+                    script,
+                ),
             }
         })
         .collect();
     let all: Vec<metrics::Second> = seconds.into_iter().map(|(_, s)| s).collect();
-    let total = metrics::series(&all, from, step).iter().map(|(t, f)| point(*t, f)).collect();
+    let total = with_script(
+        metrics::series(&all, from, step).iter().map(|(t, f)| point(*t, f)).collect(),
+        merge::series(script_seconds.iter().map(|(_, ts, b)| (*ts, b)), from, step),
+    );
     Ok(RunMetricsResponse { status: true, message: String::new(), from, to, step, scripts, total })
 }
 
@@ -806,6 +874,7 @@ fn summary(id: i64, name: &str, status: &str, target: f64, f: &metrics::Figures)
         max: f.max,
         status_codes: f.status.clone(),
         errors: f.errors.clone(),
+        script: None,
     }
 }
 
@@ -816,16 +885,21 @@ pub async fn run_summary(app: &AppState, req: RunIdRequest) -> ApiResult<RunSumm
     let srs = q::script_run_rows(&conn, &[row.id]).await?;
     let ids: Vec<i64> = srs.iter().map(|s| s.id).collect();
     let seconds = q::seconds(&conn, &ids, None, None).await?;
+    let script_seconds = db::script_metrics::seconds(&conn, &ids, None, None).await?;
     let scripts: Vec<ScriptSummary> = srs
         .iter()
         .map(|sr| {
             let f = metrics::figures(seconds.iter().filter(|(id, _)| *id == sr.id).map(|(_, s)| s), None);
-            summary(sr.id, &sr.name, &sr.status, sr.desired_rps(), &f)
+            let mut out = summary(sr.id, &sr.name, &sr.status, sr.desired_rps(), &f);
+            out.script =
+                merge::merge(script_seconds.iter().filter(|(id, _, _)| *id == sr.id).map(|(_, ts, b)| (*ts, b)));
+            out
         })
         .collect();
     let f = metrics::figures(seconds.iter().map(|(_, s)| s), None);
     let target: f64 = srs.iter().map(ScriptRunRow::desired_rps).sum();
-    let total = summary(row.id, &row.title, &row.status, target, &f);
+    let mut total = summary(row.id, &row.title, &row.status, target, &f);
+    total.script = merge::merge(script_seconds.iter().map(|(_, ts, b)| (*ts, b)));
     let stored = conn
         .query_one(
             "SELECT count(*), COALESCE(sum(pg_column_size(m.*)), 0)::bigint FROM metric_seconds m
