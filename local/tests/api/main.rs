@@ -5,6 +5,7 @@ mod agents;
 mod bench_runs;
 mod chaos_proxy;
 mod contract;
+mod extended;
 mod files;
 mod gateway;
 mod helpers;
