@@ -385,6 +385,46 @@ pub fn imports(source: &str) -> Vec<Import> {
     out
 }
 
+/// The names a module exports (`export function f`, `export const a`,
+/// `export class C`, `export { a, b as c }`; `default` for a default export).
+pub fn exports(source: &str) -> Vec<String> {
+    let tokens = tokens(source);
+    let mut out = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        if !matches!(&t.kind, Kind::Ident(w) if w == "export") || (i > 0 && is_punct(tokens.get(i - 1), '.')) {
+            continue;
+        }
+        match tokens.get(i + 1).map(|t| &t.kind) {
+            Some(Kind::Ident(w)) if w == "default" => out.push("default".to_string()),
+            Some(Kind::Ident(w)) if matches!(w.as_str(), "function" | "class" | "const" | "let" | "var") => {
+                let name_at = if is_punct(tokens.get(i + 2), '*') { i + 3 } else { i + 2 };
+                if let Some(Kind::Ident(name)) = tokens.get(name_at).map(|t| &t.kind) {
+                    out.push(name.clone());
+                }
+            }
+            Some(Kind::Punct('{')) => {
+                let mut j = i + 2;
+                while let Some(Kind::Ident(name) | Kind::Str(name)) = tokens.get(j).map(|t| &t.kind) {
+                    let mut exported = name.clone();
+                    j += 1;
+                    if is_ident(tokens.get(j), "as")
+                        && let Some(Kind::Ident(alias) | Kind::Str(alias)) = tokens.get(j + 1).map(|t| &t.kind)
+                    {
+                        exported = alias.clone();
+                        j += 2;
+                    }
+                    out.push(exported);
+                    if is_punct(tokens.get(j), ',') {
+                        j += 1;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -457,6 +497,13 @@ import { check } from 'k6';
     fn a_string_named_export_and_a_default_alias_are_named() {
         let src = "import { default as h, 'odd name' as o } from 'k6/http';";
         assert_eq!(specs(src), vec![("k6/http".into(), names(&["default", "odd name"]))]);
+    }
+
+    #[test]
+    fn exports_are_listed_by_their_exported_names() {
+        let src = "export function get() {}\nexport const a = 1, b = 2;\nexport class Trend {}\n\
+                   export { x, y as z };\nexport default { get };\nexport function* gen() {}";
+        assert_eq!(exports(src), names(&["get", "a", "Trend", "x", "z", "default", "gen"]));
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //!    evaluating it. A syntax error is reported as `file:line:column` with the
 //!    engine's own message.
 //! 2. **Imports**: every `import` must name a k6 module Alilo supports
-//!    ([`K6_MODULES`], with the functions each exports) or a relative file
+//!    ([`k6_modules`], with the functions each exports, read from the
+//!    agent's own module sources) or a relative file
 //!    uploaded beside the script. Remote `https://` imports and other modules
 //!    are refused by name, never silently ignored.
 //!
@@ -18,41 +19,42 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 pub mod imports;
 
 use imports::Import;
 
-/// The k6 modules an extended script may import, and what each exports.
-/// `default` (the module object) and `* as ns` are always allowed.
-pub const K6_MODULES: &[(&str, &[&str])] = &[
-    ("k6", &["check", "group", "sleep", "fail", "randomSeed"]),
-    (
-        "k6/http",
-        &[
-            "get",
-            "post",
-            "put",
-            "patch",
-            "del",
-            "head",
-            "options",
-            "request",
-            "batch",
-            "url",
-            "expectedStatuses",
-            "setResponseCallback",
-            "cookieJar",
-            "CookieJar",
-        ],
-    ),
-    ("k6/data", &["SharedArray"]),
-    ("k6/execution", &["scenario", "vu", "instance", "test"]),
-    ("k6/metrics", &["Counter", "Gauge", "Rate", "Trend"]),
-    ("k6/encoding", &["b64encode", "b64decode"]),
-    ("k6/crypto", &["md5", "sha1", "sha256", "sha512", "hmac", "randomBytes"]),
+/// The k6 modules the agent implements, read from the agent's own sources
+/// (`agent/src/js/modules`), so that what is accepted here is exactly what
+/// the agent can run.
+const K6_SOURCES: &[(&str, &str)] = &[
+    ("k6", include_str!("../../agent/src/js/modules/k6.js")),
+    ("k6/http", include_str!("../../agent/src/js/modules/http.js")),
+    ("k6/data", include_str!("../../agent/src/js/modules/data.js")),
+    ("k6/execution", include_str!("../../agent/src/js/modules/execution.js")),
+    ("k6/metrics", include_str!("../../agent/src/js/modules/metrics.js")),
+    ("k6/encoding", include_str!("../../agent/src/js/modules/encoding.js")),
+    ("k6/crypto", include_str!("../../agent/src/js/modules/crypto.js")),
 ];
+
+/// The k6 modules an extended script may import, and what each exports
+/// (`default` and `* as ns` are always allowed).
+pub fn k6_modules() -> &'static [(&'static str, Vec<String>)] {
+    static MODULES: OnceLock<Vec<(&'static str, Vec<String>)>> = OnceLock::new();
+    MODULES.get_or_init(|| {
+        K6_SOURCES
+            .iter()
+            .map(|(name, source)| {
+                let mut names = imports::exports(source);
+                names.retain(|n| n != "default");
+                names.sort();
+                names.dedup();
+                (*name, names)
+            })
+            .collect()
+    })
+}
 
 /// Largest file QuickJS is asked to compile (the agent refuses larger ones too).
 pub const MAX_SOURCE_BYTES: usize = 4 * 1024 * 1024;
@@ -170,9 +172,9 @@ fn problem_at(path: &str, import: &Import, message: String) -> Problem {
 /// A supported k6 module (its names checked), a relative file, or a refusal.
 fn classify(path: &str, import: &Import) -> Result<Option<Dependency>, Problem> {
     let spec = import.specifier.as_str();
-    if let Some((_, exports)) = K6_MODULES.iter().find(|(name, _)| *name == spec) {
+    if let Some((_, exports)) = k6_modules().iter().find(|(name, _)| *name == spec) {
         for name in &import.names {
-            if name != "default" && name != "*" && !exports.contains(&name.as_str()) {
+            if name != "default" && name != "*" && !exports.contains(name) {
                 return Err(problem_at(
                     path,
                     import,
@@ -203,7 +205,7 @@ fn classify(path: &str, import: &Import) -> Result<Option<Dependency>, Problem> 
             column: import.column,
         }));
     }
-    let supported: Vec<&str> = K6_MODULES.iter().map(|(name, _)| *name).collect();
+    let supported: Vec<&str> = k6_modules().iter().map(|(name, _)| *name).collect();
     Err(problem_at(
         path,
         import,
@@ -356,6 +358,18 @@ export default function () {
         assert_eq!((p.line, p.column), (1, 16));
         let p = check_module("main.js", "import _ from 'lodash';").unwrap_err();
         assert!(p.message.contains("\"lodash\""), "{p}");
+    }
+
+    #[test]
+    fn the_supported_modules_are_the_agents_with_their_exports() {
+        let modules: Vec<&str> = k6_modules().iter().map(|(name, _)| *name).collect();
+        assert_eq!(modules, vec!["k6", "k6/http", "k6/data", "k6/execution", "k6/metrics", "k6/encoding", "k6/crypto"]);
+        let exports = |m: &str| k6_modules().iter().find(|(name, _)| *name == m).unwrap().1.clone();
+        for (m, name) in [("k6", "check"), ("k6/http", "get"), ("k6/data", "SharedArray"), ("k6/metrics", "Trend")] {
+            assert!(exports(m).contains(&name.to_string()), "{m} lacks {name}: {:?}", exports(m));
+        }
+        check_module("main.js", "import { sha256, hmac } from 'k6/crypto';\nimport { scenario } from 'k6/execution';")
+            .unwrap();
     }
 
     #[test]

@@ -143,11 +143,9 @@ async fn a_scenario_mixing_simple_and_extended_scripts_starts_with_the_extended_
     app.ok("/v1/run/stop", json!({"run_id": run_id})).await;
 }
 
-/// Issue 9's acceptance through the backend: needs the agent's JavaScript
-/// runtime (`agent/src/js`, engineer js-agent). Until it is merged the agent
-/// refuses script jobs, so this test is ignored.
+/// Issue 9's acceptance through the backend: a real agent runs the script
+/// with its JavaScript runtime, and the target counts both kinds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the agent's JavaScript runtime (issue 9, agent side)"]
 async fn a_mixed_scenario_adjusted_to_50_percent_halves_both_kinds_at_the_target() {
     let app = spawn_app().await;
     let target = Target::start().await;
