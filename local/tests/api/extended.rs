@@ -24,6 +24,19 @@ export default function () {
 
 const PATHS: &str = "export const path = '/js';\n";
 
+/// The original platform's contract: the data file through `open(__ENV.AMMO_URL)`.
+const AMMO_FLOW: &str = r#"import http from 'k6/http';
+import { check } from 'k6';
+import { SharedArray } from 'k6/data';
+
+const targets = new SharedArray('targets', () => JSON.parse(open(__ENV.AMMO_URL)));
+
+export default function () {
+    const res = http.get(`${__ENV.API_URL}${targets[0].path}`);
+    check(res, { 'status is 200': (r) => r.status === 200 });
+}
+"#;
+
 impl TestApp {
     async fn upload(&self, name: &str, text: &str) -> (u16, Value) {
         let (status, body) = self.post("/v1/s3/uploadFile", json!({"name": name, "data": b64(text.as_bytes())})).await;
@@ -154,9 +167,13 @@ async fn a_mixed_scenario_adjusted_to_50_percent_halves_both_kinds_at_the_target
     let project = app.create_project("Shop").await;
     let scenario = app.create_scenario(project, "Mixed").await;
     app.load_script(scenario, "a", &target, "/a", 20, "lt").await;
-    app.upload("flows/main.js", FLOW).await;
-    app.upload("flows/lib/paths.js", PATHS).await;
-    let script = TestApp::extended(scenario, "flows/main.js", &format!("http://{}", target.addr), 40);
+    app.upload("flows/main.js", AMMO_FLOW).await;
+    // The data file is uploaded elsewhere, as the UI's data-file upload does.
+    let body = json!({"name": "targets.json", "project_title": "1", "scenario_title": "2",
+        "ammo_file": b64(br#"[{"path": "/js"}]"#)});
+    let ammo = app.ok("/v1/file/upload", body).await["ammo_file"]["s3_url"].as_str().unwrap().to_string();
+    let mut script = TestApp::extended(scenario, "flows/main.js", &format!("http://{}", target.addr), 40);
+    script["ammo_id"] = json!(ammo);
     app.ok("/v1/script/create", json!({"script": script})).await;
 
     let run = app.ok("/v1/run/start", json!({"scenario_id": scenario, "user_name": "alice"})).await["run"].clone();
@@ -183,6 +200,13 @@ async fn a_mixed_scenario_adjusted_to_50_percent_halves_both_kinds_at_the_target
     assert!(script["checks"][0]["passes"].as_u64().unwrap() > 0, "{summary}");
     assert_eq!(script["checks"][0]["fails"], 0, "{summary}");
     assert!(script["iterations"].as_u64().unwrap() > 0, "{summary}");
+    let named = &script["requests"][0];
+    assert_eq!(named["name"], format!("http://{}/js", target.addr), "{summary}");
+    assert!(named["requests"].as_u64().unwrap() > 0 && named["latency"]["p99"].as_f64().unwrap() > 0.0, "{summary}");
+    let series = app.ok("/v1/run/metrics", json!({"run_id": run_id, "step": 2})).await;
+    let points = series["scripts"][1]["points"].as_array().unwrap();
+    assert!(points.iter().any(|p| p["script"]["iterations"].as_u64() > Some(0)), "{series}");
+    assert!(series["scripts"][0]["points"][0].get("script").is_none(), "a simple script has no script part");
 
     app.ok("/v1/run/stop", json!({"run_id": run_id})).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
