@@ -276,8 +276,10 @@ fn compile(path: &str, source: &str) -> Result<Vec<String>, Problem> {
     runtime.set_max_stack_size(STACK_LIMIT);
     let requested = Arc::new(Mutex::new(Vec::new()));
     runtime.set_loader(Requests(requested.clone()), Requests(requested.clone()));
-    // Compiling needs the `eval` machinery and nothing else of the standard library.
-    let context = rquickjs::Context::custom::<rquickjs::context::intrinsic::Eval>(&runtime)
+    // Compiling needs the `eval` machinery and the RegExp compiler (regular
+    // expression literals are compiled with the module), nothing else.
+    use rquickjs::context::intrinsic::{Eval, RegExp, RegExpCompiler};
+    let context = rquickjs::Context::custom::<(Eval, RegExpCompiler, RegExp)>(&runtime)
         .map_err(|e| fault(format!("cannot start the engine: {e}")))?;
     context.with(|ctx| match rquickjs::Module::declare(ctx.clone(), path, source) {
         Ok(_) => Ok(()),
@@ -343,6 +345,20 @@ export default function () {
         assert_eq!(p.line, 4, "{p}");
         assert!(p.message.starts_with("SyntaxError: "), "{p}");
         assert!(p.to_string().starts_with("flows/main.js:4:"), "{p}");
+    }
+
+    #[test]
+    fn modern_syntax_compiles() {
+        let src = r#"
+export class Flow { #n = 0; static of() { return new Flow(); } next() { return ++this.#n; } }
+export const re = /^order-(\d+)$/iu;
+export const big = 10n ** 20n;
+export async function later(x) { await null; return x?.y ?? [...(x?.z ?? [])]; }
+export function* ids() { yield* [1, 2]; }
+const { a = 1, ...rest } = { b: 2 };
+export default () => `${a}${JSON.stringify(rest)}`.replace(/[{}]/g, '');
+"#;
+        check_module("modern.js", src).unwrap();
     }
 
     #[test]
