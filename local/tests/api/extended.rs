@@ -194,6 +194,10 @@ async fn a_mixed_scenario_adjusted_to_50_percent_halves_both_kinds_at_the_target
         assert!(tokio::time::Instant::now() < deadline, "no passed checks counted: {run}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    let run = app.ok("/v1/run", json!({"run_id": run_id})).await["run"].clone();
+    let m = &run["script_runs"][1]["metrics"];
+    assert!(m["full_iteration_count"].as_str().unwrap().parse::<i64>().unwrap() > 0, "{m}");
+    assert!(m["vus"].as_str().unwrap().parse::<i64>().unwrap() > 0, "VUs allocated: {m}");
     let summary = app.ok("/v1/run/summary", json!({"run_id": run_id})).await;
     let script = &summary["scripts"][1]["script"];
     assert_eq!(script["checks"][0]["name"], "status is 200", "{summary}");

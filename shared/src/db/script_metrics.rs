@@ -36,20 +36,40 @@ pub async fn seconds(
         .collect())
 }
 
-/// Per script run: passed checks and completed iterations in all, summed in
-/// SQL (the v1 ScriptRun's `checks` and `full_iteration_count`).
-pub async fn totals(conn: &impl GenericClient, script_run_ids: &[i64]) -> ApiResult<BTreeMap<i64, (i64, i64)>> {
+/// Per script run, summed in SQL for the v1 ScriptRun.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Passed checks in all (`checks`).
+    pub checks_passed: i64,
+    /// Completed iterations in all (`full_iteration_count`).
+    pub iterations: i64,
+    /// VUs busy in the newest stored second, all agents (`active_vus_count`).
+    pub vus: i64,
+    /// VUs allocated in the newest stored second, all agents (`vus`).
+    pub vus_max: i64,
+}
+
+/// [`Totals`] of each script run that has script seconds.
+pub async fn totals(conn: &impl GenericClient, script_run_ids: &[i64]) -> ApiResult<BTreeMap<i64, Totals>> {
     let rows = conn
         .query(
-            "SELECT j.script_run_id,
+            "WITH s AS (
+                 SELECT j.script_run_id, m.ts, m.script FROM metric_seconds m JOIN jobs j ON j.id = m.job_id
+                 WHERE j.script_run_id = ANY($1) AND m.script IS NOT NULL),
+             latest AS (SELECT script_run_id, max(ts) AS ts FROM s GROUP BY script_run_id)
+             SELECT s.script_run_id,
                     COALESCE(sum((SELECT sum((c.value->>'passes')::bigint)
-                                  FROM jsonb_each(COALESCE(m.script->'checks', '{}'::jsonb)) c)), 0)::bigint,
-                    COALESCE(sum((m.script->>'iterations')::bigint), 0)::bigint
-             FROM metric_seconds m JOIN jobs j ON j.id = m.job_id
-             WHERE j.script_run_id = ANY($1) AND m.script IS NOT NULL
-             GROUP BY j.script_run_id",
+                                  FROM jsonb_each(COALESCE(s.script->'checks', '{}'::jsonb)) c)), 0)::bigint,
+                    COALESCE(sum((s.script->>'iterations')::bigint), 0)::bigint,
+                    COALESCE(sum((s.script->>'vus')::bigint) FILTER (WHERE s.ts = l.ts), 0)::bigint,
+                    COALESCE(sum((s.script->>'vus_max')::bigint) FILTER (WHERE s.ts = l.ts), 0)::bigint
+             FROM s JOIN latest l ON l.script_run_id = s.script_run_id
+             GROUP BY s.script_run_id",
             &[&script_run_ids],
         )
         .await?;
-    Ok(rows.iter().map(|r| (r.get(0), (r.get(1), r.get(2)))).collect())
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), Totals { checks_passed: r.get(1), iterations: r.get(2), vus: r.get(3), vus_max: r.get(4) }))
+        .collect())
 }
