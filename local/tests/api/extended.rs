@@ -174,7 +174,7 @@ async fn a_mixed_scenario_adjusted_to_50_percent_halves_both_kinds_at_the_target
     let ammo = app.ok("/v1/file/upload", body).await["ammo_file"]["s3_url"].as_str().unwrap().to_string();
     let mut script = TestApp::extended(scenario, "flows/main.js", &format!("http://{}", target.addr), 40);
     script["ammo_id"] = json!(ammo);
-    app.ok("/v1/script/create", json!({"script": script})).await;
+    let script_id = app.ok("/v1/script/create", json!({"script": script})).await["script_id"].as_i64().unwrap();
 
     let run = app.ok("/v1/run/start", json!({"scenario_id": scenario, "user_name": "alice"})).await["run"].clone();
     let run_id = run["run_id"].as_i64().unwrap();
@@ -182,6 +182,8 @@ async fn a_mixed_scenario_adjusted_to_50_percent_halves_both_kinds_at_the_target
 
     app.ok("/v1/run/adjustment", json!({"run_id": run_id, "adjustment_on_percent": 50})).await;
     target.until_rates(&["/a", "/js"], &[10.0, 20.0], 15).await;
+    app.ok("/v1/run/increase/script", json!({"run_id": run_id, "script_id": script_id, "increase_by_rps": 10})).await;
+    target.until_rates(&["/a", "/js"], &[10.0, 30.0], 15).await;
 
     // The v1 `checks` of the extended script run counts its passed checks; the summary has them by name.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -221,4 +223,51 @@ async fn a_mixed_scenario_adjusted_to_50_percent_halves_both_kinds_at_the_target
     let after = target.count("/js");
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(target.count("/js"), after, "the script sent after its run stopped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extended_script_is_smoke_tested_by_route_and_by_command() {
+    let app = spawn_app().await;
+    let target = Target::start().await;
+    let agent = Agent::start().await;
+    app.register_agent(&agent, "lt").await;
+    let project = app.create_project("Shop").await;
+    let scenario = app.create_scenario(project, "Smoke").await;
+    app.upload("flows/main.js", FLOW).await;
+    app.upload("flows/lib/paths.js", PATHS).await;
+    let script = TestApp::extended(scenario, "flows/main.js", &format!("http://{}", target.addr), 500);
+    let script_id = app.ok("/v1/script/create", json!({"script": script})).await["script_id"].as_i64().unwrap();
+
+    let run = app.ok("/v1/run/start/script", json!({"script_id": script_id})).await["run"].clone();
+    assert_eq!((run["title"].as_str(), run["user_name"].as_str()), (Some("Smoke_test_flow_js"), Some("System User")));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while target.count("/js") < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "the smoke test sent nothing");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let run_id = run["run_id"].as_i64().unwrap();
+    app.ok("/v1/run/stop", json!({"run_id": run_id})).await;
+    let stopped = loop {
+        let status = app.ok("/v1/run", json!({"run_id": run_id})).await["run"]["status"].clone();
+        if status == "STATUS_STOPPED_UNSPECIFIED" {
+            break true;
+        }
+        assert!(tokio::time::Instant::now() < deadline + Duration::from_secs(10), "the smoke run did not stop");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(stopped);
+
+    let body = json!({"command_type": "TYPE_RUN_SCRIPT", "script_ids": [script_id]});
+    let command = app.ok("/v1/command/new", body).await["command"].clone();
+    assert_eq!(command["status"], "STATUS_COMPLETED", "{command}");
+    let db = connect_dsn(&app.dsn).await;
+    let smoke: i64 = db
+        .query_one("SELECT count(*) FROM runs WHERE kind = 'smoke' AND title = 'Smoke_test_flow_js'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(smoke, 2);
+    let rps: i64 =
+        db.query_one("SELECT max(target_rps) FROM script_runs WHERE kind = 'extended'", &[]).await.unwrap().get(0);
+    assert_eq!(rps, 2, "a smoke test runs at 2 rps, not the script's 500");
 }

@@ -660,7 +660,8 @@ pub async fn command_new(app: &AppState, req: CommandNewRequest) -> ApiResult<Co
     if needs_ids && req.script_ids.is_empty() {
         return Err(ApiError::bad_request("script_ids", format!("is required for {type_name}")));
     }
-    let run = if *type_name == "TYPE_RUN_SIMPLE_SCRIPT" { None } else { Some(run_row(app, req.run_id).await?) };
+    let starts_run = matches!(*type_name, "TYPE_RUN_SIMPLE_SCRIPT" | "TYPE_RUN_SCRIPT");
+    let run = if starts_run { None } else { Some(run_row(app, req.run_id).await?) };
     let percentage = req.percentage_of_target.unwrap_or(0);
     let increase = req.increase_rps.unwrap_or(0);
     let conn = app.db.conn().await?;
