@@ -15,5 +15,6 @@ mod runs;
 mod scenarios;
 mod scripts;
 mod search;
+mod security;
 mod simple_scripts;
 mod startup;

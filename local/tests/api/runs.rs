@@ -324,8 +324,10 @@ async fn refusals_name_the_problem() {
     .await;
     // An enabled extended script no longer blocks its scenario (issue 9): the refusal is about the agents.
     let ext = app.create_script(scenario, "checkout_js", "10").await;
-    app.fails("/v1/run/start", json!({"scenario_id": scenario}), 422, "nowhere").await;
-    app.fails("/v1/run/start/script", json!({"script_id": ext}), 422, "no enabled, answering agent").await;
+    // Its script file is outside our bucket: an outside URL the target allow-list (unset) refuses.
+    let outside = ".script_file: data files from other hosts";
+    app.fails("/v1/run/start", json!({"scenario_id": scenario}), 422, outside).await;
+    app.fails("/v1/run/start/script", json!({"script_id": ext}), 422, outside).await;
     app.fails("/v1/run/start", json!({"scenario_id": 999_999}), 404, "scenario").await;
     app.fails("/v1/run", json!({"run_id": 0}), 400, "run_id").await;
     app.fails("/v1/run", json!({"run_id": 424_242}), 404, "run").await;

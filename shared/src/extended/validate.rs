@@ -83,6 +83,24 @@ pub async fn stored_script(storage: &Storage, script_file: &str, ammo_id: &str) 
     Ok(())
 }
 
+/// The target allow-list (`docs/security.md`) for an extended script about to
+/// run: its `base_url` host must be allowed, and a `script_file` or `ammo_id`
+/// outside our bucket is an outside data URL. 422 naming the field.
+pub fn targets(app: &crate::AppState, s: &crate::wire::scripts::Script) -> ApiResult<()> {
+    let field = format!("script {:?}", s.name);
+    let list = &app.auth.targets;
+    if let Some(host) = crate::auth::targets::host_of(s.base_url.trim()).filter(|_| !s.base_url.trim().is_empty()) {
+        list.check_target(&host).map_err(|why| ApiError::unprocessable(&format!("{field}.base_url"), why))?;
+    }
+    for (name, raw) in [("script_file", &s.script_file), ("ammo_id", &s.ammo_id)] {
+        if let Ok(Some(Location::External { url })) = Location::parse(raw, app.storage.bucket()) {
+            list.check_data_url(&url, app.storage.bucket())
+                .map_err(|why| ApiError::unprocessable(&format!("{field}.{name}"), why))?;
+        }
+    }
+    Ok(())
+}
+
 /// An uploaded file: a `.js`/`.mjs` one must compile and import only
 /// supported modules (its relative imports are checked when a script using
 /// it is saved). Other files pass.

@@ -132,6 +132,8 @@ async fn create_run(app: &AppState, new: NewRun<'_>) -> ApiResult<Run> {
     let bucket = app.storage.bucket().to_string();
     let mut items: Vec<RunItem> = Vec::new();
     for s in &new.scripts {
+        // The allow-list may have changed since the script was saved.
+        super::auth::check_targets(app, &format!("simple_script {:?}", s.name), &s.path, &s.ammo_url)?;
         let (spec, data_key) = control::job_spec(s, &bucket)
             .map_err(|why| ApiError::unprocessable(&format!("simple_script {:?}", s.name), why))?;
         items.push(RunItem {
@@ -146,6 +148,7 @@ async fn create_run(app: &AppState, new: NewRun<'_>) -> ApiResult<Run> {
         });
     }
     for s in &new.extended {
+        crate::extended::validate::targets(app, s)?;
         let spec = crate::extended::job::build(&app.storage, s).await?;
         items.push(RunItem {
             kind: "extended",
