@@ -271,3 +271,15 @@ async fn an_extended_script_is_smoke_tested_by_route_and_by_command() {
         db.query_one("SELECT max(target_rps) FROM script_runs WHERE kind = 'extended'", &[]).await.unwrap().get(0);
     assert_eq!(rps, 2, "a smoke test runs at 2 rps, not the script's 500");
 }
+
+#[tokio::test]
+async fn the_openapi_spec_describes_the_script_figures() {
+    let app = spawn_app().await;
+    let spec: Value = reqwest::get(format!("{}/swagger.json", app.address)).await.unwrap().json().await.unwrap();
+    let schemas = &spec["components"]["schemas"];
+    for field in ["checks", "requests", "metrics", "iteration_duration", "checks_passed"] {
+        assert!(schemas["ScriptFigures"]["properties"][field].is_object(), "ScriptFigures.{field} missing");
+    }
+    let summary = &schemas["ScriptSummary"]["properties"]["script"];
+    assert!(summary.is_object(), "ScriptSummary.script missing: {}", schemas["ScriptSummary"]);
+}
