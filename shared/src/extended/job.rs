@@ -39,23 +39,21 @@ const LEASE: &str = "60s";
 /// default).
 const TIMEOUT: &str = "60s";
 
-/// The job of a stored script at 100 %: lists the objects beside it, then
-/// [`job_spec`]. 422 naming the script when it cannot run, 503 when the
-/// bucket does not answer.
-pub async fn build(storage: &crate::storage::Storage, s: &Script) -> crate::http::ApiResult<JobSpec> {
-    use crate::http::ApiError;
-    let field = format!("script {:?}", s.name);
-    let beside = match Location::parse(&s.script_file, storage.bucket()) {
-        Ok(Some(Location::Bucket { key })) => storage
+/// The keys beside a stored script in the bucket (every key under its
+/// folder; none when it is outside our bucket), for [`job_spec`]: the one I/O
+/// a job needs before `control::jobs::build`. 503 when the bucket does not
+/// answer.
+pub async fn beside(storage: &crate::storage::Storage, s: &Script) -> crate::http::ApiResult<Vec<String>> {
+    match Location::parse(&s.script_file, storage.bucket()) {
+        Ok(Some(Location::Bucket { key })) => Ok(storage
             .list_under(split_key(&key).0)
             .await
-            .map_err(|e| ApiError::unavailable("object storage", format!("{e:#}")))?
+            .map_err(|e| crate::http::ApiError::unavailable("object storage", format!("{e:#}")))?
             .into_iter()
             .map(|o| o.key)
-            .collect(),
-        _ => Vec::new(),
-    };
-    job_spec(s, storage.bucket(), &beside).map_err(|why| ApiError::unprocessable(&field, why))
+            .collect()),
+        _ => Ok(Vec::new()),
+    }
 }
 
 /// The job of `s` at 100 % of its profile. `beside`: the keys listed under
