@@ -13,7 +13,7 @@ use std::time::Duration;
 
 /// A target that counts the requests it receives per path.
 pub(crate) struct Target {
-    addr: std::net::SocketAddr,
+    pub(crate) addr: std::net::SocketAddr,
     counts: Arc<Mutex<BTreeMap<String, u64>>>,
 }
 
@@ -40,6 +40,19 @@ impl Target {
 
     pub(crate) fn total(&self) -> u64 {
         self.counts.lock().unwrap().values().sum()
+    }
+
+    /// Polls 2-second windows until each path's rate is near `want`; fails
+    /// after `secs` with the last rates seen.
+    pub(crate) async fn until_rates(&self, paths: &[&str], want: &[f64], secs: u64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let got = self.rates(paths, 2.0).await;
+            if got.iter().zip(want).all(|(g, w)| near(*g, *w)) {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "rates of {paths:?}: got {got:?}, want {want:?} (±25 %)");
+        }
     }
 
     /// Requests per second each path received over `secs`.
@@ -389,9 +402,12 @@ async fn refusals_name_the_problem() {
         "percentage_of_target",
     )
     .await;
+    // An enabled extended script no longer blocks its scenario (issue 9): the refusal is about the agents.
     let ext = app.create_script(scenario, "checkout_js", "10").await;
-    app.fails("/v1/run/start", json!({"scenario_id": scenario}), 422, "checkout_js").await;
-    app.fails("/v1/run/start/script", json!({"script_id": ext}), 422, "extended").await;
+    // Its script file is outside our bucket: an outside URL the target allow-list (unset) refuses.
+    let outside = ".script_file: data files from other hosts";
+    app.fails("/v1/run/start", json!({"scenario_id": scenario}), 422, outside).await;
+    app.fails("/v1/run/start/script", json!({"script_id": ext}), 422, outside).await;
     app.fails("/v1/run/start", json!({"scenario_id": 999_999}), 404, "scenario").await;
     app.fails("/v1/run", json!({"run_id": 0}), 400, "run_id").await;
     app.fails("/v1/run", json!({"run_id": 424_242}), 404, "run").await;

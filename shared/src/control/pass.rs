@@ -477,7 +477,11 @@ impl Controller {
                         })?),
                         None => None,
                     };
-                let spec = jobs::for_agent(&sr.spec, rps, scale, started_ms, data_url);
+                let mut spec = jobs::for_agent(&sr.spec, rps, scale, started_ms, data_url);
+                // An extended script's files are presigned at each start, as the data file.
+                crate::extended::job::presign(&app.storage, &mut spec, PRESIGN_TTL)
+                    .await
+                    .map_err(|e| AgentError::Status(0, format!("cannot presign the script's files: {e:#}")))?;
                 match app.agents.start(&job.base_url, &job.key, &spec).await {
                     Ok(status) => Ok(Some(status)),
                     // Started before with another spec (a retried start after a
