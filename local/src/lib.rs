@@ -5,6 +5,7 @@
 
 pub mod demo;
 pub mod embedded_s3;
+pub mod live;
 pub mod local_agent;
 pub mod swagger;
 
@@ -98,6 +99,7 @@ pub fn routes(limits: Limits) -> OpenApiRouter<AppState> {
         .merge(alilo_fn_parsing::routes())
         .merge(alilo_fn_search::routes())
         .merge(alilo_fn_runs::routes())
+        .merge(alilo_fn_verdicts::routes())
 }
 
 /// The OpenAPI document of everything `alilo-local` serves.
@@ -109,7 +111,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn app(state: AppState, limits: Limits) -> axum::Router {
     let (api, doc) = routes(limits).split_for_parts();
     let api = OpenApiRouter::from(api);
-    alilo_shared::router::app(api, state).merge(swagger::routes(swagger::describe(doc)))
+    let live = live::routes(std::env::var("ALILO_METRICS_TOKEN").ok()).with_state(state.clone());
+    alilo_shared::router::app(api, state).merge(swagger::routes(swagger::describe(doc))).merge(live)
 }
 
 /// Why the application could not start, in one line for the user.
@@ -234,7 +237,10 @@ impl Application {
                 }
             });
         }
-        let served = axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await;
+        // Peer addresses: `/metrics` answers loopback scrapers without a token.
+        let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown_signal())
+            .await;
         let _ = stop_tx.send(true);
         let _ = controller.await;
         if let Some(task) = agent_task {

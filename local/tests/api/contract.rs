@@ -135,6 +135,7 @@ fn the_sam_template_routes_each_function_s_paths_to_it() {
         ("ParsingFunction", alilo_fn_parsing::routes()),
         ("SearchFunction", alilo_fn_search::routes()),
         ("RunsFunction", alilo_fn_runs::routes()),
+        ("VerdictsFunction", alilo_fn_verdicts::routes()),
     ];
     let mut routed = 0;
     for (resource, routes) in functions {

@@ -16,3 +16,4 @@ mod scripts;
 mod search;
 mod simple_scripts;
 mod startup;
+mod verdicts;

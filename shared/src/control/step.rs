@@ -645,5 +645,9 @@ pub async fn tick(app: &AppState) -> ApiResult<TickOutcome> {
             Err(e) => tracing::warn!(run_id = id, error = %e, "run not reconciled this pass"),
         }
     }
+    // Verdicts (#12): thresholds, aborts, final verdicts and reports.
+    if let Err(e) = crate::service::verdicts::pass(app).await {
+        tracing::warn!(error = %e, "verdicts not evaluated this pass");
+    }
     Ok(out)
 }

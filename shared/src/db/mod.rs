@@ -10,6 +10,7 @@ pub mod scenarios;
 pub mod scripts;
 pub mod search;
 pub mod simple_scripts;
+pub mod verdicts;
 
 use crate::config::Dsn;
 use crate::http::{ApiError, ApiResult};
@@ -22,6 +23,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_resources.sql", include_str!("../../../migrations/0001_resources.sql")),
     ("0002_runs.sql", include_str!("../../../migrations/0002_runs.sql")),
     ("0003_project_count.sql", include_str!("../../../migrations/0003_project_count.sql")),
+    ("0006_verdicts.sql", include_str!("../../../migrations/0006_verdicts.sql")),
 ];
 
 /// Connections per process. A Lambda instance serves one request at a time; the

@@ -842,5 +842,6 @@ pub async fn run_summary(app: &AppState, req: RunIdRequest) -> ApiResult<RunSumm
         total: Some(total),
         stored_seconds: stored.get(0),
         stored_bytes: stored.get(1),
+        verdict: super::verdicts::brief(&conn, row.id).await?,
     })
 }
