@@ -141,6 +141,23 @@ impl Agg {
         a
     }
 
+    /// Several aggregates in one (their histograms merged in one pass).
+    pub fn combine<'a>(parts: impl IntoIterator<Item = &'a Agg>) -> Agg {
+        let mut out = Agg::default();
+        let mut dists = Vec::new();
+        for o in parts {
+            out.seconds.extend(o.seconds.iter().copied());
+            out.sent += o.sent;
+            out.ok += o.ok;
+            out.failed += o.failed;
+            out.dropped += o.dropped;
+            out.target_sum += o.target_sum;
+            dists.push(o.latency.counts());
+        }
+        out.latency = Dist::merge(dists);
+        out
+    }
+
     /// Adds another aggregate (another script run over the same time).
     pub fn merge(&mut self, o: &Agg) {
         self.seconds.extend(o.seconds.iter().copied());
@@ -197,19 +214,21 @@ pub fn judge(specs: &[Spec], scripts: &[ScriptSeconds<'_>], from: i64, to: i64) 
     // One aggregate per script run, merged per threshold.
     let aggs: BTreeMap<i64, Agg> =
         scripts.iter().map(|s| (s.id, Agg::of(s.seconds.iter().filter(|x| x.ts >= from && x.ts < to)))).collect();
+    // Thresholds over the same script runs (most are over the whole run)
+    // share one merged aggregate.
+    let mut merged: BTreeMap<Vec<i64>, Agg> = BTreeMap::new();
     specs
         .iter()
         .map(|spec| {
             let key: MetricKey = threshold::parse_metric_key(&spec.metric).ok()?;
             let expr = threshold::parse(&spec.expression).ok()?;
-            let mut agg = Agg::default();
-            for s in scripts {
-                let in_scope = spec.script_run_id.is_none_or(|id| id == s.id);
-                let tagged = key.tags.iter().all(|(t, v)| TAGS.contains(&t.as_str()) && v == s.name);
-                if in_scope && tagged {
-                    agg.merge(&aggs[&s.id]);
-                }
-            }
+            let chosen: Vec<i64> = scripts
+                .iter()
+                .filter(|s| spec.script_run_id.is_none_or(|id| id == s.id))
+                .filter(|s| key.tags.iter().all(|(t, v)| TAGS.contains(&t.as_str()) && v == s.name))
+                .map(|s| s.id)
+                .collect();
+            let agg = merged.entry(chosen).or_insert_with_key(|ids| Agg::combine(ids.iter().map(|id| &aggs[id])));
             expr.judge(&|a| agg.observe(&key.metric, a))
         })
         .collect()
