@@ -334,3 +334,59 @@ async fn metrics_scrape_bench() {
         text.len()
     );
 }
+
+#[tokio::test]
+async fn metrics_and_the_live_page_show_a_running_run() {
+    let app = spawn_app().await;
+    let agent = Agent::start().await;
+    app.register_agent(&agent, "v").await;
+    let target = SlowTarget::start(0).await;
+    let project = app.create_project("live").await;
+    let thresholds = json!([{"metric": "http_req_failed", "expression": "rate<0.5"}]);
+    // (prometheus-parse mis-reads escaped quotes in labels; the unit test of
+    // `verdict::prom` covers escaping.)
+    let scenario = app.scenario_with(project, "live page", &target, 20, thresholds).await;
+    let run = app.start(scenario).await;
+
+    // /metrics: the Prometheus text format, read by a Prometheus parser.
+    let scrape = eventually(30, "achieved rps in /metrics", || async {
+        let response = app.client.get(format!("{}/metrics", app.address)).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+        let text = response.text().await.unwrap();
+        let scrape =
+            prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("valid exposition");
+        let achieved = scrape.samples.iter().find(|s| s.metric == "alilo_script_achieved_rps")?;
+        match achieved.value {
+            prometheus_parse::Value::Gauge(v) if v > 5.0 => Some(scrape),
+            _ => None,
+        }
+    })
+    .await;
+    let run_label = run.to_string();
+    let info = scrape.samples.iter().find(|s| s.metric == "alilo_run_info").unwrap();
+    assert_eq!(info.labels.get("run_id"), Some(run_label.as_str()));
+    assert_eq!(info.labels.get("title"), Some("live page"));
+    assert!(scrape.samples.iter().any(|s| s.metric == "alilo_script_latency_milliseconds"), "{:?}", scrape.samples);
+    assert!(scrape.docs.contains_key("alilo_script_target_rps"));
+
+    // The page, and its refreshing part with the report's charts.
+    let page = app.client.get(format!("{}/ui/runs/{run}", app.address)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(&format!("const runId = {run};")) && page.contains("/v1/run/adjustment"), "{page}");
+    let live = || async {
+        app.client.get(format!("{}/ui/runs/{run}/live", app.address)).send().await.unwrap().text().await.unwrap()
+    };
+    let fragment = live().await;
+    assert!(fragment.contains("<svg") && fragment.contains("Target vs achieved"), "{fragment}");
+    assert!(fragment.contains("<b id=\"cur-level\">100</b>"), "{fragment}");
+    // What the slider does: the level and the change log follow.
+    app.ok("/v1/run/adjustment", json!({"run_id": run, "adjustment_on_percent": 50})).await;
+    let fragment = live().await;
+    assert!(fragment.contains("<b id=\"cur-level\">50</b>"), "{fragment}");
+    assert!(fragment.contains("load 100 % → 50 %</li>"), "the change log: {fragment}");
+    let missing = app.client.get(format!("{}/ui/runs/abc", app.address)).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    let unknown = app.client.get(format!("{}/ui/runs/424242/live", app.address)).send().await.unwrap();
+    assert_eq!(unknown.status(), 404);
+    app.ok("/v1/run/stop", json!({"run_id": run})).await;
+}
