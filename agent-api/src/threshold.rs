@@ -608,7 +608,7 @@ mod tests {
     #[test]
     fn judging_uses_the_sources_aggregate_and_says_when_there_is_none() {
         let source = |a: Aggregation| match a {
-            Percentile(p) if p == 95.0 => Some(412.0),
+            Percentile(95.0) => Some(412.0),
             _ => None,
         };
         let j = parse("p(95)<300").unwrap().judge(&source).unwrap();
