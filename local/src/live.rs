@@ -11,12 +11,18 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use std::net::SocketAddr;
 
-/// The routes, with the scrape token (`None`: loopback scrapers only).
-pub fn routes(metrics_token: Option<String>) -> axum::Router<AppState> {
-    axum::Router::new()
-        .route("/metrics", get(move |state: State<AppState>, req: Request| metrics(state, metrics_token.clone(), req)))
+/// The routes, with the scrape token (`None`: loopback scrapers only). The
+/// pages stand behind the API's guard (any signed-in role); `/metrics` has its
+/// own rule, since a Prometheus server cannot sign in.
+pub fn routes(metrics_token: Option<String>, state: AppState) -> axum::Router {
+    let pages = axum::Router::new()
         .route("/ui/runs/{id}", get(page))
         .route("/ui/runs/{id}/live", get(fragment))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), alilo_shared::auth::guard::guard));
+    axum::Router::new()
+        .route("/metrics", get(move |state: State<AppState>, req: Request| metrics(state, metrics_token.clone(), req)))
+        .merge(pages)
+        .with_state(state)
 }
 
 /// Whether the scrape may read: a loopback peer, or the right bearer token.

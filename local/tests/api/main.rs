@@ -14,6 +14,7 @@ mod runs;
 mod scenarios;
 mod scripts;
 mod search;
+mod security;
 mod simple_scripts;
 mod startup;
 mod verdicts;
