@@ -15,6 +15,7 @@
 use alilo_agent_api::hist;
 use alilo_shared::control::metrics::{Second, figures};
 use alilo_shared::db::runs::{RunRow, ScriptRunRow};
+use alilo_shared::model::run::{RunKind, RunStatus, ScriptKind, ScriptRunDesired, ScriptRunStatus};
 use alilo_shared::verdict::prom::{self, LiveRun, LiveScript};
 use alilo_shared::verdict::report;
 use alilo_shared::verdict::rules::{self, Agg, ScriptSeconds, Spec};
@@ -81,16 +82,16 @@ fn main() {
         .map(|s| ScriptRunRow {
             id: s,
             run_id: 1,
-            kind: "simple".into(),
+            kind: ScriptKind::Simple,
             script_id: s,
             name: format!("script-{s:02}"),
             script: serde_json::json!({"name": format!("script-{s:02}"), "path": "shop.example/api/items", "rps": "50"}),
-            status: "STATUS_STOPPED_UNSPECIFIED".into(),
+            status: ScriptRunStatus::Stopped,
             info: String::new(),
             target_rps: 50,
             percentage: 100,
             extra_rps: 0,
-            desired: "running".into(),
+            desired: ScriptRunDesired::Running,
         })
         .collect();
     let run = RunRow {
@@ -98,8 +99,8 @@ fn main() {
         scenario_id: 1,
         project_id: 1,
         title: "Checkout, one hour".into(),
-        status: "STATUS_STOPPED_UNSPECIFIED".into(),
-        kind: "scenario".into(),
+        status: RunStatus::Stopped,
+        kind: RunKind::Scenario,
         percentage: 100,
         info: String::new(),
         user_name: "bench".into(),
@@ -114,7 +115,7 @@ fn main() {
         status: true,
         message: String::new(),
         run_id: 1,
-        run_status: run.status.clone(),
+        run_status: run.status.to_string(),
         verdict: "passed".into(),
         is_final: true,
         aborted: String::new(),

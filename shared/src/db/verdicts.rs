@@ -212,28 +212,22 @@ pub async fn save_live(conn: &impl GenericClient, run_id: i64, states: &[State])
     Ok(())
 }
 
-/// Records that a threshold aborts the run, and asks the run to stop (the
-/// caller then pushes the stop to the agents). False when the run was no
-/// longer running.
+/// Records that a threshold aborts the run and asks the run to stop (as a
+/// user's stop does: the controller, nudged, stops the jobs). False when the
+/// run was no longer running.
 pub async fn abort(conn: &mut deadpool_postgres::Object, run_id: i64, why: &str) -> ApiResult<bool> {
     let tx = conn.transaction().await?;
     tx.execute("UPDATE run_verdicts SET aborted = $2 WHERE run_id = $1 AND aborted = ''", &[&run_id, &why]).await?;
-    let n = tx
-        .execute(
-            "UPDATE runs SET status = 'STATUS_STOPPING', updated_at = now()
-             WHERE id = $1 AND status IN ('STATUS_PREPARED', 'STATUS_RUNNING')",
-            &[&run_id],
-        )
-        .await?;
-    if n == 1 {
+    let stopping = crate::db::run_writes::request_stop(&tx, run_id, "verdicts").await?;
+    if stopping {
         tx.execute(
             "INSERT INTO run_changes (run_id, who, what) VALUES ($1, 'verdicts', $2)",
-            &[&run_id, &format!("stop: {why}")],
+            &[&run_id, &why.chars().take(1900).collect::<String>()],
         )
         .await?;
     }
     tx.commit().await?;
-    Ok(n == 1)
+    Ok(stopping)
 }
 
 /// Records the final verdict and its one-line explanation in `runs.info`

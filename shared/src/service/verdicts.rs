@@ -119,8 +119,8 @@ async fn abort(app: &AppState, run_id: i64, why: &str) -> ApiResult<()> {
     let stopping = q::abort(&mut conn, run_id, why).await?;
     drop(conn);
     tracing::info!(run_id, why, "run aborted by a threshold");
-    if stopping && let Err(e) = crate::control::converge(app, run_id, false, false).await {
-        tracing::warn!(run_id, error = %e, "abort not pushed; the run-controller retries");
+    if stopping {
+        app.nudge.nudge();
     }
     Ok(())
 }
@@ -262,7 +262,7 @@ fn verdict_response(row: &runs_db::RunRow, v: Option<&q::VerdictRow>) -> Verdict
         status: true,
         message: String::new(),
         run_id: id32(row.id),
-        run_status: row.status.clone(),
+        run_status: row.status.to_string(),
         verdict,
         is_final,
         aborted,
@@ -630,13 +630,13 @@ pub async fn live_fragment(app: &AppState, run_id: i64) -> ApiResult<String> {
     let _ = write!(
         out,
         "<p>Status <b id=\"status\">{}</b> · load <b id=\"cur-level\">{}</b> % · verdict <b class=\"{2}\">{2}</b></p>",
-        esc(&row.status),
+        esc(row.status.as_str()),
         row.percentage,
         esc(&verdict.verdict)
     );
     out.push_str("<table id=\"scripts\"><tr><th>script</th><th>target rps</th><th></th></tr>");
     for sr in &srs {
-        let increase = if sr.kind == "simple" { "simple" } else { "script" };
+        let increase = if sr.kind.as_str() == "simple" { "simple" } else { "script" };
         let _ = write!(
             out,
             "<tr><th>{}</th><td>{:.1}</td><td><button data-kind=\"{increase}\" data-script=\"{}\" data-rps=\"10\">+10 rps</button></td></tr>",

@@ -181,7 +181,7 @@ pub fn data(
         .iter()
         .map(|sr| {
             let mine: Vec<&Second> = by.get(&sr.id).into_iter().flatten().collect();
-            row(&sr.name, &sr.kind, &sr.status, sr.desired_rps(), &mine)
+            row(&sr.name, sr.kind.as_str(), sr.status.as_str(), sr.desired_rps(), &mine)
         })
         .collect();
     let target: f64 = srs.iter().map(ScriptRunRow::desired_rps).sum();
@@ -195,13 +195,13 @@ pub fn data(
     ReportData {
         run_id: run.id,
         title: run.title.clone(),
-        status: run.status.clone(),
+        status: run.status.to_string(),
         user_name: run.user_name.clone(),
         started,
         ended: run.ended_at.map(|t| t.timestamp()),
         percentage: run.percentage,
         verdict,
-        total: row("total", "", &run.status, target, &all),
+        total: row("total", "", run.status.as_str(), target, &all),
         scripts,
         step,
         points: series(&all, started, step),
@@ -210,7 +210,7 @@ pub fn data(
         agents,
         versions: srs
             .iter()
-            .map(|sr| (sr.name.clone(), sr.kind.clone(), serde_json::to_string_pretty(&sr.script).unwrap_or_default()))
+            .map(|sr| (sr.name.clone(), sr.kind.to_string(), serde_json::to_string_pretty(&sr.script).unwrap_or_default()))
             .collect(),
         comparison,
     }
