@@ -21,6 +21,7 @@ pub mod service;
 pub mod state;
 pub mod storage;
 pub mod telemetry;
+pub mod verdict;
 pub mod wire;
 
 pub use http::{ApiError, ApiJson, ApiResult};

@@ -18,6 +18,8 @@ pub enum ObjectKey {
     DataFile { project: String, scenario: String, stamp: String, name: String },
     /// A key chosen in the file browser, already validated by [`ObjectKey::browser`].
     Browser(String),
+    /// The HTML report of a run: `reports/run-<id>.html`.
+    RunReport { run_id: i64 },
 }
 
 /// Longest object key S3 accepts.
@@ -77,6 +79,7 @@ impl ObjectKey {
         match self {
             Self::DataFile { project, scenario, stamp, name } => format!("{project}/{scenario}/{stamp}_{name}"),
             Self::Browser(key) => key.clone(),
+            Self::RunReport { run_id } => format!("reports/run-{run_id}.html"),
         }
     }
 }

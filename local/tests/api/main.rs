@@ -20,3 +20,4 @@ mod search;
 mod security;
 mod simple_scripts;
 mod startup;
+mod verdicts;

@@ -14,6 +14,7 @@ pub mod script_metrics;
 pub mod scripts;
 pub mod search;
 pub mod simple_scripts;
+pub mod verdicts;
 
 use crate::config::Dsn;
 use crate::http::{ApiError, ApiResult};
@@ -28,6 +29,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0003_project_count.sql", include_str!("../../../migrations/0003_project_count.sql")),
     ("0004_run_core.sql", include_str!("../../../migrations/0004_run_core.sql")),
     ("0005_security.sql", include_str!("../../../migrations/0005_security.sql")),
+    ("0006_verdicts.sql", include_str!("../../../migrations/0006_verdicts.sql")),
     ("0007_script_metrics.sql", include_str!("../../../migrations/0007_script_metrics.sql")),
 ];
 

@@ -757,5 +757,6 @@ pub async fn run_summary(app: &AppState, req: RunIdRequest) -> ApiResult<RunSumm
         total: Some(total),
         stored_seconds,
         stored_bytes,
+        verdict: super::verdicts::brief(&conn, row.id).await?,
     })
 }

@@ -394,4 +394,6 @@ pub struct RunSummaryResponse {
     /// Stored metric rows and bytes of this run (storage per script-hour follows).
     pub stored_seconds: i64,
     pub stored_bytes: i64,
+    /// The run's verdict (#12); `null` before the controller's first pass.
+    pub verdict: Option<super::verdicts::VerdictBrief>,
 }
