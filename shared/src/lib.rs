@@ -13,6 +13,7 @@ pub mod config;
 pub mod control;
 pub mod db;
 pub mod eject;
+pub mod extended;
 pub mod http;
 pub mod import;
 pub mod model;
@@ -23,6 +24,7 @@ pub mod simple_semantics;
 pub mod state;
 pub mod storage;
 pub mod telemetry;
+pub mod verdict;
 pub mod wire;
 
 pub use http::{ApiError, ApiJson, ApiResult};

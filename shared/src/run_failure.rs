@@ -8,15 +8,15 @@
 //! failed jobs. Reasons of jobs that ended normally (stopped, duration reached)
 //! are not failures and give no info.
 
-/// Writes the `info` of each script run of `run_id` that has failed jobs, from
+/// Writes the `info` of each script run of `run_ids` that has failed jobs, from
 /// the jobs' reasons as they are in this transaction. The controller calls it
 /// once per pass; a script run without failures keeps its info.
-pub async fn store_info(tx: &impl deadpool_postgres::GenericClient, run_id: i64) -> Result<(), tokio_postgres::Error> {
+pub async fn store_info(tx: &impl deadpool_postgres::GenericClient, run_ids: &[i64]) -> Result<(), tokio_postgres::Error> {
     let rows = tx
         .query(
             "SELECT j.script_run_id, j.state, j.reason FROM jobs j JOIN script_runs s ON s.id = j.script_run_id
-             WHERE s.run_id = $1 AND j.reason <> '' ORDER BY j.script_run_id, j.id",
-            &[&run_id],
+             WHERE s.run_id = ANY($1) AND j.reason <> '' ORDER BY j.script_run_id, j.id",
+            &[&run_ids],
         )
         .await?;
     let mut ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();

@@ -2,9 +2,11 @@
 //! real S3-compatible server. One binary (linking is the slow part).
 
 mod agents;
+mod bench_core;
 mod bench_runs;
 mod chaos_proxy;
 mod contract;
+mod extended;
 mod files;
 mod gateway;
 mod helpers;
@@ -12,6 +14,7 @@ mod original_ui;
 mod parsing;
 mod projects;
 mod run_failures;
+mod run_chaos;
 mod runs;
 mod scenarios;
 mod scripts;
@@ -20,3 +23,4 @@ mod security;
 mod simple_scripts;
 mod simple_semantics;
 mod startup;
+mod verdicts;

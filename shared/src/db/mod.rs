@@ -4,13 +4,17 @@
 
 pub mod agents;
 pub mod auth;
+pub mod control;
 pub mod files;
 pub mod projects;
+pub mod run_writes;
 pub mod runs;
 pub mod scenarios;
+pub mod script_metrics;
 pub mod scripts;
 pub mod search;
 pub mod simple_scripts;
+pub mod verdicts;
 
 use crate::config::Dsn;
 use crate::http::{ApiError, ApiResult};
@@ -23,7 +27,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_resources.sql", include_str!("../../../migrations/0001_resources.sql")),
     ("0002_runs.sql", include_str!("../../../migrations/0002_runs.sql")),
     ("0003_project_count.sql", include_str!("../../../migrations/0003_project_count.sql")),
+    ("0004_run_core.sql", include_str!("../../../migrations/0004_run_core.sql")),
     ("0005_security.sql", include_str!("../../../migrations/0005_security.sql")),
+    ("0006_verdicts.sql", include_str!("../../../migrations/0006_verdicts.sql")),
+    ("0007_script_metrics.sql", include_str!("../../../migrations/0007_script_metrics.sql")),
 ];
 
 /// Connections per process. A Lambda instance serves one request at a time; the

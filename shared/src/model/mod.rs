@@ -5,6 +5,7 @@
 pub mod load;
 pub mod page;
 pub mod request;
+pub mod run;
 pub mod scripts;
 pub mod search;
 pub mod text;
