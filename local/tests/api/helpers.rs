@@ -114,6 +114,7 @@ async fn spawn(tweak: impl FnOnce(&mut Settings), behind_proxy: bool) -> TestApp
         no_agent: true,
         demo: false,
         controller_interval_ms: 500,
+        request_deadline_ms: None,
     };
     tweak(&mut settings);
     let app = Application::build(&settings).await.expect("alilo-local builds");
