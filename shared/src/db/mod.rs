@@ -49,7 +49,7 @@ impl Db {
     /// by [`CONNECT_TIMEOUT`] (then 503 "unavailable").
     pub fn connect_with(dsn: &Dsn, limits: &Limits) -> anyhow::Result<Self> {
         let mut config = dsn.config().clone();
-        config.options(&with_statement_timeout(config.get_options(), limits.statement_timeout));
+        config.options(with_statement_timeout(config.get_options(), limits.statement_timeout));
         config.connect_timeout(CONNECT_TIMEOUT);
         let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)

@@ -33,7 +33,7 @@ impl LoadDuration {
         while !rest.is_empty() {
             let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
             if digits == 0 {
-                return Err(format!("{} is not a duration: expected a number at {}", quote(&raw), quote(&rest)));
+                return Err(format!("{} is not a duration: expected a number at {}", quote(raw), quote(rest)));
             }
             let (number, tail) = rest.split_at(digits);
             let unit_len = tail.bytes().take_while(u8::is_ascii_alphabetic).count();
@@ -43,28 +43,28 @@ impl LoadDuration {
                 "h" => (1, 3_600),
                 "m" => (2, 60),
                 "s" => (3, 1),
-                "" => return Err(format!("{} needs a time unit (s, m, h or d), e.g. \"{number}s\"", quote(&raw))),
+                "" => return Err(format!("{} needs a time unit (s, m, h or d), e.g. \"{number}s\"", quote(raw))),
                 other => {
-                    return Err(format!("{} has an unknown unit {}; use s, m, h or d", quote(&raw), quote(&other)));
+                    return Err(format!("{} has an unknown unit {}; use s, m, h or d", quote(raw), quote(other)));
                 }
             };
             if last_rank.is_some_and(|last| rank <= last) {
                 return Err(format!(
                     "{}: units must go from largest to smallest, each once (e.g. \"1h30m\")",
-                    quote(&raw)
+                    quote(raw)
                 ));
             }
             last_rank = Some(rank);
-            let value: u64 = number.parse().map_err(|_| format!("{} is too long", quote(&raw)))?;
+            let value: u64 = number.parse().map_err(|_| format!("{} is too long", quote(raw)))?;
             total = value
                 .checked_mul(seconds)
                 .and_then(|v| total.checked_add(v))
                 .filter(|v| *v <= MAX_DURATION_SECS)
-                .ok_or_else(|| format!("{} is longer than the maximum of 30d", quote(&raw)))?;
+                .ok_or_else(|| format!("{} is longer than the maximum of 30d", quote(raw)))?;
             rest = tail;
         }
         if total == 0 {
-            return Err(format!("{} must be at least 1s", quote(&raw)));
+            return Err(format!("{} must be at least 1s", quote(raw)));
         }
         Ok(Self(total))
     }
@@ -98,7 +98,7 @@ fn positive(raw: &str, max: u64, what: &str) -> Result<u64, String> {
     if text.is_empty() {
         return Err(format!("is required: a positive whole number of {what}"));
     }
-    let value: u64 = text.parse().map_err(|_| format!("{} is not a positive whole number of {what}", quote(&raw)))?;
+    let value: u64 = text.parse().map_err(|_| format!("{} is not a positive whole number of {what}", quote(raw)))?;
     if value == 0 {
         return Err(format!("must be at least 1 {what}"));
     }

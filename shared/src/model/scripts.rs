@@ -46,7 +46,7 @@ fn env(v: &mut Violations, field: &str, env: &StringMap) -> StringMap {
     for (k, val) in env {
         let key = k.trim();
         if key.is_empty() || key.contains('=') || key.chars().any(char::is_control) {
-            v.add(field, format!("{} is not a valid variable name", quote(&key)));
+            v.add(field, format!("{} is not a valid variable name", quote(key)));
         } else {
             out.insert(key.to_string(), val.clone());
         }
@@ -156,7 +156,7 @@ impl SimpleScriptInput {
             if key.is_empty() {
                 v.add("simple_script.query_params", format!("a parameter with value {:?} has no key", q.value));
             } else if key.chars().chain(q.value.chars()).any(char::is_control) {
-                v.add("simple_script.query_params", format!("{} contains a control character", quote(&key)));
+                v.add("simple_script.query_params", format!("{} contains a control character", quote(key)));
             } else {
                 query_params.push(QueryParams { key: key.to_string(), value: q.value.trim().to_string() });
             }
@@ -174,7 +174,7 @@ impl SimpleScriptInput {
             && !u.is_empty()
             && !(u.starts_with("http://") || u.starts_with("https://") || u.starts_with("s3://"))
         {
-            v.add("simple_script.ammo_url", format!("{} must be an http(s):// or s3:// URL", quote(&u)));
+            v.add("simple_script.ammo_url", format!("{} must be an http(s):// or s3:// URL", quote(u)));
         }
         let monitoring_links = url_list(&mut v, "simple_script.monitoring_links", &s.monitoring_links);
         let additional_env = env(&mut v, "simple_script.additional_env", &s.additional_env);

@@ -18,7 +18,7 @@ pub fn title(raw: &str) -> Result<String, String> {
         return Err(format!("is longer than {MAX_TITLE_CHARS} characters"));
     }
     if text.chars().any(char::is_control) {
-        return Err(format!("{} contains a control character", quote(&text)));
+        return Err(format!("{} contains a control character", quote(text)));
     }
     Ok(text.to_string())
 }
@@ -42,7 +42,7 @@ pub fn line(raw: &str, max_chars: usize) -> Result<String, String> {
         return Err(format!("is longer than {max_chars} characters"));
     }
     if text.chars().any(char::is_control) {
-        return Err(format!("{} contains a control character", quote(&text)));
+        return Err(format!("{} contains a control character", quote(text)));
     }
     Ok(text.to_string())
 }

@@ -59,7 +59,7 @@ impl<'de> Visitor<'de> for IntVisitor {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        let parsed = parse_decimal(v).ok_or_else(|| E::custom(format!("{} is not an integer", quote(&v))))?;
+        let parsed = parse_decimal(v).ok_or_else(|| E::custom(format!("{} is not an integer", quote(v))))?;
         self.visit_i64(parsed)
     }
 }
