@@ -6,9 +6,10 @@
 # run is made with the "before" binary and the "after" one, each on its own fresh
 # database seeded alike, and the ratios after/before are printed.
 #
-#   bench/api/memory.sh                                  # before = BEFORE_REV (main)
+#   bench/api/memory.sh                                  # before = BEFORE_REV (where HEAD left main)
 #   BEFORE_BIN=/path/alilo-local AFTER_BIN=/path/alilo-local bench/api/memory.sh
 #   PROJECTS=20000 DURATION=10s bench/api/memory.sh
+#   PROFILE=dev bench/api/memory.sh                      # debug builds (quicker to build)
 #
 # The "before" binary is BEFORE_BIN, or built once from git revision BEFORE_REV in a
 # target directory of its own (BEFORE_TARGET); "after" is AFTER_BIN or this tree's
@@ -23,24 +24,26 @@ IDLE="${IDLE:-10}"
 PORT="${PORT:-18085}"
 BODY="${BODY:-{\}}"
 BASE_DSN="${BENCH_PG:-postgres://postgres@127.0.0.1:5432}"
-BEFORE_REV="${BEFORE_REV:-main}"
+BEFORE_REV="${BEFORE_REV:-$(git merge-base HEAD main)}"
 BEFORE_TARGET="${BEFORE_TARGET:-/tmp/alilo-local-before-target}"
+PROFILE="${PROFILE:-release}"
+OUT_DIR="$PROFILE"; [[ $PROFILE == dev ]] && OUT_DIR=debug
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/alilo/target}"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 
 if [[ -z "${AFTER_BIN:-}" ]]; then
-  cargo build --release -q -p alilo-local
-  AFTER_BIN="$CARGO_TARGET_DIR/release/alilo-local"
+  cargo build --profile "$PROFILE" -q -p alilo-local
+  AFTER_BIN="$CARGO_TARGET_DIR/$OUT_DIR/alilo-local"
 fi
 if [[ -z "${BEFORE_BIN:-}" ]]; then
   rev=$(git -C "$ROOT" rev-parse --short "$BEFORE_REV")
-  BEFORE_BIN="$BEFORE_TARGET/alilo-local-$rev"
+  BEFORE_BIN="$BEFORE_TARGET/alilo-local-$rev-$PROFILE"
   if [[ ! -x $BEFORE_BIN ]]; then
     echo "building alilo-local of $BEFORE_REV ($rev) into $BEFORE_TARGET (once)" >&2
     src="$BEFORE_TARGET/src-$rev"; mkdir -p "$src"
     git -C "$ROOT" archive "$rev" | tar -x -C "$src"
-    (cd "$src" && CARGO_TARGET_DIR="$BEFORE_TARGET" cargo build --release -q -p alilo-local)
-    cp "$BEFORE_TARGET/release/alilo-local" "$BEFORE_BIN"
+    (cd "$src" && CARGO_TARGET_DIR="$BEFORE_TARGET" cargo build --profile "$PROFILE" -q -p alilo-local)
+    cp "$BEFORE_TARGET/$OUT_DIR/alilo-local" "$BEFORE_BIN"
   fi
 fi
 
@@ -69,33 +72,33 @@ round() { # name binary
   for _ in 1 2 3; do curl -s -o /dev/null -XPOST "localhost:$PORT/v1/projects" -d "$BODY"; done
   local base; base=$(rss_mb "$SERVER")
   local reply; reply=$(curl -s -XPOST "localhost:$PORT/v1/projects" -d "$BODY" | wc -c)
-  local out; out=$(BODY="$BODY" wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --timeout 30s --latency -s bench/api/post.lua \
+  local out; out=$(BODY="$BODY" wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --timeout 30s --latency -s bench/api/status.lua \
     "http://127.0.0.1:$PORT/v1/projects" 2>&1)
   local after; after=$(rss_mb "$SERVER")
   local peak; peak=$(hwm_mb "$SERVER")
   sleep "$IDLE"
   local rested; rested=$(rss_mb "$SERVER")
-  local rps p99 non2xx timeouts
+  local rps p99 timeouts statuses
   rps=$(echo "$out" | awk '/Requests\/sec/{print $2}')
   p99=$(echo "$out" | awk '$1=="99%"{print $2}')
-  non2xx=$(echo "$out" | awk '/Non-2xx/{print $NF}'); non2xx=${non2xx:-0}
   timeouts=$(echo "$out" | awk -F'timeout ' '/Socket errors/{print $2+0}'); timeouts=${timeouts:-0}
-  echo "$name base=$base peak=$peak after=$after rested=$rested reply=$reply rps=$rps p99=$p99 non2xx=$non2xx timeouts=$timeouts"
+  statuses=$(echo "$out" | awk '/^statuses:/{$1=""; gsub(/^ /,""); gsub(/ /,","); print}')
+  echo "name=$name base=$base peak=$peak after=$after rested=$rested reply=$reply rps=$rps p99=$p99 timeouts=$timeouts statuses=${statuses:-none}"
   stop_server
   drop_db
 }
 
-echo "alilo-local memory: $PROJECTS projects, POST /v1/projects $BODY, wrk -c$CONNECTIONS for $DURATION, rest ${IDLE}s, $(nproc) cores"
+echo "alilo-local ($PROFILE) memory: $PROJECTS projects, POST /v1/projects $BODY, wrk -c$CONNECTIONS for $DURATION, rest ${IDLE}s, $(nproc) cores"
 echo "before: $BEFORE_BIN"
 echo "after:  $AFTER_BIN"
 B=$(round before "$BEFORE_BIN")
 A=$(round after "$AFTER_BIN")
-field() { echo "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1==k{print $2}'; }
-printf '\n%-8s %9s %9s %9s %9s %11s %10s %9s %8s %8s\n' "" "base MB" "peak MB" "after MB" "rested MB" "reply bytes" "req/s" "p99" "non-2xx" "timeouts"
+field() { echo "$1" | tr ' ' '\n' | awk -v k="$2" 'index($0, k "=") == 1 {print substr($0, length(k) + 2)}'; }
+printf '\n%-8s %9s %9s %9s %9s %11s %10s %9s %8s  %s\n' "" "base MB" "peak MB" "after MB" "rested MB" "reply bytes" "req/s" "p99" "timeouts" "answers by status"
 for line in "$B" "$A"; do
-  printf '%-8s %9s %9s %9s %9s %11s %10s %9s %8s %8s\n' "$(echo "$line" | cut -d' ' -f1)" \
+  printf '%-8s %9s %9s %9s %9s %11s %10s %9s %8s  %s\n' "$(field "$line" name)" \
     "$(field "$line" base)" "$(field "$line" peak)" "$(field "$line" after)" "$(field "$line" rested)" \
-    "$(field "$line" reply)" "$(field "$line" rps)" "$(field "$line" p99)" "$(field "$line" non2xx)" "$(field "$line" timeouts)"
+    "$(field "$line" reply)" "$(field "$line" rps)" "$(field "$line" p99)" "$(field "$line" timeouts)" "$(field "$line" statuses)"
 done
 ratio() { awk -v a="$(field "$A" "$1")" -v b="$(field "$B" "$1")" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "n/a" }'; }
 echo

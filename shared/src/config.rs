@@ -132,9 +132,10 @@ pub const DEFAULT_REQUEST_DEADLINE_MS: u64 = 10_000;
 /// search on an index takes milliseconds, so this only stops runaway work.
 pub const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 5_000;
 /// How long a request waits for a pooled connection before it is answered 503
-/// "busy": long enough to ride out a burst, short enough to leave room for the
-/// statement inside the request deadline.
-pub const DEFAULT_POOL_WAIT_MS: u64 = 2_000;
+/// "busy": long enough to ride out a burst (a shorter wait turned a 256-connection
+/// burst into false 503s), short enough to leave the statement's `statement_timeout`
+/// inside the request deadline.
+pub const DEFAULT_POOL_WAIT_MS: u64 = 5_000;
 
 /// Limits that protect the service and its users.
 #[derive(Debug, Clone, Copy)]

@@ -397,6 +397,50 @@ mod tests {
         assert!(err.message.starts_with("project.title: invalid type"), "{}", err.message);
     }
 
+    #[derive(Debug)]
+    struct Outer(std::io::Error);
+    impl std::fmt::Display for Outer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("db error")
+        }
+    }
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn the_cause_chain_names_every_source() {
+        let err = Outer(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "Connection reset by peer"));
+        assert_eq!(cause_chain(&err), "db error: Connection reset by peer");
+    }
+
+    #[test]
+    fn a_quote_is_a_short_prefix_with_the_length() {
+        assert_eq!(quote("abc"), "\"abc\"");
+        let long = quote(&"é".repeat(70_000));
+        assert!(long.ends_with("… (70000 characters)") && long.chars().count() < 100, "{long}");
+    }
+
+    #[test]
+    fn a_503_says_when_to_retry_and_a_long_message_is_cut() {
+        let response = ApiError::busy("database", "pool").into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[axum::http::header::RETRY_AFTER], "1");
+        assert!(!ApiError::bad_request("x", "y").into_response().headers().contains_key("retry-after"));
+        assert_eq!(truncate(&"x".repeat(1_000), MAX_MESSAGE_CHARS).chars().count(), MAX_MESSAGE_CHARS + 1);
+    }
+
+    #[test]
+    fn pool_waits_are_busy_and_failed_connects_unavailable() {
+        use deadpool_postgres::{PoolError, TimeoutType};
+        let busy: ApiError = PoolError::Timeout(TimeoutType::Wait).into();
+        assert_eq!((busy.status, busy.message.contains("busy")), (StatusCode::SERVICE_UNAVAILABLE, true));
+        let down: ApiError = PoolError::Timeout(TimeoutType::Create).into();
+        assert_eq!((down.status, down.message.contains("unavailable")), (StatusCode::SERVICE_UNAVAILABLE, true));
+    }
+
     #[test]
     fn broken_json_is_a_400() {
         let err = parse_json::<Req>(&Bytes::from_static(b"{\"project\":")).unwrap_err();
