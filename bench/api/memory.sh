@@ -10,6 +10,7 @@
 #   BEFORE_BIN=/path/alilo-local AFTER_BIN=/path/alilo-local bench/api/memory.sh
 #   PROJECTS=20000 DURATION=10s bench/api/memory.sh
 #   PROFILE=dev bench/api/memory.sh                      # debug builds (quicker to build)
+#   ONLY=after bench/api/memory.sh                       # this tree only, one line
 #
 # The "before" binary is BEFORE_BIN, or built once from git revision BEFORE_REV in a
 # target directory of its own (BEFORE_TARGET); "after" is AFTER_BIN or this tree's
@@ -35,7 +36,7 @@ if [[ -z "${AFTER_BIN:-}" ]]; then
   cargo build --profile "$PROFILE" -q -p alilo-local
   AFTER_BIN="$CARGO_TARGET_DIR/$OUT_DIR/alilo-local"
 fi
-if [[ -z "${BEFORE_BIN:-}" ]]; then
+if [[ -z "${BEFORE_BIN:-}" && ${ONLY:-} != after ]]; then
   rev=$(git -C "$ROOT" rev-parse --short "$BEFORE_REV")
   BEFORE_BIN="$BEFORE_TARGET/alilo-local-$rev-$PROFILE"
   if [[ ! -x $BEFORE_BIN ]]; then
@@ -59,10 +60,10 @@ rss_mb() { awk '/^VmRSS/{printf "%.0f", $2/1024}' "/proc/$1/status"; }
 hwm_mb() { awk '/^VmHWM/{printf "%.0f", $2/1024}' "/proc/$1/status"; }
 
 # One round: fresh database, the binary, the burst. Prints one key=value line.
-round() { # name binary
-  local name=$1 bin=$2
-  DB="alilo_mem_${name}_$$"
-  RUST_LOG=error "$bin" --port "$PORT" --pg-dsn "$BASE_DSN/$DB" --data-dir "$DATA/$name" --no-agent >"$DATA/$name.log" 2>&1 &
+round() { # name binary [VAR=value…]
+  local name=$1 bin=$2; shift 2
+  DB="alilo_mem_${name//[^a-z]/_}_$$"
+  env RUST_LOG=error "$@" "$bin" --port "$PORT" --pg-dsn "$BASE_DSN/$DB" --data-dir "$DATA/$name" --no-agent >"$DATA/$name.log" 2>&1 &
   SERVER=$!
   for _ in $(seq 1 120); do curl -s -o /dev/null -XPOST "localhost:$PORT/v1/projects" -d '{"limit":1}' && break; sleep 0.5; done
   psql -q "$BASE_DSN/$DB" -c "INSERT INTO projects (title, descrip)
@@ -89,18 +90,23 @@ round() { # name binary
 }
 
 echo "alilo-local ($PROFILE) memory: $PROJECTS projects, POST /v1/projects $BODY, wrk -c$CONNECTIONS for $DURATION, rest ${IDLE}s, $(nproc) cores"
-echo "before: $BEFORE_BIN"
+echo "before: ${BEFORE_BIN:-(skipped)}"
 echo "after:  $AFTER_BIN"
+if [[ ${ONLY:-} == after ]]; then round after "$AFTER_BIN"; exit 0; fi
 B=$(round before "$BEFORE_BIN")
 A=$(round after "$AFTER_BIN")
+# mimalloc keeps freed pages of idle threads until they allocate again; purging at
+# once returns them to the system (an environment variable: read before main).
+P=$(round after-purge0 "$AFTER_BIN" MIMALLOC_PURGE_DELAY=0)
 field() { echo "$1" | tr ' ' '\n' | awk -v k="$2" 'index($0, k "=") == 1 {print substr($0, length(k) + 2)}'; }
-printf '\n%-8s %9s %9s %9s %9s %11s %10s %9s %8s  %s\n' "" "base MB" "peak MB" "after MB" "rested MB" "reply bytes" "req/s" "p99" "timeouts" "answers by status"
-for line in "$B" "$A"; do
-  printf '%-8s %9s %9s %9s %9s %11s %10s %9s %8s  %s\n' "$(field "$line" name)" \
+printf '\n%-13s %9s %9s %9s %9s %11s %10s %9s %8s  %s\n' "" "base MB" "peak MB" "after MB" "rested MB" "reply bytes" "req/s" "p99" "timeouts" "answers by status"
+for line in "$B" "$A" "$P"; do
+  printf '%-13s %9s %9s %9s %9s %11s %10s %9s %8s  %s\n' "$(field "$line" name)" \
     "$(field "$line" base)" "$(field "$line" peak)" "$(field "$line" after)" "$(field "$line" rested)" \
     "$(field "$line" reply)" "$(field "$line" rps)" "$(field "$line" p99)" "$(field "$line" timeouts)" "$(field "$line" statuses)"
 done
 ratio() { awk -v a="$(field "$A" "$1")" -v b="$(field "$B" "$1")" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "n/a" }'; }
 echo
 echo "after/before: peak $(ratio peak)  after-burst $(ratio after)  rested $(ratio rested)  reply $(ratio reply)  req/s $(ratio rps)"
-echo "rested/base: before $(awk -v r="$(field "$B" rested)" -v b="$(field "$B" base)" 'BEGIN{printf "%.2f", r/b}')  after $(awk -v r="$(field "$A" rested)" -v b="$(field "$A" base)" 'BEGIN{printf "%.2f", r/b}')"
+echo "after-purge0/before: peak $(awk -v a="$(field "$P" peak)" -v b="$(field "$B" peak)" 'BEGIN{printf "%.2f", a/b}')  rested $(awk -v a="$(field "$P" rested)" -v b="$(field "$B" rested)" 'BEGIN{printf "%.2f", a/b}')"
+echo "rested/base: before $(awk -v r="$(field "$B" rested)" -v b="$(field "$B" base)" 'BEGIN{printf "%.2f", r/b}')  after $(awk -v r="$(field "$A" rested)" -v b="$(field "$A" base)" 'BEGIN{printf "%.2f", r/b}')  after-purge0 $(awk -v r="$(field "$P" rested)" -v b="$(field "$P" base)" 'BEGIN{printf "%.2f", r/b}')"
