@@ -6,8 +6,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use alilo_agent_api::script::ScriptFile;
 use alilo_agent_api::{
-    Bucket, HttpVersion, JobSpec, JobState, JobStatus, Profile, Ramp, RequestTemplate, parse_duration,
+    Bucket, HttpVersion, JobSpec, JobState, JobStatus, Profile, Ramp, RequestTemplate, ScriptSpec, parse_duration,
 };
 use anyhow::{Context as _, bail};
 use bytes::Bytes;
@@ -72,9 +73,23 @@ pub enum RampArg {
 /// `alilo-agent run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// Target URL.
-    #[arg(long)]
+    /// An extended script (k6-style JavaScript) to run instead of `--url`:
+    /// one iteration per scheduled instant. Files beside it (its directory
+    /// tree) can be imported and `open()`ed.
+    pub script: Option<std::path::PathBuf>,
+    /// Target URL (simple request).
+    #[arg(long, default_value = "")]
     pub url: String,
+    /// `__ENV` entry of a script, `KEY=VALUE` (repeatable).
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Wall-clock limit of one script iteration.
+    #[arg(long, default_value = "60s")]
+    pub iteration_timeout: String,
+    /// Write a script's summary as JSON to this file (k6's
+    /// `--summary-export`).
+    #[arg(long)]
+    pub summary_export: Option<std::path::PathBuf>,
     /// Target requests per second (open model). Without it, `--connections`
     /// runs closed-loop (as fast as possible).
     #[arg(long)]
@@ -193,13 +208,52 @@ pub fn run_spec(a: &RunArgs) -> anyhow::Result<JobSpec> {
         let (k, v) = h.split_once(':').with_context(|| format!("-H {h:?}: expected \"Name: value\""))?;
         headers.insert(k.trim().to_string(), v.trim().to_string());
     }
-    let closed = match (a.rps, a.connections) {
+    let closed = match (a.rps.or(a.script.as_ref().map(|_| 0.0)), a.connections) {
         (Some(_), Some(_)) => {
             bail!("give --rps (open model) or --connections (closed loop), not both")
         }
         (None, None) => bail!("give --rps (open model) or --connections (closed loop)"),
         (None, Some(c)) => Some(c),
         (Some(_), None) => None,
+    };
+    let mut profile = Profile {
+        rps: a.rps.unwrap_or(0.0),
+        steps: a.steps,
+        duration: a.duration.clone(),
+        ramp: match a.ramp {
+            RampArg::Step => Ramp::Step,
+            RampArg::Linear => Ramp::Linear,
+        },
+    };
+    let mut max_vus = a.max_vus;
+    let script = match &a.script {
+        Some(path) => {
+            let spec = script_spec(path, &a.env, &a.iteration_timeout)?;
+            // Without --rps, the script's own arrival-rate scenario sets the load.
+            if a.rps.is_none() {
+                let options = crate::js::read_options(&spec).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                match options
+                    .as_ref()
+                    .map(crate::js::options::load)
+                    .transpose()
+                    .map_err(|e| anyhow::anyhow!(e))?
+                    .flatten()
+                {
+                    Some(load) => {
+                        profile = load.profile;
+                        max_vus = load.max_vus.unwrap_or(max_vus);
+                    }
+                    None => bail!("give --rps (the script's options set no arrival rate)"),
+                }
+            }
+            Some(spec)
+        }
+        None => {
+            if a.url.is_empty() {
+                bail!("give a script file or --url");
+            }
+            None
+        }
     };
     Ok(JobSpec {
         request: RequestTemplate {
@@ -209,20 +263,12 @@ pub fn run_spec(a: &RunArgs) -> anyhow::Result<JobSpec> {
             query: BTreeMap::new(),
             body: a.body.clone(),
         },
-        script: None,
+        script,
         data: None,
         checks: Default::default(),
-        profile: Profile {
-            rps: a.rps.unwrap_or(0.0),
-            steps: a.steps,
-            duration: a.duration.clone(),
-            ramp: match a.ramp {
-                RampArg::Step => Ramp::Step,
-                RampArg::Linear => Ramp::Linear,
-            },
-        },
+        profile,
         scale: 1.0,
-        max_vus: a.max_vus,
+        max_vus,
         start_at_ms: None,
         timeout: a.timeout.clone(),
         tls_verify: !a.insecure,
@@ -232,7 +278,54 @@ pub fn run_spec(a: &RunArgs) -> anyhow::Result<JobSpec> {
     })
 }
 
+/// A script file and the files of its directory tree (what it may import
+/// or `open()`), at most [`MAX_SCRIPT_FILES`] files.
+pub fn script_spec(path: &std::path::Path, env: &[String], iteration_timeout: &str) -> anyhow::Result<ScriptSpec> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let entry = path.file_name().context("the script path names no file")?.to_string_lossy().into_owned();
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
+            let e = e?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || name == "node_modules" {
+                continue;
+            }
+            let p = e.path();
+            if e.file_type()?.is_dir() {
+                stack.push(p);
+            } else if e.metadata()?.len() <= crate::js::files::MAX_FILE_BYTES as u64 {
+                let rel = p.strip_prefix(dir).unwrap_or(&p).to_string_lossy().replace('\\', "/");
+                let Ok(content) = std::fs::read_to_string(&p) else { continue };
+                files.push(ScriptFile { path: rel, content: Some(content), url: None });
+                if files.len() > MAX_SCRIPT_FILES {
+                    bail!(
+                        "{} holds more than {MAX_SCRIPT_FILES} files: put the script in a directory of its own",
+                        dir.display()
+                    );
+                }
+            }
+        }
+    }
+    let mut vars = BTreeMap::new();
+    for kv in env {
+        let (k, v) = kv.split_once('=').with_context(|| format!("-e {kv:?}: expected KEY=VALUE"))?;
+        vars.insert(k.to_string(), v.to_string());
+    }
+    Ok(ScriptSpec { entry, files, env: vars, iteration_timeout: Some(iteration_timeout.to_string()) })
+}
+
+/// Files a standalone script's directory may hold.
+pub const MAX_SCRIPT_FILES: usize = 1000;
+
 fn live_line(b: &Bucket) -> String {
+    let it = match &b.script {
+        Some(s) => {
+            format!("  it {:>6}  exc {:>4}  VUs {:>4}/{:<4}", s.iterations, s.failed_iterations, s.vus, s.vus_max)
+        }
+        None => String::new(),
+    };
     let lat = alilo_agent_api::hist::decode(&b.latency).unwrap_or_else(|_| alilo_agent_api::hist::new());
     let q = |x| alilo_agent_api::hist::quantile_ms(&lat, x);
     let errs = b.errors.total();
@@ -248,7 +341,7 @@ fn live_line(b: &Bucket) -> String {
         q(0.5),
         q(0.99),
         b.lag_p99_us as f64 / 1000.0
-    )
+    ) + &it
 }
 
 /// The final summary, human-readable.
@@ -323,7 +416,14 @@ async fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let st = job.status(0);
-    let text = summary_text(&st, closed);
+    let mut text = summary_text(&st, closed);
+    if let Some(t) = crate::js::summary::ScriptTotals::of(&st.buckets) {
+        text.push_str(&t.text(st.summary.duration_s));
+        if let Some(path) = &a.summary_export {
+            let doc = serde_json::to_string_pretty(&t.json(st.summary.duration_s))?;
+            std::fs::write(path, doc).with_context(|| format!("writing {}", path.display()))?;
+        }
+    }
     if a.json {
         eprint!("{text}");
         println!("{}", serde_json::to_string(&st)?);

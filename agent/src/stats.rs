@@ -12,6 +12,8 @@ use alilo_agent_api::{BUCKET_RING_SECONDS, Bucket, ErrorCounts, Percentiles, Sum
 use hdrhistogram::Histogram;
 
 use crate::client::{ErrorKind, IoCounters, Outcome};
+use crate::js::acc::ScriptAcc;
+use crate::js::vu::Events;
 
 /// Counts of one second of one worker (or, merged, of the job).
 pub struct SecondAcc {
@@ -26,9 +28,14 @@ pub struct SecondAcc {
     latency: Histogram<u64>,
     service: Histogram<u64>,
     lag: Histogram<u64>,
+    script: Option<Box<ScriptAcc>>,
 }
 
 impl SecondAcc {
+    fn script(&mut self) -> &mut ScriptAcc {
+        self.script.get_or_insert_with(Default::default)
+    }
+
     /// Count one ended request by status or error kind, and as ok or failed.
     fn count(&mut self, outcome: Outcome, ok: bool) {
         match outcome {
@@ -60,11 +67,12 @@ impl SecondAcc {
             latency: hist::new(),
             service: hist::new(),
             lag: hist::new(),
+            script: None,
         }
     }
 
     fn is_empty(&self) -> bool {
-        self.sent == 0 && self.dropped == 0 && self.ok == 0 && self.failed == 0
+        self.sent == 0 && self.dropped == 0 && self.ok == 0 && self.failed == 0 && self.script.is_none()
     }
 
     fn merge(&mut self, o: &SecondAcc) {
@@ -79,6 +87,9 @@ impl SecondAcc {
         let _ = self.latency.add(&o.latency);
         let _ = self.service.add(&o.service);
         let _ = self.lag.add(&o.lag);
+        if let Some(s) = &o.script {
+            self.script().merge(s);
+        }
     }
 }
 
@@ -164,6 +175,45 @@ impl WorkerStats {
         });
     }
 
+    /// A script's iteration started `lag` after its intended time.
+    pub fn iteration_started(&self, lag: Duration) {
+        self.with(|a, _| {
+            hist::record(&mut a.lag, lag.as_micros() as u64);
+            a.script();
+        });
+    }
+
+    /// A script's iteration found no free VU.
+    pub fn script_dropped(&self) {
+        self.with(|a, _| {
+            a.dropped += 1;
+            a.script().dropped();
+        });
+    }
+
+    /// A script's request (one hop) named `name` ended: counted like
+    /// [`WorkerStats::exchanged`] and in the per-name breakdown.
+    pub fn script_request(&self, name: &str, outcome: Outcome, ok: bool, started: Instant, ended: Instant) {
+        let us = ended.saturating_duration_since(started).as_micros() as u64;
+        self.with(|a, _| {
+            a.sent += 1;
+            a.count(outcome, ok);
+            hist::record(&mut a.latency, us);
+            hist::record(&mut a.service, us);
+            a.script().request(name, ok, us);
+        });
+    }
+
+    /// A script's iteration ended after `us` µs with its events.
+    pub fn script_iteration(&self, us: u64, events: Events, error: Option<&str>) {
+        self.with(|a, _| a.script().iteration(us, events, error));
+    }
+
+    /// Checks and metrics of `setup()`/`teardown()` (not iterations).
+    pub fn script_events(&self, events: Events) {
+        self.with(|a, _| a.script().events(events));
+    }
+
     /// Takes the seconds before `before` (all of them if `None`).
     fn take(&self, before: Option<u64>) -> Vec<SecondAcc> {
         let mut g = self.inner.lock().expect("stats lock");
@@ -195,6 +245,8 @@ pub struct Collected {
     total: SecondAcc,
     bytes_sent: u64,
     bytes_received: u64,
+    /// A script job's VU gauges (busy, allocated), read at each collection.
+    pub script_vus: Option<(u64, u64)>,
 }
 
 impl Collected {
@@ -209,6 +261,7 @@ impl Collected {
             total: SecondAcc::new(0),
             bytes_sent: 0,
             bytes_received: 0,
+            script_vus: None,
         }
     }
 
@@ -268,7 +321,14 @@ impl Collected {
                 service: hist::encode(&acc.service),
                 lag_p99_us: if acc.lag.is_empty() { 0 } else { acc.lag.value_at_quantile(0.99) },
                 lag_max_us: acc.lag.max(),
-                script: None,
+                script: match (&acc.script, self.script_vus) {
+                    (Some(s), g) => {
+                        let (v, m) = g.unwrap_or_default();
+                        Some(s.bucket(v, m))
+                    }
+                    (None, Some((v, m))) => Some(ScriptAcc::default().bucket(v, m)),
+                    (None, None) => None,
+                },
             };
             self.total.merge(&acc);
             self.ring.push_back(bucket);

@@ -51,6 +51,14 @@ pub struct Settings {
     /// Also create a demo project whose scenario loads a small target served here, and start it.
     #[arg(long)]
     pub demo: bool,
+    /// Hosts scripts may target: names, `*.suffix`, IPs, CIDRs, comma-separated
+    /// (unset: any target; data files only from the bucket). See docs/security.md.
+    #[arg(long = "allowed-targets", env = "ALILO_ALLOWED_TARGETS")]
+    pub allowed_targets: Option<String>,
+    /// No sign-in: every caller is an admin. For development on loopback only;
+    /// refused when `--bind` is not a loopback address.
+    #[arg(long = "no-auth", env = "ALILO_NO_AUTH")]
+    pub no_auth: bool,
     /// Milliseconds between two run-controller passes.
     #[arg(long = "controller-interval-ms", env = "ALILO_CONTROLLER_INTERVAL_MS", default_value_t = 1000)]
     pub controller_interval_ms: u64,
@@ -81,6 +89,9 @@ impl Settings {
         if let Some(v) = self.request_deadline_ms {
             flags.insert("REQUEST_DEADLINE_MS", v.to_string());
         }
+        if let Some(v) = &self.allowed_targets {
+            flags.insert("ALILO_ALLOWED_TARGETS", v.clone());
+        }
         Config::from_vars(&Overlay(flags))
     }
 }
@@ -104,6 +115,7 @@ pub fn routes(limits: Limits) -> OpenApiRouter<AppState> {
         .merge(alilo_fn_parsing::routes())
         .merge(alilo_fn_search::routes())
         .merge(alilo_fn_runs::routes())
+        .merge(alilo_fn_auth::routes())
 }
 
 /// The OpenAPI document of everything `alilo-local` serves.
@@ -144,12 +156,36 @@ pub struct Application {
 impl Application {
     /// Connect, migrate, start the embedded endpoint if needed, and bind.
     pub async fn build(settings: &Settings) -> Result<Self, StartError> {
+        let loopback = is_loopback(&settings.bind);
+        if settings.no_auth && !loopback {
+            return Err(StartError(format!(
+                "--no-auth is for development on loopback only; refusing it with --bind {} (remove --no-auth and sign in)",
+                settings.bind
+            )));
+        }
         let mut config = settings.config().map_err(StartError)?;
+        if !loopback && !config.auth.targets.is_set() {
+            tracing::warn!(
+                "ALILO_ALLOWED_TARGETS is unset and the API is exposed on {}: scripts may target any host",
+                settings.bind
+            );
+        }
         db::ensure_database(&config.dsn).await.map_err(StartError)?;
         let database = db::Db::connect_with(&config.dsn, &config.limits).map_err(|e| StartError(format!("{e:#}")))?;
         db::migrate(&database)
             .await
             .map_err(|e| StartError(format!("cannot migrate the database at {}: {e:#}", config.dsn)))?;
+        if !settings.no_auth
+            && let Some(password) = alilo_shared::service::auth::bootstrap_admin(&database)
+                .await
+                .map_err(|e| StartError(format!("cannot create the first admin: {e}")))?
+        {
+            // To the terminal only, once: never through the log.
+            eprintln!(
+                "\n  First start: created the user `admin` with the one-time password\n\n      {password}\n\n  \
+                 Sign in at /login (or POST /v1/auth/login). It is not shown again.\n"
+            );
+        }
         let embedded = if config.s3.endpoint.is_none() {
             let s3 = embedded_s3::start(&settings.data_dir, 0)
                 .await
@@ -168,17 +204,25 @@ impl Application {
                 config.s3.endpoint.as_deref().unwrap_or("AWS")
             ))
         })?;
-        if config.agent_token.expose().is_empty() {
-            // No configured token: the local agent gets a random one, known only here.
-            config.agent_token = alilo_shared::config::Secret::new(uuid::Uuid::new_v4().simple().to_string());
+        if config.agent_key.expose().is_empty() {
+            // No configured fleet key: a random one, known only to this process (the
+            // local agent's credential is derived from it; remote agents need a fixed key).
+            config.agent_key = alilo_shared::config::Secret::new(uuid::Uuid::new_v4().simple().to_string());
         }
-        let agents = alilo_shared::agent_client::AgentClient::new(config.agent_token.clone());
-        let state = AppState { db: database, storage, limits: config.limits, agents };
+        config.auth.enabled = !settings.no_auth;
+        let agents = alilo_shared::agent_client::AgentClient::new(config.agent_key.clone());
+        let state = AppState {
+            db: database,
+            storage,
+            limits: config.limits,
+            agents,
+            auth: std::sync::Arc::new(config.auth.clone()),
+        };
         let agent = if settings.no_agent {
             None
         } else {
             Some(
-                local_agent::start(&state, config.agent_token.expose())
+                local_agent::start(&state)
                     .await
                     .map_err(|e| StartError(format!("cannot start the local agent: {e:#}")))?,
             )
@@ -234,13 +278,16 @@ impl Application {
                 match demo.start(&state, port).await {
                     Ok(run_id) => tracing::info!(
                         run_id,
-                        "demo run started: curl -s -X POST localhost:{port}/v1/run -d '{{\"run_id\":{run_id}}}'"
+                        "demo run started: POST localhost:{port}/v1/run {{\"run_id\":{run_id}}} (signed in)"
                     ),
                     Err(e) => tracing::error!(error = %e, "the demo could not start"),
                 }
             });
         }
-        let served = axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await;
+        // The peer address feeds the audit log and the per-address login limit.
+        let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown_signal())
+            .await;
         let _ = stop_tx.send(true);
         let _ = controller.await;
         if let Some(task) = agent_task {
@@ -248,6 +295,12 @@ impl Application {
         }
         served
     }
+}
+
+/// Whether `bind` is a loopback address (`127.0.0.1`, `::1`, `localhost`).
+pub fn is_loopback(bind: &str) -> bool {
+    let host = bind.trim().trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The run-controller of `alilo-local`: one pass every `interval` until stopped.

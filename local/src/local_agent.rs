@@ -1,5 +1,6 @@
 //! The agent `alilo-local` starts by default: the real `alilo-agent` server, in
-//! process, on a free loopback port with the backend's token, registered
+//! process, on a free loopback port with its own credential (derived from the
+//! backend's fleet key for its host and port), registered
 //! (enabled, tagged `local`) so a scenario tagged `local` (or untagged) runs on it.
 
 use alilo_shared::AppState;
@@ -14,15 +15,22 @@ pub struct LocalAgent {
 }
 
 /// Bind the agent and register it, replacing the registrations of earlier local agents.
-pub async fn start(state: &AppState, token: &str) -> anyhow::Result<LocalAgent> {
-    let server = alilo_agent::api::Server::bind(alilo_agent::api::ServeConfig {
-        addr: "127.0.0.1:0".parse()?,
-        token: Some(token.to_string()),
-        insecure_no_auth: false,
-        workers: 0,
-        shutdown_grace: Duration::from_secs(1),
-    })
-    .await?;
+pub async fn start(state: &AppState) -> anyhow::Result<LocalAgent> {
+    // The port must be known before the credential: bind, then hand the socket over.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let credential =
+        state.agents.credential(&alilo_shared::agent_client::base_url("127.0.0.1", &addr.port().to_string()));
+    let server = alilo_agent::api::Server::with_listener(
+        listener,
+        alilo_agent::api::ServeConfig {
+            addr,
+            token: Some(credential),
+            insecure_no_auth: false,
+            workers: 0,
+            shutdown_grace: Duration::from_secs(1),
+        },
+    )?;
     let port = i32::from(server.local_addr().port());
     let conn = state.db.conn().await?;
     // Earlier local agents (other ports) are gone: keep them registered but disabled.

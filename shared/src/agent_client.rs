@@ -1,8 +1,11 @@
 //! The client of the agents' control API (`docs/agent-api.md`): start, change the
 //! rate of, stop and read a job, read an agent's host figures.
 //!
-//! Every call carries the bearer token (`ALILO_AGENT_TOKEN`, never logged) and has
-//! short timeouts: a controller pass must not hang on one dead agent.
+//! Every call carries that agent's own bearer credential, HMAC(`ALILO_AGENT_KEY`,
+//! "host:port") (`auth::secrets::agent_credential`, never logged): the backend never
+//! sends a fleet-wide secret, so an agent registered at a host an attacker controls
+//! learns only the credential of that host. Calls have short timeouts: a controller
+//! pass must not hang on one dead agent.
 
 use crate::config::Secret;
 use alilo_agent_api::{AgentInfo, JobSpec, JobStatus, RateChange, StopRequest};
@@ -34,12 +37,12 @@ pub enum AgentError {
 #[derive(Clone)]
 pub struct AgentClient {
     http: reqwest::Client,
-    token: Secret,
+    key: Secret,
 }
 
 impl std::fmt::Debug for AgentClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AgentClient { token: *** }")
+        f.write_str("AgentClient { key: *** }")
     }
 }
 
@@ -53,19 +56,30 @@ pub fn base_url(host_name: &str, port: &str) -> String {
 }
 
 impl AgentClient {
-    pub fn new(token: Secret) -> Self {
+    /// A client deriving each agent's credential from the fleet `key` (an empty
+    /// key sends none: agents started with `--insecure-no-auth` on loopback).
+    pub fn new(key: Secret) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(CALL_TIMEOUT)
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .expect("a reqwest client with rustls builds");
-        Self { http, token }
+        Self { http, key }
+    }
+
+    /// The credential of the agent at `base` (its control URL).
+    pub fn credential(&self, base: &str) -> String {
+        crate::auth::secrets::agent_credential(self.key.expose(), crate::auth::secrets::authority_of(base))
     }
 
     fn request(&self, method: reqwest::Method, url: String) -> reqwest::RequestBuilder {
+        let credential = (!self.key.expose().is_empty()).then(|| self.credential(&url));
         let builder = self.http.request(method, url);
-        if self.token.expose().is_empty() { builder } else { builder.bearer_auth(self.token.expose()) }
+        match credential {
+            Some(c) => builder.bearer_auth(c),
+            None => builder,
+        }
     }
 
     async fn send<T: serde::de::DeserializeOwned>(builder: reqwest::RequestBuilder) -> Result<T, AgentError> {
@@ -135,8 +149,17 @@ mod tests {
     }
 
     #[test]
-    fn the_token_never_prints() {
+    fn the_key_never_prints() {
         let client = AgentClient::new(Secret::new("s3cret"));
         assert!(!format!("{client:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn each_agent_gets_its_own_credential() {
+        let client = AgentClient::new(Secret::new("fleet"));
+        let a = client.credential(&base_url("10.0.0.1", "8888"));
+        assert_eq!(a, client.credential("http://10.0.0.1:8888/v1/jobs/x"), "the path does not matter");
+        assert_ne!(a, client.credential(&base_url("10.0.0.2", "8888")));
+        assert!(!a.contains("fleet"));
     }
 }

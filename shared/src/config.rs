@@ -177,8 +177,11 @@ pub struct Config {
     pub dsn: Dsn,
     pub s3: S3Config,
     pub limits: Limits,
-    /// `ALILO_AGENT_TOKEN`: the bearer token of the agents' control API.
-    pub agent_token: Secret,
+    /// `ALILO_AGENT_KEY` (formerly `ALILO_AGENT_TOKEN`): the fleet key from which
+    /// each agent's own bearer credential is derived (`auth::secrets::agent_credential`).
+    pub agent_key: Secret,
+    /// Sessions, tokens, cross-site checks, the target allow-list.
+    pub auth: crate::auth::AuthConfig,
 }
 
 /// A source of variables: the process environment in production, a map in tests.
@@ -264,8 +267,10 @@ impl Config {
         if limits.agent_capacity_rps == 0 {
             return Err("AGENT_CAPACITY_RPS=0 is invalid: it must be at least 1".into());
         }
-        let agent_token = Secret::new(vars.var("ALILO_AGENT_TOKEN").unwrap_or_default());
-        Ok(Self { dsn, s3, limits, agent_token })
+        let agent_key =
+            Secret::new(vars.var("ALILO_AGENT_KEY").or_else(|| vars.var("ALILO_AGENT_TOKEN")).unwrap_or_default());
+        let auth = crate::auth::AuthConfig::from_vars(vars)?;
+        Ok(Self { dsn, s3, limits, agent_key, auth })
     }
 }
 

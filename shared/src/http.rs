@@ -320,6 +320,60 @@ fn strip_position(message: &str) -> String {
 /// The JSON answer of every successful handler.
 pub type Reply<T> = axum::Json<T>;
 
+/// The failures the shared plumbing can answer on every route, whatever the route
+/// declares: the body parser (400, 413), the guard (401, 403, 415), the method
+/// fallback (405), a fault (500), and the deadline or an unreachable or busy
+/// dependency (503 with `Retry-After`).
+const COMMON_ERRORS: &[(u16, &str)] = &[
+    (400, "Malformed request or a required field missing: the message names the field"),
+    (401, "No valid session or API token"),
+    (403, "The caller's role or project scope does not allow this, or a cross-site request"),
+    (405, "A method other than POST"),
+    (413, "Payload above a limit"),
+    (415, "A request body without a JSON (or octet-stream) Content-Type"),
+    (500, "A fault of ours (the server log names the cause)"),
+    (
+        503,
+        "The database or object storage is unavailable or busy, or the request passed its deadline: retry after Retry-After seconds",
+    ),
+];
+
+/// Add [`COMMON_ERRORS`] to every operation of the document that does not list
+/// them, so the document names every status a route can answer (a test walks the
+/// routes to keep this true).
+pub fn document_common_errors(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder, header::HeaderBuilder};
+    for item in api.paths.paths.values_mut() {
+        for op in
+            [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch].into_iter().flatten()
+        {
+            for (status, description) in COMMON_ERRORS {
+                let key = status.to_string();
+                if op.responses.responses.contains_key(&key) {
+                    continue;
+                }
+                let mut response = ResponseBuilder::new().description(*description).content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build(),
+                );
+                if *status == 503 {
+                    response = response.header(
+                        "Retry-After",
+                        HeaderBuilder::new()
+                            .schema(
+                                utoipa::openapi::ObjectBuilder::new()
+                                    .schema_type(utoipa::openapi::schema::Type::Integer),
+                            )
+                            .description(Some("Seconds to wait before retrying"))
+                            .build(),
+                    );
+                }
+                op.responses.responses.insert(key, response.build().into());
+            }
+        }
+    }
+}
+
 /// The 404 of unknown paths, in the contract's error shape.
 pub async fn not_found_fallback() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "Not Found")
@@ -348,10 +402,13 @@ macro_rules! v1_route {
             responses(
                 (status = 200, description = "Success", body = $resp),
                 (status = 400, description = "Malformed request or a required field missing: the message names the field", body = $crate::http::ErrorBody),
+                (status = 401, description = "No valid session or API token", body = $crate::http::ErrorBody),
+                (status = 403, description = "The caller's role or project scope does not allow this, or a cross-site request", body = $crate::http::ErrorBody),
                 (status = 404, description = "An id that does not exist", body = $crate::http::ErrorBody),
                 (status = 405, description = "A method other than POST", body = $crate::http::ErrorBody),
                 (status = 409, description = "Conflict with the current state", body = $crate::http::ErrorBody),
                 (status = 413, description = "Payload above a limit", body = $crate::http::ErrorBody),
+                (status = 415, description = "A request body without a JSON (or octet-stream) Content-Type", body = $crate::http::ErrorBody),
                 (status = 422, description = "A value that breaks a rule: the message names the field", body = $crate::http::ErrorBody),
                 (status = 500, description = "A fault of ours (the server log names the cause)", body = $crate::http::ErrorBody),
                 (status = 503, description = "The database or object storage is unavailable or busy, or the request passed its deadline: retry after Retry-After seconds", body = $crate::http::ErrorBody,

@@ -8,6 +8,7 @@
 //! error body. Handlers in `functions/` only glue these together.
 
 pub mod agent_client;
+pub mod auth;
 pub mod config;
 pub mod control;
 pub mod db;

@@ -10,14 +10,18 @@ use std::time::Duration;
 use utoipa_axum::router::OpenApiRouter;
 
 /// The routes of one function (or of all, merged) as an axum app: unknown paths
-/// and wrong methods answer in the contract's error shape, and every request is
-/// answered within the configured deadline (503 with `Retry-After` past it).
+/// and wrong methods answer in the contract's error shape, the guard
+/// (`auth::guard`: cross-site checks, authentication, the rule table, the audit
+/// log) stands in front of every route, fallbacks included, and every request,
+/// guard included, is answered within the configured deadline (503 with
+/// `Retry-After` past it).
 pub fn app(routes: OpenApiRouter<AppState>, state: AppState) -> axum::Router {
     let deadline = state.limits.request_deadline;
     let (router, _) = routes.split_for_parts();
     router
         .method_not_allowed_fallback(method_not_allowed_fallback)
         .fallback(not_found_fallback)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::guard::guard))
         .layer(axum::middleware::from_fn(move |req: Request, next: Next| within(deadline, req, next)))
         .with_state(state)
 }

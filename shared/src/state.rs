@@ -11,8 +11,10 @@ pub struct AppState {
     pub db: Db,
     pub storage: Storage,
     pub limits: Limits,
-    /// The client of the agents' control API (carries the bearer token).
+    /// The client of the agents' control API (derives each agent's credential).
     pub agents: AgentClient,
+    /// Sessions, tokens, cross-site checks, the target allow-list.
+    pub auth: std::sync::Arc<crate::auth::AuthConfig>,
 }
 
 impl AppState {
@@ -21,6 +23,12 @@ impl AppState {
     pub async fn connect(config: &Config) -> anyhow::Result<Self> {
         let db = Db::connect_with(&config.dsn, &config.limits)?;
         let storage = Storage::connect(&config.s3).await?;
-        Ok(Self { db, storage, limits: config.limits, agents: AgentClient::new(config.agent_token.clone()) })
+        Ok(Self {
+            db,
+            storage,
+            limits: config.limits,
+            agents: AgentClient::new(config.agent_key.clone()),
+            auth: std::sync::Arc::new(config.auth.clone()),
+        })
     }
 }

@@ -38,7 +38,9 @@ pub async fn require_bearer(State(state): State<Arc<AppState>>, req: Request, ne
     }
 }
 
-/// Whether `header` (the Authorization value) carries `token`.
+/// Whether `header` (the Authorization value) carries `token`. During a rotation
+/// the token is `new,old` (comma-separated): either is accepted, each compared in
+/// constant time, so runs continue while the backend switches credentials.
 fn authorized(token: Option<&str>, header: Option<&str>) -> bool {
     let Some(token) = token else {
         return true;
@@ -46,7 +48,12 @@ fn authorized(token: Option<&str>, header: Option<&str>) -> bool {
     let Some(given) = header.and_then(|v| v.strip_prefix("Bearer ")) else {
         return false;
     };
-    constant_time_eq(given.trim().as_bytes(), token.as_bytes())
+    let given = given.trim().as_bytes();
+    token
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .fold(false, |ok, t| constant_time_eq(given, t.as_bytes()) | ok)
 }
 
 /// Compares without an early exit, so the time taken does not tell how much
@@ -68,5 +75,12 @@ mod tests {
             assert!(!authorized(t, bad), "{bad:?}");
         }
         assert!(authorized(None, None), "no token configured (loopback, --insecure-no-auth)");
+    }
+
+    #[test]
+    fn during_a_rotation_both_tokens_are_authorized() {
+        let t = Some("new, old");
+        assert!(authorized(t, Some("Bearer new")) && authorized(t, Some("Bearer old")));
+        assert!(!authorized(t, Some("Bearer new, old")) && !authorized(t, Some("Bearer ")));
     }
 }

@@ -103,6 +103,14 @@ impl Server {
     pub async fn bind(cfg: ServeConfig) -> anyhow::Result<Server> {
         check_auth_config(cfg.addr.ip(), cfg.token.as_deref(), cfg.insecure_no_auth)?;
         let listener = TcpListener::bind(cfg.addr).await.with_context(|| format!("binding {}", cfg.addr))?;
+        Self::with_listener(listener, cfg)
+    }
+
+    /// Serve on a listener bound already (its address decides the auth rule, not
+    /// `cfg.addr`): a backend that derives the agent's credential from its port
+    /// binds first.
+    pub fn with_listener(listener: TcpListener, cfg: ServeConfig) -> anyhow::Result<Server> {
+        check_auth_config(listener.local_addr()?.ip(), cfg.token.as_deref(), cfg.insecure_no_auth)?;
         Ok(Server {
             listener,
             state: Arc::new(AppState {

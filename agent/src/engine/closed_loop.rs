@@ -45,14 +45,14 @@ fn record(w: &Worker, outcome: Outcome, actual: Instant) {
 /// connection.
 async fn connection(w: &Worker, end: Instant) {
     let timeout = w.job.timeout;
-    if w.pool.endpoint().http2 {
+    if w.pool().endpoint().http2 {
         return over_pool(w, end).await;
     }
-    let head = w.tpl.is_head();
+    let head = w.tpl().is_head();
     while running(w, end) {
         let mut actual = begin(w);
         let deadline = tokio::time::Instant::from_std(actual + timeout);
-        let mut conn = match H1Conn::open(w.pool.endpoint(), w.pool.counters(), deadline).await {
+        let mut conn = match H1Conn::open(w.pool().endpoint(), w.pool().counters(), deadline).await {
             Ok(c) => c,
             Err(k) => {
                 record(w, Outcome::Error(k), actual);
@@ -65,7 +65,7 @@ async fn connection(w: &Worker, end: Instant) {
         };
         loop {
             let deadline = tokio::time::Instant::from_std(actual + timeout);
-            let outcome = match conn.exchange(&w.tpl.next_h1(), head, deadline).await {
+            let outcome = match conn.exchange(&w.tpl().next_h1(), head, deadline).await {
                 Ok(s) => Outcome::Status(s),
                 Err(k) => Outcome::Error(k),
             };
@@ -82,7 +82,7 @@ async fn connection(w: &Worker, end: Instant) {
 async fn over_pool(w: &Worker, end: Instant) {
     while running(w, end) {
         let actual = begin(w);
-        let outcome = load::send(&w.pool, &*w.tpl, w.job.timeout).await;
+        let outcome = load::send(w.pool(), w.tpl(), w.job.timeout).await;
         record(w, outcome, actual);
     }
 }

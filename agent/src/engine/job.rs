@@ -5,7 +5,7 @@
 //! atomics the workers read without a lock.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alilo_agent_api::profile::ProfileShape;
@@ -13,6 +13,7 @@ use alilo_agent_api::{Bucket, JobBrief, JobSpec, JobState, JobStatus, RateChange
 use tokio::sync::{Notify, watch};
 
 use super::validate;
+use crate::js::ScriptShared;
 use crate::stats::{Collected, WorkerStats};
 
 /// Default wait for requests in flight on stop.
@@ -105,6 +106,8 @@ pub struct Job {
     pub workers: Vec<Arc<WorkerStats>>,
     pub(super) rec: Mutex<Record>,
     pub(super) done: watch::Sender<bool>,
+    /// A script job's shared state, once prepared.
+    pub script: OnceLock<Arc<ScriptShared>>,
 }
 
 /// Milliseconds since the Unix epoch now.
@@ -124,6 +127,8 @@ impl Job {
         };
         let workers = match mode {
             Mode::Closed { connections, .. } => workers.min(connections as usize),
+            // Each worker owns a share of a script's VUs: at least one.
+            Mode::Open(_) if spec.script.is_some() => workers.min(spec.max_vus as usize),
             Mode::Open(_) => workers,
         }
         .max(1);
@@ -163,7 +168,13 @@ impl Job {
             }),
             done,
             spec,
+            script: OnceLock::new(),
         }))
+    }
+
+    /// A script job's VUs: (running an iteration, allocated).
+    pub fn script_vus(&self) -> Option<(u64, u64)> {
+        self.script.get().map(|s| (s.vus_active.load(Ordering::Relaxed), s.vus_created.load(Ordering::Relaxed)))
     }
 
     /// Total rate aimed at, `t` after the origin.

@@ -11,15 +11,24 @@ use std::time::{Duration, Instant};
 use alilo_agent_api::{HttpVersion, JobState};
 
 use super::job::{DEFAULT_STOP_WAIT, Job};
-use super::worker::{self, Worker};
+use super::worker::{self, Load, Worker};
 use crate::client::fetch::fetch;
 use crate::client::{Endpoint, Pool};
+use crate::js::driver::run_once;
+use crate::js::vu::Call;
+use crate::js::{Files, ScriptShared, VuConfig};
 use crate::template::{self, Data, Template};
 
 /// How long to wait for data files.
 const DATA_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often the collector closes seconds and checks the end and the lease.
 const COLLECT_EVERY: Duration = Duration::from_millis(100);
+
+/// What the workers of a job send, once prepared.
+enum Prepared {
+    Simple(Arc<Template>, Arc<Endpoint>),
+    Script(Arc<ScriptShared>),
+}
 
 impl Job {
     /// Starts the job's supervisor and collector on the current tokio runtime.
@@ -28,6 +37,51 @@ impl Job {
         tokio::spawn(async move { job.supervise().await });
         let job = self.clone();
         tokio::spawn(async move { job.collect_loop().await });
+    }
+
+    /// A script job: its files fetched, its init code run once and its
+    /// `setup()` run, before any load.
+    async fn prepare_script(self: &Arc<Self>, spec: &alilo_agent_api::ScriptSpec) -> Result<Arc<ScriptShared>, String> {
+        let files = Files::load(spec, self.spec.tls_verify).await?;
+        crate::js::check::compile(&files).map_err(|e| format!("script: {e}"))?;
+        let iteration_timeout = match &spec.iteration_timeout {
+            Some(t) => alilo_agent_api::parse_duration(t).map_err(|e| format!("script.iteration_timeout: {e}"))?,
+            None => crate::js::DEFAULT_ITERATION_TIMEOUT,
+        };
+        let config = VuConfig {
+            iteration_timeout,
+            request_timeout: self.timeout,
+            tls_verify: self.spec.tls_verify,
+            http2: self.spec.http == HttpVersion::Http2,
+            ..VuConfig::default()
+        };
+        let shared = Arc::new(ScriptShared::new(files, spec.env.clone(), config, self.mode.duration()));
+        let _ = self.script.set(shared.clone());
+        let (job, sh, stats) = (self.clone(), shared.clone(), self.workers[0].clone());
+        let (exports, end) = tokio::task::spawn_blocking(move || run_once(job, sh, stats, Call::Setup))
+            .await
+            .map_err(|e| format!("script: setup: {e}"))?
+            .map_err(|e| format!("script: {e}"))?;
+        if !exports.default {
+            return Err("script: the entry module has no default export to run as an iteration".into());
+        }
+        if let Some(e) = end.error {
+            return Err(format!("script: setup() failed: {}", e.message));
+        }
+        *shared.setup_data.lock().expect("setup lock") = end.result;
+        Ok(shared)
+    }
+
+    /// Runs the script's `teardown()` once the workers are done.
+    async fn teardown(self: &Arc<Self>) {
+        let Some(shared) = self.script.get().cloned() else { return };
+        let (job, stats) = (self.clone(), self.workers[0].clone());
+        let r = tokio::task::spawn_blocking(move || run_once(job, shared, stats, Call::Teardown)).await;
+        if let Ok(Ok((_, end))) = r
+            && let Some(e) = end.error
+        {
+            tracing::warn!(job = %self.id, message = %e.message, "script teardown() failed");
+        }
     }
 
     async fn prepare(&self) -> Result<(Arc<Template>, Arc<Endpoint>), String> {
@@ -61,9 +115,18 @@ impl Job {
     }
 
     async fn supervise(self: Arc<Self>) {
-        let (tpl, ep) = match self.prepare().await {
-            Ok(x) => x,
-            Err(e) => return self.fail(e),
+        let load = match &self.spec.script {
+            Some(s) => {
+                let s = s.clone();
+                match self.prepare_script(&s).await {
+                    Ok(shared) => Prepared::Script(shared),
+                    Err(e) => return self.fail(e),
+                }
+            }
+            None => match self.prepare().await {
+                Ok((tpl, ep)) => Prepared::Simple(tpl, ep),
+                Err(e) => return self.fail(e),
+            },
         };
         // Wait for the start time (or a stop).
         let until = self.origin.saturating_duration_since(Instant::now());
@@ -84,14 +147,13 @@ impl Job {
         for (index, stats) in self.workers.iter().enumerate() {
             let (tx, rx) = tokio::sync::oneshot::channel::<()>();
             waits.push(rx);
-            let w = Arc::new(Worker::new(
-                self.clone(),
-                index,
-                count,
-                tpl.clone(),
-                Arc::new(Pool::new(ep.clone(), stats.io.clone())),
-                stats.clone(),
-            ));
+            let l = match &load {
+                Prepared::Simple(tpl, ep) => {
+                    Load::Simple(tpl.clone(), Arc::new(Pool::new(ep.clone(), stats.io.clone())))
+                }
+                Prepared::Script(shared) => Load::Script(shared.clone()),
+            };
+            let w = Arc::new(Worker::new(self.clone(), index, count, l, stats.clone()));
             let spawned = std::thread::Builder::new().name(format!("alilo-worker-{index}")).spawn(move || {
                 worker::run(w);
                 let _ = tx.send(());
@@ -103,7 +165,18 @@ impl Job {
         for w in waits {
             let _ = w.await;
         }
+        if matches!(load, Prepared::Script(_)) && !self.state().is_terminal() {
+            self.teardown().await;
+        }
         self.finish();
+    }
+
+    /// Fails the job at once (a script's VU ran out of memory, its init
+    /// code failed): it stops issuing and ends in `failed` with `reason`.
+    pub fn fail_now(&self, reason: String) {
+        if !self.state().is_terminal() {
+            self.fail(reason);
+        }
     }
 
     fn fail(&self, reason: String) {
@@ -160,8 +233,10 @@ impl Job {
                         r.state = JobState::Stopping;
                         r.issuing_until = Some(end);
                     }
+                    r.collected.script_vus = self.script_vus();
                     r.collected.collect(&self.workers, Some(sec));
                 } else if r.state == JobState::Stopping {
+                    r.collected.script_vus = self.script_vus();
                     r.collected.collect(&self.workers, Some(elapsed.as_secs()));
                 }
             }

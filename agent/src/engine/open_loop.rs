@@ -38,7 +38,9 @@ fn spin_window() -> Duration {
 
 /// Runs the open-model scheduler of one worker until the profile ends or
 /// the job stops.
-pub async fn run(w: &Arc<Worker>) {
+/// `fire` starts what is due at the instant it is given (a request, or a
+/// script's iteration).
+pub async fn run(w: &Arc<Worker>, mut fire: impl FnMut(std::time::Instant)) {
     let job = &w.job;
     let origin = job.origin;
     let mut schedule = Schedule::new(w.index, w.count, job.rate_at(Duration::ZERO), job.mode.duration());
@@ -60,7 +62,7 @@ pub async fn run(w: &Arc<Worker>) {
                 }
             }
             Next::Send(intended) => {
-                w.fire(origin + Duration::from_secs_f64(intended.max(0.0)));
+                fire(origin + Duration::from_secs_f64(intended.max(0.0)));
                 burst += 1;
                 if burst >= BURST {
                     burst = 0;

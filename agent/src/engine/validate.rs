@@ -11,10 +11,20 @@ const MAX_START_AHEAD_MS: u64 = 24 * 3600 * 1000;
 
 /// Checks a spec at `now_unix_ms`, naming the field of the first problem.
 pub fn validate(spec: &JobSpec, now_unix_ms: u64) -> Result<(), String> {
-    if spec.script.is_some() {
-        return Err("script: extended scripts are not supported by this agent yet".into());
+    match &spec.script {
+        Some(script) => {
+            crate::js::check::spec(script)?;
+            if spec.closed_loop_connections.is_some() {
+                return Err("closed_loop_connections: not available for extended scripts".into());
+            }
+            if spec.data.is_some() {
+                return Err("data: an extended script reads its data with open() or SharedArray, not data".into());
+            }
+        }
+        None => {
+            template::validate(&spec.request)?;
+        }
     }
-    template::validate(&spec.request)?;
     if let Some(d) = &spec.data {
         let u: http::Uri = d.url.parse().map_err(|e| format!("data.url: {:?} is not a URL: {e}", d.url))?;
         if !matches!(u.scheme_str(), Some("http" | "https")) {

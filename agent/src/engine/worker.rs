@@ -4,6 +4,7 @@
 //! its connections. [`Worker::fire`] is how the open loop sends one request:
 //! the `max_vus` cap, the in-flight counts and the recording of the outcome.
 
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -11,8 +12,18 @@ use std::time::{Duration, Instant};
 use super::job::{Job, Mode};
 use super::{closed_loop, open_loop};
 use crate::client::{Outcome, Pool, load};
+use crate::js::ScriptShared;
+use crate::js::driver::ScriptWorker;
 use crate::stats::WorkerStats;
 use crate::template::Template;
+
+/// What a worker sends.
+pub enum Load {
+    /// A simple script: the template, on this worker's connections.
+    Simple(Arc<Template>, Arc<Pool>),
+    /// An extended script: iterations of its VUs.
+    Script(Arc<ScriptShared>),
+}
 
 /// One worker thread's share of a job.
 pub struct Worker {
@@ -23,9 +34,7 @@ pub struct Worker {
     /// Workers of the job.
     pub count: usize,
     /// What to send.
-    pub tpl: Arc<Template>,
-    /// This worker's connections.
-    pub pool: Arc<Pool>,
+    pub load: Load,
     /// This worker's statistics.
     pub stats: Arc<WorkerStats>,
     local_in_flight: AtomicU64,
@@ -33,15 +42,24 @@ pub struct Worker {
 
 impl Worker {
     /// A worker of `job` (not running: see [`run`]).
-    pub fn new(
-        job: Arc<Job>,
-        index: usize,
-        count: usize,
-        tpl: Arc<Template>,
-        pool: Arc<Pool>,
-        stats: Arc<WorkerStats>,
-    ) -> Worker {
-        Worker { job, index, count, tpl, pool, stats, local_in_flight: AtomicU64::new(0) }
+    pub fn new(job: Arc<Job>, index: usize, count: usize, load: Load, stats: Arc<WorkerStats>) -> Worker {
+        Worker { job, index, count, load, stats, local_in_flight: AtomicU64::new(0) }
+    }
+
+    /// The template (simple jobs only).
+    pub fn tpl(&self) -> &Template {
+        match &self.load {
+            Load::Simple(t, _) => t,
+            Load::Script(_) => unreachable!("a script job has no template"),
+        }
+    }
+
+    /// The connections (simple jobs only).
+    pub fn pool(&self) -> &Pool {
+        match &self.load {
+            Load::Simple(_, p) => p,
+            Load::Script(_) => unreachable!("a script job has no template pool"),
+        }
     }
 
     /// Counts a request in flight (job and worker).
@@ -75,7 +93,7 @@ impl Worker {
         self.stats.sent(actual.saturating_duration_since(intended));
         let w = self.clone();
         tokio::spawn(async move {
-            let outcome = load::send(&w.pool, &*w.tpl, w.job.timeout).await;
+            let outcome = load::send(w.pool(), w.tpl(), w.job.timeout).await;
             w.stats.done(outcome, w.passes(outcome), intended, actual);
             w.end();
         });
@@ -91,9 +109,12 @@ pub fn run(w: Arc<Worker>) {
             return;
         }
     };
+    if let Load::Script(shared) = &w.load {
+        return run_script(&w, shared.clone(), rt);
+    }
     rt.block_on(async {
         match w.job.mode {
-            Mode::Open(_) => open_loop::run(&w).await,
+            Mode::Open(_) => open_loop::run(&w, |t| w.fire(t)).await,
             Mode::Closed { connections, .. } => closed_loop::run(&w, connections).await,
         }
         // Stop issuing; wait for what is in flight, up to the bound.
@@ -106,10 +127,45 @@ pub fn run(w: Arc<Worker>) {
         while w.local_in_flight.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        w.pool.clear();
+        w.pool().clear();
     });
     // Requests still in flight are abandoned with the runtime.
     let left = w.local_in_flight.swap(0, Ordering::AcqRel);
     w.job.in_flight.fetch_sub(left, Ordering::AcqRel);
+    drop(rt);
+}
+
+/// The body of a script job's worker thread: the open loop starts
+/// iterations on this worker's VUs; at the end, running iterations get the
+/// same bounded wait as requests in flight, then every VU is ended.
+fn run_script(w: &Arc<Worker>, shared: Arc<ScriptShared>, rt: tokio::runtime::Runtime) {
+    let local = tokio::task::LocalSet::new();
+    let sw = Rc::new(ScriptWorker::new(w.job.clone(), shared, w.stats.clone(), w.index, w.count));
+    local.block_on(&rt, async {
+        open_loop::run(w, |t| sw.fire(t)).await;
+        let wait = if w.job.stop.load(Ordering::SeqCst) {
+            *w.job.stop_wait.lock().expect("stop lock")
+        } else {
+            w.job
+                .timeout
+                .min(Duration::from_secs(10))
+                .max(sw.shared.config.iteration_timeout.min(Duration::from_secs(60)))
+        };
+        let deadline = Instant::now() + wait;
+        while sw.busy() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    // Iterations still running are ended (their VUs unwind) with the tasks.
+    sw.shared.stopping.store(true, Ordering::Relaxed);
+    {
+        let _in_rt = rt.enter();
+        drop(local);
+    }
+    let left = sw.busy();
+    w.job.in_flight.fetch_sub(left, Ordering::AcqRel);
+    sw.shared.vus_active.fetch_sub(left, Ordering::Relaxed);
+    sw.shutdown();
+    drop(sw);
     drop(rt);
 }

@@ -4,6 +4,7 @@ use alilo_shared::AppState;
 use alilo_shared::service::agents as svc;
 use alilo_shared::v1_route;
 use alilo_shared::wire::agents::*;
+use alilo_shared::wire::auth::{AgentCredentialRequest, AgentCredentialResponse};
 use alilo_shared::wire::{Empty, StdResponse};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -18,6 +19,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(delete))
         .routes(routes!(tags))
         .routes(routes!(by_tag))
+        .routes(routes!(credential))
 }
 
 v1_route!(
@@ -41,3 +43,9 @@ v1_route!(
 v1_route!(
     /// Agents (enabled or not) carrying a tag.
     by_tag, "/v1/agents/by-tag", "AgentService", TagRequest => GetAllAgentsByTagResponse, svc::by_tag);
+v1_route!(
+    /// The bearer credential the agent at `host_name:port` must be started with
+    /// (`ALILO_AGENT_TOKEN`), derived from the backend's fleet key: it opens that
+    /// agent only (admin).
+    credential, "/v1/agent/credential", "AgentService", AgentCredentialRequest => AgentCredentialResponse,
+    alilo_shared::service::auth::agent_credential);

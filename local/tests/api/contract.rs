@@ -85,7 +85,14 @@ async fn every_documented_route_is_served_and_every_contract_route_is_documented
     }
     for (path, item) in paths {
         assert!(item.get("post").is_some(), "{path} is documented without POST");
-        let response = app.client.post(format!("{}{path}", app.address)).body("{}").send().await.unwrap();
+        let response = app
+            .client
+            .post(format!("{}{path}", app.address))
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
         let body: serde_json::Value = response.json().await.unwrap();
         assert_ne!(body["message"], "Not Found", "{path} is documented but not served");
         let schema = &item["post"]["responses"]["200"]["content"]["application/json"]["schema"];
@@ -135,6 +142,7 @@ fn the_sam_template_routes_each_function_s_paths_to_it() {
         ("ParsingFunction", alilo_fn_parsing::routes()),
         ("SearchFunction", alilo_fn_search::routes()),
         ("RunsFunction", alilo_fn_runs::routes()),
+        ("AuthFunction", alilo_fn_auth::routes()),
     ];
     let mut routed = 0;
     for (resource, routes) in functions {
@@ -144,6 +152,9 @@ fn the_sam_template_routes_each_function_s_paths_to_it() {
             routed += 1;
         }
     }
+    // The login page is a GET outside the OpenAPI document.
+    assert!(template_section(&template, "AuthFunction").contains("Path: /login\n            Method: GET\n"));
+    routed += 1;
     assert_eq!(template.matches("Type: HttpApi").count(), routed, "template.yaml routes a path no function serves");
 }
 

@@ -12,6 +12,7 @@
 
 use crate::chaos_proxy::ChaosProxy;
 use alilo_local::{Application, Settings};
+use alilo_shared::auth::Role;
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -112,6 +113,8 @@ async fn spawn(tweak: impl FnOnce(&mut Settings), behind_proxy: bool) -> TestApp
         minio_secret_access_key: Some(secret),
         data_dir: data_dir.clone(),
         no_agent: true,
+        no_auth: false,
+        allowed_targets: None,
         demo: false,
         controller_interval_ms: 500,
         request_deadline_ms: None,
@@ -124,9 +127,10 @@ async fn spawn(tweak: impl FnOnce(&mut Settings), behind_proxy: bool) -> TestApp
     let server = tokio::spawn(async move {
         let _ = app.run_until_stopped().await;
     });
+    let client = client_as(&app_state, Role::Admin, None).await.0;
     TestApp {
         address,
-        client: reqwest::Client::new(),
+        client,
         schema,
         dsn,
         bucket,
@@ -139,7 +143,33 @@ async fn spawn(tweak: impl FnOnce(&mut Settings), behind_proxy: bool) -> TestApp
     }
 }
 
+/// A client sending a fresh API token of `role` (limited to `projects`) on every
+/// request, and the token.
+pub async fn client_as(
+    state: &alilo_shared::AppState,
+    role: Role,
+    projects: Option<&[i64]>,
+) -> (reqwest::Client, String) {
+    let (_, token, _) =
+        alilo_shared::service::auth::issue_token(state, &format!("test-{}", role.as_str()), role, projects, None, 3600)
+            .await
+            .expect("a test token is issued");
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+    (reqwest::Client::builder().default_headers(headers).build().unwrap(), token)
+}
+
 impl TestApp {
+    /// This app with another client: a token of `role` (a tester limited to `projects`).
+    pub async fn as_role(&self, role: Role, projects: Option<&[i64]>) -> Caller<'_> {
+        Caller { app: self, client: client_as(&self.app_state, role, projects).await.0 }
+    }
+
+    /// This app with a client that sends no credentials.
+    pub fn anonymous(&self) -> Caller<'_> {
+        Caller { app: self, client: reqwest::Client::new() }
+    }
+
     /// The proxy between the app and Postgres; only for [`spawn_app_with_db_proxy`].
     pub fn db_proxy(&self) -> &ChaosProxy {
         self.db_proxy.as_ref().expect("spawn_app_with_db_proxy starts the app behind a proxy")
@@ -159,24 +189,15 @@ impl TestApp {
         });
     }
 
-    /// POST a raw body; the status and the parsed JSON answer.
-    pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
-        let response = self
-            .client
-            .post(format!("{}{path}", self.address))
-            .header("content-type", "application/octet-stream")
-            .body(body)
-            .send()
-            .await
-            .expect("request sent");
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path} answered non-JSON: {text}"));
-        (status, json)
+    /// POST JSON with this app's (admin) client.
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        post_with(&self.client, &self.address, path, body.to_string(), "application/json").await
     }
 
-    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.post_raw(path, body.to_string()).await
+    /// POST a raw body (as the UI's upload does, `application/octet-stream`); the
+    /// status and the parsed JSON answer.
+    pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
+        post_with(&self.client, &self.address, path, body, "application/octet-stream").await
     }
 
     /// POST and require a 200 with `status: true`.
@@ -223,6 +244,39 @@ impl TestApp {
     /// Rows of a table in this test's schema.
     pub async fn count(&self, table: &str) -> i64 {
         connect(&self.dsn).await.query_one(&format!("SELECT count(*) FROM {table}"), &[]).await.unwrap().get(0)
+    }
+}
+
+/// POST `body` with `content_type`; the status and the parsed JSON answer.
+pub async fn post_with(
+    client: &reqwest::Client,
+    address: &str,
+    path: &str,
+    body: impl Into<reqwest::Body>,
+    content_type: &str,
+) -> (StatusCode, Value) {
+    let response = client
+        .post(format!("{address}{path}"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("request sent");
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path} answered non-JSON: {text}"));
+    (status, json)
+}
+
+/// The app seen through another client (another role, or none).
+pub struct Caller<'a> {
+    pub app: &'a TestApp,
+    pub client: reqwest::Client,
+}
+
+impl Caller<'_> {
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        post_with(&self.client, &self.app.address, path, body.to_string(), "application/json").await
     }
 }
 

@@ -16,6 +16,7 @@ mod safe_input;
 mod scenarios;
 mod scripts;
 mod search;
+mod security;
 mod simple_scripts;
 mod startup;
 mod unhealthy_database;

@@ -49,7 +49,25 @@ fn listed(op: &Value, status: StatusCode) -> bool {
 
 /// POST a raw body and the status and message.
 async fn send(app: &TestApp, method: reqwest::Method, path: &str, body: &'static str) -> (StatusCode, String) {
-    let response = app.client.request(method, format!("{}{path}", app.address)).body(body).send().await.unwrap();
+    send_as(&app.client, app, method, path, body, "application/json").await
+}
+
+/// [`send`] with another client (credentials) and content type.
+async fn send_as(
+    client: &reqwest::Client,
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    body: &'static str,
+    content_type: &str,
+) -> (StatusCode, String) {
+    let response = client
+        .request(method, format!("{}{path}", app.address))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     let status = response.status();
     let text = response.text().await.unwrap();
     let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
@@ -83,8 +101,19 @@ async fn every_status_a_route_answers_is_in_the_openapi_document() {
         }
     }
     app.db_proxy().restore();
+    // Without credentials, and with a body that is not JSON.
+    let anonymous = reqwest::Client::new();
+    for (path, op) in &ops {
+        for (client, content_type) in [(&anonymous, "application/json"), (&app.client, "text/plain")] {
+            let (status, message) = send_as(client, &app, reqwest::Method::POST, path, "{}", content_type).await;
+            seen.insert(status.as_u16());
+            if !listed(op, status) {
+                unlisted.push(format!("POST {path} ({content_type}) → {status}: {message}"));
+            }
+        }
+    }
     assert!(unlisted.is_empty(), "statuses missing from the document:\n{}", unlisted.join("\n"));
-    for expected in [400, 405, 503] {
+    for expected in [400, 401, 405, 415, 503] {
         assert!(seen.contains(&expected), "the walk reached a {expected} (seen {seen:?})");
     }
 }

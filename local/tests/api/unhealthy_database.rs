@@ -148,11 +148,13 @@ async fn a_lambda_function_answers_503_within_its_deadline_too() {
     let test = spawn_app_with_db_proxy(|_| {}).await;
     let mut state = test.app_state.clone();
     state.limits.request_deadline = DEADLINE;
+    let (_, token) = crate::helpers::client_as(&test.app_state, alilo_shared::auth::Role::Admin, None).await;
     // The function's router, as its main builds it, fed a real API Gateway v2 event.
     let app = alilo_shared::router::app(alilo_fn_projects::routes(), state);
     let event = json!({
         "version": "2.0", "routeKey": "POST /v1/projects", "rawPath": "/v1/projects", "rawQueryString": "",
-        "headers": {"content-type": "application/json", "host": "abc.execute-api.eu-west-1.amazonaws.com"},
+        "headers": {"content-type": "application/json", "host": "abc.execute-api.eu-west-1.amazonaws.com",
+            "authorization": format!("Bearer {token}")},
         "requestContext": {"accountId": "1", "apiId": "abc", "domainName": "abc.execute-api.eu-west-1.amazonaws.com",
             "domainPrefix": "abc", "http": {"method": "POST", "path": "/v1/projects", "protocol": "HTTP/1.1",
             "sourceIp": "10.0.0.1", "userAgent": "ui"}, "requestId": "r1", "routeKey": "POST /v1/projects",

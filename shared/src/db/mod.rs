@@ -3,6 +3,7 @@
 //! by [`migrate`].
 
 pub mod agents;
+pub mod auth;
 pub mod files;
 pub mod projects;
 pub mod runs;
@@ -22,6 +23,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_resources.sql", include_str!("../../../migrations/0001_resources.sql")),
     ("0002_runs.sql", include_str!("../../../migrations/0002_runs.sql")),
     ("0003_project_count.sql", include_str!("../../../migrations/0003_project_count.sql")),
+    ("0005_security.sql", include_str!("../../../migrations/0005_security.sql")),
 ];
 
 /// Connections per process. A Lambda instance serves one request at a time; the

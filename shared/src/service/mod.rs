@@ -2,6 +2,7 @@
 //! Handlers in `functions/` call exactly one of these and answer its result.
 
 pub mod agents;
+pub mod auth;
 pub mod files;
 pub mod grafana;
 pub mod parsing;

@@ -87,6 +87,12 @@ fn simple_script(scenario_id: i32, name: &str, r: &ImportedRequest, p: &ImportPr
 /// Validate an imported request as a simple script; a method the script cannot
 /// send is named.
 fn input(app: &AppState, wire: &SimpleScript, r: &ImportedRequest) -> ApiResult<SimpleScriptInput> {
+    let script = parsed(app, wire, r)?;
+    super::auth::check_targets(app, "curl", &script.path, &script.ammo_url)?;
+    Ok(script)
+}
+
+fn parsed(app: &AppState, wire: &SimpleScript, r: &ImportedRequest) -> ApiResult<SimpleScriptInput> {
     SimpleScriptInput::parse(wire, app.limits.max_static_ammo).map_err(|e| {
         if e.message.contains("simple_script.http_method") {
             ApiError::unprocessable(

@@ -116,6 +116,8 @@ async fn create_run(app: &AppState, new: NewRun<'_>) -> ApiResult<Run> {
     let bucket = app.storage.bucket().to_string();
     let mut specs = Vec::new();
     for s in &new.scripts {
+        // The allow-list may have changed since the script was saved.
+        super::auth::check_targets(app, &format!("simple_script {:?}", s.name), &s.path, &s.ammo_url)?;
         let spec = control::job_spec(s, &bucket)
             .map_err(|why| ApiError::unprocessable(&format!("simple_script {:?}", s.name), why))?;
         specs.push(spec);

@@ -23,6 +23,7 @@ pub async fn get(app: &AppState, req: SimpleScriptIdRequest) -> ApiResult<GetSim
 pub async fn create(app: &AppState, req: SimpleScriptRequest) -> ApiResult<CreateSimpleScriptResponse> {
     let wire = required("simple_script", &req.simple_script)?;
     let input = SimpleScriptInput::parse(wire, app.limits.max_static_ammo)?;
+    super::auth::check_targets(app, "simple_script", &input.path, &input.ammo_url)?;
     let scenario = placement(app, "simple_script", wire.scenario_id, wire.project_id).await?;
     let conn = app.db.conn().await?;
     let id = db::simple_scripts::create(&conn, scenario, &input, false, None).await?;
@@ -33,6 +34,7 @@ pub async fn update(app: &AppState, req: SimpleScriptRequest) -> ApiResult<StdRe
     let wire = required("simple_script", &req.simple_script)?;
     let current = existing(app, wire.script_id).await?;
     let input = SimpleScriptInput::parse(wire, app.limits.max_static_ammo)?;
+    super::auth::check_targets(app, "simple_script", &input.path, &input.ammo_url)?;
     let scenario_id = if wire.scenario_id == 0 { current.scenario_id } else { wire.scenario_id };
     let scenario = placement(app, "simple_script", scenario_id, wire.project_id).await?;
     db::simple_scripts::update(&app.db, current.script_id.into(), scenario, &input).await?;

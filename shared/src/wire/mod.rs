@@ -7,6 +7,7 @@
 //! (Project, Scenario, Script, …) are one type with both behaviours.
 
 pub mod agents;
+pub mod auth;
 pub mod de;
 pub mod files;
 pub mod parsing;

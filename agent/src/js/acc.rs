@@ -1,0 +1,241 @@
+//! What a script adds to one second of one worker, merged by the collector
+//! into a [`ScriptBucket`]: iterations (done, dropped, failed, their
+//! duration), checks by name, requests by `name` tag, custom metrics and
+//! exceptions by message.
+
+use std::collections::BTreeMap;
+
+use alilo_agent_api::hist;
+use alilo_agent_api::script::{CustomMetric, NamedRequests, PassFail, ScriptBucket};
+use hdrhistogram::Histogram;
+
+use super::vu::{Events, MetricKind};
+
+/// Exceptions kept by distinct message per second (others are counted
+/// under one line).
+const MAX_EXCEPTION_KINDS: usize = 50;
+/// Distinct request names kept per second.
+const MAX_NAMES: usize = 1000;
+
+/// One custom metric's second.
+pub enum MetricAcc {
+    /// Sum.
+    Counter(f64),
+    /// Last value.
+    Gauge(f64),
+    /// Non-zero, all.
+    Rate(u64, u64),
+    /// Values × 1000.
+    Trend(Box<Histogram<u64>>),
+}
+
+/// The requests of one name in one second.
+pub struct NamedAcc {
+    sent: u64,
+    failed: u64,
+    latency: Histogram<u64>,
+}
+
+/// A script's share of one second.
+#[derive(Default)]
+pub struct ScriptAcc {
+    iterations: u64,
+    dropped: u64,
+    failed: u64,
+    duration: Option<Histogram<u64>>,
+    checks: BTreeMap<String, PassFail>,
+    requests: BTreeMap<String, NamedAcc>,
+    metrics: BTreeMap<String, MetricAcc>,
+    exceptions: BTreeMap<String, u64>,
+}
+
+impl ScriptAcc {
+    /// An iteration could not start: no free VU.
+    pub fn dropped(&mut self) {
+        self.dropped += 1;
+    }
+
+    /// A request named `name` ended after `us` microseconds.
+    pub fn request(&mut self, name: &str, ok: bool, us: u64) {
+        if !self.requests.contains_key(name) {
+            let name = if self.requests.len() >= MAX_NAMES { "(other names)" } else { name };
+            self.requests.entry(name.to_string()).or_insert_with(|| NamedAcc {
+                sent: 0,
+                failed: 0,
+                latency: hist::new(),
+            });
+        }
+        let key = if self.requests.contains_key(name) { name } else { "(other names)" };
+        let r = self.requests.get_mut(key).expect("inserted");
+        r.sent += 1;
+        if !ok {
+            r.failed += 1;
+        }
+        hist::record(&mut r.latency, us);
+    }
+
+    /// An iteration ended after `us` microseconds, with its events and
+    /// exception.
+    pub fn iteration(&mut self, us: u64, events: Events, error: Option<&str>) {
+        self.iterations += 1;
+        hist::record(self.duration.get_or_insert_with(hist::new), us);
+        self.events(events);
+        if let Some(msg) = error {
+            self.failed += 1;
+            let key = if self.exceptions.len() >= MAX_EXCEPTION_KINDS && !self.exceptions.contains_key(msg) {
+                "(other exceptions)"
+            } else {
+                msg
+            };
+            *self.exceptions.entry(key.to_string()).or_default() += 1;
+        }
+    }
+
+    /// Checks and metrics outside an iteration (`setup`, `teardown`).
+    pub fn events(&mut self, events: Events) {
+        for (name, (p, f)) in events.checks {
+            let c = self.checks.entry(name).or_default();
+            c.passes += p;
+            c.fails += f;
+        }
+        for (kind, name, v) in events.metrics {
+            self.metric(kind, name, v);
+        }
+    }
+
+    fn metric(&mut self, kind: MetricKind, name: String, v: f64) {
+        let m = self.metrics.entry(name).or_insert_with(|| match kind {
+            MetricKind::Counter => MetricAcc::Counter(0.0),
+            MetricKind::Gauge => MetricAcc::Gauge(0.0),
+            MetricKind::Rate => MetricAcc::Rate(0, 0),
+            MetricKind::Trend => MetricAcc::Trend(Box::new(hist::new())),
+        });
+        match m {
+            MetricAcc::Counter(s) => *s += v,
+            MetricAcc::Gauge(g) => *g = v,
+            MetricAcc::Rate(t, n) => {
+                *n += 1;
+                if v != 0.0 {
+                    *t += 1;
+                }
+            }
+            MetricAcc::Trend(h) => hist::record(h, (v.max(0.0) * 1000.0) as u64),
+        }
+    }
+
+    /// Adds another worker's second.
+    pub fn merge(&mut self, o: &ScriptAcc) {
+        self.iterations += o.iterations;
+        self.dropped += o.dropped;
+        self.failed += o.failed;
+        if let Some(d) = &o.duration {
+            let _ = self.duration.get_or_insert_with(hist::new).add(d);
+        }
+        for (k, v) in &o.checks {
+            let c = self.checks.entry(k.clone()).or_default();
+            c.passes += v.passes;
+            c.fails += v.fails;
+        }
+        for (k, v) in &o.requests {
+            let r =
+                self.requests.entry(k.clone()).or_insert_with(|| NamedAcc { sent: 0, failed: 0, latency: hist::new() });
+            r.sent += v.sent;
+            r.failed += v.failed;
+            let _ = r.latency.add(&v.latency);
+        }
+        for (k, v) in &o.metrics {
+            match (self.metrics.get_mut(k), v) {
+                (None, v) => {
+                    let copy = match v {
+                        MetricAcc::Counter(x) => MetricAcc::Counter(*x),
+                        MetricAcc::Gauge(x) => MetricAcc::Gauge(*x),
+                        MetricAcc::Rate(t, n) => MetricAcc::Rate(*t, *n),
+                        MetricAcc::Trend(h) => MetricAcc::Trend(h.clone()),
+                    };
+                    self.metrics.insert(k.clone(), copy);
+                }
+                (Some(MetricAcc::Counter(a)), MetricAcc::Counter(b)) => *a += b,
+                (Some(MetricAcc::Gauge(a)), MetricAcc::Gauge(b)) => *a = *b,
+                (Some(MetricAcc::Rate(t, n)), MetricAcc::Rate(t2, n2)) => {
+                    *t += t2;
+                    *n += n2;
+                }
+                (Some(MetricAcc::Trend(a)), MetricAcc::Trend(b)) => {
+                    let _ = a.add(&**b);
+                }
+                _ => {} // one name used with two kinds: the first kind wins
+            }
+        }
+        for (k, v) in &o.exceptions {
+            *self.exceptions.entry(k.clone()).or_default() += v;
+        }
+    }
+
+    /// The wire form, with the VU gauges of the second's end.
+    pub fn bucket(&self, vus: u64, vus_max: u64) -> ScriptBucket {
+        ScriptBucket {
+            iterations: self.iterations,
+            dropped_iterations: self.dropped,
+            failed_iterations: self.failed,
+            iteration_duration: self.duration.as_ref().map(hist::encode).unwrap_or_default(),
+            vus,
+            vus_max,
+            checks: self.checks.clone(),
+            requests: self
+                .requests
+                .iter()
+                .map(|(k, v)| {
+                    (k.clone(), NamedRequests { sent: v.sent, failed: v.failed, latency: hist::encode(&v.latency) })
+                })
+                .collect(),
+            metrics: self
+                .metrics
+                .iter()
+                .map(|(k, v)| {
+                    let m = match v {
+                        MetricAcc::Counter(x) => CustomMetric::Counter { value: *x },
+                        MetricAcc::Gauge(x) => CustomMetric::Gauge { value: *x },
+                        MetricAcc::Rate(t, n) => CustomMetric::Rate { counts: PassFail { passes: *t, fails: n - t } },
+                        MetricAcc::Trend(h) => CustomMetric::Trend { hist: hist::encode(h) },
+                    };
+                    (k.clone(), m)
+                })
+                .collect(),
+            exceptions: self.exceptions.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_merge_by_kind() {
+        let mut a = ScriptAcc::default();
+        let mut ev = Events::default();
+        ev.checks.insert("ok".into(), (2, 1));
+        ev.metrics.push((MetricKind::Counter, "c".into(), 2.0));
+        ev.metrics.push((MetricKind::Gauge, "g".into(), 5.0));
+        ev.metrics.push((MetricKind::Rate, "r".into(), 1.0));
+        ev.metrics.push((MetricKind::Rate, "r".into(), 0.0));
+        a.iteration(1000, ev, Some("Error: boom"));
+        a.request("http://x/a", true, 500);
+        let mut b = ScriptAcc::default();
+        let mut ev = Events::default();
+        ev.metrics.push((MetricKind::Counter, "c".into(), 3.0));
+        ev.metrics.push((MetricKind::Gauge, "g".into(), 7.0));
+        b.iteration(2000, ev, None);
+        b.request("http://x/a", false, 700);
+        b.dropped();
+        a.merge(&b);
+        let w = a.bucket(3, 10);
+        assert_eq!((w.iterations, w.dropped_iterations, w.failed_iterations, w.vus, w.vus_max), (2, 1, 1, 3, 10));
+        assert_eq!(w.checks["ok"], PassFail { passes: 2, fails: 1 });
+        assert_eq!(w.metrics["c"], CustomMetric::Counter { value: 5.0 });
+        assert_eq!(w.metrics["g"], CustomMetric::Gauge { value: 7.0 });
+        assert_eq!(w.metrics["r"], CustomMetric::Rate { counts: PassFail { passes: 1, fails: 1 } });
+        assert_eq!((w.requests["http://x/a"].sent, w.requests["http://x/a"].failed), (2, 1));
+        assert_eq!(w.exceptions["Error: boom"], 1);
+    }
+}

@@ -1,0 +1,261 @@
+//! The async side of VUs on one worker thread: a pool of VUs (created on
+//! demand up to the worker's share of `max_vus`), one iteration per tick of
+//! the open-model scheduler ([`ScriptWorker::fire`]), and the driving loop
+//! that performs what a VU yields (HTTP through the worker's
+//! [`Client`], sleeps) and records it in the worker's per-second stats.
+//! Everything here runs on the worker's current-thread runtime, inside a
+//! `LocalSet` (VUs are not `Send`).
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use super::ScriptShared;
+use super::vu::{Call, CallEnd, HttpCall, Input, Output, Start, Vu};
+use crate::client::exchange::{Client, HttpResponse};
+use crate::engine::Job;
+use crate::stats::WorkerStats;
+
+/// Exceptions logged with their stack per job (then only counted).
+const LOGGED_EXCEPTIONS: u64 = 5;
+
+/// One worker's VUs and client.
+pub struct ScriptWorker {
+    /// The job.
+    pub job: Arc<Job>,
+    /// The job's shared script state.
+    pub shared: Arc<ScriptShared>,
+    client: Client,
+    stats: Arc<WorkerStats>,
+    idle: RefCell<Vec<Vu>>,
+    allocated: Cell<u64>,
+    cap: u64,
+    busy: Cell<u64>,
+    creating: Cell<bool>,
+}
+
+impl ScriptWorker {
+    /// The VUs of worker `index` of `count`: at most its share of `max_vus`.
+    pub fn new(job: Arc<Job>, shared: Arc<ScriptShared>, stats: Arc<WorkerStats>, index: usize, count: usize) -> Self {
+        let max = job.max_vus;
+        let count = count.max(1) as u64;
+        let cap = (max / count + u64::from((index as u64) < max % count)).max(1);
+        let client = Client::new(stats.io.clone());
+        ScriptWorker {
+            job,
+            shared,
+            client,
+            stats,
+            idle: RefCell::new(Vec::new()),
+            allocated: Cell::new(0),
+            cap,
+            busy: Cell::new(0),
+            creating: Cell::new(false),
+        }
+    }
+
+    /// Iterations running on this worker.
+    pub fn busy(&self) -> u64 {
+        self.busy.get()
+    }
+
+    /// Starts one iteration due at `intended`, on a free VU (created if the
+    /// pool may grow); without one it is dropped and counted.
+    pub fn fire(self: &Rc<Self>, intended: Instant) {
+        let popped = self.idle.borrow_mut().pop();
+        let vu = match popped {
+            Some(vu) => Some(vu),
+            None if self.allocated.get() < self.cap => match self.create() {
+                Some(vu) => Some(vu),
+                None => return,
+            },
+            None => None,
+        };
+        self.keep_a_spare();
+        let Some(mut vu) = vu else {
+            self.stats.script_dropped();
+            return;
+        };
+        self.busy.set(self.busy.get() + 1);
+        self.job.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.shared.vus_active.fetch_add(1, Ordering::Relaxed);
+        self.shared.iterations_started.fetch_add(1, Ordering::Relaxed);
+        let actual = Instant::now();
+        self.stats.iteration_started(actual.saturating_duration_since(intended));
+        let me = self.clone();
+        tokio::task::spawn_local(async move {
+            let end = me.call(&mut vu, Call::Default).await;
+            me.shared.vus_active.fetch_sub(1, Ordering::Relaxed);
+            me.job.in_flight.fetch_sub(1, Ordering::AcqRel);
+            me.busy.set(me.busy.get() - 1);
+            me.shared.iterations_completed.fetch_add(1, Ordering::Relaxed);
+            let us = actual.elapsed().as_micros() as u64;
+            me.finish(end, us);
+            if !me.job.stopping() {
+                me.idle.borrow_mut().push(vu);
+            }
+        });
+    }
+
+    /// A new VU (its init code run), counted; `None` fails the job.
+    fn create(&self) -> Option<Vu> {
+        match Vu::new(self.shared.clone()) {
+            Ok(vu) => {
+                self.allocated.set(self.allocated.get() + 1);
+                Some(vu)
+            }
+            Err(e) => {
+                self.job.fail_now(format!("script: init failed: {e}"));
+                None
+            }
+        }
+    }
+
+    /// When no VU is idle and the pool may grow, creates one in a task of
+    /// its own, so that the next iteration finds it ready instead of
+    /// running init code on the scheduler's path.
+    fn keep_a_spare(self: &Rc<Self>) {
+        if !self.idle.borrow().is_empty() || self.creating.get() || self.allocated.get() >= self.cap {
+            return;
+        }
+        self.creating.set(true);
+        let me = self.clone();
+        tokio::task::spawn_local(async move {
+            tokio::task::yield_now().await;
+            if !me.job.stopping()
+                && me.allocated.get() < me.cap
+                && let Some(vu) = me.create()
+            {
+                me.idle.borrow_mut().push(vu);
+            }
+            me.creating.set(false);
+        });
+    }
+
+    /// Records a call's end; a fatal one fails the job, an abort stops it.
+    fn finish(&self, end: CallEnd, us: u64) {
+        if let Some(e) = &end.error {
+            let n = self.shared.exceptions_logged.fetch_add(1, Ordering::Relaxed);
+            if n < LOGGED_EXCEPTIONS {
+                tracing::warn!(job = %self.job.id, message = %e.message, stack = %e.stack, "script exception");
+            }
+        }
+        let fatal = end.fatal.clone();
+        self.stats.script_iteration(us, end.events, end.error.as_ref().map(|e| e.message.as_str()));
+        if let Some(f) = fatal {
+            self.job.fail_now(format!("script: {f}"));
+        } else if let Some(reason) = self.shared.aborted() {
+            self.job.request_stop(&format!("aborted by the script: {reason}"), crate::engine::DEFAULT_STOP_WAIT);
+        }
+    }
+
+    /// Drives one call of `vu` to its end.
+    pub async fn call(self: &Rc<Self>, vu: &mut Vu, call: Call) -> CallEnd {
+        let deadline = Instant::now() + self.shared.config.iteration_timeout;
+        let start = Start { call, iteration: vu.iterations, deadline };
+        vu.iterations += 1;
+        let mut out = vu.send(Input::Start(start));
+        let until = tokio::time::Instant::from_std(deadline);
+        loop {
+            out = match out {
+                Output::Http(c) => {
+                    let input = match tokio::time::timeout_at(until, self.http(*c)).await {
+                        Ok(r) => Input::Http(Box::new(r)),
+                        Err(_) => Input::TimedOut,
+                    };
+                    vu.send(input)
+                }
+                Output::Batch(calls) => {
+                    let handles: Vec<_> = calls
+                        .into_iter()
+                        .map(|c| {
+                            let me = self.clone();
+                            tokio::task::spawn_local(async move { me.http(c).await })
+                        })
+                        .collect();
+                    let all = async {
+                        let mut out = Vec::with_capacity(handles.len());
+                        for h in handles {
+                            out.push(h.await.ok());
+                        }
+                        out
+                    };
+                    match tokio::time::timeout_at(until, all).await {
+                        Ok(rs) if rs.iter().all(Option::is_some) => {
+                            vu.send(Input::Batch(rs.into_iter().flatten().collect()))
+                        }
+                        _ => vu.send(Input::TimedOut),
+                    }
+                }
+                Output::Sleep(d) => {
+                    let wake = tokio::time::Instant::now() + d;
+                    if wake > until {
+                        tokio::time::sleep_until(until).await;
+                        vu.send(Input::TimedOut)
+                    } else {
+                        tokio::time::sleep_until(wake).await;
+                        vu.send(Input::Woke)
+                    }
+                }
+                Output::Done(end) => return *end,
+                Output::Ready(_) | Output::Gone => {
+                    return CallEnd { fatal: Some("a VU ended unexpectedly".into()), ..Default::default() };
+                }
+            };
+        }
+    }
+
+    /// Sends one request of a script and records every hop of it.
+    async fn http(&self, c: HttpCall) -> HttpResponse {
+        let resp = self.client.request(c.req).await;
+        for hop in resp.hops() {
+            let ok = hop.error.is_none() && c.expected.iter().any(|(lo, hi)| (*lo..=*hi).contains(&hop.status));
+            self.stats.script_request(&c.name, hop.outcome(), ok, hop.started, hop.ended);
+        }
+        resp
+    }
+
+    /// Ends the idle VUs and closes the connections.
+    pub fn shutdown(&self) {
+        self.idle.borrow_mut().clear();
+        self.client.clear();
+    }
+}
+
+/// Runs `setup()` or `teardown()` once, on a VU of its own (`__VU` 0) on
+/// the current thread, recording its requests in `stats`. The init code
+/// runs first, so an init error is reported here, before any load.
+pub fn run_once(
+    job: Arc<Job>,
+    shared: Arc<ScriptShared>,
+    stats: Arc<WorkerStats>,
+    call: Call,
+) -> Result<(super::vu::Exports, CallEnd), String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))?;
+    let local = tokio::task::LocalSet::new();
+    let r = local.block_on(&rt, async {
+        let mut vu = Vu::new_special(shared.clone()).map_err(|e| format!("init failed: {e}"))?;
+        let exports = vu.exports.clone();
+        let wanted = match call {
+            Call::Setup => exports.setup,
+            Call::Teardown => exports.teardown,
+            Call::Default => exports.default,
+        };
+        if !wanted {
+            return Ok((exports, CallEnd::default()));
+        }
+        let w = Rc::new(ScriptWorker::new(job, shared, stats, 0, 1));
+        let mut end = w.call(&mut vu, call).await;
+        w.stats.script_events(std::mem::take(&mut end.events));
+        w.shutdown();
+        Ok((exports, end))
+    });
+    drop(local);
+    drop(rt);
+    r
+}

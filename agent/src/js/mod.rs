@@ -1,0 +1,157 @@
+//! Extended scripts: k6-style JavaScript run natively by QuickJS
+//! (`rquickjs`), one iteration per tick of the job's open-model scheduler.
+//! `docs/extended-scripts.md` describes what scripts can use and why it is
+//! built this way.
+//!
+//! | module | owns |
+//! | --- | --- |
+//! | [`files`] | the script's files by relative path; `open()` reads only those |
+//! | [`loader`] | import resolution: the built-in k6 modules (`modules/*.js`) and the script's own modules; remote imports refused |
+//! | [`vu`] | a VU: its own QuickJS runtime on its own stack (a stackful coroutine), init code, one call per iteration |
+//! | [`natives`] | the Rust functions behind the k6 modules (HTTP, checks, metrics, encoding, crypto, data) |
+//! | [`driver`] | a worker's VU pool and the async side of a VU: it performs the HTTP calls and sleeps a VU yields, and records them |
+//! | [`acc`] | what a script adds to a second: iterations, checks, requests by name, custom metrics, exceptions |
+//! | [`crypto`] | digests and HMACs of `k6/crypto` |
+//! | [`options`] | a script's `options` as the standalone runner maps them onto a profile |
+//! | [`summary`] | the end-of-run summary of `alilo-agent run script.js` and its JSON export |
+//! | [`check`] | checks before a job starts: the spec's fields and a syntax check naming `file:line:column` |
+//!
+//! # The execution model
+//!
+//! k6 scripts are synchronous: `http.get()` returns the response. Each VU
+//! runs on a stackful coroutine of its own (the `generator` crate), with its
+//! own QuickJS runtime (so its memory can be capped and its loops
+//! interrupted, and so that a suspended VU holds no lock another VU needs).
+//! A native call that must wait (an HTTP request, a sleep) *yields* the
+//! coroutine with what to do; the worker's async driver does it on the
+//! worker's tokio runtime through the agent's own HTTP client
+//! ([`crate::client::exchange`]) and resumes the VU with the answer. So
+//! one worker thread interleaves many VUs, each switch costing a few tens of
+//! nanoseconds, with no thread per VU.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub mod acc;
+pub mod check;
+pub mod crypto;
+pub mod driver;
+pub mod files;
+pub mod loader;
+pub mod natives;
+pub mod options;
+pub mod summary;
+pub mod vu;
+
+pub use files::Files;
+
+/// Default memory limit of one VU's runtime.
+pub const DEFAULT_VU_MEMORY: usize = 64 << 20;
+/// Default wall-clock limit of one iteration.
+pub const DEFAULT_ITERATION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How a job's VUs run, fixed when the job starts.
+#[derive(Debug, Clone)]
+pub struct VuConfig {
+    /// Memory limit of each VU's runtime, bytes.
+    pub memory_limit: usize,
+    /// Wall-clock limit of one iteration.
+    pub iteration_timeout: Duration,
+    /// Default request timeout.
+    pub request_timeout: Duration,
+    /// Verify TLS certificates.
+    pub tls_verify: bool,
+    /// Speak HTTP/2.
+    pub http2: bool,
+}
+
+impl Default for VuConfig {
+    fn default() -> Self {
+        VuConfig {
+            memory_limit: DEFAULT_VU_MEMORY,
+            iteration_timeout: DEFAULT_ITERATION_TIMEOUT,
+            request_timeout: Duration::from_secs(60),
+            tls_verify: true,
+            http2: false,
+        }
+    }
+}
+
+/// What every VU of a job shares (across worker threads).
+pub struct ScriptShared {
+    /// The script's files.
+    pub files: Arc<Files>,
+    /// `__ENV`.
+    pub env: BTreeMap<String, String>,
+    /// Limits and client options.
+    pub config: VuConfig,
+    /// When the job's clock started.
+    pub started: Instant,
+    /// Length of the job (for `exec.scenario.progress`).
+    pub duration: Duration,
+    /// Iterations started in the job (`exec.scenario.iterationInTest`).
+    pub iterations_started: AtomicU64,
+    /// Iterations completed.
+    pub iterations_completed: AtomicU64,
+    /// VU ids handed out (`__VU` starts at 1).
+    pub vus_created: AtomicU64,
+    /// VUs running an iteration.
+    pub vus_active: AtomicU64,
+    /// `setup()`'s result as JSON, once it ran.
+    pub setup_data: Mutex<Option<String>>,
+    /// `SharedArray`s by name: their elements as JSON, built once.
+    pub shared_arrays: Mutex<HashMap<String, Arc<Vec<String>>>>,
+    /// Set by `exec.test.abort()`: why.
+    pub abort: Mutex<Option<String>>,
+    /// Set when the job stops: waiting VUs give up.
+    pub stopping: AtomicBool,
+    /// Exceptions logged with their stack so far.
+    pub exceptions_logged: AtomicU64,
+}
+
+impl ScriptShared {
+    /// The shared state of a job running `files`.
+    pub fn new(files: Arc<Files>, env: BTreeMap<String, String>, config: VuConfig, duration: Duration) -> Self {
+        ScriptShared {
+            files,
+            env,
+            config,
+            started: Instant::now(),
+            duration,
+            iterations_started: AtomicU64::new(0),
+            iterations_completed: AtomicU64::new(0),
+            vus_created: AtomicU64::new(0),
+            vus_active: AtomicU64::new(0),
+            setup_data: Mutex::new(None),
+            shared_arrays: Mutex::new(HashMap::new()),
+            abort: Mutex::new(None),
+            stopping: AtomicBool::new(false),
+            exceptions_logged: AtomicU64::new(0),
+        }
+    }
+
+    /// A new VU id (1, 2, …).
+    pub fn next_vu_id(&self) -> u64 {
+        self.vus_created.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Why the script asked to abort, if it did.
+    pub fn aborted(&self) -> Option<String> {
+        self.abort.lock().expect("abort lock").clone()
+    }
+}
+
+/// Runs a script's init code once (on a VU of its own) and returns its
+/// exported `options` as JSON, for the standalone runner.
+pub fn read_options(spec: &alilo_agent_api::ScriptSpec) -> Result<Option<serde_json::Value>, String> {
+    let files = Arc::new(Files::inline(spec)?);
+    check::compile(&files)?;
+    let shared = Arc::new(ScriptShared::new(files, spec.env.clone(), VuConfig::default(), Duration::ZERO));
+    let vu = vu::Vu::new_special(shared).map_err(|e| format!("init: {e}"))?;
+    match &vu.exports.options {
+        Some(j) => serde_json::from_str(j).map(Some).map_err(|e| format!("options: {e}")),
+        None => Ok(None),
+    }
+}

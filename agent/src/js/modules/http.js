@@ -1,0 +1,149 @@
+// Module `k6/http`. A request goes to Rust in one native call (method, URL,
+// body, params); the response comes back with its scalar fields set and its
+// body, headers and timings read from Rust only when the script asks.
+const A = globalThis.__alilo;
+
+function select(v, path) {
+  // k6's json(selector): dot and [index] paths ("a.b[0].c", "a.#" for length).
+  for (const part of String(path).replace(/\[(\d+)\]/g, ".$1").split(".")) {
+    if (part === "") continue;
+    if (v === null || v === undefined) return undefined;
+    if (part === "#" && Array.isArray(v)) return v.length;
+    v = v[part];
+  }
+  return v;
+}
+
+export class Response {
+  get body() {
+    const v = A.responseBody(this._id);
+    Object.defineProperty(this, "body", { value: v, writable: true, enumerable: true });
+    return v;
+  }
+  get headers() {
+    const v = A.responseHeaders(this._id);
+    Object.defineProperty(this, "headers", { value: v, writable: true, enumerable: true });
+    return v;
+  }
+  get timings() {
+    const v = A.responseTimings(this._id);
+    Object.defineProperty(this, "timings", { value: v, writable: true, enumerable: true });
+    return v;
+  }
+  get cookies() {
+    const v = A.responseCookies(this._id);
+    Object.defineProperty(this, "cookies", { value: v, writable: true, enumerable: true });
+    return v;
+  }
+  get request() {
+    const v = A.responseRequest(this._id);
+    Object.defineProperty(this, "request", { value: v, writable: true, enumerable: true });
+    return v;
+  }
+  json(selector) {
+    const b = this.body;
+    if (b === null || b === undefined) throw new Error("the response has no body to parse as JSON");
+    const v = JSON.parse(typeof b === "string" ? b : String.fromCharCode.apply(null, new Uint8Array(b)));
+    return selector === undefined ? v : select(v, selector);
+  }
+  html() {
+    throw new Error("Response.html() is not supported by Alilo");
+  }
+}
+
+function send(method, url, body, params) {
+  const r = A.request(String(method).toUpperCase(), url, body, params);
+  Object.setPrototypeOf(r, Response.prototype);
+  return r;
+}
+
+export function request(method, url, body, params) {
+  return send(method, url, body, params);
+}
+export function get(url, params) {
+  return send("GET", url, null, params);
+}
+export function head(url, params) {
+  return send("HEAD", url, null, params);
+}
+export function post(url, body, params) {
+  return send("POST", url, body, params);
+}
+export function put(url, body, params) {
+  return send("PUT", url, body, params);
+}
+export function patch(url, body, params) {
+  return send("PATCH", url, body, params);
+}
+export function del(url, body, params) {
+  return send("DELETE", url, body, params);
+}
+export function options(url, body, params) {
+  return send("OPTIONS", url, body, params);
+}
+
+// batch: an array or object of [method, url, body, params] or
+// {method, url, body, params}; the requests are sent together.
+export function batch(reqs) {
+  const keys = Object.keys(reqs);
+  const norm = keys.map((k) => {
+    const r = reqs[k];
+    if (typeof r === "string") return ["GET", r, null, undefined];
+    if (Array.isArray(r)) return [String(r[0]).toUpperCase(), r[1], r[2] === undefined ? null : r[2], r[3]];
+    if (r && r.url !== undefined && r.__name === undefined)
+      return [String(r.method || "GET").toUpperCase(), r.url, r.body === undefined ? null : r.body, r.params];
+    return ["GET", r, null, undefined];
+  });
+  const out = A.batch(norm);
+  const res = Array.isArray(reqs) ? [] : {};
+  keys.forEach((k, i) => {
+    Object.setPrototypeOf(out[i], Response.prototype);
+    res[k] = out[i];
+  });
+  return res;
+}
+
+// http.url`https://x/${id}`: the URL, named by its template so that every
+// id lands in one row of the per-name breakdown.
+export function url(strings, ...values) {
+  let u = "";
+  let name = "";
+  strings.forEach((s, i) => {
+    u += s;
+    name += s;
+    if (i < values.length) {
+      u += String(values[i]);
+      name += "${}";
+    }
+  });
+  return { __url: u, __name: name, toString() { return u; } };
+}
+
+export function expectedStatuses(...args) {
+  const ranges = args.map((a) => (typeof a === "number" ? [a, a] : [a.min, a.max]));
+  return { __expected: ranges };
+}
+
+export function setResponseCallback(cb) {
+  A.setExpected(cb && cb.__expected ? cb.__expected : null);
+}
+
+// The VU's cookie jar: filled from Set-Cookie, sent with later requests to
+// the same host.
+const jar = {
+  set(url, name, value) { A.jarSet(String(url), String(name), String(value)); },
+  cookiesForURL(url) { return A.jarGet(String(url)); },
+  clear(url) { A.jarClear(String(url)); },
+  delete(url, name) { A.jarClear(String(url), String(name)); },
+};
+
+export function cookieJar() {
+  return jar;
+}
+
+export const OCSP_STATUS_GOOD = "good";
+
+export default {
+  request, get, head, post, put, patch, del, options, batch, url, expectedStatuses, setResponseCallback, cookieJar,
+  Response,
+};

@@ -1,0 +1,753 @@
+//! The Rust functions behind the k6 modules, on the hidden global
+//! `__alilo`, plus the globals a script sees: `__ENV`, `__VU`, `__ITER`,
+//! `open()` and `console`. A native that must wait yields to the driver
+//! ([`super::vu::wait`]).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use rquickjs::convert::Coerced;
+use rquickjs::function::IntoJsFunc;
+use rquickjs::function::Opt;
+use rquickjs::{ArrayBuffer, Ctx, Exception, Function, Object, Result, TypedArray, Value};
+
+use super::vu::{HttpCall, Input, Kept, MetricKind, Output, ResponseType, State, timeout_message, wait};
+use crate::client::ErrorKind;
+use crate::client::exchange::{HttpRequest, HttpResponse, RequestOptions, ResponseBody};
+
+/// Console lines one VU may log (then they are dropped).
+const MAX_CONSOLE_LINES: u64 = 1000;
+
+/// The globals defined in JavaScript over the natives.
+const PRELUDE: &str = r#"
+(() => {
+  const A = globalThis.__alilo;
+  const fmt = (v) => {
+    if (typeof v === "string") return v;
+    if (v instanceof Error) return String(v);
+    try { const s = JSON.stringify(v); return s === undefined ? String(v) : s; } catch (e) { return String(v); }
+  };
+  const line = (level) => (...args) => A.log(level, args.map(fmt).join(" "));
+  globalThis.console = { log: line("info"), info: line("info"), warn: line("warn"), error: line("error"), debug: line("debug") };
+  globalThis.open = (path, mode) => A.open(String(path), mode === "b");
+  Object.defineProperty(globalThis, "__alilo", { enumerable: false });
+})();
+"#;
+
+fn set<'js, P, F: IntoJsFunc<'js, P> + 'js>(obj: &Object<'js>, name: &str, f: F) -> Result<()> {
+    obj.set(name, Function::new(obj.ctx().clone(), f)?.with_name(name)?)
+}
+
+fn throw(ctx: &Ctx<'_>, msg: impl AsRef<str>) -> rquickjs::Error {
+    Exception::throw_message(ctx, msg.as_ref())
+}
+
+/// Installs `__alilo` and the globals into a VU's context.
+pub fn install<'js>(ctx: &Ctx<'js>, state: &State) -> Result<()> {
+    let g = ctx.globals();
+    let a = Object::new(ctx.clone())?;
+    let shared = state.borrow().shared.clone();
+    let env = Object::new(ctx.clone())?;
+    for (k, v) in &shared.env {
+        env.set(k.as_str(), v.as_str())?;
+    }
+    g.set("__ENV", env)?;
+    g.set("__VU", state.borrow().id)?;
+    g.set("__ITER", 0)?;
+
+    let st = state.clone();
+    set(&a, "log", move |level: String, msg: String| {
+        let mut s = st.borrow_mut();
+        s.console_lines += 1;
+        if s.console_lines <= MAX_CONSOLE_LINES {
+            let vu = s.id;
+            match level.as_str() {
+                "error" => tracing::error!(target: "script", vu, "{msg}"),
+                "warn" => tracing::warn!(target: "script", vu, "{msg}"),
+                "debug" => tracing::debug!(target: "script", vu, "{msg}"),
+                _ => tracing::info!(target: "script", vu, "{msg}"),
+            }
+        }
+    })?;
+
+    let st = state.clone();
+    set(&a, "open", move |ctx: Ctx<'js>, path: String, binary: bool| -> Result<Value<'js>> {
+        let files = st.borrow().shared.files.clone();
+        let bytes = files.open(&files.entry, &path).map_err(|e| throw(&ctx, e))?;
+        if binary {
+            Ok(ArrayBuffer::new_copy(ctx, &bytes[..])?.into_value())
+        } else {
+            Ok(rquickjs::String::from_str(ctx, &String::from_utf8_lossy(&bytes))?.into_value())
+        }
+    })?;
+
+    // k6
+    let st = state.clone();
+    set(&a, "check", move |name: String, ok: bool| {
+        let mut s = st.borrow_mut();
+        let e = s.events.checks.entry(name).or_default();
+        if ok {
+            e.0 += 1;
+        } else {
+            e.1 += 1;
+        }
+    })?;
+    let st = state.clone();
+    set(&a, "groupEnter", move |name: String| st.borrow_mut().groups.push(name))?;
+    let st = state.clone();
+    set(&a, "groupLeave", move || {
+        st.borrow_mut().groups.pop();
+    })?;
+    let st = state.clone();
+    set(&a, "sleep", move |ctx: Ctx<'js>, secs: f64| -> Result<()> {
+        if !secs.is_finite() || secs <= 0.0 {
+            return Ok(());
+        }
+        if st.borrow().in_init {
+            return Err(throw(&ctx, "sleep() is not allowed in the init context"));
+        }
+        if st.borrow().quitting {
+            return Err(throw(&ctx, "the job is stopping"));
+        }
+        let answer = wait(Output::Sleep(Duration::from_secs_f64(secs.min(86_400.0))));
+        waited(&ctx, &st, answer).map(|_| ())
+    })?;
+
+    // k6/http
+    let st = state.clone();
+    set(
+        &a,
+        "request",
+        move |ctx: Ctx<'js>,
+              method: String,
+              url: Value<'js>,
+              body: Value<'js>,
+              params: Opt<Value<'js>>|
+              -> Result<Object<'js>> {
+            let (call, kept) = build(&ctx, &st, &method, url, body, params.0)?;
+            let answer = wait(Output::Http(Box::new(call)));
+            match waited(&ctx, &st, answer)? {
+                Input::Http(resp) => response(&ctx, &st, *resp, kept),
+                _ => Err(throw(&ctx, "internal error: unexpected answer to an HTTP call")),
+            }
+        },
+    )?;
+    let st = state.clone();
+    set(&a, "batch", move |ctx: Ctx<'js>, reqs: Vec<Vec<Value<'js>>>| -> Result<Vec<Object<'js>>> {
+        let mut calls = Vec::new();
+        let mut keeps = Vec::new();
+        for r in reqs {
+            let mut it = r.into_iter();
+            let method: String =
+                it.next().map(|m| m.get::<Coerced<String>>().map(|c| c.0)).transpose()?.unwrap_or_default();
+            let url = it.next().unwrap_or_else(|| Value::new_undefined(ctx.clone()));
+            let body = it.next().unwrap_or_else(|| Value::new_null(ctx.clone()));
+            let params = it.next();
+            let (call, kept) = build(&ctx, &st, &method, url, body, params)?;
+            calls.push(call);
+            keeps.push(kept);
+        }
+        let answer = wait(Output::Batch(calls));
+        match waited(&ctx, &st, answer)? {
+            Input::Batch(resps) => {
+                resps.into_iter().zip(keeps).map(|(r, k)| response(&ctx, &st, r, k)).collect::<Result<Vec<_>>>()
+            }
+            _ => Err(throw(&ctx, "internal error: unexpected answer to a batch")),
+        }
+    })?;
+    let st = state.clone();
+    set(&a, "responseBody", move |ctx: Ctx<'js>, id: usize| -> Result<Value<'js>> {
+        let s = st.borrow();
+        let Some(k) = s.responses.get(id) else {
+            return Err(throw(&ctx, "the response's body is gone: responses are readable only during their iteration"));
+        };
+        match k.response_type {
+            ResponseType::None => Ok(Value::new_null(ctx)),
+            ResponseType::Binary => Ok(ArrayBuffer::new_copy(ctx, &k.resp.body[..])?.into_value()),
+            ResponseType::Text => {
+                Ok(rquickjs::String::from_str(ctx, &String::from_utf8_lossy(&k.resp.body))?.into_value())
+            }
+        }
+    })?;
+    let st = state.clone();
+    set(&a, "responseHeaders", move |ctx: Ctx<'js>, id: usize| -> Result<Object<'js>> {
+        let s = st.borrow();
+        let o = Object::new(ctx.clone())?;
+        if let Some(k) = s.responses.get(id) {
+            headers_object(&o, &k.resp.headers)?;
+        }
+        Ok(o)
+    })?;
+    let st = state.clone();
+    set(&a, "responseTimings", move |ctx: Ctx<'js>, id: usize| -> Result<Object<'js>> {
+        let s = st.borrow();
+        let o = Object::new(ctx.clone())?;
+        if let Some(k) = s.responses.get(id) {
+            let t = &k.resp.last.timings;
+            let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+            o.set("blocked", ms(t.blocked))?;
+            o.set("connecting", ms(t.connecting))?;
+            o.set("tls_handshaking", ms(t.tls_handshaking))?;
+            o.set("sending", ms(t.sending))?;
+            o.set("waiting", ms(t.waiting))?;
+            o.set("receiving", ms(t.receiving))?;
+            o.set("duration", ms(t.duration))?;
+        }
+        Ok(o)
+    })?;
+    let st = state.clone();
+    set(&a, "responseCookies", move |ctx: Ctx<'js>, id: usize| -> Result<Object<'js>> {
+        let s = st.borrow();
+        let o = Object::new(ctx.clone())?;
+        if let Some(k) = s.responses.get(id) {
+            for v in k.resp.headers.get_all(http::header::SET_COOKIE) {
+                let Ok(v) = v.to_str() else { continue };
+                let first = v.split(';').next().unwrap_or("");
+                let Some((name, value)) = first.split_once('=') else { continue };
+                let c = Object::new(ctx.clone())?;
+                c.set("name", name.trim())?;
+                c.set("value", value.trim())?;
+                let list: Vec<Object> = o.get::<_, Option<Vec<Object>>>(name.trim())?.unwrap_or_default();
+                let mut list = list;
+                list.push(c);
+                o.set(name.trim(), list)?;
+            }
+        }
+        Ok(o)
+    })?;
+    let st = state.clone();
+    set(&a, "responseRequest", move |ctx: Ctx<'js>, id: usize| -> Result<Object<'js>> {
+        let s = st.borrow();
+        let o = Object::new(ctx.clone())?;
+        if let Some(k) = s.responses.get(id) {
+            o.set("method", k.req_method.as_str())?;
+            o.set("url", k.resp.hops().next().map(|h| h.url.as_str()).unwrap_or(""))?;
+            o.set("body", String::from_utf8_lossy(&k.req_body).as_ref())?;
+            let h = Object::new(ctx.clone())?;
+            headers_object(&h, &k.req_headers)?;
+            o.set("headers", h)?;
+        }
+        Ok(o)
+    })?;
+    let st = state.clone();
+    set(&a, "setExpected", move |ranges: Option<Vec<Vec<f64>>>| {
+        let ranges = ranges
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r.len() == 2)
+            .map(|r| (r[0].clamp(0.0, 999.0) as u16, r[1].clamp(0.0, 999.0) as u16))
+            .collect();
+        st.borrow_mut().expected = std::rc::Rc::new(ranges);
+    })?;
+
+    // The VU's cookie jar (`http.cookieJar()`).
+    let st = state.clone();
+    set(&a, "jarSet", move |url: String, name: String, value: String| {
+        if let Some(h) = host_of(&url) {
+            st.borrow_mut().jar.entry(h).or_default().insert(name, value);
+        }
+    })?;
+    let st = state.clone();
+    set(&a, "jarGet", move |ctx: Ctx<'js>, url: String| -> Result<Object<'js>> {
+        let o = Object::new(ctx.clone())?;
+        if let Some(cookies) = host_of(&url).and_then(|h| st.borrow().jar.get(&h).cloned()) {
+            for (k, v) in cookies {
+                o.set(k, vec![v])?;
+            }
+        }
+        Ok(o)
+    })?;
+    let st = state.clone();
+    set(&a, "jarClear", move |url: String, name: Opt<String>| {
+        if let Some(h) = host_of(&url) {
+            let mut s = st.borrow_mut();
+            match name.0 {
+                Some(n) => {
+                    if let Some(c) = s.jar.get_mut(&h) {
+                        c.remove(&n);
+                    }
+                }
+                None => {
+                    s.jar.remove(&h);
+                }
+            }
+        }
+    })?;
+
+    // k6/metrics
+    let st = state.clone();
+    set(&a, "metric", move |ctx: Ctx<'js>, kind: String, name: String, value: f64| -> Result<()> {
+        let kind = match kind.as_str() {
+            "counter" => MetricKind::Counter,
+            "gauge" => MetricKind::Gauge,
+            "rate" => MetricKind::Rate,
+            "trend" => MetricKind::Trend,
+            k => return Err(throw(&ctx, format!("unknown metric type {k}"))),
+        };
+        if !value.is_finite() {
+            return Err(throw(&ctx, format!("metric {name}: {value} is not a finite number")));
+        }
+        st.borrow_mut().events.metrics.push((kind, name, value));
+        Ok(())
+    })?;
+
+    // k6/encoding and k6/crypto
+    set(&a, "b64encode", |ctx: Ctx<'js>, input: Value<'js>, variant: String| -> Result<String> {
+        let bytes = input_bytes(&ctx, &input)?;
+        Ok(b64(&ctx, &variant)?.encode(bytes))
+    })?;
+    set(&a, "b64decode", |ctx: Ctx<'js>, input: String, variant: String, as_string: bool| -> Result<Value<'js>> {
+        let engine = b64(&ctx, &variant)?;
+        let bytes = engine
+            .decode(input.trim_end_matches('=').as_bytes())
+            .or_else(|_| engine.decode(input.as_bytes()))
+            .map_err(|e| throw(&ctx, format!("b64decode: {e}")))?;
+        if as_string {
+            Ok(rquickjs::String::from_str(ctx, &String::from_utf8_lossy(&bytes))?.into_value())
+        } else {
+            Ok(ArrayBuffer::new(ctx, bytes)?.into_value())
+        }
+    })?;
+    set(&a, "hash", |ctx: Ctx<'js>, alg: String, input: Value<'js>, enc: String| -> Result<Value<'js>> {
+        let data = input_bytes(&ctx, &input)?;
+        let digest = super::crypto::digest(&alg, &data).map_err(|e| throw(&ctx, e))?;
+        encode_out(&ctx, digest, &enc)
+    })?;
+    set(
+        &a,
+        "hmac",
+        |ctx: Ctx<'js>, alg: String, secret: Value<'js>, input: Value<'js>, enc: String| -> Result<Value<'js>> {
+            let key = input_bytes(&ctx, &secret)?;
+            let data = input_bytes(&ctx, &input)?;
+            let mac = super::crypto::hmac(&alg, &key, &data).map_err(|e| throw(&ctx, e))?;
+            encode_out(&ctx, mac, &enc)
+        },
+    )?;
+    set(&a, "randomBytes", |ctx: Ctx<'js>, n: usize| -> Result<ArrayBuffer<'js>> {
+        if n > 1 << 20 {
+            return Err(throw(&ctx, "randomBytes: at most 1 MiB"));
+        }
+        let mut buf = vec![0u8; n];
+        getrandom::fill(&mut buf).map_err(|e| throw(&ctx, format!("randomBytes: {e}")))?;
+        ArrayBuffer::new(ctx, buf)
+    })?;
+    set(&a, "concat", |ctx: Ctx<'js>, parts: Vec<Value<'js>>| -> Result<ArrayBuffer<'js>> {
+        let mut out = Vec::new();
+        for p in &parts {
+            out.extend_from_slice(&input_bytes(&ctx, p)?);
+        }
+        ArrayBuffer::new(ctx, out)
+    })?;
+
+    // k6/data
+    let st = state.clone();
+    set(&a, "sharedArray", move |ctx: Ctx<'js>, name: String, f: Function<'js>| -> Result<usize> {
+        let shared = st.borrow().shared.clone();
+        let existing = shared.shared_arrays.lock().expect("arrays lock").get(&name).cloned();
+        let arr = match existing {
+            Some(a) => a,
+            None => {
+                let v: Vec<Value> = f.call(())?;
+                let mut elems = Vec::with_capacity(v.len());
+                for e in v {
+                    elems.push(
+                        ctx.json_stringify(e)?.map(|s| s.to_string()).transpose()?.unwrap_or_else(|| "null".into()),
+                    );
+                }
+                let arr = Arc::new(elems);
+                shared.shared_arrays.lock().expect("arrays lock").entry(name.clone()).or_insert(arr).clone()
+            }
+        };
+        let len = arr.len();
+        st.borrow_mut().arrays.insert(name, arr);
+        Ok(len)
+    })?;
+    let st = state.clone();
+    set(&a, "sharedGet", move |ctx: Ctx<'js>, name: String, i: usize| -> Result<String> {
+        let s = st.borrow();
+        s.arrays
+            .get(&name)
+            .and_then(|a| a.get(i).cloned())
+            .ok_or_else(|| throw(&ctx, format!("SharedArray {name}: no element {i}")))
+    })?;
+
+    // k6/execution
+    let st = state.clone();
+    set(&a, "vuId", move || st.borrow().id)?;
+    let st = state.clone();
+    set(&a, "iterationInVu", move || st.borrow().iteration)?;
+    let sh = shared.clone();
+    set(&a, "iterationInTest", move || {
+        sh.iterations_started.load(std::sync::atomic::Ordering::Relaxed).saturating_sub(1)
+    })?;
+    let sh = shared.clone();
+    set(&a, "startTime", move || {
+        let since = sh.started.elapsed();
+        crate::engine::job::unix_ms().saturating_sub(since.as_millis() as u64) as f64
+    })?;
+    let sh = shared.clone();
+    set(&a, "progress", move || {
+        if sh.duration.is_zero() {
+            0.0
+        } else {
+            (sh.started.elapsed().as_secs_f64() / sh.duration.as_secs_f64()).min(1.0)
+        }
+    })?;
+    let sh = shared.clone();
+    set(&a, "vusActive", move || sh.vus_active.load(std::sync::atomic::Ordering::Relaxed))?;
+    let sh = shared.clone();
+    set(&a, "vusInitialized", move || sh.vus_created.load(std::sync::atomic::Ordering::Relaxed))?;
+    let sh = shared.clone();
+    set(&a, "iterationsCompleted", move || sh.iterations_completed.load(std::sync::atomic::Ordering::Relaxed))?;
+    let sh = shared.clone();
+    set(&a, "runDuration", move || sh.started.elapsed().as_secs_f64() * 1000.0)?;
+    let sh = shared.clone();
+    set(&a, "abort", move |ctx: Ctx<'js>, reason: String| -> Result<()> {
+        let mut a = sh.abort.lock().expect("abort lock");
+        if a.is_none() {
+            *a = Some(reason.clone());
+        }
+        Err(throw(&ctx, format!("test aborted: {reason}")))
+    })?;
+
+    g.set("__alilo", a)?;
+    ctx.eval::<(), _>(PRELUDE)?;
+    Ok(())
+}
+
+/// Turns the driver's answer to a wait into a value or an exception.
+fn waited(ctx: &Ctx<'_>, st: &State, answer: Input) -> Result<Input> {
+    match answer {
+        Input::Quit => {
+            st.borrow_mut().quitting = true;
+            Err(throw(ctx, "the job is stopping"))
+        }
+        Input::TimedOut => {
+            let limit = st.borrow().shared.config.iteration_timeout;
+            st.borrow_mut().timed_out = true;
+            Err(throw(ctx, timeout_message(limit)))
+        }
+        a => Ok(a),
+    }
+}
+
+/// The response object a script sees (its body, headers and timings are
+/// getters of `Response.prototype` in `modules/http.js`).
+fn response<'js>(ctx: &Ctx<'js>, st: &State, resp: HttpResponse, kept: KeptReq) -> Result<Object<'js>> {
+    let o = Object::new(ctx.clone())?;
+    let last = &resp.last;
+    o.set("status", last.status)?;
+    o.set("url", last.url.as_str())?;
+    o.set("proto", last.proto.map(|p| p.as_str()).unwrap_or(""))?;
+    o.set("remote_ip", last.remote_addr.map(|a| a.ip().to_string()).unwrap_or_default())?;
+    o.set("remote_port", last.remote_addr.map(|a| a.port()).unwrap_or(0))?;
+    let (code, msg) = error_code(&resp);
+    o.set("error", msg)?;
+    o.set("error_code", code)?;
+    let mut s = st.borrow_mut();
+    if resp.headers.contains_key(http::header::SET_COOKIE)
+        && let Some(h) = host_of(&resp.last.url)
+    {
+        for v in resp.headers.get_all(http::header::SET_COOKIE) {
+            let Ok(v) = v.to_str() else { continue };
+            let mut parts = v.split(';');
+            let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else { continue };
+            let expired = parts.any(|p| p.trim().eq_ignore_ascii_case("max-age=0"));
+            let jar = s.jar.entry(h.clone()).or_default();
+            if expired {
+                jar.remove(name.trim());
+            } else {
+                jar.insert(name.trim().to_string(), value.trim().to_string());
+            }
+        }
+    }
+    o.set("_id", s.responses.len())?;
+    s.responses.push(Kept {
+        resp,
+        response_type: kept.response_type,
+        req_headers: kept.headers,
+        req_body: kept.body,
+        req_method: kept.method,
+    });
+    Ok(o)
+}
+
+/// k6's `error_code` and `error` of a response.
+pub fn error_code(resp: &HttpResponse) -> (u32, String) {
+    if let Some(e) = &resp.last.error {
+        let code = match e.kind {
+            ErrorKind::Timeout => 1050,
+            ErrorKind::Dns => 1100,
+            ErrorKind::Connect => 1212,
+            ErrorKind::Reset => 1220,
+            ErrorKind::Tls => 1300,
+            ErrorKind::InvalidRequest => 1020,
+            ErrorKind::BodyTooLarge | ErrorKind::Other => 1000,
+        };
+        return (code, e.message.clone());
+    }
+    let s = resp.last.status;
+    if (400..600).contains(&s) { (1000 + s as u32, String::new()) } else { (0, String::new()) }
+}
+
+/// What a response keeps of its request.
+struct KeptReq {
+    response_type: ResponseType,
+    headers: HeaderMap,
+    body: Bytes,
+    method: http::Method,
+}
+
+/// An HTTP call from k6's `(method, url, body, params)`.
+fn build<'js>(
+    ctx: &Ctx<'js>,
+    st: &State,
+    method: &str,
+    url: Value<'js>,
+    body: Value<'js>,
+    params: Option<Value<'js>>,
+) -> Result<(HttpCall, KeptReq)> {
+    let s = st.borrow();
+    if s.in_init {
+        return Err(throw(ctx, "making HTTP requests in the init context is not supported (move it into a function)"));
+    }
+    if s.quitting {
+        return Err(throw(ctx, "the job is stopping"));
+    }
+    let config = s.shared.config.clone();
+    let expected = s.expected.clone();
+    let deadline = s.deadline;
+    drop(s);
+    let method = http::Method::from_bytes(method.as_bytes())
+        .map_err(|_| throw(ctx, format!("invalid HTTP method {method:?}")))?;
+    // The URL: a string, or http.url`...` (which carries its name).
+    let (mut url, mut name) = match url.as_object() {
+        Some(o) if o.contains_key("__url")? => (o.get::<_, String>("__url")?, Some(o.get::<_, String>("__name")?)),
+        _ => (url.get::<Coerced<String>>()?.0, None),
+    };
+    let mut headers = HeaderMap::new();
+    let mut options = RequestOptions {
+        timeout: config.request_timeout,
+        tls_verify: config.tls_verify,
+        http2: config.http2,
+        ..Default::default()
+    };
+    let mut response_type = ResponseType::Text;
+    let mut basic_auth = false;
+    if let Some(p) = params.as_ref().and_then(|p| p.as_object()) {
+        if let Some(h) = p.get::<_, Option<Object>>("headers")? {
+            for kv in h.props::<String, Coerced<String>>() {
+                let (k, v) = kv?;
+                let n = HeaderName::from_bytes(k.as_bytes())
+                    .map_err(|_| throw(ctx, format!("params.headers: invalid header name {k:?}")))?;
+                let v = HeaderValue::from_str(&v.0)
+                    .map_err(|_| throw(ctx, format!("params.headers: invalid value of {k}")))?;
+                headers.append(n, v);
+            }
+        }
+        if let Some(t) = p.get::<_, Option<Object>>("tags")?
+            && let Some(n) = t.get::<_, Option<Coerced<String>>>("name")?
+        {
+            name = Some(n.0);
+        }
+        match p.get::<_, Value>("timeout")? {
+            v if v.is_number() => {
+                options.timeout = Duration::from_secs_f64(v.as_number().unwrap_or(0.0).max(0.0) / 1000.0)
+            }
+            v if v.is_string() => {
+                let t: String = v.get()?;
+                options.timeout =
+                    alilo_agent_api::parse_duration(&t).map_err(|e| throw(ctx, format!("params.timeout: {e}")))?;
+            }
+            _ => {}
+        }
+        if let Some(r) = p.get::<_, Option<f64>>("redirects")? {
+            options.max_redirects = r.max(0.0) as u32;
+        }
+        match p.get::<_, Option<String>>("responseType")?.as_deref() {
+            None | Some("text") => {}
+            Some("binary") => response_type = ResponseType::Binary,
+            Some("none") => {
+                response_type = ResponseType::None;
+                options.response_body = ResponseBody::Discard;
+            }
+            Some(o) => return Err(throw(ctx, format!("params.responseType: {o:?} is not text, binary or none"))),
+        }
+        match p.get::<_, Option<String>>("auth")?.as_deref() {
+            None => {}
+            Some("basic") => basic_auth = true,
+            Some(o) => return Err(throw(ctx, format!("params.auth: {o:?} is not supported by Alilo (only basic)"))),
+        }
+        if let Some(c) = p.get::<_, Option<Object>>("cookies")? {
+            let mut pairs = Vec::new();
+            for kv in c.props::<String, Value>() {
+                let (k, v) = kv?;
+                let v = match v.as_object() {
+                    Some(o) if !v.is_string() => o.get::<_, Coerced<String>>("value")?.0,
+                    _ => v.get::<Coerced<String>>()?.0,
+                };
+                pairs.push(format!("{k}={v}"));
+            }
+            if !pairs.is_empty() {
+                let v = HeaderValue::from_str(&pairs.join("; "))
+                    .map_err(|_| throw(ctx, "params.cookies: invalid cookie"))?;
+                headers.append(http::header::COOKIE, v);
+            }
+        }
+    }
+    // Credentials in the URL become a Basic header (k6's auth: "basic", and
+    // its default for user:pass@ URLs).
+    if url.contains('@')
+        && let Ok(mut u) = url::Url::parse(&url)
+        && !u.username().is_empty()
+    {
+        let user = percent_decode(u.username());
+        let pass = percent_decode(u.password().unwrap_or(""));
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+        if let Ok(v) = HeaderValue::from_str(&format!("Basic {token}")) {
+            headers.insert(http::header::AUTHORIZATION, v);
+        }
+        let _ = u.set_username("");
+        let _ = u.set_password(None);
+        url = u.to_string();
+    } else if basic_auth {
+        return Err(throw(ctx, "params.auth basic: give the credentials in the URL (https://user:pass@host/)"));
+    }
+    // The body: a string, bytes, or an object sent as a form.
+    let body_bytes = if body.is_null() || body.is_undefined() {
+        Bytes::new()
+    } else if let Some(s) = body.as_string() {
+        Bytes::from(s.to_string()?)
+    } else if body.as_object().is_some_and(|o| o.as_array_buffer().is_some() || o.as_typed_array::<u8>().is_some()) {
+        Bytes::from(input_bytes(ctx, &body)?)
+    } else if let Some(o) = body.as_object() {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        for kv in o.props::<String, Coerced<String>>() {
+            let (k, v) = kv?;
+            form.append_pair(&k, &v.0);
+        }
+        if !headers.contains_key(http::header::CONTENT_TYPE) {
+            headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
+        }
+        Bytes::from(form.finish())
+    } else {
+        Bytes::from(body.get::<Coerced<String>>()?.0)
+    };
+    // Cookies of the VU's jar for this host, unless params gave the same name.
+    if !st.borrow().jar.is_empty()
+        && let Some(h) = host_of(&url)
+        && let Some(jar) = st.borrow().jar.get(&h).filter(|j| !j.is_empty())
+    {
+        let given: Vec<String> = headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';').filter_map(|p| p.split_once('=')).map(|(k, _)| k.trim().to_string()))
+            .collect();
+        let pairs: Vec<String> =
+            jar.iter().filter(|(k, _)| !given.contains(k)).map(|(k, v)| format!("{k}={v}")).collect();
+        if !pairs.is_empty()
+            && let Ok(v) = HeaderValue::from_str(&pairs.join("; "))
+        {
+            headers.append(http::header::COOKIE, v);
+        }
+    }
+    if let Some(d) = deadline {
+        let left = d.saturating_duration_since(Instant::now());
+        options.timeout = options.timeout.min(left.max(Duration::from_millis(1)));
+    }
+    let name = name.unwrap_or_else(|| url.split(['?', '#']).next().unwrap_or(&url).to_string());
+    let kept = KeptReq { response_type, headers: headers.clone(), body: body_bytes.clone(), method: method.clone() };
+    let req = HttpRequest { method, url, headers, body: body_bytes, options };
+    Ok((HttpCall { req, name, expected }, kept))
+}
+
+/// The host (and port) of a URL: the key of the cookie jar.
+fn host_of(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    Some(match u.port() {
+        Some(p) => format!("{}:{p}", u.host_str()?),
+        None => u.host_str()?.to_string(),
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
+}
+
+/// Header names as k6 shows them (`Content-Type`), values joined by `, `.
+fn headers_object(o: &Object<'_>, h: &HeaderMap) -> Result<()> {
+    for name in h.keys() {
+        let vals: Vec<String> =
+            h.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect();
+        o.set(canonical(name.as_str()), vals.join(", "))?;
+    }
+    Ok(())
+}
+
+fn canonical(name: &str) -> String {
+    name.split('-')
+        .map(|p| {
+            let mut c = p.chars();
+            match c.next() {
+                Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// The bytes of a string, an `ArrayBuffer` or a `Uint8Array`.
+fn input_bytes(ctx: &Ctx<'_>, v: &Value<'_>) -> Result<Vec<u8>> {
+    if let Some(s) = v.as_string() {
+        return Ok(s.to_string()?.into_bytes());
+    }
+    if let Some(o) = v.as_object() {
+        if let Some(b) = o.as_array_buffer() {
+            return Ok(b.as_bytes().unwrap_or_default().to_vec());
+        }
+        if let Some(t) = o.as_typed_array::<u8>() {
+            return Ok(t.as_bytes().unwrap_or_default().to_vec());
+        }
+        if let Ok(t) = TypedArray::<u8>::from_object(o.clone()) {
+            return Ok(t.as_bytes().unwrap_or_default().to_vec());
+        }
+    }
+    if v.is_undefined() || v.is_null() {
+        return Err(throw(ctx, "expected a string or an ArrayBuffer, got nothing"));
+    }
+    Ok(v.get::<Coerced<String>>()?.0.into_bytes())
+}
+
+fn b64(ctx: &Ctx<'_>, variant: &str) -> Result<base64::engine::GeneralPurpose> {
+    use base64::engine::general_purpose as gp;
+    Ok(match variant {
+        "std" | "" => gp::STANDARD,
+        "rawstd" => gp::STANDARD_NO_PAD,
+        "url" => gp::URL_SAFE,
+        "rawurl" => gp::URL_SAFE_NO_PAD,
+        v => return Err(throw(ctx, format!("base64 encoding {v:?} is not std, rawstd, url or rawurl"))),
+    })
+}
+
+fn encode_out<'js>(ctx: &Ctx<'js>, bytes: Vec<u8>, enc: &str) -> Result<Value<'js>> {
+    use base64::engine::general_purpose as gp;
+    let s = match enc {
+        "hex" => bytes.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+        "base64" => gp::STANDARD.encode(&bytes),
+        "base64url" => gp::URL_SAFE.encode(&bytes),
+        "base64rawurl" => gp::URL_SAFE_NO_PAD.encode(&bytes),
+        "binary" => return Ok(ArrayBuffer::new(ctx.clone(), bytes)?.into_value()),
+        e => {
+            return Err(throw(
+                ctx,
+                format!("output encoding {e:?} is not hex, base64, base64url, base64rawurl or binary"),
+            ));
+        }
+    };
+    Ok(rquickjs::String::from_str(ctx.clone(), &s)?.into_value())
+}

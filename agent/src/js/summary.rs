@@ -1,0 +1,224 @@
+//! The end-of-run summary of a script job for `alilo-agent run script.js`:
+//! the `script` parts of all its buckets folded into one, printed like
+//! k6's summary (checks, iterations, requests by name, custom metrics,
+//! exceptions) and exported as JSON (`--summary-export`).
+
+use std::collections::BTreeMap;
+
+use alilo_agent_api::script::{CustomMetric, PassFail};
+use alilo_agent_api::{Bucket, hist};
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+
+/// A script job's figures over all its seconds.
+#[derive(Default)]
+pub struct ScriptTotals {
+    /// Iterations completed.
+    pub iterations: u64,
+    /// Iterations dropped (no free VU).
+    pub dropped: u64,
+    /// Iterations with an uncaught exception.
+    pub failed: u64,
+    /// Most VUs allocated.
+    pub vus_max: u64,
+    duration: Option<Histogram<u64>>,
+    /// Checks by name.
+    pub checks: BTreeMap<String, PassFail>,
+    requests: BTreeMap<String, (u64, u64, Histogram<u64>)>,
+    metrics: BTreeMap<String, Folded>,
+    /// Exceptions by message.
+    pub exceptions: BTreeMap<String, u64>,
+}
+
+enum Folded {
+    Counter(f64),
+    Gauge(f64),
+    Rate(u64, u64),
+    Trend(Histogram<u64>),
+}
+
+impl ScriptTotals {
+    /// Folds the `script` part of every bucket; `None` for a simple job.
+    pub fn of(buckets: &[Bucket]) -> Option<ScriptTotals> {
+        let mut t = ScriptTotals::default();
+        let mut any = false;
+        for b in buckets {
+            let Some(s) = &b.script else { continue };
+            any = true;
+            t.iterations += s.iterations;
+            t.dropped += s.dropped_iterations;
+            t.failed += s.failed_iterations;
+            t.vus_max = t.vus_max.max(s.vus_max);
+            if let Ok(h) = hist::decode(&s.iteration_duration) {
+                let _ = t.duration.get_or_insert_with(hist::new).add(&h);
+            }
+            for (k, v) in &s.checks {
+                let c = t.checks.entry(k.clone()).or_default();
+                c.passes += v.passes;
+                c.fails += v.fails;
+            }
+            for (k, v) in &s.requests {
+                let r = t.requests.entry(k.clone()).or_insert_with(|| (0, 0, hist::new()));
+                r.0 += v.sent;
+                r.1 += v.failed;
+                if let Ok(h) = hist::decode(&v.latency) {
+                    let _ = r.2.add(&h);
+                }
+            }
+            for (k, v) in &s.metrics {
+                match (t.metrics.get_mut(k), v) {
+                    (Some(Folded::Counter(a)), CustomMetric::Counter { value }) => *a += value,
+                    (Some(Folded::Gauge(a)), CustomMetric::Gauge { value }) => *a = *value,
+                    (Some(Folded::Rate(p, f)), CustomMetric::Rate { counts }) => {
+                        *p += counts.passes;
+                        *f += counts.fails;
+                    }
+                    (Some(Folded::Trend(h)), CustomMetric::Trend { hist: e }) => {
+                        if let Ok(x) = hist::decode(e) {
+                            let _ = h.add(&x);
+                        }
+                    }
+                    (Some(_), _) => {}
+                    (None, m) => {
+                        let f = match m {
+                            CustomMetric::Counter { value } => Folded::Counter(*value),
+                            CustomMetric::Gauge { value } => Folded::Gauge(*value),
+                            CustomMetric::Rate { counts } => Folded::Rate(counts.passes, counts.fails),
+                            CustomMetric::Trend { hist: e } => {
+                                Folded::Trend(hist::decode(e).unwrap_or_else(|_| hist::new()))
+                            }
+                        };
+                        t.metrics.insert(k.clone(), f);
+                    }
+                }
+            }
+            for (k, v) in &s.exceptions {
+                *t.exceptions.entry(k.clone()).or_default() += v;
+            }
+        }
+        any.then_some(t)
+    }
+
+    /// The human-readable summary.
+    pub fn text(&self, seconds: f64) -> String {
+        let mut out = String::new();
+        let per_s = |n: u64| if seconds > 0.0 { n as f64 / seconds } else { 0.0 };
+        let (p, f): (u64, u64) = self.checks.values().fold((0, 0), |a, c| (a.0 + c.passes, a.1 + c.fails));
+        if p + f > 0 {
+            out.push_str(&format!("checks     {:.2}% ✓ {p} ✗ {f}\n", p as f64 * 100.0 / (p + f) as f64));
+            for (name, c) in &self.checks {
+                let mark = if c.fails == 0 { '✓' } else { '✗' };
+                out.push_str(&format!("  {mark} {name}  ({} ✓ / {} ✗)\n", c.passes, c.fails));
+            }
+        }
+        out.push_str(&format!(
+            "iterations {} ({:.1}/s), {} dropped, {} with an exception, VUs max {}\n",
+            self.iterations,
+            per_s(self.iterations),
+            self.dropped,
+            self.failed,
+            self.vus_max
+        ));
+        if let Some(h) = &self.duration {
+            out.push_str(&format!("iteration_duration {}\n", trend_ms(h)));
+        }
+        if !self.requests.is_empty() {
+            out.push_str("http_req_duration by name\n");
+            for (name, (sent, failed, h)) in &self.requests {
+                out.push_str(&format!("  {name}  {sent} sent, {failed} failed  {}\n", trend_ms(h)));
+            }
+        }
+        for (name, m) in &self.metrics {
+            let v = match m {
+                Folded::Counter(x) => format!("{x} ({:.2}/s)", if seconds > 0.0 { x / seconds } else { 0.0 }),
+                Folded::Gauge(x) => format!("{x}"),
+                Folded::Rate(p, f) => {
+                    format!("{:.2}% ✓ {p} ✗ {f}", if p + f > 0 { *p as f64 * 100.0 / (p + f) as f64 } else { 0.0 })
+                }
+                Folded::Trend(h) => trend_ms(h),
+            };
+            out.push_str(&format!("{name}  {v}\n"));
+        }
+        for (msg, n) in &self.exceptions {
+            out.push_str(&format!("exception  {n} × {msg}\n"));
+        }
+        out
+    }
+
+    /// The JSON of `--summary-export`, shaped like k6's (`metrics` by name,
+    /// trends in milliseconds).
+    pub fn json(&self, seconds: f64) -> Value {
+        let mut metrics = serde_json::Map::new();
+        metrics.insert(
+            "iterations".into(),
+            json!({"count": self.iterations, "rate": if seconds > 0.0 { self.iterations as f64 / seconds } else { 0.0 }}),
+        );
+        metrics.insert("dropped_iterations".into(), json!({"count": self.dropped}));
+        metrics.insert("vus_max".into(), json!({"value": self.vus_max}));
+        if let Some(h) = &self.duration {
+            metrics.insert("iteration_duration".into(), trend_json(h));
+        }
+        let (p, f): (u64, u64) = self.checks.values().fold((0, 0), |a, c| (a.0 + c.passes, a.1 + c.fails));
+        metrics.insert("checks".into(), json!({"passes": p, "fails": f}));
+        for (name, m) in &self.metrics {
+            let v = match m {
+                Folded::Counter(x) => json!({"type": "counter", "count": x}),
+                Folded::Gauge(x) => json!({"type": "gauge", "value": x}),
+                Folded::Rate(p, f) => json!({"type": "rate", "passes": p, "fails": f}),
+                Folded::Trend(h) => {
+                    let mut t = trend_json(h);
+                    t["type"] = json!("trend");
+                    t
+                }
+            };
+            metrics.insert(name.clone(), v);
+        }
+        let requests: serde_json::Map<String, Value> = self
+            .requests
+            .iter()
+            .map(|(k, (s, f, h))| {
+                let mut t = trend_json(h);
+                t["sent"] = json!(s);
+                t["failed"] = json!(f);
+                (k.clone(), t)
+            })
+            .collect();
+        json!({
+            "metrics": metrics,
+            "checks": self.checks.iter().map(|(k, c)| (k.clone(), json!({"passes": c.passes, "fails": c.fails}))).collect::<serde_json::Map<_, _>>(),
+            "requests": requests,
+            "exceptions": self.exceptions,
+        })
+    }
+}
+
+/// `avg min med max p(90) p(95)` of a histogram of µs (or of a value
+/// × 1000), in ms (or in the value's unit).
+fn trend_ms(h: &Histogram<u64>) -> String {
+    let v = trend_json(h);
+    format!(
+        "avg={:.2}ms min={:.2}ms med={:.2}ms max={:.2}ms p(90)={:.2}ms p(95)={:.2}ms",
+        v["avg"].as_f64().unwrap_or(0.0),
+        v["min"].as_f64().unwrap_or(0.0),
+        v["med"].as_f64().unwrap_or(0.0),
+        v["max"].as_f64().unwrap_or(0.0),
+        v["p(90)"].as_f64().unwrap_or(0.0),
+        v["p(95)"].as_f64().unwrap_or(0.0)
+    )
+}
+
+fn trend_json(h: &Histogram<u64>) -> Value {
+    let ms = |x: f64| x / 1000.0;
+    if h.is_empty() {
+        return json!({"avg": 0.0, "min": 0.0, "med": 0.0, "max": 0.0, "p(90)": 0.0, "p(95)": 0.0, "p(99)": 0.0});
+    }
+    json!({
+        "avg": ms(h.mean()),
+        "min": ms(h.min() as f64),
+        "med": ms(h.value_at_quantile(0.5) as f64),
+        "max": ms(h.max() as f64),
+        "p(90)": ms(h.value_at_quantile(0.9) as f64),
+        "p(95)": ms(h.value_at_quantile(0.95) as f64),
+        "p(99)": ms(h.value_at_quantile(0.99) as f64),
+    })
+}

@@ -1,0 +1,512 @@
+//! A VU: a QuickJS runtime and context of its own, living on a stackful
+//! coroutine of its own. It runs the script's init code once, then one call
+//! (`default`, `setup` or `teardown`) per [`Input::Start`]. Inside a call,
+//! a native that must wait yields an [`Output`] (an HTTP call, a sleep) and
+//! gets the answer as the next [`Input`]; [`super::driver`] does the
+//! waiting. VU globals live as long as the VU, as in k6.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use generator::{Generator, Gn};
+use rquickjs::{CatchResultExt, CaughtError, Context, Ctx, Function, Module, Object, Persistent, Runtime, Value};
+
+use super::ScriptShared;
+use super::loader::ScriptLoader;
+use super::natives;
+use crate::client::exchange::{HttpRequest, HttpResponse};
+
+/// Stack of a VU's coroutine (machine words: 1 MiB on 64-bit; only the
+/// pages touched are resident).
+const STACK_WORDS: usize = 128 * 1024;
+/// QuickJS's own stack limit inside it, leaving room for native frames.
+const JS_STACK_BYTES: usize = 640 * 1024;
+
+/// What a VU is asked to do.
+pub enum Input {
+    /// Run the init code (the first input).
+    Init,
+    /// Run one call.
+    Start(Start),
+    /// The answer to [`Output::Http`].
+    Http(Box<HttpResponse>),
+    /// The answers to [`Output::Batch`], in order.
+    Batch(Vec<HttpResponse>),
+    /// A sleep ended.
+    Woke,
+    /// The iteration's time is up while it waited.
+    TimedOut,
+    /// The job stops: give up waiting, then end.
+    Quit,
+}
+
+/// Which function a call runs.
+#[derive(Debug, Clone)]
+pub enum Call {
+    /// The default export (or nothing if there is none), with setup's data.
+    Default,
+    /// `setup()`; its result comes back as JSON.
+    Setup,
+    /// `teardown(data)`.
+    Teardown,
+}
+
+/// One call to run.
+#[derive(Debug, Clone)]
+pub struct Start {
+    /// Which function.
+    pub call: Call,
+    /// Iteration number within the VU (`__ITER`).
+    pub iteration: u64,
+    /// When to interrupt it.
+    pub deadline: Instant,
+}
+
+/// What a VU yields.
+pub enum Output {
+    /// Init done (or failed, with the error).
+    Ready(Result<Exports, String>),
+    /// Send this request, answer with [`Input::Http`].
+    Http(Box<HttpCall>),
+    /// Send these together, answer with [`Input::Batch`].
+    Batch(Vec<HttpCall>),
+    /// Sleep, answer with [`Input::Woke`].
+    Sleep(Duration),
+    /// The call ended.
+    Done(Box<CallEnd>),
+    /// The VU ended (after [`Input::Quit`]).
+    Gone,
+}
+
+/// What the entry module exports.
+#[derive(Debug, Clone, Default)]
+pub struct Exports {
+    /// `options`, as JSON.
+    pub options: Option<String>,
+    /// `default`.
+    pub default: bool,
+    /// `setup`.
+    pub setup: bool,
+    /// `teardown`.
+    pub teardown: bool,
+}
+
+/// An HTTP request of a script, with how to count it.
+pub struct HttpCall {
+    /// The request.
+    pub req: HttpRequest,
+    /// The `name` tag (default: the URL without its query).
+    pub name: String,
+    /// Statuses that count as success: inclusive ranges.
+    pub expected: Rc<Vec<(u16, u16)>>,
+}
+
+/// An uncaught exception.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsError {
+    /// Its message (`TypeError: x is not a function`).
+    pub message: String,
+    /// Its stack, if any.
+    pub stack: String,
+}
+
+/// How a call ended.
+#[derive(Debug, Default)]
+pub struct CallEnd {
+    /// The uncaught exception, if any.
+    pub error: Option<JsError>,
+    /// The VU cannot go on (out of memory): the job must fail.
+    pub fatal: Option<String>,
+    /// `setup()`'s result as JSON.
+    pub result: Option<String>,
+    /// What the call recorded.
+    pub events: Events,
+}
+
+/// What one call recorded besides its requests, flushed at its end.
+#[derive(Debug, Default)]
+pub struct Events {
+    /// Checks by name: (passes, fails).
+    pub checks: BTreeMap<String, (u64, u64)>,
+    /// Custom metric samples: (kind, name, value).
+    pub metrics: Vec<(MetricKind, String, f64)>,
+}
+
+/// Kinds of custom metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    /// Summed.
+    Counter,
+    /// Last value.
+    Gauge,
+    /// Non-zero out of all.
+    Rate,
+    /// Distribution.
+    Trend,
+}
+
+/// Response data a script may read lazily.
+pub struct Kept {
+    /// The response.
+    pub resp: HttpResponse,
+    /// `responseType`: `text`, `binary` or `none`.
+    pub response_type: ResponseType,
+    /// What was sent (for `response.request`).
+    pub req_headers: http::HeaderMap,
+    /// The body sent.
+    pub req_body: bytes::Bytes,
+    /// The method sent.
+    pub req_method: http::Method,
+}
+
+/// How a response body is given to the script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseType {
+    /// A string.
+    Text,
+    /// An `ArrayBuffer`.
+    Binary,
+    /// `null` (the body is not even kept).
+    None,
+}
+
+/// A VU's state that its natives share.
+pub struct VuState {
+    /// `__VU`.
+    pub id: u64,
+    /// `__ITER`.
+    pub iteration: u64,
+    /// The job's shared state.
+    pub shared: Arc<ScriptShared>,
+    /// Still running init code (no HTTP allowed).
+    pub in_init: bool,
+    /// Responses of this call, by id (freed at the end of the call).
+    pub responses: Vec<Kept>,
+    /// What this call recorded.
+    pub events: Events,
+    /// Group path.
+    pub groups: Vec<String>,
+    /// Expected statuses (`setResponseCallback`).
+    pub expected: Rc<Vec<(u16, u16)>>,
+    /// When the call must end.
+    pub deadline: Option<Instant>,
+    /// Console lines logged (capped).
+    pub console_lines: u64,
+    /// `SharedArray`s this VU has read.
+    pub arrays: BTreeMap<String, Arc<Vec<String>>>,
+    /// The job stops: every wait throws.
+    pub quitting: bool,
+    /// The iteration's time is up.
+    pub timed_out: bool,
+    /// The VU's cookie jar: host → name → value.
+    pub jar: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// Shared handle on a VU's state.
+pub type State = Rc<RefCell<VuState>>;
+
+/// The message of an interrupted iteration.
+pub fn timeout_message(limit: Duration) -> String {
+    format!("iteration exceeded its time limit of {}", alilo_agent_api::format_duration(limit))
+}
+
+/// Waits inside a native: yields `out`, returns the driver's answer.
+#[allow(deprecated)] // the free `yield_` is the one a 'static native can call
+pub fn wait(out: Output) -> Input {
+    generator::yield_::<Input, Output>(out).unwrap_or(Input::Quit)
+}
+
+/// A VU as its driver holds it.
+pub struct Vu {
+    co: Generator<'static, Input, Output>,
+    /// `__VU`.
+    pub id: u64,
+    /// Which functions the script exports.
+    pub exports: Exports,
+    /// Iterations run.
+    pub iterations: u64,
+    quit: Arc<AtomicBool>,
+}
+
+impl Vu {
+    /// Creates a VU and runs its init code.
+    pub fn new(shared: Arc<ScriptShared>) -> Result<Vu, String> {
+        let id = shared.next_vu_id();
+        Vu::with_id(shared, id)
+    }
+
+    /// The VU of `setup()` and `teardown()` (`__VU` 0, as in k6).
+    pub fn new_special(shared: Arc<ScriptShared>) -> Result<Vu, String> {
+        Vu::with_id(shared, 0)
+    }
+
+    fn with_id(shared: Arc<ScriptShared>, id: u64) -> Result<Vu, String> {
+        let quit = Arc::new(AtomicBool::new(false));
+        let q = quit.clone();
+        let mut co = Gn::<Input>::new_opt(STACK_WORDS, move || body(shared, id, q));
+        match co.send(Input::Init) {
+            Output::Ready(Ok(exports)) => Ok(Vu { co, id, exports, iterations: 0, quit }),
+            Output::Ready(Err(e)) => {
+                let _ = co.raw_send(Some(Input::Quit));
+                Err(e)
+            }
+            _ => Err("the VU did not start".into()),
+        }
+    }
+
+    /// Resumes the VU with `input`.
+    pub fn send(&mut self, input: Input) -> Output {
+        if self.co.is_done() {
+            return Output::Gone;
+        }
+        self.co.raw_send(Some(input)).unwrap_or(Output::Gone)
+    }
+}
+
+impl Drop for Vu {
+    /// Ends the coroutine by letting the script unwind (each wait throws),
+    /// never by cancelling it across QuickJS's frames.
+    fn drop(&mut self) {
+        self.quit.store(true, Ordering::Relaxed);
+        for _ in 0..8 {
+            if self.co.is_done() {
+                return;
+            }
+            let _ = self.co.raw_send(Some(Input::Quit));
+        }
+    }
+}
+
+/// The coroutine: init, then one call per input until [`Input::Quit`].
+fn body(shared: Arc<ScriptShared>, id: u64, quit: Arc<AtomicBool>) -> Output {
+    let deadline: Rc<Cell<Option<Instant>>> = Rc::new(Cell::new(None));
+    let rt = match Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => return Output::Ready(Err(format!("cannot create a JavaScript runtime: {e}"))),
+    };
+    rt.set_memory_limit(shared.config.memory_limit);
+    rt.set_max_stack_size(JS_STACK_BYTES);
+    let d = deadline.clone();
+    let q = quit.clone();
+    rt.set_interrupt_handler(Some(Box::new(move || {
+        q.load(Ordering::Relaxed) || d.get().is_some_and(|d| Instant::now() >= d)
+    })));
+    let loader = ScriptLoader { files: shared.files.clone() };
+    rt.set_loader(loader.clone(), loader);
+    let ctx = match Context::full(&rt) {
+        Ok(c) => c,
+        Err(e) => return Output::Ready(Err(format!("cannot create a JavaScript context: {e}"))),
+    };
+    let state: State = Rc::new(RefCell::new(VuState {
+        id,
+        iteration: 0,
+        shared: shared.clone(),
+        in_init: true,
+        responses: Vec::new(),
+        events: Events::default(),
+        groups: Vec::new(),
+        expected: Rc::new(vec![(200, 399)]),
+        deadline: None,
+        console_lines: 0,
+        arrays: BTreeMap::new(),
+        quitting: false,
+        timed_out: false,
+        jar: BTreeMap::new(),
+    }));
+    // Init: natives, then the entry module; keep its exported functions.
+    deadline.set(Some(Instant::now() + shared.config.iteration_timeout));
+    let init = ctx.with(|ctx| -> Result<(Exports, Funcs), String> {
+        natives::install(&ctx, &state).catch(&ctx).map_err(|e| describe(&e).message)?;
+        let entry = shared.files.entry.clone();
+        let src = shared.files.get(&entry).cloned().unwrap_or_default();
+        let run = || -> rquickjs::Result<Object> {
+            let m = Module::declare(ctx.clone(), entry.as_str(), src.to_vec())?;
+            let (m, p) = m.eval()?;
+            p.finish::<()>()?;
+            m.namespace()
+        };
+        let ns = run().catch(&ctx).map_err(|e| {
+            let e = describe(&e);
+            format!("{}{}", e.message, location(&e.stack).map(|l| format!(" at {l}")).unwrap_or_default())
+        })?;
+        let get = |name: &str| -> Option<Persistent<Function<'static>>> {
+            ns.get::<_, Option<Function>>(name).ok().flatten().map(|f| Persistent::save(&ctx, f))
+        };
+        let funcs = Funcs { default: get("default"), setup: get("setup"), teardown: get("teardown") };
+        let options = match ns.get::<_, Option<Value>>("options") {
+            Ok(Some(v)) if !v.is_undefined() => ctx.json_stringify(v).ok().flatten().and_then(|s| s.to_string().ok()),
+            _ => None,
+        };
+        let exports = Exports {
+            options,
+            default: funcs.default.is_some(),
+            setup: funcs.setup.is_some(),
+            teardown: funcs.teardown.is_some(),
+        };
+        Ok((exports, funcs))
+    });
+    deadline.set(None);
+    state.borrow_mut().in_init = false;
+    let (exports, funcs) = match init {
+        Ok(x) => x,
+        Err(e) => {
+            drop(ctx);
+            return Output::Ready(Err(e));
+        }
+    };
+    let mut data: Option<Persistent<Value<'static>>> = None;
+    let mut input = wait(Output::Ready(Ok(exports.clone())));
+    loop {
+        let start = match input {
+            Input::Start(s) => s,
+            Input::Quit => break,
+            _ => {
+                input = wait(Output::Done(Box::default()));
+                continue;
+            }
+        };
+        {
+            let mut s = state.borrow_mut();
+            s.iteration = start.iteration;
+            s.deadline = Some(start.deadline);
+            s.timed_out = false;
+            s.quitting = false;
+            s.groups.clear();
+        }
+        deadline.set(Some(start.deadline));
+        let mut end = CallEnd::default();
+        ctx.with(|ctx| {
+            let _ = ctx.globals().set("__ITER", start.iteration);
+            let r: rquickjs::Result<Option<String>> = (|| match start.call {
+                Call::Default => {
+                    let Some(f) = &funcs.default else { return Ok(None) };
+                    let f = f.clone().restore(&ctx)?;
+                    if data.is_none() {
+                        let json = shared.setup_data.lock().expect("setup lock").clone();
+                        let v = match json {
+                            Some(j) => ctx.json_parse(j)?,
+                            None => Value::new_undefined(ctx.clone()),
+                        };
+                        data = Some(Persistent::save(&ctx, v));
+                    }
+                    let d = data.clone().map(|d| d.restore(&ctx)).transpose()?;
+                    f.call::<_, Value>((d,))?;
+                    Ok(None)
+                }
+                Call::Setup => {
+                    let Some(f) = &funcs.setup else { return Ok(None) };
+                    let v: Value = f.clone().restore(&ctx)?.call(())?;
+                    Ok(ctx.json_stringify(v)?.map(|s| s.to_string()).transpose()?)
+                }
+                Call::Teardown => {
+                    let Some(f) = &funcs.teardown else { return Ok(None) };
+                    let json = shared.setup_data.lock().expect("setup lock").clone();
+                    let v = match json {
+                        Some(j) => ctx.json_parse(j)?,
+                        None => Value::new_undefined(ctx.clone()),
+                    };
+                    f.clone().restore(&ctx)?.call::<_, Value>((v,))?;
+                    Ok(None)
+                }
+            })();
+            match r.catch(&ctx) {
+                Ok(result) => end.result = result,
+                Err(e) => {
+                    let mut err = describe(&e);
+                    let s = state.borrow();
+                    if s.timed_out || (err.message.contains("interrupted") && Instant::now() >= start.deadline) {
+                        err.message = timeout_message(shared.config.iteration_timeout);
+                    } else if s.quitting || quit.load(Ordering::Relaxed) {
+                        err.message = "the job stopped during the iteration".into();
+                    }
+                    end.error = Some(err);
+                }
+            }
+        });
+        deadline.set(None);
+        // Out of memory: QuickJS may not even manage to build the error, so
+        // the runtime's usage decides too (read outside `with`: it locks).
+        if let Some(err) = &end.error {
+            let limit = shared.config.memory_limit as i64;
+            let used = rt.memory_usage().malloc_size;
+            if err.message.contains("out of memory") || used > limit - limit / 8 {
+                end.fatal = Some(format!("VU {id} ran out of memory (limit {} MiB per VU)", limit >> 20));
+            }
+        }
+        {
+            let mut s = state.borrow_mut();
+            end.events = std::mem::take(&mut s.events);
+            s.responses.clear();
+        }
+        if end.fatal.is_some() {
+            rt.run_gc();
+        }
+        input = wait(Output::Done(Box::new(end)));
+    }
+    // Free the script's values before the runtime goes.
+    drop(funcs);
+    drop(data);
+    drop(ctx);
+    Output::Gone
+}
+
+/// The entry module's functions, kept across calls.
+struct Funcs {
+    default: Option<Persistent<Function<'static>>>,
+    setup: Option<Persistent<Function<'static>>>,
+    teardown: Option<Persistent<Function<'static>>>,
+}
+
+/// An exception as message and stack.
+pub fn describe(e: &CaughtError<'_>) -> JsError {
+    match e {
+        CaughtError::Exception(ex) => {
+            let name: Option<String> = ex.as_object().get("name").ok();
+            let msg = ex.message().unwrap_or_default();
+            let message = match name {
+                Some(n) if !n.is_empty() && n != "Error" => format!("{n}: {msg}"),
+                _ => msg,
+            };
+            JsError { message, stack: ex.stack().unwrap_or_default() }
+        }
+        CaughtError::Value(v) => JsError { message: value_text(v), stack: String::new() },
+        CaughtError::Error(e) => JsError { message: e.to_string(), stack: String::new() },
+    }
+}
+
+fn value_text(v: &Value<'_>) -> String {
+    if let Some(s) = v.as_string() {
+        return s.to_string().unwrap_or_default();
+    }
+    v.ctx()
+        .json_stringify(v.clone())
+        .ok()
+        .flatten()
+        .and_then(|s| s.to_string().ok())
+        .unwrap_or_else(|| format!("{v:?}"))
+}
+
+/// `file:line:column` of the first frame of a stack (`    at f (main.js:3:5)`).
+pub fn location(stack: &str) -> Option<String> {
+    let line = stack.lines().find(|l| l.trim_start().starts_with("at "))?;
+    let l = line.trim();
+    let inner = match (l.rfind('('), l.rfind(')')) {
+        (Some(a), Some(b)) if a < b => &l[a + 1..b],
+        _ => l.trim_start_matches("at ").trim(),
+    };
+    Some(inner.to_string())
+}
+
+/// A throwaway context whose imports resolve among `files`, for checks.
+pub fn with_context<R>(files: &Arc<super::Files>, f: impl for<'js> FnOnce(Ctx<'js>) -> R) -> Result<R, String> {
+    let rt = Runtime::new().map_err(|e| e.to_string())?;
+    rt.set_memory_limit(64 << 20);
+    let loader = ScriptLoader { files: files.clone() };
+    rt.set_loader(loader.clone(), loader);
+    let ctx = Context::full(&rt).map_err(|e| e.to_string())?;
+    Ok(ctx.with(f))
+}

@@ -1,0 +1,1013 @@
+//! Extended scripts end to end: a real agent control server runs k6-style
+//! scripts (PUT /v1/jobs with `script`) against a real loopback server
+//! started here, and each script's test asserts what that server received
+//! and what the job's buckets report.
+//!
+//! Every script runs as its own job under its own path prefix
+//! (`/t/<id>/...`), so the scripts of one test run at the same time without
+//! mixing their requests.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use alilo_agent::api::{ServeConfig, Server};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::{Value, json};
+
+mod common;
+use common::eventually;
+
+const TOKEN: &str = "script-test-token";
+
+/// One request as the site saw it.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    path: String,
+    query: String,
+    headers: BTreeMap<String, String>,
+    body: String,
+}
+
+/// A small site the scripts talk to, recording every request. Under
+/// `/t/<id>`: `/json` a JSON document, `/status/N` status N, `/redirect` a
+/// 302 to `json`, `/cookie` a `Set-Cookie`, `/echo` the request as JSON,
+/// `/slow` 300 ms late; anything else `ok`.
+struct Site {
+    addr: SocketAddr,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Site {
+    async fn start() -> Site {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let s = seen.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let s = s.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let s = s.clone();
+                        async move { Ok::<_, Infallible>(answer(&s, req).await) }
+                    });
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        Site { addr, seen }
+    }
+
+    fn base(&self, id: &str) -> String {
+        format!("http://{}/t/{id}", self.addr)
+    }
+
+    /// Requests under `/t/<id>`, oldest first, with the prefix cut off.
+    fn seen(&self, id: &str) -> Vec<Seen> {
+        let prefix = format!("/t/{id}");
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.path.starts_with(&format!("{prefix}/")) || r.path == prefix)
+            .map(|r| Seen { path: r.path[prefix.len()..].to_string(), ..r.clone() })
+            .collect()
+    }
+}
+
+async fn answer(seen: &Mutex<Vec<Seen>>, req: http::Request<hyper::body::Incoming>) -> http::Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let r = Seen {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().unwrap_or("").to_string(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect(),
+        body: String::from_utf8_lossy(&body).into_owned(),
+    };
+    seen.lock().unwrap().push(r.clone());
+    let mut segs = r.path.splitn(4, '/'); // "", "t", id, rest
+    let (_, _, id, rest) = (segs.next(), segs.next(), segs.next().unwrap_or(""), segs.next().unwrap_or(""));
+    let resp = http::Response::builder();
+    let json_doc = json!({"token": "tok-1", "items": [{"id": 7, "name": "a"}, {"id": 8, "name": "b"}], "n": 2});
+    match rest {
+        "json" => resp.header("content-type", "application/json").body(Full::new(Bytes::from(json_doc.to_string()))),
+        "redirect" => resp.status(302).header("location", format!("/t/{id}/json")).body(Full::new(Bytes::new())),
+        "big" => resp.body(Full::new(Bytes::from(vec![b'x'; alilo_agent::js::files::MAX_FILE_BYTES + 1]))),
+        "cookie" => resp.header("set-cookie", "session=s1; Path=/").body(Full::new(Bytes::from("ok"))),
+        "echo" => {
+            let v = json!({"method": r.method, "query": r.query, "headers": r.headers, "body": r.body});
+            resp.header("content-type", "application/json").body(Full::new(Bytes::from(v.to_string())))
+        }
+        "slow" => {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            resp.body(Full::new(Bytes::from("slow")))
+        }
+        s if s.starts_with("status/") => {
+            let code: u16 = s[7..].parse().unwrap_or(500);
+            resp.status(code).body(Full::new(Bytes::from("status")))
+        }
+        _ => resp.header("x-site", "yes").body(Full::new(Bytes::from("ok"))),
+    }
+    .unwrap()
+}
+
+struct Agent {
+    addr: SocketAddr,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Agent {
+    async fn spawn() -> Agent {
+        let server = Server::bind(ServeConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            token: Some(TOKEN.into()),
+            insecure_no_auth: false,
+            workers: 2,
+            shutdown_grace: Duration::from_secs(1),
+        })
+        .await
+        .unwrap();
+        let addr = server.local_addr();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(server.run_until_stopped(async {
+            let _ = rx.await;
+        }));
+        Agent { addr, _stop: tx }
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+        tokio::spawn(conn);
+        let req = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", self.addr.to_string())
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .body(Full::new(Bytes::from(body.map(|b| b.to_string()).unwrap_or_default())))
+            .unwrap();
+        let resp = send.send_request(req).await.unwrap();
+        let status = resp.status().as_u16();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    /// Starts `js` as job `id` at `rps` for `duration` (with extra files and
+    /// `__ENV`), and returns its final status.
+    async fn run(&self, id: &str, js: &str, rps: f64, duration: &str, extra: Value) -> Value {
+        let mut files = vec![json!({"path": "main.js", "content": js})];
+        let mut env = json!({});
+        let mut script_extra = json!({});
+        if let Some(f) = extra.get("files").and_then(Value::as_array) {
+            files.extend(f.iter().cloned());
+        }
+        if let Some(e) = extra.get("env") {
+            env = e.clone();
+        }
+        if let Some(t) = extra.get("iteration_timeout") {
+            script_extra["iteration_timeout"] = t.clone();
+        }
+        let mut script = json!({"entry": "main.js", "files": files, "env": env});
+        if let Some(t) = script_extra.get("iteration_timeout") {
+            script["iteration_timeout"] = t.clone();
+        }
+        let mut spec = json!({
+            "script": script,
+            "profile": {"rps": rps, "duration": duration},
+            "timeout": "5s",
+        });
+        if let Some(m) = extra.get("max_vus") {
+            spec["max_vus"] = m.clone();
+        }
+        let (s, v) = self.call("PUT", &format!("/v1/jobs/{id}"), Some(spec)).await;
+        assert_eq!(s, 201, "{id}: {v}");
+        self.wait_terminal(id, Duration::from_secs(30)).await
+    }
+
+    async fn wait_terminal(&self, id: &str, limit: Duration) -> Value {
+        eventually(limit, &format!("job {id} ends"), async || {
+            let (s, v) = self.call("GET", &format!("/v1/jobs/{id}"), None).await;
+            assert_eq!(s, 200, "{v}");
+            matches!(v["state"].as_str(), Some("finished" | "failed")).then_some(v)
+        })
+        .await
+    }
+}
+
+/// Sums of the script figures over a job's buckets.
+#[derive(Debug, Default)]
+struct Totals {
+    iterations: u64,
+    dropped: u64,
+    failed: u64,
+    checks: BTreeMap<String, (u64, u64)>,
+    names: BTreeMap<String, (u64, u64)>,
+    exceptions: BTreeMap<String, u64>,
+    metrics: BTreeMap<String, Vec<Value>>,
+    sent: u64,
+}
+
+fn totals(status: &Value) -> Totals {
+    let mut t = Totals::default();
+    for b in status["buckets"].as_array().unwrap() {
+        t.sent += b["sent"].as_u64().unwrap();
+        let Some(s) = b.get("script").filter(|s| !s.is_null()) else { continue };
+        t.iterations += s["iterations"].as_u64().unwrap();
+        t.dropped += s["dropped_iterations"].as_u64().unwrap();
+        t.failed += s["failed_iterations"].as_u64().unwrap();
+        for (k, v) in s["checks"].as_object().into_iter().flatten() {
+            let e = t.checks.entry(k.clone()).or_default();
+            e.0 += v["passes"].as_u64().unwrap();
+            e.1 += v["fails"].as_u64().unwrap();
+        }
+        for (k, v) in s["requests"].as_object().into_iter().flatten() {
+            let e = t.names.entry(k.clone()).or_default();
+            e.0 += v["sent"].as_u64().unwrap();
+            e.1 += v["failed"].as_u64().unwrap();
+        }
+        for (k, v) in s["exceptions"].as_object().into_iter().flatten() {
+            *t.exceptions.entry(k.clone()).or_default() += v.as_u64().unwrap();
+        }
+        for (k, v) in s["metrics"].as_object().into_iter().flatten() {
+            t.metrics.entry(k.clone()).or_default().push(v.clone());
+        }
+    }
+    t
+}
+
+/// A script as a test case: its source (with `BASE` in `__ENV`), what to
+/// check afterwards.
+struct Case {
+    id: &'static str,
+    js: &'static str,
+    extra: Value,
+    check: fn(&Site, &Value, &Totals),
+}
+
+fn one(site: &Site, id: &str) -> Vec<Seen> {
+    site.seen(id)
+}
+
+/// Runs the cases together: each at 4 iterations/s for 1 s.
+async fn run_cases(cases: Vec<Case>) {
+    let site = Site::start().await;
+    let agent = Agent::spawn().await;
+    let runs = cases.iter().map(|c| {
+        let mut extra = c.extra.clone();
+        let env = extra.get("env").cloned().unwrap_or(json!({}));
+        let mut env = env.as_object().cloned().unwrap_or_default();
+        env.insert("BASE".into(), json!(site.base(c.id)));
+        extra["env"] = Value::Object(env);
+        let agent = &agent;
+        async move { (c.id, agent.run(c.id, c.js, 4.0, "1s", extra).await) }
+    });
+    let results = futures_join(runs.collect()).await;
+    for (c, (id, status)) in cases.iter().zip(results) {
+        assert_eq!(c.id, id);
+        let t = totals(&status);
+        (c.check)(&site, &status, &t);
+    }
+}
+
+/// Awaits futures concurrently on this task.
+async fn futures_join<F: std::future::Future>(fs: Vec<F>) -> Vec<F::Output> {
+    let mut pinned: Vec<_> = fs.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in pinned.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+    })
+    .await;
+    out.into_iter().map(Option::unwrap).collect()
+}
+
+fn finished(status: &Value) {
+    assert_eq!(status["state"], "finished", "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_api_sends_what_the_script_says() {
+    run_cases(vec![
+        Case {
+            id: "get",
+            js: r#"import http from "k6/http";
+export default function () { http.get(`${__ENV.BASE}/plain?a=1`); }"#,
+            extra: json!({}),
+            check: |site, st, t| {
+                finished(st);
+                let seen = one(site, "get");
+                assert!(seen.len() >= 3, "{seen:?}");
+                assert!(seen.iter().all(|r| r.method == "GET" && r.path == "/plain" && r.query == "a=1"));
+                assert_eq!(t.iterations, seen.len() as u64);
+                assert_eq!(t.sent, seen.len() as u64, "script requests land in the same buckets");
+                let name = format!("{}/plain", site.base("get"));
+                assert_eq!(t.names[&name].0, seen.len() as u64, "named by the URL without query: {:?}", t.names);
+            },
+        },
+        Case {
+            id: "post-json",
+            js: r#"import http from "k6/http";
+export default function () {
+  http.post(`${__ENV.BASE}/p`, JSON.stringify({ user: "ann", n: __ITER }), { headers: { "Content-Type": "application/json", "X-Test": "yes" } });
+}"#,
+            extra: json!({}),
+            check: |site, st, _| {
+                finished(st);
+                let seen = one(site, "post-json");
+                assert!(!seen.is_empty());
+                for r in &seen {
+                    assert_eq!(r.method, "POST");
+                    assert_eq!(r.headers["content-type"], "application/json");
+                    assert_eq!(r.headers["x-test"], "yes");
+                    let v: Value = serde_json::from_str(&r.body).unwrap();
+                    assert_eq!(v["user"], "ann");
+                }
+            },
+        },
+        Case {
+            id: "methods",
+            js: r#"import http from "k6/http";
+export default function () {
+  const b = __ENV.BASE;
+  http.put(`${b}/put`, "p"); http.patch(`${b}/patch`, "q"); http.del(`${b}/del`);
+  http.head(`${b}/head`); http.options(`${b}/options`); http.request("GET", `${b}/request`);
+}"#,
+            extra: json!({"max_vus": 1}),
+            check: |site, st, _| {
+                finished(st);
+                let seen = one(site, "methods");
+                let pairs: Vec<(String, String)> = seen.iter().take(6).map(|r| (r.method.clone(), r.path.clone())).collect();
+                let want: Vec<(String, String)> = [
+                    ("PUT", "/put"),
+                    ("PATCH", "/patch"),
+                    ("DELETE", "/del"),
+                    ("HEAD", "/head"),
+                    ("OPTIONS", "/options"),
+                    ("GET", "/request"),
+                ]
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect();
+                assert_eq!(pairs, want);
+                assert_eq!(seen[0].body, "p");
+            },
+        },
+        Case {
+            id: "form",
+            js: r#"import http from "k6/http";
+export default function () { http.post(`${__ENV.BASE}/form`, { name: "a b", x: 1 }); }"#,
+            extra: json!({}),
+            check: |site, st, _| {
+                finished(st);
+                let r = &one(site, "form")[0];
+                assert_eq!(r.headers["content-type"], "application/x-www-form-urlencoded");
+                assert_eq!(r.body, "name=a+b&x=1");
+            },
+        },
+        Case {
+            id: "flow",
+            js: r#"import http from "k6/http";
+import { check } from "k6";
+export default function () {
+  const r = http.get(`${__ENV.BASE}/json`);
+  const tok = r.json("token");
+  const id = r.json().items[1].id;
+  check(r, { "status 200": (x) => x.status === 200, "has items": (x) => x.json("items.#") === 2 });
+  http.post(`${__ENV.BASE}/order`, JSON.stringify({ id }), { headers: { Authorization: `Bearer ${tok}` } });
+}"#,
+            extra: json!({}),
+            check: |site, st, t| {
+                finished(st);
+                let orders: Vec<_> = one(site, "flow").into_iter().filter(|r| r.path == "/order").collect();
+                assert!(!orders.is_empty());
+                for o in &orders {
+                    assert_eq!(o.headers["authorization"], "Bearer tok-1");
+                    assert_eq!(o.body, r#"{"id":8}"#);
+                }
+                assert_eq!(t.checks["status 200"], (t.iterations, 0));
+                assert_eq!(t.checks["has items"], (t.iterations, 0));
+                assert_eq!(t.names.len(), 2, "two steps, two rows: {:?}", t.names);
+            },
+        },
+        Case {
+            id: "checks-fail",
+            js: r#"import http from "k6/http";
+import { check } from "k6";
+export default function () {
+  const r = http.get(`${__ENV.BASE}/status/404`);
+  check(r, { "is 200": (x) => x.status === 200, "is 404": (x) => x.status === 404, "code": (x) => x.error_code === 1404 });
+}"#,
+            extra: json!({}),
+            check: |site, st, t| {
+                finished(st);
+                let n = one(site, "checks-fail").len() as u64;
+                assert!(n > 0);
+                assert_eq!(t.checks["is 200"], (0, n));
+                assert_eq!(t.checks["is 404"], (n, 0));
+                assert_eq!(t.checks["code"], (n, 0));
+                let row = t.names.values().next().unwrap();
+                assert_eq!(row.1, n, "404 is a failed request by default");
+            },
+        },
+        Case {
+            id: "expected",
+            js: r#"import http from "k6/http";
+http.setResponseCallback(http.expectedStatuses(404, { min: 200, max: 299 }));
+export default function () { http.get(`${__ENV.BASE}/status/404`); }"#,
+            extra: json!({}),
+            check: |_, st, t| {
+                finished(st);
+                let row = t.names.values().next().unwrap();
+                assert!(row.0 > 0);
+                assert_eq!(row.1, 0, "404 is expected: {:?}", t.names);
+                assert_eq!(st["summary"]["failed"], 0, "{}", st["summary"]);
+            },
+        },
+        Case {
+            id: "redirect",
+            js: r#"import http from "k6/http";
+import { check } from "k6";
+export default function () {
+  const r = http.get(`${__ENV.BASE}/redirect`);
+  check(r, { "followed": (x) => x.status === 200 && x.url.endsWith("/json") });
+  const n = http.get(`${__ENV.BASE}/redirect`, { redirects: 0 });
+  check(n, { "not followed": (x) => x.status === 302 });
+}"#,
+            extra: json!({}),
+            check: |_, st, t| {
+                finished(st);
+                assert_eq!(t.checks["followed"].1, 0, "{:?}", t.checks);
+                assert_eq!(t.checks["not followed"].1, 0, "{:?}", t.checks);
+                assert!(t.checks["followed"].0 > 0);
+            },
+        },
+        Case {
+            id: "response",
+            js: r#"import http from "k6/http";
+import { check } from "k6";
+export default function () {
+  const r = http.get(`${__ENV.BASE}/plain`);
+  check(r, {
+    "body": (x) => x.body === "ok",
+    "header": (x) => x.headers["X-Site"] === "yes",
+    "timings": (x) => x.timings.duration >= 0 && typeof x.timings.waiting === "number",
+    "proto": (x) => x.proto === "HTTP/1.1",
+    "no error": (x) => x.error === "" && x.error_code === 0,
+    "request": (x) => x.request.method === "GET",
+  });
+}"#,
+            extra: json!({}),
+            check: |_, st, t| {
+                finished(st);
+                for name in ["body", "header", "timings", "proto", "no error", "request"] {
+                    assert!(t.checks[name].0 > 0 && t.checks[name].1 == 0, "{name}: {:?}", t.checks);
+                }
+            },
+        },
+        Case {
+            id: "errors",
+            js: r#"import http from "k6/http";
+import { check } from "k6";
+export default function () {
+  const r = http.get("http://127.0.0.1:9/nothing");
+  check(r, { "refused": (x) => x.status === 0 && x.error_code === 1212 && x.error !== "" });
+}"#,
+            extra: json!({}),
+            check: |_, st, t| {
+                finished(st);
+                assert!(t.checks["refused"].0 > 0 && t.checks["refused"].1 == 0, "{:?}", t.checks);
+                assert!(st["summary"]["errors"]["connect"].as_u64().unwrap() > 0, "{}", st["summary"]);
+            },
+        },
+        Case {
+            id: "params",
+            js: r#"import http from "k6/http";
+export default function () {
+  http.get(`${__ENV.BASE}/item?id=${__ITER}`, { tags: { name: "item" }, timeout: "2s", cookies: { c1: "v1" } });
+  http.get(http.url`${__ENV.BASE}/user/${__ITER}`);
+}"#,
+            extra: json!({}),
+            check: |site, st, t| {
+                finished(st);
+                assert!(t.names.contains_key("item"), "{:?}", t.names);
+                assert_eq!(t.names.len(), 2, "{:?}", t.names);
+                // As in k6: every interpolation of the template is `${}`.
+                assert!(t.names.contains_key("${}/user/${}"), "http.url names by template: {:?}", t.names);
+                let r = one(site, "params").into_iter().find(|r| r.path == "/item").unwrap();
+                assert_eq!(r.headers["cookie"], "c1=v1");
+            },
+        },
+        Case {
+            id: "basic-auth",
+            js: r#"import http from "k6/http";
+export default function () {
+  const u = __ENV.BASE.replace("http://", "http://ann:s%40cret@");
+  http.get(`${u}/auth`, { auth: "basic" });
+}"#,
+            extra: json!({}),
+            check: |site, st, _| {
+                finished(st);
+                let r = &one(site, "basic-auth")[0];
+                assert_eq!(r.headers["authorization"], "Basic YW5uOnNAY3JldA==");
+            },
+        },
+        Case {
+            id: "batch",
+            js: r#"import http from "k6/http";
+import { check } from "k6";
+export default function () {
+  const rs = http.batch([["GET", `${__ENV.BASE}/b1`], ["POST", `${__ENV.BASE}/b2`, "x"], `${__ENV.BASE}/json`]);
+  check(rs, { "three": (r) => r.length === 3 && r[2].json("n") === 2 && r[0].body === "ok" });
+}"#,
+            extra: json!({}),
+            check: |site, st, t| {
+                finished(st);
+                let seen = one(site, "batch");
+                assert!(seen.iter().any(|r| r.path == "/b2" && r.method == "POST" && r.body == "x"));
+                assert_eq!(t.checks["three"].1, 0, "{:?}", t.checks);
+            },
+        },
+    ])
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn globals_modules_and_lifecycle() {
+    run_cases(vec![
+        Case {
+            id: "env-vu-iter",
+            js: r#"import http from "k6/http";
+export default function () { http.get(`${__ENV.BASE}/x?vu=${__VU}&iter=${__ITER}&env=${__ENV.MY}`); }"#,
+            extra: json!({"env": {"MY": "val"}}),
+            check: |site, st, _| {
+                finished(st);
+                let seen = one(site, "env-vu-iter");
+                assert!(seen.iter().all(|r| r.query.contains("env=val")));
+                assert!(seen.iter().all(|r| !r.query.contains("vu=0")), "__VU starts at 1");
+                assert!(seen.iter().any(|r| r.query.contains("iter=0")));
+            },
+        },
+        Case {
+            id: "vu-globals",
+            js: r#"import http from "k6/http";
+let count = 0;
+export default function () { count++; http.get(`${__ENV.BASE}/c?count=${count}&iter=${__ITER}`); }"#,
+            extra: json!({"max_vus": 1}),
+            check: |site, st, _| {
+                finished(st);
+                for r in one(site, "vu-globals") {
+                    let q: BTreeMap<String, u64> = r
+                        .query
+                        .split('&')
+                        .map(|kv| {
+                            let (k, v) = kv.split_once('=').unwrap();
+                            (k.to_string(), v.parse().unwrap())
+                        })
+                        .collect();
+                    assert_eq!(q["count"], q["iter"] + 1, "globals live across iterations: {}", r.query);
+                }
+            },
+        },
+        Case {
+            id: "modules",
+            js: r#"import http from "k6/http";
+import { path, twice } from "./lib/util.js";
+export default function () { http.get(`${__ENV.BASE}${path()}?v=${twice(21)}`); }"#,
+            extra: json!({"files": [
+                {"path": "lib/util.js", "content": "import { base } from '../consts.js';\nexport function path() { return base + '/mod'; }\nexport const twice = (x) => 2 * x;\n"},
+                {"path": "consts.js", "content": "export const base = '';\n"}
+            ]}),
+            check: |site, st, _| {
+                finished(st);
+                let r = &one(site, "modules")[0];
+                assert_eq!((r.path.as_str(), r.query.as_str()), ("/mod", "v=42"));
+            },
+        },
+        Case {
+            id: "open",
+            js: r#"import http from "k6/http";
+const users = JSON.parse(open("./data/users.json"));
+const csv = open("data/rows.csv").split("\n");
+export default function () { http.post(`${__ENV.BASE}/open`, `${users[__ITER % 2].name},${csv[1]}`); }"#,
+            extra: json!({"files": [
+                {"path": "data/users.json", "content": "[{\"name\": \"ann\"}, {\"name\": \"bob\"}]"},
+                {"path": "data/rows.csv", "content": "h\nrow1"}
+            ]}),
+            check: |site, st, _| {
+                finished(st);
+                let bodies: Vec<String> = one(site, "open").into_iter().map(|r| r.body).collect();
+                assert!(bodies.contains(&"ann,row1".to_string()), "{bodies:?}");
+            },
+        },
+        Case {
+            id: "setup-teardown",
+            js: r#"import http from "k6/http";
+export function setup() { const r = http.get(`${__ENV.BASE}/setup`); return { tok: "from-setup", status: r.status }; }
+export default function (data) { http.get(`${__ENV.BASE}/it?tok=${data.tok}&s=${data.status}`); }
+export function teardown(data) { http.get(`${__ENV.BASE}/teardown?tok=${data.tok}`); }"#,
+            extra: json!({}),
+            check: |site, st, _| {
+                finished(st);
+                let seen = one(site, "setup-teardown");
+                assert_eq!(seen.first().unwrap().path, "/setup");
+                assert_eq!(seen.last().unwrap().path, "/teardown");
+                assert_eq!(seen.last().unwrap().query, "tok=from-setup");
+                assert_eq!(seen.iter().filter(|r| r.path == "/setup").count(), 1);
+                assert!(seen.iter().filter(|r| r.path == "/it").all(|r| r.query == "tok=from-setup&s=200"));
+            },
+        },
+        Case {
+            id: "group-sleep",
+            js: r#"import http from "k6/http";
+import { group, sleep, check } from "k6";
+export default function () {
+  const t0 = Date.now();
+  group("login", () => { http.get(`${__ENV.BASE}/g`); });
+  sleep(0.2);
+  check(null, { "slept": () => Date.now() - t0 >= 190 });
+}"#,
+            extra: json!({}),
+            check: |_, st, t| {
+                finished(st);
+                assert!(t.checks["slept"].0 > 0 && t.checks["slept"].1 == 0, "{:?}", t.checks);
+            },
+        },
+        Case {
+            id: "console",
+            js: r#"import http from "k6/http";
+export default function () { console.log("hello", { a: 1 }); console.error(new Error("x")); http.get(`${__ENV.BASE}/c`); }"#,
+            extra: json!({}),
+            check: |site, st, t| {
+                finished(st);
+                assert!(!one(site, "console").is_empty());
+                assert_eq!(t.failed, 0);
+            },
+        },
+        Case {
+            id: "exceptions",
+            js: r#"import http from "k6/http";
+import { fail } from "k6";
+export default function () {
+  http.get(`${__ENV.BASE}/before`);
+  if (__ITER % 2 === 0) throw new Error("boom");
+  fail("failed on purpose");
+}"#,
+            extra: json!({"max_vus": 1}),
+            check: |site, st, t| {
+                finished(st);
+                let n = one(site, "exceptions").len() as u64;
+                assert!(n >= 2, "the one VU goes on after an exception: {n}");
+                assert_eq!(t.iterations, n);
+                assert_eq!(t.failed, t.iterations);
+                assert!(t.exceptions.get("boom").is_some_and(|c| *c > 0), "{:?}", t.exceptions);
+                assert!(t.exceptions.get("failed on purpose").is_some_and(|c| *c > 0), "{:?}", t.exceptions);
+            },
+        },
+        Case {
+            id: "init-http",
+            js: r#"import http from "k6/http";
+http.get(`${__ENV.BASE}/init`);
+export default function () {}"#,
+            extra: json!({}),
+            check: |site, st, _| {
+                assert_eq!(st["state"], "failed", "{st}");
+                assert!(st["reason"].as_str().unwrap().contains("init context"), "{st}");
+                assert!(one(site, "init-http").is_empty());
+            },
+        },
+    ])
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k6_modules_beyond_http() {
+    run_cases(vec![
+        Case {
+            id: "encoding",
+            js: r#"import http from "k6/http";
+import encoding from "k6/encoding";
+export default function () {
+  const e = encoding.b64encode("hello?>");
+  const u = encoding.b64encode("hello?>", "rawurl");
+  const d = encoding.b64decode(e, "std", "s");
+  http.post(`${__ENV.BASE}/enc`, `e=${e}&u=${u}&d=${d}`);
+}"#,
+            extra: json!({}),
+            check: |site, st, _| {
+                finished(st);
+                let r = &one(site, "encoding")[0];
+                assert_eq!(r.body, "e=aGVsbG8/Pg==&u=aGVsbG8_Pg&d=hello?>");
+            },
+        },
+        Case {
+            id: "crypto",
+            js: r#"import http from "k6/http";
+import crypto from "k6/crypto";
+export default function () {
+  const h = crypto.sha256("abc", "hex");
+  const m = crypto.hmac("sha256", "key", "The quick brown fox jumps over the lazy dog", "hex");
+  const c = crypto.createHash("md5"); c.update("a"); c.update("bc");
+  const n = crypto.randomBytes(16).byteLength;
+  http.post(`${__ENV.BASE}/crypto`, [h, m, c.digest("hex"), n].join(","));
+}"#,
+            extra: json!({}),
+            check: |site, st, _| {
+                finished(st);
+                let r = &one(site, "crypto")[0];
+                assert_eq!(
+                    r.body,
+                    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad,\
+                     f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8,\
+                     900150983cd24fb0d6963f7d28e17f72,16"
+                );
+            },
+        },
+        Case {
+            id: "metrics",
+            js: r#"import http from "k6/http";
+import { Counter, Gauge, Rate, Trend } from "k6/metrics";
+const c = new Counter("my_counter"), g = new Gauge("my_gauge"), r = new Rate("my_rate"), t = new Trend("my_trend", true);
+export default function () {
+  c.add(2); g.add(__ITER); r.add(true); r.add(false); t.add(12.5);
+  http.get(`${__ENV.BASE}/m`);
+}"#,
+            extra: json!({}),
+            check: |_, st, t| {
+                finished(st);
+                let counter: f64 = t.metrics["my_counter"].iter().map(|m| m["value"].as_f64().unwrap()).sum();
+                assert_eq!(counter, 2.0 * t.iterations as f64);
+                let (p, f): (u64, u64) = t.metrics["my_rate"]
+                    .iter()
+                    .fold((0, 0), |a, m| (a.0 + m["passes"].as_u64().unwrap(), a.1 + m["fails"].as_u64().unwrap()));
+                assert_eq!((p, f), (t.iterations, t.iterations));
+                assert!(t.metrics["my_trend"].iter().all(|m| m["type"] == "trend" && m["hist"].is_string()));
+                assert!(t.metrics["my_gauge"].iter().all(|m| m["type"] == "gauge"));
+            },
+        },
+        Case {
+            id: "shared-array",
+            js: r#"import http from "k6/http";
+import { SharedArray } from "k6/data";
+const rows = new SharedArray("users", () => JSON.parse(open("./users.json")));
+export default function () {
+  const u = rows[__ITER % rows.length];
+  http.post(`${__ENV.BASE}/sa`, `${rows.length}:${u.name}`);
+}"#,
+            extra: json!({"files": [{"path": "users.json", "content": "[{\"name\": \"ann\"}, {\"name\": \"bob\"}, {\"name\": \"cy\"}]"}]}),
+            check: |site, st, _| {
+                finished(st);
+                let bodies: Vec<String> = one(site, "shared-array").into_iter().map(|r| r.body).collect();
+                assert!(bodies.contains(&"3:ann".to_string()), "{bodies:?}");
+            },
+        },
+        Case {
+            id: "execution",
+            js: r#"import http from "k6/http";
+import exec from "k6/execution";
+export default function () {
+  http.get(`${__ENV.BASE}/e?vu=${exec.vu.idInTest}&it=${exec.vu.iterationInScenario}&test=${exec.scenario.iterationInTest}`);
+}"#,
+            extra: json!({"max_vus": 1}),
+            check: |site, st, _| {
+                finished(st);
+                let seen = one(site, "execution");
+                assert_eq!(seen[0].query, "vu=1&it=0&test=0");
+            },
+        },
+        Case {
+            id: "abort",
+            js: r#"import http from "k6/http";
+import exec from "k6/execution";
+export default function () { http.get(`${__ENV.BASE}/a`); exec.test.abort("enough"); }"#,
+            extra: json!({}),
+            check: |_, st, _| {
+                assert!(st["reason"].as_str().unwrap().contains("enough"), "{st}");
+            },
+        },
+    ])
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_scripts_are_contained() {
+    let site = Site::start().await;
+    let agent = Agent::spawn().await;
+    let env = |id: &str| json!({"env": {"BASE": site.base(id)}});
+    // An infinite loop is interrupted at the iteration limit; the VU is
+    // reused afterwards.
+    let mut extra = env("loop");
+    extra["iteration_timeout"] = json!("300ms");
+    extra["max_vus"] = json!(1);
+    let js = r#"import http from "k6/http";
+export default function () { http.get(`${__ENV.BASE}/l`); if (__ITER < 2) { while (true) {} } }"#;
+    let st = agent.run("loop", js, 4.0, "2s", extra).await;
+    finished(&st);
+    let t = totals(&st);
+    assert!(
+        t.exceptions.get("iteration exceeded its time limit of 300ms").is_some_and(|n| *n >= 1),
+        "{:?}",
+        t.exceptions
+    );
+    assert!(site.seen("loop").len() >= 3, "the VU went on after the interrupt");
+
+    // A memory bomb fails the job, not the agent.
+    let js = r#"export default function () { const a = []; while (true) { a.push("x".repeat(1 << 16) + a.length); } }"#;
+    let st = agent.run("bomb", js, 2.0, "2s", env("bomb")).await;
+    assert_eq!(st["state"], "failed", "{st}");
+    assert!(st["reason"].as_str().unwrap().contains("out of memory"), "{st}");
+    let (s, _) = agent.call("GET", "/v1/agent", None).await;
+    assert_eq!(s, 200, "the agent is alive");
+
+    // A file over the size limit fails the job at start, naming it.
+    let mut extra = env("huge");
+    extra["files"] = json!([{"path": "big.txt", "url": format!("{}/big", site.base("huge"))}]);
+    let js = "const big = open('./big.txt');\nexport default function () {}";
+    let st = agent.run("huge", js, 2.0, "1s", extra).await;
+    assert_eq!(st["state"], "failed", "{st}");
+    assert!(st["reason"].as_str().unwrap().contains("big.txt"), "{st}");
+    assert!(st["reason"].as_str().unwrap().contains("larger than"), "{st}");
+
+    // An exception in setup fails the job before any load.
+    let js = r#"import http from "k6/http";
+export function setup() { throw new Error("no setup"); }
+export default function () { http.get(`${__ENV.BASE}/x`); }"#;
+    let st = agent.run("setup-throws", js, 4.0, "1s", env("setup-throws")).await;
+    assert_eq!(st["state"], "failed");
+    assert!(st["reason"].as_str().unwrap().contains("no setup"), "{st}");
+    assert!(site.seen("setup-throws").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_scripts_get_a_400_naming_the_problem() {
+    let agent = Agent::spawn().await;
+    let put = |id: &'static str, files: Value| {
+        let agent = &agent;
+        async move {
+            let spec = json!({"script": {"entry": "main.js", "files": files}, "profile": {"rps": 1, "duration": "1s"}});
+            agent.call("PUT", &format!("/v1/jobs/{id}"), Some(spec)).await
+        }
+    };
+    let (s, v) =
+        put("syntax", json!([{"path": "main.js", "content": "export default function () {\n  let = ;\n}"}])).await;
+    assert_eq!(s, 400, "{v}");
+    assert!(v["error"].as_str().unwrap().starts_with("script: main.js:2:"), "{v}");
+    let (s, v) = put("remote", json!([{"path": "main.js", "content": "import x from 'https://cdn.example.test/x.js';\nexport default function () {}"}])).await;
+    assert_eq!(s, 400);
+    assert!(v["error"].as_str().unwrap().contains("https://cdn.example.test/x.js"), "{v}");
+    let (s, v) = put(
+        "unsupported",
+        json!([{"path": "main.js", "content": "import ws from 'k6/ws';\nexport default function () {}"}]),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(v["error"].as_str().unwrap().contains("k6/ws"), "{v}");
+    let (s, v) = put(
+        "missing",
+        json!([{"path": "main.js", "content": "import { a } from './a.js';\nexport default function () {}"}]),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(v["error"].as_str().unwrap().contains("./a.js"), "{v}");
+    let (s, v) = put("no-entry", json!([{"path": "other.js", "content": ""}])).await;
+    assert_eq!(s, 400);
+    assert!(v["error"].as_str().unwrap().starts_with("script.entry"), "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_rate_changes_and_stop_act_on_scripts() {
+    let site = Site::start().await;
+    let agent = Agent::spawn().await;
+    let js = r#"import http from "k6/http";
+export default function () { http.get(`${__ENV.BASE}/r`); }"#;
+    let spec = json!({
+        "script": {"entry": "main.js", "files": [{"path": "main.js", "content": js}], "env": {"BASE": site.base("rate")}},
+        "profile": {"rps": 20, "duration": "60s"},
+    });
+    let (s, v) = agent.call("PUT", "/v1/jobs/rate", Some(spec)).await;
+    assert_eq!(s, 201, "{v}");
+    eventually(Duration::from_secs(10), "first iterations", async || (site.seen("rate").len() >= 10).then_some(()))
+        .await;
+    let (s, v) = agent.call("POST", "/v1/jobs/rate/rate", Some(json!({"target_rps": 100}))).await;
+    assert_eq!(s, 200, "{v}");
+    let before = site.seen("rate").len();
+    tokio::time::sleep(Duration::from_secs(1)).await; // measuring a rate needs a window
+    let after = site.seen("rate").len();
+    let got = (after - before) as f64;
+    assert!((70.0..=130.0).contains(&got), "100 it/s after the change, got {got} in 1 s");
+    let (s, v) = agent.call("POST", "/v1/jobs/rate/stop", Some(json!({"wait": "2s"}))).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["state"], "finished", "{v}");
+    let n = site.seen("rate").len();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(site.seen("rate").len(), n, "nothing after the stop");
+    let t = totals(&v);
+    assert_eq!(t.iterations, n as u64, "{t:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iterations_without_a_free_vu_are_dropped_and_counted() {
+    let site = Site::start().await;
+    let agent = Agent::spawn().await;
+    let js = r#"import http from "k6/http";
+export default function () { http.get(`${__ENV.BASE}/slow`); }"#;
+    let st = agent.run("drop", js, 20.0, "1s", json!({"env": {"BASE": site.base("drop")}, "max_vus": 2})).await;
+    finished(&st);
+    let t = totals(&st);
+    assert!(t.dropped >= 5, "{t:?}");
+    assert_eq!(st["summary"]["dropped"].as_u64().unwrap(), t.dropped);
+    let seen = site.seen("drop").len() as u64;
+    assert_eq!(seen, t.iterations);
+    assert_eq!(t.iterations + t.dropped, 20, "{t:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_vu_keeps_its_cookies() {
+    run_cases(vec![Case {
+        id: "jar",
+        js: r#"import http from "k6/http";
+import { check } from "k6";
+export default function () {
+  http.get(`${__ENV.BASE}/cookie`);
+  const jar = http.cookieJar();
+  jar.set(__ENV.BASE, "extra", "e1");
+  check(jar.cookiesForURL(__ENV.BASE), { "jar": (c) => c.session[0] === "s1" });
+  http.get(`${__ENV.BASE}/after`);
+}"#,
+        extra: json!({"max_vus": 1}),
+        check: |site, st, t| {
+            finished(st);
+            let after: Vec<_> = site.seen("jar").into_iter().filter(|r| r.path == "/after").collect();
+            assert!(!after.is_empty());
+            for r in after {
+                assert_eq!(r.headers["cookie"], "extra=e1; session=s1");
+            }
+            assert_eq!(t.checks["jar"].1, 0, "{:?}", t.checks);
+        },
+    }])
+    .await;
+}
+
+#[test]
+fn the_standalone_runner_takes_its_load_from_the_scripts_arrival_rate_scenario() {
+    use alilo_agent::cli::{Cli, Cmd, run_spec};
+    use clap::Parser;
+    let dir = std::env::temp_dir().join(format!("alilo-js-cli-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("lib")).unwrap();
+    std::fs::write(
+        dir.join("main.js"),
+        r#"import http from "k6/http";
+import { x } from "./lib/x.js";
+export const options = { scenarios: { s: { executor: "ramping-arrival-rate", maxVUs: 30,
+  stages: [{ target: 10, duration: "10s" }, { target: 20, duration: "10s" }] } } };
+export default function () { http.get(__ENV.URL + x); }"#,
+    )
+    .unwrap();
+    std::fs::write(dir.join("lib/x.js"), "export const x = '/';").unwrap();
+    let path = dir.join("main.js");
+    let parse = |extra: &[&str]| {
+        let mut args = vec!["alilo-agent", "run", path.to_str().unwrap(), "-e", "URL=http://127.0.0.1:9"];
+        args.extend_from_slice(extra);
+        match Cli::try_parse_from(args).unwrap().cmd {
+            Cmd::Run(a) => run_spec(&a),
+            _ => unreachable!(),
+        }
+    };
+    let spec = parse(&[]).unwrap();
+    assert_eq!((spec.profile.rps, spec.profile.steps, spec.max_vus), (20.0, 2, 30));
+    let script = spec.script.unwrap();
+    assert_eq!(script.env["URL"], "http://127.0.0.1:9");
+    assert!(script.files.iter().any(|f| f.path == "lib/x.js"));
+    let spec = parse(&["--rps", "5", "--duration", "3s"]).unwrap();
+    assert_eq!((spec.profile.rps, spec.profile.duration.as_str()), (5.0, "3s"), "flags win over options");
+    std::fs::write(
+        dir.join("main.js"),
+        "export const options = { vus: 5, duration: '1m' };\nexport default function () {}",
+    )
+    .unwrap();
+    let e = parse(&[]).unwrap_err().to_string();
+    assert!(e.contains("vus"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

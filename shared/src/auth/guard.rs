@@ -1,0 +1,251 @@
+//! The guard in front of every route, in Lambda and in `alilo-local` alike
+//! (in-function checks, see docs/security.md): cross-site refusal, then who is
+//! calling, then whether the rule table lets them, then — for a change — which
+//! projects it touches, and an audit row with the outcome.
+
+use super::csrf::{self, Refusal};
+use super::principal::{Principal, unauthorized};
+use super::rules::{self, Need};
+use super::scope::{self, Touched};
+use super::secrets;
+use crate::db;
+use crate::http::{ApiError, DEFAULT_BODY_LIMIT};
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::net::SocketAddr;
+
+/// The session cookie's name.
+pub const COOKIE: &str = "alilo_session";
+/// Bodies above this are not read for ids (a data-file upload); the route still is audited.
+const MAX_SCANNED_BODY: usize = 256 * 1024;
+/// Answers above this are not read for ids.
+const MAX_SCANNED_ANSWER: usize = 64 * 1024;
+
+/// Who an audit row names when the handler knows better than the guard (a login
+/// names the account tried), set as a response extension.
+#[derive(Debug, Clone)]
+pub struct AuditActor(pub String);
+
+/// The caller's address: the socket's peer in `alilo-local`, else the first
+/// `X-Forwarded-For` entry (API Gateway sets it).
+pub fn client_address(req: &Request) -> String {
+    if let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>() {
+        return addr.ip().to_string();
+    }
+    req.headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|v| v.trim().chars().take(64).collect())
+        .unwrap_or_default()
+}
+
+/// The value of cookie `name`, if well-formed.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim())
+}
+
+/// Who is calling: `Ok(None)` when no credentials were sent; 401 for bad ones.
+pub async fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, ApiError> {
+    if !app.auth.enabled {
+        return Ok(Some(Principal::no_auth()));
+    }
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let value = value.to_str().map_err(|_| unauthorized("the Authorization header is not text"))?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.len() <= 200)
+            .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
+        return match db::auth::token_principal(&app.db, &secrets::digest(token)).await? {
+            Some(p) => Ok(Some(p)),
+            None => Err(unauthorized("unknown, expired or revoked token")),
+        };
+    }
+    if let Some(id) = cookie(headers, COOKIE) {
+        if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(unauthorized("malformed session cookie"));
+        }
+        return match db::auth::session_principal(&app.db, &secrets::digest(id)).await? {
+            Some(p) => Ok(Some(p)),
+            None => Err(unauthorized("the session has expired or was ended")),
+        };
+    }
+    Ok(None)
+}
+
+/// The middleware (see the module doc).
+pub async fn guard(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    let rule = rules::rule_for(&path);
+    let method = req.method().clone();
+    let address = client_address(&req);
+    let audit = Audit { app: &app, route: &path, address: &address, enabled: rule.mutates };
+
+    let refused = csrf::check_origin(&method, req.headers(), &app.auth.allowed_origins)
+        .and_then(|()| csrf::check_content_type(&method, req.headers(), csrf::has_body(req.headers())));
+    if let Err(refusal) = refused {
+        let err = match refusal {
+            Refusal::CrossSite(m) => ApiError::new(StatusCode::FORBIDDEN, m),
+            Refusal::ContentType(m) => ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, m),
+        };
+        audit.record(None, &Touched::default(), err.status, &err.message, None).await;
+        return err.into_response();
+    }
+
+    let principal = authenticate(&app, req.headers()).await;
+    if rule.need == Need::Nothing {
+        // Public: a stale cookie must not stop a login.
+        if let Ok(Some(p)) = principal {
+            req.extensions_mut().insert(p);
+        }
+        if !rule.mutates {
+            return next.run(req).await;
+        }
+        let response = next.run(req).await;
+        let actor = response.extensions().get::<AuditActor>().map(|a| a.0.clone());
+        let status = response.status();
+        audit.record(None, &Touched::default(), status, "", actor).await;
+        return response;
+    }
+    let principal = match principal {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            let err = unauthorized("no credentials");
+            audit.record(None, &Touched::default(), err.status, &err.message, None).await;
+            return err.into_response();
+        }
+        Err(err) => {
+            audit.record(None, &Touched::default(), err.status, &err.message, None).await;
+            return err.into_response();
+        }
+    };
+    if let Err(err) = principal.require(rule.need) {
+        audit.record(Some(&principal), &Touched::default(), err.status, &err.message, None).await;
+        return err.into_response();
+    }
+    if !rule.mutates {
+        req.extensions_mut().insert(principal);
+        return next.run(req).await;
+    }
+
+    // A change: read the body for the ids it touches.
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, DEFAULT_BODY_LIMIT).await else {
+        let err = ApiError::too_large("body", format!("request body exceeds the limit of {DEFAULT_BODY_LIMIT} bytes"));
+        audit.record(Some(&principal), &Touched::default(), err.status, &err.message, None).await;
+        return err.into_response();
+    };
+    let mut touched = if bytes.len() <= MAX_SCANNED_BODY { scope::touched(&path, &bytes) } else { Touched::default() };
+    let projects = match projects_of(&app, &touched).await {
+        Ok(p) => p,
+        Err(err) => return err.into_response(),
+    };
+    if let Err(err) = principal.require_projects(&projects, path == "/v1/project/create") {
+        audit.record_with(Some(&principal), &touched, err.status, &err.message, Some(projects)).await;
+        return err.into_response();
+    }
+    let mut req = Request::from_parts(parts, Body::from(bytes));
+    req.extensions_mut().insert(principal.clone());
+    let response = next.run(req).await;
+
+    let (parts, body) = response.into_parts();
+    let answer = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    if answer.len() <= MAX_SCANNED_ANSWER {
+        scope::merge_answer(&path, &answer, &mut touched);
+    }
+    let message = if parts.status.is_success() { String::new() } else { error_message(&answer) };
+    audit.record_with(Some(&principal), &touched, parts.status, &message, Some(projects)).await;
+    Response::from_parts(parts, Body::from(answer))
+}
+
+/// The projects of the ids a change touches (none: no query).
+async fn projects_of(app: &AppState, t: &Touched) -> Result<Vec<i64>, ApiError> {
+    if t.projects.is_empty()
+        && t.scenarios.is_empty()
+        && t.scripts.is_empty()
+        && t.simple_scripts.is_empty()
+        && t.runs.is_empty()
+    {
+        return Ok(Vec::new());
+    }
+    db::auth::projects_of(&app.db, &t.projects, &t.scenarios, &t.scripts, &t.simple_scripts, &t.runs).await
+}
+
+fn error_message(answer: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(answer)
+        .ok()
+        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(|m| m.chars().take(500).collect()))
+        .unwrap_or_default()
+}
+
+struct Audit<'a> {
+    app: &'a AppState,
+    route: &'a str,
+    address: &'a str,
+    enabled: bool,
+}
+
+impl Audit<'_> {
+    async fn record(
+        &self,
+        who: Option<&Principal>,
+        t: &Touched,
+        status: StatusCode,
+        message: &str,
+        actor: Option<String>,
+    ) {
+        if !self.enabled {
+            return;
+        }
+        self.write(who, t, status, message, actor, Vec::new()).await;
+    }
+
+    async fn record_with(
+        &self,
+        who: Option<&Principal>,
+        t: &Touched,
+        status: StatusCode,
+        message: &str,
+        projects: Option<Vec<i64>>,
+    ) {
+        self.write(who, t, status, message, None, projects.unwrap_or_default()).await;
+    }
+
+    async fn write(
+        &self,
+        who: Option<&Principal>,
+        t: &Touched,
+        status: StatusCode,
+        message: &str,
+        actor: Option<String>,
+        project_ids: Vec<i64>,
+    ) {
+        let entry = db::auth::AuditEntry {
+            actor: actor.or_else(|| who.map(|p| p.name.clone())).unwrap_or_else(|| "anonymous".into()),
+            user_id: who.and_then(|p| p.user_id),
+            token_id: who.and_then(|p| p.token_id),
+            via: who.map_or("none", |p| p.via.as_str()),
+            address: self.address.to_string(),
+            route: self.route.to_string(),
+            ids: serde_json::Value::Object(t.all.clone()),
+            project_ids,
+            status: i32::from(status.as_u16()),
+            message: message.to_string(),
+        };
+        if let Err(e) = db::auth::audit(&self.app.db, &entry).await {
+            tracing::error!(route = self.route, error = %e, "cannot write the audit row");
+        }
+    }
+}

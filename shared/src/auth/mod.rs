@@ -1,0 +1,73 @@
+//! Who may do what (issue #10): the rule table, the guard in front of every
+//! route, credentials (passwords, sessions, tokens, agent credentials), the
+//! cross-site checks and the target allow-list. See docs/security.md.
+//!
+//! Everything here but [`guard`] is pure and tested without I/O; queries live in
+//! `db::auth`, the user/token/audit logic in `service::auth`.
+
+pub mod csrf;
+pub mod guard;
+pub mod principal;
+pub mod rules;
+pub mod scope;
+pub mod secrets;
+pub mod targets;
+
+pub use principal::{Principal, Via};
+pub use rules::{Need, Role, Rule};
+
+use crate::config::Vars;
+
+/// How long a session lasts unless `ALILO_SESSION_TTL_SECS` says otherwise: a working day.
+pub const DEFAULT_SESSION_TTL_SECS: i64 = 12 * 3600;
+
+/// The security settings, read once with the rest of the configuration.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// `false` only for `alilo-local --no-auth` on loopback: everyone is an admin.
+    pub enabled: bool,
+    /// `ALILO_ALLOWED_ORIGINS`: other origins whose pages may call the API.
+    pub allowed_origins: csrf::AllowedOrigins,
+    /// `ALILO_ALLOWED_TARGETS`: where scripts and data files may point.
+    pub targets: targets::TargetList,
+    /// `ALILO_COOKIE_SECURE` (default true): the session cookie's `Secure` flag.
+    /// Browsers send Secure cookies to http://localhost; only a plain-http host
+    /// other than localhost needs `false`.
+    pub cookie_secure: bool,
+    /// `ALILO_SESSION_TTL_SECS`.
+    pub session_ttl_secs: i64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            allowed_origins: csrf::AllowedOrigins::default(),
+            targets: targets::TargetList::default(),
+            cookie_secure: true,
+            session_ttl_secs: DEFAULT_SESSION_TTL_SECS,
+        }
+    }
+}
+
+impl AuthConfig {
+    pub fn from_vars(vars: &impl Vars) -> Result<Self, String> {
+        let allowed_origins = csrf::AllowedOrigins::parse(&vars.var("ALILO_ALLOWED_ORIGINS").unwrap_or_default())
+            .map_err(|e| format!("ALILO_{e}"))?;
+        let targets = targets::TargetList::parse(vars.var(targets::VAR).as_deref())?;
+        let cookie_secure = match vars.var("ALILO_COOKIE_SECURE").map(|v| v.trim().to_ascii_lowercase()) {
+            None => true,
+            Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => true,
+            Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => false,
+            Some(v) => return Err(format!("ALILO_COOKIE_SECURE={v:?} is invalid: use true or false")),
+        };
+        let session_ttl_secs =
+            match vars.var("ALILO_SESSION_TTL_SECS") {
+                None => DEFAULT_SESSION_TTL_SECS,
+                Some(v) => v.trim().parse::<i64>().ok().filter(|s| (60..=30 * 86400).contains(s)).ok_or_else(|| {
+                    format!("ALILO_SESSION_TTL_SECS={v:?} is invalid: seconds between 60 and 2592000")
+                })?,
+            };
+        Ok(Self { enabled: true, allowed_origins, targets, cookie_secure, session_ttl_secs })
+    }
+}
