@@ -108,6 +108,8 @@ async fn answer(seen: &Mutex<Vec<Seen>>, req: http::Request<hyper::body::Incomin
         "json" => resp.header("content-type", "application/json").body(Full::new(Bytes::from(json_doc.to_string()))),
         "redirect" => resp.status(302).header("location", format!("/t/{id}/json")).body(Full::new(Bytes::new())),
         "big" => resp.body(Full::new(Bytes::from(vec![b'x'; alilo_agent::js::files::MAX_FILE_BYTES + 1]))),
+        "lib.js" => resp.body(Full::new(Bytes::from("export const v = 'remote-ok';"))),
+        "ammo.json" => resp.body(Full::new(Bytes::from(r#"[{"q": "a"}, {"q": "b"}]"#))),
         "cookie" => resp.header("set-cookie", "session=s1; Path=/").body(Full::new(Bytes::from("ok"))),
         "echo" => {
             let v = json!({"method": r.method, "query": r.query, "headers": r.headers, "body": r.body});
@@ -263,7 +265,8 @@ fn one(site: &Site, id: &str) -> Vec<Seen> {
     site.seen(id)
 }
 
-/// Runs the cases together: each at 4 iterations/s for 1 s.
+/// Runs the cases together: each at 4 iterations/s for 2 s (a loaded CI
+/// machine may take a while to prepare dozens of jobs at once).
 async fn run_cases(cases: Vec<Case>) {
     let site = Site::start().await;
     let agent = Agent::spawn().await;
@@ -272,9 +275,22 @@ async fn run_cases(cases: Vec<Case>) {
         let env = extra.get("env").cloned().unwrap_or(json!({}));
         let mut env = env.as_object().cloned().unwrap_or_default();
         env.insert("BASE".into(), json!(site.base(c.id)));
+        // File URLs and env values may name the site as {BASE}.
+        for v in env.values_mut() {
+            if let Some(t) = v.as_str() {
+                *v = json!(t.replace("{BASE}", &site.base(c.id)));
+            }
+        }
         extra["env"] = Value::Object(env);
+        if let Some(files) = extra.get_mut("files").and_then(Value::as_array_mut) {
+            for f in files {
+                if let Some(u) = f.get("url").and_then(Value::as_str) {
+                    f["url"] = json!(u.replace("{BASE}", &site.base(c.id)));
+                }
+            }
+        }
         let agent = &agent;
-        async move { (c.id, agent.run(c.id, c.js, 4.0, "1s", extra).await) }
+        async move { (c.id, agent.run(c.id, c.js, 4.0, "2s", extra).await) }
     });
     let results = futures_join(runs.collect()).await;
     for (c, (id, status)) in cases.iter().zip(results) {
@@ -319,7 +335,8 @@ export default function () { http.get(`${__ENV.BASE}/plain?a=1`); }"#,
             check: |site, st, t| {
                 finished(st);
                 let seen = one(site, "get");
-                assert!(seen.len() >= 3, "{seen:?}");
+                // Some may be dropped while the first VUs are created.
+                assert!(!seen.is_empty() && t.iterations + t.dropped >= 4, "{seen:?} {t:?}");
                 assert!(seen.iter().all(|r| r.method == "GET" && r.path == "/plain" && r.query == "a=1"));
                 assert_eq!(t.iterations, seen.len() as u64);
                 assert_eq!(t.sent, seen.len() as u64, "script requests land in the same buckets");
@@ -477,12 +494,13 @@ export default function () {
     "proto": (x) => x.proto === "HTTP/1.1",
     "no error": (x) => x.error === "" && x.error_code === 0,
     "request": (x) => x.request.method === "GET",
+    "remote": (x) => x.remote_ip === "127.0.0.1" && x.remote_port > 0,
   });
 }"#,
             extra: json!({}),
             check: |_, st, t| {
                 finished(st);
-                for name in ["body", "header", "timings", "proto", "no error", "request"] {
+                for name in ["body", "header", "timings", "proto", "no error", "request", "remote"] {
                     assert!(t.checks[name].0 > 0 && t.checks[name].1 == 0, "{name}: {:?}", t.checks);
                 }
             },
@@ -623,6 +641,25 @@ export default function () { http.post(`${__ENV.BASE}/open`, `${users[__ITER % 2
             },
         },
         Case {
+            id: "fetched",
+            js: r#"import http from "k6/http";
+import { v } from "./lib.js";
+const ammo = JSON.parse(open(__ENV.AMMO_URL));
+export default function () { http.post(`${__ENV.BASE}/f`, `${v},${ammo[1].q}`); }"#,
+            extra: json!({
+                "files": [{"path": "lib.js", "url": "{BASE}/lib.js"}, {"path": "ammo.json", "url": "{BASE}/ammo.json"}],
+                "env": {"AMMO_URL": "{BASE}/ammo.json"},
+            }),
+            check: |site, st, _| {
+                finished(st);
+                let seen = one(site, "fetched");
+                let posts: Vec<_> = seen.iter().filter(|r| r.path == "/f").collect();
+                assert!(!posts.is_empty() && posts.iter().all(|r| r.body == "remote-ok,b"), "{seen:?}");
+                let fetches = seen.iter().filter(|r| r.path == "/lib.js" || r.path == "/ammo.json").count();
+                assert_eq!(fetches, 2, "each file is fetched once per job: {seen:?}");
+            },
+        },
+        Case {
             id: "setup-teardown",
             js: r#"import http from "k6/http";
 export function setup() { const r = http.get(`${__ENV.BASE}/setup`); return { tok: "from-setup", status: r.status }; }
@@ -684,6 +721,17 @@ export default function () {
                 assert_eq!(t.failed, t.iterations);
                 assert!(t.exceptions.get("boom").is_some_and(|c| *c > 0), "{:?}", t.exceptions);
                 assert!(t.exceptions.get("failed on purpose").is_some_and(|c| *c > 0), "{:?}", t.exceptions);
+            },
+        },
+        Case {
+            id: "async",
+            js: r#"import http from "k6/http";
+export default async function () { const v = await Promise.resolve(7); http.get(`${__ENV.BASE}/async?v=${v}`); }"#,
+            extra: json!({}),
+            check: |site, st, _| {
+                finished(st);
+                let seen = one(site, "async");
+                assert!(!seen.is_empty() && seen.iter().all(|r| r.query == "v=7"), "{seen:?}");
             },
         },
         Case {
@@ -833,6 +881,16 @@ export default function () { http.get(`${__ENV.BASE}/l`); if (__ITER < 2) { whil
     );
     assert!(site.seen("loop").len() >= 3, "the VU went on after the interrupt");
 
+    // Unbounded recursion is a RangeError in the iteration, not a crash.
+    let js = r#"import http from "k6/http";
+function f(n) { return f(n + 1) + 1; }
+export default function () { http.get(`${__ENV.BASE}/r`); f(0); }"#;
+    let st = agent.run("recursion", js, 4.0, "1s", env("recursion")).await;
+    finished(&st);
+    let t = totals(&st);
+    assert!(t.exceptions.keys().any(|k| k.starts_with("RangeError")), "{:?}", t.exceptions);
+    assert_eq!(t.failed, t.iterations);
+
     // A memory bomb fails the job, not the agent.
     let js = r#"export default function () { const a = []; while (true) { a.push("x".repeat(1 << 16) + a.length); } }"#;
     let st = agent.run("bomb", js, 2.0, "2s", env("bomb")).await;
@@ -933,14 +991,14 @@ async fn iterations_without_a_free_vu_are_dropped_and_counted() {
     let agent = Agent::spawn().await;
     let js = r#"import http from "k6/http";
 export default function () { http.get(`${__ENV.BASE}/slow`); }"#;
-    let st = agent.run("drop", js, 20.0, "1s", json!({"env": {"BASE": site.base("drop")}, "max_vus": 2})).await;
+    let st = agent.run("drop", js, 20.0, "2s", json!({"env": {"BASE": site.base("drop")}, "max_vus": 2})).await;
     finished(&st);
     let t = totals(&st);
     assert!(t.dropped >= 5, "{t:?}");
     assert_eq!(st["summary"]["dropped"].as_u64().unwrap(), t.dropped);
     let seen = site.seen("drop").len() as u64;
     assert_eq!(seen, t.iterations);
-    assert_eq!(t.iterations + t.dropped, 20, "{t:?}");
+    assert_eq!(t.iterations + t.dropped, 40, "{t:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1010,4 +1068,124 @@ export default function () { http.get(__ENV.URL + x); }"#,
     let e = parse(&[]).unwrap_err().to_string();
     assert!(e.contains("vus"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The original platform's simple-script template (`templateSimpleScript`),
+/// rendered for a GET with headers and query and for a POST of a
+/// `SharedArray` ammo file, runs unmodified.
+fn original_template(method: &str, url: &str, post: bool) -> String {
+    let head = r#"import http from 'k6/http';
+import {check, group} from 'k6';
+import {SharedArray} from 'k6/data';
+import {scenario} from 'k6/execution';
+
+let API_URL = `${__ENV.API_URL}`;
+let AMMO_URL = `${__ENV.AMMO_URL}`;
+let RPS = `${__ENV.RPS}`;
+let DURATION = `${__ENV.DURATION}`;
+let STEPS = `${__ENV.STEPS}`;
+
+export let options = {
+    insecureSkipTLSVerify: true,
+    summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)', 'p(99.9)', 'p(99.99)', 'count'],
+    scenarios: {
+        shop: {
+            executor: 'ramping-arrival-rate',
+            startRate: 1,
+            timeUnit: '1s',
+            preAllocatedVUs: 1,
+            maxVUs: 20,
+            stages: [{target: 4, duration: '1s'}]
+        }
+    }
+};
+
+function params() {
+    return {
+        headers: {
+        'X-Shop': 'alilo',
+        'Accept': 'application/json',
+        },
+        tags: {
+            url: '/t/ID/items',
+            name: '/t/ID/items',
+        }
+    };
+}
+"#;
+    let ammo = r#"
+const payloads = new SharedArray("SharedArray", function () {
+  const f = JSON.parse(open(AMMO_URL));
+  return f;
+});
+"#;
+    let call = if post {
+        "        let payload = JSON.stringify(payloads[Math.floor(Math.random() * payloads.length)]);\n        group('shop', () => {\n            try {\n                response = http.post(url, payload, params());"
+    } else {
+        "    group('shop', () => {\n        try {\n            response = http.get(url, params());"
+    };
+    let tail = r#"
+            check(response, {
+                 "status code should be 200": res => res.status === 200,
+                  });
+        } catch (e) {
+            console.error('Exception: ' + e.message)
+        }
+    });
+    if (scenario.iterationInTest < 5) {
+        console.warn("Counter: '" + scenario.iterationInTest + "'")
+        console.warn("Data =>\n'" + JSON.stringify(response) + "'");
+    }
+    if (response && response.status !== 200) {
+        console.error("Data broken =>"+
+            "\nstatus '" + JSON.stringify(response.status) +
+            "'\nstatus_text '" + JSON.stringify(response.status_text) +
+            "'\nerror_code '" + JSON.stringify(response.error_code) +
+            "'\nerror '" + JSON.stringify(response.error))
+    }
+};"#;
+    let _ = method;
+    format!(
+        "{head}{}\nconst url = '{url}';\n\nexport default function () {{\n    let response;\n{call}\n{tail}",
+        if post { ammo } else { "" }
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_originals_simple_script_template_runs_unmodified() {
+    let site = Site::start().await;
+    let agent = Agent::spawn().await;
+    let get = original_template("get", &format!("{}/items?page=2&sort=asc", site.base("orig-get")), false);
+    let post = original_template("post", &format!("{}/items", site.base("orig-post")), true);
+    let env = |id: &str| {
+        json!({
+            "env": {"API_URL": site.base(id), "AMMO_URL": format!("{}/ammo.json", site.base(id)), "RPS": "4", "DURATION": "1s", "STEPS": "1"},
+            "files": [{"path": "ammo.json", "url": format!("{}/ammo.json", site.base(id))}],
+        })
+    };
+    let (g, p) = tokio::join!(
+        agent.run("orig-get", &get, 4.0, "2s", env("orig-get")),
+        agent.run("orig-post", &post, 4.0, "2s", env("orig-post"))
+    );
+    finished(&g);
+    finished(&p);
+    let gets: Vec<_> = site.seen("orig-get").into_iter().filter(|r| r.path == "/items").collect();
+    assert!(!gets.is_empty());
+    for r in &gets {
+        assert_eq!((r.method.as_str(), r.query.as_str()), ("GET", "page=2&sort=asc"));
+        assert_eq!(r.headers["x-shop"], "alilo");
+        assert_eq!(r.headers["accept"], "application/json");
+    }
+    let posts: Vec<_> = site.seen("orig-post").into_iter().filter(|r| r.path == "/items").collect();
+    assert!(!posts.is_empty());
+    for r in &posts {
+        assert_eq!(r.method, "POST");
+        assert!(r.body == r#"{"q":"a"}"# || r.body == r#"{"q":"b"}"#, "{}", r.body);
+    }
+    for (st, n) in [(&g, gets.len()), (&p, posts.len())] {
+        let t = totals(st);
+        assert_eq!(t.checks["status code should be 200"], (n as u64, 0));
+        assert_eq!(t.names["/t/ID/items"].0, n as u64, "named by the template's name tag: {:?}", t.names);
+        assert_eq!(t.failed, 0, "{:?}", t.exceptions);
+    }
 }

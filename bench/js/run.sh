@@ -71,3 +71,5 @@ PY
 #    measured from each iteration's intended instant to its start).
 taskset -c 0 "$AGENT" run "$WORK/one.js" --rps 1000 --max-vus 200 --duration "$DURATION" --workers 1 --quiet --json > "$WORK/lag.json"
 echo "lag      1000 it/s: iteration start lag p99 $(json "$WORK/lag.json" "d['summary']['schedule_lag']['p99']") ms, max $(json "$WORK/lag.json" "d['summary']['schedule_lag']['max']") ms (goal p99 < 2 ms); $(json "$WORK/lag.json" "d['summary']['sent']") requests, $(json "$WORK/lag.json" "d['summary']['dropped']") dropped"
+taskset -c 0 "$AGENT" run --url "$URL" --rps 1000 --max-vus 200 --duration "$DURATION" --workers 1 --quiet --json > "$WORK/lag-native.json"
+echo "lag      1000 req/s, simple requests (same machine, same moment): p99 $(json "$WORK/lag-native.json" "d['summary']['schedule_lag']['p99']") ms, max $(json "$WORK/lag-native.json" "d['summary']['schedule_lag']['max']") ms"

@@ -65,6 +65,14 @@ pub struct Settings {
     /// Milliseconds a request may take before it is answered 503 (`REQUEST_DEADLINE_MS`).
     #[arg(long = "request-deadline-ms")]
     pub request_deadline_ms: Option<u64>,
+    /// Seconds of database outage the run-controller rides out (polling its jobs
+    /// from memory) before it stops the runs on purpose.
+    #[arg(long = "max-db-outage-secs", env = "ALILO_MAX_DB_OUTAGE_SECS", default_value_t = 900)]
+    pub max_db_outage_secs: u64,
+    /// Job-seconds of metrics the run-controller buffers in memory during a
+    /// database outage; a full buffer stops the runs on purpose.
+    #[arg(long = "outage-buffer-seconds", env = "ALILO_OUTAGE_BUFFER_SECONDS", default_value_t = 50_000)]
+    pub outage_buffer_seconds: usize,
 }
 
 impl Settings {
@@ -151,6 +159,7 @@ pub struct Application {
     agent: Option<local_agent::LocalAgent>,
     demo: Option<demo::Demo>,
     controller_interval: std::time::Duration,
+    controller: alilo_shared::control::ControllerOptions,
 }
 
 impl Application {
@@ -217,6 +226,7 @@ impl Application {
             limits: config.limits,
             agents,
             auth: std::sync::Arc::new(config.auth.clone()),
+            nudge: Default::default(),
         };
         let agent = if settings.no_agent {
             None
@@ -244,6 +254,13 @@ impl Application {
             agent,
             demo,
             controller_interval: std::time::Duration::from_millis(settings.controller_interval_ms.max(50)),
+            controller: alilo_shared::control::ControllerOptions {
+                outage: alilo_shared::control::outage::OutageLimits {
+                    max_outage: std::time::Duration::from_secs(settings.max_db_outage_secs),
+                    max_buffered_seconds: settings.outage_buffer_seconds,
+                },
+                ..Default::default()
+            },
         })
     }
 
@@ -267,9 +284,9 @@ impl Application {
     /// Serve until Ctrl-C or SIGTERM, with the controller timer, the local agent
     /// and the demo beside the API; reports which stopped first.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let Self { listener, router, state, _embedded_s3, agent, demo, controller_interval } = self;
+        let Self { listener, router, state, _embedded_s3, agent, demo, controller_interval, controller } = self;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let controller = tokio::spawn(controller_loop(state.clone(), controller_interval, stop_rx.clone()));
+        let controller = tokio::spawn(controller_loop(state.clone(), controller_interval, controller, stop_rx.clone()));
         let agent_task = agent.map(|a| tokio::spawn(a.run(stop_rx.clone())));
         if let Some(demo) = demo {
             let state = state.clone();
@@ -303,16 +320,26 @@ pub fn is_loopback(bind: &str) -> bool {
     host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// The run-controller of `alilo-local`: one pass every `interval` until stopped.
-async fn controller_loop(state: AppState, interval: std::time::Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+/// The run-controller of `alilo-local`: one pass every `interval`, and one at
+/// once after each change of desired state (a nudge), until stopped. One
+/// [`Controller`](alilo_shared::control::Controller) for the process, so its
+/// memory carries a database outage.
+async fn controller_loop(
+    state: AppState,
+    interval: std::time::Duration,
+    options: alilo_shared::control::ControllerOptions,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut controller = alilo_shared::control::Controller::new(options);
     let mut timer = tokio::time::interval(interval);
     timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = timer.tick() => {}
+            () = state.nudge.nudged() => {}
             _ = stop.changed() => break,
         }
-        if let Err(e) = alilo_shared::control::tick(&state).await {
+        if let Err(e) = controller.pass(&state).await {
             tracing::warn!(error = %e, "controller pass failed");
         }
     }

@@ -16,6 +16,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_millis(1_500);
 /// How long one call may take. A stop waits for in-flight requests up to
 /// [`STOP_WAIT`]; the timeout leaves room for it.
 const CALL_TIMEOUT: Duration = Duration::from_secs(6);
+/// How long a poll or a health probe may take: they answer at once from memory,
+/// and one silent agent must not stretch every controller pass.
+const READ_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a stop waits for the requests in flight.
 pub const STOP_WAIT: &str = "2s";
 
@@ -105,7 +108,10 @@ impl AgentClient {
     /// `GET /v1/jobs/{key}?since=`: read the job's new seconds; renews its lease.
     #[tracing::instrument(skip(self), err(Display))]
     pub async fn poll(&self, base: &str, key: &str, since: u64) -> Result<JobStatus, AgentError> {
-        Self::send(self.request(reqwest::Method::GET, format!("{base}/v1/jobs/{key}?since={since}"))).await
+        Self::send(
+            self.request(reqwest::Method::GET, format!("{base}/v1/jobs/{key}?since={since}")).timeout(READ_TIMEOUT),
+        )
+        .await
     }
 
     /// `POST /v1/jobs/{key}/rate`: change the rate live.
@@ -125,7 +131,7 @@ impl AgentClient {
     /// `GET /v1/agent`: versions and host figures; answers whether the agent is alive.
     #[tracing::instrument(skip(self), err(Display))]
     pub async fn info(&self, base: &str) -> Result<AgentInfo, AgentError> {
-        Self::send(self.request(reqwest::Method::GET, format!("{base}/v1/agent"))).await
+        Self::send(self.request(reqwest::Method::GET, format!("{base}/v1/agent")).timeout(READ_TIMEOUT)).await
     }
 }
 

@@ -15,6 +15,8 @@ pub struct AppState {
     pub agents: AgentClient,
     /// Sessions, tokens, cross-site checks, the target allow-list.
     pub auth: std::sync::Arc<crate::auth::AuthConfig>,
+    /// Wakes this process's run-controller after a change of desired state.
+    pub nudge: crate::control::Nudge,
 }
 
 impl AppState {
@@ -29,6 +31,7 @@ impl AppState {
             limits: config.limits,
             agents: AgentClient::new(config.agent_key.clone()),
             auth: std::sync::Arc::new(config.auth.clone()),
+            nudge: crate::control::Nudge::default(),
         })
     }
 }

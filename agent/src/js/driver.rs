@@ -18,6 +18,10 @@ use crate::client::exchange::{Client, HttpResponse};
 use crate::engine::Job;
 use crate::stats::WorkerStats;
 
+/// Idle VUs a worker keeps ready while its pool may grow.
+const SPARE_VUS: usize = 2;
+/// VUs a worker creates at the same time at most.
+const MAX_CREATING: u64 = 4;
 /// Exceptions logged with their stack per job (then only counted).
 const LOGGED_EXCEPTIONS: u64 = 5;
 
@@ -33,7 +37,7 @@ pub struct ScriptWorker {
     allocated: Cell<u64>,
     cap: u64,
     busy: Cell<u64>,
-    creating: Cell<bool>,
+    creating: Cell<u64>,
 }
 
 impl ScriptWorker {
@@ -52,7 +56,7 @@ impl ScriptWorker {
             allocated: Cell::new(0),
             cap,
             busy: Cell::new(0),
-            creating: Cell::new(false),
+            creating: Cell::new(0),
         }
     }
 
@@ -65,16 +69,8 @@ impl ScriptWorker {
     /// pool may grow); without one it is dropped and counted.
     pub fn fire(self: &Rc<Self>, intended: Instant) {
         let popped = self.idle.borrow_mut().pop();
-        let vu = match popped {
-            Some(vu) => Some(vu),
-            None if self.allocated.get() < self.cap => match self.create() {
-                Some(vu) => Some(vu),
-                None => return,
-            },
-            None => None,
-        };
         self.keep_a_spare();
-        let Some(mut vu) = vu else {
+        let Some(mut vu) = popped else {
             self.stats.script_dropped();
             return;
         };
@@ -99,38 +95,51 @@ impl ScriptWorker {
         });
     }
 
-    /// A new VU (its init code run), counted; `None` fails the job.
-    fn create(&self) -> Option<Vu> {
-        match Vu::new(self.shared.clone()) {
-            Ok(vu) => {
-                self.allocated.set(self.allocated.get() + 1);
-                Some(vu)
-            }
-            Err(e) => {
-                self.job.fail_now(format!("script: init failed: {e}"));
-                None
-            }
+    /// Starts creating `n` VUs (on helper threads) as the load starts;
+    /// iterations due before the first is ready are dropped and counted.
+    pub fn preallocate(self: &Rc<Self>, n: u64) {
+        for _ in 0..n.min(self.cap) {
+            self.spawn_creation();
         }
     }
 
-    /// When no VU is idle and the pool may grow, creates one in a task of
-    /// its own, so that the next iteration finds it ready instead of
-    /// running init code on the scheduler's path.
+    fn adopt(&self, made: Result<Result<Vu, String>, tokio::task::JoinError>) {
+        match made {
+            Ok(Ok(vu)) => {
+                self.allocated.set(self.allocated.get() + 1);
+                self.idle.borrow_mut().push(vu);
+            }
+            Ok(Err(e)) => self.job.fail_now(format!("script: init failed: {e}")),
+            Err(e) => self.job.fail_now(format!("script: init failed: {e}")),
+        }
+    }
+
+    /// While fewer than [`SPARE_VUS`] are idle and the pool may grow, creates one on a helper
+    /// thread (init code never runs on the scheduler's thread), so that a
+    /// later iteration finds it ready; meanwhile iterations with no free VU
+    /// are dropped, as k6's arrival-rate executors do.
     fn keep_a_spare(self: &Rc<Self>) {
-        if !self.idle.borrow().is_empty() || self.creating.get() || self.allocated.get() >= self.cap {
+        let creating = self.creating.get();
+        if self.idle.borrow().len() >= SPARE_VUS
+            || creating >= MAX_CREATING
+            || self.allocated.get() + creating >= self.cap
+        {
             return;
         }
-        self.creating.set(true);
+        self.spawn_creation();
+    }
+
+    /// Creates one VU on a helper thread and adds it to the idle ones.
+    fn spawn_creation(self: &Rc<Self>) {
+        self.creating.set(self.creating.get() + 1);
         let me = self.clone();
         tokio::task::spawn_local(async move {
-            tokio::task::yield_now().await;
-            if !me.job.stopping()
-                && me.allocated.get() < me.cap
-                && let Some(vu) = me.create()
-            {
-                me.idle.borrow_mut().push(vu);
+            let shared = me.shared.clone();
+            let made = tokio::task::spawn_blocking(move || Vu::new(shared)).await;
+            if !me.job.stopping() {
+                me.adopt(made);
             }
-            me.creating.set(false);
+            me.creating.set(me.creating.get() - 1);
         });
     }
 

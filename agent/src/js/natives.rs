@@ -12,7 +12,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use rquickjs::convert::Coerced;
 use rquickjs::function::IntoJsFunc;
 use rquickjs::function::Opt;
-use rquickjs::{ArrayBuffer, Ctx, Exception, Function, Object, Result, TypedArray, Value};
+use rquickjs::{Array, ArrayBuffer, Ctx, Exception, Function, Object, Result, TypedArray, Value};
 
 use super::vu::{HttpCall, Input, Kept, MetricKind, Output, ResponseType, State, timeout_message, wait};
 use crate::client::ErrorKind;
@@ -126,7 +126,7 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &State) -> Result<()> {
               url: Value<'js>,
               body: Value<'js>,
               params: Opt<Value<'js>>|
-              -> Result<Object<'js>> {
+              -> Result<Array<'js>> {
             let (call, kept) = build(&ctx, &st, &method, url, body, params.0)?;
             let answer = wait(Output::Http(Box::new(call)));
             match waited(&ctx, &st, answer)? {
@@ -136,7 +136,7 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &State) -> Result<()> {
         },
     )?;
     let st = state.clone();
-    set(&a, "batch", move |ctx: Ctx<'js>, reqs: Vec<Vec<Value<'js>>>| -> Result<Vec<Object<'js>>> {
+    set(&a, "batch", move |ctx: Ctx<'js>, reqs: Vec<Vec<Value<'js>>>| -> Result<Vec<Array<'js>>> {
         let mut calls = Vec::new();
         let mut keeps = Vec::new();
         for r in reqs {
@@ -219,6 +219,26 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &State) -> Result<()> {
         Ok(o)
     })?;
     let st = state.clone();
+    set(&a, "responseMeta", move |ctx: Ctx<'js>, id: usize| -> Result<Object<'js>> {
+        let s = st.borrow();
+        let o = Object::new(ctx.clone())?;
+        if let Some(k) = s.responses.get(id) {
+            o.set("url", k.resp.last.url.as_str())?;
+            o.set("proto", k.resp.last.proto.map(|p| p.as_str()).unwrap_or(""))?;
+            o.set("error", error_code(&k.resp).1)?;
+        }
+        Ok(o)
+    })?;
+    let st = state.clone();
+    set(&a, "responseRemote", move |ctx: Ctx<'js>, id: usize| -> Result<Object<'js>> {
+        let s = st.borrow();
+        let o = Object::new(ctx.clone())?;
+        let addr = s.responses.get(id).and_then(|k| k.resp.last.remote_addr);
+        o.set("ip", addr.map(|a| a.ip().to_string()).unwrap_or_default())?;
+        o.set("port", addr.map(|a| a.port()).unwrap_or(0))?;
+        Ok(o)
+    })?;
+    let st = state.clone();
     set(&a, "responseRequest", move |ctx: Ctx<'js>, id: usize| -> Result<Object<'js>> {
         let s = st.borrow();
         let o = Object::new(ctx.clone())?;
@@ -240,7 +260,7 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &State) -> Result<()> {
             .filter(|r| r.len() == 2)
             .map(|r| (r[0].clamp(0.0, 999.0) as u16, r[1].clamp(0.0, 999.0) as u16))
             .collect();
-        st.borrow_mut().expected = std::rc::Rc::new(ranges);
+        st.borrow_mut().expected = std::sync::Arc::new(ranges);
     })?;
 
     // The VU's cookie jar (`http.cookieJar()`).
@@ -436,17 +456,15 @@ fn waited(ctx: &Ctx<'_>, st: &State, answer: Input) -> Result<Input> {
 
 /// The response object a script sees (its body, headers and timings are
 /// getters of `Response.prototype` in `modules/http.js`).
-fn response<'js>(ctx: &Ctx<'js>, st: &State, resp: HttpResponse, kept: KeptReq) -> Result<Object<'js>> {
-    let o = Object::new(ctx.clone())?;
-    let last = &resp.last;
-    o.set("status", last.status)?;
-    o.set("url", last.url.as_str())?;
-    o.set("proto", last.proto.map(|p| p.as_str()).unwrap_or(""))?;
-    o.set("remote_ip", last.remote_addr.map(|a| a.ip().to_string()).unwrap_or_default())?;
-    o.set("remote_port", last.remote_addr.map(|a| a.port()).unwrap_or(0))?;
-    let (code, msg) = error_code(&resp);
-    o.set("error", msg)?;
-    o.set("error_code", code)?;
+///
+/// What comes back is `[id, status, error_code]`: setting named properties
+/// from Rust costs an atom lookup each, so the `Response` is built in
+/// JavaScript and everything else is read lazily by id.
+fn response<'js>(ctx: &Ctx<'js>, st: &State, resp: HttpResponse, kept: KeptReq) -> Result<Array<'js>> {
+    let o = Array::new(ctx.clone())?;
+    let (code, _) = error_code(&resp);
+    o.set(1, resp.last.status)?;
+    o.set(2, code)?;
     let mut s = st.borrow_mut();
     if resp.headers.contains_key(http::header::SET_COOKIE)
         && let Some(h) = host_of(&resp.last.url)
@@ -464,7 +482,7 @@ fn response<'js>(ctx: &Ctx<'js>, st: &State, resp: HttpResponse, kept: KeptReq) 
             }
         }
     }
-    o.set("_id", s.responses.len())?;
+    o.set(0, s.responses.len())?;
     s.responses.push(Kept {
         resp,
         response_type: kept.response_type,

@@ -102,7 +102,7 @@ pub struct HttpCall {
     /// The `name` tag (default: the URL without its query).
     pub name: String,
     /// Statuses that count as success: inclusive ranges.
-    pub expected: Rc<Vec<(u16, u16)>>,
+    pub expected: Arc<Vec<(u16, u16)>>,
 }
 
 /// An uncaught exception.
@@ -191,7 +191,7 @@ pub struct VuState {
     /// Group path.
     pub groups: Vec<String>,
     /// Expected statuses (`setResponseCallback`).
-    pub expected: Rc<Vec<(u16, u16)>>,
+    pub expected: Arc<Vec<(u16, u16)>>,
     /// When the call must end.
     pub deadline: Option<Instant>,
     /// Console lines logged (capped).
@@ -220,7 +220,11 @@ pub fn wait(out: Output) -> Input {
     generator::yield_::<Input, Output>(out).unwrap_or(Input::Quit)
 }
 
-/// A VU as its driver holds it.
+/// A VU as its driver holds it. It is `Send` while suspended (everything
+/// it yields and is given is), so a VU can be created (its init code run)
+/// on a helper thread and handed to the worker that runs it: the QuickJS
+/// runtime lives on the coroutine's own stack and heap and is only ever
+/// used by one thread at a time.
 pub struct Vu {
     co: Generator<'static, Input, Output>,
     /// `__VU`.
@@ -309,7 +313,7 @@ fn body(shared: Arc<ScriptShared>, id: u64, quit: Arc<AtomicBool>) -> Output {
         responses: Vec::new(),
         events: Events::default(),
         groups: Vec::new(),
-        expected: Rc::new(vec![(200, 399)]),
+        expected: Arc::new(vec![(200, 399)]),
         deadline: None,
         console_lines: 0,
         arrays: BTreeMap::new(),
@@ -427,6 +431,12 @@ fn body(shared: Arc<ScriptShared>, id: u64, quit: Arc<AtomicBool>) -> Output {
                 }
             }
         });
+        // An async default function: run what its awaits queued (bounded).
+        for _ in 0..100_000 {
+            if !rt.is_job_pending() || rt.execute_pending_job().is_err() {
+                break;
+            }
+        }
         deadline.set(None);
         // Out of memory: QuickJS may not even manage to build the error, so
         // the runtime's usage decides too (read outside `with`: it locks).

@@ -1,11 +1,13 @@
 //! The run-controller: reconciles every active run with its agents.
 //!
 //! EventBridge invokes it once a minute (its floor); one invocation loops
-//! [`alilo_shared::control::tick`] every [`PERIOD`] until [`MARGIN`] before its
-//! deadline, so runs are polled every few seconds.
+//! [`Controller::pass`] every [`PERIOD`] until [`MARGIN`] before its deadline, so
+//! runs are polled every few seconds. The [`Controller`] is built once per cold
+//! start and kept across invocations, so its memory of the last desired state
+//! carries a database outage (`docs/runs.md`).
 
 use alilo_shared::AppState;
-use alilo_shared::control::tick;
+use alilo_shared::control::Controller;
 use std::time::{Duration, Instant};
 
 /// Pause between two passes.
@@ -16,16 +18,18 @@ pub const MARGIN: Duration = Duration::from_secs(15);
 
 /// Run passes until `deadline − MARGIN`; answers how many passes ran and what
 /// they did in total.
-pub async fn run_until(app: &AppState, deadline: Instant) -> serde_json::Value {
-    let (mut passes, mut polled, mut stored, mut actions, mut failures) = (0u64, 0u64, 0u64, 0u64, 0u64);
+pub async fn run_until(app: &AppState, controller: &mut Controller, deadline: Instant) -> serde_json::Value {
+    let (mut passes, mut polled, mut stored, mut actions, mut failures, mut outages) =
+        (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
     loop {
         let started = Instant::now();
-        match tick(app).await {
+        match controller.pass(app).await {
             Ok(o) => {
                 passes += 1;
                 polled += o.polled as u64;
                 stored += o.stored_seconds;
                 actions += o.actions as u64;
+                outages += u64::from(o.outage.is_some());
             }
             Err(e) => {
                 failures += 1;
@@ -38,5 +42,7 @@ pub async fn run_until(app: &AppState, deadline: Instant) -> serde_json::Value {
         }
         tokio::time::sleep_until(next.into()).await;
     }
-    serde_json::json!({"passes": passes, "polled": polled, "stored_seconds": stored, "actions": actions, "failed_passes": failures})
+    serde_json::json!({"passes": passes, "polled": polled, "stored_seconds": stored, "actions": actions,
+        "failed_passes": failures, "passes_without_database": outages,
+        "buffered_seconds": controller.buffered_seconds()})
 }

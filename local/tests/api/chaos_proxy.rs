@@ -79,6 +79,11 @@ impl ChaosProxy {
         (proxy, url.to_string())
     }
 
+    /// Where the proxy listens.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
     /// Close every open and new connection with a TCP RST.
     pub fn reset(&self) {
         self.fault.send_replace(Fault::Reset);

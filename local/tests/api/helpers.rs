@@ -19,6 +19,19 @@ use std::path::PathBuf;
 
 pub const DEFAULT_TEST_DSN: &str = "postgres://postgres@127.0.0.1:5432/test";
 
+/// Polls `check` every 50 ms until it gives a value, failing with `what` after
+/// `limit`: tests wait for what they need, never a guessed time.
+pub async fn eventually<T>(limit: std::time::Duration, what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let end = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < end, "not within {limit:?}: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
@@ -118,6 +131,8 @@ async fn spawn(tweak: impl FnOnce(&mut Settings), behind_proxy: bool) -> TestApp
         demo: false,
         controller_interval_ms: 500,
         request_deadline_ms: None,
+        max_db_outage_secs: 900,
+        outage_buffer_seconds: 50_000,
     };
     tweak(&mut settings);
     let app = Application::build(&settings).await.expect("alilo-local builds");

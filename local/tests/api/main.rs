@@ -2,6 +2,7 @@
 //! real S3-compatible server. One binary (linking is the slow part).
 
 mod agents;
+mod bench_core;
 mod bench_runs;
 mod chaos_proxy;
 mod contract;
@@ -11,6 +12,7 @@ mod helpers;
 mod openapi;
 mod parsing;
 mod projects;
+mod run_chaos;
 mod runs;
 mod safe_input;
 mod scenarios;

@@ -462,6 +462,8 @@ async fn no_auth_is_refused_off_loopback() {
         demo: false,
         controller_interval_ms: 1000,
         request_deadline_ms: None,
+        max_db_outage_secs: 900,
+        outage_buffer_seconds: 50_000,
     };
     let err = alilo_local::Application::build(&settings).await.err().expect("refused");
     assert!(err.0.contains("--no-auth") && err.0.contains("0.0.0.0"), "{err}");

@@ -1,17 +1,22 @@
-//! Run control: planning and reconciliation as pure functions ([`plan`],
-//! [`reconcile`], [`metrics`]), and the one I/O step around them ([`converge`],
-//! [`tick`]) that the run service calls after a change and the run-controller
-//! calls on a schedule.
+//! Run control: planning, reconciliation and roll-up as pure functions ([`plan`],
+//! [`reconcile`], [`rollup`], [`metrics`], [`jobs`], [`outage`]), and the one
+//! I/O loop around them, the run-controller's [`pass`].
 //!
 //! The desired state lives in Postgres (runs, script_runs, jobs); the agents hold
-//! the actual state. [`converge`] locks one run's row, optionally polls its jobs
-//! (storing new seconds idempotently), reconciles, and pushes the actions to the
-//! agents. [`tick`] does it for every active run with `SKIP LOCKED`, so two
-//! controllers never work on the same run and running twice changes nothing.
+//! the actual state. A pass loads the desired state in one short transaction,
+//! talks to the agents with no transaction open, and records in another short
+//! transaction guarded by each run's `version`. User requests only write the
+//! desired state and [`Nudge`] the controller; they never wait on an agent.
+//! See `docs/runs.md`.
 
+pub mod agents;
+pub mod hooks;
+pub mod jobs;
 pub mod metrics;
+pub mod outage;
+pub mod pass;
 pub mod plan;
 pub mod reconcile;
-mod step;
+pub mod rollup;
 
-pub use step::{Converged, TickOutcome, converge, job_spec, tick};
+pub use pass::{Controller, ControllerOptions, Nudge, TickOutcome, tick};

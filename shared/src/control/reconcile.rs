@@ -1,12 +1,15 @@
 //! Reconciliation: the desired state of a run against what its agents report,
-//! turned into actions. Pure; [`super::tick`] does the I/O around it.
+//! turned into actions. Pure; [`super::pass`] does the I/O around it.
 //!
 //! Level-triggered: the same input gives the same actions, and once the actions
 //! succeeded the next pass over the new state gives none. Rules, per job not ended:
 //! 1. a job whose script run or run is stopping is stopped (again, until it ends);
 //! 2. a job whose agent failed [`LOST_AFTER`] polls in a row is lost, and its share
 //!    moves to the least-loaded healthy agent carrying the script's tag (joining
-//!    that agent's job of the same script run when it has one);
+//!    that agent's job of the same script run when it has one); so does a job its
+//!    agent ended early on its own (shutdown), and a job whose lease ran out while
+//!    no controller renewed it (an outage of ours, not the agent's: its own agent
+//!    may take the share back);
 //! 3. a job not started yet, or forgotten by its agent, is started (idempotent);
 //! 4. a job whose last sent rate or scale differs from the desired one gets a rate
 //!    change.
@@ -29,8 +32,11 @@ pub enum Poll {
     /// Not polled (not started yet).
     Skipped,
     /// The agent ended the job before its time and not on our request (it shut
-    /// down, or the lease ran out): its share moves like a lost one's.
+    /// down): its share moves like a lost one's.
     Abandoned,
+    /// The agent ended the job because its lease ran out: no controller renewed
+    /// it in time. The agent is healthy; the share moves, possibly back to it.
+    Expired,
 }
 
 /// A job as the controller sees it after polling.
@@ -85,7 +91,8 @@ fn same(a: f64, b: f64) -> bool {
 
 /// Whether a job's share must move elsewhere.
 pub fn is_lost(job: &JobView) -> bool {
-    (job.poll == Poll::Unreachable && job.poll_failures >= LOST_AFTER) || job.poll == Poll::Abandoned
+    (job.poll == Poll::Unreachable && job.poll_failures >= LOST_AFTER)
+        || matches!(job.poll, Poll::Abandoned | Poll::Expired)
 }
 
 /// The actions for one run. `healthy` are the agents that may take a lost share,
@@ -111,11 +118,18 @@ pub fn reconcile(jobs: &[JobView], script_runs: &[ScriptRunView], healthy: &[Can
     }
     for job in lost {
         let Some(sr) = desired.get(&job.script_run_id) else { continue };
-        let others: Vec<Candidate> = load.iter().filter(|c| Some(c.agent_id) != job.agent_id).cloned().collect();
+        // The agent that lost the job is no candidate, unless only our lease ran out.
+        let others: Vec<Candidate> =
+            load.iter().filter(|c| job.poll == Poll::Expired || Some(c.agent_id) != job.agent_id).cloned().collect();
         let Some(target) = least_loaded(&others, &sr.tag).map(|c| c.agent_id) else { continue };
-        let existing = jobs
-            .iter()
-            .find(|j| !j.ended && !j.stop_wanted && j.script_run_id == job.script_run_id && j.agent_id == Some(target));
+        let existing = jobs.iter().find(|j| {
+            j.id != job.id
+                && !j.ended
+                && !j.stop_wanted
+                && !is_lost(j)
+                && j.script_run_id == job.script_run_id
+                && j.agent_id == Some(target)
+        });
         match existing {
             Some(j) => {
                 *shares.get_mut(&j.id).expect("every job has a share") += job.share;
@@ -266,6 +280,16 @@ mod tests {
         assert_eq!(
             reconcile(&[a], &[sr(10, 100.0)], &[agent(2, 0.0)]),
             vec![Action::Lost { job: 1 }, Action::Place { script_run_id: 10, agent_id: 2, share: 1.0, rps: 100.0 }]
+        );
+    }
+
+    #[test]
+    fn a_job_whose_lease_ran_out_while_no_controller_renewed_it_restarts_on_its_healthy_agent() {
+        let mut a = job(1, 10, 1, 1.0);
+        a.poll = Poll::Expired;
+        assert_eq!(
+            reconcile(&[a], &[sr(10, 100.0)], &[agent(1, 0.0), agent(2, 50.0)]),
+            vec![Action::Lost { job: 1 }, Action::Place { script_run_id: 10, agent_id: 1, share: 1.0, rps: 100.0 }]
         );
     }
 

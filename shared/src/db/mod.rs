@@ -4,8 +4,10 @@
 
 pub mod agents;
 pub mod auth;
+pub mod control;
 pub mod files;
 pub mod projects;
+pub mod run_writes;
 pub mod runs;
 pub mod scenarios;
 pub mod scripts;
@@ -23,6 +25,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_resources.sql", include_str!("../../../migrations/0001_resources.sql")),
     ("0002_runs.sql", include_str!("../../../migrations/0002_runs.sql")),
     ("0003_project_count.sql", include_str!("../../../migrations/0003_project_count.sql")),
+    ("0004_run_core.sql", include_str!("../../../migrations/0004_run_core.sql")),
     ("0005_security.sql", include_str!("../../../migrations/0005_security.sql")),
 ];
 

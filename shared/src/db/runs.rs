@@ -1,9 +1,12 @@
 //! Run queries: the run rows and their script runs as the v1 shapes, with the
-//! live metrics of each script run computed from its stored seconds.
+//! live metrics of each script run computed from its stored seconds. Changes of
+//! a run's desired state are in [`super::run_writes`].
 
 use super::{Db, id32};
 use crate::control::metrics::{Figures, Second, figures, ms};
 use crate::http::ApiResult;
+use crate::model::page::Page;
+use crate::model::run::{RunKind, RunStatus, ScriptKind, ScriptRunDesired, ScriptRunStatus, desired_rps};
 use crate::wire::agents::Agent;
 use crate::wire::runs::{Metrics, Run, ScriptRun};
 use crate::wire::scripts::{Script, SimpleScript};
@@ -15,8 +18,8 @@ use tokio_postgres::types::Json;
 /// Seconds of the live window: the last complete seconds a script run reported.
 pub const LIVE_WINDOW_SECS: i64 = 5;
 
-/// Status name and id of the scenario's latest run, if any.
-pub async fn last_of_scenario(db: &Db, scenario_id: i64) -> ApiResult<Option<(String, i32)>> {
+/// Status and id of the scenario's latest run, if any.
+pub async fn last_of_scenario(db: &Db, scenario_id: i64) -> ApiResult<Option<(RunStatus, i32)>> {
     let conn = db.conn().await?;
     let row = conn
         .query_opt("SELECT status, id FROM runs WHERE scenario_id = $1 ORDER BY id DESC LIMIT 1", &[&scenario_id])
@@ -36,8 +39,8 @@ pub struct RunRow {
     pub scenario_id: i64,
     pub project_id: i64,
     pub title: String,
-    pub status: String,
-    pub kind: String,
+    pub status: RunStatus,
+    pub kind: RunKind,
     pub percentage: i32,
     pub info: String,
     pub user_name: String,
@@ -82,26 +85,22 @@ pub async fn run_row_by_id(conn: &impl GenericClient, id: i64) -> ApiResult<Opti
 pub struct ScriptRunRow {
     pub id: i64,
     pub run_id: i64,
-    pub kind: String,
+    pub kind: ScriptKind,
     pub script_id: i64,
     pub name: String,
     pub script: serde_json::Value,
-    pub status: String,
+    pub status: ScriptRunStatus,
     pub info: String,
     pub target_rps: i64,
     pub percentage: i32,
     pub extra_rps: i64,
-    pub desired: String,
+    pub desired: ScriptRunDesired,
 }
 
 impl ScriptRunRow {
     /// The rate the script run should have now.
-    #[allow(clippy::cast_precision_loss)]
     pub fn desired_rps(&self) -> f64 {
-        if self.desired == "stopped" {
-            return 0.0;
-        }
-        self.target_rps as f64 * f64::from(self.percentage) / 100.0 + self.extra_rps as f64
+        desired_rps(self.target_rps, self.percentage, self.extra_rps, self.desired)
     }
 }
 
@@ -229,8 +228,8 @@ async fn agents_of(conn: &impl GenericClient, script_run_ids: &[i64]) -> ApiResu
             "SELECT DISTINCT ON (j.script_run_id) j.script_run_id, a.id, a.host_name, a.port, a.enabled, a.tags,
                     a.cpu_used, a.mem_used, a.ports_used
              FROM jobs j JOIN agents a ON a.id = j.agent_id WHERE j.script_run_id = ANY($1)
-             ORDER BY j.script_run_id, (j.state IN ('finished', 'failed', 'lost')), j.id",
-            &[&script_run_ids],
+             ORDER BY j.script_run_id, (j.state = ANY($2)), j.id",
+            &[&script_run_ids, &ended_phases()],
         )
         .await?;
     Ok(rows
@@ -254,9 +253,9 @@ async fn agents_of(conn: &impl GenericClient, script_run_ids: &[i64]) -> ApiResu
 }
 
 fn metrics(sr: &ScriptRunRow, figures: Option<&(Figures, Figures, i64)>) -> Metrics {
-    let vus = match &sr.kind[..] {
-        "simple" => sr.script.get("max_v_us").and_then(|v| v.as_str()).unwrap_or("0").to_string(),
-        _ => "0".into(),
+    let vus = match sr.kind {
+        ScriptKind::Simple => sr.script.get("max_v_us").and_then(|v| v.as_str()).unwrap_or("0").to_string(),
+        ScriptKind::Extended => "0".into(),
     };
     let Some((live, total, secs)) = figures else {
         return Metrics {
@@ -278,7 +277,7 @@ fn metrics(sr: &ScriptRunRow, figures: Option<&(Figures, Figures, i64)>) -> Metr
             ..Metrics::default()
         };
     };
-    let ended = sr.status != "STATUS_RUNNING";
+    let ended = sr.status != ScriptRunStatus::Running;
     Metrics {
         rps: if ended { "0".into() } else { format!("{:.1}", live.achieved_rps) },
         rt90p: ms(live.p90),
@@ -310,7 +309,7 @@ pub fn script_run(
     figures: Option<&(Figures, Figures, i64)>,
     strip: bool,
 ) -> ScriptRun {
-    let (script, mut simple) = if sr.kind == "simple" {
+    let (script, mut simple) = if sr.kind == ScriptKind::Simple {
         (None, serde_json::from_value::<SimpleScript>(sr.script.clone()).ok())
     } else {
         (serde_json::from_value::<Script>(sr.script.clone()).ok(), None)
@@ -322,7 +321,7 @@ pub fn script_run(
         run_id: id32(sr.run_id),
         run_script_id: id32(sr.id),
         script,
-        status: sr.status.clone(),
+        status: sr.status.as_str().to_string(),
         agent,
         info: if strip { String::new() } else { sr.info.clone() },
         pid: "-1".into(),
@@ -332,7 +331,7 @@ pub fn script_run(
         target: i32::try_from(sr.target_rps).unwrap_or(i32::MAX),
         metrics: Some(metrics(sr, figures)),
         simple_script: simple,
-        type_script_run: if sr.kind == "simple" {
+        type_script_run: if sr.kind == ScriptKind::Simple {
             "TYPE_SCRIPT_RUN_SIMPLE"
         } else {
             "TYPE_SCRIPT_RUN_EXTENDED_UNSPECIFIED"
@@ -366,7 +365,7 @@ pub async fn runs(conn: &impl GenericClient, rows: &[RunRow], strip: bool) -> Ap
             project_id: id32(r.project_id),
             scenario_id: id32(r.scenario_id),
             script_runs: by_run.remove(&id32(r.id)).unwrap_or_default(),
-            status: r.status.clone(),
+            status: r.status.as_str().to_string(),
             info: r.info.clone(),
             created_at: Some(timestamp(r.created_at)),
             updated_at: Some(timestamp(r.updated_at)),
@@ -376,4 +375,106 @@ pub async fn runs(conn: &impl GenericClient, rows: &[RunRow], strip: bool) -> Ap
             report_link: r.report_link.clone(),
         })
         .collect())
+}
+
+/// The spellings of the ended job phases, for `= ANY($n)`.
+fn ended_phases() -> Vec<&'static str> {
+    crate::model::run::JobPhase::ALL.iter().filter(|p| p.is_ended()).map(|p| p.as_str()).collect()
+}
+
+/// Which runs a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunFilter {
+    All,
+    Project(i64),
+    Scenario(i64),
+}
+
+/// A page of runs, latest change first, and how many there are in all.
+pub async fn list(conn: &impl GenericClient, filter: RunFilter, page: &Page) -> ApiResult<(Vec<RunRow>, i64)> {
+    let (clause, id): (&str, i64) = match filter {
+        RunFilter::Project(p) => ("sc.project_id = $1", p),
+        RunFilter::Scenario(s) => ("r.scenario_id = $1", s),
+        RunFilter::All => ("$1::bigint = 0", 0),
+    };
+    let total: i64 = conn
+        .query_one(
+            &format!("SELECT count(*) FROM runs r JOIN scenarios sc ON sc.id = r.scenario_id WHERE {clause}"),
+            &[&id],
+        )
+        .await?
+        .get(0);
+    let rows = conn
+        .query(
+            &format!("SELECT {RUN_COLUMNS} WHERE {clause} ORDER BY r.updated_at DESC, r.id DESC LIMIT $2 OFFSET $3"),
+            &[&id, &page.limit, &page.offset],
+        )
+        .await?
+        .iter()
+        .map(run_row)
+        .collect();
+    Ok((rows, total))
+}
+
+/// A page of runs with a status (stopping ones by their last change, others by
+/// creation), and how many there are in all.
+pub async fn by_status(conn: &impl GenericClient, status: RunStatus, page: &Page) -> ApiResult<(Vec<RunRow>, i64)> {
+    let order = if status == RunStatus::Stopping { "r.updated_at" } else { "r.created_at" };
+    let total: i64 = conn.query_one("SELECT count(*) FROM runs WHERE status = $1", &[&status]).await?.get(0);
+    let rows = conn
+        .query(
+            &format!("SELECT {RUN_COLUMNS} WHERE r.status = $1 ORDER BY {order} DESC, r.id DESC LIMIT $2 OFFSET $3"),
+            &[&status, &page.limit, &page.offset],
+        )
+        .await?
+        .iter()
+        .map(run_row)
+        .collect();
+    Ok((rows, total))
+}
+
+/// The id of the scenario's active run, if it has one.
+pub async fn active_of_scenario(conn: &impl GenericClient, scenario_id: i64) -> ApiResult<Option<i64>> {
+    let active: Vec<&str> = RunStatus::ACTIVE.iter().map(|s| s.as_str()).collect();
+    Ok(conn
+        .query_opt("SELECT id FROM runs WHERE scenario_id = $1 AND status = ANY($2)", &[&scenario_id, &active])
+        .await?
+        .map(|r| r.get(0)))
+}
+
+/// The live jobs of a run that should run, each with its share and the rate and
+/// scale its agent was last told, and its script run's desired rate: what
+/// `is-change-loadlevel` compares.
+pub async fn live_jobs_sent(
+    conn: &impl GenericClient,
+    run_id: i64,
+) -> ApiResult<Vec<crate::model::run::SentVsDesired>> {
+    let rows = conn
+        .query(
+            "SELECT j.share, j.sent_rps, j.sent_scale, s.target_rps, s.percentage, s.extra_rps, s.desired
+             FROM jobs j JOIN script_runs s ON s.id = j.script_run_id
+             WHERE s.run_id = $1 AND s.desired = $2 AND j.desired = $3 AND NOT (j.state = ANY($4))",
+            &[&run_id, &ScriptRunDesired::Running, &crate::model::run::JobDesired::Run, &ended_phases()],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| crate::model::run::SentVsDesired {
+            share: r.get(0),
+            sent: r.get::<_, Option<f64>>(1).zip(r.get::<_, Option<f64>>(2)),
+            desired_rps: desired_rps(r.get(3), r.get(4), r.get(5), r.get(6)),
+        })
+        .collect())
+}
+
+/// Rows and bytes of metrics stored for a run.
+pub async fn stored_size(conn: &impl GenericClient, run_id: i64) -> ApiResult<(i64, i64)> {
+    let row = conn
+        .query_one(
+            "SELECT count(*), COALESCE(sum(pg_column_size(m.*)), 0)::bigint FROM metric_seconds m
+             JOIN jobs j ON j.id = m.job_id JOIN script_runs s ON s.id = j.script_run_id WHERE s.run_id = $1",
+            &[&run_id],
+        )
+        .await?;
+    Ok((row.get(0), row.get(1)))
 }

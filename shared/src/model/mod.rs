@@ -6,6 +6,7 @@ pub mod link;
 pub mod load;
 pub mod page;
 pub mod request;
+pub mod run;
 pub mod scripts;
 pub mod search;
 pub mod text;

@@ -1,25 +1,26 @@
 //! RunService and CommandService: start a scenario (or smoke-test one script) on
 //! the agents, stop it, change its load, and read it with live metrics.
 //!
-//! Every change writes the desired state first (runs, script_runs, jobs; recorded
-//! in run_changes) and then pushes it to the agents at once through
-//! [`control::converge`]; whatever that push could not do, the run-controller
-//! retries. A scenario has at most one active run: the database enforces it.
+//! Every change only writes the desired state ([`db::run_writes`]: runs,
+//! script_runs, jobs, bumping the run's version, recorded in run_changes) and
+//! nudges the run-controller, which brings the agents to it
+//! ([`crate::control::pass`]). No request calls an agent about a run or waits on one;
+//! only planning a start asks which agents answer. A scenario has at most one
+//! active run: the database enforces it.
 
-use crate::agent_client::base_url;
-use crate::control::{self, metrics, plan};
-use crate::db::runs::{self as q, RunRow, ScriptRunRow};
+use crate::control::{agents::healthy, jobs, metrics, plan};
+use crate::db::run_writes::{self as w, NewCommand, NewScriptRun};
+use crate::db::runs::{self as q, RunFilter, RunRow, ScriptRunRow};
 use crate::db::{self, id32, known_id};
 use crate::http::{ApiError, ApiResult};
 use crate::model::page::{Page, WhenUnlimited};
+use crate::model::run::{Command as CommandKind, CommandStatus, RunKind, RunStatus, ScriptKind};
 use crate::state::AppState;
 use crate::wire::StdResponse;
 use crate::wire::runs::*;
 use crate::wire::scripts::SimpleScript;
-use deadpool_postgres::GenericClient;
-use futures::future::join_all;
+use std::collections::BTreeSet;
 
-const ACTIVE: &str = "('STATUS_PREPARED', 'STATUS_RUNNING', 'STATUS_STOPPING')";
 const SMOKE_USER: &str = "System User";
 
 async fn run_row(app: &AppState, run_id: i32) -> ApiResult<RunRow> {
@@ -42,61 +43,10 @@ async fn reload(app: &AppState, run_id: i64) -> ApiResult<Run> {
     wire_run(app, &row).await
 }
 
-/// Push the desired state now; a failure is left to the controller.
-async fn push(app: &AppState, run_id: i64) {
-    if let Err(e) = control::converge(app, run_id, false, false).await {
-        tracing::warn!(run_id, error = %e, "push to agents failed; the run-controller retries");
-    }
-}
-
-async fn record_change(
-    conn: &impl GenericClient,
-    run_id: i64,
-    script_run_id: Option<i64>,
-    who: &str,
-    what: &str,
-    percentage: Option<i32>,
-) -> ApiResult<()> {
-    conn.execute(
-        "INSERT INTO run_changes (run_id, script_run_id, who, what, percentage) VALUES ($1, $2, $3, $4, $5)",
-        &[&run_id, &script_run_id, &who, &what, &percentage],
-    )
-    .await?;
-    Ok(())
-}
-
-/// Enabled agents that answer, with the rate they already carry in active runs.
-async fn healthy_agents(app: &AppState) -> ApiResult<Vec<(plan::Candidate, String)>> {
-    let conn = app.db.conn().await?;
-    let rows = conn
-        .query(
-            &format!(
-                "SELECT a.id, a.host_name, a.port, a.tags,
-                        COALESCE((SELECT sum(j.share * s.target_rps * s.percentage / 100.0 + j.share * s.extra_rps)
-                                  FROM jobs j JOIN script_runs s ON s.id = j.script_run_id JOIN runs r ON r.id = s.run_id
-                                  WHERE j.agent_id = a.id AND j.state NOT IN ('finished', 'failed', 'lost')
-                                    AND r.status IN {ACTIVE}), 0)::float8
-                 FROM agents a WHERE a.enabled ORDER BY a.id"
-            ),
-            &[],
-        )
-        .await?;
-    drop(conn);
-    let agents: Vec<(plan::Candidate, String)> = rows
-        .iter()
-        .map(|r| {
-            let url = base_url(r.get(1), &r.get::<_, i32>(2).to_string());
-            (plan::Candidate { agent_id: r.get(0), tags: r.get(3), load_rps: r.get(4) }, url)
-        })
-        .collect();
-    let alive = join_all(agents.iter().map(|(_, url)| app.agents.info(url))).await;
-    Ok(agents.into_iter().zip(alive).filter(|(_, ok)| ok.is_ok()).map(|(a, _)| a).collect())
-}
-
-struct NewRun<'a> {
+struct NewRun {
     scenario_id: i64,
     title: String,
-    kind: &'a str,
+    kind: RunKind,
     percentage: i32,
     user_name: String,
     preferred_user_name: String,
@@ -111,16 +61,17 @@ fn unique_active(err: ApiError, scenario_id: i64) -> ApiError {
     }
 }
 
-/// Plan, write the desired state in one transaction, start the jobs.
-async fn create_run(app: &AppState, new: NewRun<'_>) -> ApiResult<Run> {
+/// Plan, write the desired state in one transaction, and let the controller
+/// start the jobs.
+async fn create_run(app: &AppState, new: NewRun) -> ApiResult<Run> {
     let bucket = app.storage.bucket().to_string();
-    let mut specs = Vec::new();
+    let mut built = Vec::new();
     for s in &new.scripts {
         // The allow-list may have changed since the script was saved.
         super::auth::check_targets(app, &format!("simple_script {:?}", s.name), &s.path, &s.ammo_url)?;
-        let spec = control::job_spec(s, &bucket)
+        let job = jobs::build(jobs::ScriptSource::Simple(s), &bucket)
             .map_err(|why| ApiError::unprocessable(&format!("simple_script {:?}", s.name), why))?;
-        specs.push(spec);
+        built.push(job);
     }
     let rps = |s: &SimpleScript| s.rps.parse::<f64>().unwrap_or(0.0) * f64::from(new.percentage) / 100.0;
     let total: f64 = new.scripts.iter().map(rps).sum();
@@ -133,22 +84,15 @@ async fn create_run(app: &AppState, new: NewRun<'_>) -> ApiResult<Run> {
     }
     {
         let conn = app.db.conn().await?;
-        let active = conn
-            .query_opt(
-                &format!("SELECT id FROM runs WHERE scenario_id = $1 AND status IN {ACTIVE}"),
-                &[&new.scenario_id],
-            )
-            .await?;
-        if let Some(r) = active {
+        if let Some(id) = q::active_of_scenario(&conn, new.scenario_id).await? {
             return Err(ApiError::conflict(format!(
-                "scenario_id: scenario {} already has an active run ({}); stop it first",
-                new.scenario_id,
-                r.get::<_, i64>(0)
+                "scenario_id: scenario {} already has an active run ({id}); stop it first",
+                new.scenario_id
             )));
         }
     }
-    let agents = healthy_agents(app).await?;
-    let candidates: Vec<plan::Candidate> = agents.iter().map(|(c, _)| c.clone()).collect();
+    let agents = healthy(app, &BTreeSet::new()).await?;
+    let candidates: Vec<plan::Candidate> = agents.iter().map(|h| h.candidate.clone()).collect();
     let demands: Vec<plan::Demand> =
         new.scripts.iter().map(|s| plan::Demand { tag: s.tag.clone(), rps: rps(s).max(1.0) }).collect();
     #[allow(clippy::cast_precision_loss)]
@@ -158,52 +102,45 @@ async fn create_run(app: &AppState, new: NewRun<'_>) -> ApiResult<Run> {
         ApiError::unprocessable("tag", format!("no enabled, answering agent carries the tag(s) {}", names.join(", ")))
     })?;
 
-    let mut conn = app.db.conn().await?;
-    let tx = conn.transaction().await?;
-    let run_id: i64 = tx
-        .query_one(
-            "INSERT INTO runs (scenario_id, title, status, percentage_of_target, user_name, preferred_user_name, kind)
-             VALUES ($1, $2, 'STATUS_PREPARED', $3, $4, $5, $6) RETURNING id",
-            &[&new.scenario_id, &new.title, &new.percentage, &new.user_name, &new.preferred_user_name, &new.kind],
-        )
-        .await
-        .map_err(|e| unique_active(e.into(), new.scenario_id))?
-        .get(0);
-    for (i, (s, (spec, data_key))) in new.scripts.iter().zip(&specs).enumerate() {
-        let target: i64 = s.rps.parse().unwrap_or(1);
-        let sr_id: i64 = tx
-            .query_one(
-                "INSERT INTO script_runs (run_id, kind, script_id, name, tag, script, spec, data_key, target_rps,
-                     percentage) VALUES ($1, 'simple', $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-                &[
-                    &run_id,
-                    &i64::from(s.script_id),
-                    &s.name,
-                    &s.tag,
-                    &tokio_postgres::types::Json(s),
-                    &tokio_postgres::types::Json(spec),
-                    data_key,
-                    &target,
-                    &new.percentage,
-                ],
-            )
-            .await?
-            .get(0);
-        for a in assignments.iter().filter(|a| a.script == i) {
-            let url = &agents.iter().find(|(c, _)| c.agent_id == a.agent_id).expect("planned agent exists").1;
-            tx.execute(
-                "INSERT INTO jobs (script_run_id, agent_id, base_url, job_key, share) VALUES ($1, $2, $3, $4, $5)",
-                &[&sr_id, &a.agent_id, url, &uuid::Uuid::new_v4().to_string(), &a.share],
-            )
-            .await?;
-        }
-    }
-    let who = if new.user_name.is_empty() { "anonymous" } else { new.user_name.as_str() };
-    record_change(&tx, run_id, None, who, &format!("started at {} %", new.percentage), Some(new.percentage)).await?;
-    tx.commit().await?;
-    // Release the connection before push and reload take their own.
-    drop(conn);
-    push(app, run_id).await;
+    let script_runs = new
+        .scripts
+        .iter()
+        .zip(&built)
+        .enumerate()
+        .map(|(i, (s, job))| NewScriptRun {
+            kind: ScriptKind::Simple,
+            script_id: i64::from(s.script_id),
+            name: &s.name,
+            tag: &s.tag,
+            script: serde_json::to_value(s).unwrap_or_default(),
+            spec: &job.spec,
+            data_key: job.data_key.as_deref(),
+            target_rps: s.rps.parse().unwrap_or(1),
+            jobs: assignments
+                .iter()
+                .filter(|a| a.script == i)
+                .map(|a| {
+                    let url =
+                        &agents.iter().find(|h| h.candidate.agent_id == a.agent_id).expect("a planned agent").base_url;
+                    (a.agent_id, url.as_str(), a.share)
+                })
+                .collect(),
+        })
+        .collect();
+    let run = w::NewRun {
+        scenario_id: new.scenario_id,
+        title: &new.title,
+        kind: new.kind,
+        percentage: new.percentage,
+        user_name: &new.user_name,
+        preferred_user_name: &new.preferred_user_name,
+        script_runs,
+    };
+    let run_id = {
+        let mut conn = app.db.conn().await?;
+        w::create_run(&mut conn, &run).await.map_err(|e| unique_active(e, new.scenario_id))?
+    };
+    app.nudge.nudge();
     reload(app, run_id).await
 }
 
@@ -239,7 +176,7 @@ pub async fn start(app: &AppState, req: RunScenarioRequest) -> ApiResult<RunResp
         NewRun {
             scenario_id,
             title: scenario.title,
-            kind: "scenario",
+            kind: RunKind::Scenario,
             percentage,
             user_name: req.user_name.trim().to_string(),
             preferred_user_name: req.preferred_user_name.trim().to_string(),
@@ -264,7 +201,7 @@ pub async fn start_simple_script(
         NewRun {
             scenario_id: s.scenario_id.into(),
             title: format!("Smoke_test_{}", s.name),
-            kind: "smoke",
+            kind: RunKind::Smoke,
             percentage: 100,
             user_name: SMOKE_USER.into(),
             preferred_user_name: String::new(),
@@ -284,27 +221,17 @@ pub async fn start_script(app: &AppState, req: crate::wire::scripts::ScriptIdReq
     ))
 }
 
-/// Ask a run to stop: every job is stopped now, and by the controller until it ends.
+/// Ask a run to stop: the controller stops every job, retrying until it ends.
 async fn stop_run(app: &AppState, run_id: i64, who: &str) -> ApiResult<()> {
     let conn = app.db.conn().await?;
-    let n = conn
-        .execute(
-            "UPDATE runs SET status = 'STATUS_STOPPING', updated_at = now()
-             WHERE id = $1 AND status IN ('STATUS_PREPARED', 'STATUS_RUNNING')",
-            &[&run_id],
-        )
-        .await?;
-    if n == 1 {
-        record_change(&conn, run_id, None, who, "stop requested", None).await?;
-    }
-    drop(conn);
-    push(app, run_id).await;
+    w::request_stop(&conn, run_id, who).await?;
+    app.nudge.nudge();
     Ok(())
 }
 
 pub async fn stop(app: &AppState, req: RunIdRequest) -> ApiResult<RunResponse> {
     let row = run_row(app, req.run_id).await?;
-    let message = if row.status == "STATUS_STOPPED_UNSPECIFIED" {
+    let message = if row.status == RunStatus::Stopped {
         "the run is already stopped".to_string()
     } else {
         stop_run(app, row.id, &row.user_name).await?;
@@ -336,30 +263,17 @@ pub async fn stop_script(app: &AppState, req: StopScriptRequest) -> ApiResult<St
 }
 
 async fn stop_script_runs(app: &AppState, run: &RunRow, ids: &[i64]) -> ApiResult<()> {
-    let conn = app.db.conn().await?;
-    for id in ids {
-        let n = conn
-            .execute(
-                "UPDATE script_runs SET desired = 'stopped', updated_at = now(),
-                     status = CASE WHEN status = 'STATUS_RUNNING' THEN 'STATUS_STOPPING' ELSE status END
-                 WHERE id = $1 AND run_id = $2 AND desired <> 'stopped'",
-                &[id, &run.id],
-            )
-            .await?;
-        if n == 1 {
-            record_change(&conn, run.id, Some(*id), &run.user_name, "script run stop requested", None).await?;
-        }
-    }
-    drop(conn);
-    push(app, run.id).await;
+    let mut conn = app.db.conn().await?;
+    w::request_script_stop(&mut conn, run.id, ids, &run.user_name).await?;
+    app.nudge.nudge();
     Ok(())
 }
 
 fn require_running(run: &RunRow, what: &str) -> ApiResult<()> {
-    if run.kind == "smoke" {
+    if run.kind == RunKind::Smoke {
         return Err(ApiError::unprocessable("run_id", format!("{what} is not available for a smoke test")));
     }
-    if run.status != "STATUS_RUNNING" && run.status != "STATUS_PREPARED" {
+    if run.status != RunStatus::Running && run.status != RunStatus::Prepared {
         return Err(ApiError::conflict(format!(
             "run_id: run {} is {}; only a running run can change",
             run.id, run.status
@@ -368,15 +282,13 @@ fn require_running(run: &RunRow, what: &str) -> ApiResult<()> {
     Ok(())
 }
 
-/// The rate the run would aim at with `percentage` and the given extra rps.
+/// Refuse a change that would make the run aim above `MAX_RUN_RPS`.
 async fn check_total(app: &AppState, run_id: i64, percentage: Option<i32>, extra: i64) -> ApiResult<()> {
     let conn = app.db.conn().await?;
     let total: f64 = q::script_run_rows(&conn, &[run_id])
         .await?
-        .iter()
-        .filter(|s| s.desired != "stopped")
-        .map(|s| {
-            let mut s = s.clone();
+        .into_iter()
+        .map(|mut s| {
             if let Some(p) = percentage {
                 s.percentage = p;
             }
@@ -415,17 +327,8 @@ async fn adjust_to(app: &AppState, run: &RunRow, percentage: i32, who: &str) -> 
     }
     check_total(app, run.id, Some(percentage), 0).await?;
     let mut conn = app.db.conn().await?;
-    let tx = conn.transaction().await?;
-    tx.execute("SELECT 1 FROM runs WHERE id = $1 FOR UPDATE", &[&run.id]).await?;
-    tx.execute("UPDATE runs SET percentage_of_target = $2, updated_at = now() WHERE id = $1", &[&run.id, &percentage])
-        .await?;
-    tx.execute("UPDATE script_runs SET percentage = $2, updated_at = now() WHERE run_id = $1", &[&run.id, &percentage])
-        .await?;
-    let what = format!("load {} % → {percentage} %", run.percentage);
-    record_change(&tx, run.id, None, who, &what, Some(percentage)).await?;
-    tx.commit().await?;
-    drop(conn);
-    push(app, run.id).await;
+    w::set_percentage(&mut conn, run.id, run.percentage, percentage, who).await?;
+    app.nudge.nudge();
     Ok(String::new())
 }
 
@@ -439,34 +342,27 @@ pub async fn adjust(app: &AppState, req: AdjustmentRequest) -> ApiResult<StdResp
     Ok(StdResponse::ok(message))
 }
 
-async fn increase(app: &AppState, run_id: i32, kind: &str, script_id: i32, by: i32) -> ApiResult<StdResponse> {
+async fn increase(app: &AppState, run_id: i32, kind: ScriptKind, script_id: i32, by: i32) -> ApiResult<StdResponse> {
     let run = run_row(app, run_id).await?;
     require_running(&run, "an increase")?;
     if by <= 0 {
         return Err(ApiError::unprocessable("increase_by_rps", format!("{by} must be a positive number of rps")));
     }
     check_total(app, run.id, None, i64::from(by)).await?;
-    let conn = app.db.conn().await?;
-    let row = conn
-        .query_opt(
-            "UPDATE script_runs SET extra_rps = extra_rps + $4, updated_at = now()
-             WHERE run_id = $1 AND kind = $2 AND script_id = $3 AND desired = 'running' RETURNING id",
-            &[&run.id, &kind, &i64::from(script_id), &i64::from(by)],
-        )
+    let mut conn = app.db.conn().await?;
+    w::increase(&mut conn, run.id, kind, i64::from(script_id), i64::from(by), &run.user_name)
         .await?
         .ok_or_else(|| ApiError::not_found(&format!("running {kind} script of run {}", run.id), script_id))?;
-    record_change(&conn, run.id, Some(row.get(0)), &run.user_name, &format!("increase by {by} rps"), None).await?;
-    drop(conn);
-    push(app, run.id).await;
+    app.nudge.nudge();
     Ok(StdResponse::ok(""))
 }
 
 pub async fn increase_script(app: &AppState, req: IncreaseScriptRequest) -> ApiResult<StdResponse> {
-    increase(app, req.run_id, "extended", req.script_id, req.increase_by_rps).await
+    increase(app, req.run_id, ScriptKind::Extended, req.script_id, req.increase_by_rps).await
 }
 
 pub async fn increase_simple_script(app: &AppState, req: IncreaseSimpleScriptRequest) -> ApiResult<StdResponse> {
-    increase(app, req.run_id, "simple", req.simple_script_id, req.increase_by_rps).await
+    increase(app, req.run_id, ScriptKind::Simple, req.simple_script_id, req.increase_by_rps).await
 }
 
 pub async fn get(app: &AppState, req: RunIdRequest) -> ApiResult<RunResponse> {
@@ -476,57 +372,23 @@ pub async fn get(app: &AppState, req: RunIdRequest) -> ApiResult<RunResponse> {
 
 pub async fn list(app: &AppState, req: GetAllRunningRequest) -> ApiResult<RunsResponse> {
     let page = Page::new(req.limit, req.page_number, WhenUnlimited::Default(10));
-    let (filter, id): (&str, i64) = match (req.project_id.unwrap_or(0), req.scenario_id.unwrap_or(0)) {
-        (p, _) if p != 0 => ("sc.project_id = $1", p.into()),
-        (_, s) if s != 0 => ("r.scenario_id = $1", s.into()),
-        _ => ("$1::bigint = 0", 0),
+    let filter = match (req.project_id.unwrap_or(0), req.scenario_id.unwrap_or(0)) {
+        (p, _) if p != 0 => RunFilter::Project(p.into()),
+        (_, s) if s != 0 => RunFilter::Scenario(s.into()),
+        _ => RunFilter::All,
     };
     let conn = app.db.conn().await?;
-    let total: i64 = conn
-        .query_one(
-            &format!("SELECT count(*) FROM runs r JOIN scenarios sc ON sc.id = r.scenario_id WHERE {filter}"),
-            &[&id],
-        )
-        .await?
-        .get(0);
-    let rows: Vec<RunRow> = conn
-        .query(
-            &format!(
-                "SELECT {} WHERE {filter} ORDER BY r.updated_at DESC, r.id DESC LIMIT $2 OFFSET $3",
-                q::RUN_COLUMNS
-            ),
-            &[&id, &page.limit, &page.offset],
-        )
-        .await?
-        .iter()
-        .map(q::run_row)
-        .collect();
+    let (rows, total) = q::list(&conn, filter, &page).await?;
     let runs = q::runs(&conn, &rows, false).await?;
     Ok(RunsResponse { status: true, message: String::new(), runs, total_pages: page.total_pages(total).to_string() })
 }
 
 pub async fn by_status(app: &AppState, req: RunsByStatusRequest) -> ApiResult<RunsResponse> {
-    let status = usize::try_from(req.run_status)
-        .ok()
-        .and_then(|i| RUN_STATUSES.get(i))
-        .filter(|s| **s != "STATUS_RESERVED")
+    let status = RunStatus::from_number(req.run_status)
         .ok_or_else(|| ApiError::bad_request("run_status", format!("{} is not a run status", req.run_status)))?;
     let page = Page::new(req.limit, req.page_number, WhenUnlimited::Default(10));
-    let order = if *status == "STATUS_STOPPING" { "r.updated_at" } else { "r.created_at" };
     let conn = app.db.conn().await?;
-    let total: i64 = conn.query_one("SELECT count(*) FROM runs WHERE status = $1", &[status]).await?.get(0);
-    let rows: Vec<RunRow> = conn
-        .query(
-            &format!(
-                "SELECT {} WHERE r.status = $1 ORDER BY {order} DESC, r.id DESC LIMIT $2 OFFSET $3",
-                q::RUN_COLUMNS
-            ),
-            &[status, &page.limit, &page.offset],
-        )
-        .await?
-        .iter()
-        .map(q::run_row)
-        .collect();
+    let (rows, total) = q::by_status(&conn, status, &page).await?;
     let runs = q::runs(&conn, &rows, true).await?;
     let message = if runs.is_empty() { format!("no runs with status {status}") } else { String::new() };
     Ok(RunsResponse { status: true, message, runs, total_pages: page.total_pages(total).to_string() })
@@ -547,14 +409,14 @@ pub async fn time_range(app: &AppState, req: RunIdRequest) -> ApiResult<TimeRang
 
 pub async fn current_rps(app: &AppState, req: RunIdRequest) -> ApiResult<CurrentRpsResponse> {
     let row = run_row(app, req.run_id).await?;
-    if row.status != "STATUS_RUNNING" {
+    if row.status != RunStatus::Running {
         return Ok(CurrentRpsResponse { status: true, rps: "0".into() });
     }
     let run = wire_run(app, &row).await?;
     let rps: f64 = run
         .script_runs
         .iter()
-        .filter(|s| s.status == "STATUS_RUNNING")
+        .filter(|s| s.status == crate::model::run::ScriptRunStatus::Running.as_str())
         .filter_map(|s| s.metrics.as_ref().and_then(|m| m.rps.parse::<f64>().ok()))
         .sum();
     Ok(CurrentRpsResponse { status: true, rps: format!("{}", rps.round()) })
@@ -581,141 +443,127 @@ pub async fn is_change_load_level(app: &AppState, req: RunIdRequest) -> ApiResul
         current_level: current,
         next_level,
         can_change,
-        run_status: row.status.clone(),
+        run_status: row.status.as_str().to_string(),
     };
-    match row.status.as_str() {
-        "STATUS_PREPARED" => return Ok(answer(false, current)),
-        "STATUS_RUNNING" if row.kind == "scenario" => {}
+    match row.status {
+        RunStatus::Prepared => return Ok(answer(false, current)),
+        RunStatus::Running if row.kind == RunKind::Scenario => {}
         _ => return Ok(answer(false, 0)),
     }
-    // A change is pending while some live job has not yet been told its desired rate.
     let conn = app.db.conn().await?;
-    let pending: bool = conn
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM jobs j JOIN script_runs s ON s.id = j.script_run_id
-                 WHERE s.run_id = $1 AND s.desired = 'running' AND j.desired = 'run'
-                   AND j.state NOT IN ('finished', 'failed', 'lost')
-                   AND (j.sent_rps IS NULL OR j.sent_scale IS DISTINCT FROM j.share
-                        OR abs(j.sent_rps - (s.target_rps * s.percentage / 100.0 + s.extra_rps)) > 1e-6))",
-            &[&row.id],
-        )
-        .await?
-        .get(0);
+    let pending = crate::model::run::change_pending(&q::live_jobs_sent(&conn, row.id).await?);
     Ok(if pending { answer(false, current) } else { answer(true, 0) })
 }
 
-/// `/v1/command/new`: the command is executed now; its row records the outcome.
+/// `/v1/command/new`: the command's change of desired state is made now; its row
+/// records the outcome.
 pub async fn command_new(app: &AppState, req: CommandNewRequest) -> ApiResult<CommandNewResponse> {
-    let type_name = usize::try_from(req.command_type)
-        .ok()
-        .and_then(|i| COMMAND_TYPES.get(i))
-        .filter(|t| !t.starts_with("TYPE_6") && !t.starts_with("TYPE_7"))
+    let command = CommandKind::from_number(req.command_type)
         .ok_or_else(|| ApiError::bad_request("command_type", format!("{} is not a command type", req.command_type)))?;
     let scope = SCOPES.get(usize::try_from(req.scope).unwrap_or(0)).copied().unwrap_or(SCOPES[0]);
-    let needs_ids = !matches!(*type_name, "TYPE_UPDATE" | "TYPE_STOP_SCENARIO" | "TYPE_RUN_SCRIPT");
-    if needs_ids && req.script_ids.is_empty() {
-        return Err(ApiError::bad_request("script_ids", format!("is required for {type_name}")));
+    if command.needs_script_ids() && req.script_ids.is_empty() {
+        return Err(ApiError::bad_request("script_ids", format!("is required for {command}")));
     }
-    let run = if *type_name == "TYPE_RUN_SIMPLE_SCRIPT" { None } else { Some(run_row(app, req.run_id).await?) };
+    // Every command but a smoke run acts on an existing run.
+    let run = match command {
+        CommandKind::RunSimpleScript => None,
+        _ => Some(run_row(app, req.run_id).await?),
+    };
     let percentage = req.percentage_of_target.unwrap_or(0);
     let increase = req.increase_rps.unwrap_or(0);
-    let conn = app.db.conn().await?;
-    let command_id: i64 = conn
-        .query_one(
-            "INSERT INTO commands (type, scope, run_id, script_ids, status, hostname, percentage_of_target, increase_rps)
-             VALUES ($1, $2, $3, $4, 'STATUS_PROCESSED', $5, $6, $7) RETURNING id",
-            &[
-                type_name,
-                &scope,
-                &run.as_ref().map(|r| r.id),
-                &req.script_ids,
-                &hostname(),
-                &percentage,
-                &increase,
-            ],
+    let command_id = {
+        let conn = app.db.conn().await?;
+        w::command_received(
+            &conn,
+            &NewCommand {
+                command,
+                scope,
+                run_id: run.as_ref().map(|r| r.id),
+                script_ids: &req.script_ids,
+                hostname: &hostname(),
+                percentage,
+                increase_rps: increase,
+            },
         )
         .await?
-        .get(0);
-    drop(conn);
-    let outcome: ApiResult<()> = async {
-        match *type_name {
-            "TYPE_STOP_SCENARIO" => stop_run(app, run.as_ref().expect("run").id, "command").await,
-            "TYPE_STOP_SCRIPT" => stop_script_runs(app, run.as_ref().expect("run"), &req.script_ids).await,
-            "TYPE_UPDATE" | "TYPE_ADJUSTMENT" if increase > 0 => {
-                for id in &req.script_ids {
-                    let id = i32::try_from(*id).map_err(|_| ApiError::bad_request("script_ids", "out of range"))?;
-                    increase_simple_script(
-                        app,
-                        IncreaseSimpleScriptRequest {
-                            run_id: req.run_id,
-                            simple_script_id: id,
-                            increase_by_rps: increase,
-                        },
-                    )
-                    .await?;
-                }
-                Ok(())
-            }
-            "TYPE_UPDATE" | "TYPE_ADJUSTMENT" => {
-                adjust_to(app, run.as_ref().expect("run"), percentage, "command").await.map(|_| ())
-            }
-            "TYPE_RUN_SIMPLE_SCRIPT" => {
-                let id = i32::try_from(req.script_ids[0])
-                    .map_err(|_| ApiError::bad_request("script_ids", "out of range"))?;
-                start_simple_script(app, crate::wire::scripts::SimpleScriptIdRequest { simple_script_id: id })
-                    .await
-                    .map(|_| ())
-            }
-            "TYPE_RUN_SCRIPT" => {
-                let id = req.script_ids.first().copied().unwrap_or(0);
-                Err(ApiError::unprocessable(
-                    "command_type",
-                    format!("TYPE_RUN_SCRIPT: script {id}: extended scripts cannot run yet"),
-                ))
-            }
-            _ => {
-                // TYPE_RUN_SCENARIO_UNSPECIFIED: (re)apply an active run's desired state.
-                let run = run.as_ref().expect("run");
-                if run.status == "STATUS_STOPPED_UNSPECIFIED" {
-                    return Err(ApiError::conflict(format!(
-                        "run_id: run {} is stopped; start the scenario anew",
-                        run.id
-                    )));
-                }
-                push(app, run.id).await;
-                Ok(())
-            }
-        }
-    }
-    .await;
-    let (status, error) = match &outcome {
-        Ok(()) => ("STATUS_COMPLETED", String::new()),
-        Err(e) => ("STATUS_FAILED", e.message.clone()),
     };
-    let conn = app.db.conn().await?;
-    let row = conn
-        .query_one(
-            "UPDATE commands SET status = $2, error_description = $3, updated_at = now() WHERE id = $1
-             RETURNING created_at, updated_at",
-            &[&command_id, &status, &error],
-        )
-        .await?;
+    let outcome = execute_command(app, command, run.as_ref(), &req, percentage, increase).await;
+    let (status, error) = match &outcome {
+        Ok(()) => (CommandStatus::Completed, String::new()),
+        Err(e) => (CommandStatus::Failed, e.message.clone()),
+    };
+    let (created, updated) = {
+        let conn = app.db.conn().await?;
+        w::command_done(&conn, command_id, status, &error).await?
+    };
     outcome?;
     let command = Command {
         command_id: id32(command_id),
-        command_type: (*type_name).to_string(),
+        command_type: command.as_str().to_string(),
         scope: scope.to_string(),
         run_id: run.as_ref().map(|r| id32(r.id)),
         script_ids: req.script_ids.iter().map(ToString::to_string).collect(),
-        status: status.into(),
+        status: status.as_str().into(),
         error_description: error,
         hostname: hostname(),
-        created_at: Some(q::timestamp(row.get(0))),
-        updated_at: Some(q::timestamp(row.get(1))),
+        created_at: Some(q::timestamp(created)),
+        updated_at: Some(q::timestamp(updated)),
         percentage_of_target: percentage,
         increase_rps: increase,
     };
     Ok(CommandNewResponse { status: true, message: String::new(), command: Some(command) })
+}
+
+/// What a command does. `run` is set for every command but a smoke run.
+async fn execute_command(
+    app: &AppState,
+    command: CommandKind,
+    run: Option<&RunRow>,
+    req: &CommandNewRequest,
+    percentage: i32,
+    increase: i32,
+) -> ApiResult<()> {
+    let script_id = |id: i64| i32::try_from(id).map_err(|_| ApiError::bad_request("script_ids", "out of range"));
+    match (command, run) {
+        (CommandKind::RunSimpleScript, _) => {
+            let id = script_id(req.script_ids[0])?;
+            start_simple_script(app, crate::wire::scripts::SimpleScriptIdRequest { simple_script_id: id })
+                .await
+                .map(|_| ())
+        }
+        (CommandKind::RunScript, _) => {
+            let id = req.script_ids.first().copied().unwrap_or(0);
+            Err(ApiError::unprocessable(
+                "command_type",
+                format!("TYPE_RUN_SCRIPT: script {id}: extended scripts cannot run yet"),
+            ))
+        }
+        (_, None) => Err(ApiError::bad_request("run_id", "is required")),
+        (CommandKind::StopScenario, Some(run)) => stop_run(app, run.id, "command").await,
+        (CommandKind::StopScript, Some(run)) => stop_script_runs(app, run, &req.script_ids).await,
+        (CommandKind::Update | CommandKind::Adjustment, Some(_)) if increase > 0 => {
+            for id in &req.script_ids {
+                let request = IncreaseSimpleScriptRequest {
+                    run_id: req.run_id,
+                    simple_script_id: script_id(*id)?,
+                    increase_by_rps: increase,
+                };
+                increase_simple_script(app, request).await?;
+            }
+            Ok(())
+        }
+        (CommandKind::Update | CommandKind::Adjustment, Some(run)) => {
+            adjust_to(app, run, percentage, "command").await.map(|_| ())
+        }
+        (CommandKind::RunScenario, Some(run)) => {
+            // (Re)apply an active run's desired state: the controller does, now.
+            if run.status == RunStatus::Stopped {
+                return Err(ApiError::conflict(format!("run_id: run {} is stopped; start the scenario anew", run.id)));
+            }
+            app.nudge.nudge();
+            Ok(())
+        }
+    }
 }
 
 fn hostname() -> String {
@@ -728,10 +576,11 @@ pub async fn remove_logs(app: &AppState, req: RemoveLogsRequest) -> ApiResult<St
     if req.more_than_mb < 0 || req.more_than_days < 0 {
         return Err(ApiError::unprocessable("more_than_mb", "must not be negative"));
     }
-    let conn = app.db.conn().await?;
-    let enabled: i64 = conn.query_one("SELECT count(*) FROM agents WHERE enabled", &[]).await?.get(0);
-    drop(conn);
-    let answering = healthy_agents(app).await?.len();
+    let enabled = {
+        let conn = app.db.conn().await?;
+        db::control::enabled_agents(&conn).await?.0.len()
+    };
+    let answering = healthy(app, &BTreeSet::new()).await?.len();
     Ok(StdResponse::ok(format!(
         "nothing removed: Alilo agents keep no log files (their metrics reach the backend); \
          {answering} of {enabled} enabled agents answered"
@@ -825,27 +674,21 @@ pub async fn run_summary(app: &AppState, req: RunIdRequest) -> ApiResult<RunSumm
         .iter()
         .map(|sr| {
             let f = metrics::figures(seconds.iter().filter(|(id, _)| *id == sr.id).map(|(_, s)| s), None);
-            summary(sr.id, &sr.name, &sr.status, sr.desired_rps(), &f)
+            summary(sr.id, &sr.name, sr.status.as_str(), sr.desired_rps(), &f)
         })
         .collect();
     let f = metrics::figures(seconds.iter().map(|(_, s)| s), None);
     let target: f64 = srs.iter().map(ScriptRunRow::desired_rps).sum();
-    let total = summary(row.id, &row.title, &row.status, target, &f);
-    let stored = conn
-        .query_one(
-            "SELECT count(*), COALESCE(sum(pg_column_size(m.*)), 0)::bigint FROM metric_seconds m
-             JOIN jobs j ON j.id = m.job_id JOIN script_runs s ON s.id = j.script_run_id WHERE s.run_id = $1",
-            &[&row.id],
-        )
-        .await?;
+    let total = summary(row.id, &row.title, row.status.as_str(), target, &f);
+    let (stored_seconds, stored_bytes) = q::stored_size(&conn, row.id).await?;
     Ok(RunSummaryResponse {
         status: true,
         message: String::new(),
-        run_status: row.status.clone(),
+        run_status: row.status.as_str().to_string(),
         percentage_of_target: row.percentage,
         scripts,
         total: Some(total),
-        stored_seconds: stored.get(0),
-        stored_bytes: stored.get(1),
+        stored_seconds,
+        stored_bytes,
     })
 }

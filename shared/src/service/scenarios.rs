@@ -120,7 +120,10 @@ pub async fn set_steps(app: &AppState, req: SetStepsRequest) -> ApiResult<StdRes
 
 pub async fn last_run_status(app: &AppState, req: ScenarioIdRequest) -> ApiResult<LastRunStatusResponse> {
     let scenario = existing(app, req.scenario_id).await?;
-    let (status, id) = db::runs::last_of_scenario(&app.db, scenario.scenario_id.into()).await?.unwrap_or_default();
+    let (status, id) = db::runs::last_of_scenario(&app.db, scenario.scenario_id.into())
+        .await?
+        .map(|(status, id)| (status.as_str().to_string(), id))
+        .unwrap_or_default();
     Ok(LastRunStatusResponse { status: true, message: String::new(), last_run_status: status, last_run_id: id })
 }
 

@@ -14,7 +14,29 @@ function select(v, path) {
   return v;
 }
 
+function meta(r, k) {
+  const m = A.responseMeta(r._id);
+  for (const f of ["url", "proto", "error"]) {
+    Object.defineProperty(r, f, { value: m[f], writable: true, enumerable: true });
+  }
+  return m[k];
+}
+
 export class Response {
+  constructor(a) {
+    this._id = a[0];
+    this.status = a[1];
+    this.error_code = a[2];
+  }
+  get url() {
+    return meta(this, "url");
+  }
+  get proto() {
+    return meta(this, "proto");
+  }
+  get error() {
+    return meta(this, "error");
+  }
   get body() {
     const v = A.responseBody(this._id);
     Object.defineProperty(this, "body", { value: v, writable: true, enumerable: true });
@@ -35,6 +57,12 @@ export class Response {
     Object.defineProperty(this, "cookies", { value: v, writable: true, enumerable: true });
     return v;
   }
+  get remote_ip() {
+    return A.responseRemote(this._id).ip;
+  }
+  get remote_port() {
+    return A.responseRemote(this._id).port;
+  }
   get request() {
     const v = A.responseRequest(this._id);
     Object.defineProperty(this, "request", { value: v, writable: true, enumerable: true });
@@ -52,9 +80,7 @@ export class Response {
 }
 
 function send(method, url, body, params) {
-  const r = A.request(String(method).toUpperCase(), url, body, params);
-  Object.setPrototypeOf(r, Response.prototype);
-  return r;
+  return new Response(A.request(String(method).toUpperCase(), url, body, params));
 }
 
 export function request(method, url, body, params) {
@@ -97,8 +123,7 @@ export function batch(reqs) {
   const out = A.batch(norm);
   const res = Array.isArray(reqs) ? [] : {};
   keys.forEach((k, i) => {
-    Object.setPrototypeOf(out[i], Response.prototype);
-    res[k] = out[i];
+    res[k] = new Response(out[i]);
   });
   return res;
 }

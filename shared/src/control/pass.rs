@@ -1,0 +1,802 @@
+//! The run-controller's pass, and the only code that calls agents about runs.
+//!
+//! A pass:
+//! 1. **load**: one short transaction claims the active runs no other controller
+//!    holds and reads their desired state, jobs and `version` ([`db::control::load`]);
+//! 2. **poll** every live job, with no transaction open, in a bounded parallel
+//!    fan-out with short timeouts (a poll renews the job's lease);
+//! 3. **reconcile** (pure, [`super::reconcile`]) each run into actions;
+//! 4. **execute** the actions against the agents (bounded fan-out again);
+//! 5. **roll up** (pure, [`super::rollup`]) the statuses;
+//! 6. **record** in one short transaction ([`db::control::record`]): seconds and
+//!    job facts always, the roll-up only where the run's version is unchanged.
+//!
+//! User requests never call agents: they write the desired state, bump the run's
+//! version and [`Nudge`] the controller. Every database step has a deadline; when
+//! the database cannot be reached the pass runs from memory instead
+//! ([`super::outage`]).
+
+use super::agents::{Healthy, healthy};
+use super::hooks;
+use super::jobs::{self, LEASE_SECS};
+use super::outage::{self, OutageLimits, Verdict};
+use super::plan::Candidate;
+use super::reconcile::{Action, JobView, LOST_AFTER, Poll, ScriptRunView, is_lost, reconcile};
+use super::rollup::rollup;
+use crate::agent_client::AgentError;
+use crate::db::control::{JobUpdate, NewJob, PassRecord, Recorded, Rollup, RunChange};
+use crate::http::{ApiError, ApiResult};
+use crate::model::run::{Job, JobDesired, JobPhase, RunState, ScriptRunState};
+use crate::state::AppState;
+use alilo_agent_api::{JobStatus, RateChange};
+use futures::StreamExt;
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Presigned data-file URLs live this long: agents fetch them once, at start.
+const PRESIGN_TTL: Duration = Duration::from_secs(3600);
+
+/// Wakes the controller at once after a change of desired state, so a change
+/// reaches the agents in milliseconds rather than at the next scheduled pass.
+/// Cheap to clone; a nudge with nobody waiting is kept for the next wait.
+#[derive(Debug, Clone, Default)]
+pub struct Nudge(Arc<tokio::sync::Notify>);
+
+impl Nudge {
+    pub fn nudge(&self) {
+        self.0.notify_one();
+    }
+
+    /// Until the next nudge.
+    pub async fn nudged(&self) {
+        self.0.notified().await;
+    }
+}
+
+/// How a controller works.
+#[derive(Debug, Clone, Copy)]
+pub struct ControllerOptions {
+    /// A run stays claimed this long if the pass never records (it died).
+    pub claim: Duration,
+    /// Deadline of each database step (connection included).
+    pub db_budget: Duration,
+    /// Agent calls in flight at once.
+    pub fan_out: usize,
+    pub outage: OutageLimits,
+}
+
+impl Default for ControllerOptions {
+    fn default() -> Self {
+        Self {
+            claim: Duration::from_secs(20),
+            db_budget: Duration::from_secs(5),
+            fan_out: 64,
+            outage: OutageLimits::default(),
+        }
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TickOutcome {
+    /// Runs this pass claimed (others were held by another controller).
+    pub runs: usize,
+    pub polled: usize,
+    pub stored_seconds: u64,
+    /// Agent calls made to change something (start, rate, stop).
+    pub actions: usize,
+    /// Runs whose roll-up was dropped because a user changed them meanwhile.
+    pub lost_races: usize,
+    /// Set when the database could not be used: the pass ran from memory.
+    pub outage: Option<String>,
+}
+
+/// The last known state, kept across passes for database outages.
+#[derive(Debug, Default)]
+struct Memory {
+    runs: Vec<RunState>,
+    /// Facts not yet written.
+    buffer: PassRecord,
+    /// When the current outage began.
+    since: Option<Instant>,
+    /// Runs stopped on purpose during this outage.
+    stopped: BTreeSet<i64>,
+}
+
+/// A run-controller: one per process (or Lambda instance), kept across passes.
+#[derive(Debug)]
+pub struct Controller {
+    id: String,
+    options: ControllerOptions,
+    memory: Memory,
+}
+
+/// One pass of a new controller (no memory of earlier passes); tests and tools.
+pub async fn tick(app: &AppState) -> ApiResult<TickOutcome> {
+    Controller::new(ControllerOptions::default()).pass(app).await
+}
+
+fn db_timeout(budget: Duration) -> ApiError {
+    ApiError::unavailable("the database", format!("no answer within {} ms", budget.as_millis()))
+}
+
+/// Run `futures` at most `limit` at a time; results in order.
+async fn bounded<F: Future>(limit: usize, futures: Vec<F>) -> Vec<F::Output> {
+    futures::stream::iter(futures).buffered(limit.max(1)).collect().await
+}
+
+/// Why a job's share moves, for its reason and the run's audit.
+fn lost_reason(job: &Job, poll: Poll, agent_said: Option<&str>) -> String {
+    match poll {
+        _ if job.phase == JobPhase::Starting => "never started".into(),
+        Poll::Expired => {
+            "lease expired: no controller renewed it in time (a controller outage; the agent was healthy)".into()
+        }
+        Poll::Abandoned => format!("its agent ended it: {}", agent_said.unwrap_or("no reason given")),
+        _ => format!("agent stopped answering ({LOST_AFTER} polls in a row)"),
+    }
+}
+
+/// An agent call decided this pass.
+enum Call {
+    Start { run: usize, job: usize, rps: f64, scale: f64 },
+    Place { run: usize, job: NewJob, rps: f64 },
+    Rate { run: usize, job: usize, rps: f64, scale: f64 },
+    Stop { run: usize, job: usize },
+}
+
+enum Answer {
+    Started(Result<Option<JobStatus>, AgentError>),
+    Rated(Result<(), AgentError>),
+    Stopped(Result<JobStatus, AgentError>),
+}
+
+impl Controller {
+    pub fn new(options: ControllerOptions) -> Self {
+        Self { id: uuid::Uuid::new_v4().to_string(), options, memory: Memory::default() }
+    }
+
+    /// Whether facts wait in memory for the database.
+    pub fn buffered_seconds(&self) -> usize {
+        self.memory.buffer.buffered_seconds()
+    }
+
+    async fn db_load(&self, app: &AppState) -> ApiResult<Vec<RunState>> {
+        let budget = self.options.db_budget;
+        let mut conn = tokio::time::timeout(budget, app.db.conn()).await.map_err(|_| db_timeout(budget))??;
+        match tokio::time::timeout(budget, crate::db::control::load(&mut conn, &self.id, self.options.claim)).await {
+            Ok(runs) => runs,
+            Err(_) => {
+                // A connection cut mid-query must not go back to the pool.
+                drop(deadpool_postgres::Object::take(conn));
+                Err(db_timeout(budget))
+            }
+        }
+    }
+
+    async fn db_record(&self, app: &AppState, record: &PassRecord) -> ApiResult<Recorded> {
+        let budget = self.options.db_budget;
+        let mut conn = tokio::time::timeout(budget, app.db.conn()).await.map_err(|_| db_timeout(budget))??;
+        match tokio::time::timeout(budget, crate::db::control::record(&mut conn, &self.id, record)).await {
+            Ok(done) => done,
+            Err(_) => {
+                drop(deadpool_postgres::Object::take(conn));
+                Err(db_timeout(budget))
+            }
+        }
+    }
+
+    /// One pass over every active run this controller can claim.
+    #[tracing::instrument(skip_all, fields(controller = %self.id))]
+    pub async fn pass(&mut self, app: &AppState) -> ApiResult<TickOutcome> {
+        let mut out = TickOutcome::default();
+        if !self.memory.buffer.is_empty() {
+            let buffered = std::mem::take(&mut self.memory.buffer);
+            match self.db_record(app, &buffered).await {
+                Ok(done) => {
+                    tracing::info!(
+                        seconds = done.stored_seconds,
+                        outage_secs = self.memory.since.map_or(0, |s| s.elapsed().as_secs()),
+                        "the database answers again: buffered seconds written"
+                    );
+                    out.stored_seconds += done.stored_seconds;
+                    self.memory.stopped.clear();
+                }
+                Err(e) => {
+                    self.memory.buffer = buffered;
+                    return Ok(self.outage_pass(app, &e).await);
+                }
+            }
+        }
+        let mut runs = match self.db_load(app).await {
+            Ok(runs) => runs,
+            Err(e) => return Ok(self.outage_pass(app, &e).await),
+        };
+        self.memory.since = None;
+        out.runs = runs.len();
+        let mut rec = PassRecord { release: runs.iter().map(|r| r.id).collect(), ..PassRecord::default() };
+
+        // 2. Poll every live job.
+        let mut polls: BTreeMap<(usize, usize), Poll> = BTreeMap::new();
+        let mut said: BTreeMap<(usize, usize), String> = BTreeMap::new();
+        let targets: Vec<(usize, usize)> = runs
+            .iter()
+            .enumerate()
+            .flat_map(|(r, run)| {
+                run.jobs
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, j)| !j.phase.is_ended() && j.phase != JobPhase::Starting)
+                    .map(move |(j, _)| (r, j))
+            })
+            .collect();
+        out.polled = targets.len();
+        let answers = bounded(
+            self.options.fan_out,
+            targets
+                .iter()
+                .map(|&(r, j)| {
+                    let job = &runs[r].jobs[j];
+                    app.agents.poll(&job.base_url, &job.key, job.cursor)
+                })
+                .collect(),
+        )
+        .await;
+        for (&(r, j), answer) in targets.iter().zip(answers) {
+            let run_id = runs[r].id;
+            let stop_wanted = stop_wanted(&runs[r], &runs[r].jobs[j]);
+            let job = &mut runs[r].jobs[j];
+            let poll = match answer {
+                Ok(status) => {
+                    hooks::observe(run_id, job, &status);
+                    let early = status.state.is_terminal() && !stop_wanted;
+                    let reason = status.reason.clone().unwrap_or_default();
+                    let poll = if early && reason.starts_with("lease expired") {
+                        Poll::Expired
+                    } else if early && reason.starts_with("agent shutting down") {
+                        Poll::Abandoned
+                    } else {
+                        Poll::Seen
+                    };
+                    if poll != Poll::Seen {
+                        said.insert((r, j), reason.clone());
+                    }
+                    seen(&mut rec, job, &status, poll == Poll::Seen);
+                    poll
+                }
+                Err(AgentError::NotFound) => Poll::Forgotten,
+                Err(e) => {
+                    job.poll_failures += 1;
+                    rec.job(job.id, JobUpdate { failed: true, reason: Some(e.to_string()), ..JobUpdate::default() });
+                    Poll::Unreachable
+                }
+            };
+            polls.insert((r, j), poll);
+        }
+
+        // 3. Reconcile each run; healthy agents are probed only when a share must move.
+        let mut plans: Vec<Vec<Action>> = Vec::with_capacity(runs.len());
+        let mut healthy_agents: Option<Vec<Healthy>> = None;
+        for (r, run) in runs.iter().enumerate() {
+            let views = views(run, |j| polls.get(&(r, j)).copied());
+            let srs: Vec<ScriptRunView> = run
+                .script_runs
+                .iter()
+                .map(|s| ScriptRunView { id: s.id, tag: s.tag.clone(), desired_rps: s.desired_rps })
+                .collect();
+            let losing = views.iter().any(|v| !v.ended && !v.stop_wanted && is_lost(v));
+            let candidates: Vec<Candidate> = if losing {
+                if healthy_agents.is_none() {
+                    let unreachable: BTreeSet<i64> = runs
+                        .iter()
+                        .enumerate()
+                        .flat_map(|(r, run)| run.jobs.iter().enumerate().map(move |(j, job)| ((r, j), job)))
+                        .filter(|(at, _)| matches!(polls.get(at), Some(Poll::Unreachable | Poll::Abandoned)))
+                        .filter_map(|(_, job)| job.agent_id)
+                        .collect();
+                    healthy_agents = Some(healthy(app, &unreachable).await.unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, "healthy agents unknown this pass: no share moves");
+                        Vec::new()
+                    }));
+                }
+                healthy_agents.as_deref().unwrap_or_default().iter().map(|h| h.candidate.clone()).collect()
+            } else {
+                Vec::new()
+            };
+            plans.push(reconcile(&views, &srs, &candidates));
+        }
+
+        // Database-only actions now; agent calls collected.
+        let urls: BTreeMap<i64, String> =
+            healthy_agents.iter().flatten().map(|h| (h.candidate.agent_id, h.base_url.clone())).collect();
+        let mut calls: Vec<Call> = Vec::new();
+        for (r, actions) in plans.into_iter().enumerate() {
+            let moving: BTreeSet<i64> = actions
+                .iter()
+                .filter_map(|a| match a {
+                    Action::Place { script_run_id, .. } => Some(*script_run_id),
+                    Action::Grow { job, .. } => runs[r].jobs.iter().find(|j| j.id == *job).map(|j| j.script_run_id),
+                    _ => None,
+                })
+                .collect();
+            for action in actions {
+                let index = |run: &RunState, id: i64| {
+                    run.jobs.iter().position(|j| j.id == id).expect("an action's job is loaded")
+                };
+                match action {
+                    Action::Lost { job } => {
+                        let j = index(&runs[r], job);
+                        let poll = polls.get(&(r, j)).copied().unwrap_or(Poll::Skipped);
+                        let run_id = runs[r].id;
+                        let stopping = stop_wanted(&runs[r], &runs[r].jobs[j]);
+                        let job = &mut runs[r].jobs[j];
+                        let reason = lost_reason(job, poll, said.get(&(r, j)).map(String::as_str));
+                        let next = if moving.contains(&job.script_run_id) {
+                            format!("its share {:.3} moves", job.share)
+                        } else if stopping {
+                            "the script run is stopping".into()
+                        } else {
+                            "no healthy agent carrying its tag can take its share".into()
+                        };
+                        rec.changes.push(RunChange {
+                            run_id,
+                            script_run_id: Some(job.script_run_id),
+                            what: format!("job {} on {} lost: {reason}; {next}", job.key, job.base_url),
+                        });
+                        // An agent that said the job ended is believed; an unreachable
+                        // one's job may still send until its lease runs out.
+                        job.phase = match poll {
+                            Poll::Abandoned | Poll::Expired => JobPhase::Finished,
+                            _ => JobPhase::Lost,
+                        };
+                        rec.job(
+                            job.id,
+                            JobUpdate { phase: Some(job.phase), reason: Some(reason), ..JobUpdate::default() },
+                        );
+                    }
+                    Action::Grow { job, share } => {
+                        let j = index(&runs[r], job);
+                        let job = &mut runs[r].jobs[j];
+                        job.share = (job.share + share).min(1.0);
+                        rec.job(job.id, JobUpdate { share: Some(job.share), ..JobUpdate::default() });
+                    }
+                    Action::Place { script_run_id, agent_id, share, rps } => {
+                        let Some(base_url) = urls.get(&agent_id).cloned() else { continue };
+                        let job = NewJob {
+                            script_run_id,
+                            agent_id,
+                            base_url,
+                            key: uuid::Uuid::new_v4().to_string(),
+                            share,
+                            update: JobUpdate::default(),
+                            buckets: Vec::new(),
+                        };
+                        calls.push(Call::Place { run: r, job, rps });
+                    }
+                    Action::Start { job, rps, scale } => {
+                        calls.push(Call::Start { run: r, job: index(&runs[r], job), rps, scale });
+                    }
+                    Action::Rate { job, rps, scale } => {
+                        calls.push(Call::Rate { run: r, job: index(&runs[r], job), rps, scale });
+                    }
+                    Action::Stop { job } => calls.push(Call::Stop { run: r, job: index(&runs[r], job) }),
+                }
+            }
+        }
+
+        // 4. Execute against the agents.
+        out.actions = calls.len();
+        let answers = bounded(self.options.fan_out, calls.iter().map(|c| self.call(app, &runs, c)).collect()).await;
+        let mut placed: Vec<(usize, NewJob)> = Vec::new();
+        for (call, answer) in calls.into_iter().zip(answers) {
+            match (call, answer) {
+                (Call::Start { run, job, rps, scale }, Answer::Started(result)) => {
+                    let run_id = runs[run].id;
+                    let job = &mut runs[run].jobs[job];
+                    started(&mut rec, run_id, job, result, rps, scale);
+                }
+                (Call::Place { run, mut job, rps }, Answer::Started(result)) => {
+                    let scale = job.share;
+                    let mut shadow = shadow_job(&job);
+                    let mut sub = PassRecord::default();
+                    started(&mut sub, runs[run].id, &mut shadow, result, rps, scale);
+                    job.update = sub.jobs.remove(&shadow.id).unwrap_or_default();
+                    job.buckets = sub.seconds.into_iter().map(|(_, b)| b).collect();
+                    if job.update.phase.is_none() {
+                        job.update.phase = Some(JobPhase::Starting);
+                    }
+                    shadow.phase = job.update.phase.unwrap_or(JobPhase::Starting);
+                    runs[run].jobs.push(shadow);
+                    placed.push((run, job));
+                }
+                (Call::Rate { run, job, rps, scale }, Answer::Rated(result)) => {
+                    let job = &mut runs[run].jobs[job];
+                    match result {
+                        Ok(()) => {
+                            job.sent = Some((rps, scale));
+                            rec.job(job.id, JobUpdate { sent: Some((rps, scale)), ..JobUpdate::default() });
+                        }
+                        Err(e) => rec.job(job.id, JobUpdate { reason: Some(e.to_string()), ..JobUpdate::default() }),
+                    }
+                }
+                (Call::Stop { run, job }, Answer::Stopped(result)) => {
+                    let run_id = runs[run].id;
+                    let job = &mut runs[run].jobs[job];
+                    stopped(&mut rec, run_id, job, result);
+                }
+                _ => unreachable!("each call has its kind of answer"),
+            }
+        }
+        rec.new_jobs = placed.into_iter().map(|(_, j)| j).collect();
+
+        // 5. Roll up.
+        for run in &runs {
+            let (status, script_runs) = rollup(run.status, &run.script_runs, &run.jobs);
+            rec.rollups.push(Rollup { run_id: run.id, version: run.version, was: run.status, status, script_runs });
+        }
+
+        // 6. Record.
+        match self.db_record(app, &rec).await {
+            Ok(done) => {
+                out.stored_seconds += done.stored_seconds;
+                out.lost_races = done.lost_races;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e.message, "pass not recorded: its facts wait in memory");
+                out.outage = Some(e.message.clone());
+                self.memory.since.get_or_insert_with(Instant::now);
+                self.memory.buffer.absorb(rec);
+            }
+        }
+        hooks::after_pass(app, &runs).await;
+        self.memory.runs = runs;
+        Ok(out)
+    }
+
+    /// One agent call.
+    async fn call(&self, app: &AppState, runs: &[RunState], call: &Call) -> Answer {
+        let start = |job: &Job, sr: Option<&ScriptRunState>, started_ms: i64, rps: f64, scale: f64| {
+            let (job, sr) = (job.clone(), sr.cloned());
+            async move {
+                let sr = sr.ok_or_else(|| AgentError::Status(0, "script run vanished".into()))?;
+                let data_url =
+                    match &sr.data_key {
+                        Some(key) => Some(app.storage.presign_get(key, PRESIGN_TTL).await.map_err(|e| {
+                            AgentError::Status(0, format!("cannot presign the data file {key}: {e:#}"))
+                        })?),
+                        None => None,
+                    };
+                let spec = jobs::for_agent(&sr.spec, rps, scale, started_ms, data_url);
+                match app.agents.start(&job.base_url, &job.key, &spec).await {
+                    Ok(status) => Ok(Some(status)),
+                    // Started before with another spec (a retried start after a
+                    // change): the job exists, so bring its rate along instead.
+                    Err(AgentError::Status(409, _)) => {
+                        let change = RateChange { scale: Some(scale), target_rps: Some(rps) };
+                        app.agents.rate(&job.base_url, &job.key, &change).await.map(|_| None)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        match call {
+            Call::Start { run, job, rps, scale } => {
+                let run = &runs[*run];
+                let job = &run.jobs[*job];
+                Answer::Started(start(job, sr_of(run, job.script_run_id), run.started_ms, *rps, *scale).await)
+            }
+            Call::Place { run, job, rps } => {
+                let run = &runs[*run];
+                let shadow = shadow_job(job);
+                Answer::Started(start(&shadow, sr_of(run, job.script_run_id), run.started_ms, *rps, job.share).await)
+            }
+            Call::Rate { run, job, rps, scale } => {
+                let job = &runs[*run].jobs[*job];
+                let change = RateChange { scale: Some(*scale), target_rps: Some(*rps) };
+                Answer::Rated(match app.agents.rate(&job.base_url, &job.key, &change).await {
+                    // A finished job refuses changes: the next poll records it.
+                    Ok(_) | Err(AgentError::Status(409, _)) => Ok(()),
+                    Err(e) => Err(e),
+                })
+            }
+            Call::Stop { run, job } => {
+                let job = &runs[*run].jobs[*job];
+                Answer::Stopped(app.agents.stop(&job.base_url, &job.key, job.cursor).await)
+            }
+        }
+    }
+
+    /// A pass while the database cannot be reached: poll the remembered jobs
+    /// (renewing their leases) and buffer what they say, or stop them on purpose
+    /// once the outage is too long or the buffer full.
+    async fn outage_pass(&mut self, app: &AppState, cause: &ApiError) -> TickOutcome {
+        let since = *self.memory.since.get_or_insert_with(Instant::now);
+        let verdict = outage::verdict(since.elapsed(), self.memory.buffer.buffered_seconds(), &self.options.outage);
+        tracing::warn!(
+            error = %cause.message,
+            outage_secs = since.elapsed().as_secs(),
+            buffered = self.memory.buffer.buffered_seconds(),
+            stopping = matches!(verdict, Verdict::Stop(_)),
+            "the database is unreachable: the run-controller works from memory"
+        );
+        let mut out = TickOutcome { outage: Some(cause.message.clone()), ..TickOutcome::default() };
+        let mut rec = PassRecord::default();
+        let targets: Vec<(usize, usize)> = self
+            .memory
+            .runs
+            .iter()
+            .enumerate()
+            .filter(|(_, run)| !self.memory.stopped.contains(&run.id))
+            .flat_map(|(r, run)| {
+                run.jobs
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, j)| !j.phase.is_ended() && j.phase != JobPhase::Starting)
+                    .map(move |(j, _)| (r, j))
+            })
+            .collect();
+        out.polled = targets.len();
+        let runs = &self.memory.runs;
+        match &verdict {
+            Verdict::RideOut => {
+                let answers = bounded(
+                    self.options.fan_out,
+                    targets
+                        .iter()
+                        .map(|&(r, j)| {
+                            let job = &runs[r].jobs[j];
+                            app.agents.poll(&job.base_url, &job.key, job.cursor)
+                        })
+                        .collect(),
+                )
+                .await;
+                for (&(r, j), answer) in targets.iter().zip(answers) {
+                    let run_id = self.memory.runs[r].id;
+                    let job = &mut self.memory.runs[r].jobs[j];
+                    if let Ok(status) = answer {
+                        hooks::observe(run_id, job, &status);
+                        seen(&mut rec, job, &status, true);
+                    }
+                }
+            }
+            Verdict::Stop(why) => {
+                let answers = bounded(
+                    self.options.fan_out,
+                    targets
+                        .iter()
+                        .map(|&(r, j)| {
+                            let job = &runs[r].jobs[j];
+                            app.agents.stop(&job.base_url, &job.key, job.cursor)
+                        })
+                        .collect(),
+                )
+                .await;
+                out.actions = targets.len();
+                for (&(r, j), answer) in targets.iter().zip(answers) {
+                    let run_id = self.memory.runs[r].id;
+                    let job = &mut self.memory.runs[r].jobs[j];
+                    stopped(&mut rec, run_id, job, answer);
+                    rec.job(job.id, JobUpdate { reason: Some(why.clone()), ..JobUpdate::default() });
+                }
+                for run in &self.memory.runs {
+                    if self.memory.stopped.insert(run.id) {
+                        rec.stopped.push((run.id, why.clone()));
+                    }
+                }
+                tracing::error!(runs = self.memory.stopped.len(), reason = %why, "runs stopped on purpose");
+            }
+        }
+        // Jobs placed by a pass whose record failed have no id yet: their facts
+        // join their row, inserted with the buffer.
+        for (id, update) in std::mem::take(&mut rec.jobs) {
+            if id < 0 {
+                if let Some(key) = self.memory.runs.iter().flat_map(|r| &r.jobs).find(|j| j.id == id).map(|j| &j.key)
+                    && let Some(new) = self.memory.buffer.new_jobs.iter_mut().find(|n| &n.key == key)
+                {
+                    new.update.merge(update);
+                    new.buckets.extend(rec.seconds.iter().filter(|(j, _)| *j == id).map(|(_, b)| b.clone()));
+                }
+            } else {
+                rec.jobs.insert(id, update);
+            }
+        }
+        rec.seconds.retain(|(id, _)| *id >= 0);
+        self.memory.buffer.absorb(rec);
+        out
+    }
+}
+
+/// A job placed this pass, before it has a row: a stand-in with a negative id.
+fn shadow_job(job: &NewJob) -> Job {
+    // Negative ids never collide with rows; the key identifies it until inserted.
+    let id = -i64::from(u32::from_str_radix(&job.key.replace('-', "")[..8], 16).unwrap_or(1)).max(1);
+    Job {
+        id,
+        script_run_id: job.script_run_id,
+        agent_id: Some(job.agent_id),
+        base_url: job.base_url.clone(),
+        key: job.key.clone(),
+        share: job.share,
+        desired: JobDesired::Run,
+        phase: JobPhase::Starting,
+        sent: None,
+        cursor: 0,
+        poll_failures: 0,
+        unseen_for: None,
+    }
+}
+
+fn sr_of(run: &RunState, id: i64) -> Option<&ScriptRunState> {
+    run.script_runs.iter().find(|s| s.id == id)
+}
+
+/// Whether a job should stop: it was told to, or its script run (or run) should.
+fn stop_wanted(run: &RunState, job: &Job) -> bool {
+    job.desired == JobDesired::Stop || sr_of(run, job.script_run_id).is_none_or(|s| s.stop_wanted)
+}
+
+/// The reconciler's view of a run's jobs, with this pass's polls.
+fn views(run: &RunState, poll_of: impl Fn(usize) -> Option<Poll>) -> Vec<JobView> {
+    run.jobs
+        .iter()
+        .enumerate()
+        .map(|(i, j)| JobView {
+            id: j.id,
+            script_run_id: j.script_run_id,
+            agent_id: j.agent_id,
+            share: j.share,
+            ended: j.phase.is_ended(),
+            started: j.phase != JobPhase::Starting,
+            stop_wanted: stop_wanted(run, j),
+            sent: j.sent,
+            // A job whose start failed LOST_AFTER times in a row moves like a lost one.
+            poll: poll_of(i).unwrap_or(match (j.phase, j.poll_failures) {
+                (JobPhase::Starting, n) if n >= LOST_AFTER => Poll::Unreachable,
+                (JobPhase::Starting, _) => Poll::Skipped,
+                _ => Poll::Seen,
+            }),
+            poll_failures: j.poll_failures,
+        })
+        .collect()
+}
+
+/// Fold what an agent said about a job into the job and the record. `accept`:
+/// take its state (a job ended early keeps its phase until reconciled).
+fn seen(rec: &mut PassRecord, job: &mut Job, status: &JobStatus, accept: bool) {
+    job.poll_failures = 0;
+    job.unseen_for = Some(0.0);
+    job.cursor = job.cursor.max(status.cursor);
+    let mut update = JobUpdate {
+        cursor: Some(status.cursor),
+        seen: true,
+        reason: Some(status.reason.clone().unwrap_or_default()),
+        ..JobUpdate::default()
+    };
+    if accept {
+        job.phase = status.state.into();
+        update.phase = Some(job.phase);
+    }
+    rec.seconds.extend(status.buckets.iter().map(|b| (job.id, b.clone())));
+    rec.job(job.id, update);
+}
+
+/// Fold the answer to a start.
+fn started(
+    rec: &mut PassRecord,
+    run_id: i64,
+    job: &mut Job,
+    result: Result<Option<JobStatus>, AgentError>,
+    rps: f64,
+    scale: f64,
+) {
+    match result {
+        Ok(status) => {
+            if let Some(status) = status {
+                hooks::observe(run_id, job, &status);
+                seen(rec, job, &status, true);
+            } else if job.phase == JobPhase::Starting {
+                // Known to its agent (409): it runs.
+                job.phase = JobPhase::Running;
+                rec.job(job.id, JobUpdate { phase: Some(JobPhase::Running), ..JobUpdate::default() });
+            }
+            job.sent = Some((rps, scale));
+            rec.job(job.id, JobUpdate { sent: Some((rps, scale)), ..JobUpdate::default() });
+        }
+        Err(e) => {
+            job.poll_failures += 1;
+            rec.job(job.id, JobUpdate { reason: Some(e.to_string()), failed: true, ..JobUpdate::default() });
+        }
+    }
+}
+
+/// Fold the answer to a stop.
+fn stopped(rec: &mut PassRecord, run_id: i64, job: &mut Job, result: Result<JobStatus, AgentError>) {
+    match result {
+        Ok(status) => {
+            hooks::observe(run_id, job, &status);
+            seen(rec, job, &status, true);
+            if !job.phase.is_ended() {
+                job.phase = JobPhase::Finished;
+            }
+            job.desired = JobDesired::Stop;
+            rec.job(
+                job.id,
+                JobUpdate { phase: Some(job.phase), desired: Some(JobDesired::Stop), ..JobUpdate::default() },
+            );
+        }
+        Err(AgentError::NotFound) => {
+            job.phase = JobPhase::Finished;
+            job.desired = JobDesired::Stop;
+            rec.job(
+                job.id,
+                JobUpdate {
+                    phase: Some(JobPhase::Finished),
+                    desired: Some(JobDesired::Stop),
+                    reason: Some("unknown to its agent when stopped".into()),
+                    ..JobUpdate::default()
+                },
+            );
+        }
+        Err(e) => {
+            // Retried next pass; once the agent's lease has run out since it was
+            // last seen, the job has stopped by itself.
+            if job.unseen_for.is_none_or(|s| s > LEASE_SECS) {
+                job.phase = JobPhase::Lost;
+            }
+            rec.job(job.id, JobUpdate { phase: Some(job.phase), reason: Some(e.to_string()), ..JobUpdate::default() });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(phase: JobPhase) -> Job {
+        Job {
+            id: 1,
+            script_run_id: 10,
+            agent_id: Some(1),
+            base_url: "http://a:8888".into(),
+            key: "k".into(),
+            share: 1.0,
+            desired: JobDesired::Run,
+            phase,
+            sent: None,
+            cursor: 0,
+            poll_failures: LOST_AFTER,
+            unseen_for: Some(3.0),
+        }
+    }
+
+    #[test]
+    fn a_job_ended_by_lease_expiry_is_not_blamed_on_its_agent() {
+        let why = lost_reason(&job(JobPhase::Running), Poll::Expired, Some("lease expired: no read for 60s"));
+        assert!(why.starts_with("lease expired") && why.contains("agent was healthy"), "{why}");
+        assert!(!why.contains("stopped answering"), "{why}");
+    }
+
+    #[test]
+    fn each_way_of_losing_a_job_has_its_own_reason() {
+        let running = job(JobPhase::Running);
+        assert!(lost_reason(&running, Poll::Unreachable, None).starts_with("agent stopped answering"));
+        assert_eq!(
+            lost_reason(&running, Poll::Abandoned, Some("agent shutting down")),
+            "its agent ended it: agent shutting down"
+        );
+        assert_eq!(lost_reason(&job(JobPhase::Starting), Poll::Unreachable, None), "never started");
+    }
+
+    #[test]
+    fn a_stop_that_cannot_reach_the_agent_ends_the_job_only_after_its_lease() {
+        let mut rec = PassRecord::default();
+        let mut recent = job(JobPhase::Stopping);
+        stopped(&mut rec, 1, &mut recent, Err(AgentError::Unreachable("refused".into())));
+        assert_eq!(recent.phase, JobPhase::Stopping);
+        let mut old = Job { unseen_for: Some(LEASE_SECS + 1.0), ..job(JobPhase::Stopping) };
+        stopped(&mut rec, 1, &mut old, Err(AgentError::Unreachable("refused".into())));
+        assert_eq!(old.phase, JobPhase::Lost);
+    }
+}

@@ -1,0 +1,455 @@
+//! The run-controller's two short transactions: [`load`] claims the active runs
+//! and reads their desired state and jobs; [`record`] writes what one pass (or a
+//! database outage's buffer) learnt and did. No agent is called while either is
+//! open.
+//!
+//! What a pass writes falls in two kinds:
+//! - facts, always written: the agents' seconds (stored once: the primary key
+//!   drops a second read twice), what the agents said about each job, what they
+//!   were told, jobs placed or found lost. The claim makes this pass the only one
+//!   acting on the run's jobs, so these never race another controller.
+//! - the roll-up of statuses (the run's, its script runs'), written only when the
+//!   run's `version` is still the one loaded: a user change made during the pass
+//!   wins, and the next pass rolls up from the new state.
+
+use crate::http::ApiResult;
+use crate::model::run::{
+    Job, JobDesired, JobPhase, RunState, RunStatus, ScriptRunDesired, ScriptRunState, ScriptRunStatus, desired_rps,
+};
+use alilo_agent_api::{Bucket, JobSpec};
+use deadpool_postgres::GenericClient;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio_postgres::types::Json;
+
+/// Claim every active run not claimed by another controller (for `claim`), and
+/// read each one's desired state and jobs, in one short transaction.
+pub async fn load(
+    client: &mut deadpool_postgres::Object,
+    controller: &str,
+    claim: Duration,
+) -> ApiResult<Vec<RunState>> {
+    let tx = client.transaction().await?;
+    let active: Vec<&str> = RunStatus::ACTIVE.iter().map(|s| s.as_str()).collect();
+    let rows = tx
+        .query(
+            "UPDATE runs SET claimed_by = $1, claimed_until = now() + make_interval(secs => $2)
+             WHERE status = ANY($3) AND (claimed_until IS NULL OR claimed_until < now() OR claimed_by = $1)
+             RETURNING id, status, version, (extract(epoch FROM started_at) * 1000)::bigint",
+            &[&controller, &claim.as_secs_f64(), &active],
+        )
+        .await?;
+    let mut runs: BTreeMap<i64, RunState> = rows
+        .iter()
+        .map(|r| {
+            let id: i64 = r.get(0);
+            (
+                id,
+                RunState {
+                    id,
+                    status: r.get(1),
+                    version: r.get(2),
+                    started_ms: r.get(3),
+                    script_runs: Vec::new(),
+                    jobs: Vec::new(),
+                },
+            )
+        })
+        .collect();
+    if runs.is_empty() {
+        tx.commit().await?;
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = runs.keys().copied().collect();
+    for r in tx
+        .query(
+            "SELECT id, run_id, tag, spec, data_key, target_rps, percentage, extra_rps, desired, status
+             FROM script_runs WHERE run_id = ANY($1) ORDER BY run_id, id",
+            &[&ids],
+        )
+        .await?
+    {
+        let run = runs.get_mut(&r.get::<_, i64>(1)).expect("a script run of a loaded run");
+        let Json(spec): Json<JobSpec> = r.get(3);
+        let desired: ScriptRunDesired = r.get(8);
+        let rps = desired_rps(r.get(5), r.get(6), r.get(7), desired);
+        run.script_runs.push(ScriptRunState {
+            id: r.get(0),
+            tag: r.get(2),
+            spec,
+            data_key: r.get(4),
+            desired_rps: rps,
+            stop_wanted: run.status == RunStatus::Stopping || desired == ScriptRunDesired::Stopped || rps <= 0.0,
+            status: r.get(9),
+        });
+    }
+    for r in tx
+        .query(
+            "SELECT s.run_id, j.id, j.script_run_id, j.agent_id, j.base_url, j.job_key, j.share, j.desired, j.state,
+                    j.sent_rps, j.sent_scale, j.cursor, j.poll_failures,
+                    extract(epoch FROM now() - j.last_seen)::float8
+             FROM jobs j JOIN script_runs s ON s.id = j.script_run_id WHERE s.run_id = ANY($1) ORDER BY j.id",
+            &[&ids],
+        )
+        .await?
+    {
+        let run = runs.get_mut(&r.get::<_, i64>(0)).expect("a job of a loaded run");
+        run.jobs.push(Job {
+            id: r.get(1),
+            script_run_id: r.get(2),
+            agent_id: r.get(3),
+            base_url: r.get(4),
+            key: r.get(5),
+            share: r.get(6),
+            desired: r.get(7),
+            phase: r.get(8),
+            sent: r.get::<_, Option<f64>>(9).zip(r.get::<_, Option<f64>>(10)),
+            cursor: u64::try_from(r.get::<_, i64>(11)).unwrap_or(0),
+            poll_failures: r.get(12),
+            unseen_for: r.get(13),
+        });
+    }
+    tx.commit().await?;
+    Ok(runs.into_values().collect())
+}
+
+/// What to change on one job; `None` keeps the stored value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobUpdate {
+    pub phase: Option<JobPhase>,
+    pub reason: Option<String>,
+    pub desired: Option<JobDesired>,
+    /// The agent's cursor after what it answered (stored cursors only grow).
+    pub cursor: Option<u64>,
+    /// Its agent answered for it: failures reset, `last_seen` now.
+    pub seen: bool,
+    /// A poll or a start failed: one more failure in a row.
+    pub failed: bool,
+    /// What the agent was told: target rps and scale.
+    pub sent: Option<(f64, f64)>,
+    pub share: Option<f64>,
+}
+
+impl JobUpdate {
+    /// Fold a later update into this one: later values win, cursors only grow.
+    pub fn merge(&mut self, later: JobUpdate) {
+        self.phase = later.phase.or(self.phase);
+        self.reason = later.reason.or(self.reason.take());
+        self.desired = later.desired.or(self.desired);
+        self.cursor = match (self.cursor, later.cursor) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        if later.seen {
+            self.seen = true;
+            self.failed = false;
+        } else if later.failed {
+            self.failed = true;
+        }
+        self.sent = later.sent.or(self.sent);
+        self.share = later.share.or(self.share);
+    }
+}
+
+/// A job started on an agent this pass (or tried: `phase` Starting), to insert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewJob {
+    pub script_run_id: i64,
+    pub agent_id: i64,
+    pub base_url: String,
+    pub key: String,
+    pub share: f64,
+    pub update: JobUpdate,
+    /// Seconds it already reported.
+    pub buckets: Vec<Bucket>,
+}
+
+/// A line of a run's audit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunChange {
+    pub run_id: i64,
+    pub script_run_id: Option<i64>,
+    pub what: String,
+}
+
+/// The statuses one pass computed for a run, written only if its version is
+/// still `version`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rollup {
+    pub run_id: i64,
+    pub version: i64,
+    pub was: RunStatus,
+    pub status: RunStatus,
+    pub script_runs: Vec<(i64, ScriptRunStatus)>,
+}
+
+/// Everything one pass writes (or an outage buffered), in one transaction.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PassRecord {
+    /// New seconds per job.
+    pub seconds: Vec<(i64, Bucket)>,
+    pub jobs: BTreeMap<i64, JobUpdate>,
+    pub new_jobs: Vec<NewJob>,
+    pub changes: Vec<RunChange>,
+    pub rollups: Vec<Rollup>,
+    /// Runs the controller stopped on purpose, with why.
+    pub stopped: Vec<(i64, String)>,
+    /// Runs whose claim this pass releases.
+    pub release: Vec<i64>,
+}
+
+impl PassRecord {
+    pub fn job(&mut self, id: i64, update: JobUpdate) {
+        self.jobs.entry(id).or_default().merge(update);
+    }
+
+    /// Seconds held, to bound an outage's buffer.
+    pub fn buffered_seconds(&self) -> usize {
+        self.seconds.len() + self.new_jobs.iter().map(|j| j.buckets.len()).sum::<usize>()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.seconds.is_empty()
+            && self.jobs.is_empty()
+            && self.new_jobs.is_empty()
+            && self.changes.is_empty()
+            && self.rollups.is_empty()
+            && self.stopped.is_empty()
+    }
+
+    /// Append a later record's facts (an outage's buffer). Roll-ups are dropped:
+    /// the pass after the outage recomputes them from what is stored then.
+    pub fn absorb(&mut self, later: PassRecord) {
+        self.seconds.extend(later.seconds);
+        for (id, u) in later.jobs {
+            self.job(id, u);
+        }
+        self.new_jobs.extend(later.new_jobs);
+        self.changes.extend(later.changes);
+        for s in later.stopped {
+            if !self.stopped.iter().any(|(id, _)| *id == s.0) {
+                self.stopped.push(s);
+            }
+        }
+    }
+}
+
+/// What [`record`] did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recorded {
+    pub stored_seconds: u64,
+    /// Runs whose roll-up was dropped: a user change came first.
+    pub lost_races: usize,
+}
+
+/// Write a pass in one transaction.
+pub async fn record(client: &mut deadpool_postgres::Object, controller: &str, rec: &PassRecord) -> ApiResult<Recorded> {
+    let tx = client.transaction().await?;
+    let mut out = Recorded::default();
+    // New jobs first: their seconds need their ids.
+    let mut seconds: Vec<(i64, &Bucket)> = rec.seconds.iter().map(|(id, b)| (*id, b)).collect();
+    let mut updates: Vec<(i64, &JobUpdate)> = rec.jobs.iter().map(|(id, u)| (*id, u)).collect();
+    if !rec.new_jobs.is_empty() {
+        let srs: Vec<i64> = rec.new_jobs.iter().map(|j| j.script_run_id).collect();
+        let agents: Vec<i64> = rec.new_jobs.iter().map(|j| j.agent_id).collect();
+        let urls: Vec<&str> = rec.new_jobs.iter().map(|j| j.base_url.as_str()).collect();
+        let keys: Vec<&str> = rec.new_jobs.iter().map(|j| j.key.as_str()).collect();
+        let shares: Vec<f64> = rec.new_jobs.iter().map(|j| j.share).collect();
+        let rows = tx
+            .query(
+                "INSERT INTO jobs (script_run_id, agent_id, base_url, job_key, share)
+                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::float8[])
+                 ON CONFLICT (job_key) DO NOTHING RETURNING id, job_key",
+                &[&srs, &agents, &urls, &keys, &shares],
+            )
+            .await?;
+        let ids: BTreeMap<String, i64> = rows.iter().map(|r| (r.get(1), r.get(0))).collect();
+        for j in &rec.new_jobs {
+            if let Some(id) = ids.get(&j.key) {
+                seconds.extend(j.buckets.iter().map(|b| (*id, b)));
+                updates.push((*id, &j.update));
+            }
+        }
+    }
+    out.stored_seconds = store_seconds(&tx, &seconds).await?;
+    update_jobs(&tx, &updates).await?;
+    if !rec.stopped.is_empty() {
+        let ids: Vec<i64> = rec.stopped.iter().map(|(id, _)| *id).collect();
+        let why: Vec<&str> = rec.stopped.iter().map(|(_, w)| w.as_str()).collect();
+        tx.execute(
+            "UPDATE runs r SET status = $3, info = u.why, version = r.version + 1, updated_at = now()
+             FROM unnest($1::bigint[], $2::text[]) AS u(id, why)
+             WHERE r.id = u.id AND r.status = ANY($4)",
+            &[&ids, &why, &RunStatus::Stopping, &vec![RunStatus::Prepared.as_str(), RunStatus::Running.as_str()]],
+        )
+        .await?;
+    }
+    let mut changes: Vec<(i64, Option<i64>, &str)> =
+        rec.changes.iter().map(|c| (c.run_id, c.script_run_id, c.what.as_str())).collect();
+    changes.extend(rec.stopped.iter().map(|(id, why)| (*id, None, why.as_str())));
+    if !changes.is_empty() {
+        let runs: Vec<i64> = changes.iter().map(|c| c.0).collect();
+        let srs: Vec<Option<i64>> = changes.iter().map(|c| c.1).collect();
+        let what: Vec<&str> = changes.iter().map(|c| c.2).collect();
+        tx.execute(
+            "INSERT INTO run_changes (run_id, script_run_id, who, what)
+             SELECT run_id, sr, 'run-controller', what FROM unnest($1::bigint[], $2::bigint[], $3::text[])
+                 AS u(run_id, sr, what)",
+            &[&runs, &srs, &what],
+        )
+        .await?;
+    }
+    if !rec.rollups.is_empty() {
+        // The guard: a short row lock in this transaction, no agent call under it.
+        let ids: Vec<i64> = rec.rollups.iter().map(|r| r.run_id).collect();
+        let current: BTreeMap<i64, i64> = tx
+            .query("SELECT id, version FROM runs WHERE id = ANY($1) ORDER BY id FOR UPDATE", &[&ids])
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let won: Vec<&Rollup> = rec.rollups.iter().filter(|r| current.get(&r.run_id) == Some(&r.version)).collect();
+        out.lost_races = rec.rollups.len() - won.len();
+        let changed: Vec<&&Rollup> = won.iter().filter(|r| r.status != r.was).collect();
+        if !changed.is_empty() {
+            let ids: Vec<i64> = changed.iter().map(|r| r.run_id).collect();
+            let statuses: Vec<RunStatus> = changed.iter().map(|r| r.status).collect();
+            tx.execute(
+                "UPDATE runs r SET status = u.status, updated_at = now(),
+                     ended_at = CASE WHEN u.status = $3 THEN now() ELSE r.ended_at END
+                 FROM unnest($1::bigint[], $2::text[]) AS u(id, status) WHERE r.id = u.id",
+                &[&ids, &statuses, &RunStatus::Stopped],
+            )
+            .await?;
+        }
+        let (sr_ids, sr_statuses): (Vec<i64>, Vec<ScriptRunStatus>) =
+            won.iter().flat_map(|r| r.script_runs.iter().copied()).unzip();
+        if !sr_ids.is_empty() {
+            tx.execute(
+                "UPDATE script_runs s SET status = u.status, updated_at = now()
+                 FROM unnest($1::bigint[], $2::text[]) AS u(id, status) WHERE s.id = u.id AND s.status <> u.status",
+                &[&sr_ids, &sr_statuses],
+            )
+            .await?;
+        }
+    }
+    if !rec.release.is_empty() {
+        tx.execute(
+            "UPDATE runs SET claimed_by = NULL, claimed_until = NULL WHERE id = ANY($1) AND claimed_by = $2",
+            &[&rec.release, &controller],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Store seconds, each once, in one statement.
+#[allow(clippy::cast_possible_wrap, clippy::cast_precision_loss)]
+async fn store_seconds(tx: &impl GenericClient, seconds: &[(i64, &Bucket)]) -> ApiResult<u64> {
+    if seconds.is_empty() {
+        return Ok(0);
+    }
+    let mut cols: (Vec<i64>, Vec<i64>, Vec<f64>, Vec<f64>) = Default::default();
+    let mut counts: [Vec<i64>; 6] = Default::default();
+    let mut texts: [Vec<String>; 4] = Default::default();
+    for (job, b) in seconds {
+        cols.0.push(*job);
+        cols.1.push(b.second as i64);
+        cols.2.push(b.ts_ms as f64);
+        cols.3.push(b.target_rps);
+        for (i, v) in [b.sent, b.ok, b.failed, b.dropped, b.bytes_sent, b.bytes_received].into_iter().enumerate() {
+            counts[i].push(v as i64);
+        }
+        texts[0].push(serde_json::to_string(&b.status).unwrap_or_else(|_| "{}".into()));
+        texts[1].push(serde_json::to_string(&b.errors).unwrap_or_else(|_| "{}".into()));
+        texts[2].push(b.latency.clone());
+        texts[3].push(b.service.clone());
+    }
+    Ok(tx
+        .execute(
+            "INSERT INTO metric_seconds (job_id, second, ts, target_rps, sent, ok, failed, dropped, bytes_sent,
+                 bytes_received, status, errors, latency, service)
+             SELECT job_id, second, to_timestamp(ts_ms / 1000), target_rps, sent, ok, failed, dropped, bytes_sent,
+                    bytes_received, status::jsonb, errors::jsonb, latency, service
+             FROM unnest($1::bigint[], $2::bigint[], $3::float8[], $4::float8[], $5::bigint[], $6::bigint[],
+                         $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[], $12::text[],
+                         $13::text[], $14::text[])
+                  AS u(job_id, second, ts_ms, target_rps, sent, ok, failed, dropped, bytes_sent, bytes_received,
+                       status, errors, latency, service)
+             ON CONFLICT (job_id, second) DO NOTHING",
+            &[
+                &cols.0, &cols.1, &cols.2, &cols.3, &counts[0], &counts[1], &counts[2], &counts[3], &counts[4],
+                &counts[5], &texts[0], &texts[1], &texts[2], &texts[3],
+            ],
+        )
+        .await?)
+}
+
+/// Apply job updates in one statement.
+#[allow(clippy::cast_possible_wrap)]
+async fn update_jobs(tx: &impl GenericClient, updates: &[(i64, &JobUpdate)]) -> ApiResult<()> {
+    if updates.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = updates.iter().map(|(id, _)| *id).collect();
+    let phases: Vec<Option<JobPhase>> = updates.iter().map(|(_, u)| u.phase).collect();
+    let reasons: Vec<Option<&str>> = updates.iter().map(|(_, u)| u.reason.as_deref()).collect();
+    let desired: Vec<Option<JobDesired>> = updates.iter().map(|(_, u)| u.desired).collect();
+    let cursors: Vec<Option<i64>> = updates.iter().map(|(_, u)| u.cursor.map(|c| c as i64)).collect();
+    let seen: Vec<bool> = updates.iter().map(|(_, u)| u.seen).collect();
+    let failed: Vec<bool> = updates.iter().map(|(_, u)| u.failed).collect();
+    let rps: Vec<Option<f64>> = updates.iter().map(|(_, u)| u.sent.map(|s| s.0)).collect();
+    let scale: Vec<Option<f64>> = updates.iter().map(|(_, u)| u.sent.map(|s| s.1)).collect();
+    let shares: Vec<Option<f64>> = updates.iter().map(|(_, u)| u.share).collect();
+    tx.execute(
+        "UPDATE jobs j SET state = COALESCE(u.state, j.state), reason = COALESCE(u.reason, j.reason),
+             desired = COALESCE(u.desired, j.desired), cursor = GREATEST(j.cursor, COALESCE(u.cursor, 0)),
+             poll_failures = CASE WHEN u.seen THEN 0 WHEN u.failed THEN j.poll_failures + 1 ELSE j.poll_failures END,
+             last_seen = CASE WHEN u.seen THEN now() ELSE j.last_seen END,
+             sent_rps = COALESCE(u.rps, j.sent_rps), sent_scale = COALESCE(u.scale, j.sent_scale),
+             share = COALESCE(u.share, j.share), updated_at = now()
+         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bool[], $7::bool[],
+                     $8::float8[], $9::float8[], $10::float8[])
+              AS u(id, state, reason, desired, cursor, seen, failed, rps, scale, share)
+         WHERE j.id = u.id",
+        &[&ids, &phases, &reasons, &desired, &cursors, &seen, &failed, &rps, &scale, &shares],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Enabled agents, with the rows of the work they carry in active runs (share,
+/// script run's target, percentage, extra rps, desired) for [`crate::control::agents`]
+/// to turn into loads with the one formula.
+pub async fn enabled_agents(
+    conn: &impl GenericClient,
+) -> ApiResult<(Vec<crate::model::run::AgentRow>, Vec<(i64, f64, f64)>)> {
+    let agents = conn
+        .query("SELECT id, host_name, port, tags FROM agents WHERE enabled ORDER BY id", &[])
+        .await?
+        .iter()
+        .map(|r| crate::model::run::AgentRow {
+            id: r.get(0),
+            base_url: crate::agent_client::base_url(r.get(1), &r.get::<_, i32>(2).to_string()),
+            tags: r.get(3),
+        })
+        .collect();
+    let active: Vec<&str> = RunStatus::ACTIVE.iter().map(|s| s.as_str()).collect();
+    let ended: Vec<&str> = JobPhase::ALL.iter().filter(|p| p.is_ended()).map(|p| p.as_str()).collect();
+    let work = conn
+        .query(
+            "SELECT j.agent_id, j.share, s.target_rps, s.percentage, s.extra_rps, s.desired
+             FROM jobs j JOIN script_runs s ON s.id = j.script_run_id JOIN runs r ON r.id = s.run_id
+             WHERE j.agent_id IS NOT NULL AND r.status = ANY($1) AND NOT (j.state = ANY($2))",
+            &[&active, &ended],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            let rps = desired_rps(r.get(2), r.get(3), r.get(4), r.get(5));
+            (r.get::<_, i64>(0), r.get::<_, f64>(1), rps)
+        })
+        .collect();
+    Ok((agents, work))
+}
