@@ -278,6 +278,7 @@ pub struct CommandNewRequest {
     pub command_type: i32,
     #[serde(deserialize_with = "scope")]
     pub scope: i32,
+    #[schema(required = true)]
     #[serde(alias = "runId", deserialize_with = "de::i32")]
     pub run_id: i32,
     #[serde(alias = "scriptIds", deserialize_with = "de::i64_list")]
