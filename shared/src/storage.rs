@@ -20,6 +20,8 @@ pub enum ObjectKey {
     DataFile { project: String, scenario: String, stamp: String, name: String },
     /// A key chosen in the file browser, already validated by [`ObjectKey::browser`].
     Browser(String),
+    /// The HTML report of a run: `reports/run-<id>.html`.
+    RunReport { run_id: i64 },
 }
 
 /// Longest object key S3 accepts (bytes of UTF-8); longer ones fail in the SDK or
@@ -171,6 +173,7 @@ impl ObjectKey {
         match self {
             Self::DataFile { project, scenario, stamp, name } => format!("{project}/{scenario}/{stamp}_{name}"),
             Self::Browser(key) => key.clone(),
+            Self::RunReport { run_id } => format!("reports/run-{run_id}.html"),
         }
     }
 }
@@ -339,8 +342,14 @@ impl Storage {
 
     /// The bucket's objects by key, following continuation tokens, at most `max`.
     pub async fn list(&self, max: usize) -> anyhow::Result<Vec<StoredObject>> {
+        self.list_under("", max).await
+    }
+
+    /// The objects whose key starts with `prefix`, at most `max`.
+    pub async fn list_under(&self, prefix: &str, max: usize) -> anyhow::Result<Vec<StoredObject>> {
         let mut objects = Vec::new();
-        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).into_paginator().send();
+        let prefix = (!prefix.is_empty()).then(|| prefix.to_string());
+        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).set_prefix(prefix).into_paginator().send();
         while objects.len() < max
             && let Some(page) = pages.next().await
         {

@@ -2,6 +2,7 @@
 
 use super::valid;
 use crate::db::{self, known_id};
+use crate::extended;
 use crate::http::{ApiError, ApiResult};
 use crate::model::text;
 use crate::state::AppState;
@@ -37,6 +38,7 @@ fn ammo_file(app: &AppState, r: &db::files::AmmoRecord, bytes: Vec<u8>) -> AmmoF
 pub async fn upload(app: &AppState, req: AmmoUploadRequest) -> ApiResult<AmmoFileResponse> {
     size_limit(app, "ammo_file", req.ammo_file.len())?;
     let key = ObjectKey::data_file(&req.project_title, &req.scenario_title, &req.name, chrono::Utc::now())?;
+    extended::validate::uploaded_file("ammo_file", &req.name, &req.ammo_file).await?;
     let content_type = storage::content_type("content_type", &req.content_type, "text/plain")?;
     valid("description", text::description(&req.description))?;
     let stored = app.storage.put(&key, req.ammo_file.clone(), content_type).await?;
@@ -89,6 +91,7 @@ pub async fn bucket_list(app: &AppState, _: Empty) -> ApiResult<GetBucketListRes
 pub async fn upload_file(app: &AppState, req: UploadFileRequest) -> ApiResult<UploadFileResponse> {
     let key = ObjectKey::browser("name", &req.name)?;
     size_limit(app, "data", req.data.len())?;
+    extended::validate::uploaded_file("data", &key.path(), &req.data).await?;
     let content_type = storage::content_type("content_type", &req.content_type, "application/octet-stream")?;
     let stored = app.storage.put(&key, req.data, content_type).await?;
     Ok(UploadFileResponse {
