@@ -131,6 +131,7 @@ async fn spawn(tweak: impl FnOnce(&mut Settings), behind_proxy: bool) -> TestApp
         allowed_targets: None,
         demo: false,
         controller_interval_ms: 500,
+        request_deadline_ms: None,
         max_db_outage_secs: 900,
         outage_buffer_seconds: 50_000,
     };
