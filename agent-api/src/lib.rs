@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 pub mod hist;
 pub mod profile;
 pub mod script;
+pub mod threshold;
 
 pub use profile::{Profile, Ramp};
 pub use script::{ScriptBucket, ScriptSpec};

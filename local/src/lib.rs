@@ -5,6 +5,7 @@
 
 pub mod demo;
 pub mod embedded_s3;
+pub mod live;
 pub mod local_agent;
 pub mod swagger;
 
@@ -118,6 +119,7 @@ pub fn routes(limits: Limits) -> OpenApiRouter<AppState> {
         .merge(alilo_fn_search::routes())
         .merge(alilo_fn_runs::routes())
         .merge(alilo_fn_auth::routes())
+        .merge(alilo_fn_verdicts::routes())
 }
 
 /// The OpenAPI document of everything `alilo-local` serves.
@@ -129,7 +131,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn app(state: AppState, limits: Limits) -> axum::Router {
     let (api, doc) = routes(limits).split_for_parts();
     let api = OpenApiRouter::from(api);
-    alilo_shared::router::app(api, state).merge(swagger::routes(swagger::describe(doc)))
+    let live = live::routes(std::env::var("ALILO_METRICS_TOKEN").ok(), state.clone());
+    alilo_shared::router::app(api, state).merge(swagger::routes(swagger::describe(doc))).merge(live)
 }
 
 /// Why the application could not start, in one line for the user.
@@ -295,7 +298,8 @@ impl Application {
                 }
             });
         }
-        // The peer address feeds the audit log and the per-address login limit.
+        // The peer address feeds the audit log, the per-address login limit, and
+        // `/metrics` (loopback scrapers need no token).
         let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown_signal())
             .await;

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod config;
 pub mod control;
 pub mod db;
+pub mod extended;
 pub mod http;
 pub mod import;
 pub mod model;
@@ -20,6 +21,7 @@ pub mod service;
 pub mod state;
 pub mod storage;
 pub mod telemetry;
+pub mod verdict;
 pub mod wire;
 
 pub use http::{ApiError, ApiJson, ApiResult};

@@ -18,6 +18,8 @@ pub enum ObjectKey {
     DataFile { project: String, scenario: String, stamp: String, name: String },
     /// A key chosen in the file browser, already validated by [`ObjectKey::browser`].
     Browser(String),
+    /// The HTML report of a run: `reports/run-<id>.html`.
+    RunReport { run_id: i64 },
 }
 
 /// Longest object key S3 accepts.
@@ -77,6 +79,7 @@ impl ObjectKey {
         match self {
             Self::DataFile { project, scenario, stamp, name } => format!("{project}/{scenario}/{stamp}_{name}"),
             Self::Browser(key) => key.clone(),
+            Self::RunReport { run_id } => format!("reports/run-{run_id}.html"),
         }
     }
 }
@@ -190,8 +193,14 @@ impl Storage {
 
     /// Every object of the bucket, following continuation tokens.
     pub async fn list(&self) -> anyhow::Result<Vec<StoredObject>> {
+        self.list_under("").await
+    }
+
+    /// Every object whose key starts with `prefix`.
+    pub async fn list_under(&self, prefix: &str) -> anyhow::Result<Vec<StoredObject>> {
         let mut objects = Vec::new();
-        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).into_paginator().send();
+        let prefix = (!prefix.is_empty()).then(|| prefix.to_string());
+        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).set_prefix(prefix).into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| fault("list_objects_v2", e))?;
             for o in page.contents() {

@@ -143,6 +143,7 @@ fn the_sam_template_routes_each_function_s_paths_to_it() {
         ("SearchFunction", alilo_fn_search::routes()),
         ("RunsFunction", alilo_fn_runs::routes()),
         ("AuthFunction", alilo_fn_auth::routes()),
+        ("VerdictsFunction", alilo_fn_verdicts::routes()),
     ];
     let mut routed = 0;
     for (resource, routes) in functions {

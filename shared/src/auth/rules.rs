@@ -198,6 +198,13 @@ pub const RULES: &[Rule] = &[
     test("/v1/run/increase/script"),
     test("/v1/run/increase/simple-script"),
     test("/v1/command/new"),
+    // Verdicts (#12).
+    read("/v1/thresholds"),
+    test("/v1/thresholds/set"),
+    test("/v1/scenario/baseline"),
+    read("/v1/run/verdict"),
+    test("/v1/run/report"),
+    read("/v1/run/compare"),
 ];
 
 /// Paths outside the API that anyone may read (documentation).
@@ -211,6 +218,10 @@ pub fn rule_for(path: &str) -> Rule {
     }
     if path.starts_with("/v1/") || path == "/v1" {
         return Rule { path: "(unlisted)", need: Need::Admin, mutates: true };
+    }
+    // The live run pages (#12) show run data: any signed-in role.
+    if path.starts_with("/ui/") {
+        return Rule { path: "/ui/", need: Need::Read, mutates: false };
     }
     Rule { path: "(not the API)", need: Need::Nothing, mutates: false }
 }

@@ -1,10 +1,11 @@
-//! Where other features plug into the run-controller, each in one place. They do
-//! nothing yet; the pass calls them at the points named.
+//! Where other features plug into the run-controller, each in one place; the
+//! pass calls them at the points named.
 //!
 //! - [`observe`]: every job status an agent reported this pass (a poll, or the
 //!   answer to a start or a stop), before it is recorded;
 //! - [`after_pass`]: once at the end of every pass, with the runs it worked on as
-//!   they stand after it (e.g. evaluating thresholds per pass);
+//!   they stand after it: the verdicts (#12) judge thresholds, stop a run an
+//!   `abort_on_fail` threshold fails, and finalize ended runs;
 //! - [`at_run_start`]: inside the transaction that writes a new run, so whatever
 //!   it writes commits (or not) with the run (e.g. a snapshot of its thresholds).
 
@@ -18,7 +19,12 @@ pub fn observe(_run_id: i64, _job: &Job, _status: &JobStatus) {}
 
 /// The end of a pass: the runs as this pass leaves them (the record may have lost
 /// a race with a user change, or be buffered during a database outage).
-pub async fn after_pass(_app: &AppState, _runs: &[RunState]) {}
+pub async fn after_pass(app: &AppState, _runs: &[RunState]) {
+    // Verdicts (#12): thresholds judged, aborts, final verdicts and reports.
+    if let Err(e) = crate::service::verdicts::pass(app).await {
+        tracing::warn!(error = %e, "verdicts not evaluated this pass");
+    }
+}
 
 /// Inside the run-start transaction, after the run and its script runs are written.
 pub async fn at_run_start(_tx: &impl deadpool_postgres::GenericClient, _run_id: i64) -> ApiResult<()> {

@@ -12,6 +12,7 @@ pub mod scenarios;
 pub mod scripts;
 pub mod search;
 pub mod simple_scripts;
+pub mod verdicts;
 
 use crate::http::{ApiError, ApiResult};
 

@@ -16,6 +16,7 @@ pub mod runs;
 pub mod scenarios;
 pub mod scripts;
 pub mod search;
+pub mod verdicts;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -1,0 +1,259 @@
+//! Latency distributions read straight from the agents' HDR V2 encoding,
+//! without building an `hdrhistogram::Histogram` per second.
+//!
+//! Why: a full histogram over 1 µs..1 h at 3 significant figures holds ~23,500
+//! counters (184 KiB); decoding one per stored second and adding it to
+//! another costs ~100 µs, so a one-hour run of 20 scripts (72,000 seconds)
+//! would take seconds to report on. A second holds a few dozen non-zero
+//! counters, and this module keeps only those, as (bucket index, count)
+//! pairs. Quantiles follow `Histogram::value_at_quantile` exactly (same
+//! buckets, same "highest equivalent value"), so the report's numbers are the
+//! summary route's numbers.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+/// The bucket layout of an encoded histogram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    unit_magnitude: u32,
+    half_magnitude: u32,
+}
+
+impl Layout {
+    fn new(lowest: u64, digits: u32) -> Option<Self> {
+        if lowest == 0 || digits > 5 {
+            return None;
+        }
+        let largest_single_unit = 2 * 10u64.pow(digits);
+        let sub_bucket_count_magnitude = (largest_single_unit as f64).log2().ceil() as u32;
+        Some(Self {
+            unit_magnitude: 63 - lowest.leading_zeros(),
+            half_magnitude: sub_bucket_count_magnitude.max(1) - 1,
+        })
+    }
+
+    /// The agents' layout: 1 µs .. 1 h, 3 significant figures.
+    pub fn agents() -> Self {
+        Self::new(1, u32::from(alilo_agent_api::hist::SIGFIG)).expect("static layout")
+    }
+
+    fn bucket_and_sub(&self, index: u32) -> (u32, u32) {
+        let half = 1u32 << self.half_magnitude;
+        let bucket = (index >> self.half_magnitude) as i64 - 1;
+        let sub = (index & (half - 1)) + half;
+        if bucket < 0 { (0, sub - half) } else { (bucket as u32, sub) }
+    }
+
+    /// Lowest value of a bucket index.
+    pub fn lowest(&self, index: u32) -> u64 {
+        let (b, s) = self.bucket_and_sub(index);
+        u64::from(s) << (b + self.unit_magnitude)
+    }
+
+    /// Highest value equivalent to a bucket index.
+    pub fn highest(&self, index: u32) -> u64 {
+        let (b, _) = self.bucket_and_sub(index);
+        self.lowest(index) + (1u64 << (b + self.unit_magnitude)) - 1
+    }
+
+    fn median(&self, index: u32) -> u64 {
+        let (b, _) = self.bucket_and_sub(index);
+        self.lowest(index) + ((1u64 << (b + self.unit_magnitude)) >> 1)
+    }
+}
+
+/// Non-zero counters of a histogram: (bucket index, count).
+pub type Sparse = Vec<(u32, u64)>;
+
+fn varint(bytes: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut value = 0u64;
+    for i in 0..9 {
+        let b = *bytes.get(*pos)?;
+        *pos += 1;
+        if i == 8 {
+            return Some(value | (u64::from(b) << 56));
+        }
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    Some(value)
+}
+
+/// Decodes base64 HDR V2 (uncompressed) into its non-zero counters, checking
+/// that it has the agents' layout. `""` is empty.
+pub fn decode(encoded: &str, layout: Layout) -> Result<Sparse, String> {
+    if encoded.is_empty() {
+        return Ok(Vec::new());
+    }
+    let bytes = STANDARD.decode(encoded).map_err(|e| format!("histogram is not base64: {e}"))?;
+    let be32 = |at: usize| bytes.get(at..at + 4).map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")));
+    let be64 = |at: usize| bytes.get(at..at + 8).map(|b| u64::from_be_bytes(b.try_into().expect("8 bytes")));
+    const V2_COOKIE: u32 = 0x1c84_9303 | 0x10;
+    let header = (|| Some((be32(0)?, be32(4)?, be32(8)?, be32(12)?, be64(16)?, be64(32)?)))()
+        .ok_or("histogram header is truncated")?;
+    let (cookie, payload_len, offset, digits, lowest, ratio) = header;
+    if cookie != V2_COOKIE || offset != 0 || f64::from_bits(ratio) != 1.0 {
+        return Err("histogram is not uncompressed HDR V2".into());
+    }
+    if Layout::new(lowest, digits) != Some(layout) {
+        return Err(format!("histogram layout (lowest {lowest}, {digits} digits) is not the agents'"));
+    }
+    let payload = bytes.get(40..40 + payload_len as usize).ok_or("histogram payload is truncated")?;
+    let mut out = Vec::new();
+    let (mut pos, mut index) = (0usize, 0u64);
+    while pos < payload.len() {
+        let zz = varint(payload, &mut pos).ok_or("histogram payload is truncated")?;
+        let n = ((zz >> 1) as i64) ^ -((zz & 1) as i64);
+        if n < 0 {
+            index += n.unsigned_abs();
+        } else {
+            if n > 0 {
+                out.push((u32::try_from(index).map_err(|_| "histogram index out of range")?, n as u64));
+            }
+            index += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// A merged distribution: counters sorted by index, each index once.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Dist {
+    counts: Sparse,
+    total: u64,
+}
+
+impl Dist {
+    /// Merges several sparse histograms.
+    pub fn merge<'a>(parts: impl IntoIterator<Item = &'a Sparse>) -> Self {
+        let mut all: Sparse = parts.into_iter().flatten().copied().collect();
+        all.sort_unstable_by_key(|(i, _)| *i);
+        let mut counts: Sparse = Vec::with_capacity(all.len());
+        for (i, c) in all {
+            match counts.last_mut() {
+                Some((last, n)) if *last == i => *n += c,
+                _ => counts.push((i, c)),
+            }
+        }
+        let total = counts.iter().map(|(_, c)| c).sum();
+        Self { counts, total }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.total
+    }
+
+    /// The merged counters, sorted by bucket index.
+    pub fn counts(&self) -> &Sparse {
+        &self.counts
+    }
+
+    /// Adds another distribution.
+    pub fn add(&mut self, other: &Dist) {
+        if !other.counts.is_empty() {
+            *self = Dist::merge([&self.counts, &other.counts]);
+        }
+    }
+
+    /// Value at quantile `q` (0..=1), µs, as `Histogram::value_at_quantile`.
+    pub fn quantile(&self, layout: Layout, q: f64) -> u64 {
+        if self.total == 0 {
+            return 0;
+        }
+        let q = q.min(1.0);
+        #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let target = ((q * self.total as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (i, c) in &self.counts {
+            seen += c;
+            if seen >= target {
+                return if q == 0.0 { layout.lowest(*i) } else { layout.highest(*i) };
+            }
+        }
+        self.counts.last().map_or(0, |(i, _)| layout.highest(*i))
+    }
+
+    /// Quantile in milliseconds.
+    #[allow(clippy::cast_precision_loss)]
+    pub fn quantile_ms(&self, layout: Layout, q: f64) -> f64 {
+        self.quantile(layout, q) as f64 / 1000.0
+    }
+
+    /// Largest value (µs), as `Histogram::max`.
+    pub fn max(&self, layout: Layout) -> u64 {
+        self.counts.last().map_or(0, |(i, _)| layout.highest(*i))
+    }
+
+    /// Smallest value (µs), as `Histogram::min`.
+    pub fn min(&self, layout: Layout) -> u64 {
+        self.counts.first().map_or(0, |(i, _)| layout.lowest(*i))
+    }
+
+    /// Mean (µs), as `Histogram::mean` (each bucket at its middle).
+    #[allow(clippy::cast_precision_loss)]
+    pub fn mean(&self, layout: Layout) -> f64 {
+        if self.total == 0 {
+            return 0.0;
+        }
+        self.counts.iter().map(|(i, c)| layout.median(*i) as f64 * *c as f64).sum::<f64>() / self.total as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alilo_agent_api::hist;
+
+    #[test]
+    fn quantiles_equal_the_hdr_crate_s_on_the_same_samples() {
+        let layout = Layout::agents();
+        let mut a = hist::new();
+        let mut b = hist::new();
+        for v in 1..=5_000u64 {
+            hist::record(&mut a, v * 37 % 90_000 + 1);
+        }
+        for v in 0..300u64 {
+            hist::record(&mut b, 2_000_000 + v * 7_919);
+        }
+        hist::record(&mut b, 3_599_000_000);
+        let mut both = a.clone();
+        both.add(&b).unwrap();
+        let sa = decode(&hist::encode(&a), layout).unwrap();
+        let sb = decode(&hist::encode(&b), layout).unwrap();
+        let d = Dist::merge([&sa, &sb, &Vec::new()]);
+        assert_eq!(d.count(), both.len());
+        for q in [0.0, 0.001, 0.25, 0.5, 0.9, 0.95, 0.99, 0.999, 1.0] {
+            assert_eq!(d.quantile(layout, q), both.value_at_quantile(q), "q={q}");
+        }
+        assert_eq!(d.max(layout), both.max());
+        assert_eq!(d.min(layout), both.min());
+        assert!((d.mean(layout) - both.mean()).abs() < 1e-6 * both.mean(), "{} vs {}", d.mean(layout), both.mean());
+    }
+
+    #[test]
+    fn empty_and_broken_encodings() {
+        let layout = Layout::agents();
+        assert_eq!(decode("", layout).unwrap(), Vec::new());
+        assert!(decode("not base64!", layout).is_err());
+        assert!(decode("AAAA", layout).unwrap_err().contains("truncated"));
+        assert_eq!(Dist::default().quantile(layout, 0.99), 0);
+    }
+
+    #[test]
+    fn a_histogram_of_another_layout_is_refused() {
+        let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 1_000, 2).unwrap();
+        h.record(5).unwrap();
+        let mut buf = Vec::new();
+        hdrhistogram::serialization::Serializer::serialize(
+            &mut hdrhistogram::serialization::V2Serializer::new(),
+            &h,
+            &mut buf,
+        )
+        .unwrap();
+        let e = decode(&STANDARD.encode(buf), Layout::agents()).unwrap_err();
+        assert!(e.contains("not the agents'"), "{e}");
+    }
+}
