@@ -8,6 +8,8 @@ fn main() -> ExitCode {
     let cli = alilo_agent::cli::Cli::parse();
     let default = match cli.cmd {
         alilo_agent::cli::Cmd::Serve(_) => "info",
+        // A script's console.* lines show, as with `k6 run`.
+        alilo_agent::cli::Cmd::Run(_) => "warn,script=info",
         _ => "warn",
     };
     tracing_subscriber::fmt()

@@ -302,7 +302,7 @@ impl Collected {
             return;
         }
         for sec in self.next_sec..limit {
-            let acc = self.pending.remove(&sec).unwrap_or_else(|| SecondAcc::new(sec));
+            let mut acc = self.pending.remove(&sec).unwrap_or_else(|| SecondAcc::new(sec));
             let last = sec + 1 == limit;
             let target = self.targets.range(..=sec).next_back().map(|(_, v)| *v).unwrap_or(0.0);
             let bucket = Bucket {
@@ -330,6 +330,9 @@ impl Collected {
                     (None, None) => None,
                 },
             };
+            // The script part lives in the buckets only (names and messages
+            // may be many: the total would grow with each new one).
+            acc.script = None;
             self.total.merge(&acc);
             self.ring.push_back(bucket);
             while self.ring.len() > BUCKET_RING_SECONDS {

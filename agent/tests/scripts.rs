@@ -1189,3 +1189,31 @@ async fn the_originals_simple_script_template_runs_unmodified() {
         assert_eq!(t.failed, 0, "{:?}", t.exceptions);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_ends_vus_that_are_sleeping_or_waiting() {
+    let site = Site::start().await;
+    let agent = Agent::spawn().await;
+    let js = r#"import http from "k6/http";
+import { sleep } from "k6";
+export default function () {
+  http.get(`${__ENV.BASE}/before`);
+  try { sleep(30); } catch (e) { http.get(`${__ENV.BASE}/after-catch`); }
+  sleep(30);
+}"#;
+    let spec = json!({
+        "script": {"entry": "main.js", "files": [{"path": "main.js", "content": js}], "env": {"BASE": site.base("stop")}},
+        "profile": {"rps": 5, "duration": "60s"},
+    });
+    let (s, v) = agent.call("PUT", "/v1/jobs/stop", Some(spec)).await;
+    assert_eq!(s, 201, "{v}");
+    eventually(Duration::from_secs(10), "VUs asleep", async || (site.seen("stop").len() >= 3).then_some(())).await;
+    let t0 = std::time::Instant::now();
+    let (s, v) = agent.call("POST", "/v1/jobs/stop/stop", Some(json!({"wait": "1s"}))).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["state"], "finished", "{v}");
+    assert!(t0.elapsed() < Duration::from_secs(5), "the stop took {:?}", t0.elapsed());
+    assert!(site.seen("stop").iter().all(|r| r.path == "/before"), "a stopping VU sends nothing more");
+    let (s, _) = agent.call("GET", "/v1/agent", None).await;
+    assert_eq!(s, 200, "the agent is alive");
+}

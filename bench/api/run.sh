@@ -22,7 +22,8 @@ DATA=$(mktemp -d)
 cleanup() { kill "${SERVER:-0}" 2>/dev/null || true; wait "${SERVER:-0}" 2>/dev/null || true; psql -q "$BASE_DSN/postgres" -c "DROP DATABASE IF EXISTS $DB" || true; rm -rf "$DATA"; }
 trap cleanup EXIT
 
-RUST_LOG=warn "$BIN" --port "$PORT" --pg-dsn "$BASE_DSN/$DB" --data-dir "$DATA" &
+# --no-auth: these figures are the API alone; bench/auth/run.sh measures the guard.
+RUST_LOG=warn "$BIN" --port "$PORT" --pg-dsn "$BASE_DSN/$DB" --data-dir "$DATA" --no-auth &
 SERVER=$!
 for _ in $(seq 1 60); do curl -s -o /dev/null -XPOST "localhost:$PORT/v1/projects" && break; sleep 0.5; done
 psql -q "$BASE_DSN/$DB" -f bench/api/seed.sql

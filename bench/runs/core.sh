@@ -35,7 +35,7 @@ before=$(run "$before_dir" "$before_target"); echo "$before"
 echo "== after (working tree)"
 after=$(run "$root" "$CARGO_TARGET_DIR"); echo "$after"
 
-pick() { echo "$1" | grep "^$2" | sed -E "s/.* $3 ([0-9.]+) ms.*/\1/"; }
+pick() { echo "$1" | grep "^$2" | sed -E "s/.* $3 ([0-9.]+) ms.*/\1/" || true; }
 echo "== ratios (before / after)"
 for spec in "adjustment:p99" "adjustment:p50" "controller:median"; do
   key=${spec%%:*}; stat=${spec##*:}

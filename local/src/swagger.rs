@@ -33,9 +33,21 @@ pub fn describe(mut api: OpenApi) -> OpenApi {
     api.info.version = env!("CARGO_PKG_VERSION").into();
     api.info.description = Some(
         "The v1 API of the Alilo load-testing platform. Every route is POST with a JSON body; \
-         failures answer a real HTTP status with {\"status\": false, \"message\", \"code\", \"details\"}."
+         failures answer a real HTTP status with {\"status\": false, \"message\", \"code\", \"details\"}. \
+         Every route but /v1/auth/login and /v1/auth/logout needs the session cookie of /login or \
+         `Authorization: Bearer <token>` (401 without; 403 naming the permission a role lacks; \
+         403 for a request from another site's page; 415 for a body that is not JSON). \
+         Who may call what: docs/security.md."
             .into(),
     );
+    let components = api.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        utoipa::openapi::security::SecurityScheme::Http(utoipa::openapi::security::Http::new(
+            utoipa::openapi::security::HttpAuthScheme::Bearer,
+        )),
+    );
+    api.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new("bearer", Vec::<String>::new())]);
     api
 }
 

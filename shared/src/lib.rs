@@ -12,6 +12,7 @@ pub mod auth;
 pub mod config;
 pub mod control;
 pub mod db;
+pub mod extended;
 pub mod http;
 pub mod import;
 pub mod model;

@@ -193,8 +193,14 @@ impl Storage {
 
     /// Every object of the bucket, following continuation tokens.
     pub async fn list(&self) -> anyhow::Result<Vec<StoredObject>> {
+        self.list_under("").await
+    }
+
+    /// Every object whose key starts with `prefix`.
+    pub async fn list_under(&self, prefix: &str) -> anyhow::Result<Vec<StoredObject>> {
         let mut objects = Vec::new();
-        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).into_paginator().send();
+        let prefix = (!prefix.is_empty()).then(|| prefix.to_string());
+        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).set_prefix(prefix).into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| fault("list_objects_v2", e))?;
             for o in page.contents() {

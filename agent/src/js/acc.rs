@@ -14,8 +14,9 @@ use super::vu::{Events, MetricKind};
 /// Exceptions kept by distinct message per second (others are counted
 /// under one line).
 const MAX_EXCEPTION_KINDS: usize = 50;
-/// Distinct request names kept per second.
-const MAX_NAMES: usize = 1000;
+/// Distinct request names kept per second (more go to `(other names)`:
+/// name requests with a `name` tag or `http.url` when URLs carry ids).
+const MAX_NAMES: usize = 200;
 
 /// One custom metric's second.
 pub enum MetricAcc {
@@ -209,6 +210,17 @@ impl ScriptAcc {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_names_are_capped_per_second() {
+        let mut a = ScriptAcc::default();
+        for i in 0..MAX_NAMES + 50 {
+            a.request(&format!("http://x/user/{i}"), true, 10);
+        }
+        let w = a.bucket(0, 0);
+        assert_eq!(w.requests.len(), MAX_NAMES + 1);
+        assert_eq!(w.requests["(other names)"].sent, 50);
+    }
 
     #[test]
     fn seconds_merge_by_kind() {

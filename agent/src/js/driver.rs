@@ -169,12 +169,11 @@ impl ScriptWorker {
         let until = tokio::time::Instant::from_std(deadline);
         loop {
             out = match out {
+                // The request's own timeout already ends at the iteration's
+                // deadline (set when it was built): no second timer.
                 Output::Http(c) => {
-                    let input = match tokio::time::timeout_at(until, self.http(*c)).await {
-                        Ok(r) => Input::Http(Box::new(r)),
-                        Err(_) => Input::TimedOut,
-                    };
-                    vu.send(input)
+                    let r = self.http(*c).await;
+                    vu.send(Input::Http(Box::new(r)))
                 }
                 Output::Batch(calls) => {
                     let handles: Vec<_> = calls

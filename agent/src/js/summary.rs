@@ -30,10 +30,15 @@ pub struct ScriptTotals {
     pub exceptions: BTreeMap<String, u64>,
 }
 
-enum Folded {
+/// A custom metric over the run.
+pub enum Folded {
+    /// Sum.
     Counter(f64),
+    /// Last value.
     Gauge(f64),
+    /// Non-zero and zero samples.
     Rate(u64, u64),
+    /// Values × 1000.
     Trend(Histogram<u64>),
 }
 
@@ -97,6 +102,26 @@ impl ScriptTotals {
             }
         }
         any.then_some(t)
+    }
+
+    /// Latency (µs) of the requests named `name`.
+    pub fn request_hist(&self, name: &str) -> Option<&Histogram<u64>> {
+        self.requests.get(name).map(|r| &r.2)
+    }
+
+    /// (sent, failed) of the requests named `name`.
+    pub fn request_counts(&self, name: &str) -> Option<(u64, u64)> {
+        self.requests.get(name).map(|r| (r.0, r.1))
+    }
+
+    /// Iteration duration (µs).
+    pub fn duration_hist(&self) -> Option<&Histogram<u64>> {
+        self.duration.as_ref()
+    }
+
+    /// A custom metric by name.
+    pub fn metric(&self, name: &str) -> Option<&Folded> {
+        self.metrics.get(name)
     }
 
     /// The human-readable summary.

@@ -31,7 +31,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 v1_route!(
-    /// Store a data file under `<project_title>/<scenario_title>/<time>_<name>` in the private bucket.
+    /// Store a data file under `<project_title>/<scenario_title>/<time>_<name>` in the private bucket. A `.js`/`.mjs`
+    /// file must compile as a k6 module (422 with `file:line:column` otherwise).
     upload, "/v1/file/upload", "UploadService", AmmoUploadRequest => AmmoFileResponse, svc::upload);
 v1_route!(
     /// A stored data file with its content.
@@ -43,7 +44,8 @@ v1_route!(
     /// The bucket's objects as a tree.
     bucket_list, "/v1/s3/getBucketList", "S3Service", Empty => GetBucketListResponse, svc::bucket_list);
 v1_route!(
-    /// Store an object under the key `name`.
+    /// Store an object under the key `name`. A `.js`/`.mjs` file must compile as a k6 module importing only
+    /// supported modules (422 with `file:line:column` otherwise).
     upload_file, "/v1/s3/uploadFile", "S3Service", UploadFileRequest => UploadFileResponse, svc::upload_file);
 v1_route!(
     /// Delete the object at `path`.

@@ -45,7 +45,7 @@ v1_route!(
     /// Stop one script run of a run; answers the ScriptRun.
     stop_script, "/v1/run/stop/script-run", "RunService", StopScriptRequest => StopScriptResponse, svc::stop_script);
 v1_route!(
-    /// Start every enabled script of a scenario at a load percentage (409 if it already runs).
+    /// Start every enabled script of a scenario, simple and extended (JS), at a load percentage (409 if it already runs).
     start, "/v1/run/start", "RunService", RunScenarioRequest => RunResponse, svc::start);
 v1_route!(
     /// Stop a run: every job is stopped now, and retried until it ends.
@@ -63,7 +63,7 @@ v1_route!(
     /// Raise one simple script's rate by an RPS amount.
     increase_simple_script, "/v1/run/increase/simple-script", "RunService", IncreaseSimpleScriptRequest => StdResponse, svc::increase_simple_script);
 v1_route!(
-    /// Smoke-test one extended script (not runnable yet: answers 422).
+    /// Smoke-test one extended (JS) script: 2 rps for a minute, as a simple one.
     start_script, "/v1/run/start/script", "RunService", ScriptIdRequest => RunResponse, svc::start_script);
 v1_route!(
     /// Smoke-test one simple script: 2 rps for a minute.

@@ -34,10 +34,12 @@ v1_route!(
     /// One extended script.
     get, "/v1/script", "ScriptService", ScriptIdRequest => GetScriptResponse, ext::get);
 v1_route!(
-    /// Create an extended script.
+    /// Create an extended (k6 JavaScript) script. A `script_file` in our bucket is compiled with the agent's
+    /// engine with every file it imports: a syntax error or an unsupported import answers 422 with
+    /// `file:line:column` and the engine's message.
     create, "/v1/script/create", "ScriptService", ScriptRequest => CreateScriptResponse, ext::create);
 v1_route!(
-    /// Overwrite extended script `script.script_id`.
+    /// Overwrite extended script `script.script_id` (checked as at create).
     update, "/v1/script/update", "ScriptService", ScriptRequest => StdResponse, ext::update);
 v1_route!(
     /// Delete an extended script.

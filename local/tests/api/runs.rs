@@ -13,7 +13,7 @@ use std::time::Duration;
 
 /// A target that counts the requests it receives per path.
 pub(crate) struct Target {
-    addr: std::net::SocketAddr,
+    pub(crate) addr: std::net::SocketAddr,
     counts: Arc<Mutex<BTreeMap<String, u64>>>,
 }
 
@@ -40,6 +40,19 @@ impl Target {
 
     pub(crate) fn total(&self) -> u64 {
         self.counts.lock().unwrap().values().sum()
+    }
+
+    /// Polls 2-second windows until each path's rate is near `want`; fails
+    /// after `secs` with the last rates seen.
+    pub(crate) async fn until_rates(&self, paths: &[&str], want: &[f64], secs: u64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let got = self.rates(paths, 2.0).await;
+            if got.iter().zip(want).all(|(g, w)| near(*g, *w)) {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "rates of {paths:?}: got {got:?}, want {want:?} (±25 %)");
+        }
     }
 
     /// Requests per second each path received over `secs`.
@@ -348,10 +361,22 @@ async fn two_concurrent_starts_give_one_run_and_one_409_and_ticks_are_idempotent
         (app.run(run_id).await["status"] == "STATUS_RUNNING" && app.count("metric_seconds").await >= 1).then_some(())
     })
     .await;
+    // A run claimed by one controller is not loaded by another until released.
+    {
+        use alilo_shared::db::control::{PassRecord, load, record};
+        let mut conn = state.db.conn().await.unwrap();
+        let claim = Duration::from_secs(20);
+        assert_eq!(load(&mut conn, "a", claim).await.unwrap().len(), 1, "a claims the run");
+        assert_eq!(load(&mut conn, "b", claim).await.unwrap().len(), 0, "b must not act on a's run");
+        assert_eq!(load(&mut conn, "a", claim).await.unwrap().len(), 1, "a renews its own claim");
+        record(&mut conn, "a", &PassRecord { release: vec![run_id], ..PassRecord::default() }).await.unwrap();
+        assert_eq!(load(&mut conn, "b", claim).await.unwrap().len(), 1, "released, b may claim it");
+        record(&mut conn, "b", &PassRecord { release: vec![run_id], ..PassRecord::default() }).await.unwrap();
+    }
     let (t1, t2) = tokio::join!(alilo_shared::control::tick(state), alilo_shared::control::tick(state));
     let (t1, t2) = (t1.unwrap(), t2.unwrap());
-    // Each pass claims the runs no other holds: exactly one of the two worked on the run.
-    assert_eq!(t1.runs + t2.runs, 1, "{t1:?} {t2:?}");
+    // Whether they overlapped or not, the run was worked on and nothing had to change.
+    assert!(t1.runs + t2.runs >= 1, "{t1:?} {t2:?}");
     assert_eq!(t1.actions + t2.actions, 0, "nothing to change: {t1:?} {t2:?}");
     let again = alilo_shared::control::tick(state).await.unwrap();
     assert_eq!(again.actions, 0, "{again:?}");
@@ -377,9 +402,12 @@ async fn refusals_name_the_problem() {
         "percentage_of_target",
     )
     .await;
+    // An enabled extended script no longer blocks its scenario (issue 9): the refusal is about the agents.
     let ext = app.create_script(scenario, "checkout_js", "10").await;
-    app.fails("/v1/run/start", json!({"scenario_id": scenario}), 422, "checkout_js").await;
-    app.fails("/v1/run/start/script", json!({"script_id": ext}), 422, "extended").await;
+    // Its script file is outside our bucket: an outside URL the target allow-list (unset) refuses.
+    let outside = ".script_file: data files from other hosts";
+    app.fails("/v1/run/start", json!({"scenario_id": scenario}), 422, outside).await;
+    app.fails("/v1/run/start/script", json!({"script_id": ext}), 422, outside).await;
     app.fails("/v1/run/start", json!({"scenario_id": 999_999}), 404, "scenario").await;
     app.fails("/v1/run", json!({"run_id": 0}), 400, "run_id").await;
     app.fails("/v1/run", json!({"run_id": 424_242}), 404, "run").await;

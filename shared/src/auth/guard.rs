@@ -3,6 +3,7 @@
 //! calling, then whether the rule table lets them, then — for a change — which
 //! projects it touches, and an audit row with the outcome.
 
+use super::cache;
 use super::csrf::{self, Refusal};
 use super::principal::{Principal, unauthorized};
 use super::rules::{self, Need};
@@ -68,8 +69,15 @@ pub async fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Option<
             .map(str::trim)
             .filter(|t| !t.is_empty() && t.len() <= 200)
             .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
-        return match db::auth::token_principal(&app.db, &secrets::digest(token)).await? {
-            Some(p) => Ok(Some(p)),
+        let digest = secrets::digest(token);
+        if let Some(p) = cache::get(&digest) {
+            return Ok(Some(p));
+        }
+        return match db::auth::token_principal(&app.db, &digest).await? {
+            Some(p) => {
+                cache::put(&digest, &p);
+                Ok(Some(p))
+            }
             None => Err(unauthorized("unknown, expired or revoked token")),
         };
     }
@@ -77,8 +85,15 @@ pub async fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Option<
         if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(unauthorized("malformed session cookie"));
         }
-        return match db::auth::session_principal(&app.db, &secrets::digest(id)).await? {
-            Some(p) => Ok(Some(p)),
+        let digest = secrets::digest(id);
+        if let Some(p) = cache::get(&digest) {
+            return Ok(Some(p));
+        }
+        return match db::auth::session_principal(&app.db, &digest).await? {
+            Some(p) => {
+                cache::put(&digest, &p);
+                Ok(Some(p))
+            }
             None => Err(unauthorized("the session has expired or was ended")),
         };
     }

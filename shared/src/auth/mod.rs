@@ -5,6 +5,7 @@
 //! Everything here but [`guard`] is pure and tested without I/O; queries live in
 //! `db::auth`, the user/token/audit logic in `service::auth`.
 
+pub mod cache;
 pub mod csrf;
 pub mod guard;
 pub mod principal;

@@ -21,6 +21,12 @@ pub const LEASE_SECS: f64 = 60.0;
 #[derive(Debug, Clone, Copy)]
 pub enum ScriptSource<'a> {
     Simple(&'a SimpleScript),
+    /// An extended (JS) script and the keys listed beside it in the bucket
+    /// ([`crate::extended::job`]).
+    Extended {
+        script: &'a crate::wire::scripts::Script,
+        beside: &'a [String],
+    },
 }
 
 /// The job of a script run, before its share and live rate.
@@ -35,6 +41,9 @@ pub struct Built {
 pub fn build(source: ScriptSource<'_>, bucket: &str) -> Result<Built, String> {
     match source {
         ScriptSource::Simple(s) => simple(s, bucket),
+        ScriptSource::Extended { script, beside } => {
+            Ok(Built { spec: crate::extended::job::job_spec(script, bucket, beside)?, data_key: None })
+        }
     }
 }
 

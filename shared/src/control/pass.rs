@@ -118,6 +118,12 @@ pub async fn tick(app: &AppState) -> ApiResult<TickOutcome> {
     Controller::new(ControllerOptions::default()).pass(app).await
 }
 
+/// Whether a database error means it cannot be reached (as opposed to a fault
+/// of ours, like a failing statement).
+fn is_outage(e: &ApiError) -> bool {
+    e.status == axum::http::StatusCode::SERVICE_UNAVAILABLE
+}
+
 fn db_timeout(budget: Duration) -> ApiError {
     ApiError::unavailable("the database", format!("no answer within {} ms", budget.as_millis()))
 }
@@ -206,13 +212,16 @@ impl Controller {
                 }
                 Err(e) => {
                     self.memory.buffer = buffered;
-                    return Ok(self.outage_pass(app, &e).await);
+                    return if is_outage(&e) { Ok(self.outage_pass(app, &e).await) } else { Err(e) };
                 }
             }
         }
         let mut runs = match self.db_load(app).await {
             Ok(runs) => runs,
-            Err(e) => return Ok(self.outage_pass(app, &e).await),
+            // Only an unreachable database is ridden out from memory; any other
+            // error is a fault to report, not a reason to keep load going blind.
+            Err(e) if is_outage(&e) => return Ok(self.outage_pass(app, &e).await),
+            Err(e) => return Err(e),
         };
         self.memory.since = None;
         out.runs = runs.len();
@@ -468,7 +477,11 @@ impl Controller {
                         })?),
                         None => None,
                     };
-                let spec = jobs::for_agent(&sr.spec, rps, scale, started_ms, data_url);
+                let mut spec = jobs::for_agent(&sr.spec, rps, scale, started_ms, data_url);
+                // An extended script's files are presigned at each start, as the data file.
+                crate::extended::job::presign(&app.storage, &mut spec, PRESIGN_TTL)
+                    .await
+                    .map_err(|e| AgentError::Status(0, format!("cannot presign the script's files: {e:#}")))?;
                 match app.agents.start(&job.base_url, &job.key, &spec).await {
                     Ok(status) => Ok(Some(status)),
                     // Started before with another spec (a retried start after a
@@ -562,6 +575,7 @@ impl Controller {
                 }
             }
             Verdict::Stop(why) => {
+                let why = &format!("{why} (last error: {})", cause.message);
                 let answers = bounded(
                     self.options.fan_out,
                     targets

@@ -353,6 +353,8 @@ async fn store_seconds(tx: &impl GenericClient, seconds: &[(i64, &Bucket)]) -> A
     let mut cols: (Vec<i64>, Vec<i64>, Vec<f64>, Vec<f64>) = Default::default();
     let mut counts: [Vec<i64>; 6] = Default::default();
     let mut texts: [Vec<String>; 4] = Default::default();
+    // What an extended script adds to the second (migration 0007); NULL for simple scripts.
+    let mut scripts: Vec<Option<String>> = Vec::new();
     for (job, b) in seconds {
         cols.0.push(*job);
         cols.1.push(b.second as i64);
@@ -365,22 +367,23 @@ async fn store_seconds(tx: &impl GenericClient, seconds: &[(i64, &Bucket)]) -> A
         texts[1].push(serde_json::to_string(&b.errors).unwrap_or_else(|_| "{}".into()));
         texts[2].push(b.latency.clone());
         texts[3].push(b.service.clone());
+        scripts.push(b.script.as_ref().and_then(|s| serde_json::to_string(s).ok()));
     }
     Ok(tx
         .execute(
             "INSERT INTO metric_seconds (job_id, second, ts, target_rps, sent, ok, failed, dropped, bytes_sent,
-                 bytes_received, status, errors, latency, service)
+                 bytes_received, status, errors, latency, service, script)
              SELECT job_id, second, to_timestamp(ts_ms / 1000), target_rps, sent, ok, failed, dropped, bytes_sent,
-                    bytes_received, status::jsonb, errors::jsonb, latency, service
+                    bytes_received, status::jsonb, errors::jsonb, latency, service, script::jsonb
              FROM unnest($1::bigint[], $2::bigint[], $3::float8[], $4::float8[], $5::bigint[], $6::bigint[],
                          $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[], $12::text[],
-                         $13::text[], $14::text[])
+                         $13::text[], $14::text[], $15::text[])
                   AS u(job_id, second, ts_ms, target_rps, sent, ok, failed, dropped, bytes_sent, bytes_received,
-                       status, errors, latency, service)
+                       status, errors, latency, service, script)
              ON CONFLICT (job_id, second) DO NOTHING",
             &[
                 &cols.0, &cols.1, &cols.2, &cols.3, &counts[0], &counts[1], &counts[2], &counts[3], &counts[4],
-                &counts[5], &texts[0], &texts[1], &texts[2], &texts[3],
+                &counts[5], &texts[0], &texts[1], &texts[2], &texts[3], &scripts,
             ],
         )
         .await?)

@@ -10,6 +10,7 @@ pub mod projects;
 pub mod run_writes;
 pub mod runs;
 pub mod scenarios;
+pub mod script_metrics;
 pub mod scripts;
 pub mod search;
 pub mod simple_scripts;
@@ -29,6 +30,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0004_run_core.sql", include_str!("../../../migrations/0004_run_core.sql")),
     ("0005_security.sql", include_str!("../../../migrations/0005_security.sql")),
     ("0006_verdicts.sql", include_str!("../../../migrations/0006_verdicts.sql")),
+    ("0007_script_metrics.sql", include_str!("../../../migrations/0007_script_metrics.sql")),
 ];
 
 /// Connections per process. A Lambda instance serves one request at a time; the

@@ -345,7 +345,23 @@ pub async fn script_runs(conn: &impl GenericClient, rows: &[ScriptRunRow], strip
     let ids: Vec<i64> = rows.iter().map(|s| s.id).collect();
     let agents = agents_of(conn, &ids).await?;
     let figures = live_figures(conn, &ids).await?;
-    Ok(rows.iter().map(|sr| script_run(sr, agents.get(&sr.id).cloned(), figures.get(&sr.id), strip)).collect())
+    let mut out: Vec<ScriptRun> =
+        rows.iter().map(|sr| script_run(sr, agents.get(&sr.id).cloned(), figures.get(&sr.id), strip)).collect();
+    // Extended scripts: `checks` counts passed checks; iterations and VUs are the script's own.
+    let extended: Vec<i64> =
+        rows.iter().filter(|sr| sr.kind == crate::model::run::ScriptKind::Extended).map(|sr| sr.id).collect();
+    if !extended.is_empty() {
+        let totals = super::script_metrics::totals(conn, &extended).await?;
+        for sr in &mut out {
+            if let (Some(t), Some(m)) = (totals.get(&i64::from(sr.run_script_id)), &mut sr.metrics) {
+                m.checks = t.checks_passed.to_string();
+                m.full_iteration_count = t.iterations.to_string();
+                m.active_vus_count = t.vus.to_string();
+                m.vus = t.vus_max.to_string();
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Runs as v1 shapes, in the order given.

@@ -3,7 +3,7 @@
 //! that the caller may call them.
 
 use crate::auth::guard::COOKIE;
-use crate::auth::{Principal, Role, secrets};
+use crate::auth::{Principal, Role, cache, secrets};
 use crate::db;
 use crate::db::auth::{AuditFilter, NewToken};
 use crate::http::{ApiError, ApiResult};
@@ -98,6 +98,7 @@ pub async fn login(app: &AppState, req: LoginRequest, address: &str) -> ApiResul
 pub async fn logout(app: &AppState, cookie: Option<&str>) -> ApiResult<StdResponse> {
     if let Some(id) = cookie {
         db::auth::revoke_session(&app.db, &secrets::digest(id)).await?;
+        cache::clear();
     }
     Ok(StdResponse::ok("signed out"))
 }
@@ -171,7 +172,10 @@ pub async fn update_user(app: &AppState, req: UpdateUserRequest) -> ApiResult<St
         Some(p) => Some(hash(password("password", &p)?).await?),
         None => None,
     };
-    if !db::auth::update_user(&app.db, req.id, role, projects, hash.as_deref(), req.disabled).await? {
+    let updated = db::auth::update_user(&app.db, req.id, role, projects, hash.as_deref(), req.disabled).await?;
+    // A new role, limit, password or a disabled user: no remembered session may outlive it.
+    cache::clear();
+    if !updated {
         return Err(ApiError::not_found("user", req.id));
     }
     Ok(StdResponse::ok(format!("user {} updated", req.id)))
@@ -181,7 +185,9 @@ pub async fn delete_user(app: &AppState, caller: &Principal, req: IdRequest) -> 
     if caller.user_id == Some(req.id) {
         return Err(ApiError::conflict("id: you cannot delete yourself"));
     }
-    if !db::auth::delete_user(&app.db, req.id).await? {
+    let deleted = db::auth::delete_user(&app.db, req.id).await?;
+    cache::clear();
+    if !deleted {
         return Err(ApiError::not_found("user", req.id));
     }
     Ok(StdResponse::ok(format!("user {} deleted", req.id)))
@@ -189,6 +195,7 @@ pub async fn delete_user(app: &AppState, caller: &Principal, req: IdRequest) -> 
 
 pub async fn revoke_sessions(app: &AppState, req: UserIdRequest) -> ApiResult<StdResponse> {
     let n = db::auth::revoke_user_sessions(&app.db, req.user_id).await?;
+    cache::clear();
     Ok(StdResponse::ok(format!("{n} sessions ended")))
 }
 
@@ -259,7 +266,9 @@ pub async fn tokens(app: &AppState) -> ApiResult<TokensResponse> {
 }
 
 pub async fn revoke_token(app: &AppState, req: IdRequest) -> ApiResult<StdResponse> {
-    if !db::auth::revoke_token(&app.db, req.id).await? {
+    let revoked = db::auth::revoke_token(&app.db, req.id).await?;
+    cache::clear();
+    if !revoked {
         return Err(ApiError::not_found("active token", req.id));
     }
     Ok(StdResponse::ok(format!("token {} revoked", req.id)))

@@ -2,6 +2,7 @@
 
 use super::valid;
 use crate::db::{self, known_id};
+use crate::extended;
 use crate::http::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::storage::{ObjectKey, StoredObject};
@@ -37,6 +38,7 @@ pub async fn upload(app: &AppState, req: AmmoUploadRequest) -> ApiResult<AmmoFil
     size_limit(app, "ammo_file", req.ammo_file.len())?;
     let key = ObjectKey::data_file(&req.project_title, &req.scenario_title, &req.name, chrono::Utc::now())
         .map_err(|why| ApiError::bad_request("file", why))?;
+    extended::validate::uploaded_file("ammo_file", &req.name, &req.ammo_file).await?;
     let content_type = if req.content_type.trim().is_empty() { "text/plain" } else { req.content_type.trim() };
     let stored = app.storage.put(&key, req.ammo_file.clone(), content_type).await.map_err(storage_fault)?;
     let record = db::files::upsert(
@@ -87,6 +89,7 @@ pub async fn bucket_list(app: &AppState, _: Empty) -> ApiResult<GetBucketListRes
 pub async fn upload_file(app: &AppState, req: UploadFileRequest) -> ApiResult<UploadFileResponse> {
     let key = ObjectKey::browser(&req.name).map_err(|why| ApiError::bad_request("name", why))?;
     size_limit(app, "data", req.data.len())?;
+    extended::validate::uploaded_file("data", &key.path(), &req.data).await?;
     let content_type =
         if req.content_type.trim().is_empty() { "application/octet-stream" } else { req.content_type.trim() };
     let stored = app.storage.put(&key, req.data, content_type).await.map_err(storage_fault)?;

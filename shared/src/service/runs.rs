@@ -12,13 +12,14 @@ use crate::control::{agents::healthy, jobs, metrics, plan};
 use crate::db::run_writes::{self as w, NewCommand, NewScriptRun};
 use crate::db::runs::{self as q, RunFilter, RunRow, ScriptRunRow};
 use crate::db::{self, id32, known_id};
+use crate::extended::merge::{self, ScriptFigures};
 use crate::http::{ApiError, ApiResult};
 use crate::model::page::{Page, WhenUnlimited};
 use crate::model::run::{Command as CommandKind, CommandStatus, RunKind, RunStatus, ScriptKind};
 use crate::state::AppState;
 use crate::wire::StdResponse;
 use crate::wire::runs::*;
-use crate::wire::scripts::SimpleScript;
+use crate::wire::scripts::{Script, SimpleScript};
 use std::collections::BTreeSet;
 
 const SMOKE_USER: &str = "System User";
@@ -51,6 +52,20 @@ struct NewRun {
     user_name: String,
     preferred_user_name: String,
     scripts: Vec<SimpleScript>,
+    /// Extended (JS) scripts: jobs like any other (`extended::job`).
+    extended: Vec<Script>,
+}
+
+/// One script of a new run, of either kind, with its job at 100 %.
+struct RunItem {
+    kind: ScriptKind,
+    script_id: i64,
+    name: String,
+    tag: String,
+    script: serde_json::Value,
+    job: jobs::Built,
+    /// The configured rps (100 %).
+    rps: f64,
 }
 
 fn unique_active(err: ApiError, scenario_id: i64) -> ApiError {
@@ -65,16 +80,39 @@ fn unique_active(err: ApiError, scenario_id: i64) -> ApiError {
 /// start the jobs.
 async fn create_run(app: &AppState, new: NewRun) -> ApiResult<Run> {
     let bucket = app.storage.bucket().to_string();
-    let mut built = Vec::new();
+    let mut items: Vec<RunItem> = Vec::new();
     for s in &new.scripts {
         // The allow-list may have changed since the script was saved.
         super::auth::check_targets(app, &format!("simple_script {:?}", s.name), &s.path, &s.ammo_url)?;
         let job = jobs::build(jobs::ScriptSource::Simple(s), &bucket)
             .map_err(|why| ApiError::unprocessable(&format!("simple_script {:?}", s.name), why))?;
-        built.push(job);
+        items.push(RunItem {
+            kind: ScriptKind::Simple,
+            script_id: i64::from(s.script_id),
+            name: s.name.clone(),
+            tag: s.tag.clone(),
+            script: serde_json::to_value(s).unwrap_or_default(),
+            job,
+            rps: s.rps.parse::<f64>().unwrap_or(0.0),
+        });
     }
-    let rps = |s: &SimpleScript| s.rps.parse::<f64>().unwrap_or(0.0) * f64::from(new.percentage) / 100.0;
-    let total: f64 = new.scripts.iter().map(rps).sum();
+    for s in &new.extended {
+        crate::extended::validate::targets(app, s)?;
+        let beside = crate::extended::job::beside(&app.storage, s).await?;
+        let job = jobs::build(jobs::ScriptSource::Extended { script: s, beside: &beside }, &bucket)
+            .map_err(|why| ApiError::unprocessable(&format!("script {:?}", s.name), why))?;
+        items.push(RunItem {
+            kind: ScriptKind::Extended,
+            script_id: i64::from(s.script_id),
+            name: s.name.clone(),
+            tag: s.tag.clone(),
+            script: serde_json::to_value(s).unwrap_or_default(),
+            rps: job.spec.profile.rps,
+            job,
+        });
+    }
+    let rps = |s: &RunItem| s.rps * f64::from(new.percentage) / 100.0;
+    let total: f64 = items.iter().map(rps).sum();
     #[allow(clippy::cast_precision_loss)]
     if total > app.limits.max_run_rps as f64 {
         return Err(ApiError::unprocessable(
@@ -94,7 +132,7 @@ async fn create_run(app: &AppState, new: NewRun) -> ApiResult<Run> {
     let agents = healthy(app, &BTreeSet::new()).await?;
     let candidates: Vec<plan::Candidate> = agents.iter().map(|h| h.candidate.clone()).collect();
     let demands: Vec<plan::Demand> =
-        new.scripts.iter().map(|s| plan::Demand { tag: s.tag.clone(), rps: rps(s).max(1.0) }).collect();
+        items.iter().map(|s| plan::Demand { tag: s.tag.clone(), rps: rps(s).max(1.0) }).collect();
     #[allow(clippy::cast_precision_loss)]
     let assignments = plan::plan(&demands, &candidates, app.limits.agent_capacity_rps as f64).map_err(|tags| {
         let names: Vec<String> =
@@ -102,20 +140,19 @@ async fn create_run(app: &AppState, new: NewRun) -> ApiResult<Run> {
         ApiError::unprocessable("tag", format!("no enabled, answering agent carries the tag(s) {}", names.join(", ")))
     })?;
 
-    let script_runs = new
-        .scripts
+    let script_runs = items
         .iter()
-        .zip(&built)
         .enumerate()
-        .map(|(i, (s, job))| NewScriptRun {
-            kind: ScriptKind::Simple,
-            script_id: i64::from(s.script_id),
+        .map(|(i, s)| NewScriptRun {
+            kind: s.kind,
+            script_id: s.script_id,
             name: &s.name,
             tag: &s.tag,
-            script: serde_json::to_value(s).unwrap_or_default(),
-            spec: &job.spec,
-            data_key: job.data_key.as_deref(),
-            target_rps: s.rps.parse().unwrap_or(1),
+            script: s.script.clone(),
+            spec: &s.job.spec,
+            data_key: s.job.data_key.as_deref(),
+            #[allow(clippy::cast_possible_truncation)]
+            target_rps: (s.rps.round() as i64).max(1),
             jobs: assignments
                 .iter()
                 .filter(|a| a.script == i)
@@ -158,17 +195,11 @@ pub async fn start(app: &AppState, req: RunScenarioRequest) -> ApiResult<RunResp
         Some(p) => p,
     };
     let scenario_id = i64::from(scenario.scenario_id);
-    let extended: Vec<String> =
-        db::scripts::list(&app.db, scenario_id).await?.into_iter().filter(|s| s.enabled).map(|s| s.name).collect();
-    if !extended.is_empty() {
-        return Err(ApiError::unprocessable(
-            "scenario_id",
-            format!("extended (JS) scripts cannot run yet; disable them to run this scenario: {}", extended.join(", ")),
-        ));
-    }
+    let extended: Vec<Script> =
+        db::scripts::list(&app.db, scenario_id).await?.into_iter().filter(|s| s.enabled).collect();
     let scripts: Vec<SimpleScript> =
         db::simple_scripts::list(&app.db, scenario_id).await?.into_iter().filter(|s| s.enabled).collect();
-    if scripts.is_empty() {
+    if scripts.is_empty() && extended.is_empty() {
         return Err(ApiError::unprocessable("scenario_id", format!("scenario {scenario_id} has no enabled scripts")));
     }
     let run = create_run(
@@ -181,6 +212,7 @@ pub async fn start(app: &AppState, req: RunScenarioRequest) -> ApiResult<RunResp
             user_name: req.user_name.trim().to_string(),
             preferred_user_name: req.preferred_user_name.trim().to_string(),
             scripts,
+            extended,
         },
     )
     .await?;
@@ -206,19 +238,33 @@ pub async fn start_simple_script(
             user_name: SMOKE_USER.into(),
             preferred_user_name: String::new(),
             scripts: vec![s],
+            extended: Vec::new(),
         },
     )
     .await?;
     Ok(RunResponse { status: true, message: String::new(), run: Some(run) })
 }
 
+/// Smoke test of an extended script: as for a simple one, 2 rps for 1 m in 1 step.
 pub async fn start_script(app: &AppState, req: crate::wire::scripts::ScriptIdRequest) -> ApiResult<RunResponse> {
     let id = known_id("script", req.script_id.into())?;
-    let s = db::scripts::get(&app.db, id).await?.ok_or_else(|| ApiError::not_found("script", id))?;
-    Err(ApiError::unprocessable(
-        "script_id",
-        format!("{:?} is an extended (JS) script; extended scripts cannot run yet", s.name),
-    ))
+    let mut s = db::scripts::get(&app.db, id).await?.ok_or_else(|| ApiError::not_found("script", id))?;
+    s.options = Some(crate::wire::scripts::Options { rps: "2".into(), steps: "1".into(), duration: "1m".into() });
+    let run = create_run(
+        app,
+        NewRun {
+            scenario_id: s.scenario_id.into(),
+            title: format!("Smoke_test_{}", s.name),
+            kind: RunKind::Smoke,
+            percentage: 100,
+            user_name: SMOKE_USER.into(),
+            preferred_user_name: String::new(),
+            scripts: Vec::new(),
+            extended: vec![s],
+        },
+    )
+    .await?;
+    Ok(RunResponse { status: true, message: String::new(), run: Some(run) })
 }
 
 /// Ask a run to stop: the controller stops every job, retrying until it ends.
@@ -461,9 +507,9 @@ pub async fn command_new(app: &AppState, req: CommandNewRequest) -> ApiResult<Co
     if command.needs_script_ids() && req.script_ids.is_empty() {
         return Err(ApiError::bad_request("script_ids", format!("is required for {command}")));
     }
-    // Every command but a smoke run acts on an existing run.
+    // Every command but a smoke run (of either kind) acts on an existing run.
     let run = match command {
-        CommandKind::RunSimpleScript => None,
+        CommandKind::RunSimpleScript | CommandKind::RunScript => None,
         _ => Some(run_row(app, req.run_id).await?),
     };
     let percentage = req.percentage_of_target.unwrap_or(0);
@@ -529,11 +575,8 @@ async fn execute_command(
                 .map(|_| ())
         }
         (CommandKind::RunScript, _) => {
-            let id = req.script_ids.first().copied().unwrap_or(0);
-            Err(ApiError::unprocessable(
-                "command_type",
-                format!("TYPE_RUN_SCRIPT: script {id}: extended scripts cannot run yet"),
-            ))
+            let id = script_id(req.script_ids.first().copied().unwrap_or(0))?;
+            start_script(app, crate::wire::scripts::ScriptIdRequest { script_id: id }).await.map(|_| ())
         }
         (_, None) => Err(ApiError::bad_request("run_id", "is required")),
         (CommandKind::StopScenario, Some(run)) => stop_run(app, run.id, "command").await,
@@ -597,7 +640,16 @@ fn point(ts: i64, f: &metrics::Figures) -> Point {
         p95: f.p95,
         p99: f.p99,
         max: f.max,
+        script: None,
     }
+}
+
+/// Points with the extended scripts' figures of their interval attached.
+fn with_script(mut points: Vec<Point>, mut script: std::collections::BTreeMap<i64, ScriptFigures>) -> Vec<Point> {
+    for p in &mut points {
+        p.script = script.remove(&p.ts);
+    }
+    points
 }
 
 /// `/v1/run/metrics`: per script run and in total, per interval of `step` seconds.
@@ -619,20 +671,32 @@ pub async fn run_metrics(app: &AppState, req: RunMetricsRequest) -> ApiResult<Ru
     let srs = q::script_run_rows(&conn, &[row.id]).await?;
     let ids: Vec<i64> = srs.iter().map(|s| s.id).collect();
     let seconds = q::seconds(&conn, &ids, Some(from), Some(to)).await?;
+    let script_seconds = db::script_metrics::seconds(&conn, &ids, Some(from), Some(to)).await?;
     let scripts = srs
         .iter()
         .map(|sr| {
             let mine: Vec<metrics::Second> =
                 seconds.iter().filter(|(id, _)| *id == sr.id).map(|(_, s)| s.clone()).collect();
+            let script = merge::series(
+                script_seconds.iter().filter(|(id, _, _)| *id == sr.id).map(|(_, ts, b)| (*ts, b)),
+                from,
+                step,
+            );
             Series {
                 run_script_id: id32(sr.id),
                 name: sr.name.clone(),
-                points: metrics::series(&mine, from, step).iter().map(|(t, f)| point(*t, f)).collect(),
+                points: with_script(
+                    metrics::series(&mine, from, step).iter().map(|(t, f)| point(*t, f)).collect(),
+                    script,
+                ),
             }
         })
         .collect();
     let all: Vec<metrics::Second> = seconds.into_iter().map(|(_, s)| s).collect();
-    let total = metrics::series(&all, from, step).iter().map(|(t, f)| point(*t, f)).collect();
+    let total = with_script(
+        metrics::series(&all, from, step).iter().map(|(t, f)| point(*t, f)).collect(),
+        merge::series(script_seconds.iter().map(|(_, ts, b)| (*ts, b)), from, step),
+    );
     Ok(RunMetricsResponse { status: true, message: String::new(), from, to, step, scripts, total })
 }
 
@@ -657,6 +721,7 @@ fn summary(id: i64, name: &str, status: &str, target: f64, f: &metrics::Figures)
         max: f.max,
         status_codes: f.status.clone(),
         errors: f.errors.clone(),
+        script: None,
     }
 }
 
@@ -667,16 +732,21 @@ pub async fn run_summary(app: &AppState, req: RunIdRequest) -> ApiResult<RunSumm
     let srs = q::script_run_rows(&conn, &[row.id]).await?;
     let ids: Vec<i64> = srs.iter().map(|s| s.id).collect();
     let seconds = q::seconds(&conn, &ids, None, None).await?;
+    let script_seconds = db::script_metrics::seconds(&conn, &ids, None, None).await?;
     let scripts: Vec<ScriptSummary> = srs
         .iter()
         .map(|sr| {
             let f = metrics::figures(seconds.iter().filter(|(id, _)| *id == sr.id).map(|(_, s)| s), None);
-            summary(sr.id, &sr.name, sr.status.as_str(), sr.desired_rps(), &f)
+            let mut out = summary(sr.id, &sr.name, sr.status.as_str(), sr.desired_rps(), &f);
+            out.script =
+                merge::merge(script_seconds.iter().filter(|(id, _, _)| *id == sr.id).map(|(_, ts, b)| (*ts, b)));
+            out
         })
         .collect();
     let f = metrics::figures(seconds.iter().map(|(_, s)| s), None);
     let target: f64 = srs.iter().map(ScriptRunRow::desired_rps).sum();
-    let total = summary(row.id, &row.title, row.status.as_str(), target, &f);
+    let mut total = summary(row.id, &row.title, row.status.as_str(), target, &f);
+    total.script = merge::merge(script_seconds.iter().map(|(_, ts, b)| (*ts, b)));
     let (stored_seconds, stored_bytes) = q::stored_size(&conn, row.id).await?;
     Ok(RunSummaryResponse {
         status: true,

@@ -333,6 +333,9 @@ pub struct Point {
     pub p95: f64,
     pub p99: f64,
     pub max: f64,
+    /// Extended scripts only: iterations, checks, requests by name, custom metrics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub script: Option<crate::extended::merge::ScriptFigures>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -375,6 +378,9 @@ pub struct ScriptSummary {
     pub max: f64,
     pub status_codes: BTreeMap<String, i64>,
     pub errors: BTreeMap<String, i64>,
+    /// Extended scripts only: iterations, checks, requests by name, custom metrics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub script: Option<crate::extended::merge::ScriptFigures>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -1,0 +1,285 @@
+//! Extended (k6-style JavaScript) scripts through the backend (issue 9): checked
+//! when saved, started as jobs like simple scripts, their figures merged.
+
+use crate::helpers::{TestApp, connect_dsn, spawn_app};
+use crate::runs::{Agent, Target};
+use alilo_shared::storage::ObjectKey;
+use base64::Engine;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+const FLOW: &str = r#"import http from 'k6/http';
+import { check } from 'k6';
+import { path } from './lib/paths.js';
+
+export default function () {
+    const res = http.get(`${__ENV.API_URL}${path}`);
+    check(res, { 'status is 200': (r) => r.status === 200 });
+}
+"#;
+
+const PATHS: &str = "export const path = '/js';\n";
+
+/// The original platform's contract: the data file through `open(__ENV.AMMO_URL)`.
+const AMMO_FLOW: &str = r#"import http from 'k6/http';
+import { check } from 'k6';
+import { SharedArray } from 'k6/data';
+
+const targets = new SharedArray('targets', () => JSON.parse(open(__ENV.AMMO_URL)));
+
+export default function () {
+    const res = http.get(`${__ENV.API_URL}${targets[0].path}`);
+    check(res, { 'status is 200': (r) => r.status === 200 });
+}
+"#;
+
+impl TestApp {
+    async fn upload(&self, name: &str, text: &str) -> (u16, Value) {
+        let (status, body) = self.post("/v1/s3/uploadFile", json!({"name": name, "data": b64(text.as_bytes())})).await;
+        (status.as_u16(), body)
+    }
+
+    fn extended(scenario: i64, file: &str, base_url: &str, rps: u32) -> Value {
+        json!({"scenario_id": scenario, "name": "flow_js", "script_file": file, "base_url": base_url,
+            "enabled": true, "tag": "lt", "options": {"rps": rps.to_string(), "steps": "1", "duration": "2m"},
+            "additional_env": {"TOKEN": "t"}})
+    }
+}
+
+#[tokio::test]
+async fn a_syntax_error_at_upload_is_a_422_naming_file_line_and_column_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let (status, body) = app.upload("flows/main.js", "import http from 'k6/http';\n\nhttp.get('x';\n").await;
+    assert_eq!(status, 422, "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.starts_with("data: flows/main.js:3:"), "{message}");
+    assert!(message.contains("SyntaxError"), "{message}");
+    assert!(!app.app_state.storage.exists("flows/main.js").await.unwrap(), "a refused script was stored");
+
+    let (status, body) = app.upload("flows/ws.js", "import ws from 'k6/ws';\n").await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("\"k6/ws\" is not supported"), "{body}");
+    let (status, body) = app.upload("flows/remote.js", "import x from 'https://jslib.k6.io/x.js';\n").await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("https://jslib.k6.io/x.js"), "{body}");
+
+    // The data-file upload checks scripts too; other files pass untouched.
+    let upload = |name: &str, content: &[u8]| json!({"name": name, "project_title": "1", "scenario_title": "2", "ammo_file": b64(content)});
+    app.fails("/v1/file/upload", upload("flow.js", b"export default (;"), 422, "ammo_file: flow.js:1:").await;
+    app.ok("/v1/file/upload", upload("users.json", b"[{\"id\": 1}]")).await;
+}
+
+#[tokio::test]
+async fn create_and_update_check_the_script_and_every_file_it_imports() {
+    let app = spawn_app().await;
+    let project = app.create_project("Shop").await;
+    let scenario = app.create_scenario(project, "Flows").await;
+    let script = TestApp::extended(scenario, "flows/main.js", "http://api", 10);
+
+    app.fails("/v1/script/create", json!({"script": script}), 422, "no object \"flows/main.js\"").await;
+    assert_eq!(app.upload("flows/main.js", FLOW).await.0, 200);
+    let err = app.fails("/v1/script/create", json!({"script": script}), 422, "script.script_file").await;
+    let message = err["message"].as_str().unwrap();
+    assert!(message.contains("flows/main.js") || message.contains("main.js:3:"), "{message}");
+    assert!(message.contains("\"lib/paths.js\""), "{message}");
+    assert_eq!(app.count("scripts").await, 0);
+
+    assert_eq!(app.upload("flows/lib/paths.js", PATHS).await.0, 200);
+    let id = app.ok("/v1/script/create", json!({"script": script})).await["script_id"].as_i64().unwrap();
+
+    // A broken module planted behind the upload check is still caught at update.
+    let broken = ObjectKey::browser("flows/lib/paths.js").unwrap();
+    app.app_state.storage.put(&broken, b"export const path = ;\n".to_vec(), "text/javascript").await.unwrap();
+    let mut changed = script.clone();
+    changed["script_id"] = json!(id);
+    let err = app.fails("/v1/script/update", json!({"script": changed}), 422, "lib/paths.js:1:").await;
+    assert!(err["message"].as_str().unwrap().contains("SyntaxError"), "{err}");
+
+    let mut bad_ammo = changed.clone();
+    bad_ammo["ammo_id"] = json!(format!("s3://{}/flows/nope.json", app.bucket));
+    app.app_state.storage.put(&broken, PATHS.as_bytes().to_vec(), "text/javascript").await.unwrap();
+    app.fails("/v1/script/update", json!({"script": bad_ammo}), 422, "script.ammo_id").await;
+    app.ok("/v1/script/update", json!({"script": changed})).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenario_mixing_simple_and_extended_scripts_starts_with_the_extended_job_built() {
+    let app = spawn_app().await;
+    let target = Target::start().await;
+    let agent = Agent::start().await;
+    app.register_agent(&agent, "lt").await;
+    let project = app.create_project("Shop").await;
+    let scenario = app.create_scenario(project, "Mixed").await;
+    app.load_script(scenario, "a", &target, "/a", 20, "lt").await;
+    app.upload("flows/main.js", FLOW).await;
+    app.upload("flows/lib/paths.js", PATHS).await;
+    app.upload("flows/users.json", "[]").await;
+    let mut script = TestApp::extended(scenario, "flows/main.js", &format!("http://{}", target.addr), 40);
+    script["ammo_id"] = json!(format!("s3://{}/flows/users.json", app.bucket));
+    let script_id = app.ok("/v1/script/create", json!({"script": script})).await["script_id"].as_i64().unwrap();
+
+    let run = app.ok("/v1/run/start", json!({"scenario_id": scenario, "user_name": "alice"})).await["run"].clone();
+    let kinds: Vec<&str> =
+        run["script_runs"].as_array().unwrap().iter().map(|s| s["type_script_run"].as_str().unwrap()).collect();
+    assert_eq!(kinds, vec!["TYPE_SCRIPT_RUN_SIMPLE", "TYPE_SCRIPT_RUN_EXTENDED_UNSPECIFIED"]);
+    assert_eq!(run["script_runs"][1]["script"]["script_id"], script_id);
+
+    // The stored job: the entry and the files beside it, the original's __ENV, the profile.
+    let db = connect_dsn(&app.dsn).await;
+    let row = db.query_one("SELECT spec, target_rps FROM script_runs WHERE kind = 'extended'", &[]).await.unwrap();
+    let spec: Value = row.get(0);
+    assert_eq!(row.get::<_, i64>(1), 40);
+    assert_eq!(spec["script"]["entry"], "main.js");
+    let paths: Vec<&str> =
+        spec["script"]["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, vec!["lib/paths.js", "main.js", "users.json"]);
+    let env = &spec["script"]["env"];
+    assert_eq!(env["RPS"], "40");
+    assert_eq!(env["STEPS"], "1");
+    assert_eq!(env["DURATION"], "2m");
+    assert_eq!(env["API_URL"], format!("http://{}", target.addr));
+    assert_eq!(env["AMMO_URL"], format!("s3://{}/flows/users.json", app.bucket), "presigned at each start");
+    assert_eq!(env["TOKEN"], "t");
+    assert_eq!(spec["profile"]["rps"], 40.0);
+
+    // The simple script runs beside it; stopping stops the whole run.
+    let run_id = run["run_id"].as_i64().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while target.count("/a") < 10 {
+        assert!(tokio::time::Instant::now() < deadline, "the simple script sent nothing");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.ok("/v1/run/stop", json!({"run_id": run_id})).await;
+}
+
+/// Issue 9's acceptance through the backend: a real agent runs the script
+/// with its JavaScript runtime, and the target counts both kinds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mixed_scenario_adjusted_to_50_percent_halves_both_kinds_at_the_target() {
+    let app = spawn_app().await;
+    let target = Target::start().await;
+    let agent = Agent::start().await;
+    app.register_agent(&agent, "lt").await;
+    let project = app.create_project("Shop").await;
+    let scenario = app.create_scenario(project, "Mixed").await;
+    app.load_script(scenario, "a", &target, "/a", 20, "lt").await;
+    app.upload("flows/main.js", AMMO_FLOW).await;
+    // The data file is uploaded elsewhere, as the UI's data-file upload does.
+    let body = json!({"name": "targets.json", "project_title": "1", "scenario_title": "2",
+        "ammo_file": b64(br#"[{"path": "/js"}]"#)});
+    let ammo = app.ok("/v1/file/upload", body).await["ammo_file"]["s3_url"].as_str().unwrap().to_string();
+    let mut script = TestApp::extended(scenario, "flows/main.js", &format!("http://{}", target.addr), 40);
+    script["ammo_id"] = json!(ammo);
+    let script_id = app.ok("/v1/script/create", json!({"script": script})).await["script_id"].as_i64().unwrap();
+
+    let run = app.ok("/v1/run/start", json!({"scenario_id": scenario, "user_name": "alice"})).await["run"].clone();
+    let run_id = run["run_id"].as_i64().unwrap();
+    target.until_rates(&["/a", "/js"], &[20.0, 40.0], 15).await;
+
+    app.ok("/v1/run/adjustment", json!({"run_id": run_id, "adjustment_on_percent": 50})).await;
+    target.until_rates(&["/a", "/js"], &[10.0, 20.0], 15).await;
+    app.ok("/v1/run/increase/script", json!({"run_id": run_id, "script_id": script_id, "increase_by_rps": 10})).await;
+    target.until_rates(&["/a", "/js"], &[10.0, 30.0], 15).await;
+
+    // The v1 `checks` of the extended script run counts its passed checks; the summary has them by name.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let run = app.ok("/v1/run", json!({"run_id": run_id})).await["run"].clone();
+        let checks: i64 = run["script_runs"][1]["metrics"]["checks"].as_str().unwrap().parse().unwrap();
+        if checks > 0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no passed checks counted: {run}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let run = app.ok("/v1/run", json!({"run_id": run_id})).await["run"].clone();
+    let m = &run["script_runs"][1]["metrics"];
+    assert!(m["full_iteration_count"].as_str().unwrap().parse::<i64>().unwrap() > 0, "{m}");
+    assert!(m["vus"].as_str().unwrap().parse::<i64>().unwrap() > 0, "VUs allocated: {m}");
+    let summary = app.ok("/v1/run/summary", json!({"run_id": run_id})).await;
+    let script = &summary["scripts"][1]["script"];
+    assert_eq!(script["checks"][0]["name"], "status is 200", "{summary}");
+    assert!(script["checks"][0]["passes"].as_u64().unwrap() > 0, "{summary}");
+    assert_eq!(script["checks"][0]["fails"], 0, "{summary}");
+    assert!(script["iterations"].as_u64().unwrap() > 0, "{summary}");
+    let named = &script["requests"][0];
+    assert_eq!(named["name"], format!("http://{}/js", target.addr), "{summary}");
+    assert!(named["requests"].as_u64().unwrap() > 0 && named["latency"]["p99"].as_f64().unwrap() > 0.0, "{summary}");
+    let series = app.ok("/v1/run/metrics", json!({"run_id": run_id, "step": 2})).await;
+    let points = series["scripts"][1]["points"].as_array().unwrap();
+    assert!(points.iter().any(|p| p["script"]["iterations"].as_u64() > Some(0)), "{series}");
+    assert!(series["scripts"][0]["points"][0].get("script").is_none(), "a simple script has no script part");
+
+    app.ok("/v1/run/stop", json!({"run_id": run_id})).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while app.ok("/v1/run", json!({"run_id": run_id})).await["run"]["status"] != "STATUS_STOPPED_UNSPECIFIED" {
+        assert!(tokio::time::Instant::now() < deadline, "the run did not stop");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let after = target.count("/js");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(target.count("/js"), after, "the script sent after its run stopped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extended_script_is_smoke_tested_by_route_and_by_command() {
+    let app = spawn_app().await;
+    let target = Target::start().await;
+    let agent = Agent::start().await;
+    app.register_agent(&agent, "lt").await;
+    let project = app.create_project("Shop").await;
+    let scenario = app.create_scenario(project, "Smoke").await;
+    app.upload("flows/main.js", FLOW).await;
+    app.upload("flows/lib/paths.js", PATHS).await;
+    let script = TestApp::extended(scenario, "flows/main.js", &format!("http://{}", target.addr), 500);
+    let script_id = app.ok("/v1/script/create", json!({"script": script})).await["script_id"].as_i64().unwrap();
+
+    let run = app.ok("/v1/run/start/script", json!({"script_id": script_id})).await["run"].clone();
+    assert_eq!((run["title"].as_str(), run["user_name"].as_str()), (Some("Smoke_test_flow_js"), Some("System User")));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while target.count("/js") < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "the smoke test sent nothing");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let run_id = run["run_id"].as_i64().unwrap();
+    app.ok("/v1/run/stop", json!({"run_id": run_id})).await;
+    let stopped = loop {
+        let status = app.ok("/v1/run", json!({"run_id": run_id})).await["run"]["status"].clone();
+        if status == "STATUS_STOPPED_UNSPECIFIED" {
+            break true;
+        }
+        assert!(tokio::time::Instant::now() < deadline + Duration::from_secs(10), "the smoke run did not stop");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(stopped);
+
+    let body = json!({"command_type": "TYPE_RUN_SCRIPT", "script_ids": [script_id]});
+    let command = app.ok("/v1/command/new", body).await["command"].clone();
+    assert_eq!(command["status"], "STATUS_COMPLETED", "{command}");
+    let db = connect_dsn(&app.dsn).await;
+    let smoke: i64 = db
+        .query_one("SELECT count(*) FROM runs WHERE kind = 'smoke' AND title = 'Smoke_test_flow_js'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(smoke, 2);
+    let rps: i64 =
+        db.query_one("SELECT max(target_rps) FROM script_runs WHERE kind = 'extended'", &[]).await.unwrap().get(0);
+    assert_eq!(rps, 2, "a smoke test runs at 2 rps, not the script's 500");
+}
+
+#[tokio::test]
+async fn the_openapi_spec_describes_the_script_figures() {
+    let app = spawn_app().await;
+    let spec: Value = reqwest::get(format!("{}/swagger.json", app.address)).await.unwrap().json().await.unwrap();
+    let schemas = &spec["components"]["schemas"];
+    for field in ["checks", "requests", "metrics", "iteration_duration", "checks_passed"] {
+        assert!(schemas["ScriptFigures"]["properties"][field].is_object(), "ScriptFigures.{field} missing");
+    }
+    let summary = &schemas["ScriptSummary"]["properties"]["script"];
+    assert!(summary.is_object(), "ScriptSummary.script missing: {}", schemas["ScriptSummary"]);
+}
