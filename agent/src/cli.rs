@@ -382,8 +382,21 @@ pub fn summary_text(s: &JobStatus, closed: bool) -> String {
     out
 }
 
+/// Exit code of `alilo-agent run` when a script's threshold fails (k6's).
+pub const THRESHOLDS_FAILED: u8 = 99;
+
 async fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     let spec = run_spec(&a)?;
+    // The script's options, for its thresholds (checked before the load).
+    let options = match &spec.script {
+        Some(s) => crate::js::read_options(s).map_err(|e| anyhow::anyhow!(e))?,
+        None => None,
+    };
+    if let Some(o) = &options
+        && let Some(th) = o.get("thresholds")
+    {
+        alilo_agent_api::threshold::parse_options(th).map_err(|e| anyhow::anyhow!("options.{e}"))?;
+    }
     let closed = spec.closed_loop_connections.is_some();
     let workers =
         if a.workers == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { a.workers };
@@ -417,10 +430,29 @@ async fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let st = job.status(0);
     let mut text = summary_text(&st, closed);
+    let mut thresholds_failed = false;
     if let Some(t) = crate::js::summary::ScriptTotals::of(&st.buckets) {
         text.push_str(&t.text(st.summary.duration_s));
+        let mut doc = t.json(st.summary.duration_s);
+        if let Some(options) = &options {
+            let verdicts = crate::js::thresholds::judge(options, &st, &t).map_err(|e| anyhow::anyhow!(e))?;
+            let mut rows = serde_json::Map::new();
+            for v in &verdicts {
+                let (mark, value) = match v.judged {
+                    Some(j) => (if j.passed { '✓' } else { '✗' }, format!("{:.3}", j.observed)),
+                    None => ('?', "no data".into()),
+                };
+                text.push_str(&format!("threshold {mark} {} {}  ({value})\n", v.key, v.source));
+                rows.insert(
+                    format!("{} {}", v.key, v.source),
+                    serde_json::json!({"ok": !v.failed(), "observed": v.judged.map(|j| j.observed)}),
+                );
+                thresholds_failed |= v.failed();
+            }
+            doc["thresholds"] = serde_json::Value::Object(rows);
+        }
         if let Some(path) = &a.summary_export {
-            let doc = serde_json::to_string_pretty(&t.json(st.summary.duration_s))?;
+            let doc = serde_json::to_string_pretty(&doc)?;
             std::fs::write(path, doc).with_context(|| format!("writing {}", path.display()))?;
         }
     }
@@ -433,6 +465,9 @@ async fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     Ok(if st.state == JobState::Failed {
         eprintln!("job failed: {}", st.reason.unwrap_or_default());
         ExitCode::FAILURE
+    } else if thresholds_failed {
+        eprintln!("some thresholds have failed");
+        ExitCode::from(THRESHOLDS_FAILED)
     } else {
         ExitCode::SUCCESS
     })

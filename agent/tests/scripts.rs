@@ -1217,3 +1217,46 @@ export default function () {
     let (s, _) = agent.call("GET", "/v1/agent", None).await;
     assert_eq!(s, 200, "the agent is alive");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_threshold_makes_the_standalone_runner_exit_99() {
+    let site = Site::start().await;
+    let dir = std::env::temp_dir().join(format!("alilo-js-th-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |id: &'static str, thresholds: &'static str| {
+        let dir = dir.clone();
+        let base = site.base(id);
+        async move {
+            let js = format!(
+                "import http from 'k6/http';\nimport {{ check }} from 'k6';\nexport const options = {{ thresholds: {thresholds} }};\nexport default function () {{ check(http.get(`${{__ENV.BASE}}/x`, {{ tags: {{ name: 'x' }} }}), {{ ok: (r) => r.status === 200 }}); }}\n"
+            );
+            let path = dir.join(format!("{id}.js"));
+            std::fs::write(&path, js).unwrap();
+            let export = dir.join(format!("{id}.json"));
+            let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_alilo-agent"))
+                .arg("run")
+                .arg(&path)
+                .args(["--rps", "5", "--duration", "1s", "--quiet", "-e", &format!("BASE={base}")])
+                .arg("--summary-export")
+                .arg(&export)
+                .output()
+                .await
+                .unwrap();
+            let doc: Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
+            (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), doc)
+        }
+    };
+    let (code, text, doc) = run(
+        "th-pass",
+        "{ http_req_failed: ['rate<0.01'], checks: ['rate==1'], 'http_req_duration{name:x}': ['p(95)<5000'] }",
+    )
+    .await;
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("threshold ✓ http_req_failed rate<0.01"), "{text}");
+    assert!(doc["thresholds"].as_object().unwrap().values().all(|v| v["ok"] == true), "{doc}");
+    let (code, text, doc) = run("th-fail", "{ 'http_req_duration{name:x}': ['max<0'], iterations: ['count>0'] }").await;
+    assert_eq!(code, Some(99), "{text}");
+    assert!(text.contains("threshold ✗ http_req_duration{name:x} max<0"), "{text}");
+    assert_eq!(doc["thresholds"]["iterations count>0"]["ok"], true, "{doc}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

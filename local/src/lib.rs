@@ -63,6 +63,9 @@ pub struct Settings {
     /// Milliseconds between two run-controller passes.
     #[arg(long = "controller-interval-ms", env = "ALILO_CONTROLLER_INTERVAL_MS", default_value_t = 1000)]
     pub controller_interval_ms: u64,
+    /// Milliseconds a request may take before it is answered 503 (`REQUEST_DEADLINE_MS`).
+    #[arg(long = "request-deadline-ms")]
+    pub request_deadline_ms: Option<u64>,
     /// Seconds of database outage the run-controller rides out (polling its jobs
     /// from memory) before it stops the runs on purpose.
     #[arg(long = "max-db-outage-secs", env = "ALILO_MAX_DB_OUTAGE_SECS", default_value_t = 900)]
@@ -91,6 +94,9 @@ impl Settings {
         }
         if let Some(v) = &self.minio_secret_access_key {
             flags.insert("MINIO_SECRET_ACCESS_KEY", v.clone());
+        }
+        if let Some(v) = self.request_deadline_ms {
+            flags.insert("REQUEST_DEADLINE_MS", v.to_string());
         }
         if let Some(v) = &self.allowed_targets {
             flags.insert("ALILO_ALLOWED_TARGETS", v.clone());
@@ -177,7 +183,7 @@ impl Application {
             );
         }
         db::ensure_database(&config.dsn).await.map_err(StartError)?;
-        let database = db::Db::connect(&config.dsn).map_err(|e| StartError(format!("{e:#}")))?;
+        let database = db::Db::connect_with(&config.dsn, &config.limits).map_err(|e| StartError(format!("{e:#}")))?;
         db::migrate(&database)
             .await
             .map_err(|e| StartError(format!("cannot migrate the database at {}: {e:#}", config.dsn)))?;

@@ -29,6 +29,7 @@ const PAGE: &str = r##"<!doctype html>
 
 /// Describe the API for the document's header.
 pub fn describe(mut api: OpenApi) -> OpenApi {
+    alilo_shared::http::document_common_errors(&mut api);
     api.info.title = "Alilo API".into();
     api.info.version = env!("CARGO_PKG_VERSION").into();
     api.info.description = Some(

@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 /// The DSN `alilo-local` uses when `PG_DSN` is unset: the machine's own server.
 pub const DEFAULT_PG_DSN: &str = "postgres://postgres@127.0.0.1:5432/alilo";
@@ -124,6 +125,18 @@ pub const DEFAULT_MAX_RUN_RPS: u64 = 1_000_000;
 /// agents: a 2-core agent sustains about this much with room to spare.
 pub const DEFAULT_AGENT_CAPACITY_RPS: u64 = 5_000;
 
+/// How long a request may take before it is answered 503 with `Retry-After`: below
+/// API Gateway's 30 s and the functions' 29 s timeout, above every bound below.
+pub const DEFAULT_REQUEST_DEADLINE_MS: u64 = 10_000;
+/// Postgres cancels a statement running longer (`statement_timeout`): a list or
+/// search on an index takes milliseconds, so this only stops runaway work.
+pub const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 5_000;
+/// How long a request waits for a pooled connection before it is answered 503
+/// "busy": long enough to ride out a burst (a shorter wait turned a 256-connection
+/// burst into false 503s), short enough to leave the statement's `statement_timeout`
+/// inside the request deadline.
+pub const DEFAULT_POOL_WAIT_MS: u64 = 5_000;
+
 /// Limits that protect the service and its users.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -135,6 +148,12 @@ pub struct Limits {
     pub max_run_rps: u64,
     /// `AGENT_CAPACITY_RPS`: the rate per agent before a script is split.
     pub agent_capacity_rps: u64,
+    /// `REQUEST_DEADLINE_MS`: a request still unanswered then gets 503.
+    pub request_deadline: Duration,
+    /// `PG_STATEMENT_TIMEOUT_MS`: Postgres' `statement_timeout` on every connection.
+    pub statement_timeout: Duration,
+    /// `PG_POOL_WAIT_MS`: the longest wait for a pooled connection.
+    pub pool_wait: Duration,
 }
 
 impl Default for Limits {
@@ -145,6 +164,9 @@ impl Default for Limits {
             max_run_percentage: DEFAULT_MAX_RUN_PERCENTAGE,
             max_run_rps: DEFAULT_MAX_RUN_RPS,
             agent_capacity_rps: DEFAULT_AGENT_CAPACITY_RPS,
+            request_deadline: Duration::from_millis(DEFAULT_REQUEST_DEADLINE_MS),
+            statement_timeout: Duration::from_millis(DEFAULT_STATEMENT_TIMEOUT_MS),
+            pool_wait: Duration::from_millis(DEFAULT_POOL_WAIT_MS),
         }
     }
 }
@@ -192,6 +214,14 @@ where
     }
 }
 
+/// A positive number of milliseconds.
+fn millis(vars: &impl Vars, name: &str, default: u64) -> Result<Duration, String> {
+    match parse_var(vars, name, default)? {
+        0 => Err(format!("{name}=0 is invalid: it must be at least 1 (milliseconds)")),
+        ms => Ok(Duration::from_millis(ms)),
+    }
+}
+
 fn parse_bool(vars: &impl Vars, name: &str) -> Result<bool, String> {
     match vars.var(name).map(|v| v.trim().to_ascii_lowercase()) {
         None => Ok(false),
@@ -230,6 +260,9 @@ impl Config {
             max_run_percentage: parse_var(vars, "MAX_RUN_PERCENTAGE", DEFAULT_MAX_RUN_PERCENTAGE)?,
             max_run_rps: parse_var(vars, "MAX_RUN_RPS", DEFAULT_MAX_RUN_RPS)?,
             agent_capacity_rps: parse_var(vars, "AGENT_CAPACITY_RPS", DEFAULT_AGENT_CAPACITY_RPS)?,
+            request_deadline: millis(vars, "REQUEST_DEADLINE_MS", DEFAULT_REQUEST_DEADLINE_MS)?,
+            statement_timeout: millis(vars, "PG_STATEMENT_TIMEOUT_MS", DEFAULT_STATEMENT_TIMEOUT_MS)?,
+            pool_wait: millis(vars, "PG_POOL_WAIT_MS", DEFAULT_POOL_WAIT_MS)?,
         };
         if limits.agent_capacity_rps == 0 {
             return Err("AGENT_CAPACITY_RPS=0 is invalid: it must be at least 1".into());

@@ -23,7 +23,7 @@ impl AppState {
     /// Connect to Postgres and object storage as configured. Migrations are not
     /// applied here: `alilo-local` and the `migrate` step do that.
     pub async fn connect(config: &Config) -> anyhow::Result<Self> {
-        let db = Db::connect(&config.dsn)?;
+        let db = Db::connect_with(&config.dsn, &config.limits)?;
         let storage = Storage::connect(&config.s3).await?;
         Ok(Self {
             db,

@@ -14,6 +14,7 @@
 //! | [`crypto`] | digests and HMACs of `k6/crypto` |
 //! | [`options`] | a script's `options` as the standalone runner maps them onto a profile |
 //! | [`summary`] | the end-of-run summary of `alilo-agent run script.js` and its JSON export |
+//! | [`thresholds`] | `options.thresholds` judged on a standalone run (exit 99 when one fails) |
 //! | [`check`] | checks before a job starts: the spec's fields and a syntax check naming `file:line:column` |
 //!
 //! # The execution model
@@ -43,6 +44,7 @@ pub mod loader;
 pub mod natives;
 pub mod options;
 pub mod summary;
+pub mod thresholds;
 pub mod vu;
 
 pub use files::Files;

@@ -92,7 +92,7 @@ async fn create_and_update_check_the_script_and_every_file_it_imports() {
     let id = app.ok("/v1/script/create", json!({"script": script})).await["script_id"].as_i64().unwrap();
 
     // A broken module planted behind the upload check is still caught at update.
-    let broken = ObjectKey::browser("flows/lib/paths.js").unwrap();
+    let broken = ObjectKey::browser("name", "flows/lib/paths.js").unwrap();
     app.app_state.storage.put(&broken, b"export const path = ;\n".to_vec(), "text/javascript").await.unwrap();
     let mut changed = script.clone();
     changed["script_id"] = json!(id);

@@ -68,7 +68,7 @@ async fn the_bucket_is_browsed_as_a_tree_and_files_are_deleted() {
 async fn bad_or_oversized_files_are_refused_and_nothing_is_stored() {
     let app = spawn_app().await;
     app.fails("/v1/s3/uploadFile", json!({"name": "", "data": b64(b"x")}), 400, "name").await;
-    app.fails("/v1/s3/uploadFile", json!({"name": "../etc/passwd", "data": b64(b"x")}), 400, "name").await;
+    app.fails("/v1/s3/uploadFile", json!({"name": "../etc/passwd", "data": b64(b"x")}), 422, "name").await;
     app.fails("/v1/s3/uploadFile", json!({"name": "a", "data": "%%%"}), 400, "data").await;
     app.fails("/v1/file/upload", json!({"name": "", "project_title": "p", "scenario_title": "s"}), 400, "name").await;
     let too_big = vec![b'x'; alilo_shared::config::DEFAULT_MAX_UPLOAD_BYTES + 1];
@@ -84,4 +84,34 @@ async fn bad_or_oversized_files_are_refused_and_nothing_is_stored() {
     assert_eq!(tree["result"]["children"], json!([]));
     assert_eq!(app.count("ammo_files").await, 0);
     app.fails("/v1/file/data", json!({"ammo_id": 77}), 404, "data file 77").await;
+}
+
+#[tokio::test]
+async fn storage_input_errors_are_422_or_409_naming_the_field_never_503() {
+    let app = spawn_app().await;
+    let upload = |name: &str, content_type: &str| json!({"name": name, "contentType": content_type, "data": b64(b"x")});
+    let data_file = |name: &str| json!({"name": name, "project_title": "p", "scenario_title": "s", "ammo_file": b64(b"x"), "content_type": ""});
+    // Too long for an S3 key: refused before any request, quoting only a prefix.
+    let long = "n".repeat(70_000);
+    let answer = app.fails("/v1/s3/uploadFile", upload(&long, ""), 422, "name").await;
+    assert!(answer["message"].as_str().unwrap().len() < 200, "{answer}");
+    app.fails("/v1/file/upload", data_file(&"n".repeat(1_100)), 422, "name").await;
+    app.fails("/v1/file/upload", data_file(&long), 422, "name").await;
+    // A content type travels as a header: printable ASCII only.
+    app.fails("/v1/s3/uploadFile", upload("a.csv", "text/\u{7}csv"), 422, "content_type").await;
+    app.fails("/v1/s3/uploadFile", upload("a.csv", "text/csvé"), 422, "content_type").await;
+    let mut bad_type = data_file("a.csv");
+    bad_type["content_type"] = json!("text/csv\r\nX-Injected: 1");
+    app.fails("/v1/file/upload", bad_type, 422, "content_type").await;
+    // A key cannot be both a file and a folder.
+    app.ok("/v1/s3/uploadFile", upload("conf", "")).await;
+    app.fails("/v1/s3/uploadFile", upload("conf/child", ""), 409, "conf").await;
+    app.ok("/v1/s3/uploadFile", upload("dir/inner.csv", "")).await;
+    app.fails("/v1/s3/uploadFile", upload("dir", ""), 409, "folder").await;
+
+    let (_, tree) = app.post_raw("/v1/s3/getBucketList", "").await;
+    let names: Vec<&str> =
+        tree["result"]["children"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["conf", "dir"], "only the accepted uploads were stored");
+    assert_eq!(app.count("ammo_files").await, 0);
 }

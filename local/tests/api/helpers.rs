@@ -94,7 +94,8 @@ async fn spawn(tweak: impl FnOnce(&mut Settings), behind_proxy: bool) -> TestApp
     ensure_extension(&base).await;
     connect(&base).await.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
     let separator = if base.contains('?') { '&' } else { '?' };
-    let dsn = format!("{base}{separator}options=-csearch_path%3D{schema},public");
+    // The schema's name as application_name lets the cleanup end this app's sessions.
+    let dsn = format!("{base}{separator}options=-csearch_path%3D{schema},public&application_name={schema}");
     let (db_proxy, app_dsn) = if behind_proxy {
         let (proxy, proxied) = ChaosProxy::for_dsn(&dsn).await;
         (Some(proxy), proxied)
@@ -130,6 +131,7 @@ async fn spawn(tweak: impl FnOnce(&mut Settings), behind_proxy: bool) -> TestApp
         allowed_targets: None,
         demo: false,
         controller_interval_ms: 500,
+        request_deadline_ms: None,
         max_db_outage_secs: 900,
         outage_buffer_seconds: 50_000,
     };
@@ -316,6 +318,16 @@ impl Drop for TestApp {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async {
                 let client = connect(&base).await;
+                // The test's runtime is blocked in this drop, so a session of the app
+                // caught inside a transaction (a controller pass's claim) would hold
+                // its locks forever: end the app's sessions first.
+                let _ = client
+                    .execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                         WHERE application_name = $1 AND pid <> pg_backend_pid()",
+                        &[&schema],
+                    )
+                    .await;
                 let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await;
             });
         })

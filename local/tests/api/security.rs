@@ -461,6 +461,7 @@ async fn no_auth_is_refused_off_loopback() {
         allowed_targets: None,
         demo: false,
         controller_interval_ms: 1000,
+        request_deadline_ms: None,
         max_db_outage_secs: 900,
         outage_buffer_seconds: 50_000,
     };

@@ -18,7 +18,10 @@ pub const TTL: Duration = Duration::from_secs(5);
 /// credentials costs database queries, not memory).
 const MAX_ENTRIES: usize = 10_000;
 
-static MEMORY: Mutex<Option<HashMap<Vec<u8>, (Instant, Principal)>>> = Mutex::new(None);
+/// Credential digest → when it was checked, and whose it is.
+type Memory = HashMap<Vec<u8>, (Instant, Principal)>;
+
+static MEMORY: Mutex<Option<Memory>> = Mutex::new(None);
 
 /// The principal remembered for `digest`, if fresh.
 pub fn get(digest: &[u8]) -> Option<Principal> {

@@ -2,6 +2,7 @@
 
 use super::{Db, id32};
 use crate::http::ApiResult;
+use crate::model::page::MAX_UNPAGED_ROWS;
 use crate::wire::agents::Agent;
 use tokio_postgres::Row;
 
@@ -31,7 +32,12 @@ pub struct AgentInput {
 
 pub async fn list(db: &Db) -> ApiResult<Vec<Agent>> {
     let conn = db.conn().await?;
-    let rows = conn.query(&conn.prepare_cached(&format!("{SELECT} ORDER BY tags, host_name, id")).await?, &[]).await?;
+    let rows = conn
+        .query(
+            &conn.prepare_cached(&format!("{SELECT} ORDER BY tags, host_name, id LIMIT {MAX_UNPAGED_ROWS}")).await?,
+            &[],
+        )
+        .await?;
     Ok(rows.iter().map(agent).collect())
 }
 
@@ -80,7 +86,7 @@ pub async fn tags(db: &Db) -> ApiResult<Vec<String>> {
     let conn = db.conn().await?;
     let rows = conn
         .query(
-            &conn.prepare_cached("SELECT DISTINCT unnest(tags) AS tag FROM agents WHERE enabled ORDER BY tag").await?,
+            &conn.prepare_cached(&format!("SELECT DISTINCT unnest(tags) AS tag FROM agents WHERE enabled ORDER BY tag LIMIT {MAX_UNPAGED_ROWS}")).await?,
             &[],
         )
         .await?;
@@ -92,7 +98,11 @@ pub async fn by_tag(db: &Db, tag: &str) -> ApiResult<Vec<Agent>> {
     let conn = db.conn().await?;
     let rows = conn
         .query(
-            &conn.prepare_cached(&format!("{SELECT} WHERE tags @> ARRAY[$1::text] ORDER BY host_name, id")).await?,
+            &conn
+                .prepare_cached(&format!(
+                    "{SELECT} WHERE tags @> ARRAY[$1::text] ORDER BY host_name, id LIMIT {MAX_UNPAGED_ROWS}"
+                ))
+                .await?,
             &[&tag],
         )
         .await?;

@@ -2,6 +2,7 @@
 
 use super::Db;
 use crate::http::ApiResult;
+use crate::model::page::MAX_UNPAGED_ROWS;
 
 #[derive(Debug, Clone)]
 pub struct AmmoRecord {
@@ -60,7 +61,7 @@ pub async fn get(db: &Db, id: i64) -> ApiResult<Option<AmmoRecord>> {
 pub async fn list(db: &Db) -> ApiResult<Vec<AmmoRecord>> {
     let conn = db.conn().await?;
     Ok(conn
-        .query(&conn.prepare_cached(&format!("{SELECT} ORDER BY id")).await?, &[])
+        .query(&conn.prepare_cached(&format!("{SELECT} ORDER BY id LIMIT {MAX_UNPAGED_ROWS}")).await?, &[])
         .await?
         .iter()
         .map(record)

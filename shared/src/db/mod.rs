@@ -16,7 +16,7 @@ pub mod search;
 pub mod simple_scripts;
 pub mod verdicts;
 
-use crate::config::Dsn;
+use crate::config::{Dsn, Limits};
 use crate::http::{ApiError, ApiResult};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
@@ -43,18 +43,29 @@ pub struct Db {
     pool: Pool,
 }
 
+/// Longest time to open a connection: on loopback or in one VPC it takes
+/// milliseconds, so a slower one is a database that does not answer.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 impl Db {
-    /// Build the pool; connections are opened on first use.
+    /// Build the pool with the default limits; connections are opened on first use.
     pub fn connect(dsn: &Dsn) -> anyhow::Result<Self> {
-        let manager = Manager::from_config(
-            dsn.config().clone(),
-            NoTls,
-            ManagerConfig { recycling_method: RecyclingMethod::Fast },
-        );
+        Self::connect_with(dsn, &Limits::default())
+    }
+
+    /// Build the pool: every connection carries `statement_timeout`, a wait for a
+    /// free connection is bounded by `pool_wait` (then 503 "busy"), and opening one
+    /// by [`CONNECT_TIMEOUT`] (then 503 "unavailable").
+    pub fn connect_with(dsn: &Dsn, limits: &Limits) -> anyhow::Result<Self> {
+        let mut config = dsn.config().clone();
+        config.options(with_statement_timeout(config.get_options(), limits.statement_timeout));
+        config.connect_timeout(CONNECT_TIMEOUT);
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
-            .wait_timeout(Some(std::time::Duration::from_secs(10)))
-            .create_timeout(Some(std::time::Duration::from_secs(5)))
+            .wait_timeout(Some(limits.pool_wait))
+            .create_timeout(Some(CONNECT_TIMEOUT))
+            .recycle_timeout(Some(CONNECT_TIMEOUT))
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()?;
         Ok(Self { pool })
@@ -70,6 +81,16 @@ impl Db {
         let conn = self.pool.get().await.map_err(|e| e.to_string())?;
         conn.simple_query("SELECT 1").await.map_err(|e| e.to_string())?;
         Ok(())
+    }
+}
+
+/// The connection's startup options with `statement_timeout` added, keeping the
+/// DSN's own (e.g. a `search_path`).
+fn with_statement_timeout(options: Option<&str>, timeout: std::time::Duration) -> String {
+    let setting = format!("-c statement_timeout={}", timeout.as_millis());
+    match options.map(str::trim).filter(|o| !o.is_empty()) {
+        Some(existing) => format!("{existing} {setting}"),
+        None => setting,
     }
 }
 
@@ -123,6 +144,8 @@ pub async fn migrate(db: &Db) -> anyhow::Result<Vec<&'static str>> {
     )
     .await?;
     let tx = conn.transaction().await?;
+    // A migration may rewrite a large table: `statement_timeout` guards requests, not this.
+    tx.batch_execute("SET LOCAL statement_timeout = 0").await?;
     // One lock id for Alilo's migrations, held until commit.
     tx.execute("SELECT pg_advisory_xact_lock(7263527)", &[]).await?;
     let mut applied = Vec::new();
@@ -158,6 +181,16 @@ pub fn known_id(entity: &str, id: i64) -> ApiResult<i64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn statement_timeout_is_added_to_the_dsn_options() {
+        let ms = std::time::Duration::from_millis(5000);
+        assert_eq!(super::with_statement_timeout(None, ms), "-c statement_timeout=5000");
+        assert_eq!(
+            super::with_statement_timeout(Some("-csearch_path=t_1,public"), ms),
+            "-csearch_path=t_1,public -c statement_timeout=5000"
+        );
+    }
+
     #[test]
     fn every_migration_file_is_embedded_in_order() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations");

@@ -55,7 +55,8 @@ pub async fn list(db: &Db, scenario_id: i64) -> ApiResult<Vec<Script>> {
 /// Both kinds of scripts of a scenario, each kind by name, in one statement; `None`
 /// when the scenario does not exist. The two tables share one column list (NULL
 /// where a kind has no such column) so the decoders read them by the same names,
-/// and the LEFT JOIN keeps the scenario's row when it has no scripts.
+/// and the LEFT JOIN keeps the scenario's row when it has no scripts. Bounded by
+/// `model::page::MAX_UNPAGED_ROWS` (the contract gives this list no paging).
 const LIST_BOTH: &str = "SELECT sc.project_id, t.* FROM scenarios sc LEFT JOIN LATERAL (
         SELECT false AS simple, id, scenario_id, name, title, enabled, tag, rps, steps, duration, selectors,
             additional_env, descrip, script_file, ammo_id, base_url, grafana_url,
@@ -71,7 +72,7 @@ const LIST_BOTH: &str = "SELECT sc.project_id, t.* FROM scenarios sc LEFT JOIN L
             max_vus
         FROM simple_scripts WHERE scenario_id = sc.id
     ) t ON true
-    WHERE sc.id = $1 ORDER BY t.simple, t.name, t.id";
+    WHERE sc.id = $1 ORDER BY t.simple, t.name, t.id LIMIT 10000";
 
 pub async fn list_both(db: &Db, scenario_id: i64) -> ApiResult<Option<(Vec<Script>, Vec<SimpleScript>)>> {
     let conn = db.conn().await?;

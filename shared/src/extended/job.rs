@@ -46,7 +46,7 @@ const TIMEOUT: &str = "60s";
 pub async fn beside(storage: &crate::storage::Storage, s: &Script) -> crate::http::ApiResult<Vec<String>> {
     match Location::parse(&s.script_file, storage.bucket()) {
         Ok(Some(Location::Bucket { key })) => Ok(storage
-            .list_under(split_key(&key).0)
+            .list_under(split_key(&key).0, usize::try_from(crate::model::page::MAX_UNPAGED_ROWS).unwrap_or(usize::MAX))
             .await
             .map_err(|e| crate::http::ApiError::unavailable("object storage", format!("{e:#}")))?
             .into_iter()

@@ -3,6 +3,7 @@
 //! The original accepted anything here and failed later (`30s` ran for one second,
 //! rps below steps overshot); these types only exist when the value is usable.
 
+use crate::http::quote;
 use std::fmt;
 
 /// The longest test we accept. A load generator running for a month is a mistake.
@@ -32,7 +33,7 @@ impl LoadDuration {
         while !rest.is_empty() {
             let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
             if digits == 0 {
-                return Err(format!("{raw:?} is not a duration: expected a number at {rest:?}"));
+                return Err(format!("{} is not a duration: expected a number at {}", quote(raw), quote(rest)));
             }
             let (number, tail) = rest.split_at(digits);
             let unit_len = tail.bytes().take_while(u8::is_ascii_alphabetic).count();
@@ -42,23 +43,28 @@ impl LoadDuration {
                 "h" => (1, 3_600),
                 "m" => (2, 60),
                 "s" => (3, 1),
-                "" => return Err(format!("{raw:?} needs a time unit (s, m, h or d), e.g. \"{number}s\"")),
-                other => return Err(format!("{raw:?} has an unknown unit {other:?}; use s, m, h or d")),
+                "" => return Err(format!("{} needs a time unit (s, m, h or d), e.g. \"{number}s\"", quote(raw))),
+                other => {
+                    return Err(format!("{} has an unknown unit {}; use s, m, h or d", quote(raw), quote(other)));
+                }
             };
             if last_rank.is_some_and(|last| rank <= last) {
-                return Err(format!("{raw:?}: units must go from largest to smallest, each once (e.g. \"1h30m\")"));
+                return Err(format!(
+                    "{}: units must go from largest to smallest, each once (e.g. \"1h30m\")",
+                    quote(raw)
+                ));
             }
             last_rank = Some(rank);
-            let value: u64 = number.parse().map_err(|_| format!("{raw:?} is too long"))?;
+            let value: u64 = number.parse().map_err(|_| format!("{} is too long", quote(raw)))?;
             total = value
                 .checked_mul(seconds)
                 .and_then(|v| total.checked_add(v))
                 .filter(|v| *v <= MAX_DURATION_SECS)
-                .ok_or_else(|| format!("{raw:?} is longer than the maximum of 30d"))?;
+                .ok_or_else(|| format!("{} is longer than the maximum of 30d", quote(raw)))?;
             rest = tail;
         }
         if total == 0 {
-            return Err(format!("{raw:?} must be at least 1s"));
+            return Err(format!("{} must be at least 1s", quote(raw)));
         }
         Ok(Self(total))
     }
@@ -92,7 +98,7 @@ fn positive(raw: &str, max: u64, what: &str) -> Result<u64, String> {
     if text.is_empty() {
         return Err(format!("is required: a positive whole number of {what}"));
     }
-    let value: u64 = text.parse().map_err(|_| format!("{raw:?} is not a positive whole number of {what}"))?;
+    let value: u64 = text.parse().map_err(|_| format!("{} is not a positive whole number of {what}", quote(raw)))?;
     if value == 0 {
         return Err(format!("must be at least 1 {what}"));
     }

@@ -1,5 +1,6 @@
 //! The HTTP request a simple script sends: method, scheme, target, headers, body.
 
+use crate::http::quote;
 use std::collections::BTreeMap;
 
 /// The methods a simple script can send. Stored and shown with the original's DB
@@ -27,7 +28,7 @@ impl HttpMethod {
             "patch" => Ok(Self::Patch),
             "del" | "delete" => Ok(Self::Delete),
             "" => Err("is required: one of get, post, head, put, patch, delete".into()),
-            other => Err(format!("{other:?} is not supported: use get, post, head, put, patch or delete")),
+            other => Err(format!("{} is not supported: use get, post, head, put, patch or delete", quote(other))),
         }
     }
 
@@ -62,7 +63,7 @@ pub fn scheme(raw: &str) -> Result<String, String> {
         "" => Ok(String::new()),
         "http" => Ok("http".into()),
         "https" => Ok("https".into()),
-        other => Err(format!("{other:?} is not supported: use http or https")),
+        other => Err(format!("{} is not supported: use http or https", quote(other))),
     }
 }
 
@@ -75,10 +76,10 @@ pub fn target(raw: &str, scheme: &str) -> Result<String, String> {
         return Err("is required: the host and path to call, e.g. \"api.example.com/v1/items\"".into());
     }
     if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("{text:?} contains whitespace"));
+        return Err(format!("{} contains whitespace", quote(text)));
     }
     if text.starts_with('/') {
-        return Err(format!("{text:?} must start with the host, e.g. \"api.example.com{text}\""));
+        return Err(format!("{} must start with the host, e.g. \"api.example.com{text}\"", quote(text)));
     }
     if text.len() > 4096 {
         return Err("is longer than 4096 characters".into());
@@ -89,12 +90,12 @@ pub fn target(raw: &str, scheme: &str) -> Result<String, String> {
         let scheme = if scheme.is_empty() { "http" } else { scheme };
         format!("{scheme}://{text}")
     };
-    let url = url::Url::parse(&full).map_err(|e| format!("{text:?} is not a valid URL: {e}"))?;
+    let url = url::Url::parse(&full).map_err(|e| format!("{} is not a valid URL: {e}", quote(text)))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("{text:?}: only http and https are supported"));
+        return Err(format!("{}: only http and https are supported", quote(text)));
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("{text:?} does not name a host"));
+        return Err(format!("{} does not name a host", quote(text)));
     }
     Ok(text.to_string())
 }
@@ -110,10 +111,10 @@ pub fn headers(raw: &BTreeMap<String, String>) -> Result<BTreeMap<String, String
     for (name, value) in raw {
         let name = name.trim();
         if !is_token(name) {
-            return Err(format!("{name:?} is not a valid header name"));
+            return Err(format!("{} is not a valid header name", quote(name)));
         }
         if value.chars().any(|c| matches!(c, '\r' | '\n' | '\0')) {
-            return Err(format!("the value of {name:?} contains a line break or NUL"));
+            return Err(format!("the value of {} contains a line break or NUL", quote(name)));
         }
         out.insert(name.to_string(), value.trim().to_string());
     }

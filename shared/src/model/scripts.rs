@@ -5,6 +5,7 @@ use super::load::{LoadDuration, LoadProfile, MaxVus, Rps, Steps};
 use super::request::{self, HttpMethod};
 use super::text;
 use crate::http::ApiResult;
+use crate::http::quote;
 use crate::wire::scripts::{QueryParams, Script, SimpleScript};
 use crate::wire::{Selectors, StringMap};
 
@@ -45,7 +46,7 @@ fn env(v: &mut Violations, field: &str, env: &StringMap) -> StringMap {
     for (k, val) in env {
         let key = k.trim();
         if key.is_empty() || key.contains('=') || key.chars().any(char::is_control) {
-            v.add(field, format!("{key:?} is not a valid variable name"));
+            v.add(field, format!("{} is not a valid variable name", quote(key)));
         } else {
             out.insert(key.to_string(), val.clone());
         }
@@ -53,10 +54,11 @@ fn env(v: &mut Violations, field: &str, env: &StringMap) -> StringMap {
     out
 }
 
+/// Links a UI renders: absolute http(s) URLs only (see [`super::link`]).
 fn url_list(v: &mut Violations, field: &str, urls: &[String]) -> Vec<String> {
     let mut out = Vec::with_capacity(urls.len());
-    for url in urls.iter().map(|u| u.trim()).filter(|u| !u.is_empty()) {
-        if let Some(ok) = v.check(field, text::line(url, MAX_URL_CHARS)) {
+    for (i, url) in urls.iter().map(|u| u.trim()).enumerate().filter(|(_, u)| !u.is_empty()) {
+        if let Some(ok) = v.check(&format!("{field}[{i}]"), super::link::http_link(url)) {
             out.push(ok);
         }
     }
@@ -77,6 +79,8 @@ impl ExtendedScript {
         let profile = profile(&mut v, "script.options", &options.rps, &options.steps, &options.duration);
         let grafana_url = url_list(&mut v, "script.grafana_url", &s.grafana_url);
         let additional_env = env(&mut v, "script.additional_env", &s.additional_env);
+        v.nul_free("script.additional_env", &s.additional_env);
+        v.nul_free("script.selectors", &s.selectors);
         v.into_result()?;
         let (profile, duration_text) = profile.expect("checked");
         Ok(Self {
@@ -152,7 +156,7 @@ impl SimpleScriptInput {
             if key.is_empty() {
                 v.add("simple_script.query_params", format!("a parameter with value {:?} has no key", q.value));
             } else if key.chars().chain(q.value.chars()).any(char::is_control) {
-                v.add("simple_script.query_params", format!("{key:?} contains a control character"));
+                v.add("simple_script.query_params", format!("{} contains a control character", quote(key)));
             } else {
                 query_params.push(QueryParams { key: key.to_string(), value: q.value.trim().to_string() });
             }
@@ -170,10 +174,14 @@ impl SimpleScriptInput {
             && !u.is_empty()
             && !(u.starts_with("http://") || u.starts_with("https://") || u.starts_with("s3://"))
         {
-            v.add("simple_script.ammo_url", format!("{u:?} must be an http(s):// or s3:// URL"));
+            v.add("simple_script.ammo_url", format!("{} must be an http(s):// or s3:// URL", quote(u)));
         }
         let monitoring_links = url_list(&mut v, "simple_script.monitoring_links", &s.monitoring_links);
         let additional_env = env(&mut v, "simple_script.additional_env", &s.additional_env);
+        v.nul_free("simple_script.additional_env", &s.additional_env);
+        v.nul_free("simple_script.selectors", &s.selectors);
+        v.nul_free("simple_script.headers", &s.headers);
+        v.nul_free("simple_script.static_ammo", &s.static_ammo);
         v.into_result()?;
         let (profile, duration_text) = profile.expect("checked");
         Ok(Self {

@@ -1,6 +1,8 @@
 //! Names and titles: stored as typed (trimmed), never rewritten, but refused when
 //! empty, too long or carrying control characters.
 
+use crate::http::quote;
+
 /// Longest title or name we store. Longer ones do not fit any UI column.
 pub const MAX_TITLE_CHARS: usize = 200;
 /// Longest free-text description.
@@ -16,7 +18,7 @@ pub fn title(raw: &str) -> Result<String, String> {
         return Err(format!("is longer than {MAX_TITLE_CHARS} characters"));
     }
     if text.chars().any(char::is_control) {
-        return Err(format!("{text:?} contains a control character"));
+        return Err(format!("{} contains a control character", quote(text)));
     }
     Ok(text.to_string())
 }
@@ -40,7 +42,7 @@ pub fn line(raw: &str, max_chars: usize) -> Result<String, String> {
         return Err(format!("is longer than {max_chars} characters"));
     }
     if text.chars().any(char::is_control) {
-        return Err(format!("{text:?} contains a control character"));
+        return Err(format!("{} contains a control character", quote(text)));
     }
     Ok(text.to_string())
 }

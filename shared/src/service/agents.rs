@@ -3,7 +3,7 @@
 use super::{required, valid};
 use crate::db::agents::AgentInput;
 use crate::db::{self, known_id};
-use crate::http::{ApiError, ApiResult};
+use crate::http::{ApiError, ApiResult, quote};
 use crate::model::text;
 use crate::state::AppState;
 use crate::wire::agents::*;
@@ -16,7 +16,7 @@ fn host_name(raw: &str) -> Result<String, String> {
         return Err("is required".into());
     }
     if host.len() > 253 || !host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._:[]".contains(&b)) {
-        return Err(format!("{host:?} is not a host name or IP address"));
+        return Err(format!("{} is not a host name or IP address", quote(host)));
     }
     Ok(host.to_string())
 }
@@ -24,7 +24,7 @@ fn host_name(raw: &str) -> Result<String, String> {
 fn port(raw: &str) -> Result<i32, String> {
     match raw.trim().parse::<u16>() {
         Ok(p) if p > 0 => Ok(i32::from(p)),
-        _ => Err(format!("{raw:?} is not a port number (1-65535)")),
+        _ => Err(format!("{} is not a port number (1-65535)", quote(raw))),
     }
 }
 

@@ -4,8 +4,9 @@ use super::valid;
 use crate::db::{self, known_id};
 use crate::extended;
 use crate::http::{ApiError, ApiResult};
+use crate::model::text;
 use crate::state::AppState;
-use crate::storage::{ObjectKey, StoredObject};
+use crate::storage::{self, ObjectKey, StoredObject};
 use crate::wire::Empty;
 use crate::wire::files::*;
 
@@ -36,11 +37,11 @@ fn ammo_file(app: &AppState, r: &db::files::AmmoRecord, bytes: Vec<u8>) -> AmmoF
 
 pub async fn upload(app: &AppState, req: AmmoUploadRequest) -> ApiResult<AmmoFileResponse> {
     size_limit(app, "ammo_file", req.ammo_file.len())?;
-    let key = ObjectKey::data_file(&req.project_title, &req.scenario_title, &req.name, chrono::Utc::now())
-        .map_err(|why| ApiError::bad_request("file", why))?;
+    let key = ObjectKey::data_file(&req.project_title, &req.scenario_title, &req.name, chrono::Utc::now())?;
     extended::validate::uploaded_file("ammo_file", &req.name, &req.ammo_file).await?;
-    let content_type = if req.content_type.trim().is_empty() { "text/plain" } else { req.content_type.trim() };
-    let stored = app.storage.put(&key, req.ammo_file.clone(), content_type).await.map_err(storage_fault)?;
+    let content_type = storage::content_type("content_type", &req.content_type, "text/plain")?;
+    valid("description", text::description(&req.description))?;
+    let stored = app.storage.put(&key, req.ammo_file.clone(), content_type).await?;
     let record = db::files::upsert(
         &app.db,
         &key.path(),
@@ -79,7 +80,8 @@ pub async fn list(app: &AppState, _: Empty) -> ApiResult<GetAllAmmoResponse> {
 }
 
 pub async fn bucket_list(app: &AppState, _: Empty) -> ApiResult<GetBucketListResponse> {
-    let objects = app.storage.list().await.map_err(storage_fault)?;
+    let max = usize::try_from(crate::model::page::MAX_UNPAGED_ROWS).unwrap_or(usize::MAX);
+    let objects = app.storage.list(max).await.map_err(storage_fault)?;
     Ok(GetBucketListResponse {
         result: object_tree(app.storage.bucket(), &objects),
         bucket_name: app.storage.bucket().into(),
@@ -87,12 +89,11 @@ pub async fn bucket_list(app: &AppState, _: Empty) -> ApiResult<GetBucketListRes
 }
 
 pub async fn upload_file(app: &AppState, req: UploadFileRequest) -> ApiResult<UploadFileResponse> {
-    let key = ObjectKey::browser(&req.name).map_err(|why| ApiError::bad_request("name", why))?;
+    let key = ObjectKey::browser("name", &req.name)?;
     size_limit(app, "data", req.data.len())?;
     extended::validate::uploaded_file("data", &key.path(), &req.data).await?;
-    let content_type =
-        if req.content_type.trim().is_empty() { "application/octet-stream" } else { req.content_type.trim() };
-    let stored = app.storage.put(&key, req.data, content_type).await.map_err(storage_fault)?;
+    let content_type = storage::content_type("content_type", &req.content_type, "application/octet-stream")?;
+    let stored = app.storage.put(&key, req.data, content_type).await?;
     Ok(UploadFileResponse {
         name: key.path(),
         e_tag: stored.etag,
@@ -102,7 +103,7 @@ pub async fn upload_file(app: &AppState, req: UploadFileRequest) -> ApiResult<Up
 }
 
 pub async fn delete_file(app: &AppState, req: DeleteFileRequest) -> ApiResult<DeleteFileResponse> {
-    let key = ObjectKey::browser(&req.path).map_err(|why| ApiError::bad_request("path", why))?.path();
+    let key = ObjectKey::browser("path", &req.path)?.path();
     if !app.storage.exists(&key).await.map_err(storage_fault)? {
         return Err(ApiError::not_found("file", &key));
     }
@@ -175,7 +176,7 @@ pub fn object_tree(bucket: &str, objects: &[StoredObject]) -> ObjectNode {
 
 /// A key from user input, for routes that take one.
 pub fn browser_key(field: &str, raw: &str) -> ApiResult<String> {
-    valid(field, ObjectKey::browser(raw).map(|k| k.path()))
+    Ok(ObjectKey::browser(field, raw)?.path())
 }
 
 #[cfg(test)]

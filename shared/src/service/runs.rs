@@ -379,9 +379,12 @@ async fn adjust_to(app: &AppState, run: &RunRow, percentage: i32, who: &str) -> 
 }
 
 pub async fn adjust(app: &AppState, req: AdjustmentRequest) -> ApiResult<StdResponse> {
+    let percent = req.adjustment_on_percent.ok_or_else(|| {
+        ApiError::bad_request("adjustment_on_percent", "is required: the load level in percent of the target, e.g. 100")
+    })?;
     let run = run_row(app, req.run_id).await?;
     let who = if req.user_name.trim().is_empty() { run.user_name.clone() } else { req.user_name.trim().to_string() };
-    let message = adjust_to(app, &run, req.adjustment_on_percent, &who).await?;
+    let message = adjust_to(app, &run, percent, &who).await?;
     Ok(StdResponse::ok(message))
 }
 

@@ -2,7 +2,7 @@
 
 use super::{required, valid};
 use crate::db::{self, known_id};
-use crate::http::{ApiError, ApiResult};
+use crate::http::{ApiError, ApiResult, quote};
 use crate::model::load::{LoadDuration, Steps};
 use crate::model::page::{Page, WhenUnlimited};
 use crate::model::text;
@@ -181,7 +181,7 @@ pub async fn set_tag(app: &AppState, req: SetTagRequest) -> ApiResult<SetTagResp
     let scenario = existing(app, req.scenario_id).await?;
     let tag = valid("tag", text::line(&req.tag, 100))?;
     if !tag.is_empty() && !db::agents::enabled_with_tag(&app.db, &tag).await? {
-        return Err(ApiError::unprocessable("tag", format!("no enabled agent carries the tag {tag:?}")));
+        return Err(ApiError::unprocessable("tag", format!("no enabled agent carries the tag {}", quote(&tag))));
     }
     db::scenarios::set_tag(&app.db, scenario.scenario_id.into(), &tag).await?;
     Ok(SetTagResponse { status: true })

@@ -477,10 +477,7 @@ pub async fn write_report(app: &AppState, run_id: i64) -> ApiResult<(String, usi
         let html = report::render(&data);
         let bytes = html.len();
         let key = ObjectKey::RunReport { run_id };
-        app.storage
-            .put(&key, html.into_bytes(), "text/html; charset=utf-8")
-            .await
-            .map_err(|e| ApiError::unavailable("object storage", format!("{e:#}")))?;
+        app.storage.put(&key, html.into_bytes(), "text/html; charset=utf-8").await.map_err(ApiError::from)?;
         let link = app
             .storage
             .presign_get(&key.path(), REPORT_LINK_TTL)

@@ -210,7 +210,9 @@ pub fn data(
         agents,
         versions: srs
             .iter()
-            .map(|sr| (sr.name.clone(), sr.kind.to_string(), serde_json::to_string_pretty(&sr.script).unwrap_or_default()))
+            .map(|sr| {
+                (sr.name.clone(), sr.kind.to_string(), serde_json::to_string_pretty(&sr.script).unwrap_or_default())
+            })
             .collect(),
         comparison,
     }

@@ -36,6 +36,7 @@ pub struct GetAllAgentsResponse {
 #[serde(default)]
 pub struct AgentIdRequest {
     #[serde(alias = "agentId", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub agent_id: i32,
 }
 
@@ -49,6 +50,7 @@ pub struct GetAgentResponse {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct AgentRequest {
+    #[schema(required = true)]
     pub agent: Option<Agent>,
 }
 
@@ -70,6 +72,7 @@ pub struct GetAllTagsResponse {
 #[serde(default)]
 pub struct TagRequest {
     #[serde(deserialize_with = "de::string")]
+    #[schema(required = true)]
     pub tag: String,
 }
 

@@ -9,7 +9,9 @@ use utoipa::ToSchema;
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct LoginRequest {
+    #[schema(required = true)]
     pub name: String,
+    #[schema(required = true)]
     pub password: String,
 }
 
@@ -52,9 +54,12 @@ pub struct UsersResponse {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct CreateUserRequest {
+    #[schema(required = true)]
     pub name: String,
+    #[schema(required = true)]
     /// At least 12 characters.
     pub password: String,
+    #[schema(required = true)]
     /// viewer, tester or admin.
     pub role: String,
     /// A tester's projects (`null` or absent: every project).
@@ -64,6 +69,7 @@ pub struct CreateUserRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct UpdateUserRequest {
+    #[schema(required = true)]
     pub id: i64,
     pub role: Option<String>,
     /// Set to limit a tester; `[]` with `all_projects: true` lifts the limit.
@@ -76,6 +82,7 @@ pub struct UpdateUserRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct IdRequest {
+    #[schema(required = true)]
     pub id: i64,
 }
 
@@ -95,6 +102,7 @@ pub struct CreatedResponse {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct CreateTokenRequest {
+    #[schema(required = true)]
     pub name: String,
     /// viewer, tester or admin.
     pub role: String,
@@ -182,7 +190,9 @@ pub struct AuditResponse {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct AgentCredentialRequest {
+    #[schema(required = true)]
     pub host_name: String,
+    #[schema(required = true)]
     #[serde(deserialize_with = "super::de::numeric_string")]
     pub port: String,
 }

@@ -4,6 +4,7 @@
 //!
 //! Use them with `#[serde(default, deserialize_with = "de::i32")]` and friends.
 
+use crate::http::quote;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 use std::collections::BTreeMap;
@@ -58,7 +59,7 @@ impl<'de> Visitor<'de> for IntVisitor {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        let parsed = parse_decimal(v).ok_or_else(|| E::custom(format!("{v:?} is not an integer")))?;
+        let parsed = parse_decimal(v).ok_or_else(|| E::custom(format!("{} is not an integer", quote(v))))?;
         self.visit_i64(parsed)
     }
 }

@@ -14,14 +14,17 @@ pub fn base64_out<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> 
 #[serde(default)]
 pub struct AmmoUploadRequest {
     #[serde(deserialize_with = "de::string")]
+    #[schema(required = true)]
     pub name: String,
     #[serde(deserialize_with = "de::string")]
     pub description: String,
     #[serde(alias = "bucketName", deserialize_with = "de::string")]
     pub bucket_name: String,
     #[serde(alias = "projectTitle", deserialize_with = "de::string")]
+    #[schema(required = true)]
     pub project_title: String,
     #[serde(alias = "scenarioTitle", deserialize_with = "de::string")]
+    #[schema(required = true)]
     pub scenario_title: String,
     /// The file's content, base64.
     #[serde(alias = "ammoFile", deserialize_with = "de::bytes")]
@@ -59,6 +62,7 @@ pub struct AmmoFileResponse {
 #[serde(default)]
 pub struct AmmoIdRequest {
     #[serde(alias = "ammoId", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub ammo_id: i32,
 }
 
@@ -123,6 +127,7 @@ pub struct GetBucketListResponse {
 pub struct UploadFileRequest {
     /// The object key.
     #[serde(deserialize_with = "de::string")]
+    #[schema(required = true)]
     pub name: String,
     #[serde(alias = "contentType", deserialize_with = "de::string")]
     pub content_type: String,
@@ -143,6 +148,7 @@ pub struct UploadFileResponse {
 #[serde(default)]
 pub struct DeleteFileRequest {
     #[serde(deserialize_with = "de::string")]
+    #[schema(required = true)]
     pub path: String,
     /// Ignored: the configured bucket is used.
     #[serde(rename = "bucketName", alias = "bucket_name", deserialize_with = "de::string")]

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 #[serde(default)]
 pub struct ParseCurlRequest {
     #[serde(deserialize_with = "de::string")]
+    #[schema(required = true)]
     pub curl: String,
 }
 
@@ -25,8 +26,10 @@ pub struct ParseCurlResponse {
 #[serde(default)]
 pub struct ImportCurlRequest {
     #[serde(alias = "scenarioId", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub scenario_id: i32,
     #[serde(deserialize_with = "de::string")]
+    #[schema(required = true)]
     pub curl: String,
     /// The script's name; default `<METHOD> <path>`.
     #[serde(deserialize_with = "de::string")]
@@ -67,9 +70,11 @@ pub struct ImportCurlResponse {
 #[serde(default)]
 pub struct ImportHarRequest {
     #[serde(alias = "scenarioId", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub scenario_id: i32,
     /// The HAR document: a JSON object, or a string holding it.
     #[schema(value_type = Object)]
+    #[schema(required = true)]
     pub har: serde_json::Value,
     /// Only requests to these hosts (`host` or `host:port`); empty = all.
     #[serde(deserialize_with = "de::strings")]

@@ -28,6 +28,7 @@ pub struct GetAllProjectsResponse {
 #[serde(default)]
 pub struct IdRequest {
     #[serde(deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub id: i32,
 }
 
@@ -41,6 +42,7 @@ pub struct GetProjectResponse {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct ProjectRequest {
+    #[schema(required = true)]
     pub project: Option<Project>,
 }
 

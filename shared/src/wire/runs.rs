@@ -118,6 +118,7 @@ pub struct RunsResponse {
 #[serde(default)]
 pub struct RunIdRequest {
     #[serde(alias = "runId", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub run_id: i32,
 }
 
@@ -132,8 +133,10 @@ pub struct RunResponse {
 #[serde(default)]
 pub struct StopScriptRequest {
     #[serde(alias = "runId", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub run_id: i32,
     #[serde(alias = "runScriptId", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub run_script_id: i32,
 }
 
@@ -148,6 +151,7 @@ pub struct StopScriptResponse {
 #[serde(default)]
 pub struct RunScenarioRequest {
     #[serde(alias = "scenarioId", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub scenario_id: i32,
     #[serde(alias = "percentageOfTarget", deserialize_with = "de::opt_i32")]
     pub percentage_of_target: Option<i32>,
@@ -172,9 +176,13 @@ pub struct RunsByStatusRequest {
 #[serde(default)]
 pub struct AdjustmentRequest {
     #[serde(alias = "runId", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub run_id: i32,
-    #[serde(alias = "adjustmentOnPercent", deserialize_with = "de::i32")]
-    pub adjustment_on_percent: i32,
+    /// The new load level in percent of the target. Required: a missing value is a
+    /// 400, never read as 0 (which stops the run).
+    #[serde(alias = "adjustmentOnPercent", deserialize_with = "de::opt_i32")]
+    #[schema(required = true)]
+    pub adjustment_on_percent: Option<i32>,
     /// Who asks (recorded in the run's changes); optional.
     #[serde(alias = "userName", deserialize_with = "de::string")]
     pub user_name: String,
@@ -184,10 +192,13 @@ pub struct AdjustmentRequest {
 #[serde(default)]
 pub struct IncreaseScriptRequest {
     #[serde(alias = "runId", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub run_id: i32,
     #[serde(alias = "scriptId", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub script_id: i32,
     #[serde(alias = "increaseByRps", alias = "increaseByRPS", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub increase_by_rps: i32,
 }
 
@@ -195,10 +206,13 @@ pub struct IncreaseScriptRequest {
 #[serde(default)]
 pub struct IncreaseSimpleScriptRequest {
     #[serde(alias = "runId", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub run_id: i32,
     #[serde(alias = "simpleScriptId", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub simple_script_id: i32,
     #[serde(alias = "increaseByRps", alias = "increaseByRPS", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub increase_by_rps: i32,
 }
 
@@ -221,8 +235,10 @@ pub struct CurrentRpsResponse {
 #[serde(default)]
 pub struct ScriptRunsByNameRequest {
     #[serde(alias = "runId", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub run_id: i32,
     #[serde(alias = "scriptName", deserialize_with = "de::string")]
+    #[schema(required = true)]
     pub script_name: String,
 }
 
@@ -235,8 +251,10 @@ pub struct ScriptRunsByNameResponse {
 #[serde(default)]
 pub struct ScriptRunByIdRequest {
     #[serde(alias = "runId", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub run_id: i32,
     #[serde(alias = "scriptRunId", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub script_run_id: i32,
 }
 
@@ -260,6 +278,7 @@ pub struct CommandNewRequest {
     pub command_type: i32,
     #[serde(deserialize_with = "scope")]
     pub scope: i32,
+    #[schema(required = true)]
     #[serde(alias = "runId", deserialize_with = "de::i32")]
     pub run_id: i32,
     #[serde(alias = "scriptIds", deserialize_with = "de::i64_list")]
@@ -310,6 +329,7 @@ pub struct RemoveLogsRequest {
 #[serde(default)]
 pub struct RunMetricsRequest {
     #[serde(alias = "runId", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub run_id: i32,
     #[serde(deserialize_with = "de::i64")]
     pub from: i64,

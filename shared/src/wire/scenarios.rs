@@ -40,6 +40,7 @@ pub struct Scenario {
 #[serde(default)]
 pub struct GetAllScenariosRequest {
     #[serde(alias = "projectId", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub project_id: i32,
     #[serde(deserialize_with = "de::opt_i32")]
     pub limit: Option<i32>,
@@ -59,6 +60,7 @@ pub struct GetAllScenariosResponse {
 #[serde(default)]
 pub struct ScenarioIdRequest {
     #[serde(alias = "scenarioId", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub scenario_id: i32,
 }
 
@@ -72,6 +74,7 @@ pub struct GetScenarioResponse {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct ScenarioRequest {
+    #[schema(required = true)]
     pub scenario: Option<Scenario>,
 }
 
@@ -90,6 +93,7 @@ pub struct SetDurationRequest {
     pub project_id: Option<i32>,
     #[serde(alias = "scenarioId", deserialize_with = "de::opt_i32")]
     pub scenario_id: Option<i32>,
+    #[schema(required = true)]
     #[serde(deserialize_with = "de::string")]
     pub duration: String,
 }
@@ -101,6 +105,7 @@ pub struct SetStepsRequest {
     pub project_id: Option<i32>,
     #[serde(alias = "scenarioId", deserialize_with = "de::opt_i32")]
     pub scenario_id: Option<i32>,
+    #[schema(required = true)]
     #[serde(deserialize_with = "de::numeric_string")]
     pub steps: String,
 }
@@ -118,6 +123,7 @@ pub struct LastRunStatusResponse {
 #[serde(default)]
 pub struct CopyScenarioRequest {
     #[serde(alias = "sourceScenarioId", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub source_scenario_id: i32,
     #[serde(alias = "targetScenarioId", deserialize_with = "de::opt_i32")]
     pub target_scenario_id: Option<i32>,
@@ -144,6 +150,7 @@ pub struct AmountRpsResponse {
 #[serde(default)]
 pub struct SetTagRequest {
     #[serde(alias = "scenarioId", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub scenario_id: i32,
     #[serde(deserialize_with = "de::string")]
     pub tag: String,
@@ -160,5 +167,6 @@ pub struct GrafanaByIdsRequest {
     #[serde(deserialize_with = "de::string")]
     pub title: String,
     #[serde(alias = "scenarioIds", deserialize_with = "de::i32_list")]
+    #[schema(required = true)]
     pub scenario_ids: Vec<i32>,
 }

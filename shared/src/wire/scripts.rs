@@ -125,6 +125,7 @@ pub struct GetAllScriptsResponse {
 #[serde(default)]
 pub struct ScriptIdRequest {
     #[serde(alias = "scriptId", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub script_id: i32,
 }
 
@@ -138,6 +139,7 @@ pub struct GetScriptResponse {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct ScriptRequest {
+    #[schema(required = true)]
     pub script: Option<Script>,
 }
 
@@ -152,6 +154,7 @@ pub struct CreateScriptResponse {
 #[serde(default)]
 pub struct MoveScriptRequest {
     #[serde(alias = "scriptId", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub script_id: i32,
     #[serde(alias = "projectId", deserialize_with = "de::i32")]
     pub project_id: i32,
@@ -163,8 +166,10 @@ pub struct MoveScriptRequest {
 #[serde(default)]
 pub struct CopyScriptRequest {
     #[serde(alias = "sourceScriptId", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub source_script_id: i32,
     #[serde(alias = "targetScenarioId", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub target_scenario_id: i32,
 }
 
@@ -172,6 +177,7 @@ pub struct CopyScriptRequest {
 #[serde(default)]
 pub struct SimpleScriptIdRequest {
     #[serde(alias = "simpleScriptId", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub simple_script_id: i32,
 }
 
@@ -186,6 +192,7 @@ pub struct GetSimpleScriptResponse {
 #[serde(default)]
 pub struct SimpleScriptRequest {
     #[serde(alias = "simpleScript")]
+    #[schema(required = true)]
     pub simple_script: Option<SimpleScript>,
 }
 
@@ -200,8 +207,10 @@ pub struct CreateSimpleScriptResponse {
 #[serde(default)]
 pub struct MoveSimpleScriptRequest {
     #[serde(alias = "simpleScriptId", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub simple_script_id: i32,
     #[serde(alias = "targetScenarioId", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub target_scenario_id: i32,
 }
 
@@ -209,7 +218,9 @@ pub struct MoveSimpleScriptRequest {
 #[serde(default)]
 pub struct CopySimpleScriptRequest {
     #[serde(alias = "sourceSimpleScriptId", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub source_simple_script_id: i32,
     #[serde(alias = "targetScenarioId", deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub target_scenario_id: i32,
 }

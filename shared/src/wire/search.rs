@@ -42,8 +42,10 @@ pub struct PageNumRequest {
     #[schema(value_type = String)]
     pub type_entry: i32,
     #[serde(deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub id: i32,
     #[serde(deserialize_with = "de::i32")]
+    #[schema(required = true)]
     pub limit: i32,
 }
 

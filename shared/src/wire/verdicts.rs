@@ -45,6 +45,7 @@ pub struct ThresholdItem {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct SetThresholdsRequest {
+    #[schema(required = true)]
     #[serde(alias = "scenarioId", deserialize_with = "de::i32")]
     pub scenario_id: i32,
     #[serde(alias = "scriptId", deserialize_with = "de::i32")]
@@ -80,6 +81,7 @@ pub struct ThresholdsResponse {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct SetBaselineRequest {
+    #[schema(required = true)]
     #[serde(alias = "scenarioId", deserialize_with = "de::i32")]
     pub scenario_id: i32,
     #[serde(alias = "runId", deserialize_with = "de::i32")]
@@ -155,6 +157,7 @@ pub struct ReportResponse {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct CompareRequest {
+    #[schema(required = true)]
     #[serde(alias = "baseRunId", deserialize_with = "de::i32")]
     pub base_run_id: i32,
     #[serde(alias = "runId", deserialize_with = "de::i32")]
