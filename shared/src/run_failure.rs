@@ -11,7 +11,10 @@
 /// Writes the `info` of each script run of `run_ids` that has failed jobs, from
 /// the jobs' reasons as they are in this transaction. The controller calls it
 /// once per pass; a script run without failures keeps its info.
-pub async fn store_info(tx: &impl deadpool_postgres::GenericClient, run_ids: &[i64]) -> Result<(), tokio_postgres::Error> {
+pub async fn store_info(
+    tx: &impl deadpool_postgres::GenericClient,
+    run_ids: &[i64],
+) -> Result<(), tokio_postgres::Error> {
     let rows = tx
         .query(
             "SELECT j.script_run_id, j.state, j.reason FROM jobs j JOIN script_runs s ON s.id = j.script_run_id

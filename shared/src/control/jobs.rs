@@ -8,8 +8,8 @@
 
 use crate::model::load::LoadDuration;
 use crate::model::request::HttpMethod;
-use crate::wire::scripts::SimpleScript;
 use crate::simple_semantics;
+use crate::wire::scripts::SimpleScript;
 use alilo_agent_api::{JobSpec, Profile, RequestTemplate};
 use std::collections::BTreeMap;
 
