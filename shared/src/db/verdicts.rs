@@ -244,7 +244,13 @@ pub async fn save_final(
         &[&run_id, &Json(states), &verdict],
     )
     .await?;
-    conn.execute("UPDATE runs SET info = $2 WHERE id = $1", &[&run_id, &info]).await?;
+    // Added to what the run already says (why it stopped), never in its place.
+    conn.execute(
+        "UPDATE runs SET info = CASE WHEN $2 = '' THEN info WHEN info = '' THEN $2 ELSE info || '; ' || $2 END \
+         WHERE id = $1",
+        &[&run_id, &info],
+    )
+    .await?;
     Ok(())
 }
 
