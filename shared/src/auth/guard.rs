@@ -325,7 +325,9 @@ mod tests {
     fn the_presented_credential_is_read_from_the_headers() {
         let id = "ab".repeat(32);
         let cookie_header = format!("theme=dark; {COOKIE}={id}");
-        let table: &[(&[(&str, &str)], Result<Option<Presented>, &str>)] = &[
+        // (headers, the credential or a 401 naming why)
+        type Case<'a> = (&'a [(&'a str, &'a str)], Result<Option<Presented<'a>>, &'a str>);
+        let table: &[Case] = &[
             (&[], Ok(None)),
             (&[("authorization", "Bearer alilo_x")], Ok(Some(Presented::Token("alilo_x")))),
             (&[("cookie", &cookie_header)], Ok(Some(Presented::Session(&id)))),

@@ -199,7 +199,7 @@ mod tests {
         assert!(matches!(c.principal(&claims(&[("iss", ISS)])), Err(SsoRefusal::NotOurs(m)) if m.contains("sub")));
         // A trailing slash on either side is the same issuer.
         let iss = format!("{ISS}/");
-        assert!(c.principal(&claims(&[("iss", &iss), ("sub", "1")])).is_ok());
+        assert!(c.principal(&claims(&[("iss", iss.as_str()), ("sub", "1")])).is_ok());
     }
 
     #[test]

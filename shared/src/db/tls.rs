@@ -116,7 +116,11 @@ impl TlsSettings {
                 let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider)
                     .build()
                     .map_err(|e| format!("TLS for Postgres: {e}"))?;
-                if self.mode == SslMode::VerifyCa { Arc::new(AnyName(webpki)) } else { webpki }
+                if self.mode == SslMode::VerifyCa {
+                    Arc::new(AnyName(webpki)) as Arc<dyn ServerCertVerifier>
+                } else {
+                    webpki as Arc<dyn ServerCertVerifier>
+                }
             }
         };
         let config = builder.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth();
@@ -371,7 +375,8 @@ mod tests {
     fn tls_settings_are_taken_out_of_the_dsn() {
         let ca = "/etc/ssl/rds.pem";
         // (dsn, PGSSLMODE, PGSSLROOTCERT) -> (what tokio-postgres gets, mode, root)
-        let table: &[(&str, Option<&str>, Option<&str>, &str, SslMode, Option<&str>)] = &[
+        type Case<'a> = (&'a str, Option<&'a str>, Option<&'a str>, &'a str, SslMode, Option<&'a str>);
+        let table: &[Case] = &[
             ("postgres://u@h/db", None, None, "postgres://u@h/db", SslMode::Prefer, None),
             (
                 "postgres://u:p@h:5432/db?sslmode=verify-full&sslrootcert=%2Fetc%2Fssl%2Frds.pem",
