@@ -97,6 +97,8 @@ def call(base, path, body, cookie=None):
             return r.status, json.loads(r.read() or b"{}"), r.headers
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read() or b"{}"), e.headers
+    except (urllib.error.URLError, ConnectionError):
+        return 0, {}, {}  # not listening yet
 
 
 def wait(what, check, timeout=60):
@@ -169,7 +171,7 @@ def main():
         base = f"http://127.0.0.1:{hosts['alilo-local'][1]}"
         password = wait("the first admin's one-time password on the terminal", lambda: next(
             (m.group(1) for l in list(lines) for m in [re.search(r"^\s{6}(\S+)\s*$", l)] if m), None))
-        status, _, headers = wait("a sign-in as admin", lambda: (lambda r: r if r[0] == 200 else None)(
+        status, _, headers = wait("a sign-in as admin (the backend listening)", lambda: (lambda r: r if r[0] == 200 else None)(
             call(base, "/v1/auth/login", {"name": "admin", "password": password})))
         cookie = headers["set-cookie"].split(";")[0]
         print("backend up; signed in as admin")
