@@ -242,6 +242,11 @@ pub fn run_plan(a: &RunArgs) -> anyhow::Result<(JobSpec, Option<(serde_json::Val
             if a.connections.is_some() {
                 bail!("--connections is for --url; a script's load is --vus/--duration/--iterations or --rps");
             }
+            if a.rps.is_none() && (a.steps != 1 || matches!(a.ramp, RampArg::Linear)) {
+                bail!(
+                    "--steps and --ramp shape --rps; without --rps the script's options (or --vus/--duration/--iterations) set the load"
+                );
+            }
             let mut spec = script_spec(path, &a.env, &a.iteration_timeout)?;
             let own = crate::js::read_options(&spec).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
             let overrides = crate::js::options::Overrides {

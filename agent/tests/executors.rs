@@ -360,6 +360,14 @@ export default function () {{ http.get(`${{__ENV.BASE}}/x?vu=${{__VU}}`); sleep(
     let (s, _) = agent.call("POST", "/v1/jobs/live/rate", Some(json!({"target_rps": 30, "scale": 1.0}))).await;
     assert_eq!(s, 200);
     let changed = Instant::now();
+    // How soon the 8 new VUs (created on helper threads) send.
+    let latency = eventually(Duration::from_secs(5), "12 VUs", async || {
+        let n = per_vu(&site.under("live", "/x").into_iter().filter(|s| s.at >= changed).collect::<Vec<_>>()).len();
+        (n >= 12).then(|| changed.elapsed())
+    })
+    .await;
+    eprintln!("12 VUs sending {latency:?} after the rate change");
+    assert!(latency < Duration::from_secs(1), "{latency:?}");
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(active(changed + Duration::from_millis(300), Instant::now()), 12, "300 %: 12 VUs");
     let (s, v) = agent.call("POST", "/v1/jobs/live/stop", Some(json!({"wait": "2s"}))).await;
@@ -373,9 +381,10 @@ export default function () {{ http.get(`${{__ENV.BASE}}/x?vu=${{__VU}}`); sleep(
 async fn on_the_platform_arrival_rate_options_leave_the_profile_and_closed_ones_stay_within_it() {
     let site = Site::start().await;
     let agent = Agent::spawn().await;
-    // Arrival-rate options describe the profile's load: the profile runs.
+    // Arrival-rate options describe the profile's load: the profile runs
+    // (even when k6 would refuse them: here preAllocatedVUs is missing).
     let rate = format!(
-        "{GET}export const options = {{ scenarios: {{ s: {{ executor: 'constant-arrival-rate', rate: 50, duration: '1m', preAllocatedVUs: 5 }} }} }};
+        "{GET}export const options = {{ scenarios: {{ s: {{ executor: 'constant-arrival-rate', rate: 50, duration: '1m' }} }} }};
 export default function () {{ http.get(`${{__ENV.BASE}}/x`); }}"
     );
     // `vus` alone sets no load: the profile runs.

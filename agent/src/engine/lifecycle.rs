@@ -99,6 +99,9 @@ impl Job {
                 (r, reference_rps.unwrap_or(0.0), clock, None)
             }
             ScriptLoad::Auto { reference_rps } => {
+                if !crate::js::options::looks_closed(own.as_ref()) {
+                    return Ok(None);
+                }
                 let r = crate::js::options::resolve(own.as_ref()).map_err(|e| format!("script: {e}"))?;
                 if !r.explicit || !r.has_closed_model() {
                     return Ok(None);

@@ -144,6 +144,25 @@ pub fn resolve(options: Option<&Value>) -> Result<Resolved, String> {
     Ok(Resolved { scenarios, warnings, explicit })
 }
 
+/// Whether `options` ask for VUs looping (a closed-model executor, or the
+/// `duration`, `iterations` or `stages` shortcut), valid or not: the
+/// platform's rule reads only these strictly (an arrival-rate scenario k6
+/// would refuse still runs the profile there, as it always did).
+pub fn looks_closed(options: Option<&Value>) -> bool {
+    let Some(Value::Object(o)) = options else { return false };
+    if ["duration", "iterations", "stages"].iter().any(|k| o.get(*k).is_some_and(|v| !v.is_null())) {
+        return true;
+    }
+    o.get("scenarios").and_then(Value::as_object).is_some_and(|list| {
+        list.values().any(|s| {
+            matches!(
+                s.get("executor").and_then(Value::as_str),
+                Some("constant-vus" | "ramping-vus" | "per-vu-iterations" | "shared-iterations")
+            )
+        })
+    })
+}
+
 /// One of `options.scenarios`.
 fn scenario(name: &str, v: &Value) -> Result<Scenario, String> {
     let at = |f: &str| format!("options.scenarios.{name}.{f}");
@@ -637,6 +656,15 @@ mod tests {
         assert!((l.executor.rate_at(s(2.5)) - 10.0).abs() < 1e-9 && l.executor.rate_at(s(7.0)) == 20.0);
         let bad = Overrides { vus: Some(2), ..rps(1, false) };
         assert!(with_overrides(None, &bad).unwrap_err().contains("--rps"));
+    }
+
+    #[test]
+    fn closed_model_options_are_told_apart_even_when_invalid() {
+        assert!(looks_closed(Some(&json!({"vus": 2, "duration": "soon"}))));
+        assert!(looks_closed(Some(&json!({"scenarios": {"s": {"executor": "per-vu-iterations"}}}))));
+        assert!(!looks_closed(Some(&json!({"vus": 10}))));
+        assert!(!looks_closed(Some(&json!({"scenarios": {"s": {"executor": "constant-arrival-rate"}}}))));
+        assert!(!looks_closed(None));
     }
 
     #[test]
