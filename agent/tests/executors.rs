@@ -299,6 +299,37 @@ export default function () {{ http.get(`${{__ENV.BASE}}/api?who=${{__ENV.WHO}}&s
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ramping_arrival_rate_starts_the_integral_of_its_rate_and_drops_beyond_max_vus() {
+    let site = Site::start().await;
+    let agent = Agent::spawn().await;
+    // 0 → 20/s over 2 s, then 20/s for 1 s: 20 + 20 iterations.
+    let ramp = format!(
+        "{GET}export const options = {{ scenarios: {{ r: {{ executor: 'ramping-arrival-rate', startRate: 0, timeUnit: '1s',
+  preAllocatedVUs: 2, maxVUs: 10, stages: [{{ target: 20, duration: '2s' }}, {{ target: 20, duration: '1s' }}] }} }} }};
+export default function () {{ http.get(`${{__ENV.BASE}}/x`); }}"
+    );
+    // 20/s of 300 ms iterations on at most 2 VUs: about 6.7/s run, the rest dropped.
+    let capped = format!(
+        "{GET}export const options = {{ scenarios: {{ c: {{ executor: 'constant-arrival-rate', rate: 20, duration: '2s',
+  preAllocatedVUs: 2 }} }} }};
+export default function () {{ http.get(`${{__ENV.BASE}}/x`); sleep(0.3); }}"
+    );
+    let (a, b) = tokio::join!(agent.run_options(&site, "rar", &ramp), agent.run_options(&site, "cap", &capped));
+    let seen = site.under("rar", "/x");
+    assert!((36..=42).contains(&seen.len()), "about 40: {}", seen.len());
+    let last = seen.iter().map(|s| s.at).max().unwrap();
+    let flat = seen.iter().filter(|s| s.at + Duration::from_millis(1000) > last).count();
+    let first_s = seen.iter().filter(|s| s.at < last - Duration::from_millis(2000)).count();
+    assert!((16..=23).contains(&flat), "20 in the flat last second: {flat}");
+    assert!((2..=9).contains(&first_s), "about 5 in the first second of the ramp: {first_s}");
+    assert_eq!(iterations(&a), seen.len() as u64);
+    let dropped = b["summary"]["dropped"].as_u64().unwrap();
+    let ran = site.under("cap", "/x").len() as u64;
+    assert_eq!(ran + dropped, 40, "every due iteration runs or is dropped: {b}");
+    assert!((10..=16).contains(&ran), "2 VUs × 2 s / 300 ms: {ran}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_stop_lets_iterations_finish_or_cuts_them() {
     let site = Site::start().await;
     let agent = Agent::spawn().await;
