@@ -199,11 +199,21 @@ export default function () {{ http.get(`${{__ENV.BASE}}/x?vu=${{__VU}}&it=${{exe
     let shortcut = format!(
         "{GET}export const options = {{ iterations: 5 }};\nexport default function () {{ http.get(`${{__ENV.BASE}}/x?vu=${{__VU}}`); }}"
     );
-    let (a, b, c) = tokio::join!(
+    // maxDuration ends what the iterations have not: 1 VU, 100 iterations of
+    // ~100 ms, 1 s at most.
+    let bounded = format!(
+        "{GET}export const options = {{ scenarios: {{ m: {{ executor: 'per-vu-iterations', vus: 1, iterations: 100, maxDuration: '1s', gracefulStop: '0s' }} }} }};
+export default function () {{ http.get(`${{__ENV.BASE}}/x`); sleep(0.1); }}"
+    );
+    let (a, b, c, d) = tokio::join!(
         agent.run_options(&site, "pervu", &per_vu_js),
         agent.run_options(&site, "shared", &shared),
         agent.run_options(&site, "short", &shortcut),
+        agent.run_options(&site, "bounded", &bounded),
     );
+    let n = site.under("bounded", "/x").len();
+    assert!((7..=11).contains(&n), "about 10 iterations within maxDuration 1s: {n}");
+    assert!((n as u64 - 1..=n as u64).contains(&iterations(&d)), "the one cut is not counted");
 
     let seen = site.under("pervu", "/x");
     let counts = per_vu(&seen);
