@@ -5,9 +5,9 @@ Starts `alilo-local --demo` (the README's "Your first run") on a free port and a
 fresh database, reads the one-time admin password it prints, then runs, in one
 bash, the README's blocks that sign in and create the token, create a project and
 import a cURL command, drive the demo run, and set thresholds and read the
-verdict, with `curl -f` so that any answer other than 2xx fails. Only the port and
-the password placeholder are substituted. (`/v1/run/compare` needs a second run
-and is left out.)
+verdict, write and run the first extended script (which starts a second run),
+and compare the two runs, with `curl --fail-with-body` so that any answer other
+than 2xx fails. Only the port and the password placeholder are substituted.
 
     python3 docs/check_readme.py --bin-dir target/debug
 """
@@ -25,7 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # A block is taken when it holds one of these.
-BLOCKS = ["/v1/auth/login", "/v1/parsing/curl/import", "/v1/run/rps", "/v1/thresholds/set"]
+BLOCKS = ["/v1/auth/login", "/v1/parsing/curl/import", "/v1/run/rps", "cat > first.js", "/v1/s3/uploadFile",
+          "/v1/thresholds/set"]
 
 
 def blocks(readme):
@@ -67,7 +68,6 @@ def main():
         time.sleep(3)  # the demo run starts beside the API
         script = "set -euo pipefail\nshopt -s expand_aliases\ntrap 'echo \"failed: $BASH_COMMAND\" >&2' ERR\n"
         for block in blocks((ROOT / "README.md").read_text()):
-            block = "\n".join(l for l in block.splitlines() if "/v1/run/compare" not in l)
             # A reader runs one block after another, not within milliseconds: give
             # the stopped demo run its few seconds to end before reading its verdict.
             script += block + "\nsleep 3\n"
