@@ -305,10 +305,19 @@ impl Controller {
                         .filter(|(at, _)| matches!(polls.get(at), Some(Poll::Unreachable | Poll::Abandoned)))
                         .filter_map(|(_, job)| job.agent_id)
                         .collect();
-                    healthy_agents = Some(healthy(app, &unreachable).await.unwrap_or_else(|e| {
-                        tracing::warn!(error = %e, "healthy agents unknown this pass: no share moves");
-                        Vec::new()
-                    }));
+                    // Bounded like every database step: the list reads the database.
+                    let probe = tokio::time::timeout(self.options.db_budget * 2, healthy(app, &unreachable));
+                    healthy_agents = Some(match probe.await {
+                        Ok(Ok(agents)) => agents,
+                        Ok(Err(e)) => {
+                            tracing::warn!(error = %e, "healthy agents unknown this pass: no share moves");
+                            Vec::new()
+                        }
+                        Err(_) => {
+                            tracing::warn!("healthy agents not listed in time this pass: no share moves");
+                            Vec::new()
+                        }
+                    });
                 }
                 healthy_agents.as_deref().unwrap_or_default().iter().map(|h| h.candidate.clone()).collect()
             } else {
@@ -447,20 +456,33 @@ impl Controller {
         }
 
         // 6. Record.
-        match self.db_record(app, &rec).await {
+        let recorded = match self.db_record(app, &rec).await {
             Ok(done) => {
                 out.stored_seconds += done.stored_seconds;
                 out.lost_races = done.lost_races;
+                true
             }
             Err(e) => {
                 tracing::warn!(error = %e.message, "pass not recorded: its facts wait in memory");
                 out.outage = Some(e.message.clone());
                 self.memory.since.get_or_insert_with(Instant::now);
                 self.memory.buffer.absorb(rec);
+                false
             }
-        }
-        hooks::after_pass(app, &runs).await;
+        };
         self.memory.runs = runs;
+        // The hooks read and write the database: only after a pass that reached
+        // it, and within the budget. Unbounded, a database cut landing here held
+        // the controller on a pooled connection until the database came back, so
+        // no lease was renewed and every job ended 60 s into the outage.
+        if recorded
+            && tokio::time::timeout(self.options.db_budget, hooks::after_pass(app, &self.memory.runs)).await.is_err()
+        {
+            tracing::warn!(
+                budget_ms = self.options.db_budget.as_millis(),
+                "pass hooks cut short: the database did not answer"
+            );
+        }
         Ok(out)
     }
 
