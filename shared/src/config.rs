@@ -136,6 +136,11 @@ pub const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 5_000;
 /// burst into false 503s), short enough to leave the statement's `statement_timeout`
 /// inside the request deadline.
 pub const DEFAULT_POOL_WAIT_MS: u64 = 5_000;
+/// Postgres ends a session left idle inside a transaction this long
+/// (`idle_in_transaction_session_timeout`): our transactions send their statements
+/// back to back and never wait on the network in between, so a gap this long is a
+/// frozen or cut-off process, whose locks (a run's row) must not outlive it.
+pub const DEFAULT_IDLE_IN_TRANSACTION_MS: u64 = 15_000;
 
 /// Limits that protect the service and its users.
 #[derive(Debug, Clone, Copy)]
@@ -154,6 +159,9 @@ pub struct Limits {
     pub statement_timeout: Duration,
     /// `PG_POOL_WAIT_MS`: the longest wait for a pooled connection.
     pub pool_wait: Duration,
+    /// `PG_IDLE_IN_TRANSACTION_TIMEOUT_MS`: Postgres'
+    /// `idle_in_transaction_session_timeout` on every connection.
+    pub idle_in_transaction: Duration,
 }
 
 impl Default for Limits {
@@ -167,6 +175,7 @@ impl Default for Limits {
             request_deadline: Duration::from_millis(DEFAULT_REQUEST_DEADLINE_MS),
             statement_timeout: Duration::from_millis(DEFAULT_STATEMENT_TIMEOUT_MS),
             pool_wait: Duration::from_millis(DEFAULT_POOL_WAIT_MS),
+            idle_in_transaction: Duration::from_millis(DEFAULT_IDLE_IN_TRANSACTION_MS),
         }
     }
 }
@@ -263,6 +272,7 @@ impl Config {
             request_deadline: millis(vars, "REQUEST_DEADLINE_MS", DEFAULT_REQUEST_DEADLINE_MS)?,
             statement_timeout: millis(vars, "PG_STATEMENT_TIMEOUT_MS", DEFAULT_STATEMENT_TIMEOUT_MS)?,
             pool_wait: millis(vars, "PG_POOL_WAIT_MS", DEFAULT_POOL_WAIT_MS)?,
+            idle_in_transaction: millis(vars, "PG_IDLE_IN_TRANSACTION_TIMEOUT_MS", DEFAULT_IDLE_IN_TRANSACTION_MS)?,
         };
         if limits.agent_capacity_rps == 0 {
             return Err("AGENT_CAPACITY_RPS=0 is invalid: it must be at least 1".into());
