@@ -230,29 +230,9 @@ impl Controller {
         // 2. Poll every live job.
         let mut polls: BTreeMap<(usize, usize), Poll> = BTreeMap::new();
         let mut said: BTreeMap<(usize, usize), String> = BTreeMap::new();
-        let targets: Vec<(usize, usize)> = runs
-            .iter()
-            .enumerate()
-            .flat_map(|(r, run)| {
-                run.jobs
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, j)| !j.phase.is_ended() && j.phase != JobPhase::Starting)
-                    .map(move |(j, _)| (r, j))
-            })
-            .collect();
+        let targets = live_jobs(&runs, &BTreeSet::new());
         out.polled = targets.len();
-        let answers = bounded(
-            self.options.fan_out,
-            targets
-                .iter()
-                .map(|&(r, j)| {
-                    let job = &runs[r].jobs[j];
-                    app.agents.poll(&job.base_url, &job.key, job.cursor)
-                })
-                .collect(),
-        )
-        .await;
+        let answers = self.poll_jobs(app, &runs, &targets).await;
         for (&(r, j), answer) in targets.iter().zip(answers) {
             let run_id = runs[r].id;
             let stop_wanted = stop_wanted(&runs[r], &runs[r].jobs[j]);
@@ -486,6 +466,27 @@ impl Controller {
         Ok(out)
     }
 
+    /// Call the job at each of `targets`, at most `fan_out` at a time; the
+    /// answers in order.
+    async fn each_job<'a, F: Future>(
+        &self,
+        runs: &'a [RunState],
+        targets: &[(usize, usize)],
+        call: impl Fn(&'a Job) -> F,
+    ) -> Vec<F::Output> {
+        bounded(self.options.fan_out, targets.iter().map(|&(r, j)| call(&runs[r].jobs[j])).collect()).await
+    }
+
+    /// Poll the job at each of `targets` since its cursor (renewing its lease).
+    async fn poll_jobs(
+        &self,
+        app: &AppState,
+        runs: &[RunState],
+        targets: &[(usize, usize)],
+    ) -> Vec<Result<JobStatus, AgentError>> {
+        self.each_job(runs, targets, |job| app.agents.poll(&job.base_url, &job.key, job.cursor)).await
+    }
+
     /// One agent call.
     async fn call(&self, app: &AppState, runs: &[RunState], call: &Call) -> Answer {
         let start = |job: &Job, sr: Option<&ScriptRunState>, started_ms: i64, rps: f64, scale: f64| {
@@ -558,35 +559,12 @@ impl Controller {
         );
         let mut out = TickOutcome { outage: Some(cause.message.clone()), ..TickOutcome::default() };
         let mut rec = PassRecord::default();
-        let targets: Vec<(usize, usize)> = self
-            .memory
-            .runs
-            .iter()
-            .enumerate()
-            .filter(|(_, run)| !self.memory.stopped.contains(&run.id))
-            .flat_map(|(r, run)| {
-                run.jobs
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, j)| !j.phase.is_ended() && j.phase != JobPhase::Starting)
-                    .map(move |(j, _)| (r, j))
-            })
-            .collect();
+        let targets = live_jobs(&self.memory.runs, &self.memory.stopped);
         out.polled = targets.len();
         let runs = &self.memory.runs;
         match &verdict {
             Verdict::RideOut => {
-                let answers = bounded(
-                    self.options.fan_out,
-                    targets
-                        .iter()
-                        .map(|&(r, j)| {
-                            let job = &runs[r].jobs[j];
-                            app.agents.poll(&job.base_url, &job.key, job.cursor)
-                        })
-                        .collect(),
-                )
-                .await;
+                let answers = self.poll_jobs(app, runs, &targets).await;
                 for (&(r, j), answer) in targets.iter().zip(answers) {
                     let run_id = self.memory.runs[r].id;
                     let job = &mut self.memory.runs[r].jobs[j];
@@ -598,17 +576,8 @@ impl Controller {
             }
             Verdict::Stop(why) => {
                 let why = &format!("{why} (last error: {})", cause.message);
-                let answers = bounded(
-                    self.options.fan_out,
-                    targets
-                        .iter()
-                        .map(|&(r, j)| {
-                            let job = &runs[r].jobs[j];
-                            app.agents.stop(&job.base_url, &job.key, job.cursor)
-                        })
-                        .collect(),
-                )
-                .await;
+                let answers =
+                    self.each_job(runs, &targets, |job| app.agents.stop(&job.base_url, &job.key, job.cursor)).await;
                 out.actions = targets.len();
                 for (&(r, j), answer) in targets.iter().zip(answers) {
                     let run_id = self.memory.runs[r].id;
@@ -642,6 +611,22 @@ impl Controller {
         self.memory.buffer.absorb(rec);
         out
     }
+}
+
+/// Where the live jobs are, as (run, job) indices: started and not ended, in
+/// runs not in `skip`.
+fn live_jobs(runs: &[RunState], skip: &BTreeSet<i64>) -> Vec<(usize, usize)> {
+    runs.iter()
+        .enumerate()
+        .filter(|(_, run)| !skip.contains(&run.id))
+        .flat_map(|(r, run)| {
+            run.jobs
+                .iter()
+                .enumerate()
+                .filter(|(_, j)| !j.phase.is_ended() && j.phase != JobPhase::Starting)
+                .map(move |(j, _)| (r, j))
+        })
+        .collect()
 }
 
 /// A job placed this pass, before it has a row: a stand-in with a negative id.
