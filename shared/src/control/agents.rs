@@ -1,7 +1,9 @@
-//! The one list of healthy agents: enabled in the database, answering
-//! `GET /v1/agent` now, each with the load it carries (the rate of its jobs not
-//! ended in active runs, by the one [`crate::model::run::desired_rps`]). Planning
-//! a run and moving a lost share both use it.
+//! The one list of agents that may carry load: enabled in the database, each with
+//! the load it carries (the rate of its jobs not ended in active runs, by the one
+//! [`crate::model::run::desired_rps`]). A new run is planned on it as the
+//! database has it ([`enabled`]: no agent is called inside a user's request); the
+//! run-controller moves a lost share, or the share of a job its agent never
+//! accepted, to those of them that answer `GET /v1/agent` now ([`healthy`]).
 
 use super::plan::Candidate;
 use crate::http::ApiResult;
@@ -9,7 +11,7 @@ use crate::state::AppState;
 use futures::future::join_all;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// A healthy agent: where to call it and what it carries.
+/// An agent that may carry load: where to call it and what it carries.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Healthy {
     pub candidate: Candidate,
@@ -25,26 +27,30 @@ pub fn loads(work: &[(i64, f64, f64)]) -> BTreeMap<i64, f64> {
     out
 }
 
-/// Enabled agents that answer now, except `skip` (known unreachable), probed in
-/// parallel with the client's short timeouts. The database is read before any
-/// agent is called, with no transaction open.
-pub async fn healthy(app: &AppState, skip: &BTreeSet<i64>) -> ApiResult<Vec<Healthy>> {
+/// Enabled agents, except `skip`, with their loads: the database only.
+pub async fn enabled(app: &AppState, skip: &BTreeSet<i64>) -> ApiResult<Vec<Healthy>> {
     let (agents, work) = {
         let conn = app.db.conn().await?;
         crate::db::control::enabled_agents(&conn).await?
     };
     let loads = loads(&work);
-    let agents: Vec<_> = agents.into_iter().filter(|a| !skip.contains(&a.id)).collect();
-    let alive = join_all(agents.iter().map(|a| app.agents.info(&a.base_url))).await;
     Ok(agents
         .into_iter()
-        .zip(alive)
-        .filter(|(_, ok)| ok.is_ok())
-        .map(|(a, _)| Healthy {
+        .filter(|a| !skip.contains(&a.id))
+        .map(|a| Healthy {
             candidate: Candidate { agent_id: a.id, tags: a.tags, load_rps: loads.get(&a.id).copied().unwrap_or(0.0) },
             base_url: a.base_url,
         })
         .collect())
+}
+
+/// Enabled agents that answer now, except `skip` (known unreachable), probed in
+/// parallel with the client's short timeouts. The database is read before any
+/// agent is called, with no transaction open.
+pub async fn healthy(app: &AppState, skip: &BTreeSet<i64>) -> ApiResult<Vec<Healthy>> {
+    let agents = enabled(app, skip).await?;
+    let alive = join_all(agents.iter().map(|a| app.agents.info(&a.base_url))).await;
+    Ok(agents.into_iter().zip(alive).filter(|(_, ok)| ok.is_ok()).map(|(a, _)| a).collect())
 }
 
 #[cfg(test)]
