@@ -23,11 +23,13 @@ use super::outage::{self, OutageLimits, Verdict};
 use super::plan::Candidate;
 use super::reconcile::{Action, JobView, LOST_AFTER, Poll, ScriptRunView, is_lost, reconcile};
 use super::rollup::rollup;
+use super::snapshot::{self, Snapshot};
 use crate::agent_client::AgentError;
 use crate::db::control::{JobUpdate, NewJob, PassRecord, Recorded, Rollup, RunChange};
 use crate::http::{ApiError, ApiResult};
 use crate::model::run::{Job, JobDesired, JobPhase, RunState, ScriptRunState};
 use crate::state::AppState;
+use crate::storage::ObjectKey;
 use alilo_agent_api::{JobStatus, RateChange};
 use futures::StreamExt;
 use std::collections::{BTreeMap, BTreeSet};
@@ -103,6 +105,11 @@ struct Memory {
     since: Option<Instant>,
     /// Runs stopped on purpose during this outage.
     stopped: BTreeSet<i64>,
+    /// The snapshot last written to the bucket, and when.
+    written: Option<(Snapshot, Instant)>,
+    /// Whether this process already looked for a snapshot (it does once, when an
+    /// outage finds it with no memory of its own).
+    looked: bool,
 }
 
 /// A run-controller: one per process (or Lambda instance), kept across passes.
@@ -451,6 +458,9 @@ impl Controller {
             }
         };
         self.memory.runs = runs;
+        if recorded {
+            self.write_snapshot(app).await;
+        }
         // The hooks read and write the database: only after a pass that reached
         // it, and within the budget. Unbounded, a database cut landing here held
         // the controller on a pooled connection until the database came back, so
@@ -464,6 +474,62 @@ impl Controller {
             );
         }
         Ok(out)
+    }
+
+    /// Keep the runs this pass left in the bucket when their jobs changed, or
+    /// every [`snapshot::REFRESH`] while jobs run, for a process that starts
+    /// during an outage. Bounded by the database budget; a failure only logs.
+    async fn write_snapshot(&mut self, app: &AppState) {
+        let snap = Snapshot::of(&self.memory.runs, chrono::Utc::now().timestamp_millis());
+        let live = snap.runs.iter().any(|r| !r.jobs.is_empty());
+        let due = match &self.memory.written {
+            None => !snap.runs.is_empty(),
+            Some((last, at)) => !last.same_jobs(&snap) || (live && at.elapsed() >= snapshot::REFRESH),
+        };
+        if !due {
+            return;
+        }
+        let body = serde_json::to_vec(&snap).unwrap_or_default();
+        let put = app.storage.put(&ObjectKey::ControllerSnapshot, body, "application/json");
+        match tokio::time::timeout(self.options.db_budget, put).await {
+            Ok(Ok(_)) => self.memory.written = Some((snap, Instant::now())),
+            Ok(Err(e)) => tracing::warn!(error = %ApiError::from(e).message, "controller snapshot not written"),
+            Err(_) => tracing::warn!("controller snapshot not written in time"),
+        }
+    }
+
+    /// A process with no memory of its own, in an outage: start from the snapshot
+    /// the last controller left, if it is recent enough. The outage is taken to
+    /// have begun when the snapshot was (at most [`snapshot::REFRESH`] early).
+    async fn restore_snapshot(&mut self, app: &AppState) {
+        if self.memory.looked || !self.memory.runs.is_empty() {
+            return;
+        }
+        self.memory.looked = true;
+        let key = ObjectKey::ControllerSnapshot.path();
+        let snap = match tokio::time::timeout(self.options.db_budget, app.storage.get(&key)).await {
+            Ok(Ok(Some(bytes))) => match serde_json::from_slice::<Snapshot>(&bytes) {
+                Ok(snap) => snap,
+                Err(e) => return tracing::warn!(error = %e, "controller snapshot unreadable"),
+            },
+            Ok(Ok(None)) => return,
+            Ok(Err(e)) => return tracing::warn!(error = %format!("{e:#}"), "controller snapshot not read"),
+            Err(_) => return tracing::warn!("controller snapshot not read in time"),
+        };
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        if !snap.usable(now_ms, self.options.outage.max_outage) {
+            return tracing::warn!(taken_ms = snap.taken_ms, "controller snapshot too old to use");
+        }
+        let age = Duration::from_millis(u64::try_from(now_ms - snap.taken_ms).unwrap_or(0));
+        if let Some(began) = Instant::now().checked_sub(age) {
+            self.memory.since = Some(self.memory.since.map_or(began, |s| s.min(began)));
+        }
+        self.memory.runs = snap.runs();
+        tracing::warn!(
+            runs = self.memory.runs.len(),
+            age_secs = age.as_secs(),
+            "the database is unreachable and this controller is new: working from the last snapshot"
+        );
     }
 
     /// Call the job at each of `targets`, at most `fan_out` at a time; the
@@ -548,6 +614,7 @@ impl Controller {
     /// (renewing their leases) and buffer what they say, or stop them on purpose
     /// once the outage is too long or the buffer full.
     async fn outage_pass(&mut self, app: &AppState, cause: &ApiError) -> TickOutcome {
+        self.restore_snapshot(app).await;
         let since = *self.memory.since.get_or_insert_with(Instant::now);
         let verdict = outage::verdict(since.elapsed(), self.memory.buffer.buffered_seconds(), &self.options.outage);
         tracing::warn!(
