@@ -480,10 +480,13 @@ async fn restarting_alilo_local_mid_run_loses_no_second() {
     .await;
 
     let before = target.count("/a");
-    // alilo-local (API and controller) is down for 2 s.
+    let down = std::time::Instant::now();
+    // alilo-local (API and controller) is down for 2 s, then rebuilt.
     app.restart(Duration::from_secs(2)).await;
-    // The agent kept sending while no controller ran.
-    assert!(near((target.count("/a") - before) as f64 / 2.0, 20.0), "the load paused during the restart");
+    // The agent kept sending while no controller ran (over the whole restart: on
+    // a loaded machine the rebuild adds to the 2 s).
+    let rate = (target.count("/a") - before) as f64 / down.elapsed().as_secs_f64();
+    assert!(near(rate, 20.0), "the load paused during the restart: {rate:.1} rps");
     target.wait_rates(&["/a"], &[20.0], "after the restart").await;
 
     // The new controller resumed from the stored cursor: every second is there, once.
