@@ -239,10 +239,8 @@ export default function () {
 async fn a_closed_model_scripts_vus_follow_the_runs_adjustment() {
     let app = spawn_app().await;
     let target = Target::start().await;
-    let agent = Agent::start().await;
-    app.register_agent(&agent, "lt").await;
-    let project = app.create_project("Shop").await;
-    let scenario = app.create_scenario(project, "Users").await;
+    let _agent = app.start_agent("lt").await;
+    let scenario = app.new_scenario("Users").await;
     app.upload("flows/vus.js", VU_FLOW).await;
     let script = TestApp::extended(scenario, "flows/vus.js", &format!("http://{}", target.addr), 10);
     app.ok("/v1/script/create", json!({"script": script})).await;
