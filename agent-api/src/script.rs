@@ -116,9 +116,55 @@ pub struct ScriptBucket {
     /// Custom metrics by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metrics: BTreeMap<String, CustomMetric>,
-    /// Exceptions by message (the first few keep their stack in the job).
+    /// Exceptions by message.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub exceptions: BTreeMap<String, u64>,
+    /// The first few exceptions of the job ([`MAX_EXCEPTION_SAMPLES`]), each
+    /// with its stack, in the second they happened.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exception_samples: Vec<ExceptionSample>,
+    /// Groups by path (`::login::form`, k6's `group` tag): the requests and
+    /// checks made inside each, and how long it took.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub groups: BTreeMap<String, GroupBucket>,
+}
+
+/// Exceptions of a job kept with their stack (later ones are only counted).
+pub const MAX_EXCEPTION_SAMPLES: usize = 5;
+
+/// One uncaught exception of an iteration, with where it was thrown.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ExceptionSample {
+    /// Its message (`TypeError: cannot read property 'id' of undefined`).
+    pub message: String,
+    /// `file:line:column` of the innermost frame, when known.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub location: String,
+    /// The engine's stack (`    at f (main.js:3:5)` lines).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stack: String,
+    /// `__VU` of the VU that threw.
+    pub vu: u64,
+    /// `__ITER` of its iteration.
+    pub iteration: u64,
+}
+
+/// One group's share of a second: what ran directly inside it (a nested
+/// group has its own path).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct GroupBucket {
+    /// Times the group ended in this second.
+    pub runs: u64,
+    /// Its duration (k6's `group_duration`), microseconds, HDR V2 base64.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub duration: String,
+    /// Requests (hops) sent inside it.
+    pub requests: u64,
+    /// Of which failed.
+    pub failed_requests: u64,
+    /// Checks made inside it, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub checks: BTreeMap<String, PassFail>,
 }
 
 /// Passes and failures of one check (or one rate).

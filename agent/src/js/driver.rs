@@ -12,10 +12,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use alilo_agent_api::script::{ExceptionSample, MAX_EXCEPTION_SAMPLES};
+
 use super::ScriptShared;
 use super::plan::ScenarioInfo;
 use super::vu::{Call, CallEnd, HttpCall, Input, Output, Start, Vu};
-use crate::client::exchange::{Client, HttpResponse};
+use crate::client::exchange::{Client, HttpRequest, HttpResponse};
 use crate::engine::Job;
 use crate::stats::WorkerStats;
 
@@ -23,8 +25,8 @@ use crate::stats::WorkerStats;
 const SPARE_VUS: usize = 2;
 /// VUs a worker creates at the same time at most.
 const MAX_CREATING: u64 = 4;
-/// Exceptions logged with their stack per job (then only counted).
-const LOGGED_EXCEPTIONS: u64 = 5;
+/// Longest stack kept with an exception sample.
+const MAX_STACK_CHARS: usize = 4000;
 
 /// One worker's VUs and client.
 pub struct ScriptWorker {
@@ -88,13 +90,14 @@ impl ScriptWorker {
         self.stats.iteration_started(actual.saturating_duration_since(intended));
         let me = self.clone();
         tokio::task::spawn_local(async move {
+            let iteration = vu.iterations;
             let end = me.call(&mut vu, Call::Default).await;
             me.shared.vus_active.fetch_sub(1, Ordering::Relaxed);
             me.job.in_flight.fetch_sub(1, Ordering::AcqRel);
             me.busy.set(me.busy.get() - 1);
             me.shared.iterations_completed.fetch_add(1, Ordering::Relaxed);
             let us = actual.elapsed().as_micros() as u64;
-            me.finish(end, us);
+            me.finish(end, us, vu.id, iteration);
             if !me.job.stopping() {
                 me.idle.borrow_mut().push(vu);
             }
@@ -150,15 +153,23 @@ impl ScriptWorker {
     }
 
     /// Records a call's end; a fatal one fails the job, an abort stops it.
-    fn finish(&self, end: CallEnd, us: u64) {
+    fn finish(&self, end: CallEnd, us: u64, vu: u64, iteration: u64) {
+        let mut sample = None;
         if let Some(e) = &end.error {
             let n = self.shared.exceptions_logged.fetch_add(1, Ordering::Relaxed);
-            if n < LOGGED_EXCEPTIONS {
+            if n < MAX_EXCEPTION_SAMPLES as u64 {
                 tracing::warn!(job = %self.job.id, message = %e.message, stack = %e.stack, "script exception");
+                sample = Some(ExceptionSample {
+                    message: e.message.clone(),
+                    location: super::vu::location(&e.stack).unwrap_or_default(),
+                    stack: e.stack.chars().take(MAX_STACK_CHARS).collect(),
+                    vu,
+                    iteration,
+                });
             }
         }
         let fatal = end.fatal.clone();
-        self.stats.script_iteration(us, end.events, end.error.as_ref().map(|e| e.message.as_str()));
+        self.stats.script_iteration(us, end.events, end.error.as_ref().map(|e| e.message.as_str()), sample);
         if let Some(f) = fatal {
             self.job.fail_now(format!("script: {f}"));
         } else if let Some(reason) = self.shared.aborted() {
@@ -238,10 +249,13 @@ impl ScriptWorker {
             out = match out {
                 // The request's own timeout already ends at the iteration's
                 // deadline (set when it was built): no second timer.
-                Output::Http(c) => match unless_cut(cut, self.http(*c)).await {
-                    Some(r) => vu.send(Input::Http(Box::new(r))),
-                    None => vu.send(Input::Quit),
-                },
+                Output::Http(mut c) => {
+                    let req = std::mem::replace(&mut c.req, HttpRequest::new(http::Method::GET, String::new()));
+                    match unless_cut(cut, self.send(req, &c)).await {
+                        Some(r) => vu.send(Input::Http(Box::new(r), c)),
+                        None => vu.send(Input::Quit),
+                    }
+                }
                 Output::Batch(calls) => {
                     let handles: Vec<_> = calls
                         .into_iter()
@@ -288,11 +302,19 @@ impl ScriptWorker {
     }
 
     /// Sends one request of a script and records every hop of it.
-    async fn http(&self, c: HttpCall) -> HttpResponse {
-        let resp = self.client.request(c.req).await;
+    async fn http(&self, mut c: HttpCall) -> HttpResponse {
+        let req = std::mem::replace(&mut c.req, HttpRequest::new(http::Method::GET, String::new()));
+        self.send(req, &c).await
+    }
+
+    /// Sends `req` of call `c` and records every hop of it.
+    async fn send(&self, req: HttpRequest, c: &HttpCall) -> HttpResponse {
+        let resp = self.client.request(req).await;
         for hop in resp.hops() {
-            let ok = hop.error.is_none() && c.expected.iter().any(|(lo, hi)| (*lo..=*hi).contains(&hop.status));
-            self.stats.script_request(&c.name, hop.outcome(), ok, hop.started, hop.ended);
+            let ok = hop.error.is_none()
+                && (c.expected.iter().any(|(lo, hi)| (*lo..=*hi).contains(&hop.status))
+                    || (c.challenge && hop.status == 401));
+            self.stats.script_request(&c.name, &c.group, hop.outcome(), ok, hop.started, hop.ended);
         }
         resp
     }

@@ -33,8 +33,9 @@ pub enum Input {
     Init,
     /// Run one call.
     Start(Start),
-    /// The answer to [`Output::Http`].
-    Http(Box<HttpResponse>),
+    /// The answer to [`Output::Http`], with the call handed back (its
+    /// request taken) so that a follow-up hop reuses its name and tags.
+    Http(Box<HttpResponse>, Box<HttpCall>),
     /// The answers to [`Output::Batch`], in order.
     Batch(Vec<HttpResponse>),
     /// A sleep ended.
@@ -111,6 +112,10 @@ pub struct HttpCall {
     pub name: String,
     /// Statuses that count as success: inclusive ranges.
     pub expected: Arc<Vec<(u16, u16)>>,
+    /// The group path it was sent in (`::a::b`; empty outside groups).
+    pub group: String,
+    /// A 401 is expected (a Digest challenge), not a failure.
+    pub challenge: bool,
 }
 
 /// An uncaught exception.
@@ -138,8 +143,10 @@ pub struct CallEnd {
 /// What one call recorded besides its requests, flushed at its end.
 #[derive(Debug, Default)]
 pub struct Events {
-    /// Checks by name: (passes, fails).
-    pub checks: BTreeMap<String, (u64, u64)>,
+    /// Checks by (group path, name): (passes, fails).
+    pub checks: BTreeMap<(String, String), (u64, u64)>,
+    /// Groups that ended: (path, duration in µs).
+    pub groups: Vec<(String, u64)>,
     /// Custom metric samples: (kind, name, value).
     pub metrics: Vec<(MetricKind, String, f64)>,
 }
@@ -196,8 +203,10 @@ pub struct VuState {
     pub responses: Vec<Kept>,
     /// What this call recorded.
     pub events: Events,
-    /// Group path.
-    pub groups: Vec<String>,
+    /// The current group path (`::a::b`, k6's `group` tag; empty at the top).
+    pub group_path: String,
+    /// Groups entered and not left: (length of the path before it, when).
+    pub group_stack: Vec<(usize, Instant)>,
     /// Expected statuses (`setResponseCallback`).
     pub expected: Arc<Vec<(u16, u16)>>,
     /// When the call must end.
@@ -216,6 +225,8 @@ pub struct VuState {
     pub scenario: Option<Arc<ScenarioInfo>>,
     /// `exec.scenario.iterationInTest` of the running call, if counted.
     pub iteration_in_scenario: Option<u64>,
+    /// The script has set a timer once (then each call runs the timer loop).
+    pub timers_used: bool,
 }
 
 /// Shared handle on a VU's state.
@@ -324,7 +335,8 @@ fn body(shared: Arc<ScriptShared>, id: u64, quit: Arc<AtomicBool>) -> Output {
         in_init: true,
         responses: Vec::new(),
         events: Events::default(),
-        groups: Vec::new(),
+        group_path: String::new(),
+        group_stack: Vec::new(),
         expected: Arc::new(vec![(200, 399)]),
         deadline: None,
         console_lines: 0,
@@ -334,6 +346,7 @@ fn body(shared: Arc<ScriptShared>, id: u64, quit: Arc<AtomicBool>) -> Output {
         jar: BTreeMap::new(),
         scenario: None,
         iteration_in_scenario: None,
+        timers_used: false,
     }));
     // Init: natives, then the entry module; keep its exported functions.
     deadline.set(Some(Instant::now() + shared.config.iteration_timeout));
@@ -408,9 +421,10 @@ fn body(shared: Arc<ScriptShared>, id: u64, quit: Arc<AtomicBool>) -> Output {
             s.deadline = Some(start.deadline);
             s.timed_out = false;
             s.quitting = false;
-            s.groups.clear();
             s.scenario = start.scenario.clone();
             s.iteration_in_scenario = start.iteration_in_scenario;
+            s.group_path.clear();
+            s.group_stack.clear();
         }
         deadline.set(Some(start.deadline));
         let env_wanted = start.scenario.clone().filter(|s| !s.env.is_empty());
@@ -440,12 +454,17 @@ fn body(shared: Arc<ScriptShared>, id: u64, quit: Arc<AtomicBool>) -> Output {
                         data = Some(Persistent::save(&ctx, v));
                     }
                     let d = data.clone().map(|d| d.restore(&ctx)).transpose()?;
-                    f.call::<_, Value>((d,))?;
+                    let ret = f.call::<_, Value>((d,))?;
+                    natives::event_loop(&ctx, &state, &ret)?;
                     Ok(None)
                 }
                 Call::Setup => {
                     let Some(f) = &funcs.setup else { return Ok(None) };
-                    let v: Value = f.clone().restore(&ctx)?.call(())?;
+                    let mut v: Value = f.clone().restore(&ctx)?.call(())?;
+                    natives::event_loop(&ctx, &state, &v)?;
+                    if let Some(p) = v.as_promise() {
+                        v = p.result::<Value>().transpose()?.unwrap_or_else(|| Value::new_undefined(ctx.clone()));
+                    }
                     Ok(ctx.json_stringify(v)?.map(|s| s.to_string()).transpose()?)
                 }
                 Call::Teardown => {
@@ -455,11 +474,15 @@ fn body(shared: Arc<ScriptShared>, id: u64, quit: Arc<AtomicBool>) -> Output {
                         Some(j) => ctx.json_parse(j)?,
                         None => Value::new_undefined(ctx.clone()),
                     };
-                    f.clone().restore(&ctx)?.call::<_, Value>((v,))?;
+                    let ret = f.clone().restore(&ctx)?.call::<_, Value>((v,))?;
+                    natives::event_loop(&ctx, &state, &ret)?;
                     Ok(None)
                 }
             })();
-            match r.catch(&ctx) {
+            let r = r.catch(&ctx);
+            // Timers of a call that threw die with it.
+            let _ = natives::clear_timers(&ctx, &state);
+            match r {
                 Ok(result) => end.result = result,
                 Err(e) => {
                     let mut err = describe(&e);
@@ -473,12 +496,6 @@ fn body(shared: Arc<ScriptShared>, id: u64, quit: Arc<AtomicBool>) -> Output {
                 }
             }
         });
-        // An async default function: run what its awaits queued (bounded).
-        for _ in 0..100_000 {
-            if !rt.is_job_pending() || rt.execute_pending_job().is_err() {
-                break;
-            }
-        }
         deadline.set(None);
         // Out of memory: QuickJS may not even manage to build the error, so
         // the runtime's usage decides too (read outside `with`: it locks).
@@ -574,15 +591,21 @@ fn value_text(v: &Value<'_>) -> String {
         .unwrap_or_else(|| format!("{v:?}"))
 }
 
-/// `file:line:column` of the first frame of a stack (`    at f (main.js:3:5)`).
+/// `file:line:column` of the innermost frame of a stack that is the
+/// script's own (`    at f (main.js:3:5)`), skipping the built-in k6
+/// modules and natives (so `fail()` points at its caller).
 pub fn location(stack: &str) -> Option<String> {
-    let line = stack.lines().find(|l| l.trim_start().starts_with("at "))?;
-    let l = line.trim();
-    let inner = match (l.rfind('('), l.rfind(')')) {
-        (Some(a), Some(b)) if a < b => &l[a + 1..b],
-        _ => l.trim_start_matches("at ").trim(),
-    };
-    Some(inner.to_string())
+    let frames: Vec<&str> = stack
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("at "))
+        .map(|l| match (l.rfind('('), l.rfind(')')) {
+            (Some(a), Some(b)) if a < b => &l[a + 1..b],
+            _ => l.trim_start_matches("at ").trim(),
+        })
+        .collect();
+    let own = |f: &&&str| !(**f == "native" || **f == "k6" || f.starts_with("k6:") || f.starts_with("k6/"));
+    frames.iter().find(own).or(frames.first()).map(|f| f.to_string())
 }
 
 /// A throwaway context whose imports resolve among `files`, for checks.

@@ -280,7 +280,10 @@ async fn an_extended_script_is_smoke_tested_by_route_and_by_command() {
     let script_id = app.ok("/v1/script/create", json!({"script": script})).await["script_id"].as_i64().unwrap();
 
     let run = app.ok("/v1/run/start/script", json!({"script_id": script_id})).await["run"].clone();
-    assert_eq!((run["title"].as_str(), run["user_name"].as_str()), (Some("Smoke_test_flow_js"), Some("System User")));
+    assert_eq!(
+        (run["title"].as_str(), run["user_name"].as_str()),
+        (Some("Smoke_test_flow_js"), Some("token:test-admin"))
+    );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while target.count("/js") < 3 {
         assert!(tokio::time::Instant::now() < deadline, "the smoke test sent nothing");
