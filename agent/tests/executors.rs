@@ -569,3 +569,53 @@ export default function () {{ http.get(`${{__ENV.BASE}}/x`); sleep(0.1); }}"
     assert_eq!(code, Some(99), "the threshold still fails at the end: {out}\n{err}");
     assert!(!err.contains("crossed (abortOnFail)"), "{err}");
 }
+
+/// An HTTPS server with a self-signed certificate, answering `tls-ok`.
+async fn tls_site() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(common::tls_config());
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(stream).await else { return };
+                let svc = service_fn(|_req: http::Request<hyper::body::Incoming>| async {
+                    Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from_static(b"tls-ok"))))
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tls), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insecure_skip_tls_verify_and_discard_response_bodies_change_the_requests() {
+    let site = Site::start().await;
+    let agent = Agent::spawn().await;
+    let tls = tls_site().await;
+    let js = |opts: &str| {
+        format!(
+            "{GET}export const options = {{ iterations: 1, {opts} }};
+export default function () {{
+  const s = http.get('https://{tls}/');
+  const d = http.get(`${{__ENV.BASE}}/x`);
+  const t = http.get(`${{__ENV.BASE}}/x`, {{ responseType: 'text' }});
+  http.get(`${{__ENV.BASE}}/report?tls=${{s.status}}&tlsbody=${{s.body}}&body=${{d.body}}&text=${{t.body}}`);
+}}"
+        )
+    };
+    let (strict, loose) =
+        (js("insecureSkipTLSVerify: false, discardResponseBodies: true"), js("insecureSkipTLSVerify: true"));
+    tokio::join!(agent.run_options(&site, "strict", &strict), agent.run_options(&site, "loose", &loose));
+    let r = &site.under("strict", "/report")[0];
+    assert_eq!(r.q("tls"), "0", "the self-signed certificate is refused: {r:?}");
+    assert_eq!((r.q("body"), r.q("text")), ("null", "ok"), "bodies discarded unless asked for: {r:?}");
+    let r = &site.under("loose", "/report")[0];
+    assert_eq!((r.q("tls"), r.q("tlsbody")), ("200", "tls-ok"), "insecureSkipTLSVerify: {r:?}");
+    assert_eq!((r.q("body"), r.q("text")), ("ok", "ok"), "{r:?}");
+}

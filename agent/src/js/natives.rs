@@ -862,6 +862,7 @@ fn build<'js>(
         return Err(throw(ctx, "the job is stopping"));
     }
     let config = s.shared.config.clone();
+    let client = s.shared.client();
     let expected = s.expected.clone();
     let group = s.group_path.clone();
     let deadline = s.deadline;
@@ -876,11 +877,17 @@ fn build<'js>(
     let mut headers = HeaderMap::new();
     let mut options = RequestOptions {
         timeout: config.request_timeout,
-        tls_verify: config.tls_verify,
+        tls_verify: config.tls_verify && !client.insecure_skip_tls_verify,
         http2: config.http2,
         ..Default::default()
     };
     let mut response_type = ResponseType::Text;
+    let keep = options.response_body;
+    if client.discard_response_bodies {
+        // k6's `discardResponseBodies`: `null` unless a request asks.
+        response_type = ResponseType::None;
+        options.response_body = ResponseBody::Discard;
+    }
     let mut auth = Auth::None;
     if let Some(p) = params.as_ref().and_then(|p| p.as_object()) {
         if let Some(h) = p.get::<_, Option<Object>>("headers")? {
@@ -913,8 +920,15 @@ fn build<'js>(
             options.max_redirects = r.max(0.0) as u32;
         }
         match p.get::<_, Option<String>>("responseType")?.as_deref() {
-            None | Some("text") => {}
-            Some("binary") => response_type = ResponseType::Binary,
+            None => {}
+            Some("text") => {
+                response_type = ResponseType::Text;
+                options.response_body = keep;
+            }
+            Some("binary") => {
+                response_type = ResponseType::Binary;
+                options.response_body = keep;
+            }
             Some("none") => {
                 response_type = ResponseType::None;
                 options.response_body = ResponseBody::Discard;
