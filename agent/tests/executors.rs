@@ -619,3 +619,23 @@ export default function () {{
     assert_eq!((r.q("tls"), r.q("tlsbody")), ("200", "tls-ok"), "insecureSkipTLSVerify: {r:?}");
     assert_eq!((r.q("body"), r.q("text")), ("ok", "ok"), "{r:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn summary_trend_stats_choose_the_summarys_columns() {
+    let site = Site::start().await;
+    let js = format!(
+        "{GET}export const options = {{ iterations: 3, summaryTrendStats: ['min', 'p(99)', 'count'], rps: 5 }};
+export default function () {{ http.get(`${{__ENV.BASE}}/x`); }}"
+    );
+    let env = format!("BASE={}", site.base("stats"));
+    let (code, out, err, _) = run_cli("stats", &js, vec!["--quiet", "-e", &env]).await;
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    let line = out.lines().find(|l| l.starts_with("iteration_duration")).unwrap_or_default();
+    assert!(line.contains("min=") && line.contains("p(99)=") && line.contains("count=3"), "{line}");
+    assert!(!line.contains("avg="), "{line}");
+    assert!(err.contains("options.rps is not supported by Alilo: ignored"), "{err}");
+    let bad = js.replace("'count'", "'p(200)'");
+    let (code, _, err, _) = run_cli("stats-bad", &bad, vec!["--quiet", "-e", &env]).await;
+    assert_ne!(code, Some(0));
+    assert!(err.contains("options.summaryTrendStats[2]"), "{err}");
+}

@@ -350,8 +350,33 @@ pub fn client_options(options: Option<&Value>) -> Result<ClientOptions, String> 
     })
 }
 
+/// k6's `summaryTrendStats` (the standalone summary's trend columns):
+/// `avg`, `min`, `med`, `max`, `count`, `p(N)` with N in 0..=100.
+pub fn trend_stats(options: Option<&Value>) -> Result<Vec<String>, String> {
+    let Some(v) = options.and_then(|o| o.get("summaryTrendStats")).filter(|v| !v.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let list = v.as_array().ok_or_else(|| format!("options.summaryTrendStats: {v} is not a list of stats"))?;
+    list.iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let s = s.as_str().unwrap_or("");
+            let percentile = s
+                .strip_prefix("p(")
+                .and_then(|r| r.strip_suffix(')'))
+                .and_then(|n| n.trim().parse::<f64>().ok())
+                .is_some_and(|n| (0.0..=100.0).contains(&n));
+            if matches!(s, "avg" | "min" | "med" | "max" | "count") || percentile {
+                Ok(s.to_string())
+            } else {
+                Err(format!("options.summaryTrendStats[{i}]: {s:?} is not avg, min, med, max, count or p(N)"))
+            }
+        })
+        .collect()
+}
+
 /// `options` keys Alilo acts on; [`ignored`] names the others.
-const HONOURED: [&str; 8] = [
+const HONOURED: [&str; 9] = [
     "scenarios",
     "vus",
     "duration",
@@ -360,6 +385,7 @@ const HONOURED: [&str; 8] = [
     "thresholds",
     "insecureSkipTLSVerify",
     "discardResponseBodies",
+    "summaryTrendStats",
 ];
 
 /// A warning for every key of `options` Alilo does not act on (k6 has
@@ -725,6 +751,15 @@ mod tests {
         assert!(e.starts_with("options.discardResponseBodies:"), "{e}");
         assert_eq!(ignored(Some(&o)), vec!["options.rps is not supported by Alilo: ignored".to_string()]);
         assert!(resolve(Some(&o)).unwrap().warnings.iter().any(|w| w.contains("options.rps")));
+    }
+
+    #[test]
+    fn summary_trend_stats_are_checked() {
+        let o = json!({"summaryTrendStats": ["avg", "p(99.9)", "count"]});
+        assert_eq!(trend_stats(Some(&o)).unwrap(), vec!["avg", "p(99.9)", "count"]);
+        assert!(trend_stats(None).unwrap().is_empty());
+        let e = trend_stats(Some(&json!({"summaryTrendStats": ["avg", "p(101)"]}))).unwrap_err();
+        assert!(e.starts_with("options.summaryTrendStats[1]:"), "{e}");
     }
 
     #[test]
