@@ -209,12 +209,15 @@ impl Pool {
         false
     }
 
-    /// An idle VU, or a new one (awaited); `None` at the cap or on failure.
+    /// An idle VU, or a new one (awaited); `None` at the cap, while
+    /// [`CREATING_AT_ONCE`] are being created (the caller retries at its
+    /// next tick: a large step up never starts hundreds of threads), or on
+    /// failure.
     async fn take(&self) -> Option<Vu> {
         if let Some(vu) = self.idle.borrow_mut().pop() {
             return Some(vu);
         }
-        if self.allocated.get() + self.creating.get() >= self.cap {
+        if self.allocated.get() + self.creating.get() >= self.cap || self.creating.get() >= CREATING_AT_ONCE as u64 {
             return None;
         }
         self.creating.set(self.creating.get() + 1);
