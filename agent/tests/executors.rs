@@ -291,7 +291,7 @@ async fn scenarios_run_in_parallel_with_their_own_exec_env_and_start_time() {
   api: {{ executor: 'constant-arrival-rate', rate: 10, timeUnit: '1s', duration: '1s', preAllocatedVUs: 2 }},
 }} }};
 export function browse() {{ http.get(`${{__ENV.BASE}}/browse?who=${{__ENV.WHO}}&s=${{exec.scenario.name}}`); sleep(0.1); }}
-export function buy() {{ http.get(`${{__ENV.BASE}}/buy?who=${{__ENV.WHO}}&s=${{exec.scenario.name}}`); }}
+export function buy() {{ http.get(`${{__ENV.BASE}}/buy?who=${{__ENV.WHO}}&s=${{exec.scenario.name}}&since=${{Date.now() - exec.scenario.startTime}}&p=${{exec.scenario.progress}}`); }}
 export default function () {{ http.get(`${{__ENV.BASE}}/api?who=${{__ENV.WHO}}&s=${{exec.scenario.name}}`); }}"
     );
     let st = agent.run_options(&site, "multi", &js).await;
@@ -301,6 +301,13 @@ export default function () {{ http.get(`${{__ENV.BASE}}/api?who=${{__ENV.WHO}}&s
     assert!((8..=11).contains(&api.len()), "api: 10/s for 1 s: {}", api.len());
     assert!(browse.iter().all(|s| s.q("who") == "browser" && s.q("s") == "browse"));
     assert!(buy.iter().all(|s| s.q("who") == "buyer" && s.q("s") == "buy"));
+    // exec.scenario.startTime is the scenario's start (500 ms in), not the test's.
+    for s in &buy {
+        let since: f64 = s.q("since").parse().unwrap();
+        let p: f64 = s.q("p").parse().unwrap();
+        assert!((0.0..300.0).contains(&since), "ms since buy started: {since}");
+        assert!((0.0..0.05).contains(&p), "progress of a 10 m maxDuration: {p}");
+    }
     assert!(api.iter().all(|s| s.q("who") == "undefined" && s.q("s") == "api"), "no env of another scenario leaks");
     let t0 = browse.iter().chain(&api).map(|s| s.at).min().unwrap();
     let first_buy = buy.iter().map(|s| s.at).min().unwrap();

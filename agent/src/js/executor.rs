@@ -345,6 +345,7 @@ async fn closed(
     if !until(&job, start).await {
         return;
     }
+    let _ = s.info.started.set(start);
     let end = t0 + plan.end.min(s.def.end()).max(s.def.start_time);
     let ramp_down = match &s.def.executor {
         Executor::RampingVus { graceful_ramp_down, .. } => *graceful_ramp_down,
@@ -472,6 +473,7 @@ async fn open(
     if !until(&job, start).await {
         return;
     }
+    let _ = s.info.started.set(start);
     let Executor::ArrivalRate { max_vus, .. } = s.def.executor else { return };
     let length = plan.end.saturating_sub(s.def.start_time).min(s.def.executor.length());
     let mut schedule = Schedule::new(index, count, s.def.executor.rate_at(Duration::ZERO) * plan.factor(&job), length);

@@ -523,17 +523,19 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &State) -> Result<()> {
         st.borrow().scenario.as_ref().map_or("ramping-arrival-rate", |s| s.executor).to_string()
     })?;
     let sh = shared.clone();
+    let st = state.clone();
     set(&a, "startTime", move || {
-        let since = sh.started.elapsed();
-        crate::engine::job::unix_ms().saturating_sub(since.as_millis() as u64) as f64
+        // The scenario's start when the job runs scenarios, else the job's.
+        let started = st.borrow().scenario.as_ref().and_then(|s| s.started.get().copied()).unwrap_or(sh.started);
+        crate::engine::job::unix_ms().saturating_sub(started.elapsed().as_millis() as u64) as f64
     })?;
-    let sh = shared.clone();
+    let (sh, st) = (shared.clone(), state.clone());
     set(&a, "progress", move || {
-        if sh.duration.is_zero() {
-            0.0
-        } else {
-            (sh.started.elapsed().as_secs_f64() / sh.duration.as_secs_f64()).min(1.0)
-        }
+        let (started, length) = match st.borrow().scenario.as_ref().and_then(|s| Some((*s.started.get()?, s.length))) {
+            Some(x) => x,
+            None => (sh.started, sh.duration),
+        };
+        if length.is_zero() { 0.0 } else { (started.elapsed().as_secs_f64() / length.as_secs_f64()).min(1.0) }
     })?;
     let sh = shared.clone();
     set(&a, "vusActive", move || sh.vus_active.load(std::sync::atomic::Ordering::Relaxed))?;
