@@ -256,6 +256,10 @@ async fn a_closed_model_scripts_vus_follow_the_runs_adjustment() {
     let run = app.ok("/v1/run", json!({"run_id": run_id})).await["run"].clone();
     let vus: i64 = run["script_runs"][0]["metrics"]["vus"].as_str().unwrap().parse().unwrap();
     assert!(vus >= 6, "6 VUs at 150 %: {run}");
+    // +5 rps on 15: 20 of the configured 10, twice the VUs (8).
+    let script_id = run["script_runs"][0]["script"]["script_id"].clone();
+    app.ok("/v1/run/increase/script", json!({"run_id": run_id, "script_id": script_id, "increase_by_rps": 5})).await;
+    target.until_rates(&["/vu"], &[40.0], 15).await;
 
     app.ok("/v1/run/stop", json!({"run_id": run_id})).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
