@@ -27,6 +27,55 @@ pub struct ScriptSpec {
     /// is interrupted and counted as an exception.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iteration_timeout: Option<String>,
+    /// What sets the load: the job's profile (default) or the script's own
+    /// `options` (k6's scenarios and executors).
+    #[serde(default, skip_serializing_if = "ScriptLoad::is_profile")]
+    pub load: ScriptLoad,
+}
+
+/// Where a script job's load comes from.
+///
+/// With `options`, the script's scenarios run as k6 runs them (the six
+/// executors, `startTime`, `gracefulStop`, `exec`, `env`, several in
+/// parallel). Their VU counts and arrival rates are multiplied live by the
+/// job's *factor*, `scale × target_rps / reference_rps` (just `scale` when
+/// `reference_rps` is absent or 0), so a rate change scales a closed-model
+/// script's VUs.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(tag = "from", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ScriptLoad {
+    /// One iteration per scheduled instant of the job's profile (open
+    /// model); the script's `options` set no load.
+    #[default]
+    Profile,
+    /// The script's own `options` (or `options` given here, which replace
+    /// them: a runner's command-line overrides). The scenarios' clock starts
+    /// once `setup()` has run, unless `start_at_ms` is set.
+    Options {
+        /// k6 options replacing the script's (`scenarios`, `vus`,
+        /// `duration`, `iterations`, `stages`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        options: Option<serde_json::Value>,
+        /// The target rps at which the scenarios run as written (100 %).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reference_rps: Option<f64>,
+    },
+    /// The platform's rule: the script's own scenarios when one of them is
+    /// closed-model (`constant-vus`, `ramping-vus`, `per-vu-iterations`,
+    /// `shared-iterations`, or the `vus`/`duration`/`iterations`/`stages`
+    /// shortcuts), on the job's clock and never past the profile's
+    /// duration; otherwise the profile.
+    Auto {
+        /// The target rps at which the scenarios run as written (100 %).
+        reference_rps: f64,
+    },
+}
+
+impl ScriptLoad {
+    /// Whether it is the default, [`ScriptLoad::Profile`].
+    pub fn is_profile(&self) -> bool {
+        matches!(self, ScriptLoad::Profile)
+    }
 }
 
 /// One file of a script: inline text or a URL the agent fetches once.

@@ -1107,7 +1107,7 @@ export default function () {
 }
 
 #[test]
-fn the_standalone_runner_takes_its_load_from_the_scripts_arrival_rate_scenario() {
+fn the_standalone_runner_takes_its_load_from_the_scripts_options_unless_flags_replace_them() {
     use alilo_agent::cli::{Cli, Cmd, run_spec};
     use clap::Parser;
     let dir = std::env::temp_dir().join(format!("alilo-js-cli-{}", std::process::id()));
@@ -1131,20 +1131,31 @@ export default function () { http.get(__ENV.URL + x); }"#,
             _ => unreachable!(),
         }
     };
+    use alilo_agent_api::script::ScriptLoad;
+    let scenarios = |spec: &alilo_agent_api::JobSpec| match &spec.script.as_ref().unwrap().load {
+        ScriptLoad::Options { options: Some(o), .. } => o["scenarios"].clone(),
+        l => panic!("{l:?}"),
+    };
     let spec = parse(&[]).unwrap();
-    assert_eq!((spec.profile.rps, spec.profile.steps, spec.max_vus), (20.0, 2, 30));
-    let script = spec.script.unwrap();
+    assert_eq!(spec.max_vus, 30, "the scenario's maxVUs");
+    assert_eq!(scenarios(&spec)["s"]["executor"], "ramping-arrival-rate", "the script's own scenario runs");
+    let script = spec.script.as_ref().unwrap();
     assert_eq!(script.env["URL"], "http://127.0.0.1:9");
     assert!(script.files.iter().any(|f| f.path == "lib/x.js"));
     let spec = parse(&["--rps", "5", "--duration", "3s"]).unwrap();
-    assert_eq!((spec.profile.rps, spec.profile.duration.as_str()), (5.0, "3s"), "flags win over options");
+    let s = scenarios(&spec);
+    assert_eq!(
+        (s["default"]["executor"].as_str(), s["default"]["rate"].as_f64()),
+        (Some("constant-arrival-rate"), Some(5.0))
+    );
+    assert!(s.get("s").is_none(), "flags win over options");
     std::fs::write(
         dir.join("main.js"),
         "export const options = { vus: 5, duration: '1m' };\nexport default function () {}",
     )
     .unwrap();
-    let e = parse(&[]).unwrap_err().to_string();
-    assert!(e.contains("vus"), "{e}");
+    let spec = parse(&[]).unwrap();
+    assert_eq!(spec.max_vus, 5, "k6's vus + duration: constant-vus");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -15,6 +15,7 @@ use std::time::Instant;
 use alilo_agent_api::script::{ExceptionSample, MAX_EXCEPTION_SAMPLES};
 
 use super::ScriptShared;
+use super::plan::ScenarioInfo;
 use super::vu::{Call, CallEnd, HttpCall, Input, Output, Start, Vu};
 use crate::client::exchange::{Client, HttpRequest, HttpResponse};
 use crate::engine::Job;
@@ -65,6 +66,11 @@ impl ScriptWorker {
     /// Iterations running on this worker.
     pub fn busy(&self) -> u64 {
         self.busy.get()
+    }
+
+    /// Counts an iteration dropped for want of a free VU.
+    pub fn drop_iteration(&self) {
+        self.stats.script_dropped();
     }
 
     /// Starts one iteration due at `intended`, on a free VU (created if the
@@ -173,12 +179,74 @@ impl ScriptWorker {
 
     /// Drives one call of `vu` to its end.
     pub async fn call(self: &Rc<Self>, vu: &mut Vu, call: Call) -> CallEnd {
-        let deadline = Instant::now() + self.shared.config.iteration_timeout;
-        let start = Start { call, iteration: vu.iterations, deadline };
+        self.call_in(vu, call, None, None).await
+    }
+
+    /// Runs one iteration of a scenario on `vu` (a closed-model executor's
+    /// VU loop calls it) and records it. When `cut` fires (the scenario's
+    /// graceful stop or ramp-down ran out) the iteration is interrupted: its
+    /// waits throw and it is not counted as an iteration or an exception.
+    /// `lag`: how late an arrival-rate iteration starts.
+    pub async fn iterate(
+        self: &Rc<Self>,
+        vu: &mut Vu,
+        scenario: &Arc<ScenarioInfo>,
+        in_scenario: u64,
+        cut: &Cut,
+        lag: Option<std::time::Duration>,
+    ) {
+        self.busy.set(self.busy.get() + 1);
+        self.job.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.shared.vus_active.fetch_add(1, Ordering::Relaxed);
+        self.shared.iterations_started.fetch_add(1, Ordering::Relaxed);
+        if let Some(lag) = lag {
+            self.stats.iteration_started(lag);
+        }
+        let started = Instant::now();
+        let iteration = vu.iterations;
+        let call = Start {
+            call: Call::Default,
+            iteration,
+            deadline: started + self.shared.config.iteration_timeout,
+            scenario: Some(scenario.clone()),
+            iteration_in_scenario: Some(in_scenario),
+        };
+        let mut end = self.call_in(vu, Call::Default, Some(call), Some(cut)).await;
+        self.shared.vus_active.fetch_sub(1, Ordering::Relaxed);
+        self.job.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.busy.set(self.busy.get() - 1);
+        if cut.fired() && end.fatal.is_none() {
+            // Interrupted by the scenario's end: k6 counts it apart, not as
+            // an iteration; what it recorded stays.
+            self.stats.script_events(std::mem::take(&mut end.events));
+            return;
+        }
+        self.shared.iterations_completed.fetch_add(1, Ordering::Relaxed);
+        self.finish(end, started.elapsed().as_micros() as u64, vu.id, iteration);
+    }
+
+    /// Drives one call of `vu` to its end (`start`: a scenario's, else the
+    /// plain call), giving up its waits once `cut` fires.
+    async fn call_in(self: &Rc<Self>, vu: &mut Vu, call: Call, start: Option<Start>, cut: Option<&Cut>) -> CallEnd {
+        let start = start.unwrap_or_else(|| Start {
+            call,
+            iteration: vu.iterations,
+            deadline: Instant::now() + self.shared.config.iteration_timeout,
+            scenario: None,
+            iteration_in_scenario: None,
+        });
+        let deadline = start.deadline;
         vu.iterations += 1;
         let mut out = vu.send(Input::Start(start));
         let until = tokio::time::Instant::from_std(deadline);
         loop {
+            if let Some(c) = cut
+                && c.fired()
+                && !matches!(out, Output::Done(_) | Output::Ready(_) | Output::Gone)
+            {
+                out = vu.send(Input::Quit);
+                continue;
+            }
             out = match out {
                 // The request's own timeout already ends at the iteration's
                 // deadline (set when it was built): no second timer.
@@ -187,8 +255,10 @@ impl ScriptWorker {
                     // Boxed: the exchange's future is large, and inline it
                     // would be copied into every iteration's task when it
                     // is spawned (callgrind: ~2,700 instructions each).
-                    let r = Box::pin(self.send(req, &c)).await;
-                    vu.send(Input::Http(Box::new(r), c))
+                    match unless_cut(cut, Box::pin(self.send(req, &c))).await {
+                        Some(r) => vu.send(Input::Http(Box::new(r), c)),
+                        None => vu.send(Input::Quit),
+                    }
                 }
                 Output::Batch(calls) => {
                     let handles: Vec<_> = calls
@@ -205,21 +275,26 @@ impl ScriptWorker {
                         }
                         out
                     };
-                    match tokio::time::timeout_at(until, all).await {
-                        Ok(rs) if rs.iter().all(Option::is_some) => {
+                    match unless_cut(cut, tokio::time::timeout_at(until, all)).await {
+                        Some(Ok(rs)) if rs.iter().all(Option::is_some) => {
                             vu.send(Input::Batch(rs.into_iter().flatten().collect()))
                         }
-                        _ => vu.send(Input::TimedOut),
+                        Some(_) => vu.send(Input::TimedOut),
+                        None => vu.send(Input::Quit),
                     }
                 }
                 Output::Sleep(d) => {
                     let wake = tokio::time::Instant::now() + d;
                     if wake > until {
-                        tokio::time::sleep_until(until).await;
-                        vu.send(Input::TimedOut)
+                        match unless_cut(cut, tokio::time::sleep_until(until)).await {
+                            Some(()) => vu.send(Input::TimedOut),
+                            None => vu.send(Input::Quit),
+                        }
                     } else {
-                        tokio::time::sleep_until(wake).await;
-                        vu.send(Input::Woke)
+                        match unless_cut(cut, tokio::time::sleep_until(wake)).await {
+                            Some(()) => vu.send(Input::Woke),
+                            None => vu.send(Input::Quit),
+                        }
                     }
                 }
                 Output::Done(end) => return *end,
@@ -252,6 +327,53 @@ impl ScriptWorker {
     pub fn shutdown(&self) {
         self.idle.borrow_mut().clear();
         self.client.clear();
+    }
+}
+
+/// Interrupts a scenario's iteration from outside: when its graceful stop
+/// or ramp-down runs out.
+#[derive(Default)]
+pub struct Cut {
+    fired: Cell<bool>,
+    notify: tokio::sync::Notify,
+}
+
+impl Cut {
+    /// Interrupts the iteration (now, or the next one that starts).
+    pub fn fire(&self) {
+        self.fired.set(true);
+        self.notify.notify_waiters();
+    }
+
+    /// Whether it fired.
+    pub fn fired(&self) -> bool {
+        self.fired.get()
+    }
+
+    /// Arms it again (for the next iterations of a restarted VU).
+    pub fn reset(&self) {
+        self.fired.set(false);
+    }
+
+    async fn wait(&self) {
+        loop {
+            let n = self.notify.notified();
+            if self.fired.get() {
+                return;
+            }
+            n.await;
+        }
+    }
+}
+
+/// `f`'s output, or `None` once `cut` fires first.
+async fn unless_cut<F: std::future::Future>(cut: Option<&Cut>, f: F) -> Option<F::Output> {
+    match cut {
+        None => Some(f.await),
+        Some(c) => tokio::select! {
+            r = f => Some(r),
+            () = c.wait() => None,
+        },
     }
 }
 

@@ -14,7 +14,9 @@
 //! | [`acc`] | what a script adds to a second: iterations, checks, requests by name, custom metrics, exceptions |
 //! | [`crypto`] | digests and HMACs of `k6/crypto` |
 //! | [`digest`] | HTTP Digest authentication (RFC 7616) for `params.auth: "digest"` |
-//! | [`options`] | a script's `options` as the standalone runner maps them onto a profile |
+//! | [`options`] | a script's `options` as scenarios: k6's shortcuts, `options.scenarios`, the command line's overrides |
+//! | [`plan`] | each executor's VU count or arrival rate on its own clock, pure |
+//! | [`executor`] | a job's scenarios at run time: VU loops (closed model) and arrival-rate schedulers on each worker |
 //! | [`summary`] | the end-of-run summary of `alilo-agent run script.js` and its JSON export |
 //! | [`thresholds`] | `options.thresholds` judged on a standalone run (exit 99 when one fails) |
 //! | [`check`] | checks before a job starts: the spec's fields and a syntax check naming `file:line:column` |
@@ -42,11 +44,13 @@ pub mod check;
 pub mod crypto;
 pub mod digest;
 pub mod driver;
+pub mod executor;
 pub mod files;
 pub mod html;
 pub mod loader;
 pub mod natives;
 pub mod options;
+pub mod plan;
 pub mod summary;
 pub mod thresholds;
 pub mod vu;

@@ -508,9 +508,19 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &State) -> Result<()> {
     set(&a, "vuId", move || st.borrow().id)?;
     let st = state.clone();
     set(&a, "iterationInVu", move || st.borrow().iteration)?;
-    let sh = shared.clone();
+    let (sh, st) = (shared.clone(), state.clone());
     set(&a, "iterationInTest", move || {
-        sh.iterations_started.load(std::sync::atomic::Ordering::Relaxed).saturating_sub(1)
+        st.borrow()
+            .iteration_in_scenario
+            .unwrap_or_else(|| sh.iterations_started.load(std::sync::atomic::Ordering::Relaxed).saturating_sub(1))
+    })?;
+    let st = state.clone();
+    set(&a, "scenarioName", move || {
+        st.borrow().scenario.as_ref().map_or_else(|| "default".to_string(), |s| s.name.clone())
+    })?;
+    let st = state.clone();
+    set(&a, "scenarioExecutor", move || {
+        st.borrow().scenario.as_ref().map_or("ramping-arrival-rate", |s| s.executor).to_string()
     })?;
     let sh = shared.clone();
     set(&a, "startTime", move || {

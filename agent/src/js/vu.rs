@@ -6,7 +6,7 @@
 //! waiting. VU globals live as long as the VU, as in k6.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +18,7 @@ use rquickjs::{CatchResultExt, CaughtError, Context, Ctx, Function, Module, Obje
 use super::ScriptShared;
 use super::loader::ScriptLoader;
 use super::natives;
+use super::plan::ScenarioInfo;
 use crate::client::exchange::{HttpRequest, HttpResponse};
 
 /// Stack of a VU's coroutine (machine words: 1 MiB on 64-bit; only the
@@ -65,6 +66,11 @@ pub struct Start {
     pub iteration: u64,
     /// When to interrupt it.
     pub deadline: Instant,
+    /// The scenario it belongs to (its `exec` function and `env`), when the
+    /// job runs the script's scenarios.
+    pub scenario: Option<Arc<ScenarioInfo>>,
+    /// `exec.scenario.iterationInTest`, when counted by the scenario.
+    pub iteration_in_scenario: Option<u64>,
 }
 
 /// What a VU yields.
@@ -94,6 +100,8 @@ pub struct Exports {
     pub setup: bool,
     /// `teardown`.
     pub teardown: bool,
+    /// Every exported function's name (a scenario's `exec` must be one).
+    pub functions: Vec<String>,
 }
 
 /// An HTTP request of a script, with how to count it.
@@ -213,6 +221,10 @@ pub struct VuState {
     pub timed_out: bool,
     /// The VU's cookie jar: host → name → value.
     pub jar: BTreeMap<String, BTreeMap<String, String>>,
+    /// The scenario of the running call, if the job runs scenarios.
+    pub scenario: Option<Arc<ScenarioInfo>>,
+    /// `exec.scenario.iterationInTest` of the running call, if counted.
+    pub iteration_in_scenario: Option<u64>,
     /// The script has set a timer once (then each call runs the timer loop).
     pub timers_used: bool,
 }
@@ -332,6 +344,8 @@ fn body(shared: Arc<ScriptShared>, id: u64, quit: Arc<AtomicBool>) -> Output {
         quitting: false,
         timed_out: false,
         jar: BTreeMap::new(),
+        scenario: None,
+        iteration_in_scenario: None,
         timers_used: false,
     }));
     // Init: natives, then the entry module; keep its exported functions.
@@ -353,7 +367,19 @@ fn body(shared: Arc<ScriptShared>, id: u64, quit: Arc<AtomicBool>) -> Output {
         let get = |name: &str| -> Option<Persistent<Function<'static>>> {
             ns.get::<_, Option<Function>>(name).ok().flatten().map(|f| Persistent::save(&ctx, f))
         };
-        let funcs = Funcs { default: get("default"), setup: get("setup"), teardown: get("teardown") };
+        let mut functions = Vec::new();
+        for key in ns.keys::<String>().flatten() {
+            if ns.get::<_, Value>(key.as_str()).is_ok_and(|v| v.is_function()) {
+                functions.push(key);
+            }
+        }
+        let funcs = Funcs {
+            default: get("default"),
+            setup: get("setup"),
+            teardown: get("teardown"),
+            ns: Persistent::save(&ctx, ns.clone()),
+            named: HashMap::new(),
+        };
         let options = match ns.get::<_, Option<Value>>("options") {
             Ok(Some(v)) if !v.is_undefined() => ctx.json_stringify(v).ok().flatten().and_then(|s| s.to_string().ok()),
             _ => None,
@@ -363,12 +389,13 @@ fn body(shared: Arc<ScriptShared>, id: u64, quit: Arc<AtomicBool>) -> Output {
             default: funcs.default.is_some(),
             setup: funcs.setup.is_some(),
             teardown: funcs.teardown.is_some(),
+            functions,
         };
         Ok((exports, funcs))
     });
     deadline.set(None);
     state.borrow_mut().in_init = false;
-    let (exports, funcs) = match init {
+    let (exports, mut funcs) = match init {
         Ok(x) => x,
         Err(e) => {
             drop(ctx);
@@ -376,6 +403,8 @@ fn body(shared: Arc<ScriptShared>, id: u64, quit: Arc<AtomicBool>) -> Output {
         }
     };
     let mut data: Option<Persistent<Value<'static>>> = None;
+    // The scenario whose `env` is in `__ENV` now (none: the job's own).
+    let mut env_of: Option<Arc<ScenarioInfo>> = None;
     let mut input = wait(Output::Ready(Ok(exports.clone())));
     loop {
         let start = match input {
@@ -392,17 +421,30 @@ fn body(shared: Arc<ScriptShared>, id: u64, quit: Arc<AtomicBool>) -> Output {
             s.deadline = Some(start.deadline);
             s.timed_out = false;
             s.quitting = false;
+            s.scenario = start.scenario.clone();
+            s.iteration_in_scenario = start.iteration_in_scenario;
             s.group_path.clear();
             s.group_stack.clear();
         }
         deadline.set(Some(start.deadline));
+        let env_wanted = start.scenario.clone().filter(|s| !s.env.is_empty());
+        if env_wanted.as_ref().map(Arc::as_ptr) != env_of.as_ref().map(Arc::as_ptr) {
+            ctx.with(|ctx| set_env(&ctx, &shared.env, env_wanted.as_deref()));
+            env_of = env_wanted;
+        }
         let mut end = CallEnd::default();
         ctx.with(|ctx| {
             let _ = ctx.globals().set("__ITER", start.iteration);
             let r: rquickjs::Result<Option<String>> = (|| match start.call {
                 Call::Default => {
-                    let Some(f) = &funcs.default else { return Ok(None) };
-                    let f = f.clone().restore(&ctx)?;
+                    let exec = start.scenario.as_ref().and_then(|s| s.exec.as_deref()).filter(|e| *e != "default");
+                    let f = match exec {
+                        None => match &funcs.default {
+                            Some(f) => f.clone().restore(&ctx)?,
+                            None => return Ok(None),
+                        },
+                        Some(name) => funcs.named(&ctx, name)?,
+                    };
                     if data.is_none() {
                         let json = shared.setup_data.lock().expect("setup lock").clone();
                         let v = match json {
@@ -486,6 +528,38 @@ struct Funcs {
     default: Option<Persistent<Function<'static>>>,
     setup: Option<Persistent<Function<'static>>>,
     teardown: Option<Persistent<Function<'static>>>,
+    /// The module's namespace, for scenarios' `exec` functions.
+    ns: Persistent<Object<'static>>,
+    /// `exec` functions looked up so far.
+    named: HashMap<String, Persistent<Function<'static>>>,
+}
+
+impl Funcs {
+    /// The exported function `name` (a scenario's `exec`).
+    fn named<'js>(&mut self, ctx: &Ctx<'js>, name: &str) -> rquickjs::Result<Function<'js>> {
+        if let Some(f) = self.named.get(name) {
+            return f.clone().restore(ctx);
+        }
+        let ns = self.ns.clone().restore(ctx)?;
+        let f: Option<Function> = ns.get(name).ok().flatten();
+        let Some(f) = f else {
+            return Err(rquickjs::Exception::throw_reference(
+                ctx,
+                &format!("exec: {name} is not an exported function"),
+            ));
+        };
+        self.named.insert(name.to_string(), Persistent::save(ctx, f.clone()));
+        Ok(f)
+    }
+}
+
+/// Sets `__ENV`: the job's entries, then the scenario's.
+fn set_env(ctx: &Ctx<'_>, job: &BTreeMap<String, String>, scenario: Option<&ScenarioInfo>) {
+    let Ok(env) = Object::new(ctx.clone()) else { return };
+    for (k, v) in job.iter().chain(scenario.into_iter().flat_map(|s| s.env.iter())) {
+        let _ = env.set(k.as_str(), v.as_str());
+    }
+    let _ = ctx.globals().set("__ENV", env);
 }
 
 /// An exception as message and stack.
