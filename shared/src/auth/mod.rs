@@ -37,6 +37,9 @@ pub struct AuthConfig {
     pub cookie_secure: bool,
     /// `ALILO_SESSION_TTL_SECS`.
     pub session_ttl_secs: i64,
+    /// `ALILO_FLEET_TOKEN`: what a self-registering agent presents to
+    /// `/v1/fleet/register`; unset, self-registration is off (docs/fleet.md).
+    pub fleet_token: Option<crate::config::Secret>,
 }
 
 impl Default for AuthConfig {
@@ -47,6 +50,7 @@ impl Default for AuthConfig {
             targets: targets::TargetList::default(),
             cookie_secure: true,
             session_ttl_secs: DEFAULT_SESSION_TTL_SECS,
+            fleet_token: None,
         }
     }
 }
@@ -69,6 +73,12 @@ impl AuthConfig {
                     format!("ALILO_SESSION_TTL_SECS={v:?} is invalid: seconds between 60 and 2592000")
                 })?,
             };
-        Ok(Self { enabled: true, allowed_origins, targets, cookie_secure, session_ttl_secs })
+        let fleet_token = vars.var("ALILO_FLEET_TOKEN").map(|t| crate::config::Secret::new(t.trim()));
+        if fleet_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
+            return Err(
+                "ALILO_FLEET_TOKEN is too short: use at least 16 characters (e.g. `openssl rand -hex 32`)".into()
+            );
+        }
+        Ok(Self { enabled: true, allowed_origins, targets, cookie_secure, session_ttl_secs, fleet_token })
     }
 }

@@ -1,13 +1,34 @@
-//! The one list of healthy agents: enabled in the database, answering
-//! `GET /v1/agent` now, each with the load it carries (the rate of its jobs not
-//! ended in active runs, by the one [`crate::model::run::desired_rps`]). Planning
-//! a run and moving a lost share both use it.
+//! The one list of healthy agents, each with the load it carries (the rate of
+//! its jobs not ended in active runs, by the one
+//! [`crate::model::run::desired_rps`]). Planning a run and moving a lost share
+//! both use it. An agent is healthy when it is enabled, not draining, and
+//! - self-registered (#13): its last heartbeat is younger than three heartbeat
+//!   periods. It is not probed: at 1,000 agents the registry answers in one
+//!   query where probes would take a fan-out per plan;
+//! - added by hand (`/v1/agent/set`): it answers `GET /v1/agent` now.
 
 use super::plan::Candidate;
 use crate::http::ApiResult;
 use crate::state::AppState;
 use futures::future::join_all;
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// Heartbeats a self-registered agent may miss before it counts as unhealthy.
+pub const MISSED_HEARTBEATS: u32 = 3;
+
+/// How old a self-registered agent's last heartbeat may be.
+pub fn expiry(heartbeat: Duration) -> Duration {
+    heartbeat * MISSED_HEARTBEATS
+}
+
+/// Whether the registry alone says an agent may get work: enabled, not
+/// draining, and, when self-registered, heartbeating within `expiry`
+/// (`age`: seconds since its last heartbeat). A manual agent passes here and is
+/// probed by [`healthy`]. Pure.
+pub fn listed_healthy(enabled: bool, registered: bool, draining: bool, age: Option<f64>, expiry: Duration) -> bool {
+    enabled && !draining && (!registered || age.is_some_and(|a| a <= expiry.as_secs_f64()))
+}
 
 /// A healthy agent: where to call it and what it carries.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,12 +55,21 @@ pub async fn healthy(app: &AppState, skip: &BTreeSet<i64>) -> ApiResult<Vec<Heal
         crate::db::control::enabled_agents(&conn).await?
     };
     let loads = loads(&work);
-    let agents: Vec<_> = agents.into_iter().filter(|a| !skip.contains(&a.id)).collect();
-    let alive = join_all(agents.iter().map(|a| app.agents.info(&a.base_url))).await;
+    let expiry = expiry(app.limits.fleet_heartbeat);
+    let agents: Vec<_> = agents
+        .into_iter()
+        .filter(|a| !skip.contains(&a.id))
+        .filter(|a| listed_healthy(true, a.registered, a.draining, a.heartbeat_age, expiry))
+        .collect();
+    // Only manual agents are probed, in parallel with the client's short timeouts.
+    let alive = join_all(
+        agents.iter().map(|a| async { if a.registered { true } else { app.agents.info(&a.base_url).await.is_ok() } }),
+    )
+    .await;
     Ok(agents
         .into_iter()
         .zip(alive)
-        .filter(|(_, ok)| ok.is_ok())
+        .filter(|(_, ok)| *ok)
         .map(|(a, _)| Healthy {
             candidate: Candidate { agent_id: a.id, tags: a.tags, load_rps: loads.get(&a.id).copied().unwrap_or(0.0) },
             base_url: a.base_url,
@@ -49,6 +79,20 @@ pub async fn healthy(app: &AppState, skip: &BTreeSet<i64>) -> ApiResult<Vec<Heal
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn a_self_registered_agent_is_healthy_only_while_it_heartbeats_and_does_not_drain() {
+        let expiry = expiry(Duration::from_secs(10));
+        assert_eq!(expiry, Duration::from_secs(30));
+        assert!(listed_healthy(true, true, false, Some(29.0), expiry));
+        assert!(!listed_healthy(true, true, false, Some(31.0), expiry), "three heartbeats missed");
+        assert!(!listed_healthy(true, true, false, None, expiry), "never heartbeated");
+        assert!(!listed_healthy(true, true, true, Some(1.0), expiry), "draining");
+        assert!(!listed_healthy(false, true, false, Some(1.0), expiry), "disabled");
+        assert!(listed_healthy(true, false, false, None, expiry), "a manual agent is probed instead");
+    }
+
     #[test]
     fn an_agent_s_load_is_the_sum_of_its_shares_of_desired_rates() {
         let got = super::loads(&[(1, 0.5, 100.0), (2, 1.0, 30.0), (1, 1.0, 10.0)]);

@@ -6,6 +6,7 @@ pub mod agents;
 pub mod auth;
 pub mod control;
 pub mod files;
+pub mod fleet;
 pub mod projects;
 pub mod run_writes;
 pub mod runs;
@@ -31,6 +32,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0005_security.sql", include_str!("../../../migrations/0005_security.sql")),
     ("0006_verdicts.sql", include_str!("../../../migrations/0006_verdicts.sql")),
     ("0007_script_metrics.sql", include_str!("../../../migrations/0007_script_metrics.sql")),
+    ("0008_fleet.sql", include_str!("../../../migrations/0008_fleet.sql")),
 ];
 
 /// Connections per process. A Lambda instance serves one request at a time; the
