@@ -193,6 +193,24 @@ pub struct Config {
     pub fleet: FleetConfig,
 }
 
+/// The fleet's variables under their other names (see [`FleetConfig::from_vars`]).
+struct Aliases<'a, V: Vars>(&'a V);
+
+impl<V: Vars> Vars for Aliases<'_, V> {
+    fn var(&self, name: &str) -> Option<String> {
+        let alias = match name {
+            "ALILO_FLEET" => "ALILO_FLEET_PROVIDER",
+            "ALILO_FLEET_MIN" => "ALILO_FLEET_MIN_TASKS",
+            "ALILO_FLEET_MAX" => "ALILO_FLEET_MAX_TASKS",
+            "ALILO_FLEET_AGENT_RPS" => "ALILO_FLEET_CAPACITY_RPS",
+            "ALILO_FLEET_ECS_CLUSTER" => "ALILO_ECS_CLUSTER",
+            "ALILO_FLEET_ECS_SERVICE" => "ALILO_ECS_SERVICE",
+            _ => return self.0.var(name),
+        };
+        self.0.var(name).or_else(|| self.0.var(alias))
+    }
+}
+
 /// Which fleet provider (`ALILO_FLEET`), and its bounds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FleetConfig {
@@ -242,7 +260,11 @@ impl Default for FleetConfig {
 }
 
 impl FleetConfig {
+    /// Each setting also answers to the name `template.yaml` gives it
+    /// (`ALILO_FLEET_PROVIDER`, `ALILO_FLEET_MIN_TASKS`, `ALILO_FLEET_MAX_TASKS`,
+    /// `ALILO_FLEET_CAPACITY_RPS`, `ALILO_ECS_CLUSTER`, `ALILO_ECS_SERVICE`).
     pub fn from_vars(vars: &impl Vars) -> Result<Self, String> {
+        let vars = &Aliases(vars);
         let d = Self::default();
         let provider = match vars.var("ALILO_FLEET").map(|v| v.trim().to_ascii_lowercase()).as_deref() {
             None | Some("static") => FleetProvider::Static,
@@ -414,6 +436,16 @@ mod tests {
         let err = FleetConfig::from_vars(&[("ALILO_FLEET", "ecs")]).unwrap_err();
         assert!(err.contains("ALILO_FLEET_ECS_CLUSTER"), "{err}");
         assert!(FleetConfig::from_vars(&[("ALILO_FLEET_MIN", "3"), ("ALILO_FLEET_MAX", "2")]).is_err());
+        // The names template.yaml gives them.
+        let f = FleetConfig::from_vars(&[
+            ("ALILO_FLEET_PROVIDER", "ecs"),
+            ("ALILO_ECS_CLUSTER", "c"),
+            ("ALILO_ECS_SERVICE", "s"),
+            ("ALILO_FLEET_MAX_TASKS", "20"),
+            ("ALILO_FLEET_CAPACITY_RPS", "2500"),
+        ])
+        .unwrap();
+        assert_eq!((f.provider, f.ecs_cluster.as_str(), f.max, f.agent_rps), (FleetProvider::Ecs, "c", 20, 2500.0));
     }
 
     #[test]

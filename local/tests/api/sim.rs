@@ -74,7 +74,8 @@ fn histograms() -> &'static [String] {
                     x ^= x << 17;
                     // 5–80 ms, skewed low, with a 1 % tail to 400 ms.
                     let u = (x % 10_000) as f64 / 10_000.0;
-                    let us = if x % 100 == 0 { 80_000.0 + u * 320_000.0 } else { 5_000.0 * (1.0 + 15.0 * u * u) };
+                    let us =
+                        if x.is_multiple_of(100) { 80_000.0 + u * 320_000.0 } else { 5_000.0 * (1.0 + 15.0 * u * u) };
                     alilo_agent_api::hist::record(&mut h, us as u64);
                 }
                 alilo_agent_api::hist::encode(&h)
