@@ -6,6 +6,7 @@ mod bench_core;
 mod bench_runs;
 mod chaos_proxy;
 mod contract;
+mod deployment;
 mod extended;
 mod files;
 mod fleet;

@@ -12,6 +12,7 @@ pub mod principal;
 pub mod rules;
 pub mod scope;
 pub mod secrets;
+pub mod sso;
 pub mod targets;
 
 pub use principal::{Principal, Via};
@@ -37,6 +38,8 @@ pub struct AuthConfig {
     pub cookie_secure: bool,
     /// `ALILO_SESSION_TTL_SECS`.
     pub session_ttl_secs: i64,
+    /// `ALILO_OIDC_*`: single sign-on through the API gateway's JWT authorizer.
+    pub sso: Option<sso::SsoConfig>,
     /// `ALILO_FLEET_TOKEN`: what a self-registering agent presents to
     /// `/v1/fleet/register`; unset, self-registration is off (docs/fleet.md).
     pub fleet_token: Option<crate::config::Secret>,
@@ -50,6 +53,7 @@ impl Default for AuthConfig {
             targets: targets::TargetList::default(),
             cookie_secure: true,
             session_ttl_secs: DEFAULT_SESSION_TTL_SECS,
+            sso: None,
             fleet_token: None,
         }
     }
@@ -79,6 +83,7 @@ impl AuthConfig {
                 "ALILO_FLEET_TOKEN is too short: use at least 16 characters (e.g. `openssl rand -hex 32`)".into()
             );
         }
-        Ok(Self { enabled: true, allowed_origins, targets, cookie_secure, session_ttl_secs, fleet_token })
+        let sso = sso::SsoConfig::from_vars(vars)?;
+        Ok(Self { enabled: true, allowed_origins, targets, cookie_secure, session_ttl_secs, sso, fleet_token })
     }
 }
