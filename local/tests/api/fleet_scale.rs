@@ -116,6 +116,7 @@ pub async fn simulate(agents: usize, runs: usize, steady: usize, killed: usize) 
         }
         let started = alilo_shared::service::runs::start(
             &state,
+            &alilo_shared::auth::Principal::no_auth(),
             serde_json::from_value(json!({"scenario_id": scenario, "percentage_of_target": 100})).unwrap(),
         )
         .await;

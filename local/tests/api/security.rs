@@ -111,8 +111,10 @@ async fn the_rule_table_guards_every_documented_route() {
         }
         if rule.need == Need::Fleet {
             // The fleet's own credential, never a user's: refused with or without one.
+            let address = json!({"host_name": "10.0.0.1", "port": 8888});
+            let (status, answer) = anonymous.post(path, address.clone()).await;
             assert!([StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&status), "{path}: {answer}");
-            let (status, answer) = app.post(path, json!({"host_name": "10.0.0.1", "port": 8888})).await;
+            let (status, answer) = app.post(path, address).await;
             assert!([StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&status), "{path} as admin: {answer}");
             continue;
         }
