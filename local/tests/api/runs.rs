@@ -79,6 +79,7 @@ impl Agent {
             insecure_no_auth: true,
             workers: 1,
             shutdown_grace: Duration::from_millis(0),
+            drain_timeout: Duration::ZERO,
         })
         .await
         .unwrap();
@@ -170,7 +171,7 @@ impl TestApp {
     }
 
     /// Wait until the run has `status` (at most `secs`).
-    async fn wait_status(&self, run_id: i64, status: &str, secs: u64) -> Value {
+    pub(crate) async fn wait_status(&self, run_id: i64, status: &str, secs: u64) -> Value {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
         loop {
             let run = self.run(run_id).await;

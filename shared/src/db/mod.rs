@@ -6,6 +6,7 @@ pub mod agents;
 pub mod auth;
 pub mod control;
 pub mod files;
+pub mod fleet;
 pub mod projects;
 pub mod run_writes;
 pub mod runs;
@@ -33,6 +34,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0006_verdicts.sql", include_str!("../../../migrations/0006_verdicts.sql")),
     ("0007_script_metrics.sql", include_str!("../../../migrations/0007_script_metrics.sql")),
     ("0008_sso_audit.sql", include_str!("../../../migrations/0008_sso_audit.sql")),
+    ("0009_fleet.sql", include_str!("../../../migrations/0009_fleet.sql")),
 ];
 
 /// Connections per process. A Lambda instance serves one request at a time; the

@@ -130,18 +130,21 @@ async fn create_run(app: &AppState, new: NewRun) -> ApiResult<Run> {
             )));
         }
     }
+    let demands: Vec<plan::Demand> =
+        items.iter().map(|s| plan::Demand { tag: s.tag.clone(), rps: rps(s).max(1.0) }).collect();
+    // Grow the fleet first (#13); what it could not do is said, never retried here.
+    let fleet_notes = super::fleet::prepare(app, &demands).await;
     // Planned on the enabled agents as the database has them: a start calls no
     // agent. The controller starts the jobs; a job its agent does not accept
     // moves to an answering agent carrying the tag (`control::reconcile`).
     let agents = enabled(app, &BTreeSet::new()).await?;
     let candidates: Vec<plan::Candidate> = agents.iter().map(|h| h.candidate.clone()).collect();
-    let demands: Vec<plan::Demand> =
-        items.iter().map(|s| plan::Demand { tag: s.tag.clone(), rps: rps(s).max(1.0) }).collect();
     #[allow(clippy::cast_precision_loss)]
     let assignments = plan::plan(&demands, &candidates, app.limits.agent_capacity_rps as f64).map_err(|tags| {
         let names: Vec<String> =
             tags.iter().map(|t| if t.is_empty() { "(any)".into() } else { format!("{t:?}") }).collect();
-        ApiError::unprocessable("tag", format!("no enabled agent carries the tag(s) {}", names.join(", ")))
+        let why = if fleet_notes.is_empty() { String::new() } else { format!(" ({})", fleet_notes.join("; ")) };
+        ApiError::unprocessable("tag", format!("no enabled agent carries the tag(s) {}{why}", names.join(", ")))
     })?;
 
     let script_runs = items
@@ -179,7 +182,11 @@ async fn create_run(app: &AppState, new: NewRun) -> ApiResult<Run> {
     };
     let run_id = {
         let mut conn = app.db.conn().await?;
-        w::create_run(&mut conn, &run).await.map_err(|e| unique_active(e, new.scenario_id))?
+        let run_id = w::create_run(&mut conn, &run).await.map_err(|e| unique_active(e, new.scenario_id))?;
+        for note in &fleet_notes {
+            w::change(&conn, run_id, None, "fleet", note, None).await?;
+        }
+        run_id
     };
     app.nudge.nudge();
     reload(app, run_id).await
