@@ -5,6 +5,7 @@
 
 pub mod demo;
 pub mod embedded_s3;
+pub mod import_original;
 pub mod live;
 pub mod local_agent;
 pub mod swagger;

@@ -22,6 +22,8 @@ pub enum ObjectKey {
     Browser(String),
     /// The HTML report of a run: `reports/run-<id>.html`.
     RunReport { run_id: i64 },
+    /// The failed-request log of a script run: `logs/run-<id>/script-run-<id>.json`.
+    RunLog { run_id: i64, script_run_id: i64 },
 }
 
 /// Longest object key S3 accepts (bytes of UTF-8); longer ones fail in the SDK or
@@ -119,6 +121,9 @@ impl From<KeyError> for StorageError {
 }
 
 impl ObjectKey {
+    /// Where [`ObjectKey::RunLog`]s live.
+    pub const LOGS_PREFIX: &'static str = "logs/";
+
     pub fn data_file(
         project: &str,
         scenario: &str,
@@ -174,6 +179,7 @@ impl ObjectKey {
             Self::DataFile { project, scenario, stamp, name } => format!("{project}/{scenario}/{stamp}_{name}"),
             Self::Browser(key) => key.clone(),
             Self::RunReport { run_id } => format!("reports/run-{run_id}.html"),
+            Self::RunLog { run_id, script_run_id } => format!("logs/run-{run_id}/script-run-{script_run_id}.json"),
         }
     }
 }
@@ -229,6 +235,20 @@ impl Storage {
     /// A client for the configured endpoint and bucket. The bucket is created when
     /// missing (MinIO and the embedded endpoint; in AWS the template creates it).
     pub async fn connect(cfg: &S3Config) -> anyhow::Result<Self> {
+        let storage = Self::client_for(cfg);
+        if cfg.endpoint.is_some() {
+            storage.ensure_bucket().await?;
+        }
+        Ok(storage)
+    }
+
+    /// A client for a bucket that is only read (the original's, in an
+    /// import): nothing is created.
+    pub fn reader(cfg: &S3Config) -> Self {
+        Self::client_for(cfg)
+    }
+
+    fn client_for(cfg: &S3Config) -> Self {
         let credentials = Credentials::new(
             cfg.access_key.expose(),
             cfg.secret_key.expose(),
@@ -249,11 +269,7 @@ impl Storage {
         if let Some(url) = cfg.endpoint_url() {
             builder = builder.endpoint_url(url).force_path_style(true);
         }
-        let storage = Self { client: aws_sdk_s3::Client::from_conf(builder.build()), bucket: cfg.bucket.clone() };
-        if cfg.endpoint.is_some() {
-            storage.ensure_bucket().await?;
-        }
-        Ok(storage)
+        Self { client: aws_sdk_s3::Client::from_conf(builder.build()), bucket: cfg.bucket.clone() }
     }
 
     pub fn bucket(&self) -> &str {

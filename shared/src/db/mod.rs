@@ -31,6 +31,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0005_security.sql", include_str!("../../../migrations/0005_security.sql")),
     ("0006_verdicts.sql", include_str!("../../../migrations/0006_verdicts.sql")),
     ("0007_script_metrics.sql", include_str!("../../../migrations/0007_script_metrics.sql")),
+    ("0008_original_import.sql", include_str!("../../../migrations/0008_original_import.sql")),
 ];
 
 /// Connections per process. A Lambda instance serves one request at a time; the
