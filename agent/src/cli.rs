@@ -275,6 +275,7 @@ pub fn run_spec(a: &RunArgs) -> anyhow::Result<JobSpec> {
         http: if a.http2 { HttpVersion::Http2 } else { HttpVersion::Http1 },
         lease: "0".into(),
         closed_loop_connections: closed,
+        log_key: None,
     })
 }
 

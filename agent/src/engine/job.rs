@@ -108,6 +108,8 @@ pub struct Job {
     pub(super) done: watch::Sender<bool>,
     /// A script job's shared state, once prepared.
     pub script: OnceLock<Arc<ScriptShared>>,
+    /// The failed-request sample.
+    pub failures: crate::failures::FailureLog,
 }
 
 /// Milliseconds since the Unix epoch now.
@@ -169,6 +171,7 @@ impl Job {
             done,
             spec,
             script: OnceLock::new(),
+            failures: Default::default(),
         }))
     }
 

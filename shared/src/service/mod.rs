@@ -7,6 +7,7 @@ pub mod files;
 pub mod grafana;
 pub mod parsing;
 pub mod projects;
+pub mod run_logs;
 pub mod runs;
 pub mod scenarios;
 pub mod scripts;
