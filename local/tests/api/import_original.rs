@@ -76,7 +76,10 @@ async fn the_originals_rows_and_files_come_over_once_with_ids_kept_where_free() 
 
     let schema = format!("orig_{}", &app.schema[2..14]);
     let db = connect_dsn(&app.dsn).await;
-    db.batch_execute(&format!("CREATE SCHEMA {schema}; SET search_path TO {schema}; {ORIGINAL_SCHEMA}")).await.unwrap();
+    let bucket = format!("orig-{}", &app.schema[2..14]);
+    // Its file links name its bucket.
+    let fixture = ORIGINAL_SCHEMA.replace("/alilo/", &format!("/{bucket}/"));
+    db.batch_execute(&format!("CREATE SCHEMA {schema}; SET search_path TO {schema}; {fixture}")).await.unwrap();
     let s3 = |bucket: &str| S3Config {
         endpoint: Some(std::env::var("ALILO_TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:5080".into())),
         access_key: Secret::new(std::env::var("ALILO_TEST_S3_ACCESS_KEY").unwrap_or_else(|_| "test".into())),
@@ -86,7 +89,6 @@ async fn the_originals_rows_and_files_come_over_once_with_ids_kept_where_free() 
         secure: false,
         region: "us-east-1".into(),
     };
-    let bucket = format!("orig-{}", &app.schema[2..14]);
     let original_files = Storage::connect(&s3(&bucket)).await.expect("the original's bucket");
     original_files.put(&ObjectKey::Browser("1/10/ammo.csv".into()), b"id\n1\n2\n".to_vec(), "text/csv").await.unwrap();
     let source = || Source {

@@ -9,7 +9,7 @@ use crate::runs::{Agent, Target};
 use serde_json::{Value, json};
 
 /// The tooltips of the "Target vs achieved" chart's lines, as `{label: value}`.
-const RATE_LINES: &str = "Object.fromEntries([...document.querySelectorAll('#live svg')]
+const RATE_LINES: &str = "Object.fromEntries([...[...document.querySelectorAll('#live svg')]
     .find(s => s.querySelector('title').textContent === 'Target vs achieved')
     .querySelectorAll('path > title')].map(t => t.textContent.split(': ')).map(([k, v]) => [k, Number(v)]))";
 

@@ -35,7 +35,7 @@ async fn run_row(app: &AppState, run_id: i32) -> ApiResult<RunRow> {
 
 async fn wire_run(app: &AppState, row: &RunRow) -> ApiResult<Run> {
     let conn = app.db.conn().await?;
-    let mut runs = q::runs(&conn, std::slice::from_ref(row), false).await?;
+    let mut runs = runs_with_log_names(app, q::runs(&conn, std::slice::from_ref(row), false).await?);
     Ok(runs.remove(0))
 }
 
@@ -300,6 +300,14 @@ async fn wire_script_run(app: &AppState, sr: &ScriptRunRow) -> ApiResult<ScriptR
     Ok(with_log_names(app, q::script_runs(&conn, std::slice::from_ref(sr), false).await?).remove(0))
 }
 
+/// [`with_log_names`] for the script runs of runs.
+fn runs_with_log_names(app: &AppState, mut runs: Vec<Run>) -> Vec<Run> {
+    for run in &mut runs {
+        run.script_runs = with_log_names(app, std::mem::take(&mut run.script_runs));
+    }
+    runs
+}
+
 /// The v1 `log_file_name`: `<job key>~<log key>`, what the original web UI
 /// puts in its link to the agent's `/api/v1/getTaskLogs` (#14).
 fn with_log_names(app: &AppState, mut srs: Vec<ScriptRun>) -> Vec<ScriptRun> {
@@ -436,7 +444,7 @@ pub async fn list(app: &AppState, req: GetAllRunningRequest) -> ApiResult<RunsRe
     };
     let conn = app.db.conn().await?;
     let (rows, total) = q::list(&conn, filter, &page).await?;
-    let runs = q::runs(&conn, &rows, false).await?;
+    let runs = runs_with_log_names(app, q::runs(&conn, &rows, false).await?);
     Ok(RunsResponse { status: true, message: String::new(), runs, total_pages: page.total_pages(total).to_string() })
 }
 
@@ -446,7 +454,7 @@ pub async fn by_status(app: &AppState, req: RunsByStatusRequest) -> ApiResult<Ru
     let page = Page::new(req.limit, req.page_number, WhenUnlimited::Default(10));
     let conn = app.db.conn().await?;
     let (rows, total) = q::by_status(&conn, status, &page).await?;
-    let runs = q::runs(&conn, &rows, true).await?;
+    let runs = runs_with_log_names(app, q::runs(&conn, &rows, true).await?);
     let message = if runs.is_empty() { format!("no runs with status {status}") } else { String::new() };
     Ok(RunsResponse { status: true, message, runs, total_pages: page.total_pages(total).to_string() })
 }
