@@ -27,6 +27,55 @@ pub struct ScriptSpec {
     /// is interrupted and counted as an exception.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iteration_timeout: Option<String>,
+    /// What sets the load: the job's profile (default) or the script's own
+    /// `options` (k6's scenarios and executors).
+    #[serde(default, skip_serializing_if = "ScriptLoad::is_profile")]
+    pub load: ScriptLoad,
+}
+
+/// Where a script job's load comes from.
+///
+/// With `options`, the script's scenarios run as k6 runs them (the six
+/// executors, `startTime`, `gracefulStop`, `exec`, `env`, several in
+/// parallel). Their VU counts and arrival rates are multiplied live by the
+/// job's *factor*, `scale × target_rps / reference_rps` (just `scale` when
+/// `reference_rps` is absent or 0), so a rate change scales a closed-model
+/// script's VUs.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(tag = "from", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ScriptLoad {
+    /// One iteration per scheduled instant of the job's profile (open
+    /// model); the script's `options` set no load.
+    #[default]
+    Profile,
+    /// The script's own `options` (or `options` given here, which replace
+    /// them: a runner's command-line overrides). The scenarios' clock starts
+    /// once `setup()` has run, unless `start_at_ms` is set.
+    Options {
+        /// k6 options replacing the script's (`scenarios`, `vus`,
+        /// `duration`, `iterations`, `stages`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        options: Option<serde_json::Value>,
+        /// The target rps at which the scenarios run as written (100 %).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reference_rps: Option<f64>,
+    },
+    /// The platform's rule: the script's own scenarios when one of them is
+    /// closed-model (`constant-vus`, `ramping-vus`, `per-vu-iterations`,
+    /// `shared-iterations`, or the `vus`/`duration`/`iterations`/`stages`
+    /// shortcuts), on the job's clock and never past the profile's
+    /// duration; otherwise the profile.
+    Auto {
+        /// The target rps at which the scenarios run as written (100 %).
+        reference_rps: f64,
+    },
+}
+
+impl ScriptLoad {
+    /// Whether it is the default, [`ScriptLoad::Profile`].
+    pub fn is_profile(&self) -> bool {
+        matches!(self, ScriptLoad::Profile)
+    }
 }
 
 /// One file of a script: inline text or a URL the agent fetches once.
@@ -67,9 +116,55 @@ pub struct ScriptBucket {
     /// Custom metrics by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metrics: BTreeMap<String, CustomMetric>,
-    /// Exceptions by message (the first few keep their stack in the job).
+    /// Exceptions by message.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub exceptions: BTreeMap<String, u64>,
+    /// The first few exceptions of the job ([`MAX_EXCEPTION_SAMPLES`]), each
+    /// with its stack, in the second they happened.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exception_samples: Vec<ExceptionSample>,
+    /// Groups by path (`::login::form`, k6's `group` tag): the requests and
+    /// checks made inside each, and how long it took.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub groups: BTreeMap<String, GroupBucket>,
+}
+
+/// Exceptions of a job kept with their stack (later ones are only counted).
+pub const MAX_EXCEPTION_SAMPLES: usize = 5;
+
+/// One uncaught exception of an iteration, with where it was thrown.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ExceptionSample {
+    /// Its message (`TypeError: cannot read property 'id' of undefined`).
+    pub message: String,
+    /// `file:line:column` of the innermost frame, when known.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub location: String,
+    /// The engine's stack (`    at f (main.js:3:5)` lines).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stack: String,
+    /// `__VU` of the VU that threw.
+    pub vu: u64,
+    /// `__ITER` of its iteration.
+    pub iteration: u64,
+}
+
+/// One group's share of a second: what ran directly inside it (a nested
+/// group has its own path).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct GroupBucket {
+    /// Times the group ended in this second.
+    pub runs: u64,
+    /// Its duration (k6's `group_duration`), microseconds, HDR V2 base64.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub duration: String,
+    /// Requests (hops) sent inside it.
+    pub requests: u64,
+    /// Of which failed.
+    pub failed_requests: u64,
+    /// Checks made inside it, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub checks: BTreeMap<String, PassFail>,
 }
 
 /// Passes and failures of one check (or one rate).

@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use alilo_agent_api::script::ScriptFile;
+use alilo_agent_api::script::{ScriptFile, ScriptLoad};
 use alilo_agent_api::{
     Bucket, HttpVersion, JobSpec, JobState, JobStatus, Profile, Ramp, RequestTemplate, ScriptSpec, parse_duration,
 };
@@ -90,23 +90,33 @@ pub struct RunArgs {
     /// `--summary-export`).
     #[arg(long)]
     pub summary_export: Option<std::path::PathBuf>,
-    /// Target requests per second (open model). Without it, `--connections`
+    /// Target requests per second (open model); for a script, iterations
+    /// per second (replaces its scenarios). Without it, `--connections`
     /// runs closed-loop (as fast as possible).
     #[arg(long)]
     pub rps: Option<f64>,
+    /// A script's VUs (k6's `--vus`): with `--duration` they loop for that
+    /// long (constant-vus), with `--iterations` they share them.
+    #[arg(short = 'u', long)]
+    pub vus: Option<u64>,
+    /// A script's iterations in all, shared by `--vus` VUs (k6's
+    /// `--iterations`; replaces its scenarios).
+    #[arg(short = 'i', long)]
+    pub iterations: Option<u64>,
     /// Closed loop over this many connections (when `--rps` is not given).
     #[arg(short = 'c', long)]
     pub connections: Option<u32>,
-    /// Duration, e.g. 30s, 5m, 1h30m.
-    #[arg(long, default_value = "10s")]
-    pub duration: String,
+    /// Duration, e.g. 30s, 5m, 1h30m (default 10s; for a script it replaces
+    /// its scenarios, as k6's `--duration`).
+    #[arg(long)]
+    pub duration: Option<String>,
     /// Number of steps.
     #[arg(long, default_value_t = 1)]
     pub steps: u32,
     /// Ramp kind.
     #[arg(long, value_enum, default_value = "step")]
     pub ramp: RampArg,
-    /// Cap on requests in flight.
+    /// Cap on requests in flight (with `--rps`, a script's VUs at most).
     #[arg(long, default_value_t = 1000)]
     pub max_vus: u64,
     /// Header `Name: value` (repeatable).
@@ -203,59 +213,84 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
 
 /// Builds the job spec of `alilo-agent run`.
 pub fn run_spec(a: &RunArgs) -> anyhow::Result<JobSpec> {
+    Ok(run_plan(a)?.0)
+}
+
+/// The job spec of `alilo-agent run` and, for a script, the effective
+/// `options` it runs (the script's, with the command line's overrides:
+/// [`crate::js::options::with_overrides`]) and what they resolve to.
+pub fn run_plan(a: &RunArgs) -> anyhow::Result<(JobSpec, Option<(serde_json::Value, crate::js::options::Resolved)>)> {
     let mut headers = BTreeMap::new();
     for h in &a.headers {
         let (k, v) = h.split_once(':').with_context(|| format!("-H {h:?}: expected \"Name: value\""))?;
         headers.insert(k.trim().to_string(), v.trim().to_string());
     }
-    let closed = match (a.rps.or(a.script.as_ref().map(|_| 0.0)), a.connections) {
-        (Some(_), Some(_)) => {
-            bail!("give --rps (open model) or --connections (closed loop), not both")
-        }
-        (None, None) => bail!("give --rps (open model) or --connections (closed loop)"),
-        (None, Some(c)) => Some(c),
-        (Some(_), None) => None,
-    };
+    let duration = a.duration.clone().unwrap_or_else(|| "10s".into());
     let mut profile = Profile {
         rps: a.rps.unwrap_or(0.0),
         steps: a.steps,
-        duration: a.duration.clone(),
+        duration: duration.clone(),
         ramp: match a.ramp {
             RampArg::Step => Ramp::Step,
             RampArg::Linear => Ramp::Linear,
         },
     };
     let mut max_vus = a.max_vus;
-    let script = match &a.script {
+    let mut closed = None;
+    let (script, plan) = match &a.script {
         Some(path) => {
-            let spec = script_spec(path, &a.env, &a.iteration_timeout)?;
-            // Without --rps, the script's own arrival-rate scenario sets the load.
-            if a.rps.is_none() {
-                let options = crate::js::read_options(&spec).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-                match options
-                    .as_ref()
-                    .map(crate::js::options::load)
-                    .transpose()
-                    .map_err(|e| anyhow::anyhow!(e))?
-                    .flatten()
-                {
-                    Some(load) => {
-                        profile = load.profile;
-                        max_vus = load.max_vus.unwrap_or(max_vus);
-                    }
-                    None => bail!("give --rps (the script's options set no arrival rate)"),
-                }
+            if a.connections.is_some() {
+                bail!("--connections is for --url; a script's load is --vus/--duration/--iterations or --rps");
             }
-            Some(spec)
+            if a.rps.is_none() && (a.steps != 1 || matches!(a.ramp, RampArg::Linear)) {
+                bail!(
+                    "--steps and --ramp shape --rps; without --rps the script's options (or --vus/--duration/--iterations) set the load"
+                );
+            }
+            let mut spec = script_spec(path, &a.env, &a.iteration_timeout)?;
+            let own = crate::js::read_options(&spec).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            let overrides = crate::js::options::Overrides {
+                vus: a.vus,
+                duration: a.duration.clone().or_else(|| a.rps.map(|_| duration.clone())),
+                iterations: a.iterations,
+                rps: a.rps.map(|rps| crate::js::options::Rps {
+                    rps,
+                    steps: a.steps,
+                    linear: matches!(a.ramp, RampArg::Linear),
+                    max_vus: a.max_vus,
+                }),
+            };
+            let options =
+                crate::js::options::with_overrides(own.as_ref(), &overrides).map_err(|e| anyhow::anyhow!(e))?;
+            let resolved = crate::js::options::resolve(Some(&options)).map_err(|e| anyhow::anyhow!(e))?;
+            let end = resolved.scenarios.iter().map(crate::js::plan::Scenario::end).max().unwrap_or_default();
+            profile = Profile {
+                rps: 0.0,
+                steps: 1,
+                duration: alilo_agent_api::format_duration(end.max(Duration::from_millis(1))),
+                ramp: Ramp::Step,
+            };
+            max_vus = resolved.peak_vus().max(1);
+            spec.load = ScriptLoad::Options { options: Some(options.clone()), reference_rps: None };
+            (Some(spec), Some((options, resolved)))
         }
         None => {
             if a.url.is_empty() {
                 bail!("give a script file or --url");
             }
-            None
+            if a.vus.is_some() || a.iterations.is_some() {
+                bail!("--vus and --iterations are for scripts; --url takes --rps or --connections");
+            }
+            closed = match (a.rps, a.connections) {
+                (Some(_), Some(_)) => bail!("give --rps (open model) or --connections (closed loop), not both"),
+                (None, None) => bail!("give --rps (open model) or --connections (closed loop)"),
+                (None, Some(c)) => Some(c),
+                (Some(_), None) => None,
+            };
+            (None, None)
         }
     };
-    Ok(JobSpec {
+    let spec = JobSpec {
         request: RequestTemplate {
             method: a.method.clone(),
             url: a.url.clone(),
@@ -276,7 +311,8 @@ pub fn run_spec(a: &RunArgs) -> anyhow::Result<JobSpec> {
         lease: "0".into(),
         closed_loop_connections: closed,
         log_key: None,
-    })
+    };
+    Ok((spec, plan))
 }
 
 /// A script file and the files of its directory tree (what it may import
@@ -314,7 +350,13 @@ pub fn script_spec(path: &std::path::Path, env: &[String], iteration_timeout: &s
         let (k, v) = kv.split_once('=').with_context(|| format!("-e {kv:?}: expected KEY=VALUE"))?;
         vars.insert(k.to_string(), v.to_string());
     }
-    Ok(ScriptSpec { entry, files, env: vars, iteration_timeout: Some(iteration_timeout.to_string()) })
+    Ok(ScriptSpec {
+        entry,
+        files,
+        env: vars,
+        iteration_timeout: Some(iteration_timeout.to_string()),
+        load: ScriptLoad::Profile,
+    })
 }
 
 /// Files a standalone script's directory may hold.
@@ -387,18 +429,34 @@ pub fn summary_text(s: &JobStatus, closed: bool) -> String {
 pub const THRESHOLDS_FAILED: u8 = 99;
 
 async fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
-    let spec = run_spec(&a)?;
+    let (spec, plan) = run_plan(&a)?;
     // The script's options, for its thresholds (checked before the load).
-    let options = match &spec.script {
-        Some(s) => crate::js::read_options(s).map_err(|e| anyhow::anyhow!(e))?,
-        None => None,
-    };
+    let options = plan.as_ref().map(|(o, _)| o.clone());
     if let Some(o) = &options
         && let Some(th) = o.get("thresholds")
     {
         alilo_agent_api::threshold::parse_options(th).map_err(|e| anyhow::anyhow!("options.{e}"))?;
     }
-    let closed = spec.closed_loop_connections.is_some();
+    if let Some((_, r)) = &plan {
+        for w in &r.warnings {
+            eprintln!("warning: {w}");
+        }
+        if !a.quiet {
+            for s in &r.scenarios {
+                eprintln!(
+                    "scenario {}: {} (VUs up to {}, {} + gracefulStop {})",
+                    s.name,
+                    s.executor.name(),
+                    s.executor.peak_vus(),
+                    alilo_agent_api::format_duration(s.executor.length()),
+                    alilo_agent_api::format_duration(s.graceful_stop),
+                );
+            }
+        }
+    }
+    let abort_watch = options.as_ref().is_some_and(crate::js::thresholds::any_abort);
+    let closed = spec.closed_loop_connections.is_some()
+        || plan.as_ref().is_some_and(|(_, r)| r.scenarios.iter().all(|s| s.executor.is_closed()));
     let workers =
         if a.workers == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { a.workers };
     let job = Job::new("cli", spec, workers).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -409,6 +467,8 @@ async fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     let sig = shutdown_signal();
     tokio::pin!(sig);
     let mut interrupted = false;
+    let mut aborted: Option<String> = None;
+    let mut judged_at = 0;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -427,6 +487,26 @@ async fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         }
         if st.state.is_terminal() {
             break;
+        }
+        // abortOnFail: judged on the run so far at every new second.
+        if abort_watch
+            && aborted.is_none()
+            && cursor > judged_at
+            && let Some(options) = &options
+        {
+            judged_at = cursor;
+            let now = job.status(0);
+            if let Some(t) = crate::js::summary::ScriptTotals::of(&now.buckets) {
+                let verdicts = crate::js::thresholds::judge(options, &now, &t).map_err(|e| anyhow::anyhow!(e))?;
+                let elapsed = Duration::from_millis(now.elapsed_ms);
+                if let Some(v) = crate::js::thresholds::aborting(&verdicts, elapsed) {
+                    let observed = v.judged.map(|j| j.observed).unwrap_or_default();
+                    let why = format!("threshold {} {} crossed (abortOnFail): {observed:.3}", v.key, v.source);
+                    eprintln!("{why}: stopping the test");
+                    job.request_stop(&why, Duration::from_secs(2));
+                    aborted = Some(why);
+                }
+            }
         }
     }
     let st = job.status(0);
@@ -466,6 +546,9 @@ async fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     Ok(if st.state == JobState::Failed {
         eprintln!("job failed: {}", st.reason.unwrap_or_default());
         ExitCode::FAILURE
+    } else if let Some(why) = aborted {
+        eprintln!("test aborted: {why}");
+        ExitCode::from(THRESHOLDS_FAILED)
     } else if thresholds_failed {
         eprintln!("some thresholds have failed");
         ExitCode::from(THRESHOLDS_FAILED)

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use alilo_agent_api::script::ExceptionSample;
 use alilo_agent_api::{BUCKET_RING_SECONDS, Bucket, ErrorCounts, Percentiles, Summary, hist};
 use hdrhistogram::Histogram;
 
@@ -193,20 +194,30 @@ impl WorkerStats {
 
     /// A script's request (one hop) named `name` ended: counted like
     /// [`WorkerStats::exchanged`] and in the per-name breakdown.
-    pub fn script_request(&self, name: &str, outcome: Outcome, ok: bool, started: Instant, ended: Instant) {
+    #[allow(clippy::too_many_arguments)]
+    pub fn script_request(
+        &self,
+        name: &str,
+        group: &str,
+        outcome: Outcome,
+        ok: bool,
+        started: Instant,
+        ended: Instant,
+    ) {
         let us = ended.saturating_duration_since(started).as_micros() as u64;
         self.with(|a, _| {
             a.sent += 1;
             a.count(outcome, ok);
             hist::record(&mut a.latency, us);
             hist::record(&mut a.service, us);
-            a.script().request(name, ok, us);
+            a.script().request(name, group, ok, us);
         });
     }
 
-    /// A script's iteration ended after `us` µs with its events.
-    pub fn script_iteration(&self, us: u64, events: Events, error: Option<&str>) {
-        self.with(|a, _| a.script().iteration(us, events, error));
+    /// A script's iteration ended after `us` µs with its events, its
+    /// exception, and that exception's stack for the first few of a job.
+    pub fn script_iteration(&self, us: u64, events: Events, error: Option<&str>, sample: Option<ExceptionSample>) {
+        self.with(|a, _| a.script().iteration(us, events, error, sample));
     }
 
     /// Checks and metrics of `setup()`/`teardown()` (not iterations).

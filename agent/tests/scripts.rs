@@ -111,6 +111,16 @@ async fn answer(seen: &Mutex<Vec<Seen>>, req: http::Request<hyper::body::Incomin
         "lib.js" => resp.body(Full::new(Bytes::from("export const v = 'remote-ok';"))),
         "ammo.json" => resp.body(Full::new(Bytes::from(r#"[{"q": "a"}, {"q": "b"}]"#))),
         "cookie" => resp.header("set-cookie", "session=s1; Path=/").body(Full::new(Bytes::from("ok"))),
+        "redirect-cookie" => resp
+            .status(302)
+            .header("set-cookie", "hop=h1; Path=/")
+            .header("location", format!("/t/{id}/echo"))
+            .body(Full::new(Bytes::new())),
+        s if s.starts_with("digest/") => digest_answer(&s[7..], &r, resp),
+        "page" => resp.header("content-type", "text/html").body(Full::new(Bytes::from(
+            r##"<html><body><ul id="items"><li class="item"><a href="/i/7">Seven</a></li><li class="item"><a href="/i/8">Eight</a></li></ul>
+<form><input type="hidden" name="csrf" value="tok-1"></form></body></html>"##,
+        ))),
         "echo" => {
             let v = json!({"method": r.method, "query": r.query, "headers": r.headers, "body": r.body});
             resp.header("content-type", "application/json").body(Full::new(Bytes::from(v.to_string())))
@@ -126,6 +136,54 @@ async fn answer(seen: &Mutex<Vec<Seen>>, req: http::Request<hyper::body::Incomin
         _ => resp.header("x-site", "yes").body(Full::new(Bytes::from("ok"))),
     }
     .unwrap()
+}
+
+/// `/digest/<ALGORITHM>`: a Digest-protected page (user `ann`, password
+/// `s3cret`), checked here with the digest crates directly (not the agent's
+/// code): 401 with a challenge unless the `Authorization` answers it.
+fn digest_answer(
+    alg: &str,
+    r: &Seen,
+    resp: http::response::Builder,
+) -> Result<http::Response<Full<Bytes>>, http::Error> {
+    use sha2::Digest;
+    let h = |s: String| -> String {
+        let bytes = if alg == "SHA-256" { sha2::Sha256::digest(s).to_vec() } else { md5::Md5::digest(s).to_vec() };
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let (realm, nonce) = ("alilo-test", "nonce-42");
+    let fields: BTreeMap<String, String> = r
+        .headers
+        .get("authorization")
+        .and_then(|a| a.strip_prefix("Digest "))
+        .map(|a| {
+            a.split(", ")
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let uri = if r.query.is_empty() { r.path.clone() } else { format!("{}?{}", r.path, r.query) };
+    let f = |k: &str| fields.get(k).cloned().unwrap_or_default();
+    let ha1 = h(format!("ann:{realm}:s3cret"));
+    let ha2 = h(format!("{}:{uri}", r.method));
+    let want = h(format!("{ha1}:{nonce}:{}:{}:auth:{ha2}", f("nc"), f("cnonce")));
+    let ok = f("username") == "ann"
+        && f("uri") == uri
+        && f("qop") == "auth"
+        && f("opaque") == "op-1"
+        && f("algorithm") == alg
+        && f("response") == want;
+    if ok {
+        resp.body(Full::new(Bytes::from("digest-ok")))
+    } else {
+        resp.status(401)
+            .header(
+                "www-authenticate",
+                format!("Digest realm=\"{realm}\", qop=\"auth\", algorithm={alg}, nonce=\"{nonce}\", opaque=\"op-1\""),
+            )
+            .body(Full::new(Bytes::from("who are you")))
+    }
 }
 
 struct Agent {
@@ -222,7 +280,14 @@ struct Totals {
     exceptions: BTreeMap<String, u64>,
     metrics: BTreeMap<String, Vec<Value>>,
     sent: u64,
+    /// Groups by path.
+    groups: BTreeMap<String, GroupSeen>,
+    samples: Vec<Value>,
 }
+
+/// One group over a job: (runs, requests, failed requests), checks by name.
+#[derive(Debug, Default)]
+struct GroupSeen(u64, u64, u64, BTreeMap<String, (u64, u64)>);
 
 fn totals(status: &Value) -> Totals {
     let mut t = Totals::default();
@@ -248,6 +313,19 @@ fn totals(status: &Value) -> Totals {
         for (k, v) in s["metrics"].as_object().into_iter().flatten() {
             t.metrics.entry(k.clone()).or_default().push(v.clone());
         }
+        for (k, v) in s["groups"].as_object().into_iter().flatten() {
+            let g = t.groups.entry(k.clone()).or_default();
+            g.0 += v["runs"].as_u64().unwrap();
+            g.1 += v["requests"].as_u64().unwrap();
+            g.2 += v["failed_requests"].as_u64().unwrap();
+            assert!(v["runs"].as_u64().unwrap() == 0 || !v["duration"].as_str().unwrap().is_empty(), "{v}");
+            for (name, c) in v["checks"].as_object().into_iter().flatten() {
+                let e = g.3.entry(name.clone()).or_default();
+                e.0 += c["passes"].as_u64().unwrap();
+                e.1 += c["fails"].as_u64().unwrap();
+            }
+        }
+        t.samples.extend(s["exception_samples"].as_array().into_iter().flatten().cloned());
     }
     t
 }
@@ -1029,7 +1107,7 @@ export default function () {
 }
 
 #[test]
-fn the_standalone_runner_takes_its_load_from_the_scripts_arrival_rate_scenario() {
+fn the_standalone_runner_takes_its_load_from_the_scripts_options_unless_flags_replace_them() {
     use alilo_agent::cli::{Cli, Cmd, run_spec};
     use clap::Parser;
     let dir = std::env::temp_dir().join(format!("alilo-js-cli-{}", std::process::id()));
@@ -1053,20 +1131,31 @@ export default function () { http.get(__ENV.URL + x); }"#,
             _ => unreachable!(),
         }
     };
+    use alilo_agent_api::script::ScriptLoad;
+    let scenarios = |spec: &alilo_agent_api::JobSpec| match &spec.script.as_ref().unwrap().load {
+        ScriptLoad::Options { options: Some(o), .. } => o["scenarios"].clone(),
+        l => panic!("{l:?}"),
+    };
     let spec = parse(&[]).unwrap();
-    assert_eq!((spec.profile.rps, spec.profile.steps, spec.max_vus), (20.0, 2, 30));
-    let script = spec.script.unwrap();
+    assert_eq!(spec.max_vus, 30, "the scenario's maxVUs");
+    assert_eq!(scenarios(&spec)["s"]["executor"], "ramping-arrival-rate", "the script's own scenario runs");
+    let script = spec.script.as_ref().unwrap();
     assert_eq!(script.env["URL"], "http://127.0.0.1:9");
     assert!(script.files.iter().any(|f| f.path == "lib/x.js"));
     let spec = parse(&["--rps", "5", "--duration", "3s"]).unwrap();
-    assert_eq!((spec.profile.rps, spec.profile.duration.as_str()), (5.0, "3s"), "flags win over options");
+    let s = scenarios(&spec);
+    assert_eq!(
+        (s["default"]["executor"].as_str(), s["default"]["rate"].as_f64()),
+        (Some("constant-arrival-rate"), Some(5.0))
+    );
+    assert!(s.get("s").is_none(), "flags win over options");
     std::fs::write(
         dir.join("main.js"),
         "export const options = { vus: 5, duration: '1m' };\nexport default function () {}",
     )
     .unwrap();
-    let e = parse(&[]).unwrap_err().to_string();
-    assert!(e.contains("vus"), "{e}");
+    let spec = parse(&[]).unwrap();
+    assert_eq!(spec.max_vus, 5, "k6's vus + duration: constant-vus");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -1259,4 +1348,223 @@ async fn a_failed_threshold_makes_the_standalone_runner_exit_99() {
     assert!(text.contains("threshold ✗ http_req_duration{name:x} max<0"), "{text}");
     assert_eq!(doc["thresholds"]["iterations count>0"]["ok"], true, "{doc}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The requests of job `id` to `path`, in order.
+fn to(site: &Site, id: &str, path: &str) -> Vec<Seen> {
+    site.seen(id).into_iter().filter(|r| r.path == path).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timers_groups_redirect_cookies_digest_html_and_exception_stacks() {
+    run_cases(vec![
+        Case {
+            id: "timers",
+            js: r#"import http from "k6/http";
+import { setTimeout as later } from "k6/timers";
+export default function () {
+  const B = __ENV.BASE;
+  let n = 0;
+  const id = setInterval(() => { n++; http.get(`${B}/tick?n=${n}&iter=${__ITER}`); if (n === 3) clearInterval(id); }, 20);
+  later((a) => http.get(`${B}/timeout?a=${a}`), 50, "x");
+  const never = setTimeout(() => http.get(`${B}/never`), 10);
+  clearTimeout(never);
+}"#,
+            extra: json!({}),
+            check: |site, st, t| {
+                finished(st);
+                assert!(t.iterations >= 4 && t.exceptions.is_empty(), "{t:?}");
+                // The iteration waited for its timers: each ran all 3 ticks and the timeout.
+                let ticks = to(site, "timers", "/tick");
+                assert_eq!(ticks.len() as u64, 3 * t.iterations, "{t:?}");
+                for n in 1..=3 {
+                    assert_eq!(ticks.iter().filter(|r| r.query.starts_with(&format!("n={n}&"))).count() as u64, t.iterations);
+                }
+                let timeouts = to(site, "timers", "/timeout");
+                assert_eq!(timeouts.len() as u64, t.iterations);
+                assert!(timeouts.iter().all(|r| r.query == "a=x"));
+                assert!(to(site, "timers", "/never").is_empty(), "a cleared timeout never fires");
+            },
+        },
+        Case {
+            id: "async-timer",
+            js: r#"import http from "k6/http";
+export default async function () {
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  http.get(`${__ENV.BASE}/after-await`);
+  if (__ITER === 1) await Promise.reject(new Error("async boom"));
+}"#,
+            extra: json!({"max_vus": 1}),
+            check: |site, st, t| {
+                finished(st);
+                assert_eq!(to(site, "async-timer", "/after-await").len() as u64, t.iterations);
+                assert!(t.exceptions.get("async boom").is_some_and(|n| *n >= 1), "a rejected async iteration is its exception: {t:?}");
+            },
+        },
+        Case {
+            id: "timer-throws",
+            js: r#"import http from "k6/http";
+export default function () {
+  setTimeout(() => { throw new Error("in a timer"); }, 5);
+  setTimeout(() => http.get(`${__ENV.BASE}/after-throw`), 40);
+}"#,
+            extra: json!({}),
+            check: |site, st, t| {
+                finished(st);
+                assert_eq!(t.exceptions.get("in a timer"), Some(&t.iterations), "{t:?}");
+                assert!(to(site, "timer-throws", "/after-throw").is_empty(), "the iteration ended with the exception");
+            },
+        },
+        Case {
+            id: "groups",
+            js: r#"import http from "k6/http";
+import { group, check } from "k6";
+export default function () {
+  group("login", () => {
+    http.get(`${__ENV.BASE}/login`);
+    group("form", () => {
+      const r = http.get(`${__ENV.BASE}/status/404`);
+      check(r, { "is 404": (r) => r.status === 404 });
+    });
+  });
+  check(1, { "top": () => true, "is 404": () => false });
+  http.get(`${__ENV.BASE}/top`);
+}"#,
+            extra: json!({}),
+            check: |site, st, t| {
+                finished(st);
+                let n = t.iterations;
+                assert_eq!(to(site, "groups", "/login").len() as u64, n);
+                let paths: Vec<&str> = t.groups.keys().map(String::as_str).collect();
+                assert_eq!(paths, ["::login", "::login::form"], "{t:?}");
+                let login = &t.groups["::login"];
+                assert_eq!((login.0, login.1, login.2), (n, n, 0), "{t:?}");
+                assert!(login.3.is_empty(), "{t:?}");
+                let form = &t.groups["::login::form"];
+                assert_eq!((form.0, form.1, form.2), (n, n, n), "the 404 is a failed request of the inner group");
+                assert_eq!(form.3["is 404"], (n, 0));
+                // Checks by name still sum over groups and the top level.
+                assert_eq!(t.checks["is 404"], (n, n));
+                assert_eq!(t.checks["top"], (n, 0));
+            },
+        },
+        Case {
+            id: "redirect-cookie",
+            js: r#"import http from "k6/http";
+import { check } from "k6";
+export default function () {
+  const r = http.post(`${__ENV.BASE}/redirect-cookie`, "payload", { cookies: { mine: "m1" } });
+  check(r, { "landed": (r) => r.status === 200 && r.url.endsWith("/echo") && r.json("method") === "GET" });
+  const none = http.get(`${__ENV.BASE}/redirect-cookie`, { redirects: 0 });
+  check(none, { "not followed": (r) => r.status === 302 });
+}"#,
+            extra: json!({"max_vus": 1}),
+            check: |site, st, t| {
+                finished(st);
+                let echo = to(site, "redirect-cookie", "/echo");
+                assert!(!echo.is_empty());
+                for r in &echo {
+                    // The 302's Set-Cookie was in the jar before the followed request went out.
+                    let c = &r.headers["cookie"];
+                    assert!(c.contains("hop=h1") && c.contains("mine=m1"), "{c}");
+                    assert_eq!((r.method.as_str(), r.body.as_str()), ("GET", ""), "a 302 after a POST is a GET");
+                }
+                assert_eq!(to(site, "redirect-cookie", "/redirect-cookie").len(), 2 * echo.len());
+                assert_eq!(t.checks["landed"], (t.iterations, 0), "{t:?}");
+                assert_eq!(t.checks["not followed"], (t.iterations, 0), "{t:?}");
+            },
+        },
+        Case {
+            id: "digest",
+            js: r#"import http from "k6/http";
+import { check } from "k6";
+export default function () {
+  const base = __ENV.BASE.replace("http://", "http://ann:s3cret@");
+  for (const alg of ["MD5", "SHA-256"]) {
+    const r = http.get(`${base}/digest/${alg}?x=1`, { auth: "digest" });
+    check(r, { [`${alg} ok`]: (r) => r.status === 200 && r.body === "digest-ok" });
+  }
+  const bad = http.get(`${base.replace("s3cret", "wrong")}/digest/MD5`, { auth: "digest" });
+  check(bad, { "wrong password is 401": (r) => r.status === 401 });
+}"#,
+            extra: json!({}),
+            check: |site, st, t| {
+                finished(st);
+                let n = t.iterations;
+                assert!(n > 0);
+                for alg in ["MD5", "SHA-256"] {
+                    assert_eq!(t.checks[&format!("{alg} ok")], (n, 0), "{t:?}");
+                    let seen = to(site, "digest", &format!("/digest/{alg}"));
+                    // Per call: the challenge (no credentials), then the answer.
+                    let answered = seen.iter().filter(|r| r.headers.contains_key("authorization")).count() as u64;
+                    let expected_seen = if alg == "MD5" { 4 * n } else { 2 * n };
+                    assert_eq!((seen.len() as u64, answered), (expected_seen, expected_seen / 2), "{alg}: {seen:?}");
+                }
+                assert_eq!(t.checks["wrong password is 401"], (n, 0), "{t:?}");
+                // 2 requests per good call (the challenge is not a failure), 2 for the bad one (no loop).
+                assert_eq!(site.seen("digest").len() as u64, 6 * n);
+                let failed: u64 = t.names.values().map(|v| v.1).sum();
+                assert_eq!(failed, n, "only the wrong password's answer fails: {:?}", t.names);
+            },
+        },
+        Case {
+            id: "html",
+            js: r##"import http from "k6/http";
+export default function () {
+  const doc = http.get(`${__ENV.BASE}/page`).html();
+  const csrf = doc.find("input[name=csrf]").attr("value");
+  const links = [];
+  doc.find("#items a").each((i, a) => links.push(`${i}:${a.attr("href")}`));
+  const li = doc.find("li.item");
+  http.post(`${__ENV.BASE}/submit`, `csrf=${csrf}&links=${links.join(",")}&n=${li.size()}&first=${li.first().text()}&last=${li.last().find("a").text()}&none=${doc.find("table").attr("x", "d")}`);
+  try { doc.find("li:first-child").size(); } catch (e) { http.get(`${__ENV.BASE}/refused?m=${encodeURIComponent(e.message)}`); }
+}"##,
+            extra: json!({}),
+            check: |site, st, t| {
+                finished(st);
+                let submits = to(site, "html", "/submit");
+                assert_eq!(submits.len() as u64, t.iterations);
+                for r in &submits {
+                    assert_eq!(r.body, "csrf=tok-1&links=0:/i/7,1:/i/8&n=2&first=Seven&last=Eight&none=d");
+                }
+                let refused = to(site, "html", "/refused");
+                assert_eq!(refused.len() as u64, t.iterations);
+                assert!(refused[0].query.contains("first-child"), "{:?}", refused[0]);
+            },
+        },
+        Case {
+            id: "exception-stacks",
+            js: r#"import http from "k6/http";
+function deep(o) {
+  return o.missing.field;
+}
+export default function () {
+  http.get(`${__ENV.BASE}/x`);
+  if (__ITER % 2 === 0) deep({});
+  throw new Error("always");
+}"#,
+            extra: json!({"max_vus": 1}),
+            check: |site, st, t| {
+                finished(st);
+                assert_eq!(site.seen("exception-stacks").len() as u64, t.iterations, "the VU goes on after each");
+                let total: u64 = t.exceptions.values().sum();
+                assert_eq!(total, t.iterations);
+                assert!(t.exceptions["always"] > 0, "{t:?}");
+                assert!(t.iterations >= 5, "{t:?}");
+                assert_eq!(t.samples.len(), 5, "the first five are kept: {t:?}");
+                let line = |s: &Value| s["location"].as_str().unwrap().split(':').take(2).collect::<Vec<_>>().join(":");
+                let first = &t.samples[0];
+                assert!(first["message"].as_str().unwrap().starts_with("TypeError"), "{first}");
+                // QuickJS places a property read at its function's line (2 or 3 here).
+                assert!(["main.js:2", "main.js:3"].contains(&line(first).as_str()), "{first}");
+                let stack = first["stack"].as_str().unwrap();
+                assert!(stack.contains("at deep (main.js:") && stack.contains("main.js:7"), "with its callers: {first}");
+                assert_eq!(first["iteration"].as_u64(), Some(0), "{first}");
+                assert!(first["vu"].as_u64().unwrap() >= 1, "{first}");
+                let thrown = t.samples.iter().find(|s| s["message"] == "always").expect("an odd iteration");
+                assert_eq!(line(thrown), "main.js:8", "{thrown}");
+            },
+        },
+    ])
+    .await;
 }

@@ -43,14 +43,6 @@ print(f"best     script {j[0]:9.0f} req/s ({j[1]:9.0f}/CPU-s)   native {n[0]:9.0
 print(f"ratios   script/native {j[1]/n[1]:.2f} per CPU-s (goal >= 0.5);   script/wrk {j[1]/w[1]:.2f} per CPU-s")
 PY
 # 2. Memory per VU.
-maxrss_of() {
-    python3 - "$@" <<'PY'
-import resource, subprocess, sys
-with open(sys.argv[1], "w") as out:
-    subprocess.run(sys.argv[2:], stdout=out, stderr=subprocess.DEVNULL, check=False)
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-PY
-}
 start_target --delay 100ms
 SLOW="http://127.0.0.1:$TARGET_PORT/"
 cat > "$WORK/slow.js" <<JS

@@ -71,8 +71,10 @@ impl Demo {
             )
             .await?;
         }
+        let demo = alilo_shared::auth::Principal { name: "demo".into(), ..alilo_shared::auth::Principal::no_auth() };
         let run = runs::start(
             app,
+            &demo,
             RunScenarioRequest {
                 scenario_id: scenario,
                 percentage_of_target: Some(100),

@@ -1,19 +1,21 @@
 //! What `alilo-local` serves besides the v1 API for watching runs (#12):
-//! `GET /metrics` (Prometheus text, for loopback scrapers or with the
-//! `ALILO_METRICS_TOKEN` bearer token) and the live run page `/ui/runs/{id}`,
+//! `GET /metrics` (Prometheus text, with the `ALILO_METRICS_TOKEN` bearer token
+//! or any signed-in role's credentials) and the live run page `/ui/runs/{id}`,
 //! which refreshes a server-rendered fragment every second (the report's own
 //! SVG charts) and drives the load through the v1 routes.
 
 use alilo_shared::AppState;
-use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use std::net::SocketAddr;
 
-/// The routes, with the scrape token (`None`: loopback scrapers only). The
-/// pages stand behind the API's guard (any signed-in role); `/metrics` has its
-/// own rule, since a Prometheus server cannot sign in.
+/// The routes, with the scrape token. The pages stand behind the API's guard
+/// (any signed-in role, viewer included: they show what `/v1/run` shows, and
+/// their buttons call the v1 routes, which need a tester). `/metrics` has its own
+/// rule, since a Prometheus server cannot sign in: the scrape token, or any
+/// signed-in role's API token or session. A loopback peer is not trusted for
+/// itself: behind a reverse proxy on the same host every caller is loopback.
 pub fn routes(metrics_token: Option<String>, state: AppState) -> axum::Router {
     let pages = axum::Router::new()
         .route("/ui/runs/{id}", get(page))
@@ -25,24 +27,26 @@ pub fn routes(metrics_token: Option<String>, state: AppState) -> axum::Router {
         .with_state(state)
 }
 
-/// Whether the scrape may read: a loopback peer, or the right bearer token.
-pub fn allowed(peer: Option<SocketAddr>, headers: &HeaderMap, token: Option<&str>) -> bool {
-    if peer.is_some_and(|p| p.ip().is_loopback()) {
-        return true;
-    }
+/// Whether the request carries the scrape token (compared in constant time).
+pub fn has_scrape_token(headers: &HeaderMap, token: Option<&str>) -> bool {
     let given =
         headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     matches!((token, given), (Some(t), Some(g)) if !t.is_empty() && t.len() == g.len() && t.bytes().zip(g.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0)
 }
 
 async fn metrics(State(app): State<AppState>, token: Option<String>, req: Request) -> Response {
-    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-    if !allowed(peer, req.headers(), token.as_deref()) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            "scrape from loopback, or send Authorization: Bearer <ALILO_METRICS_TOKEN>\n",
-        )
-            .into_response();
+    if !has_scrape_token(req.headers(), token.as_deref()) {
+        match alilo_shared::auth::guard::authenticate(&app, req.headers(), None).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    "send Authorization: Bearer <ALILO_METRICS_TOKEN> or a viewer's API token\n",
+                )
+                    .into_response();
+            }
+            Err(e) => return e.into_response(),
+        }
     }
     match alilo_shared::service::verdicts::metrics_text(&app).await {
         Ok(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response(),
@@ -132,18 +136,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn loopback_scrapes_freely_others_need_the_token() {
-        let local: SocketAddr = "127.0.0.1:5000".parse().unwrap();
-        let remote: SocketAddr = "10.1.2.3:5000".parse().unwrap();
-        let mut bearer = HeaderMap::new();
-        bearer.insert(header::AUTHORIZATION, "Bearer s3cret".parse().unwrap());
-        let mut wrong = HeaderMap::new();
-        wrong.insert(header::AUTHORIZATION, "Bearer s3cre7".parse().unwrap());
-        assert!(allowed(Some(local), &HeaderMap::new(), None));
-        assert!(!allowed(Some(remote), &HeaderMap::new(), None));
-        assert!(!allowed(Some(remote), &bearer, None), "no token configured: loopback only");
-        assert!(allowed(Some(remote), &bearer, Some("s3cret")));
-        assert!(!allowed(Some(remote), &wrong, Some("s3cret")));
-        assert!(!allowed(None, &HeaderMap::new(), Some("s3cret")));
+    fn the_scrape_token_must_match_exactly() {
+        let bearer = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::AUTHORIZATION, format!("Bearer {v}").parse().unwrap());
+            h
+        };
+        assert!(has_scrape_token(&bearer("s3cret"), Some("s3cret")));
+        assert!(!has_scrape_token(&bearer("s3cre7"), Some("s3cret")));
+        assert!(!has_scrape_token(&bearer("s3cret1"), Some("s3cret")));
+        assert!(!has_scrape_token(&bearer(""), Some("")), "an empty token opens nothing");
+        assert!(!has_scrape_token(&bearer("s3cret"), None), "no token configured");
+        assert!(!has_scrape_token(&HeaderMap::new(), Some("s3cret")));
     }
 }

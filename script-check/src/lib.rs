@@ -33,6 +33,7 @@ const K6_SOURCES: &[(&str, &str)] = &[
     ("k6/http", include_str!("../../agent/src/js/modules/http.js")),
     ("k6/data", include_str!("../../agent/src/js/modules/data.js")),
     ("k6/execution", include_str!("../../agent/src/js/modules/execution.js")),
+    ("k6/timers", include_str!("../../agent/src/js/modules/timers.js")),
     ("k6/metrics", include_str!("../../agent/src/js/modules/metrics.js")),
     ("k6/encoding", include_str!("../../agent/src/js/modules/encoding.js")),
     ("k6/crypto", include_str!("../../agent/src/js/modules/crypto.js")),

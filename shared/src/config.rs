@@ -42,13 +42,30 @@ impl fmt::Debug for Secret {
 pub struct Dsn {
     raw: Secret,
     parsed: tokio_postgres::Config,
+    /// `sslmode` / `sslrootcert` (libpq's names), which tokio-postgres does not read.
+    tls: crate::db::tls::TlsSettings,
 }
 
 impl Dsn {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let parsed =
-            tokio_postgres::Config::from_str(raw).map_err(|e| format!("PG_DSN is not a valid Postgres DSN: {e}"))?;
-        Ok(Self { raw: Secret::new(raw), parsed })
+        Self::parse_with(raw, None, None)
+    }
+
+    /// With `PGSSLMODE` / `PGSSLROOTCERT` for a DSN that names neither.
+    pub fn parse_with(raw: &str, env_mode: Option<&str>, env_root: Option<&str>) -> Result<Self, String> {
+        let (rest, tls) = crate::db::tls::TlsSettings::split(raw, env_mode, env_root)?;
+        let mut parsed =
+            tokio_postgres::Config::from_str(&rest).map_err(|e| format!("PG_DSN is not a valid Postgres DSN: {e}"))?;
+        parsed.ssl_mode(if tls.mode.uses_tls() {
+            tokio_postgres::config::SslMode::Require
+        } else {
+            tokio_postgres::config::SslMode::Disable
+        });
+        Ok(Self { raw: Secret::new(raw), parsed, tls })
+    }
+
+    pub fn tls(&self) -> &crate::db::tls::TlsSettings {
+        &self.tls
     }
 
     pub fn config(&self) -> &tokio_postgres::Config {
@@ -83,7 +100,11 @@ impl fmt::Display for Dsn {
         let port = c.get_ports().first().copied().unwrap_or(5432);
         let user = c.get_user().unwrap_or("");
         let password = if c.get_password().is_some() { ":***" } else { "" };
-        write!(f, "postgres://{user}{password}@{host}:{port}/{}", self.dbname())
+        write!(f, "postgres://{user}{password}@{host}:{port}/{}", self.dbname())?;
+        match self.tls.mode {
+            crate::db::tls::SslMode::Prefer => Ok(()),
+            mode => write!(f, "?sslmode={}", mode.as_str()),
+        }
     }
 }
 
@@ -238,8 +259,19 @@ impl Config {
         Self::from_vars(&ProcessEnv)
     }
 
+    /// As [`Config::from_env`], with the secrets `*_SECRET_ARN` names read from
+    /// AWS Secrets Manager first (`aws_secrets`): what a function does at cold start.
+    pub async fn from_env_and_secrets() -> Result<Self, String> {
+        let _ = dotenvy::dotenv();
+        Self::from_vars(&crate::aws_secrets::resolve(&ProcessEnv).await?)
+    }
+
     pub fn from_vars(vars: &impl Vars) -> Result<Self, String> {
-        let dsn = Dsn::parse(&vars.var("PG_DSN").unwrap_or_else(|| DEFAULT_PG_DSN.into()))?;
+        let dsn = Dsn::parse_with(
+            &vars.var("PG_DSN").unwrap_or_else(|| DEFAULT_PG_DSN.into()),
+            vars.var("PGSSLMODE").as_deref(),
+            vars.var("PGSSLROOTCERT").as_deref(),
+        )?;
         // Inside AWS, the function role's credentials arrive in the standard variables.
         let access_key = vars.var("MINIO_ACCESS_KEY_ID").or_else(|| vars.var("AWS_ACCESS_KEY_ID")).unwrap_or_default();
         let secret_key =

@@ -392,6 +392,39 @@ pub async fn method_not_allowed_fallback() -> ApiError {
 /// ```
 #[macro_export]
 macro_rules! v1_route {
+    // `caller`: the service function also receives who is calling (`&Principal`),
+    // for what it records under their name (a run's user, a load change).
+    ($(#[$meta:meta])* $name:ident, $path:literal, $tag:literal, $req:ty => $resp:ty, $call:path, caller) => {
+        $(#[$meta])*
+        #[utoipa::path(
+            post,
+            path = $path,
+            tag = $tag,
+            request_body = $req,
+            responses(
+                (status = 200, description = "Success", body = $resp),
+                (status = 400, description = "Malformed request or a required field missing: the message names the field", body = $crate::http::ErrorBody),
+                (status = 401, description = "No valid session or API token", body = $crate::http::ErrorBody),
+                (status = 403, description = "The caller's role or project scope does not allow this, or a cross-site request", body = $crate::http::ErrorBody),
+                (status = 404, description = "An id that does not exist", body = $crate::http::ErrorBody),
+                (status = 405, description = "A method other than POST", body = $crate::http::ErrorBody),
+                (status = 409, description = "Conflict with the current state", body = $crate::http::ErrorBody),
+                (status = 413, description = "Payload above a limit", body = $crate::http::ErrorBody),
+                (status = 415, description = "A request body without a JSON (or octet-stream) Content-Type", body = $crate::http::ErrorBody),
+                (status = 422, description = "A value that breaks a rule: the message names the field", body = $crate::http::ErrorBody),
+                (status = 500, description = "A fault of ours (the server log names the cause)", body = $crate::http::ErrorBody),
+                (status = 503, description = "The database or object storage is unavailable or busy, or the request passed its deadline: retry after Retry-After seconds", body = $crate::http::ErrorBody,
+                    headers(("Retry-After" = u32, description = "Seconds to wait before retrying"))),
+            )
+        )]
+        pub async fn $name(
+            axum::extract::State(app): axum::extract::State<$crate::AppState>,
+            axum::Extension(caller): axum::Extension<$crate::auth::Principal>,
+            $crate::ApiJson(req): $crate::ApiJson<$req>,
+        ) -> $crate::ApiResult<axum::Json<$resp>> {
+            $call(&app, &caller, req).await.map(axum::Json)
+        }
+    };
     ($(#[$meta:meta])* $name:ident, $path:literal, $tag:literal, $req:ty => $resp:ty, $call:path) => {
         $(#[$meta])*
         #[utoipa::path(

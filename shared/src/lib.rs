@@ -9,6 +9,7 @@
 
 pub mod agent_client;
 pub mod auth;
+pub mod aws_secrets;
 pub mod config;
 pub mod control;
 pub mod db;

@@ -14,6 +14,7 @@ use tokio::sync::{Notify, watch};
 
 use super::validate;
 use crate::js::ScriptShared;
+use crate::js::executor::Plan;
 use crate::stats::{Collected, WorkerStats};
 
 /// Default wait for requests in flight on stop.
@@ -110,6 +111,9 @@ pub struct Job {
     pub script: OnceLock<Arc<ScriptShared>>,
     /// The failed-request sample.
     pub failures: crate::failures::FailureLog,
+    /// A script job's scenarios, when it runs them rather than its profile
+    /// (set once prepared).
+    pub plan: OnceLock<Arc<Plan>>,
 }
 
 /// Milliseconds since the Unix epoch now.
@@ -172,6 +176,7 @@ impl Job {
             spec,
             script: OnceLock::new(),
             failures: Default::default(),
+            plan: OnceLock::new(),
         }))
     }
 
@@ -180,8 +185,30 @@ impl Job {
         self.script.get().map(|s| (s.vus_active.load(Ordering::Relaxed), s.vus_created.load(Ordering::Relaxed)))
     }
 
+    /// The live target rps and scale.
+    pub fn live_rate(&self) -> (f64, f64) {
+        (self.rate.target(), self.rate.scale())
+    }
+
+    /// How long after the origin the job starts work: its profile's
+    /// duration, or the end of its scenarios on their clock.
+    pub fn duration(&self) -> Duration {
+        match self.plan.get() {
+            Some(p) => {
+                let clock = p.clock().unwrap_or_else(Instant::now);
+                clock.saturating_duration_since(self.origin) + p.end
+            }
+            None => self.mode.duration(),
+        }
+    }
+
     /// Total rate aimed at, `t` after the origin.
     pub fn rate_at(&self, t: Duration) -> f64 {
+        if let Some(p) = self.plan.get() {
+            let Some(clock) = p.clock() else { return 0.0 };
+            let Some(t) = (self.origin + t).checked_duration_since(clock) else { return 0.0 };
+            return p.rate_at(t) * p.factor(self);
+        }
         match self.mode {
             Mode::Open(shape) => shape.rate_at(self.rate.target(), t) * self.rate.scale(),
             Mode::Closed { .. } => 0.0,
@@ -300,7 +327,7 @@ impl Job {
         let Some(start) = r.last_tick.or(r.issuing_since) else {
             return;
         };
-        let until = until.min(self.origin + self.mode.duration());
+        let until = until.min(self.origin + self.duration());
         let mut t = start;
         while t < until {
             let step = (until - t).min(Duration::from_millis(10));

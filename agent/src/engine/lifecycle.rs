@@ -15,9 +15,11 @@ use super::worker::{self, Load, Worker};
 use crate::client::fetch::fetch;
 use crate::client::{Endpoint, Pool};
 use crate::js::driver::run_once;
-use crate::js::vu::Call;
+use crate::js::executor::Plan;
+use crate::js::vu::{Call, Exports};
 use crate::js::{Files, ScriptShared, VuConfig};
 use crate::template::{self, Data, Template};
+use alilo_agent_api::script::ScriptLoad;
 
 /// How long to wait for data files.
 const DATA_TIMEOUT: Duration = Duration::from_secs(30);
@@ -62,14 +64,64 @@ impl Job {
             .await
             .map_err(|e| format!("script: setup: {e}"))?
             .map_err(|e| format!("script: {e}"))?;
-        if !exports.default {
+        let plan = self.plan_of(&spec.load, &exports)?;
+        let needs_default = plan.as_ref().is_none_or(|p| p.scenarios.iter().any(|s| s.def.exec.is_none()));
+        if needs_default && !exports.default {
             return Err("script: the entry module has no default export to run as an iteration".into());
         }
         if let Some(e) = end.error {
             return Err(format!("script: setup() failed: {}", e.message));
         }
         *shared.setup_data.lock().expect("setup lock") = end.result;
+        if let Some(p) = plan {
+            let _ = self.plan.set(Arc::new(p));
+        }
         Ok(shared)
+    }
+
+    /// The scenarios the job runs instead of its profile, if any
+    /// (`script.load`, see `ScriptLoad`), read from the script's `options`
+    /// as its init code exported them. Every `exec` must name an exported
+    /// function.
+    fn plan_of(&self, load: &ScriptLoad, exports: &Exports) -> Result<Option<Plan>, String> {
+        let own = match &exports.options {
+            Some(j) => Some(serde_json::from_str::<serde_json::Value>(j).map_err(|e| format!("script: options: {e}"))?),
+            None => None,
+        };
+        let (resolved, reference, clock, cap) = match load {
+            ScriptLoad::Profile => return Ok(None),
+            ScriptLoad::Options { options, reference_rps } => {
+                let r = crate::js::options::resolve(options.as_ref().or(own.as_ref()))
+                    .map_err(|e| format!("script: {e}"))?;
+                // The scenarios' clock: the job's when it is fixed, else once
+                // setup() ran and the VUs are ready.
+                let clock = self.spec.start_at_ms.map(|_| self.origin);
+                (r, reference_rps.unwrap_or(0.0), clock, None)
+            }
+            ScriptLoad::Auto { reference_rps } => {
+                if !crate::js::options::looks_closed(own.as_ref()) {
+                    return Ok(None);
+                }
+                let r = crate::js::options::resolve(own.as_ref()).map_err(|e| format!("script: {e}"))?;
+                if !r.explicit || !r.has_closed_model() {
+                    return Ok(None);
+                }
+                (r, *reference_rps, Some(self.origin), Some(self.mode.duration()))
+            }
+        };
+        for s in &resolved.scenarios {
+            if let Some(f) = &s.exec
+                && !exports.functions.contains(f)
+            {
+                return Err(format!("script: options.scenarios.{}.exec: {f} is not an exported function", s.name));
+            }
+        }
+        for w in &resolved.warnings {
+            tracing::warn!(job = %self.id, "script: {w}");
+        }
+        let (target, scale) = self.live_rate();
+        let factor = if reference > 0.0 { scale * target / reference } else { scale };
+        Ok(Some(Plan::new(resolved.scenarios, reference, clock, cap, self.workers.len(), factor)))
     }
 
     /// Runs the script's `teardown()` once the workers are done.
@@ -196,7 +248,7 @@ impl Job {
         }
         r.collected.collect(&self.workers, None);
         if r.issuing_since.is_some() && r.issuing_until.is_none() {
-            r.issuing_until = Some(Instant::now().min(self.origin + self.mode.duration()));
+            r.issuing_until = Some(Instant::now().min(self.origin + self.duration()));
         }
         if let Some(until) = r.issuing_until {
             self.advance_expected(&mut r, until);
@@ -227,8 +279,8 @@ impl Job {
                     let sec = elapsed.as_secs();
                     r.collected.note_target(sec, rate);
                     self.advance_expected(&mut r, now);
-                    if elapsed >= self.mode.duration() {
-                        let end = self.origin + self.mode.duration();
+                    if elapsed >= self.duration() {
+                        let end = self.origin + self.duration();
                         self.advance_expected(&mut r, end);
                         r.state = JobState::Stopping;
                         r.issuing_until = Some(end);

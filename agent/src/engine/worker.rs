@@ -150,10 +150,14 @@ fn run_script(w: &Arc<Worker>, shared: Arc<ScriptShared>, rt: tokio::runtime::Ru
     let local = tokio::task::LocalSet::new();
     let sw = Rc::new(ScriptWorker::new(w.job.clone(), shared, w.stats.clone(), w.index, w.count));
     local.block_on(&rt, async {
-        // Enough VUs for 10 ms of this worker's share of the top rate.
-        let share = w.job.spec.profile.rps * w.job.spec.scale / w.count as f64;
-        sw.preallocate(((share * 0.01).ceil() as u64).clamp(1, MAX_PREALLOCATED_VUS));
-        open_loop::run(w, |t| sw.fire(t)).await;
+        if let Some(plan) = w.job.plan.get() {
+            crate::js::executor::run(sw.clone(), plan.clone(), w.index, w.count).await;
+        } else {
+            // Enough VUs for 10 ms of this worker's share of the top rate.
+            let share = w.job.spec.profile.rps * w.job.spec.scale / w.count as f64;
+            sw.preallocate(((share * 0.01).ceil() as u64).clamp(1, MAX_PREALLOCATED_VUS));
+            open_loop::run(w, |t| sw.fire(t)).await;
+        }
         let wait = if w.job.stop.load(Ordering::SeqCst) {
             *w.job.stop_wait.lock().expect("stop lock")
         } else {

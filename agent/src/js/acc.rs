@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use alilo_agent_api::hist;
-use alilo_agent_api::script::{CustomMetric, NamedRequests, PassFail, ScriptBucket};
+use alilo_agent_api::script::{CustomMetric, ExceptionSample, GroupBucket, NamedRequests, PassFail, ScriptBucket};
 use hdrhistogram::Histogram;
 
 use super::vu::{Events, MetricKind};
@@ -14,6 +14,8 @@ use super::vu::{Events, MetricKind};
 /// Exceptions kept by distinct message per second (others are counted
 /// under one line).
 const MAX_EXCEPTION_KINDS: usize = 50;
+/// Distinct group paths kept per second (more go to `(other groups)`).
+const MAX_GROUPS: usize = 100;
 /// Distinct request names kept per second (more go to `(other names)`:
 /// name requests with a `name` tag or `http.url` when URLs carry ids).
 const MAX_NAMES: usize = 200;
@@ -37,6 +39,32 @@ pub struct NamedAcc {
     latency: Histogram<u64>,
 }
 
+/// One group's second.
+#[derive(Default)]
+pub struct GroupAcc {
+    runs: u64,
+    duration: Option<Histogram<u64>>,
+    requests: u64,
+    failed: u64,
+    checks: BTreeMap<String, PassFail>,
+}
+
+impl GroupAcc {
+    fn merge(&mut self, o: &GroupAcc) {
+        self.runs += o.runs;
+        if let Some(d) = &o.duration {
+            let _ = self.duration.get_or_insert_with(hist::new).add(d);
+        }
+        self.requests += o.requests;
+        self.failed += o.failed;
+        for (k, v) in &o.checks {
+            let c = self.checks.entry(k.clone()).or_default();
+            c.passes += v.passes;
+            c.fails += v.fails;
+        }
+    }
+}
+
 /// A script's share of one second.
 #[derive(Default)]
 pub struct ScriptAcc {
@@ -48,16 +76,36 @@ pub struct ScriptAcc {
     requests: BTreeMap<String, NamedAcc>,
     metrics: BTreeMap<String, MetricAcc>,
     exceptions: BTreeMap<String, u64>,
+    samples: Vec<ExceptionSample>,
+    groups: BTreeMap<String, GroupAcc>,
 }
 
 impl ScriptAcc {
+    /// The accumulator of group `path` (capped per second).
+    fn group(&mut self, path: &str) -> &mut GroupAcc {
+        if !self.groups.contains_key(path) {
+            let key = if self.groups.len() >= MAX_GROUPS { "(other groups)" } else { path };
+            self.groups.entry(key.to_string()).or_default();
+        }
+        let key = if self.groups.contains_key(path) { path } else { "(other groups)" };
+        self.groups.get_mut(key).expect("inserted")
+    }
+
     /// An iteration could not start: no free VU.
     pub fn dropped(&mut self) {
         self.dropped += 1;
     }
 
-    /// A request named `name` ended after `us` microseconds.
-    pub fn request(&mut self, name: &str, ok: bool, us: u64) {
+    /// A request named `name`, sent in group `group` (empty: none), ended
+    /// after `us` microseconds.
+    pub fn request(&mut self, name: &str, group: &str, ok: bool, us: u64) {
+        if !group.is_empty() {
+            let g = self.group(group);
+            g.requests += 1;
+            if !ok {
+                g.failed += 1;
+            }
+        }
         if !self.requests.contains_key(name) {
             let name = if self.requests.len() >= MAX_NAMES { "(other names)" } else { name };
             self.requests.entry(name.to_string()).or_insert_with(|| NamedAcc {
@@ -76,8 +124,10 @@ impl ScriptAcc {
     }
 
     /// An iteration ended after `us` microseconds, with its events and
-    /// exception.
-    pub fn iteration(&mut self, us: u64, events: Events, error: Option<&str>) {
+    /// exception (and the exception with its stack, for the first few of a
+    /// job).
+    pub fn iteration(&mut self, us: u64, events: Events, error: Option<&str>, sample: Option<ExceptionSample>) {
+        self.samples.extend(sample);
         self.iterations += 1;
         hist::record(self.duration.get_or_insert_with(hist::new), us);
         self.events(events);
@@ -94,10 +144,20 @@ impl ScriptAcc {
 
     /// Checks and metrics outside an iteration (`setup`, `teardown`).
     pub fn events(&mut self, events: Events) {
-        for (name, (p, f)) in events.checks {
+        for ((group, name), (p, f)) in events.checks {
+            if !group.is_empty() {
+                let c = self.group(&group).checks.entry(name.clone()).or_default();
+                c.passes += p;
+                c.fails += f;
+            }
             let c = self.checks.entry(name).or_default();
             c.passes += p;
             c.fails += f;
+        }
+        for (path, us) in events.groups {
+            let g = self.group(&path);
+            g.runs += 1;
+            hist::record(g.duration.get_or_insert_with(hist::new), us);
         }
         for (kind, name, v) in events.metrics {
             self.metric(kind, name, v);
@@ -170,6 +230,10 @@ impl ScriptAcc {
         for (k, v) in &o.exceptions {
             *self.exceptions.entry(k.clone()).or_default() += v;
         }
+        self.samples.extend(o.samples.iter().cloned());
+        for (k, v) in &o.groups {
+            self.group(k).merge(v);
+        }
     }
 
     /// The wire form, with the VU gauges of the second's end.
@@ -203,6 +267,21 @@ impl ScriptAcc {
                 })
                 .collect(),
             exceptions: self.exceptions.clone(),
+            exception_samples: self.samples.clone(),
+            groups: self
+                .groups
+                .iter()
+                .map(|(k, g)| {
+                    let b = GroupBucket {
+                        runs: g.runs,
+                        duration: g.duration.as_ref().map(hist::encode).unwrap_or_default(),
+                        requests: g.requests,
+                        failed_requests: g.failed,
+                        checks: g.checks.clone(),
+                    };
+                    (k.clone(), b)
+                })
+                .collect(),
         }
     }
 }
@@ -215,7 +294,7 @@ mod tests {
     fn request_names_are_capped_per_second() {
         let mut a = ScriptAcc::default();
         for i in 0..MAX_NAMES + 50 {
-            a.request(&format!("http://x/user/{i}"), true, 10);
+            a.request(&format!("http://x/user/{i}"), "", true, 10);
         }
         let w = a.bucket(0, 0);
         assert_eq!(w.requests.len(), MAX_NAMES + 1);
@@ -226,19 +305,19 @@ mod tests {
     fn seconds_merge_by_kind() {
         let mut a = ScriptAcc::default();
         let mut ev = Events::default();
-        ev.checks.insert("ok".into(), (2, 1));
+        ev.checks.insert((String::new(), "ok".into()), (2, 1));
         ev.metrics.push((MetricKind::Counter, "c".into(), 2.0));
         ev.metrics.push((MetricKind::Gauge, "g".into(), 5.0));
         ev.metrics.push((MetricKind::Rate, "r".into(), 1.0));
         ev.metrics.push((MetricKind::Rate, "r".into(), 0.0));
-        a.iteration(1000, ev, Some("Error: boom"));
-        a.request("http://x/a", true, 500);
+        a.iteration(1000, ev, Some("Error: boom"), None);
+        a.request("http://x/a", "", true, 500);
         let mut b = ScriptAcc::default();
         let mut ev = Events::default();
         ev.metrics.push((MetricKind::Counter, "c".into(), 3.0));
         ev.metrics.push((MetricKind::Gauge, "g".into(), 7.0));
-        b.iteration(2000, ev, None);
-        b.request("http://x/a", false, 700);
+        b.iteration(2000, ev, None, None);
+        b.request("http://x/a", "", false, 700);
         b.dropped();
         a.merge(&b);
         let w = a.bucket(3, 10);
@@ -249,5 +328,33 @@ mod tests {
         assert_eq!(w.metrics["r"], CustomMetric::Rate { counts: PassFail { passes: 1, fails: 1 } });
         assert_eq!((w.requests["http://x/a"].sent, w.requests["http://x/a"].failed), (2, 1));
         assert_eq!(w.exceptions["Error: boom"], 1);
+    }
+
+    #[test]
+    fn groups_count_their_requests_checks_and_durations_by_path() {
+        let mut a = ScriptAcc::default();
+        let mut ev = Events::default();
+        ev.checks.insert(("::login".into(), "200".into()), (1, 0));
+        ev.checks.insert((String::new(), "200".into()), (0, 1));
+        ev.groups.push(("::login::form".into(), 2000));
+        ev.groups.push(("::login".into(), 5000));
+        a.request("http://x/form", "::login::form", false, 100);
+        a.request("http://x/top", "", true, 100);
+        a.iteration(6000, ev, None, None);
+        let mut b = ScriptAcc::default();
+        let mut ev = Events::default();
+        ev.groups.push(("::login".into(), 7000));
+        b.iteration(7000, ev, None, None);
+        a.merge(&b);
+        let w = a.bucket(0, 0);
+        assert_eq!(w.checks["200"], PassFail { passes: 1, fails: 1 }, "checks by name sum all groups");
+        assert_eq!(w.groups.keys().collect::<Vec<_>>(), ["::login", "::login::form"]);
+        let login = &w.groups["::login"];
+        assert_eq!((login.runs, login.requests), (2, 0));
+        assert_eq!(login.checks["200"], PassFail { passes: 1, fails: 0 });
+        let d = hist::decode(&login.duration).unwrap();
+        assert_eq!((d.len(), d.max() / 1000), (2, 7));
+        let form = &w.groups["::login::form"];
+        assert_eq!((form.runs, form.requests, form.failed_requests), (1, 1, 1));
     }
 }

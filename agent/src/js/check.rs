@@ -120,6 +120,7 @@ mod tests {
                 .collect(),
             env: Default::default(),
             iteration_timeout: None,
+            load: Default::default(),
         }
     }
 

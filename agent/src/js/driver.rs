@@ -12,9 +12,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use alilo_agent_api::script::{ExceptionSample, MAX_EXCEPTION_SAMPLES};
+
 use super::ScriptShared;
+use super::plan::ScenarioInfo;
 use super::vu::{Call, CallEnd, HttpCall, Input, Output, Start, Vu};
-use crate::client::exchange::{Client, HttpResponse};
+use crate::client::exchange::{Client, HttpRequest, HttpResponse};
 use crate::engine::Job;
 use crate::stats::WorkerStats;
 
@@ -22,8 +25,8 @@ use crate::stats::WorkerStats;
 const SPARE_VUS: usize = 2;
 /// VUs a worker creates at the same time at most.
 const MAX_CREATING: u64 = 4;
-/// Exceptions logged with their stack per job (then only counted).
-const LOGGED_EXCEPTIONS: u64 = 5;
+/// Longest stack kept with an exception sample.
+const MAX_STACK_CHARS: usize = 4000;
 
 /// One worker's VUs and client.
 pub struct ScriptWorker {
@@ -65,6 +68,11 @@ impl ScriptWorker {
         self.busy.get()
     }
 
+    /// Counts an iteration dropped for want of a free VU.
+    pub fn drop_iteration(&self) {
+        self.stats.script_dropped();
+    }
+
     /// Starts one iteration due at `intended`, on a free VU (created if the
     /// pool may grow); without one it is dropped and counted.
     pub fn fire(self: &Rc<Self>, intended: Instant) {
@@ -82,13 +90,14 @@ impl ScriptWorker {
         self.stats.iteration_started(actual.saturating_duration_since(intended));
         let me = self.clone();
         tokio::task::spawn_local(async move {
+            let iteration = vu.iterations;
             let end = me.call(&mut vu, Call::Default).await;
             me.shared.vus_active.fetch_sub(1, Ordering::Relaxed);
             me.job.in_flight.fetch_sub(1, Ordering::AcqRel);
             me.busy.set(me.busy.get() - 1);
             me.shared.iterations_completed.fetch_add(1, Ordering::Relaxed);
             let us = actual.elapsed().as_micros() as u64;
-            me.finish(end, us);
+            me.finish(end, us, vu.id, iteration);
             if !me.job.stopping() {
                 me.idle.borrow_mut().push(vu);
             }
@@ -144,15 +153,23 @@ impl ScriptWorker {
     }
 
     /// Records a call's end; a fatal one fails the job, an abort stops it.
-    fn finish(&self, end: CallEnd, us: u64) {
+    fn finish(&self, end: CallEnd, us: u64, vu: u64, iteration: u64) {
+        let mut sample = None;
         if let Some(e) = &end.error {
             let n = self.shared.exceptions_logged.fetch_add(1, Ordering::Relaxed);
-            if n < LOGGED_EXCEPTIONS {
+            if n < MAX_EXCEPTION_SAMPLES as u64 {
                 tracing::warn!(job = %self.job.id, message = %e.message, stack = %e.stack, "script exception");
+                sample = Some(ExceptionSample {
+                    message: e.message.clone(),
+                    location: super::vu::location(&e.stack).unwrap_or_default(),
+                    stack: e.stack.chars().take(MAX_STACK_CHARS).collect(),
+                    vu,
+                    iteration,
+                });
             }
         }
         let fatal = end.fatal.clone();
-        self.stats.script_iteration(us, end.events, end.error.as_ref().map(|e| e.message.as_str()));
+        self.stats.script_iteration(us, end.events, end.error.as_ref().map(|e| e.message.as_str()), sample);
         if let Some(f) = fatal {
             self.job.fail_now(format!("script: {f}"));
         } else if let Some(reason) = self.shared.aborted() {
@@ -162,18 +179,82 @@ impl ScriptWorker {
 
     /// Drives one call of `vu` to its end.
     pub async fn call(self: &Rc<Self>, vu: &mut Vu, call: Call) -> CallEnd {
-        let deadline = Instant::now() + self.shared.config.iteration_timeout;
-        let start = Start { call, iteration: vu.iterations, deadline };
+        self.call_in(vu, call, None, None).await
+    }
+
+    /// Runs one iteration of a scenario on `vu` (a closed-model executor's
+    /// VU loop calls it) and records it. When `cut` fires (the scenario's
+    /// graceful stop or ramp-down ran out) the iteration is interrupted: its
+    /// waits throw and it is not counted as an iteration or an exception.
+    /// `lag`: how late an arrival-rate iteration starts.
+    pub async fn iterate(
+        self: &Rc<Self>,
+        vu: &mut Vu,
+        scenario: &Arc<ScenarioInfo>,
+        in_scenario: u64,
+        cut: &Cut,
+        lag: Option<std::time::Duration>,
+    ) {
+        self.busy.set(self.busy.get() + 1);
+        self.job.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.shared.vus_active.fetch_add(1, Ordering::Relaxed);
+        self.shared.iterations_started.fetch_add(1, Ordering::Relaxed);
+        if let Some(lag) = lag {
+            self.stats.iteration_started(lag);
+        }
+        let started = Instant::now();
+        let call = Start {
+            call: Call::Default,
+            iteration: vu.iterations,
+            deadline: started + self.shared.config.iteration_timeout,
+            scenario: Some(scenario.clone()),
+            iteration_in_scenario: Some(in_scenario),
+        };
+        let mut end = self.call_in(vu, Call::Default, Some(call), Some(cut)).await;
+        self.shared.vus_active.fetch_sub(1, Ordering::Relaxed);
+        self.job.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.busy.set(self.busy.get() - 1);
+        if cut.fired() && end.fatal.is_none() {
+            // Interrupted by the scenario's end: k6 counts it apart, not as
+            // an iteration; what it recorded stays.
+            self.stats.script_events(std::mem::take(&mut end.events));
+            return;
+        }
+        self.shared.iterations_completed.fetch_add(1, Ordering::Relaxed);
+        self.finish(end, started.elapsed().as_micros() as u64);
+    }
+
+    /// Drives one call of `vu` to its end (`start`: a scenario's, else the
+    /// plain call), giving up its waits once `cut` fires.
+    async fn call_in(self: &Rc<Self>, vu: &mut Vu, call: Call, start: Option<Start>, cut: Option<&Cut>) -> CallEnd {
+        let start = start.unwrap_or_else(|| Start {
+            call,
+            iteration: vu.iterations,
+            deadline: Instant::now() + self.shared.config.iteration_timeout,
+            scenario: None,
+            iteration_in_scenario: None,
+        });
+        let deadline = start.deadline;
         vu.iterations += 1;
         let mut out = vu.send(Input::Start(start));
         let until = tokio::time::Instant::from_std(deadline);
         loop {
+            if let Some(c) = cut
+                && c.fired()
+                && !matches!(out, Output::Done(_) | Output::Ready(_) | Output::Gone)
+            {
+                out = vu.send(Input::Quit);
+                continue;
+            }
             out = match out {
                 // The request's own timeout already ends at the iteration's
                 // deadline (set when it was built): no second timer.
-                Output::Http(c) => {
-                    let r = self.http(*c).await;
-                    vu.send(Input::Http(Box::new(r)))
+                Output::Http(mut c) => {
+                    let req = std::mem::replace(&mut c.req, HttpRequest::new(http::Method::GET, String::new()));
+                    match unless_cut(cut, self.send(req, &c)).await {
+                        Some(r) => vu.send(Input::Http(Box::new(r), c)),
+                        None => vu.send(Input::Quit),
+                    }
                 }
                 Output::Batch(calls) => {
                     let handles: Vec<_> = calls
@@ -190,21 +271,26 @@ impl ScriptWorker {
                         }
                         out
                     };
-                    match tokio::time::timeout_at(until, all).await {
-                        Ok(rs) if rs.iter().all(Option::is_some) => {
+                    match unless_cut(cut, tokio::time::timeout_at(until, all)).await {
+                        Some(Ok(rs)) if rs.iter().all(Option::is_some) => {
                             vu.send(Input::Batch(rs.into_iter().flatten().collect()))
                         }
-                        _ => vu.send(Input::TimedOut),
+                        Some(_) => vu.send(Input::TimedOut),
+                        None => vu.send(Input::Quit),
                     }
                 }
                 Output::Sleep(d) => {
                     let wake = tokio::time::Instant::now() + d;
                     if wake > until {
-                        tokio::time::sleep_until(until).await;
-                        vu.send(Input::TimedOut)
+                        match unless_cut(cut, tokio::time::sleep_until(until)).await {
+                            Some(()) => vu.send(Input::TimedOut),
+                            None => vu.send(Input::Quit),
+                        }
                     } else {
-                        tokio::time::sleep_until(wake).await;
-                        vu.send(Input::Woke)
+                        match unless_cut(cut, tokio::time::sleep_until(wake)).await {
+                            Some(()) => vu.send(Input::Woke),
+                            None => vu.send(Input::Quit),
+                        }
                     }
                 }
                 Output::Done(end) => return *end,
@@ -216,11 +302,19 @@ impl ScriptWorker {
     }
 
     /// Sends one request of a script and records every hop of it.
-    async fn http(&self, c: HttpCall) -> HttpResponse {
-        let resp = self.client.request(c.req).await;
+    async fn http(&self, mut c: HttpCall) -> HttpResponse {
+        let req = std::mem::replace(&mut c.req, HttpRequest::new(http::Method::GET, String::new()));
+        self.send(req, &c).await
+    }
+
+    /// Sends `req` of call `c` and records every hop of it.
+    async fn send(&self, req: HttpRequest, c: &HttpCall) -> HttpResponse {
+        let resp = self.client.request(req).await;
         for hop in resp.hops() {
-            let ok = hop.error.is_none() && c.expected.iter().any(|(lo, hi)| (*lo..=*hi).contains(&hop.status));
-            self.stats.script_request(&c.name, hop.outcome(), ok, hop.started, hop.ended);
+            let ok = hop.error.is_none()
+                && (c.expected.iter().any(|(lo, hi)| (*lo..=*hi).contains(&hop.status))
+                    || (c.challenge && hop.status == 401));
+            self.stats.script_request(&c.name, &c.group, hop.outcome(), ok, hop.started, hop.ended);
         }
         resp
     }
@@ -229,6 +323,53 @@ impl ScriptWorker {
     pub fn shutdown(&self) {
         self.idle.borrow_mut().clear();
         self.client.clear();
+    }
+}
+
+/// Interrupts a scenario's iteration from outside: when its graceful stop
+/// or ramp-down runs out.
+#[derive(Default)]
+pub struct Cut {
+    fired: Cell<bool>,
+    notify: tokio::sync::Notify,
+}
+
+impl Cut {
+    /// Interrupts the iteration (now, or the next one that starts).
+    pub fn fire(&self) {
+        self.fired.set(true);
+        self.notify.notify_waiters();
+    }
+
+    /// Whether it fired.
+    pub fn fired(&self) -> bool {
+        self.fired.get()
+    }
+
+    /// Arms it again (for the next iterations of a restarted VU).
+    pub fn reset(&self) {
+        self.fired.set(false);
+    }
+
+    async fn wait(&self) {
+        loop {
+            let n = self.notify.notified();
+            if self.fired.get() {
+                return;
+            }
+            n.await;
+        }
+    }
+}
+
+/// `f`'s output, or `None` once `cut` fires first.
+async fn unless_cut<F: std::future::Future>(cut: Option<&Cut>, f: F) -> Option<F::Output> {
+    match cut {
+        None => Some(f.await),
+        Some(c) => tokio::select! {
+            r = f => Some(r),
+            () = c.wait() => None,
+        },
     }
 }
 

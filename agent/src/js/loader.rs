@@ -20,6 +20,7 @@ pub const BUILTINS: &[(&str, &str)] = &[
     ("k6/metrics", include_str!("modules/metrics.js")),
     ("k6/data", include_str!("modules/data.js")),
     ("k6/execution", include_str!("modules/execution.js")),
+    ("k6/timers", include_str!("modules/timers.js")),
 ];
 
 /// Why an import cannot be resolved, or `None` when it can: `Ok(path)`.

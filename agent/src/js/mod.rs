@@ -6,13 +6,17 @@
 //! | module | owns |
 //! | --- | --- |
 //! | [`files`] | the script's files by relative path; `open()` reads only those |
+//! | [`html`] | `Response.html()`: k6's selection subset over `tl` |
 //! | [`loader`] | import resolution: the built-in k6 modules (`modules/*.js`) and the script's own modules; remote imports refused |
 //! | [`vu`] | a VU: its own QuickJS runtime on its own stack (a stackful coroutine), init code, one call per iteration |
 //! | [`natives`] | the Rust functions behind the k6 modules (HTTP, checks, metrics, encoding, crypto, data) |
 //! | [`driver`] | a worker's VU pool and the async side of a VU: it performs the HTTP calls and sleeps a VU yields, and records them |
 //! | [`acc`] | what a script adds to a second: iterations, checks, requests by name, custom metrics, exceptions |
 //! | [`crypto`] | digests and HMACs of `k6/crypto` |
-//! | [`options`] | a script's `options` as the standalone runner maps them onto a profile |
+//! | [`digest`] | HTTP Digest authentication (RFC 7616) for `params.auth: "digest"` |
+//! | [`options`] | a script's `options` as scenarios: k6's shortcuts, `options.scenarios`, the command line's overrides |
+//! | [`plan`] | each executor's VU count or arrival rate on its own clock, pure |
+//! | [`executor`] | a job's scenarios at run time: VU loops (closed model) and arrival-rate schedulers on each worker |
 //! | [`summary`] | the end-of-run summary of `alilo-agent run script.js` and its JSON export |
 //! | [`thresholds`] | `options.thresholds` judged on a standalone run (exit 99 when one fails) |
 //! | [`check`] | checks before a job starts: the spec's fields and a syntax check naming `file:line:column` |
@@ -38,11 +42,15 @@ use std::time::{Duration, Instant};
 pub mod acc;
 pub mod check;
 pub mod crypto;
+pub mod digest;
 pub mod driver;
+pub mod executor;
 pub mod files;
+pub mod html;
 pub mod loader;
 pub mod natives;
 pub mod options;
+pub mod plan;
 pub mod summary;
 pub mod thresholds;
 pub mod vu;

@@ -18,6 +18,8 @@ use super::vu::{HttpCall, Input, Kept, MetricKind, Output, ResponseType, State, 
 use crate::client::ErrorKind;
 use crate::client::exchange::{HttpRequest, HttpResponse, RequestOptions, ResponseBody};
 
+/// How deep groups may nest.
+const MAX_GROUP_DEPTH: usize = 32;
 /// Console lines one VU may log (then they are dropped).
 const MAX_CONSOLE_LINES: u64 = 1000;
 
@@ -33,6 +35,41 @@ const PRELUDE: &str = r#"
   const line = (level) => (...args) => A.log(level, args.map(fmt).join(" "));
   globalThis.console = { log: line("info"), info: line("info"), warn: line("warn"), error: line("error"), debug: line("debug") };
   globalThis.open = (path, mode) => A.open(String(path), mode === "b");
+  // Timers (k6's semantics): callbacks run inside the iteration that set
+  // them, and the iteration ends only when none is left (an interval runs
+  // until it is cleared or the iteration's time is up). The VU's event loop
+  // (vu.rs) asks `timersNext` how long to wait and calls `timersFire`.
+  const timers = new Map();
+  let nextId = 1;
+  let seq = 0;
+  const add = (what, fn, ms, args, repeat) => {
+    if (typeof fn !== "function") throw new TypeError(what + ": the callback must be a function");
+    if (A.inInit()) throw new Error(what + " is not supported in the init context (call it inside a function)");
+    ms = Number(ms);
+    if (!(ms > 0)) ms = 0;
+    if (repeat && ms < 1) ms = 1;
+    if (timers.size === 0) A.timersUsed();
+    const id = nextId++;
+    timers.set(id, { id, fn, args, ms, repeat, due: Date.now() + ms, seq: seq++ });
+    return id;
+  };
+  const earliest = () => {
+    let best;
+    for (const t of timers.values()) if (best === undefined || t.due < best.due || (t.due === best.due && t.seq < best.seq)) best = t;
+    return best;
+  };
+  globalThis.setTimeout = (fn, ms, ...args) => add("setTimeout", fn, ms, args, false);
+  globalThis.setInterval = (fn, ms, ...args) => add("setInterval", fn, ms, args, true);
+  globalThis.clearTimeout = (id) => { timers.delete(id); };
+  globalThis.clearInterval = (id) => { timers.delete(id); };
+  A.timersNext = () => { const t = earliest(); return t === undefined ? -1 : Math.max(0, t.due - Date.now()); };
+  A.timersFire = () => {
+    const t = earliest();
+    if (t === undefined) return;
+    if (t.repeat) { t.due += t.ms; t.seq = seq++; } else timers.delete(t.id);
+    t.fn(...t.args);
+  };
+  A.timersClear = () => timers.clear();
   Object.defineProperty(globalThis, "__alilo", { enumerable: false });
 })();
 "#;
@@ -74,6 +111,11 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &State) -> Result<()> {
     })?;
 
     let st = state.clone();
+    set(&a, "inInit", move || st.borrow().in_init)?;
+    let st = state.clone();
+    set(&a, "timersUsed", move || st.borrow_mut().timers_used = true)?;
+
+    let st = state.clone();
     set(&a, "open", move |ctx: Ctx<'js>, path: String, binary: bool| -> Result<Value<'js>> {
         let files = st.borrow().shared.files.clone();
         let bytes = files.open(&files.entry, &path).map_err(|e| throw(&ctx, e))?;
@@ -88,7 +130,8 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &State) -> Result<()> {
     let st = state.clone();
     set(&a, "check", move |name: String, ok: bool| {
         let mut s = st.borrow_mut();
-        let e = s.events.checks.entry(name).or_default();
+        let key = (s.group_path.clone(), name);
+        let e = s.events.checks.entry(key).or_default();
         if ok {
             e.0 += 1;
         } else {
@@ -96,10 +139,28 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &State) -> Result<()> {
         }
     })?;
     let st = state.clone();
-    set(&a, "groupEnter", move |name: String| st.borrow_mut().groups.push(name))?;
+    set(&a, "groupEnter", move |ctx: Ctx<'js>, name: String| -> Result<()> {
+        if name.contains("::") {
+            return Err(throw(&ctx, format!("group name {name:?} may not contain '::'")));
+        }
+        let mut s = st.borrow_mut();
+        if s.group_stack.len() >= MAX_GROUP_DEPTH {
+            return Err(throw(&ctx, format!("groups nest at most {MAX_GROUP_DEPTH} deep")));
+        }
+        let before = s.group_path.len();
+        s.group_stack.push((before, Instant::now()));
+        s.group_path.push_str("::");
+        s.group_path.push_str(&name);
+        Ok(())
+    })?;
     let st = state.clone();
     set(&a, "groupLeave", move || {
-        st.borrow_mut().groups.pop();
+        let mut s = st.borrow_mut();
+        if let Some((before, since)) = s.group_stack.pop() {
+            let path = s.group_path.clone();
+            s.events.groups.push((path, since.elapsed().as_micros() as u64));
+            s.group_path.truncate(before);
+        }
     })?;
     let st = state.clone();
     set(&a, "sleep", move |ctx: Ctx<'js>, secs: f64| -> Result<()> {
@@ -127,12 +188,9 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &State) -> Result<()> {
               body: Value<'js>,
               params: Opt<Value<'js>>|
               -> Result<Array<'js>> {
-            let (call, kept) = build(&ctx, &st, &method, url, body, params.0)?;
-            let answer = wait(Output::Http(Box::new(call)));
-            match waited(&ctx, &st, answer)? {
-                Input::Http(resp) => response(&ctx, &st, *resp, kept),
-                _ => Err(throw(&ctx, "internal error: unexpected answer to an HTTP call")),
-            }
+            let (call, kept, follow) = build(&ctx, &st, &method, url, body, params.0)?;
+            let resp = send_following(&ctx, &st, call, &kept, follow)?;
+            response(&ctx, &st, resp, kept)
         },
     )?;
     let st = state.clone();
@@ -146,15 +204,29 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &State) -> Result<()> {
             let url = it.next().unwrap_or_else(|| Value::new_undefined(ctx.clone()));
             let body = it.next().unwrap_or_else(|| Value::new_null(ctx.clone()));
             let params = it.next();
-            let (call, kept) = build(&ctx, &st, &method, url, body, params)?;
+            let (mut call, kept, follow) = build(&ctx, &st, &method, url, body, params)?;
+            if follow.digest.is_some() {
+                return Err(throw(
+                    &ctx,
+                    "params.auth digest is not supported in http.batch (send it with http.request)",
+                ));
+            }
+            // A batch's redirects are followed by the client (cookies set
+            // on a redirect are not sent on the request it leads to).
+            call.req.options.max_redirects = follow.max_redirects;
             calls.push(call);
             keeps.push(kept);
         }
         let answer = wait(Output::Batch(calls));
         match waited(&ctx, &st, answer)? {
-            Input::Batch(resps) => {
-                resps.into_iter().zip(keeps).map(|(r, k)| response(&ctx, &st, r, k)).collect::<Result<Vec<_>>>()
-            }
+            Input::Batch(resps) => resps
+                .into_iter()
+                .zip(keeps)
+                .map(|(r, k)| {
+                    store_cookies(&st, &r.last.url, &r.headers);
+                    response(&ctx, &st, r, k)
+                })
+                .collect::<Result<Vec<_>>>(),
             _ => Err(throw(&ctx, "internal error: unexpected answer to a batch")),
         }
     })?;
@@ -171,6 +243,43 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &State) -> Result<()> {
                 Ok(rquickjs::String::from_str(ctx, &String::from_utf8_lossy(&k.resp.body))?.into_value())
             }
         }
+    })?;
+    let st = state.clone();
+    set(&a, "htmlSelect", move |ctx: Ctx<'js>, id: usize, steps: Vec<Vec<Value<'js>>>| -> Result<Array<'js>> {
+        let mut parsed = Vec::with_capacity(steps.len());
+        for s in steps {
+            let kind: String =
+                s.first().map(|v| v.get::<Coerced<String>>().map(|c| c.0)).transpose()?.unwrap_or_default();
+            let arg = s.get(1).cloned().unwrap_or_else(|| Value::new_undefined(ctx.clone()));
+            parsed.push(match kind.as_str() {
+                "find" => super::html::Step::Find(arg.get::<Coerced<String>>()?.0),
+                _ => super::html::Step::Eq(arg.get::<Coerced<f64>>()?.0 as i64),
+            });
+        }
+        let found = {
+            let s = st.borrow();
+            let Some(k) = s.responses.get(id) else {
+                return Err(throw(
+                    &ctx,
+                    "the response's body is gone: responses are readable only during their iteration",
+                ));
+            };
+            super::html::select(&String::from_utf8_lossy(&k.resp.body), &parsed).map_err(|e| throw(&ctx, e))?
+        };
+        let out = Array::new(ctx.clone())?;
+        for (i, e) in found.into_iter().enumerate() {
+            let el = Array::new(ctx.clone())?;
+            el.set(0, e.name)?;
+            el.set(1, e.text)?;
+            el.set(2, e.html)?;
+            let attrs = Object::new(ctx.clone())?;
+            for (k, v) in e.attrs {
+                attrs.set(k, v)?;
+            }
+            el.set(3, attrs)?;
+            out.set(i, el)?;
+        }
+        Ok(out)
     })?;
     let st = state.clone();
     set(&a, "responseHeaders", move |ctx: Ctx<'js>, id: usize| -> Result<Object<'js>> {
@@ -399,9 +508,19 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &State) -> Result<()> {
     set(&a, "vuId", move || st.borrow().id)?;
     let st = state.clone();
     set(&a, "iterationInVu", move || st.borrow().iteration)?;
-    let sh = shared.clone();
+    let (sh, st) = (shared.clone(), state.clone());
     set(&a, "iterationInTest", move || {
-        sh.iterations_started.load(std::sync::atomic::Ordering::Relaxed).saturating_sub(1)
+        st.borrow()
+            .iteration_in_scenario
+            .unwrap_or_else(|| sh.iterations_started.load(std::sync::atomic::Ordering::Relaxed).saturating_sub(1))
+    })?;
+    let st = state.clone();
+    set(&a, "scenarioName", move || {
+        st.borrow().scenario.as_ref().map_or_else(|| "default".to_string(), |s| s.name.clone())
+    })?;
+    let st = state.clone();
+    set(&a, "scenarioExecutor", move || {
+        st.borrow().scenario.as_ref().map_or("ramping-arrival-rate", |s| s.executor).to_string()
     })?;
     let sh = shared.clone();
     set(&a, "startTime", move || {
@@ -438,6 +557,64 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &State) -> Result<()> {
     Ok(())
 }
 
+/// The VU's event loop after a call returned `ret`: runs queued promise
+/// jobs, waits for and fires due timers until none is left, then turns a
+/// rejected promise (an `async` function that threw) into the call's
+/// exception. As in k6, the iteration ends only when its timers are done.
+pub fn event_loop<'js>(ctx: &Ctx<'js>, st: &State, ret: &Value<'js>) -> Result<()> {
+    let mut timers: Option<(Function<'js>, Function<'js>)> = None;
+    loop {
+        for _ in 0..100_000 {
+            if !ctx.execute_pending_job() {
+                break;
+            }
+        }
+        if !st.borrow().timers_used {
+            break;
+        }
+        if timers.is_none() {
+            let a: Object = ctx.globals().get("__alilo")?;
+            timers = Some((a.get("timersNext")?, a.get("timersFire")?));
+        }
+        let (next, fire) = timers.as_ref().expect("set above");
+        let ms: f64 = next.call(())?;
+        if ms < 0.0 {
+            break;
+        }
+        let (quitting, deadline) = {
+            let s = st.borrow();
+            (s.quitting, s.deadline)
+        };
+        if quitting {
+            return Err(throw(ctx, "the job is stopping"));
+        }
+        if ms > 0.0 {
+            let answer = wait(Output::Sleep(Duration::from_secs_f64(ms / 1000.0)));
+            waited(ctx, st, answer)?;
+        } else if deadline.is_some_and(|d| Instant::now() >= d) {
+            let limit = st.borrow().shared.config.iteration_timeout;
+            st.borrow_mut().timed_out = true;
+            return Err(throw(ctx, timeout_message(limit)));
+        }
+        fire.call::<_, ()>(())?;
+    }
+    if let Some(p) = ret.as_promise()
+        && let Some(Err(e)) = p.result::<Value>()
+    {
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Drops the timers a call left (it threw, or its time is up).
+pub fn clear_timers(ctx: &Ctx<'_>, st: &State) -> Result<()> {
+    if st.borrow().timers_used {
+        let a: Object = ctx.globals().get("__alilo")?;
+        a.get::<_, Function>("timersClear")?.call::<_, ()>(())?;
+    }
+    Ok(())
+}
+
 /// Turns the driver's answer to a wait into a value or an exception.
 fn waited(ctx: &Ctx<'_>, st: &State, answer: Input) -> Result<Input> {
     match answer {
@@ -466,22 +643,6 @@ fn response<'js>(ctx: &Ctx<'js>, st: &State, resp: HttpResponse, kept: KeptReq) 
     o.set(1, resp.last.status)?;
     o.set(2, code)?;
     let mut s = st.borrow_mut();
-    if resp.headers.contains_key(http::header::SET_COOKIE)
-        && let Some(h) = host_of(&resp.last.url)
-    {
-        for v in resp.headers.get_all(http::header::SET_COOKIE) {
-            let Ok(v) = v.to_str() else { continue };
-            let mut parts = v.split(';');
-            let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else { continue };
-            let expired = parts.any(|p| p.trim().eq_ignore_ascii_case("max-age=0"));
-            let jar = s.jar.entry(h.clone()).or_default();
-            if expired {
-                jar.remove(name.trim());
-            } else {
-                jar.insert(name.trim().to_string(), value.trim().to_string());
-            }
-        }
-    }
     o.set(0, s.responses.len())?;
     s.responses.push(Kept {
         resp,
@@ -511,6 +672,171 @@ pub fn error_code(resp: &HttpResponse) -> (u32, String) {
     if (400..600).contains(&s) { (1000 + s as u32, String::new()) } else { (0, String::new()) }
 }
 
+/// The `Set-Cookie`s of a response to `url`, into the VU's jar.
+fn store_cookies(st: &State, url: &str, headers: &HeaderMap) {
+    if !headers.contains_key(http::header::SET_COOKIE) {
+        return;
+    }
+    let Some(h) = host_of(url) else { return };
+    let mut s = st.borrow_mut();
+    for v in headers.get_all(http::header::SET_COOKIE) {
+        let Ok(v) = v.to_str() else { continue };
+        let mut parts = v.split(';');
+        let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else { continue };
+        let expired = parts.any(|p| p.trim().eq_ignore_ascii_case("max-age=0"));
+        let jar = s.jar.entry(h.clone()).or_default();
+        if expired {
+            jar.remove(name.trim());
+        } else {
+            jar.insert(name.trim().to_string(), value.trim().to_string());
+        }
+    }
+}
+
+/// Adds the jar's cookies for `url` to `headers`, except names already
+/// given (by `params.cookies` or a `Cookie` header).
+fn add_jar_cookies(st: &State, url: &str, headers: &mut HeaderMap) {
+    let s = st.borrow();
+    if s.jar.is_empty() {
+        return;
+    }
+    let Some(jar) = host_of(url).and_then(|h| s.jar.get(&h)).filter(|j| !j.is_empty()) else { return };
+    let given: Vec<String> = headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';').filter_map(|p| p.split_once('=')).map(|(k, _)| k.trim().to_string()))
+        .collect();
+    let mut pairs: Vec<String> =
+        headers.get_all(http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).map(str::to_string).collect();
+    let before = pairs.len();
+    pairs.extend(jar.iter().filter(|(k, _)| !given.contains(k)).map(|(k, v)| format!("{k}={v}")));
+    // One `Cookie` header (RFC 6265 5.4): the script's, then the jar's.
+    if pairs.len() > before
+        && let Ok(v) = HeaderValue::from_str(&pairs.join("; "))
+    {
+        headers.insert(http::header::COOKIE, v);
+    }
+}
+
+/// `params.auth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Auth {
+    None,
+    Basic,
+    Digest,
+}
+
+/// How a request's answers are followed up (by [`send_following`]).
+struct Follow {
+    /// The first hop expects a 401 challenge (so it is not a failure).
+    challenge: bool,
+    /// Redirects to follow (`params.redirects`, 10 by default).
+    max_redirects: u32,
+    /// `auth: "digest"`: the URL's credentials.
+    digest: Option<(String, String)>,
+    /// The `Cookie` header the script gave (before the jar's were added).
+    explicit_cookies: Vec<HeaderValue>,
+}
+
+/// Sends a request, following redirects here rather than in the client so
+/// that each hop's `Set-Cookie` lands in the VU's jar before the next hop
+/// is sent (with the jar's cookies for its host), and answering one Digest
+/// challenge. Every hop is recorded by the driver as it is sent.
+fn send_following(ctx: &Ctx<'_>, st: &State, call: HttpCall, kept: &KeptReq, follow: Follow) -> Result<HttpResponse> {
+    let started = Instant::now();
+    let timeout = call.req.options.timeout;
+    let mut method = kept.method.clone();
+    let mut body = kept.body.clone();
+    let mut headers = kept.headers.clone();
+    let mut url = call.req.url.clone();
+    let mut hops = Vec::new();
+    let mut digest_sent = false;
+    // The script's own cookies go to the host it named, not beyond.
+    let mut same_host = true;
+    let mut call = Box::new(call);
+    loop {
+        let options = call.req.options.clone();
+        let answer = wait(Output::Http(call));
+        let (mut resp, back) = match waited(ctx, st, answer)? {
+            Input::Http(resp, back) => (*resp, back),
+            _ => return Err(throw(ctx, "internal error: unexpected answer to an HTTP call")),
+        };
+        call = back;
+        store_cookies(st, &resp.last.url, &resp.headers);
+        let next = if resp.last.error.is_some() {
+            None
+        } else if resp.last.status == 401 && !digest_sent && follow.digest.is_some() {
+            let (user, pass) = follow.digest.as_ref().expect("checked");
+            let offered = resp.headers.get_all(http::header::WWW_AUTHENTICATE);
+            super::digest::pick(offered.iter().filter_map(|v| v.to_str().ok())).and_then(|c| {
+                let u = url::Url::parse(&url).ok()?;
+                let target = match u.query() {
+                    Some(q) => format!("{}?{q}", u.path()),
+                    None => u.path().to_string(),
+                };
+                let cnonce = super::digest::cnonce();
+                let value = super::digest::authorization(&c, user, pass, method.as_str(), &target, &cnonce);
+                headers.insert(http::header::AUTHORIZATION, HeaderValue::from_str(&value).ok()?);
+                digest_sent = true;
+                Some(url.clone())
+            })
+        } else if matches!(resp.last.status, 301..=303 | 307 | 308) && hops.len() < follow.max_redirects as usize {
+            let location = resp.headers.get(http::header::LOCATION).and_then(|l| l.to_str().ok()).map(str::to_string);
+            match location.map(|l| (url::Url::parse(&url).and_then(|u| u.join(&l)), l)) {
+                None => None,
+                Some((Ok(next), _)) if matches!(next.scheme(), "http" | "https") => {
+                    if matches!(resp.last.status, 301..=303) {
+                        if method != http::Method::HEAD {
+                            method = http::Method::GET;
+                        }
+                        body = Bytes::new();
+                        headers.remove(http::header::CONTENT_TYPE);
+                        headers.remove(http::header::CONTENT_LENGTH);
+                    }
+                    if host_of(next.as_str()) != host_of(&url) {
+                        // Credentials are for the host they were given for.
+                        headers.remove(http::header::AUTHORIZATION);
+                        same_host = false;
+                    }
+                    Some(next.to_string())
+                }
+                Some((r, l)) => {
+                    let why = match r {
+                        Ok(_) => "only http and https are followed".to_string(),
+                        Err(e) => e.to_string(),
+                    };
+                    resp.last.error = Some(crate::client::exchange::ExchangeError {
+                        kind: ErrorKind::InvalidRequest,
+                        message: format!("redirect to {l:?} from {url}: {why}"),
+                    });
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let Some(next) = next else {
+            resp.redirects = hops;
+            return Ok(resp);
+        };
+        hops.push(resp.last);
+        url = next;
+        let mut h = headers.clone();
+        h.remove(http::header::COOKIE);
+        if same_host {
+            for v in &follow.explicit_cookies {
+                h.append(http::header::COOKIE, v.clone());
+            }
+        }
+        add_jar_cookies(st, &url, &mut h);
+        let left = timeout.saturating_sub(started.elapsed()).max(Duration::from_millis(1));
+        let options = RequestOptions { timeout: left, max_redirects: 0, ..options };
+        call.req = HttpRequest { method: method.clone(), url: url.clone(), headers: h, body: body.clone(), options };
+        call.challenge = false;
+    }
+}
+
 /// What a response keeps of its request.
 struct KeptReq {
     response_type: ResponseType,
@@ -527,7 +853,7 @@ fn build<'js>(
     url: Value<'js>,
     body: Value<'js>,
     params: Option<Value<'js>>,
-) -> Result<(HttpCall, KeptReq)> {
+) -> Result<(HttpCall, KeptReq, Follow)> {
     let s = st.borrow();
     if s.in_init {
         return Err(throw(ctx, "making HTTP requests in the init context is not supported (move it into a function)"));
@@ -537,6 +863,7 @@ fn build<'js>(
     }
     let config = s.shared.config.clone();
     let expected = s.expected.clone();
+    let group = s.group_path.clone();
     let deadline = s.deadline;
     drop(s);
     let method = http::Method::from_bytes(method.as_bytes())
@@ -554,7 +881,7 @@ fn build<'js>(
         ..Default::default()
     };
     let mut response_type = ResponseType::Text;
-    let mut basic_auth = false;
+    let mut auth = Auth::None;
     if let Some(p) = params.as_ref().and_then(|p| p.as_object()) {
         if let Some(h) = p.get::<_, Option<Object>>("headers")? {
             for kv in h.props::<String, Coerced<String>>() {
@@ -596,8 +923,11 @@ fn build<'js>(
         }
         match p.get::<_, Option<String>>("auth")?.as_deref() {
             None => {}
-            Some("basic") => basic_auth = true,
-            Some(o) => return Err(throw(ctx, format!("params.auth: {o:?} is not supported by Alilo (only basic)"))),
+            Some("basic") => auth = Auth::Basic,
+            Some("digest") => auth = Auth::Digest,
+            Some(o) => {
+                return Err(throw(ctx, format!("params.auth: {o:?} is not supported by Alilo (basic or digest)")));
+            }
         }
         if let Some(c) = p.get::<_, Option<Object>>("cookies")? {
             let mut pairs = Vec::new();
@@ -617,22 +947,27 @@ fn build<'js>(
         }
     }
     // Credentials in the URL become a Basic header (k6's auth: "basic", and
-    // its default for user:pass@ URLs).
+    // its default for user:pass@ URLs), or answer a Digest challenge.
+    let mut digest = None;
     if url.contains('@')
         && let Ok(mut u) = url::Url::parse(&url)
         && !u.username().is_empty()
     {
         let user = percent_decode(u.username());
         let pass = percent_decode(u.password().unwrap_or(""));
-        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
-        if let Ok(v) = HeaderValue::from_str(&format!("Basic {token}")) {
-            headers.insert(http::header::AUTHORIZATION, v);
+        if auth == Auth::Digest {
+            digest = Some((user, pass));
+        } else {
+            let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+            if let Ok(v) = HeaderValue::from_str(&format!("Basic {token}")) {
+                headers.insert(http::header::AUTHORIZATION, v);
+            }
         }
         let _ = u.set_username("");
         let _ = u.set_password(None);
         url = u.to_string();
-    } else if basic_auth {
-        return Err(throw(ctx, "params.auth basic: give the credentials in the URL (https://user:pass@host/)"));
+    } else if auth != Auth::None {
+        return Err(throw(ctx, "params.auth: give the credentials in the URL (https://user:pass@host/)"));
     }
     // The body: a string, bytes, or an object sent as a form.
     let body_bytes = if body.is_null() || body.is_undefined() {
@@ -655,32 +990,19 @@ fn build<'js>(
         Bytes::from(body.get::<Coerced<String>>()?.0)
     };
     // Cookies of the VU's jar for this host, unless params gave the same name.
-    if !st.borrow().jar.is_empty()
-        && let Some(h) = host_of(&url)
-        && let Some(jar) = st.borrow().jar.get(&h).filter(|j| !j.is_empty())
-    {
-        let given: Vec<String> = headers
-            .get_all(http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';').filter_map(|p| p.split_once('=')).map(|(k, _)| k.trim().to_string()))
-            .collect();
-        let pairs: Vec<String> =
-            jar.iter().filter(|(k, _)| !given.contains(k)).map(|(k, v)| format!("{k}={v}")).collect();
-        if !pairs.is_empty()
-            && let Ok(v) = HeaderValue::from_str(&pairs.join("; "))
-        {
-            headers.append(http::header::COOKIE, v);
-        }
-    }
+    let explicit_cookies: Vec<HeaderValue> = headers.get_all(http::header::COOKIE).iter().cloned().collect();
+    add_jar_cookies(st, &url, &mut headers);
     if let Some(d) = deadline {
         let left = d.saturating_duration_since(Instant::now());
         options.timeout = options.timeout.min(left.max(Duration::from_millis(1)));
     }
     let name = name.unwrap_or_else(|| url.split(['?', '#']).next().unwrap_or(&url).to_string());
     let kept = KeptReq { response_type, headers: headers.clone(), body: body_bytes.clone(), method: method.clone() };
+    // Redirects are followed by `send_following`, hop by hop.
+    let follow = Follow { max_redirects: options.max_redirects, challenge: digest.is_some(), digest, explicit_cookies };
+    let options = RequestOptions { max_redirects: 0, ..options };
     let req = HttpRequest { method, url, headers, body: body_bytes, options };
-    Ok((HttpCall { req, name, expected }, kept))
+    Ok((HttpCall { req, name, expected, group, challenge: follow.challenge }, kept, follow))
 }
 
 /// The host (and port) of a URL: the key of the cookie jar.

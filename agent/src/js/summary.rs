@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use alilo_agent_api::script::{CustomMetric, PassFail};
+use alilo_agent_api::script::{CustomMetric, ExceptionSample, MAX_EXCEPTION_SAMPLES, PassFail};
 use alilo_agent_api::{Bucket, hist};
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
@@ -28,6 +28,24 @@ pub struct ScriptTotals {
     metrics: BTreeMap<String, Folded>,
     /// Exceptions by message.
     pub exceptions: BTreeMap<String, u64>,
+    /// The first exceptions with their stack.
+    pub exception_samples: Vec<ExceptionSample>,
+    /// Groups by path.
+    pub groups: BTreeMap<String, GroupTotals>,
+}
+
+/// A group over the run.
+#[derive(Default)]
+pub struct GroupTotals {
+    /// Times it ran.
+    pub runs: u64,
+    duration: Option<Histogram<u64>>,
+    /// Requests sent inside it.
+    pub requests: u64,
+    /// Of which failed.
+    pub failed: u64,
+    /// Checks made inside it.
+    pub checks: BTreeMap<String, PassFail>,
 }
 
 /// A custom metric over the run.
@@ -100,6 +118,25 @@ impl ScriptTotals {
             for (k, v) in &s.exceptions {
                 *t.exceptions.entry(k.clone()).or_default() += v;
             }
+            for e in &s.exception_samples {
+                if t.exception_samples.len() < MAX_EXCEPTION_SAMPLES {
+                    t.exception_samples.push(e.clone());
+                }
+            }
+            for (path, g) in &s.groups {
+                let acc = t.groups.entry(path.clone()).or_default();
+                acc.runs += g.runs;
+                acc.requests += g.requests;
+                acc.failed += g.failed_requests;
+                if let Ok(h) = hist::decode(&g.duration) {
+                    let _ = acc.duration.get_or_insert_with(hist::new).add(&h);
+                }
+                for (k, c) in &g.checks {
+                    let a = acc.checks.entry(k.clone()).or_default();
+                    a.passes += c.passes;
+                    a.fails += c.fails;
+                }
+            }
         }
         any.then_some(t)
     }
@@ -164,8 +201,26 @@ impl ScriptTotals {
             };
             out.push_str(&format!("{name}  {v}\n"));
         }
+        if !self.groups.is_empty() {
+            out.push_str("groups\n");
+            for (path, g) in &self.groups {
+                out.push_str(&format!("  █ {path}  {} runs, {} requests ({} failed)", g.runs, g.requests, g.failed));
+                if let Some(h) = &g.duration {
+                    out.push_str(&format!("  group_duration {}", trend_ms(h)));
+                }
+                out.push('\n');
+                for (name, c) in &g.checks {
+                    let mark = if c.fails == 0 { '✓' } else { '✗' };
+                    out.push_str(&format!("      {mark} {name}  ({} ✓ / {} ✗)\n", c.passes, c.fails));
+                }
+            }
+        }
         for (msg, n) in &self.exceptions {
             out.push_str(&format!("exception  {n} × {msg}\n"));
+        }
+        for e in &self.exception_samples {
+            let at = if e.location.is_empty() { String::new() } else { format!(" at {}", e.location) };
+            out.push_str(&format!("  first: {}{at} (VU {}, iteration {})\n", e.message, e.vu, e.iteration));
         }
         out
     }
@@ -213,6 +268,15 @@ impl ScriptTotals {
             "checks": self.checks.iter().map(|(k, c)| (k.clone(), json!({"passes": c.passes, "fails": c.fails}))).collect::<serde_json::Map<_, _>>(),
             "requests": requests,
             "exceptions": self.exceptions,
+            "exception_samples": self.exception_samples,
+            "groups": self.groups.iter().map(|(k, g)| {
+                let mut v = g.duration.as_ref().map(trend_json).unwrap_or_else(|| json!({}));
+                v["runs"] = json!(g.runs);
+                v["requests"] = json!(g.requests);
+                v["failed_requests"] = json!(g.failed);
+                v["checks"] = json!(g.checks.iter().map(|(n, c)| (n.clone(), json!({"passes": c.passes, "fails": c.fails}))).collect::<serde_json::Map<_, _>>());
+                (k.clone(), v)
+            }).collect::<serde_json::Map<_, _>>(),
         })
     }
 }

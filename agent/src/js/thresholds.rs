@@ -17,6 +17,10 @@ pub struct Verdict {
     pub source: String,
     /// The value and whether it held; `None`: no data for it.
     pub judged: Option<Judged>,
+    /// Stop the test when it fails (`abortOnFail`).
+    pub abort_on_fail: bool,
+    /// Not acted on before the test has run this long (`delayAbortEval`).
+    pub grace: std::time::Duration,
 }
 
 impl Verdict {
@@ -36,8 +40,24 @@ pub fn judge(options: &serde_json::Value, st: &JobStatus, t: &ScriptTotals) -> R
             key: x.key.to_string(),
             source: x.source.clone(),
             judged: x.expr.judge(&|a: Aggregation| observe(&x.key, a, st, t)),
+            abort_on_fail: x.abort_on_fail,
+            grace: x.grace,
         })
         .collect())
+}
+
+/// Whether `options` hold a threshold with `abortOnFail`.
+pub fn any_abort(options: &serde_json::Value) -> bool {
+    options
+        .get("thresholds")
+        .and_then(|th| threshold::parse_options(th).ok())
+        .is_some_and(|list| list.iter().any(|x| x.abort_on_fail))
+}
+
+/// The first `abortOnFail` threshold failing after `elapsed` of test (its
+/// `delayAbortEval` past), which stops a standalone run.
+pub fn aborting(verdicts: &[Verdict], elapsed: std::time::Duration) -> Option<&Verdict> {
+    verdicts.iter().find(|v| v.abort_on_fail && v.failed() && elapsed >= v.grace)
 }
 
 fn trend(h: &Histogram<u64>, a: Aggregation) -> Option<f64> {

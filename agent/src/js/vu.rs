@@ -6,7 +6,7 @@
 //! waiting. VU globals live as long as the VU, as in k6.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +18,7 @@ use rquickjs::{CatchResultExt, CaughtError, Context, Ctx, Function, Module, Obje
 use super::ScriptShared;
 use super::loader::ScriptLoader;
 use super::natives;
+use super::plan::ScenarioInfo;
 use crate::client::exchange::{HttpRequest, HttpResponse};
 
 /// Stack of a VU's coroutine (machine words: 1 MiB on 64-bit; only the
@@ -32,8 +33,9 @@ pub enum Input {
     Init,
     /// Run one call.
     Start(Start),
-    /// The answer to [`Output::Http`].
-    Http(Box<HttpResponse>),
+    /// The answer to [`Output::Http`], with the call handed back (its
+    /// request taken) so that a follow-up hop reuses its name and tags.
+    Http(Box<HttpResponse>, Box<HttpCall>),
     /// The answers to [`Output::Batch`], in order.
     Batch(Vec<HttpResponse>),
     /// A sleep ended.
@@ -64,6 +66,11 @@ pub struct Start {
     pub iteration: u64,
     /// When to interrupt it.
     pub deadline: Instant,
+    /// The scenario it belongs to (its `exec` function and `env`), when the
+    /// job runs the script's scenarios.
+    pub scenario: Option<Arc<ScenarioInfo>>,
+    /// `exec.scenario.iterationInTest`, when counted by the scenario.
+    pub iteration_in_scenario: Option<u64>,
 }
 
 /// What a VU yields.
@@ -93,6 +100,8 @@ pub struct Exports {
     pub setup: bool,
     /// `teardown`.
     pub teardown: bool,
+    /// Every exported function's name (a scenario's `exec` must be one).
+    pub functions: Vec<String>,
 }
 
 /// An HTTP request of a script, with how to count it.
@@ -103,6 +112,10 @@ pub struct HttpCall {
     pub name: String,
     /// Statuses that count as success: inclusive ranges.
     pub expected: Arc<Vec<(u16, u16)>>,
+    /// The group path it was sent in (`::a::b`; empty outside groups).
+    pub group: String,
+    /// A 401 is expected (a Digest challenge), not a failure.
+    pub challenge: bool,
 }
 
 /// An uncaught exception.
@@ -130,8 +143,10 @@ pub struct CallEnd {
 /// What one call recorded besides its requests, flushed at its end.
 #[derive(Debug, Default)]
 pub struct Events {
-    /// Checks by name: (passes, fails).
-    pub checks: BTreeMap<String, (u64, u64)>,
+    /// Checks by (group path, name): (passes, fails).
+    pub checks: BTreeMap<(String, String), (u64, u64)>,
+    /// Groups that ended: (path, duration in µs).
+    pub groups: Vec<(String, u64)>,
     /// Custom metric samples: (kind, name, value).
     pub metrics: Vec<(MetricKind, String, f64)>,
 }
@@ -188,8 +203,10 @@ pub struct VuState {
     pub responses: Vec<Kept>,
     /// What this call recorded.
     pub events: Events,
-    /// Group path.
-    pub groups: Vec<String>,
+    /// The current group path (`::a::b`, k6's `group` tag; empty at the top).
+    pub group_path: String,
+    /// Groups entered and not left: (length of the path before it, when).
+    pub group_stack: Vec<(usize, Instant)>,
     /// Expected statuses (`setResponseCallback`).
     pub expected: Arc<Vec<(u16, u16)>>,
     /// When the call must end.
@@ -204,6 +221,12 @@ pub struct VuState {
     pub timed_out: bool,
     /// The VU's cookie jar: host → name → value.
     pub jar: BTreeMap<String, BTreeMap<String, String>>,
+    /// The scenario of the running call, if the job runs scenarios.
+    pub scenario: Option<Arc<ScenarioInfo>>,
+    /// `exec.scenario.iterationInTest` of the running call, if counted.
+    pub iteration_in_scenario: Option<u64>,
+    /// The script has set a timer once (then each call runs the timer loop).
+    pub timers_used: bool,
 }
 
 /// Shared handle on a VU's state.
@@ -312,7 +335,8 @@ fn body(shared: Arc<ScriptShared>, id: u64, quit: Arc<AtomicBool>) -> Output {
         in_init: true,
         responses: Vec::new(),
         events: Events::default(),
-        groups: Vec::new(),
+        group_path: String::new(),
+        group_stack: Vec::new(),
         expected: Arc::new(vec![(200, 399)]),
         deadline: None,
         console_lines: 0,
@@ -320,6 +344,9 @@ fn body(shared: Arc<ScriptShared>, id: u64, quit: Arc<AtomicBool>) -> Output {
         quitting: false,
         timed_out: false,
         jar: BTreeMap::new(),
+        scenario: None,
+        iteration_in_scenario: None,
+        timers_used: false,
     }));
     // Init: natives, then the entry module; keep its exported functions.
     deadline.set(Some(Instant::now() + shared.config.iteration_timeout));
@@ -340,7 +367,19 @@ fn body(shared: Arc<ScriptShared>, id: u64, quit: Arc<AtomicBool>) -> Output {
         let get = |name: &str| -> Option<Persistent<Function<'static>>> {
             ns.get::<_, Option<Function>>(name).ok().flatten().map(|f| Persistent::save(&ctx, f))
         };
-        let funcs = Funcs { default: get("default"), setup: get("setup"), teardown: get("teardown") };
+        let mut functions = Vec::new();
+        for key in ns.keys::<String>().flatten() {
+            if ns.get::<_, Value>(key.as_str()).is_ok_and(|v| v.is_function()) {
+                functions.push(key);
+            }
+        }
+        let funcs = Funcs {
+            default: get("default"),
+            setup: get("setup"),
+            teardown: get("teardown"),
+            ns: Persistent::save(&ctx, ns.clone()),
+            named: HashMap::new(),
+        };
         let options = match ns.get::<_, Option<Value>>("options") {
             Ok(Some(v)) if !v.is_undefined() => ctx.json_stringify(v).ok().flatten().and_then(|s| s.to_string().ok()),
             _ => None,
@@ -350,12 +389,13 @@ fn body(shared: Arc<ScriptShared>, id: u64, quit: Arc<AtomicBool>) -> Output {
             default: funcs.default.is_some(),
             setup: funcs.setup.is_some(),
             teardown: funcs.teardown.is_some(),
+            functions,
         };
         Ok((exports, funcs))
     });
     deadline.set(None);
     state.borrow_mut().in_init = false;
-    let (exports, funcs) = match init {
+    let (exports, mut funcs) = match init {
         Ok(x) => x,
         Err(e) => {
             drop(ctx);
@@ -363,6 +403,8 @@ fn body(shared: Arc<ScriptShared>, id: u64, quit: Arc<AtomicBool>) -> Output {
         }
     };
     let mut data: Option<Persistent<Value<'static>>> = None;
+    // The scenario whose `env` is in `__ENV` now (none: the job's own).
+    let mut env_of: Option<Arc<ScenarioInfo>> = None;
     let mut input = wait(Output::Ready(Ok(exports.clone())));
     loop {
         let start = match input {
@@ -379,16 +421,30 @@ fn body(shared: Arc<ScriptShared>, id: u64, quit: Arc<AtomicBool>) -> Output {
             s.deadline = Some(start.deadline);
             s.timed_out = false;
             s.quitting = false;
-            s.groups.clear();
+            s.scenario = start.scenario.clone();
+            s.iteration_in_scenario = start.iteration_in_scenario;
+            s.group_path.clear();
+            s.group_stack.clear();
         }
         deadline.set(Some(start.deadline));
+        let env_wanted = start.scenario.clone().filter(|s| !s.env.is_empty());
+        if env_wanted.as_ref().map(Arc::as_ptr) != env_of.as_ref().map(Arc::as_ptr) {
+            ctx.with(|ctx| set_env(&ctx, &shared.env, env_wanted.as_deref()));
+            env_of = env_wanted;
+        }
         let mut end = CallEnd::default();
         ctx.with(|ctx| {
             let _ = ctx.globals().set("__ITER", start.iteration);
             let r: rquickjs::Result<Option<String>> = (|| match start.call {
                 Call::Default => {
-                    let Some(f) = &funcs.default else { return Ok(None) };
-                    let f = f.clone().restore(&ctx)?;
+                    let exec = start.scenario.as_ref().and_then(|s| s.exec.as_deref()).filter(|e| *e != "default");
+                    let f = match exec {
+                        None => match &funcs.default {
+                            Some(f) => f.clone().restore(&ctx)?,
+                            None => return Ok(None),
+                        },
+                        Some(name) => funcs.named(&ctx, name)?,
+                    };
                     if data.is_none() {
                         let json = shared.setup_data.lock().expect("setup lock").clone();
                         let v = match json {
@@ -398,12 +454,17 @@ fn body(shared: Arc<ScriptShared>, id: u64, quit: Arc<AtomicBool>) -> Output {
                         data = Some(Persistent::save(&ctx, v));
                     }
                     let d = data.clone().map(|d| d.restore(&ctx)).transpose()?;
-                    f.call::<_, Value>((d,))?;
+                    let ret = f.call::<_, Value>((d,))?;
+                    natives::event_loop(&ctx, &state, &ret)?;
                     Ok(None)
                 }
                 Call::Setup => {
                     let Some(f) = &funcs.setup else { return Ok(None) };
-                    let v: Value = f.clone().restore(&ctx)?.call(())?;
+                    let mut v: Value = f.clone().restore(&ctx)?.call(())?;
+                    natives::event_loop(&ctx, &state, &v)?;
+                    if let Some(p) = v.as_promise() {
+                        v = p.result::<Value>().transpose()?.unwrap_or_else(|| Value::new_undefined(ctx.clone()));
+                    }
                     Ok(ctx.json_stringify(v)?.map(|s| s.to_string()).transpose()?)
                 }
                 Call::Teardown => {
@@ -413,11 +474,15 @@ fn body(shared: Arc<ScriptShared>, id: u64, quit: Arc<AtomicBool>) -> Output {
                         Some(j) => ctx.json_parse(j)?,
                         None => Value::new_undefined(ctx.clone()),
                     };
-                    f.clone().restore(&ctx)?.call::<_, Value>((v,))?;
+                    let ret = f.clone().restore(&ctx)?.call::<_, Value>((v,))?;
+                    natives::event_loop(&ctx, &state, &ret)?;
                     Ok(None)
                 }
             })();
-            match r.catch(&ctx) {
+            let r = r.catch(&ctx);
+            // Timers of a call that threw die with it.
+            let _ = natives::clear_timers(&ctx, &state);
+            match r {
                 Ok(result) => end.result = result,
                 Err(e) => {
                     let mut err = describe(&e);
@@ -431,12 +496,6 @@ fn body(shared: Arc<ScriptShared>, id: u64, quit: Arc<AtomicBool>) -> Output {
                 }
             }
         });
-        // An async default function: run what its awaits queued (bounded).
-        for _ in 0..100_000 {
-            if !rt.is_job_pending() || rt.execute_pending_job().is_err() {
-                break;
-            }
-        }
         deadline.set(None);
         // Out of memory: QuickJS may not even manage to build the error, so
         // the runtime's usage decides too (read outside `with`: it locks).
@@ -469,6 +528,38 @@ struct Funcs {
     default: Option<Persistent<Function<'static>>>,
     setup: Option<Persistent<Function<'static>>>,
     teardown: Option<Persistent<Function<'static>>>,
+    /// The module's namespace, for scenarios' `exec` functions.
+    ns: Persistent<Object<'static>>,
+    /// `exec` functions looked up so far.
+    named: HashMap<String, Persistent<Function<'static>>>,
+}
+
+impl Funcs {
+    /// The exported function `name` (a scenario's `exec`).
+    fn named<'js>(&mut self, ctx: &Ctx<'js>, name: &str) -> rquickjs::Result<Function<'js>> {
+        if let Some(f) = self.named.get(name) {
+            return f.clone().restore(ctx);
+        }
+        let ns = self.ns.clone().restore(ctx)?;
+        let f: Option<Function> = ns.get(name).ok().flatten();
+        let Some(f) = f else {
+            return Err(rquickjs::Exception::throw_reference(
+                ctx,
+                &format!("exec: {name} is not an exported function"),
+            ));
+        };
+        self.named.insert(name.to_string(), Persistent::save(ctx, f.clone()));
+        Ok(f)
+    }
+}
+
+/// Sets `__ENV`: the job's entries, then the scenario's.
+fn set_env(ctx: &Ctx<'_>, job: &BTreeMap<String, String>, scenario: Option<&ScenarioInfo>) {
+    let Ok(env) = Object::new(ctx.clone()) else { return };
+    for (k, v) in job.iter().chain(scenario.into_iter().flat_map(|s| s.env.iter())) {
+        let _ = env.set(k.as_str(), v.as_str());
+    }
+    let _ = ctx.globals().set("__ENV", env);
 }
 
 /// An exception as message and stack.
@@ -500,15 +591,21 @@ fn value_text(v: &Value<'_>) -> String {
         .unwrap_or_else(|| format!("{v:?}"))
 }
 
-/// `file:line:column` of the first frame of a stack (`    at f (main.js:3:5)`).
+/// `file:line:column` of the innermost frame of a stack that is the
+/// script's own (`    at f (main.js:3:5)`), skipping the built-in k6
+/// modules and natives (so `fail()` points at its caller).
 pub fn location(stack: &str) -> Option<String> {
-    let line = stack.lines().find(|l| l.trim_start().starts_with("at "))?;
-    let l = line.trim();
-    let inner = match (l.rfind('('), l.rfind(')')) {
-        (Some(a), Some(b)) if a < b => &l[a + 1..b],
-        _ => l.trim_start_matches("at ").trim(),
-    };
-    Some(inner.to_string())
+    let frames: Vec<&str> = stack
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("at "))
+        .map(|l| match (l.rfind('('), l.rfind(')')) {
+            (Some(a), Some(b)) if a < b => &l[a + 1..b],
+            _ => l.trim_start_matches("at ").trim(),
+        })
+        .collect();
+    let own = |f: &&&str| !(**f == "native" || **f == "k6" || f.starts_with("k6:") || f.starts_with("k6/"));
+    frames.iter().find(own).or(frames.first()).map(|f| f.to_string())
 }
 
 /// A throwaway context whose imports resolve among `files`, for checks.

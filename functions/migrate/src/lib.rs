@@ -19,7 +19,7 @@ pub struct CustomResourceEvent {
 
 /// Apply the migrations; the names of those applied now.
 pub async fn migrate() -> anyhow::Result<Vec<&'static str>> {
-    let config = alilo_shared::config::Config::from_env().map_err(anyhow::Error::msg)?;
+    let config = alilo_shared::config::Config::from_env_and_secrets().await.map_err(anyhow::Error::msg)?;
     let db = alilo_shared::db::Db::connect(&config.dsn)?;
     alilo_shared::db::migrate(&db).await
 }

@@ -44,31 +44,31 @@ v1_route!(
     get, "/v1/run", "RunService", RunIdRequest => RunResponse, svc::get);
 v1_route!(
     /// Stop one script run of a run; answers the ScriptRun.
-    stop_script, "/v1/run/stop/script-run", "RunService", StopScriptRequest => StopScriptResponse, svc::stop_script);
+    stop_script, "/v1/run/stop/script-run", "RunService", StopScriptRequest => StopScriptResponse, svc::stop_script, caller);
 v1_route!(
     /// Start every enabled script of a scenario, simple and extended (JS), at a load percentage (409 if it already runs).
-    start, "/v1/run/start", "RunService", RunScenarioRequest => RunResponse, svc::start);
+    start, "/v1/run/start", "RunService", RunScenarioRequest => RunResponse, svc::start, caller);
 v1_route!(
     /// Stop a run: every job is stopped now, and retried until it ends.
-    stop, "/v1/run/stop", "RunService", RunIdRequest => RunResponse, svc::stop);
+    stop, "/v1/run/stop", "RunService", RunIdRequest => RunResponse, svc::stop, caller);
 v1_route!(
     /// Runs with a status, paginated.
     by_status, "/v1/run/by-status", "RunService", RunsByStatusRequest => RunsResponse, svc::by_status);
 v1_route!(
     /// Set a running run's load to a percentage of its targets (0 stops it).
-    adjust, "/v1/run/adjustment", "RunService", AdjustmentRequest => StdResponse, svc::adjust);
+    adjust, "/v1/run/adjustment", "RunService", AdjustmentRequest => StdResponse, svc::adjust, caller);
 v1_route!(
     /// Raise one extended script's rate by an RPS amount.
-    increase_script, "/v1/run/increase/script", "RunService", IncreaseScriptRequest => StdResponse, svc::increase_script);
+    increase_script, "/v1/run/increase/script", "RunService", IncreaseScriptRequest => StdResponse, svc::increase_script, caller);
 v1_route!(
     /// Raise one simple script's rate by an RPS amount.
-    increase_simple_script, "/v1/run/increase/simple-script", "RunService", IncreaseSimpleScriptRequest => StdResponse, svc::increase_simple_script);
+    increase_simple_script, "/v1/run/increase/simple-script", "RunService", IncreaseSimpleScriptRequest => StdResponse, svc::increase_simple_script, caller);
 v1_route!(
     /// Smoke-test one extended (JS) script: 2 rps for a minute, as a simple one.
-    start_script, "/v1/run/start/script", "RunService", ScriptIdRequest => RunResponse, svc::start_script);
+    start_script, "/v1/run/start/script", "RunService", ScriptIdRequest => RunResponse, svc::start_script, caller);
 v1_route!(
     /// Smoke-test one simple script: 2 rps for a minute.
-    start_simple_script, "/v1/run/start/simple-script", "RunService", SimpleScriptIdRequest => RunResponse, svc::start_simple_script);
+    start_simple_script, "/v1/run/start/simple-script", "RunService", SimpleScriptIdRequest => RunResponse, svc::start_simple_script, caller);
 v1_route!(
     /// Start and end (or last change) of a run.
     time_range, "/v1/run/timeRange", "RunService", RunIdRequest => TimeRangeResponse, svc::time_range);
@@ -92,7 +92,7 @@ v1_route!(
     run_summary, "/v1/run/summary", "RunService", RunIdRequest => RunSummaryResponse, svc::run_summary);
 v1_route!(
     /// Execute a command on a run (stop, stop scripts, adjust, increase, smoke run).
-    command_new, "/v1/command/new", "CommandService", CommandNewRequest => CommandNewResponse, svc::command_new);
+    command_new, "/v1/command/new", "CommandService", CommandNewRequest => CommandNewResponse, svc::command_new, caller);
 v1_route!(
     /// Deletes the stored failed-request logs older than `more_than_days` or larger than `more_than_mb`.
     remove_logs, "/v1/remove-logs", "AgentService", RemoveLogsRequest => StdResponse, alilo_shared::service::run_logs::remove);

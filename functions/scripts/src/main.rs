@@ -3,5 +3,5 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let state = alilo_shared::router::state_from_env().await?;
-    lambda_http::run(alilo_shared::router::app(alilo_fn_scripts::routes(), state)).await
+    lambda_http::run(alilo_shared::router::gateway_app(alilo_fn_scripts::routes(), state)).await
 }

@@ -225,6 +225,56 @@ async fn a_mixed_scenario_adjusted_to_50_percent_halves_both_kinds_at_the_target
     assert_eq!(target.count("/js"), after, "the script sent after its run stopped");
 }
 
+/// A closed-model script (k6's `vus` + `duration`): 4 VUs, each an
+/// iteration every ~200 ms, about 20 requests per second.
+const VU_FLOW: &str = r#"import http from 'k6/http';
+import { sleep } from 'k6';
+
+export const options = { vus: 4, duration: __ENV.DURATION };
+
+export default function () {
+    http.get(`${__ENV.API_URL}/vu`);
+    sleep(0.2);
+}
+"#;
+
+/// Issue 9's live control of a closed-model script through the backend: its
+/// own VUs run, and an adjustment scales their number (not a rate).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_model_scripts_vus_follow_the_runs_adjustment() {
+    let app = spawn_app().await;
+    let target = Target::start().await;
+    let agent = Agent::start().await;
+    app.register_agent(&agent, "lt").await;
+    let project = app.create_project("Shop").await;
+    let scenario = app.create_scenario(project, "Users").await;
+    app.upload("flows/vus.js", VU_FLOW).await;
+    let script = TestApp::extended(scenario, "flows/vus.js", &format!("http://{}", target.addr), 10);
+    app.ok("/v1/script/create", json!({"script": script})).await;
+
+    let run = app.ok("/v1/run/start", json!({"scenario_id": scenario, "user_name": "alice"})).await["run"].clone();
+    let run_id = run["run_id"].as_i64().unwrap();
+    // 4 VUs × 5 iterations/s, whatever the script's 10 rps says.
+    target.until_rates(&["/vu"], &[20.0], 15).await;
+    app.ok("/v1/run/adjustment", json!({"run_id": run_id, "adjustment_on_percent": 50})).await;
+    target.until_rates(&["/vu"], &[10.0], 15).await;
+    app.ok("/v1/run/adjustment", json!({"run_id": run_id, "adjustment_on_percent": 150})).await;
+    target.until_rates(&["/vu"], &[30.0], 15).await;
+    let run = app.ok("/v1/run", json!({"run_id": run_id})).await["run"].clone();
+    let vus: i64 = run["script_runs"][0]["metrics"]["vus"].as_str().unwrap().parse().unwrap();
+    assert!(vus >= 6, "6 VUs at 150 %: {run}");
+
+    app.ok("/v1/run/stop", json!({"run_id": run_id})).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while app.ok("/v1/run", json!({"run_id": run_id})).await["run"]["status"] != "STATUS_STOPPED_UNSPECIFIED" {
+        assert!(tokio::time::Instant::now() < deadline, "the run did not stop");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let after = target.count("/vu");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(target.count("/vu"), after, "the script sent after its run stopped");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_extended_script_is_smoke_tested_by_route_and_by_command() {
     let app = spawn_app().await;
@@ -239,7 +289,10 @@ async fn an_extended_script_is_smoke_tested_by_route_and_by_command() {
     let script_id = app.ok("/v1/script/create", json!({"script": script})).await["script_id"].as_i64().unwrap();
 
     let run = app.ok("/v1/run/start/script", json!({"script_id": script_id})).await["run"].clone();
-    assert_eq!((run["title"].as_str(), run["user_name"].as_str()), (Some("Smoke_test_flow_js"), Some("System User")));
+    assert_eq!(
+        (run["title"].as_str(), run["user_name"].as_str()),
+        (Some("Smoke_test_flow_js"), Some("token:test-admin"))
+    );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while target.count("/js") < 3 {
         assert!(tokio::time::Instant::now() < deadline, "the smoke test sent nothing");

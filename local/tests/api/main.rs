@@ -7,6 +7,7 @@ mod bench_runs;
 mod browser;
 mod chaos_proxy;
 mod contract;
+mod deployment;
 mod extended;
 mod files;
 mod gateway;

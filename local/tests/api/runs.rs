@@ -217,7 +217,7 @@ async fn a_scenario_runs_on_two_agents_follows_changes_and_stops_cleanly() {
 
     let run = app.start_run(scenario, 100).await;
     let run_id = run["run_id"].as_i64().unwrap();
-    assert_eq!(run["user_name"], "alice");
+    assert_eq!(run["user_name"], "token:test-admin", "the caller, never the body's user_name");
     assert_eq!(run["script_runs"].as_array().unwrap().len(), 3);
     assert_eq!(run["script_runs"][0]["pid"], "-1");
     assert!(run["script_runs"][0]["script"].is_null() && run["script_runs"][0]["simple_script"].is_object());
@@ -237,6 +237,13 @@ async fn a_scenario_runs_on_two_agents_follows_changes_and_stops_cleanly() {
 
     app.ok("/v1/run/adjustment", json!({"run_id": run_id, "adjustment_on_percent": 50, "user_name": "bob"})).await;
     target.wait_rates(&paths, &[20.0, 10.0, 10.0], "50 %").await;
+    let who: String = crate::helpers::connect_dsn(&app.dsn)
+        .await
+        .query_one("SELECT who FROM run_changes WHERE run_id = $1 AND percentage = 50", &[&run_id])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(who, "token:test-admin", "the change is the caller's, not the body's \"bob\"");
 
     app.ok("/v1/run/adjustment", json!({"run_id": run_id, "adjustment_on_percent": 150})).await;
     target.wait_rates(&paths, &[60.0, 30.0, 30.0], "150 %").await;
@@ -432,7 +439,7 @@ async fn a_smoke_run_and_the_command_service_drive_a_simple_script() {
     let id = app.load_script(scenario, "a", &target, "/a", 50, "lt").await;
     let run = app.ok("/v1/run/start/simple-script", json!({"simple_script_id": id})).await["run"].clone();
     assert_eq!(run["title"], "Smoke_test_a");
-    assert_eq!(run["user_name"], "System User");
+    assert_eq!(run["user_name"], "token:test-admin");
     let run_id = run["run_id"].as_i64().unwrap();
     app.fails("/v1/run/adjustment", json!({"run_id": run_id, "adjustment_on_percent": 50}), 422, "smoke").await;
     app.fails("/v1/run/start", json!({"scenario_id": scenario}), 409, "active run").await;
@@ -461,7 +468,7 @@ async fn alilo_local_starts_a_registered_local_agent_that_runs_untagged_scripts(
     target.wait_rates(&["/a"], &[20.0], "local agent").await;
     let by_project = app.ok("/v1/runs", json!({"project_id": project.to_string()})).await;
     assert_eq!(by_project["runs"][0]["run_id"].as_i64(), Some(run_id));
-    assert_eq!(by_project["runs"][0]["user_name"], "alice");
+    assert_eq!(by_project["runs"][0]["user_name"], "token:test-admin");
     app.ok("/v1/run/stop", json!({"run_id": run_id})).await;
     app.wait_status(run_id, "STATUS_STOPPED_UNSPECIFIED", 10).await;
 }

@@ -5,10 +5,11 @@
 
 use super::cache;
 use super::csrf::{self, Refusal};
-use super::principal::{Principal, unauthorized};
+use super::principal::{Principal, forbidden, unauthorized};
 use super::rules::{self, Need};
 use super::scope::{self, Touched};
 use super::secrets;
+use super::sso::{GatewayClaims, SsoRefusal};
 use crate::db;
 use crate::http::{ApiError, DEFAULT_BODY_LIMIT};
 use crate::state::AppState;
@@ -57,11 +58,28 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.trim())
 }
 
-/// Who is calling: `Ok(None)` when no credentials were sent; 401 for bad ones.
-pub async fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, ApiError> {
-    if !app.auth.enabled {
-        return Ok(Some(Principal::no_auth()));
+/// A credential a request presents, before it is looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presented<'a> {
+    /// `Authorization: Bearer <token>`.
+    Token(&'a str),
+    /// The session cookie's id.
+    Session(&'a str),
+}
+
+impl Presented<'_> {
+    /// What a 401 says when the credential is not (or no longer) live.
+    fn not_live(self) -> &'static str {
+        match self {
+            Presented::Token(_) => "unknown, expired or revoked token",
+            Presented::Session(_) => "the session has expired or was ended",
+        }
     }
+}
+
+/// The credential in `headers` (a bearer token wins over a cookie): `Ok(None)`
+/// when none was sent, 401 for a malformed one. Pure: no look-up.
+pub fn presented(headers: &HeaderMap) -> Result<Option<Presented<'_>>, ApiError> {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let value = value.to_str().map_err(|_| unauthorized("the Authorization header is not text"))?;
         let token = value
@@ -69,35 +87,60 @@ pub async fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Option<
             .map(str::trim)
             .filter(|t| !t.is_empty() && t.len() <= 200)
             .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
-        let digest = secrets::digest(token);
-        if let Some(p) = cache::get(&digest) {
-            return Ok(Some(p));
-        }
-        return match db::auth::token_principal(&app.db, &digest).await? {
-            Some(p) => {
-                cache::put(&digest, &p);
-                Ok(Some(p))
-            }
-            None => Err(unauthorized("unknown, expired or revoked token")),
-        };
+        return Ok(Some(Presented::Token(token)));
     }
     if let Some(id) = cookie(headers, COOKIE) {
         if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(unauthorized("malformed session cookie"));
         }
-        let digest = secrets::digest(id);
-        if let Some(p) = cache::get(&digest) {
-            return Ok(Some(p));
-        }
-        return match db::auth::session_principal(&app.db, &digest).await? {
-            Some(p) => {
-                cache::put(&digest, &p);
-                Ok(Some(p))
-            }
-            None => Err(unauthorized("the session has expired or was ended")),
-        };
+        return Ok(Some(Presented::Session(id)));
     }
     Ok(None)
+}
+
+/// The principal of a presented credential: remembered for a few seconds
+/// (`auth::cache`), else looked up by its digest; 401 when it is not live.
+async fn principal_for(app: &AppState, credential: Presented<'_>) -> Result<Principal, ApiError> {
+    let digest = match credential {
+        Presented::Token(secret) | Presented::Session(secret) => secrets::digest(secret),
+    };
+    if let Some(p) = cache::get(&digest) {
+        return Ok(p);
+    }
+    let found = match credential {
+        Presented::Token(_) => db::auth::token_principal(&app.db, &digest).await?,
+        Presented::Session(_) => db::auth::session_principal(&app.db, &digest).await?,
+    };
+    let p = found.ok_or_else(|| unauthorized(credential.not_live()))?;
+    cache::put(&digest, &p);
+    Ok(p)
+}
+
+/// Who is calling: `Ok(None)` when no credentials were sent; 401 for bad ones.
+/// Claims the gateway's JWT authorizer validated (`/sso/v1/…` in AWS) come first:
+/// that route set has no other way in.
+pub async fn authenticate(
+    app: &AppState,
+    headers: &HeaderMap,
+    claims: Option<&GatewayClaims>,
+) -> Result<Option<Principal>, ApiError> {
+    if !app.auth.enabled {
+        return Ok(Some(Principal::no_auth()));
+    }
+    if let Some(GatewayClaims(claims)) = claims {
+        let Some(sso) = &app.auth.sso else {
+            return Err(unauthorized("single sign-on is not configured here (ALILO_OIDC_ISSUER is unset)"));
+        };
+        return match sso.principal(claims) {
+            Ok(p) => Ok(Some(p)),
+            Err(SsoRefusal::NotOurs(why)) => Err(unauthorized(&why)),
+            Err(SsoRefusal::NoRole(why)) => Err(forbidden(why)),
+        };
+    }
+    match presented(headers)? {
+        Some(credential) => principal_for(app, credential).await.map(Some),
+        None => Ok(None),
+    }
 }
 
 /// The middleware (see the module doc).
@@ -119,7 +162,7 @@ pub async fn guard(State(app): State<AppState>, mut req: Request, next: Next) ->
         return err.into_response();
     }
 
-    let principal = authenticate(&app, req.headers()).await;
+    let principal = authenticate(&app, req.headers(), req.extensions().get::<GatewayClaims>()).await;
     if rule.need == Need::Nothing {
         // Public: a stale cookie must not stop a login.
         if let Ok(Some(p)) = principal {
@@ -262,5 +305,51 @@ impl Audit<'_> {
         if let Err(e) = db::auth::audit(&self.app.db, &entry).await {
             tracing::error!(route = self.route, error = %e, "cannot write the audit row");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn the_presented_credential_is_read_from_the_headers() {
+        let id = "ab".repeat(32);
+        let cookie_header = format!("theme=dark; {COOKIE}={id}");
+        // (headers, the credential or a 401 naming why)
+        type Case<'a> = (&'a [(&'a str, &'a str)], Result<Option<Presented<'a>>, &'a str>);
+        let table: &[Case] = &[
+            (&[], Ok(None)),
+            (&[("authorization", "Bearer alilo_x")], Ok(Some(Presented::Token("alilo_x")))),
+            (&[("cookie", &cookie_header)], Ok(Some(Presented::Session(&id)))),
+            // A bearer token wins over a cookie.
+            (&[("cookie", &cookie_header), ("authorization", "Bearer t")], Ok(Some(Presented::Token("t")))),
+            (&[("authorization", "Basic dTpw")], Err("Bearer <token>")),
+            (&[("authorization", "Bearer ")], Err("Bearer <token>")),
+            (&[("cookie", "alilo_session=short")], Err("malformed session cookie")),
+            (&[("cookie", "other=1")], Ok(None)),
+        ];
+        for (pairs, want) in table {
+            let h = headers(pairs);
+            match (presented(&h), want) {
+                (Ok(got), Ok(want)) => assert_eq!(&got, want, "{pairs:?}"),
+                (Err(e), Err(needle)) => {
+                    assert_eq!(e.status, StatusCode::UNAUTHORIZED);
+                    assert!(e.message.contains(needle), "{pairs:?}: {}", e.message);
+                }
+                (got, want) => panic!("{pairs:?}: got {got:?}, want {want:?}"),
+            }
+        }
+        let long = format!("Bearer {}", "x".repeat(201));
+        assert!(presented(&headers(&[("authorization", &long)])).is_err());
     }
 }

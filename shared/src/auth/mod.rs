@@ -12,6 +12,7 @@ pub mod principal;
 pub mod rules;
 pub mod scope;
 pub mod secrets;
+pub mod sso;
 pub mod targets;
 
 pub use principal::{Principal, Via};
@@ -37,6 +38,8 @@ pub struct AuthConfig {
     pub cookie_secure: bool,
     /// `ALILO_SESSION_TTL_SECS`.
     pub session_ttl_secs: i64,
+    /// `ALILO_OIDC_*`: single sign-on through the API gateway's JWT authorizer.
+    pub sso: Option<sso::SsoConfig>,
 }
 
 impl Default for AuthConfig {
@@ -47,6 +50,7 @@ impl Default for AuthConfig {
             targets: targets::TargetList::default(),
             cookie_secure: true,
             session_ttl_secs: DEFAULT_SESSION_TTL_SECS,
+            sso: None,
         }
     }
 }
@@ -69,6 +73,7 @@ impl AuthConfig {
                     format!("ALILO_SESSION_TTL_SECS={v:?} is invalid: seconds between 60 and 2592000")
                 })?,
             };
-        Ok(Self { enabled: true, allowed_origins, targets, cookie_secure, session_ttl_secs })
+        let sso = sso::SsoConfig::from_vars(vars)?;
+        Ok(Self { enabled: true, allowed_origins, targets, cookie_secure, session_ttl_secs, sso })
     }
 }

@@ -11,6 +11,8 @@ use axum::http::StatusCode;
 pub enum Via {
     Session,
     Token,
+    /// An identity provider's JWT, validated by the API gateway (`auth::sso`).
+    Sso,
     /// `alilo-local --no-auth` on loopback: everyone is an admin.
     NoAuth,
 }
@@ -20,6 +22,7 @@ impl Via {
         match self {
             Via::Session => "session",
             Via::Token => "token",
+            Via::Sso => "sso",
             Via::NoAuth => "no-auth",
         }
     }
@@ -27,7 +30,7 @@ impl Via {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    /// The user's name, or `token:<name>`.
+    /// The user's name, `token:<name>` or `sso:<email>`.
     pub name: String,
     pub user_id: Option<i64>,
     pub token_id: Option<i64>,

@@ -359,6 +359,7 @@ pub async fn audit_rows(db: &Db, f: &AuditFilter) -> ApiResult<Vec<AuditRow>> {
                     via: match via.as_str() {
                         "session" => "session",
                         "token" => "token",
+                        "sso" => "sso",
                         "no-auth" => "no-auth",
                         _ => "none",
                     },

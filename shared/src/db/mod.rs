@@ -14,6 +14,7 @@ pub mod script_metrics;
 pub mod scripts;
 pub mod search;
 pub mod simple_scripts;
+pub mod tls;
 pub mod verdicts;
 
 use crate::config::{Dsn, Limits};
@@ -31,7 +32,8 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0005_security.sql", include_str!("../../../migrations/0005_security.sql")),
     ("0006_verdicts.sql", include_str!("../../../migrations/0006_verdicts.sql")),
     ("0007_script_metrics.sql", include_str!("../../../migrations/0007_script_metrics.sql")),
-    ("0008_original_import.sql", include_str!("../../../migrations/0008_original_import.sql")),
+    ("0008_sso_audit.sql", include_str!("../../../migrations/0008_sso_audit.sql")),
+    ("0009_original_import.sql", include_str!("../../../migrations/0009_original_import.sql")),
 ];
 
 /// Connections per process. A Lambda instance serves one request at a time; the
@@ -61,7 +63,11 @@ impl Db {
         let mut config = dsn.config().clone();
         config.options(with_statement_timeout(config.get_options(), limits.statement_timeout));
         config.connect_timeout(CONNECT_TIMEOUT);
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let recycling = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+        let manager = match dsn.tls().connector().map_err(anyhow::Error::msg)? {
+            Some(tls) => Manager::from_config(config, tls, recycling),
+            None => Manager::from_config(config, NoTls, recycling),
+        };
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .wait_timeout(Some(limits.pool_wait))
@@ -99,7 +105,8 @@ fn with_statement_timeout(options: Option<&str>, timeout: std::time::Duration) -
 /// server's `postgres` database with the same credentials.
 pub async fn ensure_database(dsn: &Dsn) -> Result<(), String> {
     let name = dsn.dbname();
-    match dsn.config().connect(NoTls).await {
+    let tls = dsn.tls().connector()?;
+    match open(dsn.config(), tls.as_ref()).await {
         Ok(_) => return Ok(()),
         Err(e)
             if e.as_db_error().is_some_and(|d| d.code() == &tokio_postgres::error::SqlState::INVALID_CATALOG_NAME) => {}
@@ -107,9 +114,9 @@ pub async fn ensure_database(dsn: &Dsn) -> Result<(), String> {
     }
     let mut admin = dsn.config().clone();
     admin.dbname("postgres");
-    let (client, connection) =
-        admin.connect(NoTls).await.map_err(|e| format!("cannot connect to Postgres at {dsn}: {}", root_cause(&e)))?;
-    tokio::spawn(connection);
+    let client = open(&admin, tls.as_ref())
+        .await
+        .map_err(|e| format!("cannot connect to Postgres at {dsn}: {}", root_cause(&e)))?;
     let quoted = format!("\"{}\"", name.replace('"', "\"\""));
     match client.batch_execute(&format!("CREATE DATABASE {quoted}")).await {
         Ok(()) => {
@@ -120,6 +127,25 @@ pub async fn ensure_database(dsn: &Dsn) -> Result<(), String> {
             Ok(())
         }
         Err(e) => Err(format!("cannot create database {name:?} at {dsn}: {}", root_cause(&e))),
+    }
+}
+
+/// One connection outside the pool, over TLS when the DSN asks for it.
+pub async fn open(
+    config: &tokio_postgres::Config,
+    tls: Option<&tls::MakeRustls>,
+) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    match tls {
+        Some(tls) => {
+            let (client, connection) = config.connect(tls.clone()).await?;
+            tokio::spawn(connection);
+            Ok(client)
+        }
+        None => {
+            let (client, connection) = config.connect(NoTls).await?;
+            tokio::spawn(connection);
+            Ok(client)
+        }
     }
 }
 

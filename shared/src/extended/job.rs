@@ -21,11 +21,19 @@
 //!   scripts; max VUs from `additional_env.MAX_VUS` when it is a positive
 //!   integer, else the agent's default. A live change of the load changes
 //!   the scheduler's rate, not `__ENV.RPS`, which stays the 100 % figure.
+//!   A script whose own `options` use a closed-model executor
+//!   (`constant-vus`, `ramping-vus`, `per-vu-iterations`,
+//!   `shared-iterations`, or `vus`+`duration`, `iterations`, `stages`) runs
+//!   those scenarios instead, on the run's clock and within the profile's
+//!   duration, with its VU counts (and arrival rates) scaled live by
+//!   `live rps / configured rps` × the agent's share
+//!   ([`ScriptLoad::Auto`], decided by the agent, which alone runs the
+//!   script's init code).
 
 use super::location::{Location, file_name, split_key};
 use crate::model::load::LoadDuration;
 use crate::wire::scripts::Script;
-use alilo_agent_api::script::{ScriptFile, ScriptSpec};
+use alilo_agent_api::script::{ScriptFile, ScriptLoad, ScriptSpec};
 use alilo_agent_api::{DEFAULT_MAX_VUS, JobSpec, Profile, RequestTemplate};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -135,7 +143,15 @@ pub fn job_spec(s: &Script, bucket: &str, beside: &[String]) -> Result<JobSpec, 
 
     Ok(JobSpec {
         request: RequestTemplate::default(),
-        script: Some(ScriptSpec { entry, files, env, iteration_timeout: None }),
+        script: Some(ScriptSpec {
+            entry,
+            files,
+            env,
+            iteration_timeout: None,
+            // A closed-model script runs its own scenarios, its VUs scaled by
+            // the live rps against this 100 % figure.
+            load: ScriptLoad::Auto { reference_rps: rps },
+        }),
         data: None,
         checks: Default::default(),
         profile: Profile { rps, steps, duration: format!("{duration}s"), ramp: Default::default() },
@@ -266,6 +282,7 @@ mod tests {
         let spec = job_spec(&s, "alilo", &keys(&["main.js", "lib/a.js"])).unwrap();
         assert_eq!((spec.profile.rps, spec.profile.steps, spec.profile.duration.as_str()), (120.0, 4, "300s"));
         assert_eq!((spec.max_vus, spec.scale), (250, 1.0));
+        assert_eq!(spec.script.as_ref().unwrap().load, ScriptLoad::Auto { reference_rps: 120.0 });
         // At the bucket's root only the root's own files go along.
         assert_eq!(paths(&spec), vec![("main.js".into(), "s3://alilo/main.js".into())]);
         assert_eq!(job_spec(&script("main.js", ""), "alilo", &[]).unwrap().max_vus, DEFAULT_MAX_VUS);

@@ -14,7 +14,7 @@
 //! shape of `/v1/run/metrics` and `/v1/run/summary`.
 
 use alilo_agent_api::hist;
-use alilo_agent_api::script::{CustomMetric, PassFail, ScriptBucket};
+use alilo_agent_api::script::{CustomMetric, ExceptionSample, PassFail, ScriptBucket};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -48,6 +48,35 @@ pub struct RequestRow {
     pub failed: u64,
     /// Latency, ms.
     pub latency: Distribution,
+}
+
+/// One group (k6's `group`), by path: what ran directly inside it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+pub struct GroupRow {
+    /// `::outer::inner`.
+    pub path: String,
+    /// Times it ran.
+    pub runs: u64,
+    /// Its duration, ms.
+    pub duration: Distribution,
+    /// Requests sent inside it (not in nested groups).
+    pub requests: u64,
+    pub failed_requests: u64,
+    /// Checks made inside it.
+    pub checks: Vec<CheckRow>,
+}
+
+/// An uncaught exception kept with its stack (the first few of a run).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+pub struct ExceptionRow {
+    /// Unix seconds of the second it happened in.
+    pub ts: i64,
+    pub message: String,
+    /// `file:line:column` where it was thrown.
+    pub location: String,
+    pub stack: String,
+    pub vu: u64,
+    pub iteration: u64,
 }
 
 /// One custom metric.
@@ -84,6 +113,23 @@ pub struct ScriptFigures {
     pub metrics: Vec<MetricRow>,
     /// Uncaught exceptions by message.
     pub exceptions: BTreeMap<String, u64>,
+    /// The first exceptions, oldest first, each with its stack.
+    pub exception_samples: Vec<ExceptionRow>,
+    /// Groups by path.
+    pub groups: Vec<GroupRow>,
+}
+
+/// Exception samples a merged figure keeps (each agent sends its job's
+/// first few).
+pub const MAX_SAMPLES: usize = 10;
+
+#[derive(Debug, Clone, Default)]
+struct GroupAcc {
+    runs: u64,
+    duration: Option<Histogram<u64>>,
+    requests: u64,
+    failed: u64,
+    checks: BTreeMap<String, PassFail>,
 }
 
 #[derive(Debug, Clone)]
@@ -109,6 +155,8 @@ pub struct ScriptTotals {
     requests: BTreeMap<String, (u64, u64, Option<Histogram<u64>>)>,
     metrics: BTreeMap<String, MetricAcc>,
     exceptions: BTreeMap<String, u64>,
+    samples: Vec<(i64, ExceptionSample)>,
+    groups: BTreeMap<String, GroupAcc>,
 }
 
 /// Adds an encoded histogram into `into` (a bucket that does not decode is
@@ -200,6 +248,23 @@ impl ScriptTotals {
         for (message, n) in &b.exceptions {
             *self.exceptions.entry(message.clone()).or_default() += n;
         }
+        if !b.exception_samples.is_empty() {
+            self.samples.extend(b.exception_samples.iter().map(|e| (ts, e.clone())));
+            self.samples.sort_by_key(|(ts, _)| *ts);
+            self.samples.truncate(MAX_SAMPLES);
+        }
+        for (path, g) in &b.groups {
+            let acc = self.groups.entry(path.clone()).or_default();
+            acc.runs += g.runs;
+            add_hist(&mut acc.duration, &g.duration);
+            acc.requests += g.requests;
+            acc.failed += g.failed_requests;
+            for (name, c) in &g.checks {
+                let a = acc.checks.entry(name.clone()).or_default();
+                a.passes += c.passes;
+                a.fails += c.fails;
+            }
+        }
     }
 
     /// Whether any script bucket was added (`false` for a simple script).
@@ -264,6 +329,34 @@ impl ScriptTotals {
                 })
                 .collect(),
             exceptions: self.exceptions.clone(),
+            exception_samples: self
+                .samples
+                .iter()
+                .map(|(ts, e)| ExceptionRow {
+                    ts: *ts,
+                    message: e.message.clone(),
+                    location: e.location.clone(),
+                    stack: e.stack.clone(),
+                    vu: e.vu,
+                    iteration: e.iteration,
+                })
+                .collect(),
+            groups: self
+                .groups
+                .iter()
+                .map(|(path, g)| GroupRow {
+                    path: path.clone(),
+                    runs: g.runs,
+                    duration: distribution(g.duration.as_ref()),
+                    requests: g.requests,
+                    failed_requests: g.failed,
+                    checks: g
+                        .checks
+                        .iter()
+                        .map(|(name, c)| CheckRow { name: name.clone(), passes: c.passes, fails: c.fails })
+                        .collect(),
+                })
+                .collect(),
         }
     }
 }
@@ -320,7 +413,39 @@ mod tests {
             )]),
             metrics: BTreeMap::new(),
             exceptions: BTreeMap::from([("TypeError: x is undefined".to_string(), 2)]),
+            ..ScriptBucket::default()
         }
+    }
+
+    #[test]
+    fn groups_merge_by_path_and_exception_samples_keep_the_oldest() {
+        use alilo_agent_api::script::GroupBucket;
+        let group = |runs: u64, us: u64, fails: u64| GroupBucket {
+            runs,
+            duration: encoded(&[us]),
+            requests: 2,
+            failed_requests: fails,
+            checks: BTreeMap::from([("ok".to_string(), PassFail { passes: 1, fails })]),
+        };
+        let sample =
+            |m: &str| ExceptionSample { message: m.into(), location: "main.js:3:9".into(), ..Default::default() };
+        let mut a = ScriptBucket::default();
+        a.groups.insert("::login".into(), group(1, 10_000, 0));
+        a.groups.insert("::login::form".into(), group(1, 4_000, 1));
+        a.exception_samples = (0..8).map(|i| sample(&format!("late {i}"))).collect();
+        let mut b = ScriptBucket::default();
+        b.groups.insert("::login".into(), group(2, 30_000, 1));
+        b.exception_samples = vec![sample("early")];
+        let f = merge([(200, &a), (100, &b), (201, &a)]).unwrap();
+        let paths: Vec<&str> = f.groups.iter().map(|g| g.path.as_str()).collect();
+        assert_eq!(paths, ["::login", "::login::form"]);
+        let login = &f.groups[0];
+        assert_eq!((login.runs, login.requests, login.failed_requests), (4, 6, 1));
+        assert_eq!(login.checks, vec![CheckRow { name: "ok".into(), passes: 3, fails: 1 }]);
+        assert!((login.duration.max - 30.0).abs() < 0.1, "{:?}", login.duration);
+        assert_eq!(f.exception_samples.len(), MAX_SAMPLES);
+        assert_eq!((f.exception_samples[0].ts, f.exception_samples[0].message.as_str()), (100, "early"));
+        assert_eq!(f.exception_samples[0].location, "main.js:3:9");
     }
 
     #[test]

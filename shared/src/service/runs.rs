@@ -8,6 +8,7 @@
 //! only planning a start asks which agents answer. A scenario has at most one
 //! active run: the database enforces it.
 
+use crate::auth::Principal;
 use crate::control::{agents::healthy, jobs, metrics, plan};
 use crate::db::run_writes::{self as w, NewCommand, NewScriptRun};
 use crate::db::runs::{self as q, RunFilter, RunRow, ScriptRunRow};
@@ -21,8 +22,6 @@ use crate::wire::StdResponse;
 use crate::wire::runs::*;
 use crate::wire::scripts::{Script, SimpleScript};
 use std::collections::BTreeSet;
-
-const SMOKE_USER: &str = "System User";
 
 async fn run_row(app: &AppState, run_id: i32) -> ApiResult<RunRow> {
     if run_id == 0 {
@@ -181,7 +180,9 @@ async fn create_run(app: &AppState, new: NewRun) -> ApiResult<Run> {
     reload(app, run_id).await
 }
 
-pub async fn start(app: &AppState, req: RunScenarioRequest) -> ApiResult<RunResponse> {
+/// Start a scenario. The run is recorded under the caller's name (`who`), never
+/// under the `user_name` of the body, which anyone could write.
+pub async fn start(app: &AppState, who: &Principal, req: RunScenarioRequest) -> ApiResult<RunResponse> {
     let scenario = crate::service::scenarios::existing(app, req.scenario_id).await?;
     let percentage = match req.percentage_of_target {
         None | Some(0) => 100,
@@ -209,8 +210,8 @@ pub async fn start(app: &AppState, req: RunScenarioRequest) -> ApiResult<RunResp
             title: scenario.title,
             kind: RunKind::Scenario,
             percentage,
-            user_name: req.user_name.trim().to_string(),
-            preferred_user_name: req.preferred_user_name.trim().to_string(),
+            user_name: who.name.clone(),
+            preferred_user_name: who.name.clone(),
             scripts,
             extended,
         },
@@ -221,6 +222,7 @@ pub async fn start(app: &AppState, req: RunScenarioRequest) -> ApiResult<RunResp
 
 pub async fn start_simple_script(
     app: &AppState,
+    who: &Principal,
     req: crate::wire::scripts::SimpleScriptIdRequest,
 ) -> ApiResult<RunResponse> {
     let id = known_id("simple_script", req.simple_script_id.into())?;
@@ -235,8 +237,8 @@ pub async fn start_simple_script(
             title: format!("Smoke_test_{}", s.name),
             kind: RunKind::Smoke,
             percentage: 100,
-            user_name: SMOKE_USER.into(),
-            preferred_user_name: String::new(),
+            user_name: who.name.clone(),
+            preferred_user_name: who.name.clone(),
             scripts: vec![s],
             extended: Vec::new(),
         },
@@ -246,7 +248,11 @@ pub async fn start_simple_script(
 }
 
 /// Smoke test of an extended script: as for a simple one, 2 rps for 1 m in 1 step.
-pub async fn start_script(app: &AppState, req: crate::wire::scripts::ScriptIdRequest) -> ApiResult<RunResponse> {
+pub async fn start_script(
+    app: &AppState,
+    who: &Principal,
+    req: crate::wire::scripts::ScriptIdRequest,
+) -> ApiResult<RunResponse> {
     let id = known_id("script", req.script_id.into())?;
     let mut s = db::scripts::get(&app.db, id).await?.ok_or_else(|| ApiError::not_found("script", id))?;
     s.options = Some(crate::wire::scripts::Options { rps: "2".into(), steps: "1".into(), duration: "1m".into() });
@@ -257,8 +263,8 @@ pub async fn start_script(app: &AppState, req: crate::wire::scripts::ScriptIdReq
             title: format!("Smoke_test_{}", s.name),
             kind: RunKind::Smoke,
             percentage: 100,
-            user_name: SMOKE_USER.into(),
-            preferred_user_name: String::new(),
+            user_name: who.name.clone(),
+            preferred_user_name: who.name.clone(),
             scripts: Vec::new(),
             extended: vec![s],
         },
@@ -275,12 +281,12 @@ async fn stop_run(app: &AppState, run_id: i64, who: &str) -> ApiResult<()> {
     Ok(())
 }
 
-pub async fn stop(app: &AppState, req: RunIdRequest) -> ApiResult<RunResponse> {
+pub async fn stop(app: &AppState, who: &Principal, req: RunIdRequest) -> ApiResult<RunResponse> {
     let row = run_row(app, req.run_id).await?;
     let message = if row.status == RunStatus::Stopped {
         "the run is already stopped".to_string()
     } else {
-        stop_run(app, row.id, &row.user_name).await?;
+        stop_run(app, row.id, &who.name).await?;
         String::new()
     };
     Ok(RunResponse { status: true, message, run: Some(reload(app, row.id).await?) })
@@ -319,17 +325,17 @@ fn with_log_names(app: &AppState, mut srs: Vec<ScriptRun>) -> Vec<ScriptRun> {
     srs
 }
 
-pub async fn stop_script(app: &AppState, req: StopScriptRequest) -> ApiResult<StopScriptResponse> {
+pub async fn stop_script(app: &AppState, who: &Principal, req: StopScriptRequest) -> ApiResult<StopScriptResponse> {
     let run = run_row(app, req.run_id).await?;
     let sr = script_run_row(app, run.id, req.run_script_id).await?;
-    stop_script_runs(app, &run, &[sr.id]).await?;
+    stop_script_runs(app, &run, &[sr.id], &who.name).await?;
     let sr = script_run_row(app, run.id, req.run_script_id).await?;
     Ok(StopScriptResponse { status: true, message: String::new(), run: Some(wire_script_run(app, &sr).await?) })
 }
 
-async fn stop_script_runs(app: &AppState, run: &RunRow, ids: &[i64]) -> ApiResult<()> {
+async fn stop_script_runs(app: &AppState, run: &RunRow, ids: &[i64], who: &str) -> ApiResult<()> {
     let mut conn = app.db.conn().await?;
-    w::request_script_stop(&mut conn, run.id, ids, &run.user_name).await?;
+    w::request_script_stop(&mut conn, run.id, ids, who).await?;
     app.nudge.nudge();
     Ok(())
 }
@@ -397,17 +403,23 @@ async fn adjust_to(app: &AppState, run: &RunRow, percentage: i32, who: &str) -> 
     Ok(String::new())
 }
 
-pub async fn adjust(app: &AppState, req: AdjustmentRequest) -> ApiResult<StdResponse> {
+pub async fn adjust(app: &AppState, who: &Principal, req: AdjustmentRequest) -> ApiResult<StdResponse> {
     let percent = req.adjustment_on_percent.ok_or_else(|| {
         ApiError::bad_request("adjustment_on_percent", "is required: the load level in percent of the target, e.g. 100")
     })?;
     let run = run_row(app, req.run_id).await?;
-    let who = if req.user_name.trim().is_empty() { run.user_name.clone() } else { req.user_name.trim().to_string() };
-    let message = adjust_to(app, &run, percent, &who).await?;
+    let message = adjust_to(app, &run, percent, &who.name).await?;
     Ok(StdResponse::ok(message))
 }
 
-async fn increase(app: &AppState, run_id: i32, kind: ScriptKind, script_id: i32, by: i32) -> ApiResult<StdResponse> {
+async fn increase(
+    app: &AppState,
+    who: &str,
+    run_id: i32,
+    kind: ScriptKind,
+    script_id: i32,
+    by: i32,
+) -> ApiResult<StdResponse> {
     let run = run_row(app, run_id).await?;
     require_running(&run, "an increase")?;
     if by <= 0 {
@@ -415,19 +427,23 @@ async fn increase(app: &AppState, run_id: i32, kind: ScriptKind, script_id: i32,
     }
     check_total(app, run.id, None, i64::from(by)).await?;
     let mut conn = app.db.conn().await?;
-    w::increase(&mut conn, run.id, kind, i64::from(script_id), i64::from(by), &run.user_name)
+    w::increase(&mut conn, run.id, kind, i64::from(script_id), i64::from(by), who)
         .await?
         .ok_or_else(|| ApiError::not_found(&format!("running {kind} script of run {}", run.id), script_id))?;
     app.nudge.nudge();
     Ok(StdResponse::ok(""))
 }
 
-pub async fn increase_script(app: &AppState, req: IncreaseScriptRequest) -> ApiResult<StdResponse> {
-    increase(app, req.run_id, ScriptKind::Extended, req.script_id, req.increase_by_rps).await
+pub async fn increase_script(app: &AppState, who: &Principal, req: IncreaseScriptRequest) -> ApiResult<StdResponse> {
+    increase(app, &who.name, req.run_id, ScriptKind::Extended, req.script_id, req.increase_by_rps).await
 }
 
-pub async fn increase_simple_script(app: &AppState, req: IncreaseSimpleScriptRequest) -> ApiResult<StdResponse> {
-    increase(app, req.run_id, ScriptKind::Simple, req.simple_script_id, req.increase_by_rps).await
+pub async fn increase_simple_script(
+    app: &AppState,
+    who: &Principal,
+    req: IncreaseSimpleScriptRequest,
+) -> ApiResult<StdResponse> {
+    increase(app, &who.name, req.run_id, ScriptKind::Simple, req.simple_script_id, req.increase_by_rps).await
 }
 
 pub async fn get(app: &AppState, req: RunIdRequest) -> ApiResult<RunResponse> {
@@ -522,7 +538,7 @@ pub async fn is_change_load_level(app: &AppState, req: RunIdRequest) -> ApiResul
 
 /// `/v1/command/new`: the command's change of desired state is made now; its row
 /// records the outcome.
-pub async fn command_new(app: &AppState, req: CommandNewRequest) -> ApiResult<CommandNewResponse> {
+pub async fn command_new(app: &AppState, who: &Principal, req: CommandNewRequest) -> ApiResult<CommandNewResponse> {
     let command = CommandKind::from_number(req.command_type)
         .ok_or_else(|| ApiError::bad_request("command_type", format!("{} is not a command type", req.command_type)))?;
     let scope = SCOPES.get(usize::try_from(req.scope).unwrap_or(0)).copied().unwrap_or(SCOPES[0]);
@@ -552,7 +568,7 @@ pub async fn command_new(app: &AppState, req: CommandNewRequest) -> ApiResult<Co
         )
         .await?
     };
-    let outcome = execute_command(app, command, run.as_ref(), &req, percentage, increase).await;
+    let outcome = execute_command(app, who, command, run.as_ref(), &req, percentage, increase).await;
     let (status, error) = match &outcome {
         Ok(()) => (CommandStatus::Completed, String::new()),
         Err(e) => (CommandStatus::Failed, e.message.clone()),
@@ -582,6 +598,7 @@ pub async fn command_new(app: &AppState, req: CommandNewRequest) -> ApiResult<Co
 /// What a command does. `run` is set for every command but a smoke run.
 async fn execute_command(
     app: &AppState,
+    who: &Principal,
     command: CommandKind,
     run: Option<&RunRow>,
     req: &CommandNewRequest,
@@ -592,17 +609,17 @@ async fn execute_command(
     match (command, run) {
         (CommandKind::RunSimpleScript, _) => {
             let id = script_id(req.script_ids[0])?;
-            start_simple_script(app, crate::wire::scripts::SimpleScriptIdRequest { simple_script_id: id })
+            start_simple_script(app, who, crate::wire::scripts::SimpleScriptIdRequest { simple_script_id: id })
                 .await
                 .map(|_| ())
         }
         (CommandKind::RunScript, _) => {
             let id = script_id(req.script_ids.first().copied().unwrap_or(0))?;
-            start_script(app, crate::wire::scripts::ScriptIdRequest { script_id: id }).await.map(|_| ())
+            start_script(app, who, crate::wire::scripts::ScriptIdRequest { script_id: id }).await.map(|_| ())
         }
         (_, None) => Err(ApiError::bad_request("run_id", "is required")),
-        (CommandKind::StopScenario, Some(run)) => stop_run(app, run.id, "command").await,
-        (CommandKind::StopScript, Some(run)) => stop_script_runs(app, run, &req.script_ids).await,
+        (CommandKind::StopScenario, Some(run)) => stop_run(app, run.id, &who.name).await,
+        (CommandKind::StopScript, Some(run)) => stop_script_runs(app, run, &req.script_ids, &who.name).await,
         (CommandKind::Update | CommandKind::Adjustment, Some(_)) if increase > 0 => {
             for id in &req.script_ids {
                 let request = IncreaseSimpleScriptRequest {
@@ -610,12 +627,12 @@ async fn execute_command(
                     simple_script_id: script_id(*id)?,
                     increase_by_rps: increase,
                 };
-                increase_simple_script(app, request).await?;
+                increase_simple_script(app, who, request).await?;
             }
             Ok(())
         }
         (CommandKind::Update | CommandKind::Adjustment, Some(run)) => {
-            adjust_to(app, run, percentage, "command").await.map(|_| ())
+            adjust_to(app, run, percentage, &who.name).await.map(|_| ())
         }
         (CommandKind::RunScenario, Some(run)) => {
             // (Re)apply an active run's desired state: the controller does, now.

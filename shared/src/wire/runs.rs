@@ -155,8 +155,11 @@ pub struct RunScenarioRequest {
     pub scenario_id: i32,
     #[serde(alias = "percentageOfTarget", deserialize_with = "de::opt_i32")]
     pub percentage_of_target: Option<i32>,
+    /// Ignored (kept for the original UI, which sends it): the run is recorded
+    /// under the signed-in user or token.
     #[serde(alias = "userName", deserialize_with = "de::string")]
     pub user_name: String,
+    /// Ignored, as `user_name`.
     #[serde(alias = "preferredUserName", deserialize_with = "de::string")]
     pub preferred_user_name: String,
 }
@@ -183,7 +186,8 @@ pub struct AdjustmentRequest {
     #[serde(alias = "adjustmentOnPercent", deserialize_with = "de::opt_i32")]
     #[schema(required = true)]
     pub adjustment_on_percent: Option<i32>,
-    /// Who asks (recorded in the run's changes); optional.
+    /// Ignored (kept for the original UI): the run's changes record the signed-in
+    /// user or token.
     #[serde(alias = "userName", deserialize_with = "de::string")]
     pub user_name: String,
 }

@@ -10,8 +10,8 @@ export const vu = {
 };
 
 export const scenario = {
-  get name() { return "default"; },
-  get executor() { return "ramping-arrival-rate"; },
+  get name() { return A.scenarioName(); },
+  get executor() { return A.scenarioExecutor(); },
   get iterationInTest() { return A.iterationInTest(); },
   get iterationInInstance() { return A.iterationInTest(); },
   get startTime() { return A.startTime(); },

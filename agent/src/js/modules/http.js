@@ -22,6 +22,73 @@ function meta(r, k) {
   return m[k];
 }
 
+// k6's Selection, a subset: a chain of steps evaluated in Rust
+// (agent/src/js/html.rs) when first read; elements are [name, text, html, attrs].
+class Selection {
+  constructor(id, steps) {
+    this._id = id;
+    this._steps = steps;
+    this._els = undefined;
+  }
+  _all() {
+    if (this._els === undefined) this._els = A.htmlSelect(this._id, this._steps);
+    return this._els;
+  }
+  _then(step) {
+    return new Selection(this._id, this._steps.concat([step]));
+  }
+  find(selector) {
+    return this._then(["find", String(selector)]);
+  }
+  eq(i) {
+    return this._then(["eq", Number(i)]);
+  }
+  first() {
+    return this.eq(0);
+  }
+  last() {
+    return this.eq(-1);
+  }
+  size() {
+    return this._all().length;
+  }
+  get length() {
+    return this._all().length;
+  }
+  text() {
+    return this._all().map((e) => e[1]).join("");
+  }
+  html() {
+    const e = this._all()[0];
+    return e === undefined ? undefined : e[2];
+  }
+  attr(name, def) {
+    const e = this._all()[0];
+    const v = e === undefined ? undefined : e[3][name];
+    return v === undefined ? def : v;
+  }
+  val() {
+    return this.attr("value");
+  }
+  nodeName() {
+    const e = this._all()[0];
+    return e === undefined ? undefined : e[0];
+  }
+  each(fn) {
+    const n = this._all().length;
+    for (let i = 0; i < n; i++) fn(i, this.eq(i));
+    return this;
+  }
+  map(fn) {
+    const out = [];
+    this.each((i, s) => out.push(fn(i, s)));
+    return out;
+  }
+  toArray() {
+    return this.map((i, s) => s);
+  }
+}
+
 export class Response {
   constructor(a) {
     this._id = a[0];
@@ -74,8 +141,9 @@ export class Response {
     const v = JSON.parse(typeof b === "string" ? b : String.fromCharCode.apply(null, new Uint8Array(b)));
     return selector === undefined ? v : select(v, selector);
   }
-  html() {
-    throw new Error("Response.html() is not supported by Alilo");
+  html(selector) {
+    const s = new Selection(this._id, []);
+    return selector === undefined ? s : s.find(selector);
   }
 }
 
