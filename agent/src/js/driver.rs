@@ -203,9 +203,10 @@ impl ScriptWorker {
             self.stats.iteration_started(lag);
         }
         let started = Instant::now();
+        let iteration = vu.iterations;
         let call = Start {
             call: Call::Default,
-            iteration: vu.iterations,
+            iteration,
             deadline: started + self.shared.config.iteration_timeout,
             scenario: Some(scenario.clone()),
             iteration_in_scenario: Some(in_scenario),
@@ -221,7 +222,7 @@ impl ScriptWorker {
             return;
         }
         self.shared.iterations_completed.fetch_add(1, Ordering::Relaxed);
-        self.finish(end, started.elapsed().as_micros() as u64);
+        self.finish(end, started.elapsed().as_micros() as u64, vu.id, iteration);
     }
 
     /// Drives one call of `vu` to its end (`start`: a scenario's, else the
