@@ -124,3 +124,32 @@ async fn an_agent_that_stops_answering_mid_run_is_explained_in_info() {
     proxy.restore();
     let _ = app.post("/v1/run/stop", json!({"run_id": run_id})).await;
 }
+
+/// The controller itself goes away (alilo-local down) for longer than the
+/// agents' 60 s lease: the healthy agent stops the job on its own; when the
+/// controller is back it reads why, and `info` says the controller, not the
+/// agent, was at fault. (Before, such a job was recorded as finished and its
+/// reason never reached `info`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_that_expired_during_a_controller_outage_is_explained_in_info() {
+    let mut app = spawn_app().await;
+    let agent = Agent::start().await;
+    app.register_agent(&agent, "lt").await;
+    let target = crate::runs::Target::start().await;
+    let project = app.create_project("P").await;
+    let scenario = app.create_scenario(project, "S").await;
+    app.load_script(scenario, "s", &target, "/x", 10, "lt").await;
+    let run_id = app.start_run(scenario, 100).await["run_id"].as_i64().unwrap();
+    crate::helpers::eventually(Duration::from_secs(20), "the job running", async || {
+        (target.count("/x") > 5).then_some(())
+    })
+    .await;
+    app.restart(Duration::from_secs(66)).await;
+    let info = wait_info(&app, run_id, 30, |i| !i.is_empty()).await;
+    assert!(
+        info.starts_with("The agent stopped the job because the controller stopped reaching it (lease expired"),
+        "{info}"
+    );
+    assert!(info.contains("the agent was healthy"), "{info}");
+    let _ = app.post("/v1/run/stop", json!({"run_id": run_id})).await;
+}
