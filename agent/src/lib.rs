@@ -28,6 +28,7 @@ pub mod cli;
 pub mod client;
 pub mod engine;
 pub mod failures;
+pub mod fleet;
 pub mod js;
 pub mod stats;
 pub mod sys;

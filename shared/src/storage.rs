@@ -22,6 +22,9 @@ pub enum ObjectKey {
     Browser(String),
     /// The HTML report of a run: `reports/run-<id>.html`.
     RunReport { run_id: i64 },
+    /// The run-controller's snapshot of the runs it works on, for a new process
+    /// during a database outage (`control::snapshot`): `controller/snapshot.json`.
+    ControllerSnapshot,
     /// The failed-request log of a script run: `logs/run-<id>/script-run-<id>.json`.
     RunLog { run_id: i64, script_run_id: i64 },
 }
@@ -179,6 +182,7 @@ impl ObjectKey {
             Self::DataFile { project, scenario, stamp, name } => format!("{project}/{scenario}/{stamp}_{name}"),
             Self::Browser(key) => key.clone(),
             Self::RunReport { run_id } => format!("reports/run-{run_id}.html"),
+            Self::ControllerSnapshot => "controller/snapshot.json".into(),
             Self::RunLog { run_id, script_run_id } => format!("logs/run-{run_id}/script-run-{script_run_id}.json"),
         }
     }
