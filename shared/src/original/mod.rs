@@ -7,7 +7,7 @@
 //!   objects are listed and read, never written.
 //! - **Ids are kept where free**; where one is taken here the row gets a new
 //!   id and the report lists the mapping. Every imported row is recorded in
-//!   `original_import` (migration 0009), in our schema.
+//!   `original_import` (migration 0010), in our schema.
 //! - **Idempotent**: a row already recorded is left alone, a file already in
 //!   our bucket with the same size is not copied again, so a second run
 //!   changes nothing.
