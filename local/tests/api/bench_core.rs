@@ -134,6 +134,26 @@ async fn bench_adjustment_with_one_of_two_agents_black_holed() {
         percentile(&times, 0.99),
         times[n - 1]
     );
+
+    // Starts while the agent is black-holed: one scenario each (a scenario has one
+    // active run), planned on both agents carrying the tag.
+    let starts = (n / 2).max(1);
+    let mut times = Vec::with_capacity(starts);
+    for i in 0..starts {
+        let scenario = app.create_scenario(project, &format!("Start {i}")).await;
+        app.load_script(scenario, "s", &target, "/s", 1, "b").await;
+        let t0 = Instant::now();
+        let (status, body) = app.post("/v1/run/start", json!({"scenario_id": scenario, "user_name": "bench"})).await;
+        times.push(ms(t0.elapsed()));
+        assert_eq!(status, 200, "{body}");
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "start with one of two agents black-holed: n {starts}, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        percentile(&times, 0.5),
+        percentile(&times, 0.99),
+        times[starts - 1]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
