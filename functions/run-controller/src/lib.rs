@@ -42,6 +42,9 @@ pub async fn run_until(app: &AppState, controller: &mut Controller, deadline: In
         }
         tokio::time::sleep_until(next.into()).await;
     }
+    // The hooks and the snapshot of the last pass run beside it: done before the
+    // invocation returns and Lambda freezes the process.
+    controller.settle().await;
     serde_json::json!({"passes": passes, "polled": polled, "stored_seconds": stored, "actions": actions,
         "failed_passes": failures, "passes_without_database": outages,
         "buffered_seconds": controller.buffered_seconds()})
