@@ -244,6 +244,10 @@ async fn a_closed_model_scripts_vus_follow_the_runs_adjustment() {
     let run = app.run(run_id).await;
     let vus: i64 = run["script_runs"][0]["metrics"]["vus"].as_str().unwrap().parse().unwrap();
     assert!(vus >= 6, "6 VUs at 150 %: {run}");
+    // +5 rps on 15: 20 of the configured 10, twice the VUs (8).
+    let script_id = run["script_runs"][0]["script"]["script_id"].clone();
+    app.ok("/v1/run/increase/script", json!({"run_id": run_id, "script_id": script_id, "increase_by_rps": 5})).await;
+    target.until_rates(&["/vu"], &[40.0], 15).await;
 
     app.stop_and_wait(run_id).await;
     let after = target.count("/vu");
