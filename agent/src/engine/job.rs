@@ -103,12 +103,16 @@ pub struct Job {
     pub timeout: Duration,
     pub(super) lease: Option<Duration>,
     last_touch: Mutex<Instant>,
+    /// Its final status was read (a read after it ended): a leaving agent waits for it.
+    final_read: AtomicBool,
     /// One statistics accumulator per worker.
     pub workers: Vec<Arc<WorkerStats>>,
     pub(super) rec: Mutex<Record>,
     pub(super) done: watch::Sender<bool>,
     /// A script job's shared state, once prepared.
     pub script: OnceLock<Arc<ScriptShared>>,
+    /// The failed-request sample.
+    pub failures: crate::failures::FailureLog,
     /// A script job's scenarios, when it runs them rather than its profile
     /// (set once prepared).
     pub plan: OnceLock<Arc<Plan>>,
@@ -160,6 +164,7 @@ impl Job {
             timeout: parse_duration(&spec.timeout).expect("validated"),
             lease: (!lease.is_zero()).then_some(lease),
             last_touch: Mutex::new(now),
+            final_read: AtomicBool::new(false),
             workers: (0..workers).map(|_| Arc::new(WorkerStats::new(origin))).collect(),
             rec: Mutex::new(Record {
                 state: JobState::Pending,
@@ -173,6 +178,7 @@ impl Job {
             done,
             spec,
             script: OnceLock::new(),
+            failures: Default::default(),
             plan: OnceLock::new(),
         }))
     }
@@ -224,6 +230,18 @@ impl Job {
     /// Renews the lease.
     pub fn touch(&self) {
         *self.last_touch.lock().expect("lease lock") = Instant::now();
+    }
+
+    /// Marks a read: once the job has ended, its final status has been read.
+    pub fn read_now(&self) {
+        if self.state().is_terminal() {
+            self.final_read.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Whether a read came after the job ended.
+    pub fn final_read(&self) -> bool {
+        self.final_read.load(Ordering::SeqCst)
     }
 
     /// How long since the last renewal.

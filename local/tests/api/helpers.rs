@@ -134,6 +134,13 @@ async fn spawn(tweak: impl FnOnce(&mut Settings), behind_proxy: bool) -> TestApp
         request_deadline_ms: None,
         max_db_outage_secs: 900,
         outage_buffer_seconds: 50_000,
+        fleet_token: None,
+        fleet_heartbeat_secs: None,
+        fleet: None,
+        fleet_max: None,
+        fleet_agent_rps: None,
+        fleet_quiet_secs: None,
+        fleet_agent_exe: None,
     };
     tweak(&mut settings);
     let app = Application::build(&settings).await.expect("alilo-local builds");

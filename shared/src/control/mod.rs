@@ -10,6 +10,8 @@
 //! See `docs/runs.md`.
 
 pub mod agents;
+pub mod fleet;
+pub mod fleet_ecs;
 pub mod hooks;
 pub mod jobs;
 pub mod metrics;
@@ -20,4 +22,4 @@ pub mod reconcile;
 pub mod rollup;
 pub mod snapshot;
 
-pub use pass::{Controller, ControllerOptions, Nudge, TickOutcome, tick};
+pub use pass::{Controller, ControllerOptions, Nudge, PassTimings, TickOutcome, tick};

@@ -57,6 +57,10 @@ impl Nudge {
     }
 }
 
+/// The quiet period after which the fleet shrinks: long enough that a user
+/// starting the next test of a session finds the agents still there.
+pub const DEFAULT_FLEET_QUIET: Duration = Duration::from_secs(600);
+
 /// How a controller works.
 #[derive(Debug, Clone, Copy)]
 pub struct ControllerOptions {
@@ -67,6 +71,8 @@ pub struct ControllerOptions {
     /// Agent calls in flight at once.
     pub fan_out: usize,
     pub outage: OutageLimits,
+    /// With no active run for this long, the fleet is released to its minimum.
+    pub fleet_quiet: Duration,
 }
 
 impl Default for ControllerOptions {
@@ -76,6 +82,7 @@ impl Default for ControllerOptions {
             db_budget: Duration::from_secs(5),
             fan_out: 64,
             outage: OutageLimits::default(),
+            fleet_quiet: DEFAULT_FLEET_QUIET,
         }
     }
 }
@@ -93,6 +100,18 @@ pub struct TickOutcome {
     pub lost_races: usize,
     /// Set when the database could not be used: the pass ran from memory.
     pub outage: Option<String>,
+    /// Where the pass spent its time (bench/fleet): loading the desired state,
+    /// polling, reconciling and calling agents, recording.
+    pub timings: PassTimings,
+}
+
+/// The phases of a pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PassTimings {
+    pub load: Duration,
+    pub poll: Duration,
+    pub act: Duration,
+    pub record: Duration,
 }
 
 /// The last known state, kept across passes for database outages.
@@ -119,6 +138,7 @@ pub struct Controller {
     options: ControllerOptions,
     memory: Memory,
     behind: Behind,
+    quiet: super::fleet::Quiet,
 }
 
 /// How long a pass's hooks may run beside the passes that follow it.
@@ -186,7 +206,13 @@ enum Answer {
 
 impl Controller {
     pub fn new(options: ControllerOptions) -> Self {
-        Self { id: uuid::Uuid::new_v4().to_string(), options, memory: Memory::default(), behind: Behind::default() }
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            options,
+            memory: Memory::default(),
+            behind: Behind::default(),
+            quiet: super::fleet::Quiet::new(options.fleet_quiet, Instant::now()),
+        }
     }
 
     /// Whether facts wait in memory for the database.
@@ -241,6 +267,7 @@ impl Controller {
                 }
             }
         }
+        let phase = Instant::now();
         let mut runs = match self.db_load(app).await {
             Ok(runs) => runs,
             // Only an unreachable database is ridden out from memory; any other
@@ -249,7 +276,19 @@ impl Controller {
             Err(e) => return Err(e),
         };
         self.memory.since = None;
+        out.timings.load = phase.elapsed();
+        let phase = Instant::now();
         out.runs = runs.len();
+        if self.quiet.observe(out.runs, Instant::now()) {
+            // In the background: a provider's release may wait for agents to drain.
+            let fleet = app.fleet.clone();
+            tokio::spawn(async move {
+                match fleet.release().await {
+                    Ok(()) => tracing::info!(fleet = fleet.name(), "no run for the quiet period: fleet released"),
+                    Err(e) => tracing::warn!(fleet = fleet.name(), error = %e, "the fleet could not be released"),
+                }
+            });
+        }
         let mut rec = PassRecord { release: runs.iter().map(|r| r.id).collect(), ..PassRecord::default() };
 
         // 2. Poll every live job.
@@ -289,6 +328,9 @@ impl Controller {
             };
             polls.insert((r, j), poll);
         }
+
+        out.timings.poll = phase.elapsed();
+        let phase = Instant::now();
 
         // 3. Reconcile each run; healthy agents are probed only when a share must move.
         let mut plans: Vec<Vec<Action>> = Vec::with_capacity(runs.len());
@@ -461,7 +503,11 @@ impl Controller {
         }
 
         // 6. Record.
-        let recorded = match self.db_record(app, &rec).await {
+        out.timings.act = phase.elapsed();
+        let phase = Instant::now();
+        let recorded = self.db_record(app, &rec).await;
+        out.timings.record = phase.elapsed();
+        let recorded = match recorded {
             Ok(done) => {
                 out.stored_seconds += done.stored_seconds;
                 out.lost_races = done.lost_races;
@@ -627,6 +673,7 @@ impl Controller {
                         None => None,
                     };
                 let mut spec = jobs::for_agent(&sr.spec, rps, scale, started_ms, data_url);
+                spec.log_key = Some(app.agents.log_key(&job.key));
                 // An extended script's files are presigned at each start, as the data file.
                 crate::extended::job::presign(&app.storage, &mut spec, PRESIGN_TTL)
                     .await

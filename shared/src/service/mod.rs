@@ -4,9 +4,11 @@
 pub mod agents;
 pub mod auth;
 pub mod files;
+pub mod fleet;
 pub mod grafana;
 pub mod parsing;
 pub mod projects;
+pub mod run_logs;
 pub mod runs;
 pub mod scenarios;
 pub mod scripts;
