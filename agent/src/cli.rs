@@ -516,6 +516,7 @@ async fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     {
         alilo_agent_api::threshold::parse_options(th).map_err(|e| anyhow::anyhow!("options.{e}"))?;
     }
+    let trend_stats = crate::js::options::trend_stats(options.as_ref()).map_err(|e| anyhow::anyhow!(e))?;
     if let Some((_, r)) = &plan {
         for w in &r.warnings {
             eprintln!("warning: {w}");
@@ -591,7 +592,8 @@ async fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     let st = job.status(0);
     let mut text = summary_text(&st, closed);
     let mut thresholds_failed = false;
-    if let Some(t) = crate::js::summary::ScriptTotals::of(&st.buckets) {
+    if let Some(mut t) = crate::js::summary::ScriptTotals::of(&st.buckets) {
+        t.trend_stats = trend_stats;
         text.push_str(&t.text(st.summary.duration_s));
         let mut doc = t.json(st.summary.duration_s);
         if let Some(options) = &options {

@@ -161,6 +161,11 @@ pub const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 5_000;
 /// burst into false 503s), short enough to leave the statement's `statement_timeout`
 /// inside the request deadline.
 pub const DEFAULT_POOL_WAIT_MS: u64 = 5_000;
+/// Postgres ends a session left idle inside a transaction this long
+/// (`idle_in_transaction_session_timeout`): our transactions send their statements
+/// back to back and never wait on the network in between, so a gap this long is a
+/// frozen or cut-off process, whose locks (a run's row) must not outlive it.
+pub const DEFAULT_IDLE_IN_TRANSACTION_MS: u64 = 15_000;
 
 /// Limits that protect the service and its users.
 #[derive(Debug, Clone, Copy)]
@@ -181,6 +186,9 @@ pub struct Limits {
     pub pool_wait: Duration,
     /// `ALILO_FLEET_HEARTBEAT_SECS`: how often self-registered agents heartbeat.
     pub fleet_heartbeat: Duration,
+    /// `PG_IDLE_IN_TRANSACTION_TIMEOUT_MS`: Postgres'
+    /// `idle_in_transaction_session_timeout` on every connection.
+    pub idle_in_transaction: Duration,
 }
 
 impl Default for Limits {
@@ -195,6 +203,7 @@ impl Default for Limits {
             statement_timeout: Duration::from_millis(DEFAULT_STATEMENT_TIMEOUT_MS),
             pool_wait: Duration::from_millis(DEFAULT_POOL_WAIT_MS),
             fleet_heartbeat: Duration::from_secs(DEFAULT_FLEET_HEARTBEAT_SECS),
+            idle_in_transaction: Duration::from_millis(DEFAULT_IDLE_IN_TRANSACTION_MS),
         }
     }
 }
@@ -408,6 +417,7 @@ impl Config {
                 secs @ 1..=300 => Duration::from_secs(secs),
                 secs => return Err(format!("ALILO_FLEET_HEARTBEAT_SECS={secs} is invalid: seconds between 1 and 300")),
             },
+            idle_in_transaction: millis(vars, "PG_IDLE_IN_TRANSACTION_TIMEOUT_MS", DEFAULT_IDLE_IN_TRANSACTION_MS)?,
         };
         if limits.agent_capacity_rps == 0 {
             return Err("AGENT_CAPACITY_RPS=0 is invalid: it must be at least 1".into());

@@ -187,14 +187,14 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &State) -> Result<()> {
               url: Value<'js>,
               body: Value<'js>,
               params: Opt<Value<'js>>|
-              -> Result<Array<'js>> {
+              -> Result<f64> {
             let (call, kept, follow) = build(&ctx, &st, &method, url, body, params.0)?;
             let resp = send_following(&ctx, &st, call, &kept, follow)?;
-            response(&ctx, &st, resp, kept)
+            Ok(response(&st, resp, kept))
         },
     )?;
     let st = state.clone();
-    set(&a, "batch", move |ctx: Ctx<'js>, reqs: Vec<Vec<Value<'js>>>| -> Result<Vec<Array<'js>>> {
+    set(&a, "batch", move |ctx: Ctx<'js>, reqs: Vec<Vec<Value<'js>>>| -> Result<Vec<f64>> {
         let mut calls = Vec::new();
         let mut keeps = Vec::new();
         for r in reqs {
@@ -224,7 +224,7 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &State) -> Result<()> {
                 .zip(keeps)
                 .map(|(r, k)| {
                     store_cookies(&st, &r.last.url, &r.headers);
-                    response(&ctx, &st, r, k)
+                    Ok(response(&st, r, k))
                 })
                 .collect::<Result<Vec<_>>>(),
             _ => Err(throw(&ctx, "internal error: unexpected answer to a batch")),
@@ -523,17 +523,19 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &State) -> Result<()> {
         st.borrow().scenario.as_ref().map_or("ramping-arrival-rate", |s| s.executor).to_string()
     })?;
     let sh = shared.clone();
+    let st = state.clone();
     set(&a, "startTime", move || {
-        let since = sh.started.elapsed();
-        crate::engine::job::unix_ms().saturating_sub(since.as_millis() as u64) as f64
+        // The scenario's start when the job runs scenarios, else the job's.
+        let started = st.borrow().scenario.as_ref().and_then(|s| s.started.get().copied()).unwrap_or(sh.started);
+        crate::engine::job::unix_ms().saturating_sub(started.elapsed().as_millis() as u64) as f64
     })?;
-    let sh = shared.clone();
+    let (sh, st) = (shared.clone(), state.clone());
     set(&a, "progress", move || {
-        if sh.duration.is_zero() {
-            0.0
-        } else {
-            (sh.started.elapsed().as_secs_f64() / sh.duration.as_secs_f64()).min(1.0)
-        }
+        let (started, length) = match st.borrow().scenario.as_ref().and_then(|s| Some((*s.started.get()?, s.length))) {
+            Some(x) => x,
+            None => (sh.started, sh.duration),
+        };
+        if length.is_zero() { 0.0 } else { (started.elapsed().as_secs_f64() / length.as_secs_f64()).min(1.0) }
     })?;
     let sh = shared.clone();
     set(&a, "vusActive", move || sh.vus_active.load(std::sync::atomic::Ordering::Relaxed))?;
@@ -634,16 +636,15 @@ fn waited(ctx: &Ctx<'_>, st: &State, answer: Input) -> Result<Input> {
 /// The response object a script sees (its body, headers and timings are
 /// getters of `Response.prototype` in `modules/http.js`).
 ///
-/// What comes back is `[id, status, error_code]`: setting named properties
-/// from Rust costs an atom lookup each, so the `Response` is built in
-/// JavaScript and everything else is read lazily by id.
-fn response<'js>(ctx: &Ctx<'js>, st: &State, resp: HttpResponse, kept: KeptReq) -> Result<Array<'js>> {
-    let o = Array::new(ctx.clone())?;
+/// What comes back is one number, `(id × 2048 + error_code) × 1024 +
+/// status`, decoded by the `Response` constructor: an array or named
+/// properties set from Rust cost thousands of instructions per request
+/// (callgrind), a number none. Everything else is read lazily by id.
+fn response(st: &State, resp: HttpResponse, kept: KeptReq) -> f64 {
     let (code, _) = error_code(&resp);
-    o.set(1, resp.last.status)?;
-    o.set(2, code)?;
+    let status = resp.last.status.min(1023);
     let mut s = st.borrow_mut();
-    o.set(0, s.responses.len())?;
+    let id = s.responses.len();
     s.responses.push(Kept {
         resp,
         response_type: kept.response_type,
@@ -651,7 +652,7 @@ fn response<'js>(ctx: &Ctx<'js>, st: &State, resp: HttpResponse, kept: KeptReq) 
         req_body: kept.body,
         req_method: kept.method,
     });
-    Ok(o)
+    ((id as f64) * 2048.0 + f64::from(code.min(2047))) * 1024.0 + f64::from(status)
 }
 
 /// k6's `error_code` and `error` of a response.
@@ -746,10 +747,9 @@ struct Follow {
 fn send_following(ctx: &Ctx<'_>, st: &State, call: HttpCall, kept: &KeptReq, follow: Follow) -> Result<HttpResponse> {
     let started = Instant::now();
     let timeout = call.req.options.timeout;
-    let mut method = kept.method.clone();
-    let mut body = kept.body.clone();
-    let mut headers = kept.headers.clone();
-    let mut url = call.req.url.clone();
+    // What a follow-up hop sends (method, body, headers): copied from the
+    // request only once there is one, so a plain request copies nothing.
+    let mut again: Option<(http::Method, Bytes, HeaderMap)> = None;
     let mut hops = Vec::new();
     let mut digest_sent = false;
     // The script's own cookies go to the host it named, not beyond.
@@ -764,13 +764,16 @@ fn send_following(ctx: &Ctx<'_>, st: &State, call: HttpCall, kept: &KeptReq, fol
         };
         call = back;
         store_cookies(st, &resp.last.url, &resp.headers);
+        let url = resp.last.url.as_str();
         let next = if resp.last.error.is_some() {
             None
         } else if resp.last.status == 401 && !digest_sent && follow.digest.is_some() {
             let (user, pass) = follow.digest.as_ref().expect("checked");
             let offered = resp.headers.get_all(http::header::WWW_AUTHENTICATE);
+            let (method, _, headers) =
+                again.get_or_insert_with(|| (kept.method.clone(), kept.body.clone(), kept.headers.clone()));
             super::digest::pick(offered.iter().filter_map(|v| v.to_str().ok())).and_then(|c| {
-                let u = url::Url::parse(&url).ok()?;
+                let u = url::Url::parse(url).ok()?;
                 let target = match u.query() {
                     Some(q) => format!("{}?{q}", u.path()),
                     None => u.path().to_string(),
@@ -779,22 +782,24 @@ fn send_following(ctx: &Ctx<'_>, st: &State, call: HttpCall, kept: &KeptReq, fol
                 let value = super::digest::authorization(&c, user, pass, method.as_str(), &target, &cnonce);
                 headers.insert(http::header::AUTHORIZATION, HeaderValue::from_str(&value).ok()?);
                 digest_sent = true;
-                Some(url.clone())
+                Some(url.to_string())
             })
         } else if matches!(resp.last.status, 301..=303 | 307 | 308) && hops.len() < follow.max_redirects as usize {
             let location = resp.headers.get(http::header::LOCATION).and_then(|l| l.to_str().ok()).map(str::to_string);
-            match location.map(|l| (url::Url::parse(&url).and_then(|u| u.join(&l)), l)) {
+            match location.map(|l| (url::Url::parse(url).and_then(|u| u.join(&l)), l)) {
                 None => None,
                 Some((Ok(next), _)) if matches!(next.scheme(), "http" | "https") => {
+                    let (method, body, headers) =
+                        again.get_or_insert_with(|| (kept.method.clone(), kept.body.clone(), kept.headers.clone()));
                     if matches!(resp.last.status, 301..=303) {
-                        if method != http::Method::HEAD {
-                            method = http::Method::GET;
+                        if *method != http::Method::HEAD {
+                            *method = http::Method::GET;
                         }
-                        body = Bytes::new();
+                        *body = Bytes::new();
                         headers.remove(http::header::CONTENT_TYPE);
                         headers.remove(http::header::CONTENT_LENGTH);
                     }
-                    if host_of(next.as_str()) != host_of(&url) {
+                    if host_of(next.as_str()) != host_of(url) {
                         // Credentials are for the host they were given for.
                         headers.remove(http::header::AUTHORIZATION);
                         same_host = false;
@@ -806,22 +811,20 @@ fn send_following(ctx: &Ctx<'_>, st: &State, call: HttpCall, kept: &KeptReq, fol
                         Ok(_) => "only http and https are followed".to_string(),
                         Err(e) => e.to_string(),
                     };
-                    resp.last.error = Some(crate::client::exchange::ExchangeError {
-                        kind: ErrorKind::InvalidRequest,
-                        message: format!("redirect to {l:?} from {url}: {why}"),
-                    });
+                    let message = format!("redirect to {l:?} from {url}: {why}");
+                    resp.last.error =
+                        Some(crate::client::exchange::ExchangeError { kind: ErrorKind::InvalidRequest, message });
                     None
                 }
             }
         } else {
             None
         };
-        let Some(next) = next else {
+        let (Some(next), Some((method, body, headers))) = (next, &again) else {
             resp.redirects = hops;
             return Ok(resp);
         };
         hops.push(resp.last);
-        url = next;
         let mut h = headers.clone();
         h.remove(http::header::COOKIE);
         if same_host {
@@ -829,10 +832,10 @@ fn send_following(ctx: &Ctx<'_>, st: &State, call: HttpCall, kept: &KeptReq, fol
                 h.append(http::header::COOKIE, v.clone());
             }
         }
-        add_jar_cookies(st, &url, &mut h);
+        add_jar_cookies(st, &next, &mut h);
         let left = timeout.saturating_sub(started.elapsed()).max(Duration::from_millis(1));
         let options = RequestOptions { timeout: left, max_redirects: 0, ..options };
-        call.req = HttpRequest { method: method.clone(), url: url.clone(), headers: h, body: body.clone(), options };
+        call.req = HttpRequest { method: method.clone(), url: next, headers: h, body: body.clone(), options };
         call.challenge = false;
     }
 }
@@ -862,6 +865,7 @@ fn build<'js>(
         return Err(throw(ctx, "the job is stopping"));
     }
     let config = s.shared.config.clone();
+    let client = s.shared.client();
     let expected = s.expected.clone();
     let group = s.group_path.clone();
     let deadline = s.deadline;
@@ -876,11 +880,17 @@ fn build<'js>(
     let mut headers = HeaderMap::new();
     let mut options = RequestOptions {
         timeout: config.request_timeout,
-        tls_verify: config.tls_verify,
+        tls_verify: config.tls_verify && !client.insecure_skip_tls_verify,
         http2: config.http2,
         ..Default::default()
     };
     let mut response_type = ResponseType::Text;
+    let keep = options.response_body;
+    if client.discard_response_bodies {
+        // k6's `discardResponseBodies`: `null` unless a request asks.
+        response_type = ResponseType::None;
+        options.response_body = ResponseBody::Discard;
+    }
     let mut auth = Auth::None;
     if let Some(p) = params.as_ref().and_then(|p| p.as_object()) {
         if let Some(h) = p.get::<_, Option<Object>>("headers")? {
@@ -913,8 +923,15 @@ fn build<'js>(
             options.max_redirects = r.max(0.0) as u32;
         }
         match p.get::<_, Option<String>>("responseType")?.as_deref() {
-            None | Some("text") => {}
-            Some("binary") => response_type = ResponseType::Binary,
+            None => {}
+            Some("text") => {
+                response_type = ResponseType::Text;
+                options.response_body = keep;
+            }
+            Some("binary") => {
+                response_type = ResponseType::Binary;
+                options.response_body = keep;
+            }
             Some("none") => {
                 response_type = ResponseType::None;
                 options.response_body = ResponseBody::Discard;

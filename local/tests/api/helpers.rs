@@ -253,6 +253,12 @@ impl TestApp {
         self.ok("/v1/scenario/create", body).await["scenario_id"].as_i64().unwrap()
     }
 
+    /// A scenario titled `title` in a new project "Shop": how most tests begin.
+    pub async fn new_scenario(&self, title: &str) -> i64 {
+        let project = self.create_project("Shop").await;
+        self.create_scenario(project, title).await
+    }
+
     pub async fn create_simple_script(&self, scenario_id: i64, name: &str, rps: &str) -> i64 {
         let body = serde_json::json!({"simple_script": simple_script(scenario_id, name, rps)});
         self.ok("/v1/simple-script/create", body).await["simple_script_id"].as_i64().unwrap()

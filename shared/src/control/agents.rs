@@ -1,11 +1,14 @@
-//! The one list of healthy agents, each with the load it carries (the rate of
-//! its jobs not ended in active runs, by the one
-//! [`crate::model::run::desired_rps`]). Planning a run and moving a lost share
-//! both use it. An agent is healthy when it is enabled, not draining, and
+//! The one list of agents that may carry load, each with the load it carries
+//! (the rate of its jobs not ended in active runs, by the one
+//! [`crate::model::run::desired_rps`]). A new run is planned on it as the
+//! database has it ([`enabled`]: no agent is called inside a user's request); the
+//! run-controller moves a lost share, or the share of a job its agent never
+//! accepted, to those of them that answer now ([`healthy`]). An agent may carry
+//! load when it is enabled, not draining, and
 //! - self-registered (#13): its last heartbeat is younger than three heartbeat
-//!   periods. It is not probed: at 1,000 agents the registry answers in one
-//!   query where probes would take a fan-out per plan;
-//! - added by hand (`/v1/agent/set`): it answers `GET /v1/agent` now.
+//!   periods. It is never probed: at 1,000 agents the registry answers in one
+//!   query where probes would take a fan-out per move;
+//! - added by hand (`/v1/agent/set`): [`healthy`] probes `GET /v1/agent`.
 
 use super::plan::Candidate;
 use crate::http::ApiResult;
@@ -30,11 +33,13 @@ pub fn listed_healthy(enabled: bool, registered: bool, draining: bool, age: Opti
     enabled && !draining && (!registered || age.is_some_and(|a| a <= expiry.as_secs_f64()))
 }
 
-/// A healthy agent: where to call it and what it carries.
+/// An agent that may carry load: where to call it and what it carries.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Healthy {
     pub candidate: Candidate,
     pub base_url: String,
+    /// Self-registered: its heartbeats vouch for it, it is not probed.
+    pub registered: bool,
 }
 
 /// Each agent's load from `(agent, share, script run's desired rps)` rows. Pure.
@@ -46,35 +51,37 @@ pub fn loads(work: &[(i64, f64, f64)]) -> BTreeMap<i64, f64> {
     out
 }
 
-/// Enabled agents that answer now, except `skip` (known unreachable), probed in
-/// parallel with the client's short timeouts. The database is read before any
-/// agent is called, with no transaction open.
-pub async fn healthy(app: &AppState, skip: &BTreeSet<i64>) -> ApiResult<Vec<Healthy>> {
+/// Enabled agents, except `skip`, with their loads: the database only.
+pub async fn enabled(app: &AppState, skip: &BTreeSet<i64>) -> ApiResult<Vec<Healthy>> {
     let (agents, work) = {
         let conn = app.db.conn().await?;
         crate::db::control::enabled_agents(&conn).await?
     };
     let loads = loads(&work);
     let expiry = expiry(app.limits.fleet_heartbeat);
-    let agents: Vec<_> = agents
+    Ok(agents
         .into_iter()
         .filter(|a| !skip.contains(&a.id))
         .filter(|a| listed_healthy(true, a.registered, a.draining, a.heartbeat_age, expiry))
-        .collect();
-    // Only manual agents are probed, in parallel with the client's short timeouts.
-    let alive = join_all(
-        agents.iter().map(|a| async { if a.registered { true } else { app.agents.info(&a.base_url).await.is_ok() } }),
-    )
-    .await;
-    Ok(agents
-        .into_iter()
-        .zip(alive)
-        .filter(|(_, ok)| *ok)
-        .map(|(a, _)| Healthy {
+        .map(|a| Healthy {
             candidate: Candidate { agent_id: a.id, tags: a.tags, load_rps: loads.get(&a.id).copied().unwrap_or(0.0) },
             base_url: a.base_url,
+            registered: a.registered,
         })
         .collect())
+}
+
+/// Enabled agents that answer now, except `skip` (known unreachable): manual
+/// ones probed in parallel with the client's short timeouts, self-registered
+/// ones vouched for by their heartbeats. The database is read before any agent
+/// is called, with no transaction open.
+pub async fn healthy(app: &AppState, skip: &BTreeSet<i64>) -> ApiResult<Vec<Healthy>> {
+    let agents = enabled(app, skip).await?;
+    let alive = join_all(agents.iter().map(|a| async {
+        if a.registered { Ok(()) } else { app.agents.info(&a.base_url).await.map(|_| ()) }
+    }))
+    .await;
+    Ok(agents.into_iter().zip(alive).filter(|(_, ok)| ok.is_ok()).map(|(a, _)| a).collect())
 }
 
 #[cfg(test)]

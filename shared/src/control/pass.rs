@@ -23,11 +23,13 @@ use super::outage::{self, OutageLimits, Verdict};
 use super::plan::Candidate;
 use super::reconcile::{Action, JobView, LOST_AFTER, Poll, ScriptRunView, is_lost, reconcile};
 use super::rollup::rollup;
+use super::snapshot::{self, Snapshot};
 use crate::agent_client::AgentError;
 use crate::db::control::{JobUpdate, NewJob, PassRecord, Recorded, Rollup, RunChange};
 use crate::http::{ApiError, ApiResult};
 use crate::model::run::{Job, JobDesired, JobPhase, RunState, ScriptRunState};
 use crate::state::AppState;
+use crate::storage::ObjectKey;
 use alilo_agent_api::{JobStatus, RateChange};
 use futures::StreamExt;
 use std::collections::{BTreeMap, BTreeSet};
@@ -122,6 +124,11 @@ struct Memory {
     since: Option<Instant>,
     /// Runs stopped on purpose during this outage.
     stopped: BTreeSet<i64>,
+    /// The snapshot last written to the bucket, and when.
+    written: Option<(Snapshot, Instant)>,
+    /// Whether this process already looked for a snapshot (it does once, when an
+    /// outage finds it with no memory of its own).
+    looked: bool,
 }
 
 /// A run-controller: one per process (or Lambda instance), kept across passes.
@@ -268,29 +275,9 @@ impl Controller {
         // 2. Poll every live job.
         let mut polls: BTreeMap<(usize, usize), Poll> = BTreeMap::new();
         let mut said: BTreeMap<(usize, usize), String> = BTreeMap::new();
-        let targets: Vec<(usize, usize)> = runs
-            .iter()
-            .enumerate()
-            .flat_map(|(r, run)| {
-                run.jobs
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, j)| !j.phase.is_ended() && j.phase != JobPhase::Starting)
-                    .map(move |(j, _)| (r, j))
-            })
-            .collect();
+        let targets = live_jobs(&runs, &BTreeSet::new());
         out.polled = targets.len();
-        let answers = bounded(
-            self.options.fan_out,
-            targets
-                .iter()
-                .map(|&(r, j)| {
-                    let job = &runs[r].jobs[j];
-                    app.agents.poll(&job.base_url, &job.key, job.cursor)
-                })
-                .collect(),
-        )
-        .await;
+        let answers = self.poll_jobs(app, &runs, &targets).await;
         for (&(r, j), answer) in targets.iter().zip(answers) {
             let run_id = runs[r].id;
             let stop_wanted = stop_wanted(&runs[r], &runs[r].jobs[j]);
@@ -346,10 +333,19 @@ impl Controller {
                         .filter(|(at, _)| matches!(polls.get(at), Some(Poll::Unreachable | Poll::Abandoned)))
                         .filter_map(|(_, job)| job.agent_id)
                         .collect();
-                    healthy_agents = Some(healthy(app, &unreachable).await.unwrap_or_else(|e| {
-                        tracing::warn!(error = %e, "healthy agents unknown this pass: no share moves");
-                        Vec::new()
-                    }));
+                    // Bounded like every database step: the list reads the database.
+                    let probe = tokio::time::timeout(self.options.db_budget * 2, healthy(app, &unreachable));
+                    healthy_agents = Some(match probe.await {
+                        Ok(Ok(agents)) => agents,
+                        Ok(Err(e)) => {
+                            tracing::warn!(error = %e, "healthy agents unknown this pass: no share moves");
+                            Vec::new()
+                        }
+                        Err(_) => {
+                            tracing::warn!("healthy agents not listed in time this pass: no share moves");
+                            Vec::new()
+                        }
+                    });
                 }
                 healthy_agents.as_deref().unwrap_or_default().iter().map(|h| h.candidate.clone()).collect()
             } else {
@@ -492,21 +488,114 @@ impl Controller {
         let phase = Instant::now();
         let recorded = self.db_record(app, &rec).await;
         out.timings.record = phase.elapsed();
-        match recorded {
+        let recorded = match recorded {
             Ok(done) => {
                 out.stored_seconds += done.stored_seconds;
                 out.lost_races = done.lost_races;
+                true
             }
             Err(e) => {
                 tracing::warn!(error = %e.message, "pass not recorded: its facts wait in memory");
                 out.outage = Some(e.message.clone());
                 self.memory.since.get_or_insert_with(Instant::now);
                 self.memory.buffer.absorb(rec);
+                false
             }
-        }
-        hooks::after_pass(app, &runs).await;
+        };
         self.memory.runs = runs;
+        if recorded {
+            self.write_snapshot(app).await;
+        }
+        // The hooks read and write the database: only after a pass that reached
+        // it, and within the budget. Unbounded, a database cut landing here held
+        // the controller on a pooled connection until the database came back, so
+        // no lease was renewed and every job ended 60 s into the outage.
+        if recorded
+            && tokio::time::timeout(self.options.db_budget, hooks::after_pass(app, &self.memory.runs)).await.is_err()
+        {
+            tracing::warn!(
+                budget_ms = self.options.db_budget.as_millis(),
+                "pass hooks cut short: the database did not answer"
+            );
+        }
         Ok(out)
+    }
+
+    /// Keep the runs this pass left in the bucket when their jobs changed, or
+    /// every [`snapshot::REFRESH`] while jobs run, for a process that starts
+    /// during an outage. Bounded by the database budget; a failure only logs.
+    async fn write_snapshot(&mut self, app: &AppState) {
+        let snap = Snapshot::of(&self.memory.runs, chrono::Utc::now().timestamp_millis());
+        let live = snap.runs.iter().any(|r| !r.jobs.is_empty());
+        let due = match &self.memory.written {
+            None => !snap.runs.is_empty(),
+            Some((last, at)) => !last.same_jobs(&snap) || (live && at.elapsed() >= snapshot::REFRESH),
+        };
+        if !due {
+            return;
+        }
+        let body = serde_json::to_vec(&snap).unwrap_or_default();
+        let put = app.storage.put(&ObjectKey::ControllerSnapshot, body, "application/json");
+        match tokio::time::timeout(self.options.db_budget, put).await {
+            Ok(Ok(_)) => self.memory.written = Some((snap, Instant::now())),
+            Ok(Err(e)) => tracing::warn!(error = %ApiError::from(e).message, "controller snapshot not written"),
+            Err(_) => tracing::warn!("controller snapshot not written in time"),
+        }
+    }
+
+    /// A process with no memory of its own, in an outage: start from the snapshot
+    /// the last controller left, if it is recent enough. The outage is taken to
+    /// have begun when the snapshot was (at most [`snapshot::REFRESH`] early).
+    async fn restore_snapshot(&mut self, app: &AppState) {
+        if self.memory.looked || !self.memory.runs.is_empty() {
+            return;
+        }
+        self.memory.looked = true;
+        let key = ObjectKey::ControllerSnapshot.path();
+        let snap = match tokio::time::timeout(self.options.db_budget, app.storage.get(&key)).await {
+            Ok(Ok(Some(bytes))) => match serde_json::from_slice::<Snapshot>(&bytes) {
+                Ok(snap) => snap,
+                Err(e) => return tracing::warn!(error = %e, "controller snapshot unreadable"),
+            },
+            Ok(Ok(None)) => return,
+            Ok(Err(e)) => return tracing::warn!(error = %format!("{e:#}"), "controller snapshot not read"),
+            Err(_) => return tracing::warn!("controller snapshot not read in time"),
+        };
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        if !snap.usable(now_ms, self.options.outage.max_outage) {
+            return tracing::warn!(taken_ms = snap.taken_ms, "controller snapshot too old to use");
+        }
+        let age = Duration::from_millis(u64::try_from(now_ms - snap.taken_ms).unwrap_or(0));
+        if let Some(began) = Instant::now().checked_sub(age) {
+            self.memory.since = Some(self.memory.since.map_or(began, |s| s.min(began)));
+        }
+        self.memory.runs = snap.runs();
+        tracing::warn!(
+            runs = self.memory.runs.len(),
+            age_secs = age.as_secs(),
+            "the database is unreachable and this controller is new: working from the last snapshot"
+        );
+    }
+
+    /// Call the job at each of `targets`, at most `fan_out` at a time; the
+    /// answers in order.
+    async fn each_job<'a, F: Future>(
+        &self,
+        runs: &'a [RunState],
+        targets: &[(usize, usize)],
+        call: impl Fn(&'a Job) -> F,
+    ) -> Vec<F::Output> {
+        bounded(self.options.fan_out, targets.iter().map(|&(r, j)| call(&runs[r].jobs[j])).collect()).await
+    }
+
+    /// Poll the job at each of `targets` since its cursor (renewing its lease).
+    async fn poll_jobs(
+        &self,
+        app: &AppState,
+        runs: &[RunState],
+        targets: &[(usize, usize)],
+    ) -> Vec<Result<JobStatus, AgentError>> {
+        self.each_job(runs, targets, |job| app.agents.poll(&job.base_url, &job.key, job.cursor)).await
     }
 
     /// One agent call.
@@ -570,6 +659,7 @@ impl Controller {
     /// (renewing their leases) and buffer what they say, or stop them on purpose
     /// once the outage is too long or the buffer full.
     async fn outage_pass(&mut self, app: &AppState, cause: &ApiError) -> TickOutcome {
+        self.restore_snapshot(app).await;
         let since = *self.memory.since.get_or_insert_with(Instant::now);
         let verdict = outage::verdict(since.elapsed(), self.memory.buffer.buffered_seconds(), &self.options.outage);
         tracing::warn!(
@@ -581,35 +671,12 @@ impl Controller {
         );
         let mut out = TickOutcome { outage: Some(cause.message.clone()), ..TickOutcome::default() };
         let mut rec = PassRecord::default();
-        let targets: Vec<(usize, usize)> = self
-            .memory
-            .runs
-            .iter()
-            .enumerate()
-            .filter(|(_, run)| !self.memory.stopped.contains(&run.id))
-            .flat_map(|(r, run)| {
-                run.jobs
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, j)| !j.phase.is_ended() && j.phase != JobPhase::Starting)
-                    .map(move |(j, _)| (r, j))
-            })
-            .collect();
+        let targets = live_jobs(&self.memory.runs, &self.memory.stopped);
         out.polled = targets.len();
         let runs = &self.memory.runs;
         match &verdict {
             Verdict::RideOut => {
-                let answers = bounded(
-                    self.options.fan_out,
-                    targets
-                        .iter()
-                        .map(|&(r, j)| {
-                            let job = &runs[r].jobs[j];
-                            app.agents.poll(&job.base_url, &job.key, job.cursor)
-                        })
-                        .collect(),
-                )
-                .await;
+                let answers = self.poll_jobs(app, runs, &targets).await;
                 for (&(r, j), answer) in targets.iter().zip(answers) {
                     let run_id = self.memory.runs[r].id;
                     let job = &mut self.memory.runs[r].jobs[j];
@@ -621,17 +688,8 @@ impl Controller {
             }
             Verdict::Stop(why) => {
                 let why = &format!("{why} (last error: {})", cause.message);
-                let answers = bounded(
-                    self.options.fan_out,
-                    targets
-                        .iter()
-                        .map(|&(r, j)| {
-                            let job = &runs[r].jobs[j];
-                            app.agents.stop(&job.base_url, &job.key, job.cursor)
-                        })
-                        .collect(),
-                )
-                .await;
+                let answers =
+                    self.each_job(runs, &targets, |job| app.agents.stop(&job.base_url, &job.key, job.cursor)).await;
                 out.actions = targets.len();
                 for (&(r, j), answer) in targets.iter().zip(answers) {
                     let run_id = self.memory.runs[r].id;
@@ -665,6 +723,22 @@ impl Controller {
         self.memory.buffer.absorb(rec);
         out
     }
+}
+
+/// Where the live jobs are, as (run, job) indices: started and not ended, in
+/// runs not in `skip`.
+fn live_jobs(runs: &[RunState], skip: &BTreeSet<i64>) -> Vec<(usize, usize)> {
+    runs.iter()
+        .enumerate()
+        .filter(|(_, run)| !skip.contains(&run.id))
+        .flat_map(|(r, run)| {
+            run.jobs
+                .iter()
+                .enumerate()
+                .filter(|(_, j)| !j.phase.is_ended() && j.phase != JobPhase::Starting)
+                .map(move |(j, _)| (r, j))
+        })
+        .collect()
 }
 
 /// A job placed this pass, before it has a row: a stand-in with a negative id.

@@ -90,10 +90,11 @@ class Selection {
 }
 
 export class Response {
-  constructor(a) {
-    this._id = a[0];
-    this.status = a[1];
-    this.error_code = a[2];
+  // `v` packs (id × 2048 + error_code) × 1024 + status (natives.rs).
+  constructor(v) {
+    this._id = Math.floor(v / 2097152);
+    this.status = v % 1024;
+    this.error_code = Math.floor(v / 1024) % 2048;
   }
   get url() {
     return meta(this, "url");
@@ -147,33 +148,29 @@ export class Response {
   }
 }
 
-function send(method, url, body, params) {
+export function request(method, url, body, params) {
   return new Response(A.request(String(method).toUpperCase(), url, body, params));
 }
-
-export function request(method, url, body, params) {
-  return send(method, url, body, params);
-}
 export function get(url, params) {
-  return send("GET", url, null, params);
+  return new Response(A.request("GET", url, null, params));
 }
 export function head(url, params) {
-  return send("HEAD", url, null, params);
+  return new Response(A.request("HEAD", url, null, params));
 }
 export function post(url, body, params) {
-  return send("POST", url, body, params);
+  return new Response(A.request("POST", url, body, params));
 }
 export function put(url, body, params) {
-  return send("PUT", url, body, params);
+  return new Response(A.request("PUT", url, body, params));
 }
 export function patch(url, body, params) {
-  return send("PATCH", url, body, params);
+  return new Response(A.request("PATCH", url, body, params));
 }
 export function del(url, body, params) {
-  return send("DELETE", url, body, params);
+  return new Response(A.request("DELETE", url, body, params));
 }
 export function options(url, body, params) {
-  return send("OPTIONS", url, body, params);
+  return new Response(A.request("OPTIONS", url, body, params));
 }
 
 // batch: an array or object of [method, url, body, params] or
