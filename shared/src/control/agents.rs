@@ -77,9 +77,11 @@ pub async fn enabled(app: &AppState, skip: &BTreeSet<i64>) -> ApiResult<Vec<Heal
 /// is called, with no transaction open.
 pub async fn healthy(app: &AppState, skip: &BTreeSet<i64>) -> ApiResult<Vec<Healthy>> {
     let agents = enabled(app, skip).await?;
-    let alive = join_all(agents.iter().map(|a| async {
-        if a.registered { Ok(()) } else { app.agents.info(&a.base_url).await.map(|_| ()) }
-    }))
+    let alive = join_all(
+        agents
+            .iter()
+            .map(|a| async { if a.registered { Ok(()) } else { app.agents.info(&a.base_url).await.map(|_| ()) } }),
+    )
     .await;
     Ok(agents.into_iter().zip(alive).filter(|(_, ok)| ok.is_ok()).map(|(a, _)| a).collect())
 }
