@@ -184,11 +184,11 @@ pub struct Limits {
     pub statement_timeout: Duration,
     /// `PG_POOL_WAIT_MS`: the longest wait for a pooled connection.
     pub pool_wait: Duration,
-    /// `ALILO_FLEET_HEARTBEAT_SECS`: how often self-registered agents heartbeat.
-    pub fleet_heartbeat: Duration,
     /// `PG_IDLE_IN_TRANSACTION_TIMEOUT_MS`: Postgres'
     /// `idle_in_transaction_session_timeout` on every connection.
     pub idle_in_transaction: Duration,
+    /// `ALILO_FLEET_HEARTBEAT_SECS`: how often self-registered agents heartbeat.
+    pub fleet_heartbeat: Duration,
 }
 
 impl Default for Limits {
@@ -202,8 +202,8 @@ impl Default for Limits {
             request_deadline: Duration::from_millis(DEFAULT_REQUEST_DEADLINE_MS),
             statement_timeout: Duration::from_millis(DEFAULT_STATEMENT_TIMEOUT_MS),
             pool_wait: Duration::from_millis(DEFAULT_POOL_WAIT_MS),
-            fleet_heartbeat: Duration::from_secs(DEFAULT_FLEET_HEARTBEAT_SECS),
             idle_in_transaction: Duration::from_millis(DEFAULT_IDLE_IN_TRANSACTION_MS),
+            fleet_heartbeat: Duration::from_secs(DEFAULT_FLEET_HEARTBEAT_SECS),
         }
     }
 }
@@ -413,11 +413,11 @@ impl Config {
             request_deadline: millis(vars, "REQUEST_DEADLINE_MS", DEFAULT_REQUEST_DEADLINE_MS)?,
             statement_timeout: millis(vars, "PG_STATEMENT_TIMEOUT_MS", DEFAULT_STATEMENT_TIMEOUT_MS)?,
             pool_wait: millis(vars, "PG_POOL_WAIT_MS", DEFAULT_POOL_WAIT_MS)?,
+            idle_in_transaction: millis(vars, "PG_IDLE_IN_TRANSACTION_TIMEOUT_MS", DEFAULT_IDLE_IN_TRANSACTION_MS)?,
             fleet_heartbeat: match parse_var(vars, "ALILO_FLEET_HEARTBEAT_SECS", DEFAULT_FLEET_HEARTBEAT_SECS)? {
                 secs @ 1..=300 => Duration::from_secs(secs),
                 secs => return Err(format!("ALILO_FLEET_HEARTBEAT_SECS={secs} is invalid: seconds between 1 and 300")),
             },
-            idle_in_transaction: millis(vars, "PG_IDLE_IN_TRANSACTION_TIMEOUT_MS", DEFAULT_IDLE_IN_TRANSACTION_MS)?,
         };
         if limits.agent_capacity_rps == 0 {
             return Err("AGENT_CAPACITY_RPS=0 is invalid: it must be at least 1".into());

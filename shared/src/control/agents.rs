@@ -6,9 +6,9 @@
 //! accepted, to those of them that answer now ([`healthy`]). An agent may carry
 //! load when it is enabled, not draining, and
 //! - self-registered (#13): its last heartbeat is younger than three heartbeat
-//!   periods. It is never probed: at 1,000 agents the registry answers in one
-//!   query where probes would take a fan-out per move;
-//! - added by hand (`/v1/agent/set`): [`healthy`] probes `GET /v1/agent`.
+//!   periods. It is not probed: at 1,000 agents the registry answers in one
+//!   query where probes would take a fan-out per plan;
+//! - added by hand (`/v1/agent/set`): it answers `GET /v1/agent` ([`healthy`]).
 
 use super::plan::Candidate;
 use crate::http::ApiResult;
@@ -38,7 +38,7 @@ pub fn listed_healthy(enabled: bool, registered: bool, draining: bool, age: Opti
 pub struct Healthy {
     pub candidate: Candidate,
     pub base_url: String,
-    /// Self-registered: its heartbeats vouch for it, it is not probed.
+    /// Self-registered: healthy by its heartbeat, never probed.
     pub registered: bool,
 }
 
@@ -71,19 +71,15 @@ pub async fn enabled(app: &AppState, skip: &BTreeSet<i64>) -> ApiResult<Vec<Heal
         .collect())
 }
 
-/// Enabled agents that answer now, except `skip` (known unreachable): manual
-/// ones probed in parallel with the client's short timeouts, self-registered
-/// ones vouched for by their heartbeats. The database is read before any agent
-/// is called, with no transaction open.
+/// Enabled agents that answer now, except `skip` (known unreachable), probed in
+/// parallel with the client's short timeouts. The database is read before any
+/// agent is called, with no transaction open.
 pub async fn healthy(app: &AppState, skip: &BTreeSet<i64>) -> ApiResult<Vec<Healthy>> {
     let agents = enabled(app, skip).await?;
-    let alive = join_all(
-        agents
-            .iter()
-            .map(|a| async { if a.registered { Ok(()) } else { app.agents.info(&a.base_url).await.map(|_| ()) } }),
-    )
-    .await;
-    Ok(agents.into_iter().zip(alive).filter(|(_, ok)| ok.is_ok()).map(|(a, _)| a).collect())
+    // Only manual agents are probed: a registered one's heartbeat already says it.
+    let alive =
+        join_all(agents.iter().map(|a| async { a.registered || app.agents.info(&a.base_url).await.is_ok() })).await;
+    Ok(agents.into_iter().zip(alive).filter(|(_, ok)| *ok).map(|(a, _)| a).collect())
 }
 
 #[cfg(test)]
