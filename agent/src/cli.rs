@@ -59,6 +59,29 @@ pub struct ServeArgs {
     /// How long final reads are answered after SIGTERM.
     #[arg(long, default_value = "5s")]
     pub shutdown_grace: String,
+    /// Join the fleet of the backend at this URL (e.g. http://alilo:8084):
+    /// register on start, heartbeat, deregister on SIGTERM. The control API
+    /// then requires the credential the backend answers.
+    #[arg(long, env = "ALILO_REGISTER_URL")]
+    pub register: Option<String>,
+    /// The backend's fleet token (its ALILO_FLEET_TOKEN), for --register.
+    #[arg(long, env = "ALILO_FLEET_TOKEN", hide_env_values = true)]
+    pub fleet_token: Option<String>,
+    /// The host name or IP the backend should call this agent at (default: the
+    /// bound address, or the local address of the route to the backend).
+    #[arg(long, env = "ALILO_AGENT_ADVERTISE")]
+    pub advertise: Option<String>,
+    /// Tags to register with (comma-separated).
+    #[arg(long, env = "ALILO_AGENT_TAGS", value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// The rate this agent offers, requests per second (default: measured for
+    /// one second against a loopback target at start).
+    #[arg(long, env = "ALILO_AGENT_CAPACITY_RPS")]
+    pub capacity_rps: Option<f64>,
+    /// After SIGTERM, how long a registered agent lets its jobs end before it
+    /// stops them (the controller moves their share elsewhere).
+    #[arg(long, env = "ALILO_AGENT_DRAIN_TIMEOUT", default_value = "10s")]
+    pub drain_timeout: String,
 }
 
 /// Ramp kinds on the command line.
@@ -197,17 +220,74 @@ pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
-    let server = Server::bind(ServeConfig {
+    let cfg = ServeConfig {
         addr: SocketAddr::new(a.bind, a.port),
-        token: a.token,
+        token: a.token.clone(),
         insecure_no_auth: a.insecure_no_auth,
         workers: a.workers,
         shutdown_grace: parse_duration(&a.shutdown_grace).map_err(|e| anyhow::anyhow!("--shutdown-grace: {e}"))?,
-    })
-    .await?;
+        drain_timeout: parse_duration(&a.drain_timeout).map_err(|e| anyhow::anyhow!("--drain-timeout: {e}"))?,
+    };
+    if let Some(url) = &a.register {
+        return serve_registered(&a, url, cfg).await;
+    }
+    let server = Server::bind(cfg).await?;
     tracing::info!(addr = %server.local_addr(), "alilo-agent listening");
     eprintln!("alilo-agent listening on {}", server.local_addr());
     server.run_until_stopped(shutdown_signal()).await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `serve --register`: bind (the port is part of the identity), find the
+/// address and capacity, register, then serve with the credential the backend
+/// answered (and `--token`'s, if given, during a rotation).
+async fn serve_registered(a: &ServeArgs, url: &str, mut cfg: ServeConfig) -> anyhow::Result<ExitCode> {
+    let backend = crate::fleet::backend_base(url)?;
+    let token = a
+        .fleet_token
+        .clone()
+        .filter(|t| !t.trim().is_empty())
+        .context("--register needs the backend's fleet token: set ALILO_FLEET_TOKEN (or --fleet-token)")?;
+    if let Some(c) = a.capacity_rps
+        && !(c.is_finite() && c > 0.0)
+    {
+        bail!("--capacity-rps {c}: give a rate above 0");
+    }
+    let listener = tokio::net::TcpListener::bind(cfg.addr).await.with_context(|| format!("binding {}", cfg.addr))?;
+    let port = listener.local_addr()?.port();
+    let host = crate::fleet::detect_host(a.advertise.as_deref(), a.bind, &backend).await?;
+    let capacity_rps = match a.capacity_rps {
+        Some(c) => c,
+        None => {
+            let c = crate::fleet::measure_capacity(a.workers).await?;
+            tracing::info!(capacity_rps = c.round(), "capacity measured against a loopback target");
+            c
+        }
+    };
+    let registration = crate::fleet::Registration {
+        host_name: host,
+        port,
+        tags: a.tags.iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect(),
+        capacity_rps,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    let member = crate::fleet::Member::register(&backend, &token, registration).await?;
+    cfg.token = Some(match cfg.token.take().filter(|t| !t.is_empty()) {
+        Some(own) => format!("{},{own}", member.credential),
+        None => member.credential.clone(),
+    });
+    cfg.insecure_no_auth = false;
+    let server = Server::with_listener(listener, cfg)?;
+    tracing::info!(addr = %server.local_addr(), agent_id = member.agent_id, backend = %backend,
+        "alilo-agent listening, registered");
+    eprintln!(
+        "alilo-agent listening on {} as {}:{} (agent {} of {backend})",
+        server.local_addr(),
+        member.registration.host_name,
+        port,
+        member.agent_id
+    );
+    server.run_registered(shutdown_signal(), member).await;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -436,6 +516,7 @@ async fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     {
         alilo_agent_api::threshold::parse_options(th).map_err(|e| anyhow::anyhow!("options.{e}"))?;
     }
+    let trend_stats = crate::js::options::trend_stats(options.as_ref()).map_err(|e| anyhow::anyhow!(e))?;
     if let Some((_, r)) = &plan {
         for w in &r.warnings {
             eprintln!("warning: {w}");
@@ -511,7 +592,8 @@ async fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     let st = job.status(0);
     let mut text = summary_text(&st, closed);
     let mut thresholds_failed = false;
-    if let Some(t) = crate::js::summary::ScriptTotals::of(&st.buckets) {
+    if let Some(mut t) = crate::js::summary::ScriptTotals::of(&st.buckets) {
+        t.trend_stats = trend_stats;
         text.push_str(&t.text(st.summary.duration_s));
         let mut doc = t.json(st.summary.duration_s);
         if let Some(options) = &options {

@@ -39,6 +39,7 @@ impl TestAgent {
             insecure_no_auth: false,
             workers: 2,
             shutdown_grace: grace,
+            drain_timeout: Duration::ZERO,
         })
         .await
         .unwrap();

@@ -116,6 +116,7 @@ impl Agent {
             insecure_no_auth: false,
             workers: 2,
             shutdown_grace: Duration::from_secs(1),
+            drain_timeout: Duration::ZERO,
         })
         .await
         .unwrap();
@@ -291,7 +292,7 @@ async fn scenarios_run_in_parallel_with_their_own_exec_env_and_start_time() {
   api: {{ executor: 'constant-arrival-rate', rate: 10, timeUnit: '1s', duration: '1s', preAllocatedVUs: 2 }},
 }} }};
 export function browse() {{ http.get(`${{__ENV.BASE}}/browse?who=${{__ENV.WHO}}&s=${{exec.scenario.name}}`); sleep(0.1); }}
-export function buy() {{ http.get(`${{__ENV.BASE}}/buy?who=${{__ENV.WHO}}&s=${{exec.scenario.name}}`); }}
+export function buy() {{ http.get(`${{__ENV.BASE}}/buy?who=${{__ENV.WHO}}&s=${{exec.scenario.name}}&since=${{Date.now() - exec.scenario.startTime}}&p=${{exec.scenario.progress}}`); }}
 export default function () {{ http.get(`${{__ENV.BASE}}/api?who=${{__ENV.WHO}}&s=${{exec.scenario.name}}`); }}"
     );
     let st = agent.run_options(&site, "multi", &js).await;
@@ -301,6 +302,13 @@ export default function () {{ http.get(`${{__ENV.BASE}}/api?who=${{__ENV.WHO}}&s
     assert!((8..=11).contains(&api.len()), "api: 10/s for 1 s: {}", api.len());
     assert!(browse.iter().all(|s| s.q("who") == "browser" && s.q("s") == "browse"));
     assert!(buy.iter().all(|s| s.q("who") == "buyer" && s.q("s") == "buy"));
+    // exec.scenario.startTime is the scenario's start (500 ms in), not the test's.
+    for s in &buy {
+        let since: f64 = s.q("since").parse().unwrap();
+        let p: f64 = s.q("p").parse().unwrap();
+        assert!((0.0..300.0).contains(&since), "ms since buy started: {since}");
+        assert!((0.0..0.05).contains(&p), "progress of a 10 m maxDuration: {p}");
+    }
     assert!(api.iter().all(|s| s.q("who") == "undefined" && s.q("s") == "api"), "no env of another scenario leaks");
     let t0 = browse.iter().chain(&api).map(|s| s.at).min().unwrap();
     let first_buy = buy.iter().map(|s| s.at).min().unwrap();
@@ -568,4 +576,74 @@ export default function () {{ http.get(`${{__ENV.BASE}}/x`); sleep(0.1); }}"
     let (code, out, err, _) = run_cli("delay", &js, vec!["--quiet", "-e", &env]).await;
     assert_eq!(code, Some(99), "the threshold still fails at the end: {out}\n{err}");
     assert!(!err.contains("crossed (abortOnFail)"), "{err}");
+}
+
+/// An HTTPS server with a self-signed certificate, answering `tls-ok`.
+async fn tls_site() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(common::tls_config());
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(stream).await else { return };
+                let svc = service_fn(|_req: http::Request<hyper::body::Incoming>| async {
+                    Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from_static(b"tls-ok"))))
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tls), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insecure_skip_tls_verify_and_discard_response_bodies_change_the_requests() {
+    let site = Site::start().await;
+    let agent = Agent::spawn().await;
+    let tls = tls_site().await;
+    let js = |opts: &str| {
+        format!(
+            "{GET}export const options = {{ iterations: 1, {opts} }};
+export default function () {{
+  const s = http.get('https://{tls}/');
+  const d = http.get(`${{__ENV.BASE}}/x`);
+  const t = http.get(`${{__ENV.BASE}}/x`, {{ responseType: 'text' }});
+  http.get(`${{__ENV.BASE}}/report?tls=${{s.status}}&tlsbody=${{s.body}}&body=${{d.body}}&text=${{t.body}}`);
+}}"
+        )
+    };
+    let (strict, loose) =
+        (js("insecureSkipTLSVerify: false, discardResponseBodies: true"), js("insecureSkipTLSVerify: true"));
+    tokio::join!(agent.run_options(&site, "strict", &strict), agent.run_options(&site, "loose", &loose));
+    let r = &site.under("strict", "/report")[0];
+    assert_eq!(r.q("tls"), "0", "the self-signed certificate is refused: {r:?}");
+    assert_eq!((r.q("body"), r.q("text")), ("null", "ok"), "bodies discarded unless asked for: {r:?}");
+    let r = &site.under("loose", "/report")[0];
+    assert_eq!((r.q("tls"), r.q("tlsbody")), ("200", "tls-ok"), "insecureSkipTLSVerify: {r:?}");
+    assert_eq!((r.q("body"), r.q("text")), ("ok", "ok"), "{r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn summary_trend_stats_choose_the_summarys_columns() {
+    let site = Site::start().await;
+    let js = format!(
+        "{GET}export const options = {{ iterations: 3, summaryTrendStats: ['min', 'p(99)', 'count'], rps: 5 }};
+export default function () {{ http.get(`${{__ENV.BASE}}/x`); }}"
+    );
+    let env = format!("BASE={}", site.base("stats"));
+    let (code, out, err, _) = run_cli("stats", &js, vec!["--quiet", "-e", &env]).await;
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    let line = out.lines().find(|l| l.starts_with("iteration_duration")).unwrap_or_default();
+    assert!(line.contains("min=") && line.contains("p(99)=") && line.contains("count=3"), "{line}");
+    assert!(!line.contains("avg="), "{line}");
+    assert!(err.contains("options.rps is not supported by Alilo: ignored"), "{err}");
+    let bad = js.replace("'count'", "'p(200)'");
+    let (code, _, err, _) = run_cli("stats-bad", &bad, vec!["--quiet", "-e", &env]).await;
+    assert_ne!(code, Some(0));
+    assert!(err.contains("options.summaryTrendStats[2]"), "{err}");
 }

@@ -199,6 +199,7 @@ impl Agent {
             insecure_no_auth: false,
             workers: 2,
             shutdown_grace: Duration::from_secs(1),
+            drain_timeout: Duration::ZERO,
         })
         .await
         .unwrap();

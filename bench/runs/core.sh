@@ -11,6 +11,8 @@
 #   BEFORE_REF=<git ref>  BEFORE_TARGET_DIR=<dir> (a cargo target dir of its own)
 #   ADJUSTMENTS=20 (adjustments per side; before, each can wait 6 s on the dead agent)
 #   ONLY=bench_controller|bench_adjustment (one of the two benchmarks)
+#   PROFILE=release (a cargo profile for both sides; default: the test profile)
+#   AFTER_ONLY=1 (skip the before side: re-measure the working tree alone)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -21,19 +23,24 @@ before_target="${BEFORE_TARGET_DIR:-${CARGO_TARGET_DIR}-before}"
 export ADJUSTMENTS="${ADJUSTMENTS:-20}"
 
 run() { # dir target-dir -> the benchmark lines
-  (cd "$1" && CARGO_TARGET_DIR="$2" nice -n 5 cargo nextest run -p alilo-local --test api --run-ignored only \
+  (cd "$1" && CARGO_TARGET_DIR="$2" nice -n 5 cargo nextest run ${PROFILE:+--cargo-profile "$PROFILE"} \
+      -p alilo-local --test api --run-ignored only \
       --no-capture --test-threads 1 "bench_core::${ONLY:-}" 2>&1) | grep -E '^(adjustment|controller|pass)' || true
 }
 
-if [ ! -d "$before_dir" ]; then git worktree add --detach "$before_dir" "$before_ref" >/dev/null; fi
-cp local/tests/api/bench_core.rs "$before_dir/local/tests/api/bench_core.rs"
-grep -q '^mod bench_core;' "$before_dir/local/tests/api/main.rs" \
-  || sed -i 's/^mod bench_runs;/mod bench_core;\nmod bench_runs;/' "$before_dir/local/tests/api/main.rs"
-
-echo "== before ($(git rev-parse --short "$before_ref"))"
-before=$(run "$before_dir" "$before_target"); echo "$before"
+echo "== load average: $(cut -d' ' -f1-3 /proc/loadavg), profile: ${PROFILE:-test}"
+before=""
+if [ -z "${AFTER_ONLY:-}" ]; then
+  if [ ! -d "$before_dir" ]; then git worktree add --detach "$before_dir" "$before_ref" >/dev/null; fi
+  cp local/tests/api/bench_core.rs "$before_dir/local/tests/api/bench_core.rs"
+  grep -q '^mod bench_core;' "$before_dir/local/tests/api/main.rs" \
+    || sed -i 's/^mod bench_runs;/mod bench_core;\nmod bench_runs;/' "$before_dir/local/tests/api/main.rs"
+  echo "== before ($(git rev-parse --short "$before_ref"))"
+  before=$(run "$before_dir" "$before_target"); echo "$before"
+fi
 echo "== after (working tree)"
 after=$(run "$root" "$CARGO_TARGET_DIR"); echo "$after"
+echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 pick() { echo "$1" | grep "^$2" | sed -E "s/.* $3 ([0-9.]+) ms.*/\1/" || true; }
 echo "== ratios (before / after)"

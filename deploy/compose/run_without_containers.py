@@ -217,9 +217,9 @@ def main():
         print(f"a run through the compose agents reached the target ({Target.hits} requests)")
         print("OK: docker-compose.yml's configuration works without containers")
     finally:
-        for p in procs:
+        # Agents first, so that they deregister from a backend still listening.
+        for p in reversed(procs):
             p.terminate()
-        for p in procs:
             try:
                 p.wait(timeout=15)
             except subprocess.TimeoutExpired:

@@ -5,11 +5,12 @@
 
 pub mod demo;
 pub mod embedded_s3;
+pub mod fleet_local;
 pub mod live;
 pub mod local_agent;
 pub mod swagger;
 
-use alilo_shared::config::{Config, Limits, ProcessEnv, Vars};
+use alilo_shared::config::{Config, FleetProvider, Limits, ProcessEnv, Vars};
 use alilo_shared::{AppState, db};
 use clap::Parser;
 use std::collections::HashMap;
@@ -74,6 +75,31 @@ pub struct Settings {
     /// database outage; a full buffer stops the runs on purpose.
     #[arg(long = "outage-buffer-seconds", env = "ALILO_OUTAGE_BUFFER_SECONDS", default_value_t = 50_000)]
     pub outage_buffer_seconds: usize,
+    /// The token self-registering agents present (`alilo-agent serve --register`);
+    /// unset: self-registration is off. See docs/fleet.md.
+    #[arg(long = "fleet-token", env = "ALILO_FLEET_TOKEN", hide_env_values = true)]
+    pub fleet_token: Option<String>,
+    /// Seconds between two heartbeats of a self-registered agent (three missed: unhealthy).
+    #[arg(long = "fleet-heartbeat-secs")]
+    pub fleet_heartbeat_secs: Option<u64>,
+    /// Where agents come from: `static` (registered ones only), `local` (spawn
+    /// agent processes before a run) or `ecs` (`ALILO_FLEET`; docs/fleet.md).
+    #[arg(long = "fleet")]
+    pub fleet: Option<String>,
+    /// Most agents the fleet grows to (`ALILO_FLEET_MAX`).
+    #[arg(long = "fleet-max")]
+    pub fleet_max: Option<usize>,
+    /// The rate one agent of the fleet offers (`ALILO_FLEET_AGENT_RPS`).
+    #[arg(long = "fleet-agent-rps")]
+    pub fleet_agent_rps: Option<f64>,
+    /// Seconds without an active run before the fleet shrinks to its minimum
+    /// (`ALILO_FLEET_QUIET_SECS`).
+    #[arg(long = "fleet-quiet-secs")]
+    pub fleet_quiet_secs: Option<u64>,
+    /// The binary the `local` fleet starts agents with (`<exe> agent serve …`);
+    /// default: this `alilo-local`.
+    #[arg(long = "fleet-agent-exe")]
+    pub fleet_agent_exe: Option<PathBuf>,
 }
 
 impl Settings {
@@ -100,6 +126,24 @@ impl Settings {
         }
         if let Some(v) = &self.allowed_targets {
             flags.insert("ALILO_ALLOWED_TARGETS", v.clone());
+        }
+        if let Some(v) = &self.fleet_token {
+            flags.insert("ALILO_FLEET_TOKEN", v.clone());
+        }
+        if let Some(v) = self.fleet_heartbeat_secs {
+            flags.insert("ALILO_FLEET_HEARTBEAT_SECS", v.to_string());
+        }
+        if let Some(v) = &self.fleet {
+            flags.insert("ALILO_FLEET", v.clone());
+        }
+        if let Some(v) = self.fleet_max {
+            flags.insert("ALILO_FLEET_MAX", v.to_string());
+        }
+        if let Some(v) = self.fleet_agent_rps {
+            flags.insert("ALILO_FLEET_AGENT_RPS", v.to_string());
+        }
+        if let Some(v) = self.fleet_quiet_secs {
+            flags.insert("ALILO_FLEET_QUIET_SECS", v.to_string());
         }
         Config::from_vars(&Overlay(flags))
     }
@@ -222,6 +266,11 @@ impl Application {
             config.agent_key = alilo_shared::config::Secret::new(uuid::Uuid::new_v4().simple().to_string());
         }
         config.auth.enabled = !settings.no_auth;
+        if config.fleet.provider == FleetProvider::Local && config.auth.fleet_token.is_none() {
+            // The local fleet's agents are ours: a fleet token only this process knows.
+            config.auth.fleet_token =
+                Some(alilo_shared::config::Secret::new(uuid::Uuid::new_v4().simple().to_string()));
+        }
         let agents = alilo_shared::agent_client::AgentClient::new(config.agent_key.clone());
         let state = AppState {
             db: database,
@@ -230,6 +279,7 @@ impl Application {
             agents,
             auth: std::sync::Arc::new(config.auth.clone()),
             nudge: Default::default(),
+            fleet: std::sync::Arc::new(alilo_shared::control::fleet::StaticFleet),
         };
         let agent = if settings.no_agent {
             None
@@ -248,6 +298,8 @@ impl Application {
         let addr = format!("{}:{}", settings.bind, settings.port);
         let listener =
             TcpListener::bind(&addr).await.map_err(|e| StartError(format!("cannot listen on {addr}: {e}")))?;
+        let mut state = state;
+        state.fleet = fleet_provider(&config, &state, settings, &listener)?;
         let router = app(state.clone(), config.limits);
         Ok(Self {
             listener,
@@ -262,6 +314,7 @@ impl Application {
                     max_outage: std::time::Duration::from_secs(settings.max_db_outage_secs),
                     max_buffered_seconds: settings.outage_buffer_seconds,
                 },
+                fleet_quiet: config.fleet.quiet,
                 ..Default::default()
             },
         })
@@ -316,6 +369,42 @@ impl Application {
         }
         served
     }
+}
+
+/// The configured fleet provider (#13). `local` agents register at this API
+/// (on loopback when it listens on every address).
+fn fleet_provider(
+    config: &Config,
+    state: &AppState,
+    settings: &Settings,
+    listener: &TcpListener,
+) -> Result<std::sync::Arc<dyn alilo_shared::control::fleet::Fleet>, StartError> {
+    Ok(match config.fleet.provider {
+        FleetProvider::Static => std::sync::Arc::new(alilo_shared::control::fleet::StaticFleet),
+        FleetProvider::Local => {
+            let exe = match &settings.fleet_agent_exe {
+                Some(exe) => exe.clone(),
+                None => std::env::current_exe().map_err(|e| StartError(format!("the local fleet: {e}")))?,
+            };
+            let port = listener.local_addr().map_err(|e| StartError(e.to_string()))?.port();
+            let host = if is_loopback(&settings.bind) || settings.bind == "0.0.0.0" {
+                "127.0.0.1".to_string()
+            } else {
+                settings.bind.clone()
+            };
+            let token = config.auth.fleet_token.as_ref().map(|t| t.expose().to_string()).unwrap_or_default();
+            std::sync::Arc::new(fleet_local::LocalFleet::new(
+                exe,
+                format!("http://{host}:{port}"),
+                token,
+                state.db.clone(),
+                alilo_shared::control::agents::expiry(config.limits.fleet_heartbeat),
+                &config.fleet,
+            ))
+        }
+        FleetProvider::Ecs => alilo_shared::control::fleet_ecs::from_config(config, state)
+            .map_err(|e| StartError(format!("the ECS fleet: {e}")))?,
+    })
 }
 
 /// Whether `bind` is a loopback address (`127.0.0.1`, `::1`, `localhost`).

@@ -29,6 +29,7 @@ pub async fn start(state: &AppState) -> anyhow::Result<LocalAgent> {
             insecure_no_auth: false,
             workers: 0,
             shutdown_grace: Duration::from_secs(1),
+            drain_timeout: Duration::ZERO,
         },
     )?;
     let port = i32::from(server.local_addr().port());

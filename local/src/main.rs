@@ -1,4 +1,6 @@
-//! `alilo-local`: see the library docs.
+//! `alilo-local`: see the library docs. `alilo-local agent …` is `alilo-agent …`
+//! (the same library, linked in), so the `local` fleet provider and the tests
+//! start real agent processes from this one binary.
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -8,8 +10,29 @@ use std::process::ExitCode;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("agent") {
+        return agent();
+    }
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime").block_on(local())
+}
+
+/// `alilo-local agent <alilo-agent arguments>`.
+fn agent() -> ExitCode {
+    let cli = alilo_agent::cli::Cli::parse_from(std::env::args().skip(1));
+    alilo_shared::telemetry::init();
+    // As `alilo-agent`: the control plane on one thread, each job's workers on their own.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+    match rt.block_on(alilo_agent::cli::main(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn local() -> ExitCode {
     // `.env` first, so that the real environment and then flags override it.
     let _ = dotenvy::dotenv();
     let settings = alilo_local::Settings::parse();

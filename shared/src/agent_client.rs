@@ -71,6 +71,11 @@ impl AgentClient {
         Self { http, key }
     }
 
+    /// Whether a fleet key is configured (agents get credentials).
+    pub fn has_key(&self) -> bool {
+        !self.key.expose().is_empty()
+    }
+
     /// The credential of the agent at `base` (its control URL).
     pub fn credential(&self, base: &str) -> String {
         crate::auth::secrets::agent_credential(self.key.expose(), crate::auth::secrets::authority_of(base))

@@ -145,6 +145,10 @@ pub const DEFAULT_MAX_RUN_RPS: u64 = 1_000_000;
 /// The rate one agent is given of a script before the script is split across more
 /// agents: a 2-core agent sustains about this much with room to spare.
 pub const DEFAULT_AGENT_CAPACITY_RPS: u64 = 5_000;
+/// Seconds between two heartbeats of a self-registered agent (the backend tells
+/// the agent at registration). Three missed heartbeats make it unhealthy: 30 s
+/// by default, the time a dead agent's new work keeps going elsewhere.
+pub const DEFAULT_FLEET_HEARTBEAT_SECS: u64 = 10;
 
 /// How long a request may take before it is answered 503 with `Retry-After`: below
 /// API Gateway's 30 s and the functions' 29 s timeout, above every bound below.
@@ -157,6 +161,11 @@ pub const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 5_000;
 /// burst into false 503s), short enough to leave the statement's `statement_timeout`
 /// inside the request deadline.
 pub const DEFAULT_POOL_WAIT_MS: u64 = 5_000;
+/// Postgres ends a session left idle inside a transaction this long
+/// (`idle_in_transaction_session_timeout`): our transactions send their statements
+/// back to back and never wait on the network in between, so a gap this long is a
+/// frozen or cut-off process, whose locks (a run's row) must not outlive it.
+pub const DEFAULT_IDLE_IN_TRANSACTION_MS: u64 = 15_000;
 
 /// Limits that protect the service and its users.
 #[derive(Debug, Clone, Copy)]
@@ -175,6 +184,11 @@ pub struct Limits {
     pub statement_timeout: Duration,
     /// `PG_POOL_WAIT_MS`: the longest wait for a pooled connection.
     pub pool_wait: Duration,
+    /// `PG_IDLE_IN_TRANSACTION_TIMEOUT_MS`: Postgres'
+    /// `idle_in_transaction_session_timeout` on every connection.
+    pub idle_in_transaction: Duration,
+    /// `ALILO_FLEET_HEARTBEAT_SECS`: how often self-registered agents heartbeat.
+    pub fleet_heartbeat: Duration,
 }
 
 impl Default for Limits {
@@ -188,6 +202,8 @@ impl Default for Limits {
             request_deadline: Duration::from_millis(DEFAULT_REQUEST_DEADLINE_MS),
             statement_timeout: Duration::from_millis(DEFAULT_STATEMENT_TIMEOUT_MS),
             pool_wait: Duration::from_millis(DEFAULT_POOL_WAIT_MS),
+            idle_in_transaction: Duration::from_millis(DEFAULT_IDLE_IN_TRANSACTION_MS),
+            fleet_heartbeat: Duration::from_secs(DEFAULT_FLEET_HEARTBEAT_SECS),
         }
     }
 }
@@ -203,6 +219,108 @@ pub struct Config {
     pub agent_key: Secret,
     /// Sessions, tokens, cross-site checks, the target allow-list.
     pub auth: crate::auth::AuthConfig,
+    /// Where agents come from (#13).
+    pub fleet: FleetConfig,
+}
+
+/// The fleet's variables under their other names (see [`FleetConfig::from_vars`]).
+struct Aliases<'a, V: Vars>(&'a V);
+
+impl<V: Vars> Vars for Aliases<'_, V> {
+    fn var(&self, name: &str) -> Option<String> {
+        let alias = match name {
+            "ALILO_FLEET" => "ALILO_FLEET_PROVIDER",
+            "ALILO_FLEET_MIN" => "ALILO_FLEET_MIN_TASKS",
+            "ALILO_FLEET_MAX" => "ALILO_FLEET_MAX_TASKS",
+            "ALILO_FLEET_AGENT_RPS" => "ALILO_FLEET_CAPACITY_RPS",
+            "ALILO_FLEET_ECS_CLUSTER" => "ALILO_ECS_CLUSTER",
+            "ALILO_FLEET_ECS_SERVICE" => "ALILO_ECS_SERVICE",
+            _ => return self.0.var(name),
+        };
+        self.0.var(name).or_else(|| self.0.var(alias))
+    }
+}
+
+/// Which fleet provider (`ALILO_FLEET`), and its bounds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetConfig {
+    /// `static` (default), `local` (alilo-local spawns agents) or `ecs`.
+    pub provider: FleetProvider,
+    /// `ALILO_FLEET_MIN`: agents kept when the fleet is released.
+    pub min: usize,
+    /// `ALILO_FLEET_MAX`: agents at most.
+    pub max: usize,
+    /// `ALILO_FLEET_AGENT_RPS`: what one new agent is counted to offer before it
+    /// announces its capacity (and what `local` agents announce).
+    pub agent_rps: f64,
+    /// `ALILO_FLEET_QUIET_SECS`: no active run for this long releases the fleet.
+    pub quiet: Duration,
+    /// `ALILO_FLEET_WAIT_SECS`: how long a run start waits for new agents to register.
+    pub wait: Duration,
+    /// `ALILO_FLEET_ECS_CLUSTER`, `ALILO_FLEET_ECS_SERVICE`: the service whose
+    /// desired count is the fleet (`ecs`).
+    pub ecs_cluster: String,
+    pub ecs_service: String,
+    /// `ALILO_FLEET_ECS_ENDPOINT`: another ECS endpoint (tests: moto's server).
+    pub ecs_endpoint: Option<String>,
+}
+
+/// The fleet providers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FleetProvider {
+    Static,
+    Local,
+    Ecs,
+}
+
+impl Default for FleetConfig {
+    fn default() -> Self {
+        Self {
+            provider: FleetProvider::Static,
+            min: 0,
+            max: 10,
+            agent_rps: 1000.0,
+            quiet: Duration::from_secs(600),
+            wait: Duration::from_secs(5),
+            ecs_cluster: String::new(),
+            ecs_service: String::new(),
+            ecs_endpoint: None,
+        }
+    }
+}
+
+impl FleetConfig {
+    /// Each setting also answers to the name `template.yaml` gives it
+    /// (`ALILO_FLEET_PROVIDER`, `ALILO_FLEET_MIN_TASKS`, `ALILO_FLEET_MAX_TASKS`,
+    /// `ALILO_FLEET_CAPACITY_RPS`, `ALILO_ECS_CLUSTER`, `ALILO_ECS_SERVICE`).
+    pub fn from_vars(vars: &impl Vars) -> Result<Self, String> {
+        let vars = &Aliases(vars);
+        let d = Self::default();
+        let provider = match vars.var("ALILO_FLEET").map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("static") => FleetProvider::Static,
+            Some("local") => FleetProvider::Local,
+            Some("ecs") => FleetProvider::Ecs,
+            Some(other) => return Err(format!("ALILO_FLEET={other:?} is invalid: use static, local or ecs")),
+        };
+        let min: usize = parse_var(vars, "ALILO_FLEET_MIN", d.min)?;
+        let max: usize = parse_var(vars, "ALILO_FLEET_MAX", d.max)?;
+        if max == 0 || min > max {
+            return Err(format!("ALILO_FLEET_MIN={min} and ALILO_FLEET_MAX={max}: need 0 <= min <= max and max >= 1"));
+        }
+        let agent_rps: f64 = parse_var(vars, "ALILO_FLEET_AGENT_RPS", d.agent_rps)?;
+        if !(agent_rps.is_finite() && agent_rps > 0.0) {
+            return Err(format!("ALILO_FLEET_AGENT_RPS={agent_rps} is invalid: a rate above 0"));
+        }
+        let quiet = Duration::from_secs(parse_var(vars, "ALILO_FLEET_QUIET_SECS", d.quiet.as_secs())?);
+        let wait = Duration::from_secs(parse_var(vars, "ALILO_FLEET_WAIT_SECS", d.wait.as_secs())?);
+        let ecs_cluster = vars.var("ALILO_FLEET_ECS_CLUSTER").unwrap_or_default();
+        let ecs_service = vars.var("ALILO_FLEET_ECS_SERVICE").unwrap_or_default();
+        if provider == FleetProvider::Ecs && (ecs_cluster.is_empty() || ecs_service.is_empty()) {
+            return Err("ALILO_FLEET=ecs needs ALILO_FLEET_ECS_CLUSTER and ALILO_FLEET_ECS_SERVICE".into());
+        }
+        let ecs_endpoint = vars.var("ALILO_FLEET_ECS_ENDPOINT");
+        Ok(Self { provider, min, max, agent_rps, quiet, wait, ecs_cluster, ecs_service, ecs_endpoint })
+    }
 }
 
 /// A source of variables: the process environment in production, a map in tests.
@@ -295,6 +413,11 @@ impl Config {
             request_deadline: millis(vars, "REQUEST_DEADLINE_MS", DEFAULT_REQUEST_DEADLINE_MS)?,
             statement_timeout: millis(vars, "PG_STATEMENT_TIMEOUT_MS", DEFAULT_STATEMENT_TIMEOUT_MS)?,
             pool_wait: millis(vars, "PG_POOL_WAIT_MS", DEFAULT_POOL_WAIT_MS)?,
+            idle_in_transaction: millis(vars, "PG_IDLE_IN_TRANSACTION_TIMEOUT_MS", DEFAULT_IDLE_IN_TRANSACTION_MS)?,
+            fleet_heartbeat: match parse_var(vars, "ALILO_FLEET_HEARTBEAT_SECS", DEFAULT_FLEET_HEARTBEAT_SECS)? {
+                secs @ 1..=300 => Duration::from_secs(secs),
+                secs => return Err(format!("ALILO_FLEET_HEARTBEAT_SECS={secs} is invalid: seconds between 1 and 300")),
+            },
         };
         if limits.agent_capacity_rps == 0 {
             return Err("AGENT_CAPACITY_RPS=0 is invalid: it must be at least 1".into());
@@ -302,7 +425,8 @@ impl Config {
         let agent_key =
             Secret::new(vars.var("ALILO_AGENT_KEY").or_else(|| vars.var("ALILO_AGENT_TOKEN")).unwrap_or_default());
         let auth = crate::auth::AuthConfig::from_vars(vars)?;
-        Ok(Self { dsn, s3, limits, agent_key, auth })
+        let fleet = FleetConfig::from_vars(vars)?;
+        Ok(Self { dsn, s3, limits, agent_key, auth, fleet })
     }
 }
 
@@ -341,6 +465,29 @@ mod tests {
         assert_eq!(cfg.s3.endpoint_url().unwrap(), "https://minio:9000");
         assert_eq!(cfg.s3.bucket, "ammo");
         assert_eq!(format!("{:?}", cfg.s3.secret_key), "***");
+    }
+
+    #[test]
+    fn the_fleet_provider_and_its_bounds_are_read_and_checked() {
+        let f = FleetConfig::from_vars(&[("X", "y")]).unwrap();
+        assert_eq!(f.provider, FleetProvider::Static);
+        let f = FleetConfig::from_vars(&[("ALILO_FLEET", "local"), ("ALILO_FLEET_MAX", "3")]).unwrap();
+        assert_eq!((f.provider, f.max), (FleetProvider::Local, 3));
+        let err = FleetConfig::from_vars(&[("ALILO_FLEET", "k8s")]).unwrap_err();
+        assert!(err.starts_with("ALILO_FLEET="), "{err}");
+        let err = FleetConfig::from_vars(&[("ALILO_FLEET", "ecs")]).unwrap_err();
+        assert!(err.contains("ALILO_FLEET_ECS_CLUSTER"), "{err}");
+        assert!(FleetConfig::from_vars(&[("ALILO_FLEET_MIN", "3"), ("ALILO_FLEET_MAX", "2")]).is_err());
+        // The names template.yaml gives them.
+        let f = FleetConfig::from_vars(&[
+            ("ALILO_FLEET_PROVIDER", "ecs"),
+            ("ALILO_ECS_CLUSTER", "c"),
+            ("ALILO_ECS_SERVICE", "s"),
+            ("ALILO_FLEET_MAX_TASKS", "20"),
+            ("ALILO_FLEET_CAPACITY_RPS", "2500"),
+        ])
+        .unwrap();
+        assert_eq!((f.provider, f.ecs_cluster.as_str(), f.max, f.agent_rps), (FleetProvider::Ecs, "c", 20, 2500.0));
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub struct AppState {
     pub auth: std::sync::Arc<crate::auth::AuthConfig>,
     /// Wakes this process's run-controller after a change of desired state.
     pub nudge: crate::control::Nudge,
+    /// Where agents come from (#13): grown before a run, shrunk when quiet.
+    pub fleet: std::sync::Arc<dyn crate::control::fleet::Fleet>,
 }
 
 impl AppState {
@@ -25,13 +27,24 @@ impl AppState {
     pub async fn connect(config: &Config) -> anyhow::Result<Self> {
         let db = Db::connect_with(&config.dsn, &config.limits)?;
         let storage = Storage::connect(&config.s3).await?;
-        Ok(Self {
+        let mut state = Self {
             db,
             storage,
             limits: config.limits,
             agents: AgentClient::new(config.agent_key.clone()),
             auth: std::sync::Arc::new(config.auth.clone()),
             nudge: crate::control::Nudge::default(),
-        })
+            fleet: std::sync::Arc::new(crate::control::fleet::StaticFleet),
+        };
+        match config.fleet.provider {
+            crate::config::FleetProvider::Ecs => {
+                state.fleet = crate::control::fleet_ecs::from_config(config, &state).map_err(anyhow::Error::msg)?;
+            }
+            crate::config::FleetProvider::Local => {
+                tracing::warn!("ALILO_FLEET=local only works in alilo-local; the static fleet is used")
+            }
+            crate::config::FleetProvider::Static => {}
+        }
+        Ok(state)
     }
 }

@@ -22,6 +22,9 @@ pub enum ObjectKey {
     Browser(String),
     /// The HTML report of a run: `reports/run-<id>.html`.
     RunReport { run_id: i64 },
+    /// The run-controller's snapshot of the runs it works on, for a new process
+    /// during a database outage (`control::snapshot`): `controller/snapshot.json`.
+    ControllerSnapshot,
 }
 
 /// Longest object key S3 accepts (bytes of UTF-8); longer ones fail in the SDK or
@@ -174,6 +177,7 @@ impl ObjectKey {
             Self::DataFile { project, scenario, stamp, name } => format!("{project}/{scenario}/{stamp}_{name}"),
             Self::Browser(key) => key.clone(),
             Self::RunReport { run_id } => format!("reports/run-{run_id}.html"),
+            Self::ControllerSnapshot => "controller/snapshot.json".into(),
         }
     }
 }

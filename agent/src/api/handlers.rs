@@ -70,7 +70,9 @@ pub async fn start(
 pub async fn read(State(state): State<Arc<AppState>>, JobId(id): JobId, Since(since): Since) -> Answer<JobStatus> {
     let job = job(&state, &id)?;
     job.touch();
-    Ok(Json(job.status(since)))
+    let status = job.status(since);
+    job.read_now();
+    Ok(Json(status))
 }
 
 /// `POST /v1/jobs/{id}/rate`: renews the lease.
@@ -103,5 +105,7 @@ pub async fn stop(
     job.request_stop("stopped by request", wait);
     let mut finished = job.finished();
     let _ = tokio::time::timeout(wait + Duration::from_secs(2), finished.wait_for(|d| *d)).await;
-    Ok(Json(job.status(since)))
+    let status = job.status(since);
+    job.read_now();
+    Ok(Json(status))
 }

@@ -53,6 +53,9 @@ pub struct ServeConfig {
     pub workers: usize,
     /// How long final reads are answered after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// A registered agent (`run_registered`): how long its jobs may take to
+    /// end by themselves after a shutdown signal before they are stopped.
+    pub drain_timeout: Duration,
 }
 
 /// The control routes, behind the bearer layer (which also guards the
@@ -91,11 +94,28 @@ fn trim_trailing_slash(mut req: Request) -> Request {
     req
 }
 
+impl AppState {
+    /// What a heartbeat reports now.
+    pub fn figures(&self) -> crate::fleet::Figures {
+        let (cpu, memory, _) = self.sampler.snapshot();
+        let jobs = self.registry.all();
+        let used = memory.total_bytes.saturating_sub(memory.available_bytes);
+        crate::fleet::Figures {
+            cpu_percent: cpu.usage_percent,
+            memory_percent: if memory.total_bytes == 0 { 0.0 } else { 100.0 * used as f64 / memory.total_bytes as f64 },
+            in_flight: jobs.iter().map(|j| j.in_flight()).sum(),
+            active_jobs: jobs.iter().filter(|j| !j.state().is_terminal()).count() as u64,
+            draining: self.shutting_down.load(Ordering::SeqCst),
+        }
+    }
+}
+
 /// A bound control server.
 pub struct Server {
     listener: TcpListener,
     state: Arc<AppState>,
     grace: Duration,
+    drain: Duration,
 }
 
 impl Server {
@@ -120,6 +140,7 @@ impl Server {
                 shutting_down: AtomicBool::new(false),
             }),
             grace: cfg.shutdown_grace,
+            drain: cfg.drain_timeout,
         })
     }
 
@@ -131,6 +152,66 @@ impl Server {
     /// The handlers' state.
     pub fn state(&self) -> Arc<AppState> {
         self.state.clone()
+    }
+
+    /// Serves as a registered member of the fleet ([`crate::fleet`]): heartbeats
+    /// until `shutdown` resolves; then refuses new jobs, says it drains, lets its
+    /// jobs end for the drain timeout, stops the rest (the controller moves their
+    /// share), answers final reads until each ended job was read or the grace
+    /// period passed, deregisters, and returns.
+    pub async fn run_registered(self, shutdown: impl Future<Output = ()>, member: crate::fleet::Member) {
+        let app = tower::util::MapRequestLayer::new(trim_trailing_slash).layer(router(self.state.clone()));
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let serve = axum::serve(listener, axum::ServiceExt::<Request>::into_make_service(app)).into_future();
+        tokio::pin!(serve);
+        {
+            // Heartbeats beside the server (on this task: no spawn), until the signal.
+            let state = self.state.clone();
+            let (_stop, never) = tokio::sync::watch::channel(false);
+            let beats = member.clone().heartbeat_loop(move || state.figures(), never);
+            tokio::select! {
+                _ = &mut serve => {}
+                _ = shutdown => {}
+                _ = beats => {}
+            }
+        }
+        self.state.shutting_down.store(true, Ordering::SeqCst);
+        let (state, drain, grace) = (self.state.clone(), self.drain, self.grace);
+        let leave = async move {
+            let mut member = member;
+            if let Err(e) = member.beat(state.figures()).await {
+                tracing::warn!(error = %e, "could not tell the backend this agent drains");
+            }
+            let registry = state.registry.clone();
+            // The jobs working at the signal: each must be read once it has ended.
+            let working: Vec<_> = registry.all().into_iter().filter(|j| !j.state().is_terminal()).collect();
+            let active = || working.iter().filter(|j| !j.state().is_terminal()).count();
+            tracing::info!(active = active(), drain_ms = drain.as_millis() as u64, "draining: no new jobs");
+            let until = tokio::time::Instant::now() + drain;
+            while active() > 0 && tokio::time::Instant::now() < until {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let moving = active();
+            if moving > 0 {
+                tracing::info!(jobs = moving, "stopping the jobs left: the controller moves their share");
+            }
+            registry.stop_all("agent shutting down", DEFAULT_STOP_WAIT.min(grace)).await;
+            // The controller reads each job's last seconds (and learns why it ended).
+            let until = tokio::time::Instant::now() + grace;
+            while tokio::time::Instant::now() < until && working.iter().any(|j| !j.final_read()) {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            match member.deregister().await {
+                Ok(()) => tracing::info!("deregistered from the fleet"),
+                Err(e) => tracing::warn!(error = %e, "could not deregister (the backend marks it unhealthy)"),
+            }
+        };
+        tokio::select! {
+            _ = &mut serve => {}
+            _ = leave => {}
+        }
     }
 
     /// Serves until `shutdown` resolves; then stops every job, answers final

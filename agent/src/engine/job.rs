@@ -103,6 +103,8 @@ pub struct Job {
     pub timeout: Duration,
     pub(super) lease: Option<Duration>,
     last_touch: Mutex<Instant>,
+    /// Its final status was read (a read after it ended): a leaving agent waits for it.
+    final_read: AtomicBool,
     /// One statistics accumulator per worker.
     pub workers: Vec<Arc<WorkerStats>>,
     pub(super) rec: Mutex<Record>,
@@ -160,6 +162,7 @@ impl Job {
             timeout: parse_duration(&spec.timeout).expect("validated"),
             lease: (!lease.is_zero()).then_some(lease),
             last_touch: Mutex::new(now),
+            final_read: AtomicBool::new(false),
             workers: (0..workers).map(|_| Arc::new(WorkerStats::new(origin))).collect(),
             rec: Mutex::new(Record {
                 state: JobState::Pending,
@@ -224,6 +227,18 @@ impl Job {
     /// Renews the lease.
     pub fn touch(&self) {
         *self.last_touch.lock().expect("lease lock") = Instant::now();
+    }
+
+    /// Marks a read: once the job has ended, its final status has been read.
+    pub fn read_now(&self) {
+        if self.state().is_terminal() {
+            self.final_read.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Whether a read came after the job ended.
+    pub fn final_read(&self) -> bool {
+        self.final_read.load(Ordering::SeqCst)
     }
 
     /// How long since the last renewal.

@@ -394,6 +394,9 @@ pub fn run_once(
     let r = local.block_on(&rt, async {
         let mut vu = Vu::new_special(shared.clone()).map_err(|e| format!("init failed: {e}"))?;
         let exports = vu.exports.clone();
+        if matches!(call, Call::Setup) {
+            shared.apply_options(exports.options.as_deref())?;
+        }
         let wanted = match call {
             Call::Setup => exports.setup,
             Call::Teardown => exports.teardown,

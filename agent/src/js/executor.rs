@@ -209,12 +209,15 @@ impl Pool {
         false
     }
 
-    /// An idle VU, or a new one (awaited); `None` at the cap or on failure.
+    /// An idle VU, or a new one (awaited); `None` at the cap, while
+    /// [`CREATING_AT_ONCE`] are being created (the caller retries at its
+    /// next tick: a large step up never starts hundreds of threads), or on
+    /// failure.
     async fn take(&self) -> Option<Vu> {
         if let Some(vu) = self.idle.borrow_mut().pop() {
             return Some(vu);
         }
-        if self.allocated.get() + self.creating.get() >= self.cap {
+        if self.allocated.get() + self.creating.get() >= self.cap || self.creating.get() >= CREATING_AT_ONCE as u64 {
             return None;
         }
         self.creating.set(self.creating.get() + 1);
@@ -342,6 +345,7 @@ async fn closed(
     if !until(&job, start).await {
         return;
     }
+    let _ = s.info.started.set(start);
     let end = t0 + plan.end.min(s.def.end()).max(s.def.start_time);
     let ramp_down = match &s.def.executor {
         Executor::RampingVus { graceful_ramp_down, .. } => *graceful_ramp_down,
@@ -469,6 +473,7 @@ async fn open(
     if !until(&job, start).await {
         return;
     }
+    let _ = s.info.started.set(start);
     let Executor::ArrivalRate { max_vus, .. } = s.def.executor else { return };
     let length = plan.end.saturating_sub(s.def.start_time).min(s.def.executor.length());
     let mut schedule = Schedule::new(index, count, s.def.executor.rate_at(Duration::ZERO) * plan.factor(&job), length);

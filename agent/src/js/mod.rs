@@ -119,6 +119,9 @@ pub struct ScriptShared {
     pub stopping: AtomicBool,
     /// Exceptions logged with their stack so far.
     pub exceptions_logged: AtomicU64,
+    /// The script's `insecureSkipTLSVerify` and `discardResponseBodies`,
+    /// once its init code ran on the job's first VU.
+    pub client_options: std::sync::OnceLock<options::ClientOptions>,
 }
 
 impl ScriptShared {
@@ -139,7 +142,27 @@ impl ScriptShared {
             abort: Mutex::new(None),
             stopping: AtomicBool::new(false),
             exceptions_logged: AtomicU64::new(0),
+            client_options: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Applies the script's `options` (as JSON) that change its requests,
+    /// before its first call; logs the options it ignores.
+    pub fn apply_options(&self, json: Option<&str>) -> Result<(), String> {
+        let options = match json {
+            Some(j) => Some(serde_json::from_str::<serde_json::Value>(j).map_err(|e| format!("options: {e}"))?),
+            None => None,
+        };
+        let _ = self.client_options.set(options::client_options(options.as_ref())?);
+        for w in options::ignored(options.as_ref()) {
+            tracing::warn!("script: {w}");
+        }
+        Ok(())
+    }
+
+    /// The client options in force (none before the first init).
+    pub fn client(&self) -> options::ClientOptions {
+        self.client_options.get().copied().unwrap_or_default()
     }
 
     /// A new VU id (1, 2, …).

@@ -523,17 +523,19 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &State) -> Result<()> {
         st.borrow().scenario.as_ref().map_or("ramping-arrival-rate", |s| s.executor).to_string()
     })?;
     let sh = shared.clone();
+    let st = state.clone();
     set(&a, "startTime", move || {
-        let since = sh.started.elapsed();
-        crate::engine::job::unix_ms().saturating_sub(since.as_millis() as u64) as f64
+        // The scenario's start when the job runs scenarios, else the job's.
+        let started = st.borrow().scenario.as_ref().and_then(|s| s.started.get().copied()).unwrap_or(sh.started);
+        crate::engine::job::unix_ms().saturating_sub(started.elapsed().as_millis() as u64) as f64
     })?;
-    let sh = shared.clone();
+    let (sh, st) = (shared.clone(), state.clone());
     set(&a, "progress", move || {
-        if sh.duration.is_zero() {
-            0.0
-        } else {
-            (sh.started.elapsed().as_secs_f64() / sh.duration.as_secs_f64()).min(1.0)
-        }
+        let (started, length) = match st.borrow().scenario.as_ref().and_then(|s| Some((*s.started.get()?, s.length))) {
+            Some(x) => x,
+            None => (sh.started, sh.duration),
+        };
+        if length.is_zero() { 0.0 } else { (started.elapsed().as_secs_f64() / length.as_secs_f64()).min(1.0) }
     })?;
     let sh = shared.clone();
     set(&a, "vusActive", move || sh.vus_active.load(std::sync::atomic::Ordering::Relaxed))?;
@@ -863,6 +865,7 @@ fn build<'js>(
         return Err(throw(ctx, "the job is stopping"));
     }
     let config = s.shared.config.clone();
+    let client = s.shared.client();
     let expected = s.expected.clone();
     let group = s.group_path.clone();
     let deadline = s.deadline;
@@ -877,11 +880,17 @@ fn build<'js>(
     let mut headers = HeaderMap::new();
     let mut options = RequestOptions {
         timeout: config.request_timeout,
-        tls_verify: config.tls_verify,
+        tls_verify: config.tls_verify && !client.insecure_skip_tls_verify,
         http2: config.http2,
         ..Default::default()
     };
     let mut response_type = ResponseType::Text;
+    let keep = options.response_body;
+    if client.discard_response_bodies {
+        // k6's `discardResponseBodies`: `null` unless a request asks.
+        response_type = ResponseType::None;
+        options.response_body = ResponseBody::Discard;
+    }
     let mut auth = Auth::None;
     if let Some(p) = params.as_ref().and_then(|p| p.as_object()) {
         if let Some(h) = p.get::<_, Option<Object>>("headers")? {
@@ -914,8 +923,15 @@ fn build<'js>(
             options.max_redirects = r.max(0.0) as u32;
         }
         match p.get::<_, Option<String>>("responseType")?.as_deref() {
-            None | Some("text") => {}
-            Some("binary") => response_type = ResponseType::Binary,
+            None => {}
+            Some("text") => {
+                response_type = ResponseType::Text;
+                options.response_body = keep;
+            }
+            Some("binary") => {
+                response_type = ResponseType::Binary;
+                options.response_body = keep;
+            }
             Some("none") => {
                 response_type = ResponseType::None;
                 options.response_body = ResponseBody::Discard;

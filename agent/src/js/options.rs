@@ -141,6 +141,7 @@ pub fn resolve(options: Option<&Value>) -> Result<Resolved, String> {
         }
         vec![default(Executor::PerVuIterations { vus: 1, iterations: 1, max_duration: DEFAULT_MAX_DURATION })]
     };
+    warnings.extend(ignored(options));
     Ok(Resolved { scenarios, warnings, explicit })
 }
 
@@ -322,6 +323,79 @@ fn scenario(name: &str, v: &Value) -> Result<Scenario, String> {
         exec,
         env,
     })
+}
+
+/// The options that change how a script's requests are made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientOptions {
+    /// `insecureSkipTLSVerify`: do not verify certificates.
+    pub insecure_skip_tls_verify: bool,
+    /// `discardResponseBodies`: responses' bodies are `null` unless a
+    /// request asks for them (`responseType`).
+    pub discard_response_bodies: bool,
+}
+
+/// The [`ClientOptions`] of `options`.
+pub fn client_options(options: Option<&Value>) -> Result<ClientOptions, String> {
+    let flag = |k: &str| -> Result<bool, String> {
+        match options.and_then(|o| o.get(k)) {
+            None | Some(Value::Null) => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(v) => Err(format!("options.{k}: {v} is not true or false")),
+        }
+    };
+    Ok(ClientOptions {
+        insecure_skip_tls_verify: flag("insecureSkipTLSVerify")?,
+        discard_response_bodies: flag("discardResponseBodies")?,
+    })
+}
+
+/// k6's `summaryTrendStats` (the standalone summary's trend columns):
+/// `avg`, `min`, `med`, `max`, `count`, `p(N)` with N in 0..=100.
+pub fn trend_stats(options: Option<&Value>) -> Result<Vec<String>, String> {
+    let Some(v) = options.and_then(|o| o.get("summaryTrendStats")).filter(|v| !v.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let list = v.as_array().ok_or_else(|| format!("options.summaryTrendStats: {v} is not a list of stats"))?;
+    list.iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let s = s.as_str().unwrap_or("");
+            let percentile = s
+                .strip_prefix("p(")
+                .and_then(|r| r.strip_suffix(')'))
+                .and_then(|n| n.trim().parse::<f64>().ok())
+                .is_some_and(|n| (0.0..=100.0).contains(&n));
+            if matches!(s, "avg" | "min" | "med" | "max" | "count") || percentile {
+                Ok(s.to_string())
+            } else {
+                Err(format!("options.summaryTrendStats[{i}]: {s:?} is not avg, min, med, max, count or p(N)"))
+            }
+        })
+        .collect()
+}
+
+/// `options` keys Alilo acts on; [`ignored`] names the others.
+const HONOURED: [&str; 9] = [
+    "scenarios",
+    "vus",
+    "duration",
+    "iterations",
+    "stages",
+    "thresholds",
+    "insecureSkipTLSVerify",
+    "discardResponseBodies",
+    "summaryTrendStats",
+];
+
+/// A warning for every key of `options` Alilo does not act on (k6 has
+/// many: `rps`, `batch`, `userAgent`, `summaryTrendStats`, `tags`…).
+pub fn ignored(options: Option<&Value>) -> Vec<String> {
+    let Some(Value::Object(o)) = options else { return Vec::new() };
+    o.keys()
+        .filter(|k| !HONOURED.contains(&k.as_str()))
+        .map(|k| format!("options.{k} is not supported by Alilo: ignored"))
+        .collect()
 }
 
 /// The command-line overrides of `alilo-agent run`.
@@ -665,6 +739,27 @@ mod tests {
         assert!(!looks_closed(Some(&json!({"vus": 10}))));
         assert!(!looks_closed(Some(&json!({"scenarios": {"s": {"executor": "constant-arrival-rate"}}}))));
         assert!(!looks_closed(None));
+    }
+
+    #[test]
+    fn client_options_are_read_and_other_keys_named() {
+        let o = json!({"insecureSkipTLSVerify": true, "discardResponseBodies": false, "rps": 10, "vus": 1});
+        let c = client_options(Some(&o)).unwrap();
+        assert_eq!((c.insecure_skip_tls_verify, c.discard_response_bodies), (true, false));
+        assert_eq!(client_options(None).unwrap(), ClientOptions::default());
+        let e = client_options(Some(&json!({"discardResponseBodies": "yes"}))).unwrap_err();
+        assert!(e.starts_with("options.discardResponseBodies:"), "{e}");
+        assert_eq!(ignored(Some(&o)), vec!["options.rps is not supported by Alilo: ignored".to_string()]);
+        assert!(resolve(Some(&o)).unwrap().warnings.iter().any(|w| w.contains("options.rps")));
+    }
+
+    #[test]
+    fn summary_trend_stats_are_checked() {
+        let o = json!({"summaryTrendStats": ["avg", "p(99.9)", "count"]});
+        assert_eq!(trend_stats(Some(&o)).unwrap(), vec!["avg", "p(99.9)", "count"]);
+        assert!(trend_stats(None).unwrap().is_empty());
+        let e = trend_stats(Some(&json!({"summaryTrendStats": ["avg", "p(101)"]}))).unwrap_err();
+        assert!(e.starts_with("options.summaryTrendStats[1]:"), "{e}");
     }
 
     #[test]

@@ -120,6 +120,10 @@ pub struct ScenarioInfo {
     pub exec: Option<String>,
     /// `__ENV` additions.
     pub env: BTreeMap<String, String>,
+    /// When it started (`exec.scenario.startTime`), once it has.
+    pub started: std::sync::OnceLock<std::time::Instant>,
+    /// How long it starts iterations (`exec.scenario.progress`).
+    pub length: Duration,
 }
 
 impl Scenario {
@@ -130,6 +134,8 @@ impl Scenario {
             executor: self.executor.name(),
             exec: self.exec.clone(),
             env: self.env.clone(),
+            started: std::sync::OnceLock::new(),
+            length: self.executor.length(),
         }
     }
 

@@ -32,6 +32,9 @@ pub struct ScriptTotals {
     pub exception_samples: Vec<ExceptionSample>,
     /// Groups by path.
     pub groups: BTreeMap<String, GroupTotals>,
+    /// k6's `summaryTrendStats` for the text (empty: `avg min med max
+    /// p(90) p(95)`); the JSON has those and these.
+    pub trend_stats: Vec<String>,
 }
 
 /// A group over the run.
@@ -186,12 +189,12 @@ impl ScriptTotals {
             self.vus_max
         ));
         if let Some(h) = &self.duration {
-            out.push_str(&format!("iteration_duration {}\n", trend_ms(h)));
+            out.push_str(&format!("iteration_duration {}\n", self.trend_ms(h)));
         }
         if !self.requests.is_empty() {
             out.push_str("http_req_duration by name\n");
             for (name, (sent, failed, h)) in &self.requests {
-                out.push_str(&format!("  {name}  {sent} sent, {failed} failed  {}\n", trend_ms(h)));
+                out.push_str(&format!("  {name}  {sent} sent, {failed} failed  {}\n", self.trend_ms(h)));
             }
         }
         for (name, m) in &self.metrics {
@@ -201,7 +204,7 @@ impl ScriptTotals {
                 Folded::Rate(p, f) => {
                     format!("{:.2}% ✓ {p} ✗ {f}", if p + f > 0 { *p as f64 * 100.0 / (p + f) as f64 } else { 0.0 })
                 }
-                Folded::Trend(h) => trend_ms(h),
+                Folded::Trend(h) => self.trend_ms(h),
             };
             out.push_str(&format!("{name}  {v}\n"));
         }
@@ -210,7 +213,7 @@ impl ScriptTotals {
             for (path, g) in &self.groups {
                 out.push_str(&format!("  █ {path}  {} runs, {} requests ({} failed)", g.runs, g.requests, g.failed));
                 if let Some(h) = &g.duration {
-                    out.push_str(&format!("  group_duration {}", trend_ms(h)));
+                    out.push_str(&format!("  group_duration {}", self.trend_ms(h)));
                 }
                 out.push('\n');
                 for (name, c) in &g.checks {
@@ -240,7 +243,7 @@ impl ScriptTotals {
         metrics.insert("dropped_iterations".into(), json!({"count": self.dropped}));
         metrics.insert("vus_max".into(), json!({"value": self.vus_max}));
         if let Some(h) = &self.duration {
-            metrics.insert("iteration_duration".into(), trend_json(h));
+            metrics.insert("iteration_duration".into(), self.trend_json(h));
         }
         let (p, f): (u64, u64) = self.checks.values().fold((0, 0), |a, c| (a.0 + c.passes, a.1 + c.fails));
         metrics.insert("checks".into(), json!({"passes": p, "fails": f}));
@@ -250,7 +253,7 @@ impl ScriptTotals {
                 Folded::Gauge(x) => json!({"type": "gauge", "value": x}),
                 Folded::Rate(p, f) => json!({"type": "rate", "passes": p, "fails": f}),
                 Folded::Trend(h) => {
-                    let mut t = trend_json(h);
+                    let mut t = self.trend_json(h);
                     t["type"] = json!("trend");
                     t
                 }
@@ -261,7 +264,7 @@ impl ScriptTotals {
             .requests
             .iter()
             .map(|(k, (s, f, h))| {
-                let mut t = trend_json(h);
+                let mut t = self.trend_json(h);
                 t["sent"] = json!(s);
                 t["failed"] = json!(f);
                 (k.clone(), t)
@@ -274,7 +277,7 @@ impl ScriptTotals {
             "exceptions": self.exceptions,
             "exception_samples": self.exception_samples,
             "groups": self.groups.iter().map(|(k, g)| {
-                let mut v = g.duration.as_ref().map(trend_json).unwrap_or_else(|| json!({}));
+                let mut v = g.duration.as_ref().map(|h| self.trend_json(h)).unwrap_or_else(|| json!({}));
                 v["runs"] = json!(g.runs);
                 v["requests"] = json!(g.requests);
                 v["failed_requests"] = json!(g.failed);
@@ -285,34 +288,81 @@ impl ScriptTotals {
     }
 }
 
-/// `avg min med max p(90) p(95)` of a histogram of µs (or of a value
-/// × 1000), in ms (or in the value's unit).
-fn trend_ms(h: &Histogram<u64>) -> String {
-    let v = trend_json(h);
-    format!(
-        "avg={:.2}ms min={:.2}ms med={:.2}ms max={:.2}ms p(90)={:.2}ms p(95)={:.2}ms",
-        v["avg"].as_f64().unwrap_or(0.0),
-        v["min"].as_f64().unwrap_or(0.0),
-        v["med"].as_f64().unwrap_or(0.0),
-        v["max"].as_f64().unwrap_or(0.0),
-        v["p(90)"].as_f64().unwrap_or(0.0),
-        v["p(95)"].as_f64().unwrap_or(0.0)
-    )
+/// k6's default `summaryTrendStats`.
+const DEFAULT_TREND_STATS: [&str; 6] = ["avg", "min", "med", "max", "p(90)", "p(95)"];
+
+impl ScriptTotals {
+    /// The trend stats of the text.
+    fn stats(&self) -> Vec<&str> {
+        if self.trend_stats.is_empty() {
+            DEFAULT_TREND_STATS.to_vec()
+        } else {
+            self.trend_stats.iter().map(String::as_str).collect()
+        }
+    }
+
+    /// The trend stats of a histogram of µs (or of a value × 1000), in ms
+    /// (or in the value's unit): `avg=…ms min=…ms …`.
+    fn trend_ms(&self, h: &Histogram<u64>) -> String {
+        self.stats()
+            .iter()
+            .map(|s| match trend_stat(h, s) {
+                Some(v) if *s == "count" => format!("count={v}"),
+                Some(v) => format!("{s}={v:.2}ms"),
+                None => format!("{s}=?"),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// k6's default stats, `p(99)` and the `summaryTrendStats`.
+    fn trend_json(&self, h: &Histogram<u64>) -> Value {
+        let mut v = serde_json::Map::new();
+        for s in DEFAULT_TREND_STATS.iter().copied().chain(["p(99)"]).chain(self.trend_stats.iter().map(String::as_str))
+        {
+            v.insert(s.to_string(), json!(trend_stat(h, s).unwrap_or(0.0)));
+        }
+        Value::Object(v)
+    }
 }
 
-fn trend_json(h: &Histogram<u64>) -> Value {
+/// One of k6's trend stats (`avg`, `min`, `med`, `max`, `count`, `p(N)`) of
+/// a histogram of µs, in ms; `None` for a stat k6 does not have.
+pub fn trend_stat(h: &Histogram<u64>, stat: &str) -> Option<f64> {
     let ms = |x: f64| x / 1000.0;
-    if h.is_empty() {
-        return json!({"avg": 0.0, "min": 0.0, "med": 0.0, "max": 0.0, "p(90)": 0.0, "p(95)": 0.0, "p(99)": 0.0});
-    }
-    json!({
-        "avg": ms(h.mean()),
-        "min": ms(h.min() as f64),
-        "med": ms(h.value_at_quantile(0.5) as f64),
-        "max": ms(h.max() as f64),
-        "p(90)": ms(h.value_at_quantile(0.9) as f64),
-        "p(95)": ms(h.value_at_quantile(0.95) as f64),
-        "p(99)": ms(h.value_at_quantile(0.99) as f64),
+    let empty = h.is_empty();
+    let q = |p: f64| if empty { 0.0 } else { ms(h.value_at_quantile(p) as f64) };
+    Some(match stat {
+        "count" => h.len() as f64,
+        "avg" => {
+            if empty {
+                0.0
+            } else {
+                ms(h.mean())
+            }
+        }
+        "min" => {
+            if empty {
+                0.0
+            } else {
+                ms(h.min() as f64)
+            }
+        }
+        "max" => {
+            if empty {
+                0.0
+            } else {
+                ms(h.max() as f64)
+            }
+        }
+        "med" => q(0.5),
+        p => {
+            let n: f64 = p.strip_prefix("p(")?.strip_suffix(')')?.trim().parse().ok()?;
+            if !(0.0..=100.0).contains(&n) {
+                return None;
+            }
+            q(n / 100.0)
+        }
     })
 }
 

@@ -208,3 +208,43 @@ async fn metrics_need_a_credential_even_from_loopback() {
     let bad = reqwest::Client::new().get(&url).bearer_auth("alilo_not_a_token").send().await.unwrap();
     assert_eq!(bad.status(), 401);
 }
+
+/// `cargo run -p alilo-local` stores files in its embedded endpoint (s3s-fs): a
+/// second object under a folder (a second report, a second upload into `flows/`)
+/// was refused as "object storage is unavailable" (found by docs/check_readme.py).
+#[tokio::test]
+async fn the_embedded_store_takes_a_second_object_under_a_folder() {
+    use alilo_shared::config::{S3Config, Secret};
+    use alilo_shared::storage::{ObjectKey, Storage};
+    let dir = std::env::temp_dir().join(format!("alilo-embedded-{}", uuid::Uuid::new_v4().simple()));
+    let s3 = alilo_local::embedded_s3::start(&dir, 0).await.unwrap();
+    let storage = Storage::connect(&S3Config {
+        endpoint: Some(s3.endpoint.clone()),
+        access_key: Secret::new(s3.access_key.clone()),
+        secret_key: Secret::new(s3.secret_key.clone()),
+        session_token: None,
+        bucket: "alilo".into(),
+        secure: false,
+        region: "us-east-1".into(),
+    })
+    .await
+    .unwrap();
+    for run_id in [1, 2, 1] {
+        let key = ObjectKey::RunReport { run_id };
+        storage
+            .put(&key, b"<html></html>".to_vec(), "text/html")
+            .await
+            .unwrap_or_else(|e| panic!("run {run_id}: {e:?}"));
+    }
+    for name in ["flows/a.js", "flows/b.js"] {
+        storage
+            .put(&ObjectKey::Browser(name.into()), b"export default function () {}".to_vec(), "text/javascript")
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    }
+    // A file where a folder is, and a folder where a file is, are still conflicts.
+    assert!(storage.put(&ObjectKey::Browser("flows/a.js/x".into()), b"x".to_vec(), "text/plain").await.is_err());
+    assert!(storage.put(&ObjectKey::Browser("flows".into()), b"x".to_vec(), "text/plain").await.is_err());
+    drop(s3);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -2,7 +2,7 @@
 //! when saved, started as jobs like simple scripts, their figures merged.
 
 use crate::helpers::{TestApp, connect_dsn, spawn_app};
-use crate::runs::{Agent, Target};
+use crate::runs::Target;
 use alilo_shared::storage::ObjectKey;
 use base64::Engine;
 use serde_json::{Value, json};
@@ -81,8 +81,7 @@ async fn a_syntax_error_at_upload_is_a_422_naming_file_line_and_column_and_nothi
 #[tokio::test]
 async fn create_and_update_check_the_script_and_every_file_it_imports() {
     let app = spawn_app().await;
-    let project = app.create_project("Shop").await;
-    let scenario = app.create_scenario(project, "Flows").await;
+    let scenario = app.new_scenario("Flows").await;
     let script = TestApp::extended(scenario, "flows/main.js", "http://api", 10);
 
     app.fails("/v1/script/create", json!({"script": script}), 422, "no object \"flows/main.js\"").await;
@@ -115,10 +114,8 @@ async fn create_and_update_check_the_script_and_every_file_it_imports() {
 async fn a_scenario_mixing_simple_and_extended_scripts_starts_with_the_extended_job_built() {
     let app = spawn_app().await;
     let target = Target::start().await;
-    let agent = Agent::start().await;
-    app.register_agent(&agent, "lt").await;
-    let project = app.create_project("Shop").await;
-    let scenario = app.create_scenario(project, "Mixed").await;
+    let _agent = app.start_agent("lt").await;
+    let scenario = app.new_scenario("Mixed").await;
     app.load_script(scenario, "a", &target, "/a", 20, "lt").await;
     app.upload("flows/main.js", FLOW).await;
     app.upload("flows/lib/paths.js", PATHS).await;
@@ -167,10 +164,8 @@ async fn a_scenario_mixing_simple_and_extended_scripts_starts_with_the_extended_
 async fn a_mixed_scenario_adjusted_to_50_percent_halves_both_kinds_at_the_target() {
     let app = spawn_app().await;
     let target = Target::start().await;
-    let agent = Agent::start().await;
-    app.register_agent(&agent, "lt").await;
-    let project = app.create_project("Shop").await;
-    let scenario = app.create_scenario(project, "Mixed").await;
+    let _agent = app.start_agent("lt").await;
+    let scenario = app.new_scenario("Mixed").await;
     app.load_script(scenario, "a", &target, "/a", 20, "lt").await;
     app.upload("flows/main.js", AMMO_FLOW).await;
     // The data file is uploaded elsewhere, as the UI's data-file upload does.
@@ -261,10 +256,8 @@ export default function () {
 async fn a_closed_model_scripts_vus_follow_the_runs_adjustment() {
     let app = spawn_app().await;
     let target = Target::start().await;
-    let agent = Agent::start().await;
-    app.register_agent(&agent, "lt").await;
-    let project = app.create_project("Shop").await;
-    let scenario = app.create_scenario(project, "Users").await;
+    let _agent = app.start_agent("lt").await;
+    let scenario = app.new_scenario("Users").await;
     app.upload("flows/vus.js", VU_FLOW).await;
     let script = TestApp::extended(scenario, "flows/vus.js", &format!("http://{}", target.addr), 10);
     app.ok("/v1/script/create", json!({"script": script})).await;
@@ -280,6 +273,10 @@ async fn a_closed_model_scripts_vus_follow_the_runs_adjustment() {
     let run = app.ok("/v1/run", json!({"run_id": run_id})).await["run"].clone();
     let vus: i64 = run["script_runs"][0]["metrics"]["vus"].as_str().unwrap().parse().unwrap();
     assert!(vus >= 6, "6 VUs at 150 %: {run}");
+    // +5 rps on 15: 20 of the configured 10, twice the VUs (8).
+    let script_id = run["script_runs"][0]["script"]["script_id"].clone();
+    app.ok("/v1/run/increase/script", json!({"run_id": run_id, "script_id": script_id, "increase_by_rps": 5})).await;
+    target.until_rates(&["/vu"], &[40.0], 15).await;
 
     app.ok("/v1/run/stop", json!({"run_id": run_id})).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
@@ -296,10 +293,8 @@ async fn a_closed_model_scripts_vus_follow_the_runs_adjustment() {
 async fn an_extended_script_is_smoke_tested_by_route_and_by_command() {
     let app = spawn_app().await;
     let target = Target::start().await;
-    let agent = Agent::start().await;
-    app.register_agent(&agent, "lt").await;
-    let project = app.create_project("Shop").await;
-    let scenario = app.create_scenario(project, "Smoke").await;
+    let _agent = app.start_agent("lt").await;
+    let scenario = app.new_scenario("Smoke").await;
     app.upload("flows/main.js", FLOW).await;
     app.upload("flows/lib/paths.js", PATHS).await;
     let script = TestApp::extended(scenario, "flows/main.js", &format!("http://{}", target.addr), 500);

@@ -134,6 +134,13 @@ async fn spawn(tweak: impl FnOnce(&mut Settings), behind_proxy: bool) -> TestApp
         request_deadline_ms: None,
         max_db_outage_secs: 900,
         outage_buffer_seconds: 50_000,
+        fleet_token: None,
+        fleet_heartbeat_secs: None,
+        fleet: None,
+        fleet_max: None,
+        fleet_agent_rps: None,
+        fleet_quiet_secs: None,
+        fleet_agent_exe: None,
     };
     tweak(&mut settings);
     let app = Application::build(&settings).await.expect("alilo-local builds");
@@ -244,6 +251,12 @@ impl TestApp {
     pub async fn create_scenario(&self, project_id: i64, title: &str) -> i64 {
         let body = serde_json::json!({"scenario": {"project_id": project_id.to_string(), "title": title}});
         self.ok("/v1/scenario/create", body).await["scenario_id"].as_i64().unwrap()
+    }
+
+    /// A scenario titled `title` in a new project "Shop": how most tests begin.
+    pub async fn new_scenario(&self, title: &str) -> i64 {
+        let project = self.create_project("Shop").await;
+        self.create_scenario(project, title).await
     }
 
     pub async fn create_simple_script(&self, scenario_id: i64, name: &str, rps: &str) -> i64 {

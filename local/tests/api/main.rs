@@ -2,6 +2,7 @@
 //! real S3-compatible server. One binary (linking is the slow part).
 
 mod agents;
+mod bench_auth;
 mod bench_core;
 mod bench_runs;
 mod chaos_proxy;
@@ -9,6 +10,8 @@ mod contract;
 mod deployment;
 mod extended;
 mod files;
+mod fleet;
+mod fleet_scale;
 mod gateway;
 mod helpers;
 mod openapi;
@@ -23,6 +26,7 @@ mod scenarios;
 mod scripts;
 mod search;
 mod security;
+mod sim;
 mod simple_scripts;
 mod simple_semantics;
 mod startup;

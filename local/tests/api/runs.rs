@@ -79,6 +79,7 @@ impl Agent {
             insecure_no_auth: true,
             workers: 1,
             shutdown_grace: Duration::from_millis(0),
+            drain_timeout: Duration::ZERO,
         })
         .await
         .unwrap();
@@ -109,6 +110,13 @@ impl Drop for Agent {
 }
 
 impl TestApp {
+    /// A real agent started on a loopback port and registered with `tag`.
+    pub(crate) async fn start_agent(&self, tag: &str) -> Agent {
+        let agent = Agent::start().await;
+        self.register_agent(&agent, tag).await;
+        agent
+    }
+
     pub(crate) async fn register_agent(&self, agent: &Agent, tag: &str) -> i64 {
         self.register_agent_at(agent.port, tag).await
     }
@@ -163,7 +171,7 @@ impl TestApp {
     }
 
     /// Wait until the run has `status` (at most `secs`).
-    async fn wait_status(&self, run_id: i64, status: &str, secs: u64) -> Value {
+    pub(crate) async fn wait_status(&self, run_id: i64, status: &str, secs: u64) -> Value {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
         loop {
             let run = self.run(run_id).await;
@@ -208,8 +216,7 @@ async fn a_scenario_runs_on_two_agents_follows_changes_and_stops_cleanly() {
     let (a1, a2) = (Agent::start().await, Agent::start().await);
     app.register_agent(&a1, "lt").await;
     app.register_agent(&a2, "lt").await;
-    let project = app.create_project("Shop").await;
-    let scenario = app.create_scenario(project, "Checkout").await;
+    let scenario = app.new_scenario("Checkout").await;
     app.load_script(scenario, "a", &target, "/a", 40, "lt").await;
     app.load_script(scenario, "b", &target, "/b", 20, "lt").await;
     let c = app.load_script(scenario, "c", &target, "/c", 20, "lt").await;
@@ -288,8 +295,7 @@ async fn a_dead_agent_s_share_moves_to_the_other_and_the_metrics_stay() {
     let (mut a1, a2) = (Agent::start().await, Agent::start().await);
     app.register_agent(&a1, "lt").await;
     app.register_agent(&a2, "lt").await;
-    let project = app.create_project("Shop").await;
-    let scenario = app.create_scenario(project, "Kill").await;
+    let scenario = app.new_scenario("Kill").await;
     app.load_script(scenario, "a", &target, "/a", 30, "lt").await;
     app.load_script(scenario, "b", &target, "/b", 30, "lt").await;
     let run = app.start_run(scenario, 100).await;
@@ -343,24 +349,22 @@ async fn a_dead_agent_s_share_moves_to_the_other_and_the_metrics_stay() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_concurrent_starts_give_one_run_and_one_409_and_ticks_are_idempotent() {
+async fn twenty_concurrent_starts_give_one_run_and_nineteen_409s_and_ticks_are_idempotent() {
     // The app's controller passes only when nudged: this test drives the others.
     let app = crate::helpers::spawn_app_with(|s| s.controller_interval_ms = 3_600_000).await;
     let target = Target::start().await;
-    let agent = Agent::start().await;
-    app.register_agent(&agent, "lt").await;
-    let project = app.create_project("Shop").await;
-    let scenario = app.create_scenario(project, "Race").await;
+    let _agent = app.start_agent("lt").await;
+    let scenario = app.new_scenario("Race").await;
     app.load_script(scenario, "a", &target, "/a", 10, "lt").await;
     let body = json!({"scenario_id": scenario, "user_name": "alice"});
-    let (x, y) = tokio::join!(app.post("/v1/run/start", body.clone()), app.post("/v1/run/start", body.clone()));
-    let mut codes = [x.0.as_u16(), y.0.as_u16()];
-    codes.sort_unstable();
-    assert_eq!(codes, [200, 409], "{x:?} {y:?}");
-    let conflict = if x.0 == 409 { &x.1 } else { &y.1 };
-    assert!(conflict["message"].as_str().unwrap().contains("scenario_id"), "{conflict}");
+    // A start calls no agent, so twenty of them race on the database alone.
+    let answers = futures::future::join_all((0..20).map(|_| app.post("/v1/run/start", body.clone()))).await;
+    let (won, lost): (Vec<_>, Vec<_>) = answers.iter().partition(|(status, _)| status.as_u16() == 200);
+    assert_eq!(won.len(), 1, "{answers:?}");
+    assert!(lost.iter().all(|(status, _)| status.as_u16() == 409), "{answers:?}");
+    assert!(lost.iter().all(|(_, b)| b["message"].as_str().unwrap().contains("scenario_id")), "{lost:?}");
     assert_eq!(app.count("runs").await, 1);
-    let run_id = x.1["run"]["run_id"].as_i64().or(y.1["run"]["run_id"].as_i64()).unwrap();
+    let run_id = won[0].1["run"]["run_id"].as_i64().unwrap();
 
     let state = &app.app_state;
     eventually(Duration::from_secs(10), "the run running with a second stored", async || {
@@ -397,8 +401,7 @@ async fn two_concurrent_starts_give_one_run_and_one_409_and_ticks_are_idempotent
 async fn refusals_name_the_problem() {
     let app = spawn_app().await;
     let target = Target::start().await;
-    let project = app.create_project("Shop").await;
-    let scenario = app.create_scenario(project, "Refusals").await;
+    let scenario = app.new_scenario("Refusals").await;
     app.fails("/v1/run/start", json!({"scenario_id": scenario}), 422, "no enabled scripts").await;
     app.load_script(scenario, "a", &target, "/a", 10, "nowhere").await;
     app.fails("/v1/run/start", json!({"scenario_id": scenario}), 422, "nowhere").await;
@@ -432,10 +435,8 @@ async fn refusals_name_the_problem() {
 async fn a_smoke_run_and_the_command_service_drive_a_simple_script() {
     let app = spawn_app().await;
     let target = Target::start().await;
-    let agent = Agent::start().await;
-    app.register_agent(&agent, "lt").await;
-    let project = app.create_project("Shop").await;
-    let scenario = app.create_scenario(project, "Smoke").await;
+    let _agent = app.start_agent("lt").await;
+    let scenario = app.new_scenario("Smoke").await;
     let id = app.load_script(scenario, "a", &target, "/a", 50, "lt").await;
     let run = app.ok("/v1/run/start/simple-script", json!({"simple_script_id": id})).await["run"].clone();
     assert_eq!(run["title"], "Smoke_test_a");
@@ -477,10 +478,8 @@ async fn alilo_local_starts_a_registered_local_agent_that_runs_untagged_scripts(
 async fn restarting_alilo_local_mid_run_loses_no_second() {
     let mut app = spawn_app().await;
     let target = Target::start().await;
-    let agent = Agent::start().await;
-    app.register_agent(&agent, "lt").await;
-    let project = app.create_project("Shop").await;
-    let scenario = app.create_scenario(project, "Restart").await;
+    let _agent = app.start_agent("lt").await;
+    let scenario = app.new_scenario("Restart").await;
     app.load_script(scenario, "a", &target, "/a", 20, "lt").await;
     let run_id = app.start_run(scenario, 100).await["run_id"].as_i64().unwrap();
     eventually(Duration::from_secs(10), "two seconds stored", async || {
@@ -489,10 +488,13 @@ async fn restarting_alilo_local_mid_run_loses_no_second() {
     .await;
 
     let before = target.count("/a");
-    // alilo-local (API and controller) is down for 2 s.
+    let down = std::time::Instant::now();
+    // alilo-local (API and controller) is down for 2 s, then rebuilt.
     app.restart(Duration::from_secs(2)).await;
-    // The agent kept sending while no controller ran.
-    assert!(near((target.count("/a") - before) as f64 / 2.0, 20.0), "the load paused during the restart");
+    // The agent kept sending while no controller ran (over the whole restart: on
+    // a loaded machine the rebuild adds to the 2 s).
+    let rate = (target.count("/a") - before) as f64 / down.elapsed().as_secs_f64();
+    assert!(near(rate, 20.0), "the load paused during the restart: {rate:.1} rps");
     target.wait_rates(&["/a"], &[20.0], "after the restart").await;
 
     // The new controller resumed from the stored cursor: every second is there, once.
@@ -524,14 +526,12 @@ async fn a_data_file_in_the_private_bucket_reaches_the_agent_presigned() {
     use base64::Engine;
     let app = spawn_app().await;
     let target = Target::start().await;
-    let agent = Agent::start().await;
-    app.register_agent(&agent, "lt").await;
+    let _agent = app.start_agent("lt").await;
     let rows = br#"[{"id": "7"}, {"id": "8"}]"#;
     let upload = json!({"name": "ids.json", "bucket_name": "-", "project_title": "p", "scenario_title": "s",
         "ammo_file": base64::engine::general_purpose::STANDARD.encode(rows), "content_type": "application/json"});
     let s3_url = app.ok("/v1/file/upload", upload).await["ammo_file"]["s3_url"].as_str().unwrap().to_string();
-    let project = app.create_project("Shop").await;
-    let scenario = app.create_scenario(project, "Data").await;
+    let scenario = app.new_scenario("Data").await;
     let body = json!({"simple_script": {
         "scenario_id": scenario, "name": "items", "enabled": true, "tag": "lt",
         "path": format!("{}/items/{{{{id}}}}", target.addr), "scheme": "http", "http_method": "get",

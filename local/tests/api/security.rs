@@ -109,6 +109,15 @@ async fn the_rule_table_guards_every_documented_route() {
             assert_ne!(status, StatusCode::FORBIDDEN, "{path}");
             continue;
         }
+        if rule.need == Need::Fleet {
+            // The fleet's own credential, never a user's: refused with or without one.
+            let address = json!({"host_name": "10.0.0.1", "port": 8888});
+            let (status, answer) = anonymous.post(path, address.clone()).await;
+            assert!([StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&status), "{path}: {answer}");
+            let (status, answer) = app.post(path, address).await;
+            assert!([StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&status), "{path} as admin: {answer}");
+            continue;
+        }
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path} without credentials: {answer}");
         assert_eq!(answer["code"], 16, "{path}");
         let (status, answer) = viewer.post(path, json!({})).await;
@@ -464,6 +473,13 @@ async fn no_auth_is_refused_off_loopback() {
         request_deadline_ms: None,
         max_db_outage_secs: 900,
         outage_buffer_seconds: 50_000,
+        fleet_token: None,
+        fleet_heartbeat_secs: None,
+        fleet: None,
+        fleet_max: None,
+        fleet_agent_rps: None,
+        fleet_quiet_secs: None,
+        fleet_agent_exe: None,
     };
     let err = alilo_local::Application::build(&settings).await.err().expect("refused");
     assert!(err.0.contains("--no-auth") && err.0.contains("0.0.0.0"), "{err}");

@@ -40,6 +40,9 @@ pub struct AuthConfig {
     pub session_ttl_secs: i64,
     /// `ALILO_OIDC_*`: single sign-on through the API gateway's JWT authorizer.
     pub sso: Option<sso::SsoConfig>,
+    /// `ALILO_FLEET_TOKEN`: what a self-registering agent presents to
+    /// `/v1/fleet/register`; unset, self-registration is off (docs/fleet.md).
+    pub fleet_token: Option<crate::config::Secret>,
 }
 
 impl Default for AuthConfig {
@@ -51,6 +54,7 @@ impl Default for AuthConfig {
             cookie_secure: true,
             session_ttl_secs: DEFAULT_SESSION_TTL_SECS,
             sso: None,
+            fleet_token: None,
         }
     }
 }
@@ -73,7 +77,13 @@ impl AuthConfig {
                     format!("ALILO_SESSION_TTL_SECS={v:?} is invalid: seconds between 60 and 2592000")
                 })?,
             };
+        let fleet_token = vars.var("ALILO_FLEET_TOKEN").map(|t| crate::config::Secret::new(t.trim()));
+        if fleet_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
+            return Err(
+                "ALILO_FLEET_TOKEN is too short: use at least 16 characters (e.g. `openssl rand -hex 32`)".into()
+            );
+        }
         let sso = sso::SsoConfig::from_vars(vars)?;
-        Ok(Self { enabled: true, allowed_origins, targets, cookie_secure, session_ttl_secs, sso })
+        Ok(Self { enabled: true, allowed_origins, targets, cookie_secure, session_ttl_secs, sso, fleet_token })
     }
 }

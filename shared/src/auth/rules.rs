@@ -41,7 +41,7 @@ impl Role {
     /// Whether this role has `need`.
     pub fn allows(self, need: Need) -> bool {
         match need {
-            Need::Nothing | Need::Read => true,
+            Need::Nothing | Need::Fleet | Need::Read => true,
             Need::ReadData | Need::Test => self >= Role::Tester,
             Need::Admin => self == Role::Admin,
         }
@@ -53,6 +53,9 @@ impl Role {
 pub enum Need {
     /// Anyone, signed in or not (login, the login page).
     Nothing,
+    /// Self-registering agents: the route checks the fleet token or the
+    /// agent's own credential itself; no session or API token is looked up.
+    Fleet,
     /// Any signed-in role.
     Read,
     /// Data-file contents and the bucket listing: tester or admin.
@@ -68,6 +71,7 @@ impl Need {
     pub fn permission(self) -> &'static str {
         match self {
             Need::Nothing | Need::Read => "read",
+            Need::Fleet => "the fleet token (ALILO_FLEET_TOKEN) or the agent's own credential",
             Need::ReadData => "read data files (tester or admin)",
             Need::Test => "change projects, scenarios, scripts, files and runs (tester or admin)",
             Need::Admin => "administer agents, users, tokens and the audit log (admin)",
@@ -102,6 +106,9 @@ const fn admin_read(path: &'static str) -> Rule {
 const fn public(path: &'static str, mutates: bool) -> Rule {
     Rule { path, need: Need::Nothing, mutates }
 }
+const fn fleet(path: &'static str, mutates: bool) -> Rule {
+    Rule { path, need: Need::Fleet, mutates }
+}
 
 /// Every route and what it needs, sorted by resource.
 pub const RULES: &[Rule] = &[
@@ -131,6 +138,13 @@ pub const RULES: &[Rule] = &[
     admin("/v1/agent/delete"),
     admin("/v1/agent/credential"),
     admin("/v1/remove-logs"),
+    // Self-registering agents (#13): registration needs the fleet token, the
+    // heartbeat and deregistration the agent's own credential. Heartbeats are
+    // not audited (one per agent every 10 s); joining and leaving are.
+    fleet("/v1/fleet/register", true),
+    fleet("/v1/fleet/heartbeat", false),
+    fleet("/v1/fleet/deregister", true),
+    read("/v1/fleet/agents"),
     // Projects.
     read("/v1/projects"),
     read("/v1/project"),

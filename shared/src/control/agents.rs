@@ -1,19 +1,45 @@
-//! The one list of healthy agents: enabled in the database, answering
-//! `GET /v1/agent` now, each with the load it carries (the rate of its jobs not
-//! ended in active runs, by the one [`crate::model::run::desired_rps`]). Planning
-//! a run and moving a lost share both use it.
+//! The one list of agents that may carry load, each with the load it carries
+//! (the rate of its jobs not ended in active runs, by the one
+//! [`crate::model::run::desired_rps`]). A new run is planned on it as the
+//! database has it ([`enabled`]: no agent is called inside a user's request); the
+//! run-controller moves a lost share, or the share of a job its agent never
+//! accepted, to those of them that answer now ([`healthy`]). An agent may carry
+//! load when it is enabled, not draining, and
+//! - self-registered (#13): its last heartbeat is younger than three heartbeat
+//!   periods. It is not probed: at 1,000 agents the registry answers in one
+//!   query where probes would take a fan-out per plan;
+//! - added by hand (`/v1/agent/set`): it answers `GET /v1/agent` ([`healthy`]).
 
 use super::plan::Candidate;
 use crate::http::ApiResult;
 use crate::state::AppState;
 use futures::future::join_all;
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
-/// A healthy agent: where to call it and what it carries.
+/// Heartbeats a self-registered agent may miss before it counts as unhealthy.
+pub const MISSED_HEARTBEATS: u32 = 3;
+
+/// How old a self-registered agent's last heartbeat may be.
+pub fn expiry(heartbeat: Duration) -> Duration {
+    heartbeat * MISSED_HEARTBEATS
+}
+
+/// Whether the registry alone says an agent may get work: enabled, not
+/// draining, and, when self-registered, heartbeating within `expiry`
+/// (`age`: seconds since its last heartbeat). A manual agent passes here and is
+/// probed by [`healthy`]. Pure.
+pub fn listed_healthy(enabled: bool, registered: bool, draining: bool, age: Option<f64>, expiry: Duration) -> bool {
+    enabled && !draining && (!registered || age.is_some_and(|a| a <= expiry.as_secs_f64()))
+}
+
+/// An agent that may carry load: where to call it and what it carries.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Healthy {
     pub candidate: Candidate,
     pub base_url: String,
+    /// Self-registered: healthy by its heartbeat, never probed.
+    pub registered: bool,
 }
 
 /// Each agent's load from `(agent, share, script run's desired rps)` rows. Pure.
@@ -25,30 +51,53 @@ pub fn loads(work: &[(i64, f64, f64)]) -> BTreeMap<i64, f64> {
     out
 }
 
-/// Enabled agents that answer now, except `skip` (known unreachable), probed in
-/// parallel with the client's short timeouts. The database is read before any
-/// agent is called, with no transaction open.
-pub async fn healthy(app: &AppState, skip: &BTreeSet<i64>) -> ApiResult<Vec<Healthy>> {
+/// Enabled agents, except `skip`, with their loads: the database only.
+pub async fn enabled(app: &AppState, skip: &BTreeSet<i64>) -> ApiResult<Vec<Healthy>> {
     let (agents, work) = {
         let conn = app.db.conn().await?;
         crate::db::control::enabled_agents(&conn).await?
     };
     let loads = loads(&work);
-    let agents: Vec<_> = agents.into_iter().filter(|a| !skip.contains(&a.id)).collect();
-    let alive = join_all(agents.iter().map(|a| app.agents.info(&a.base_url))).await;
+    let expiry = expiry(app.limits.fleet_heartbeat);
     Ok(agents
         .into_iter()
-        .zip(alive)
-        .filter(|(_, ok)| ok.is_ok())
-        .map(|(a, _)| Healthy {
+        .filter(|a| !skip.contains(&a.id))
+        .filter(|a| listed_healthy(true, a.registered, a.draining, a.heartbeat_age, expiry))
+        .map(|a| Healthy {
             candidate: Candidate { agent_id: a.id, tags: a.tags, load_rps: loads.get(&a.id).copied().unwrap_or(0.0) },
             base_url: a.base_url,
+            registered: a.registered,
         })
         .collect())
 }
 
+/// Enabled agents that answer now, except `skip` (known unreachable), probed in
+/// parallel with the client's short timeouts. The database is read before any
+/// agent is called, with no transaction open.
+pub async fn healthy(app: &AppState, skip: &BTreeSet<i64>) -> ApiResult<Vec<Healthy>> {
+    let agents = enabled(app, skip).await?;
+    // Only manual agents are probed: a registered one's heartbeat already says it.
+    let alive =
+        join_all(agents.iter().map(|a| async { a.registered || app.agents.info(&a.base_url).await.is_ok() })).await;
+    Ok(agents.into_iter().zip(alive).filter(|(_, ok)| *ok).map(|(a, _)| a).collect())
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn a_self_registered_agent_is_healthy_only_while_it_heartbeats_and_does_not_drain() {
+        let expiry = expiry(Duration::from_secs(10));
+        assert_eq!(expiry, Duration::from_secs(30));
+        assert!(listed_healthy(true, true, false, Some(29.0), expiry));
+        assert!(!listed_healthy(true, true, false, Some(31.0), expiry), "three heartbeats missed");
+        assert!(!listed_healthy(true, true, false, None, expiry), "never heartbeated");
+        assert!(!listed_healthy(true, true, true, Some(1.0), expiry), "draining");
+        assert!(!listed_healthy(false, true, false, Some(1.0), expiry), "disabled");
+        assert!(listed_healthy(true, false, false, None, expiry), "a manual agent is probed instead");
+    }
+
     #[test]
     fn an_agent_s_load_is_the_sum_of_its_shares_of_desired_rates() {
         let got = super::loads(&[(1, 0.5, 100.0), (2, 1.0, 30.0), (1, 1.0, 10.0)]);

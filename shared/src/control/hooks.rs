@@ -3,9 +3,11 @@
 //!
 //! - [`observe`]: every job status an agent reported this pass (a poll, or the
 //!   answer to a start or a stop), before it is recorded;
-//! - [`after_pass`]: once at the end of every pass, with the runs it worked on as
-//!   they stand after it: the verdicts (#12) judge thresholds, stop a run an
-//!   `abort_on_fail` threshold fails, and finalize ended runs;
+//! - [`after_pass`]: once at the end of every pass whose record reached the
+//!   database, with the runs it worked on as they stand after it, cut short past
+//!   the pass's database budget (a hook must never hold the controller, whose
+//!   passes renew the agents' leases): the verdicts (#12) judge thresholds, stop a
+//!   run an `abort_on_fail` threshold fails, and finalize ended runs;
 //! - [`at_run_start`]: inside the transaction that writes a new run, so whatever
 //!   it writes commits (or not) with the run (e.g. a snapshot of its thresholds).
 
@@ -17,8 +19,9 @@ use alilo_agent_api::JobStatus;
 /// A job's status as its agent reported it, in run `run_id`.
 pub fn observe(_run_id: i64, _job: &Job, _status: &JobStatus) {}
 
-/// The end of a pass: the runs as this pass leaves them (the record may have lost
-/// a race with a user change, or be buffered during a database outage).
+/// The end of a recorded pass: the runs as this pass leaves them (the record may
+/// have lost a race with a user change). Idempotent: it may be cut short and runs
+/// again after the next pass.
 pub async fn after_pass(app: &AppState, _runs: &[RunState]) {
     // Verdicts (#12): thresholds judged, aborts, final verdicts and reports.
     if let Err(e) = crate::service::verdicts::pass(app).await {

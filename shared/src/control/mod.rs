@@ -1,5 +1,5 @@
 //! Run control: planning, reconciliation and roll-up as pure functions ([`plan`],
-//! [`reconcile`], [`rollup`], [`metrics`], [`jobs`], [`outage`]), and the one
+//! [`reconcile`], [`rollup`], [`metrics`], [`jobs`], [`outage`], [`snapshot`]), and the one
 //! I/O loop around them, the run-controller's [`pass`].
 //!
 //! The desired state lives in Postgres (runs, script_runs, jobs); the agents hold
@@ -10,6 +10,8 @@
 //! See `docs/runs.md`.
 
 pub mod agents;
+pub mod fleet;
+pub mod fleet_ecs;
 pub mod hooks;
 pub mod jobs;
 pub mod metrics;
@@ -18,5 +20,6 @@ pub mod pass;
 pub mod plan;
 pub mod reconcile;
 pub mod rollup;
+pub mod snapshot;
 
-pub use pass::{Controller, ControllerOptions, Nudge, TickOutcome, tick};
+pub use pass::{Controller, ControllerOptions, Nudge, PassTimings, TickOutcome, tick};

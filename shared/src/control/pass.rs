@@ -23,11 +23,13 @@ use super::outage::{self, OutageLimits, Verdict};
 use super::plan::Candidate;
 use super::reconcile::{Action, JobView, LOST_AFTER, Poll, ScriptRunView, is_lost, reconcile};
 use super::rollup::rollup;
+use super::snapshot::{self, Snapshot};
 use crate::agent_client::AgentError;
 use crate::db::control::{JobUpdate, NewJob, PassRecord, Recorded, Rollup, RunChange};
 use crate::http::{ApiError, ApiResult};
 use crate::model::run::{Job, JobDesired, JobPhase, RunState, ScriptRunState};
 use crate::state::AppState;
+use crate::storage::ObjectKey;
 use alilo_agent_api::{JobStatus, RateChange};
 use futures::StreamExt;
 use std::collections::{BTreeMap, BTreeSet};
@@ -55,6 +57,10 @@ impl Nudge {
     }
 }
 
+/// The quiet period after which the fleet shrinks: long enough that a user
+/// starting the next test of a session finds the agents still there.
+pub const DEFAULT_FLEET_QUIET: Duration = Duration::from_secs(600);
+
 /// How a controller works.
 #[derive(Debug, Clone, Copy)]
 pub struct ControllerOptions {
@@ -65,6 +71,8 @@ pub struct ControllerOptions {
     /// Agent calls in flight at once.
     pub fan_out: usize,
     pub outage: OutageLimits,
+    /// With no active run for this long, the fleet is released to its minimum.
+    pub fleet_quiet: Duration,
 }
 
 impl Default for ControllerOptions {
@@ -74,6 +82,7 @@ impl Default for ControllerOptions {
             db_budget: Duration::from_secs(5),
             fan_out: 64,
             outage: OutageLimits::default(),
+            fleet_quiet: DEFAULT_FLEET_QUIET,
         }
     }
 }
@@ -91,6 +100,18 @@ pub struct TickOutcome {
     pub lost_races: usize,
     /// Set when the database could not be used: the pass ran from memory.
     pub outage: Option<String>,
+    /// Where the pass spent its time (bench/fleet): loading the desired state,
+    /// polling, reconciling and calling agents, recording.
+    pub timings: PassTimings,
+}
+
+/// The phases of a pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PassTimings {
+    pub load: Duration,
+    pub poll: Duration,
+    pub act: Duration,
+    pub record: Duration,
 }
 
 /// The last known state, kept across passes for database outages.
@@ -103,6 +124,11 @@ struct Memory {
     since: Option<Instant>,
     /// Runs stopped on purpose during this outage.
     stopped: BTreeSet<i64>,
+    /// The snapshot last written to the bucket, and when.
+    written: Option<(Snapshot, Instant)>,
+    /// Whether this process already looked for a snapshot (it does once, when an
+    /// outage finds it with no memory of its own).
+    looked: bool,
 }
 
 /// A run-controller: one per process (or Lambda instance), kept across passes.
@@ -111,6 +137,7 @@ pub struct Controller {
     id: String,
     options: ControllerOptions,
     memory: Memory,
+    quiet: super::fleet::Quiet,
 }
 
 /// One pass of a new controller (no memory of earlier passes); tests and tools.
@@ -161,7 +188,12 @@ enum Answer {
 
 impl Controller {
     pub fn new(options: ControllerOptions) -> Self {
-        Self { id: uuid::Uuid::new_v4().to_string(), options, memory: Memory::default() }
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            options,
+            memory: Memory::default(),
+            quiet: super::fleet::Quiet::new(options.fleet_quiet, Instant::now()),
+        }
     }
 
     /// Whether facts wait in memory for the database.
@@ -216,6 +248,7 @@ impl Controller {
                 }
             }
         }
+        let phase = Instant::now();
         let mut runs = match self.db_load(app).await {
             Ok(runs) => runs,
             // Only an unreachable database is ridden out from memory; any other
@@ -224,35 +257,27 @@ impl Controller {
             Err(e) => return Err(e),
         };
         self.memory.since = None;
+        out.timings.load = phase.elapsed();
+        let phase = Instant::now();
         out.runs = runs.len();
+        if self.quiet.observe(out.runs, Instant::now()) {
+            // In the background: a provider's release may wait for agents to drain.
+            let fleet = app.fleet.clone();
+            tokio::spawn(async move {
+                match fleet.release().await {
+                    Ok(()) => tracing::info!(fleet = fleet.name(), "no run for the quiet period: fleet released"),
+                    Err(e) => tracing::warn!(fleet = fleet.name(), error = %e, "the fleet could not be released"),
+                }
+            });
+        }
         let mut rec = PassRecord { release: runs.iter().map(|r| r.id).collect(), ..PassRecord::default() };
 
         // 2. Poll every live job.
         let mut polls: BTreeMap<(usize, usize), Poll> = BTreeMap::new();
         let mut said: BTreeMap<(usize, usize), String> = BTreeMap::new();
-        let targets: Vec<(usize, usize)> = runs
-            .iter()
-            .enumerate()
-            .flat_map(|(r, run)| {
-                run.jobs
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, j)| !j.phase.is_ended() && j.phase != JobPhase::Starting)
-                    .map(move |(j, _)| (r, j))
-            })
-            .collect();
+        let targets = live_jobs(&runs, &BTreeSet::new());
         out.polled = targets.len();
-        let answers = bounded(
-            self.options.fan_out,
-            targets
-                .iter()
-                .map(|&(r, j)| {
-                    let job = &runs[r].jobs[j];
-                    app.agents.poll(&job.base_url, &job.key, job.cursor)
-                })
-                .collect(),
-        )
-        .await;
+        let answers = self.poll_jobs(app, &runs, &targets).await;
         for (&(r, j), answer) in targets.iter().zip(answers) {
             let run_id = runs[r].id;
             let stop_wanted = stop_wanted(&runs[r], &runs[r].jobs[j]);
@@ -285,6 +310,9 @@ impl Controller {
             polls.insert((r, j), poll);
         }
 
+        out.timings.poll = phase.elapsed();
+        let phase = Instant::now();
+
         // 3. Reconcile each run; healthy agents are probed only when a share must move.
         let mut plans: Vec<Vec<Action>> = Vec::with_capacity(runs.len());
         let mut healthy_agents: Option<Vec<Healthy>> = None;
@@ -305,10 +333,19 @@ impl Controller {
                         .filter(|(at, _)| matches!(polls.get(at), Some(Poll::Unreachable | Poll::Abandoned)))
                         .filter_map(|(_, job)| job.agent_id)
                         .collect();
-                    healthy_agents = Some(healthy(app, &unreachable).await.unwrap_or_else(|e| {
-                        tracing::warn!(error = %e, "healthy agents unknown this pass: no share moves");
-                        Vec::new()
-                    }));
+                    // Bounded like every database step: the list reads the database.
+                    let probe = tokio::time::timeout(self.options.db_budget * 2, healthy(app, &unreachable));
+                    healthy_agents = Some(match probe.await {
+                        Ok(Ok(agents)) => agents,
+                        Ok(Err(e)) => {
+                            tracing::warn!(error = %e, "healthy agents unknown this pass: no share moves");
+                            Vec::new()
+                        }
+                        Err(_) => {
+                            tracing::warn!("healthy agents not listed in time this pass: no share moves");
+                            Vec::new()
+                        }
+                    });
                 }
                 healthy_agents.as_deref().unwrap_or_default().iter().map(|h| h.candidate.clone()).collect()
             } else {
@@ -447,21 +484,118 @@ impl Controller {
         }
 
         // 6. Record.
-        match self.db_record(app, &rec).await {
+        out.timings.act = phase.elapsed();
+        let phase = Instant::now();
+        let recorded = self.db_record(app, &rec).await;
+        out.timings.record = phase.elapsed();
+        let recorded = match recorded {
             Ok(done) => {
                 out.stored_seconds += done.stored_seconds;
                 out.lost_races = done.lost_races;
+                true
             }
             Err(e) => {
                 tracing::warn!(error = %e.message, "pass not recorded: its facts wait in memory");
                 out.outage = Some(e.message.clone());
                 self.memory.since.get_or_insert_with(Instant::now);
                 self.memory.buffer.absorb(rec);
+                false
             }
-        }
-        hooks::after_pass(app, &runs).await;
+        };
         self.memory.runs = runs;
+        if recorded {
+            self.write_snapshot(app).await;
+        }
+        // The hooks read and write the database: only after a pass that reached
+        // it, and within the budget. Unbounded, a database cut landing here held
+        // the controller on a pooled connection until the database came back, so
+        // no lease was renewed and every job ended 60 s into the outage.
+        if recorded
+            && tokio::time::timeout(self.options.db_budget, hooks::after_pass(app, &self.memory.runs)).await.is_err()
+        {
+            tracing::warn!(
+                budget_ms = self.options.db_budget.as_millis(),
+                "pass hooks cut short: the database did not answer"
+            );
+        }
         Ok(out)
+    }
+
+    /// Keep the runs this pass left in the bucket when their jobs changed, or
+    /// every [`snapshot::REFRESH`] while jobs run, for a process that starts
+    /// during an outage. Bounded by the database budget; a failure only logs.
+    async fn write_snapshot(&mut self, app: &AppState) {
+        let snap = Snapshot::of(&self.memory.runs, chrono::Utc::now().timestamp_millis());
+        let live = snap.runs.iter().any(|r| !r.jobs.is_empty());
+        let due = match &self.memory.written {
+            None => !snap.runs.is_empty(),
+            Some((last, at)) => !last.same_jobs(&snap) || (live && at.elapsed() >= snapshot::REFRESH),
+        };
+        if !due {
+            return;
+        }
+        let body = serde_json::to_vec(&snap).unwrap_or_default();
+        let put = app.storage.put(&ObjectKey::ControllerSnapshot, body, "application/json");
+        match tokio::time::timeout(self.options.db_budget, put).await {
+            Ok(Ok(_)) => self.memory.written = Some((snap, Instant::now())),
+            Ok(Err(e)) => tracing::warn!(error = %ApiError::from(e).message, "controller snapshot not written"),
+            Err(_) => tracing::warn!("controller snapshot not written in time"),
+        }
+    }
+
+    /// A process with no memory of its own, in an outage: start from the snapshot
+    /// the last controller left, if it is recent enough. The outage is taken to
+    /// have begun when the snapshot was (at most [`snapshot::REFRESH`] early).
+    async fn restore_snapshot(&mut self, app: &AppState) {
+        if self.memory.looked || !self.memory.runs.is_empty() {
+            return;
+        }
+        self.memory.looked = true;
+        let key = ObjectKey::ControllerSnapshot.path();
+        let snap = match tokio::time::timeout(self.options.db_budget, app.storage.get(&key)).await {
+            Ok(Ok(Some(bytes))) => match serde_json::from_slice::<Snapshot>(&bytes) {
+                Ok(snap) => snap,
+                Err(e) => return tracing::warn!(error = %e, "controller snapshot unreadable"),
+            },
+            Ok(Ok(None)) => return,
+            Ok(Err(e)) => return tracing::warn!(error = %format!("{e:#}"), "controller snapshot not read"),
+            Err(_) => return tracing::warn!("controller snapshot not read in time"),
+        };
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        if !snap.usable(now_ms, self.options.outage.max_outage) {
+            return tracing::warn!(taken_ms = snap.taken_ms, "controller snapshot too old to use");
+        }
+        let age = Duration::from_millis(u64::try_from(now_ms - snap.taken_ms).unwrap_or(0));
+        if let Some(began) = Instant::now().checked_sub(age) {
+            self.memory.since = Some(self.memory.since.map_or(began, |s| s.min(began)));
+        }
+        self.memory.runs = snap.runs();
+        tracing::warn!(
+            runs = self.memory.runs.len(),
+            age_secs = age.as_secs(),
+            "the database is unreachable and this controller is new: working from the last snapshot"
+        );
+    }
+
+    /// Call the job at each of `targets`, at most `fan_out` at a time; the
+    /// answers in order.
+    async fn each_job<'a, F: Future>(
+        &self,
+        runs: &'a [RunState],
+        targets: &[(usize, usize)],
+        call: impl Fn(&'a Job) -> F,
+    ) -> Vec<F::Output> {
+        bounded(self.options.fan_out, targets.iter().map(|&(r, j)| call(&runs[r].jobs[j])).collect()).await
+    }
+
+    /// Poll the job at each of `targets` since its cursor (renewing its lease).
+    async fn poll_jobs(
+        &self,
+        app: &AppState,
+        runs: &[RunState],
+        targets: &[(usize, usize)],
+    ) -> Vec<Result<JobStatus, AgentError>> {
+        self.each_job(runs, targets, |job| app.agents.poll(&job.base_url, &job.key, job.cursor)).await
     }
 
     /// One agent call.
@@ -525,6 +659,7 @@ impl Controller {
     /// (renewing their leases) and buffer what they say, or stop them on purpose
     /// once the outage is too long or the buffer full.
     async fn outage_pass(&mut self, app: &AppState, cause: &ApiError) -> TickOutcome {
+        self.restore_snapshot(app).await;
         let since = *self.memory.since.get_or_insert_with(Instant::now);
         let verdict = outage::verdict(since.elapsed(), self.memory.buffer.buffered_seconds(), &self.options.outage);
         tracing::warn!(
@@ -536,35 +671,12 @@ impl Controller {
         );
         let mut out = TickOutcome { outage: Some(cause.message.clone()), ..TickOutcome::default() };
         let mut rec = PassRecord::default();
-        let targets: Vec<(usize, usize)> = self
-            .memory
-            .runs
-            .iter()
-            .enumerate()
-            .filter(|(_, run)| !self.memory.stopped.contains(&run.id))
-            .flat_map(|(r, run)| {
-                run.jobs
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, j)| !j.phase.is_ended() && j.phase != JobPhase::Starting)
-                    .map(move |(j, _)| (r, j))
-            })
-            .collect();
+        let targets = live_jobs(&self.memory.runs, &self.memory.stopped);
         out.polled = targets.len();
         let runs = &self.memory.runs;
         match &verdict {
             Verdict::RideOut => {
-                let answers = bounded(
-                    self.options.fan_out,
-                    targets
-                        .iter()
-                        .map(|&(r, j)| {
-                            let job = &runs[r].jobs[j];
-                            app.agents.poll(&job.base_url, &job.key, job.cursor)
-                        })
-                        .collect(),
-                )
-                .await;
+                let answers = self.poll_jobs(app, runs, &targets).await;
                 for (&(r, j), answer) in targets.iter().zip(answers) {
                     let run_id = self.memory.runs[r].id;
                     let job = &mut self.memory.runs[r].jobs[j];
@@ -576,17 +688,8 @@ impl Controller {
             }
             Verdict::Stop(why) => {
                 let why = &format!("{why} (last error: {})", cause.message);
-                let answers = bounded(
-                    self.options.fan_out,
-                    targets
-                        .iter()
-                        .map(|&(r, j)| {
-                            let job = &runs[r].jobs[j];
-                            app.agents.stop(&job.base_url, &job.key, job.cursor)
-                        })
-                        .collect(),
-                )
-                .await;
+                let answers =
+                    self.each_job(runs, &targets, |job| app.agents.stop(&job.base_url, &job.key, job.cursor)).await;
                 out.actions = targets.len();
                 for (&(r, j), answer) in targets.iter().zip(answers) {
                     let run_id = self.memory.runs[r].id;
@@ -620,6 +723,22 @@ impl Controller {
         self.memory.buffer.absorb(rec);
         out
     }
+}
+
+/// Where the live jobs are, as (run, job) indices: started and not ended, in
+/// runs not in `skip`.
+fn live_jobs(runs: &[RunState], skip: &BTreeSet<i64>) -> Vec<(usize, usize)> {
+    runs.iter()
+        .enumerate()
+        .filter(|(_, run)| !skip.contains(&run.id))
+        .flat_map(|(r, run)| {
+            run.jobs
+                .iter()
+                .enumerate()
+                .filter(|(_, j)| !j.phase.is_ended() && j.phase != JobPhase::Starting)
+                .map(move |(j, _)| (r, j))
+        })
+        .collect()
 }
 
 /// A job placed this pass, before it has a row: a stand-in with a negative id.

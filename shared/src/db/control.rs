@@ -432,13 +432,20 @@ pub async fn enabled_agents(
     conn: &impl GenericClient,
 ) -> ApiResult<(Vec<crate::model::run::AgentRow>, Vec<(i64, f64, f64)>)> {
     let agents = conn
-        .query("SELECT id, host_name, port, tags FROM agents WHERE enabled ORDER BY id", &[])
+        .query(
+            "SELECT id, host_name, port, tags, registered, draining, extract(epoch FROM now() - heartbeat_at)::float8
+             FROM agents WHERE enabled ORDER BY id",
+            &[],
+        )
         .await?
         .iter()
         .map(|r| crate::model::run::AgentRow {
             id: r.get(0),
             base_url: crate::agent_client::base_url(r.get(1), &r.get::<_, i32>(2).to_string()),
             tags: r.get(3),
+            registered: r.get(4),
+            draining: r.get(5),
+            heartbeat_age: r.get(6),
         })
         .collect();
     let active: Vec<&str> = RunStatus::ACTIVE.iter().map(|s| s.as_str()).collect();

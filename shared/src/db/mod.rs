@@ -6,6 +6,7 @@ pub mod agents;
 pub mod auth;
 pub mod control;
 pub mod files;
+pub mod fleet;
 pub mod projects;
 pub mod run_writes;
 pub mod runs;
@@ -33,6 +34,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0006_verdicts.sql", include_str!("../../../migrations/0006_verdicts.sql")),
     ("0007_script_metrics.sql", include_str!("../../../migrations/0007_script_metrics.sql")),
     ("0008_sso_audit.sql", include_str!("../../../migrations/0008_sso_audit.sql")),
+    ("0009_fleet.sql", include_str!("../../../migrations/0009_fleet.sql")),
 ];
 
 /// Connections per process. A Lambda instance serves one request at a time; the
@@ -55,12 +57,17 @@ impl Db {
         Self::connect_with(dsn, &Limits::default())
     }
 
-    /// Build the pool: every connection carries `statement_timeout`, a wait for a
-    /// free connection is bounded by `pool_wait` (then 503 "busy"), and opening one
-    /// by [`CONNECT_TIMEOUT`] (then 503 "unavailable").
+    /// Build the pool: every connection carries `statement_timeout` and
+    /// `idle_in_transaction_session_timeout`, a wait for a free connection is
+    /// bounded by `pool_wait` (then 503 "busy"), and opening one by
+    /// [`CONNECT_TIMEOUT`] (then 503 "unavailable").
     pub fn connect_with(dsn: &Dsn, limits: &Limits) -> anyhow::Result<Self> {
         let mut config = dsn.config().clone();
-        config.options(with_statement_timeout(config.get_options(), limits.statement_timeout));
+        let settings = [
+            ("statement_timeout", limits.statement_timeout),
+            ("idle_in_transaction_session_timeout", limits.idle_in_transaction),
+        ];
+        config.options(with_settings(config.get_options(), &settings));
         config.connect_timeout(CONNECT_TIMEOUT);
         let recycling = ManagerConfig { recycling_method: RecyclingMethod::Fast };
         let manager = match dsn.tls().connector().map_err(anyhow::Error::msg)? {
@@ -90,14 +97,18 @@ impl Db {
     }
 }
 
-/// The connection's startup options with `statement_timeout` added, keeping the
-/// DSN's own (e.g. a `search_path`).
-fn with_statement_timeout(options: Option<&str>, timeout: std::time::Duration) -> String {
-    let setting = format!("-c statement_timeout={}", timeout.as_millis());
-    match options.map(str::trim).filter(|o| !o.is_empty()) {
-        Some(existing) => format!("{existing} {setting}"),
-        None => setting,
-    }
+/// The connection's startup options with `settings` (in milliseconds) added,
+/// keeping the DSN's own (e.g. a `search_path`).
+fn with_settings(options: Option<&str>, settings: &[(&str, std::time::Duration)]) -> String {
+    let added = settings.iter().map(|(name, value)| format!("-c {name}={}", value.as_millis()));
+    options
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(String::from)
+        .into_iter()
+        .chain(added)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Create the configured database when it does not exist yet, by connecting to the
@@ -208,11 +219,15 @@ pub fn known_id(entity: &str, id: i64) -> ApiResult<i64> {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn statement_timeout_is_added_to_the_dsn_options() {
-        let ms = std::time::Duration::from_millis(5000);
-        assert_eq!(super::with_statement_timeout(None, ms), "-c statement_timeout=5000");
+    fn session_settings_are_added_to_the_dsn_options() {
+        let ms = |n| std::time::Duration::from_millis(n);
+        let settings = [("statement_timeout", ms(5000)), ("idle_in_transaction_session_timeout", ms(15000))];
         assert_eq!(
-            super::with_statement_timeout(Some("-csearch_path=t_1,public"), ms),
+            super::with_settings(None, &settings),
+            "-c statement_timeout=5000 -c idle_in_transaction_session_timeout=15000"
+        );
+        assert_eq!(
+            super::with_settings(Some(" -csearch_path=t_1,public "), &settings[..1]),
             "-csearch_path=t_1,public -c statement_timeout=5000"
         );
     }

@@ -319,6 +319,11 @@ pub struct AgentRow {
     pub id: i64,
     pub base_url: String,
     pub tags: Vec<String>,
+    /// Self-registered (#13): healthy by its heartbeats, not probed.
+    pub registered: bool,
+    pub draining: bool,
+    /// Seconds since its last heartbeat.
+    pub heartbeat_age: Option<f64>,
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use crate::wire::agents::*;
 use crate::wire::{Empty, StdResponse};
 
 /// A host name or IP literal: letters, digits, dots, dashes, colons (IPv6), brackets.
-fn host_name(raw: &str) -> Result<String, String> {
+pub(crate) fn host_name(raw: &str) -> Result<String, String> {
     let host = raw.trim();
     if host.is_empty() {
         return Err("is required".into());
@@ -21,7 +21,7 @@ fn host_name(raw: &str) -> Result<String, String> {
     Ok(host.to_string())
 }
 
-fn port(raw: &str) -> Result<i32, String> {
+pub(crate) fn port(raw: &str) -> Result<i32, String> {
     match raw.trim().parse::<u16>() {
         Ok(p) if p > 0 => Ok(i32::from(p)),
         _ => Err(format!("{} is not a port number (1-65535)", quote(raw))),
@@ -29,7 +29,7 @@ fn port(raw: &str) -> Result<i32, String> {
 }
 
 /// Tags trimmed, blank ones dropped, duplicates merged, order kept.
-fn tags(raw: &[String]) -> Result<Vec<String>, String> {
+pub(crate) fn tags(raw: &[String]) -> Result<Vec<String>, String> {
     let mut out: Vec<String> = Vec::new();
     for t in raw {
         let tag = text::line(t, 100)?;

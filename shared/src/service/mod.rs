@@ -4,6 +4,7 @@
 pub mod agents;
 pub mod auth;
 pub mod files;
+pub mod fleet;
 pub mod grafana;
 pub mod parsing;
 pub mod projects;

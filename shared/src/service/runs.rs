@@ -4,12 +4,14 @@
 //! Every change only writes the desired state ([`db::run_writes`]: runs,
 //! script_runs, jobs, bumping the run's version, recorded in run_changes) and
 //! nudges the run-controller, which brings the agents to it
-//! ([`crate::control::pass`]). No request calls an agent about a run or waits on one;
-//! only planning a start asks which agents answer. A scenario has at most one
-//! active run: the database enforces it.
+//! ([`crate::control::pass`]). No request calls an agent about a run or waits on
+//! one: a start is planned on the enabled agents as the database has them, and the
+//! controller starts the jobs. A scenario has at most one active run: the database
+//! enforces it.
 
 use crate::auth::Principal;
-use crate::control::{agents::healthy, jobs, metrics, plan};
+use crate::control::agents::{enabled, healthy};
+use crate::control::{jobs, metrics, plan};
 use crate::db::run_writes::{self as w, NewCommand, NewScriptRun};
 use crate::db::runs::{self as q, RunFilter, RunRow, ScriptRunRow};
 use crate::db::{self, id32, known_id};
@@ -128,15 +130,21 @@ async fn create_run(app: &AppState, new: NewRun) -> ApiResult<Run> {
             )));
         }
     }
-    let agents = healthy(app, &BTreeSet::new()).await?;
-    let candidates: Vec<plan::Candidate> = agents.iter().map(|h| h.candidate.clone()).collect();
     let demands: Vec<plan::Demand> =
         items.iter().map(|s| plan::Demand { tag: s.tag.clone(), rps: rps(s).max(1.0) }).collect();
+    // Grow the fleet first (#13); what it could not do is said, never retried here.
+    let fleet_notes = super::fleet::prepare(app, &demands).await;
+    // Planned on the enabled agents as the database has them: a start calls no
+    // agent. The controller starts the jobs; a job its agent does not accept
+    // moves to an answering agent carrying the tag (`control::reconcile`).
+    let agents = enabled(app, &BTreeSet::new()).await?;
+    let candidates: Vec<plan::Candidate> = agents.iter().map(|h| h.candidate.clone()).collect();
     #[allow(clippy::cast_precision_loss)]
     let assignments = plan::plan(&demands, &candidates, app.limits.agent_capacity_rps as f64).map_err(|tags| {
         let names: Vec<String> =
             tags.iter().map(|t| if t.is_empty() { "(any)".into() } else { format!("{t:?}") }).collect();
-        ApiError::unprocessable("tag", format!("no enabled, answering agent carries the tag(s) {}", names.join(", ")))
+        let why = if fleet_notes.is_empty() { String::new() } else { format!(" ({})", fleet_notes.join("; ")) };
+        ApiError::unprocessable("tag", format!("no enabled agent carries the tag(s) {}{why}", names.join(", ")))
     })?;
 
     let script_runs = items
@@ -174,7 +182,11 @@ async fn create_run(app: &AppState, new: NewRun) -> ApiResult<Run> {
     };
     let run_id = {
         let mut conn = app.db.conn().await?;
-        w::create_run(&mut conn, &run).await.map_err(|e| unique_active(e, new.scenario_id))?
+        let run_id = w::create_run(&mut conn, &run).await.map_err(|e| unique_active(e, new.scenario_id))?;
+        for note in &fleet_notes {
+            w::change(&conn, run_id, None, "fleet", note, None).await?;
+        }
+        run_id
     };
     app.nudge.nudge();
     reload(app, run_id).await
@@ -230,21 +242,8 @@ pub async fn start_simple_script(
     s.rps = "2".into();
     s.duration = "1m".into();
     s.steps = "1".into();
-    let run = create_run(
-        app,
-        NewRun {
-            scenario_id: s.scenario_id.into(),
-            title: format!("Smoke_test_{}", s.name),
-            kind: RunKind::Smoke,
-            percentage: 100,
-            user_name: who.name.clone(),
-            preferred_user_name: who.name.clone(),
-            scripts: vec![s],
-            extended: Vec::new(),
-        },
-    )
-    .await?;
-    Ok(RunResponse { status: true, message: String::new(), run: Some(run) })
+    let (scenario_id, name) = (s.scenario_id.into(), s.name.clone());
+    smoke(app, who, scenario_id, &name, vec![s], Vec::new()).await
 }
 
 /// Smoke test of an extended script: as for a simple one, 2 rps for 1 m in 1 step.
@@ -256,21 +255,30 @@ pub async fn start_script(
     let id = known_id("script", req.script_id.into())?;
     let mut s = db::scripts::get(&app.db, id).await?.ok_or_else(|| ApiError::not_found("script", id))?;
     s.options = Some(crate::wire::scripts::Options { rps: "2".into(), steps: "1".into(), duration: "1m".into() });
-    let run = create_run(
-        app,
-        NewRun {
-            scenario_id: s.scenario_id.into(),
-            title: format!("Smoke_test_{}", s.name),
-            kind: RunKind::Smoke,
-            percentage: 100,
-            user_name: who.name.clone(),
-            preferred_user_name: who.name.clone(),
-            scripts: Vec::new(),
-            extended: vec![s],
-        },
-    )
-    .await?;
-    Ok(RunResponse { status: true, message: String::new(), run: Some(run) })
+    let (scenario_id, name) = (s.scenario_id.into(), s.name.clone());
+    smoke(app, who, scenario_id, &name, Vec::new(), vec![s]).await
+}
+
+/// A smoke test (`Smoke_test_<name>`, by whoever asked, at 100 %) of one script.
+async fn smoke(
+    app: &AppState,
+    who: &Principal,
+    scenario_id: i64,
+    name: &str,
+    scripts: Vec<SimpleScript>,
+    extended: Vec<Script>,
+) -> ApiResult<RunResponse> {
+    let new = NewRun {
+        scenario_id,
+        title: format!("Smoke_test_{name}"),
+        kind: RunKind::Smoke,
+        percentage: 100,
+        user_name: who.name.clone(),
+        preferred_user_name: who.name.clone(),
+        scripts,
+        extended,
+    };
+    Ok(RunResponse { status: true, message: String::new(), run: Some(create_run(app, new).await?) })
 }
 
 /// Ask a run to stop: the controller stops every job, retrying until it ends.

@@ -14,7 +14,7 @@
 use super::chart::{self, CSS, Line, Marker, esc};
 use super::dist::Layout;
 use super::rules::Agg;
-use crate::control::metrics::Second;
+use crate::control::metrics::{self, Second};
 use crate::db::runs::{RunRow, ScriptRunRow};
 use crate::wire::verdicts::{NameDeltas, VerdictResponse};
 use std::collections::BTreeMap;
@@ -87,38 +87,29 @@ pub struct ReportData {
     pub comparison: Option<(i64, Vec<NameDeltas>)>,
 }
 
+/// A summary line: the figures `/v1/run/summary` computes ([`metrics::figures`]),
+/// so the report and the API can never disagree.
 fn row(name: &str, kind: &str, status: &str, target: f64, seconds: &[&Second]) -> Row {
-    let agg = Agg::of(seconds.iter().copied());
-    let l = Layout::agents();
-    let mut r = Row {
+    let f = metrics::figures(seconds.iter().copied(), None);
+    Row {
         name: name.into(),
         kind: kind.into(),
         status: status.into(),
         target_rps: target,
-        achieved_rps: agg.achieved_rps(),
-        requests: agg.sent,
-        ok: agg.ok,
-        failed: agg.failed,
-        dropped: agg.dropped,
-        error_rate: if agg.ok + agg.failed > 0 { agg.failed as f64 / (agg.ok + agg.failed) as f64 } else { 0.0 },
-        ..Row::default()
-    };
-    if agg.latency.count() > 0 {
-        r.p50 = agg.latency.quantile_ms(l, 0.50);
-        r.p90 = agg.latency.quantile_ms(l, 0.90);
-        r.p95 = agg.latency.quantile_ms(l, 0.95);
-        r.p99 = agg.latency.quantile_ms(l, 0.99);
-        r.max = agg.latency.max(l) as f64 / 1000.0;
+        achieved_rps: f.achieved_rps,
+        requests: f.sent,
+        ok: f.ok,
+        failed: f.failed,
+        dropped: f.dropped,
+        error_rate: f.error_rate,
+        p50: f.p50,
+        p90: f.p90,
+        p95: f.p95,
+        p99: f.p99,
+        max: f.max,
+        status_codes: f.status,
+        errors: f.errors,
     }
-    for s in seconds {
-        for (k, v) in &s.status {
-            *r.status_codes.entry(k.clone()).or_default() += v;
-        }
-        for (k, v) in s.errors.iter().filter(|(_, v)| **v > 0) {
-            *r.errors.entry(k.clone()).or_default() += v;
-        }
-    }
-    r
 }
 
 /// Cuts seconds into intervals of `step` from `start`.

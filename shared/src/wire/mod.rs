@@ -10,6 +10,7 @@ pub mod agents;
 pub mod auth;
 pub mod de;
 pub mod files;
+pub mod fleet;
 pub mod parsing;
 pub mod projects;
 pub mod runs;

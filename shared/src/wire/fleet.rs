@@ -1,0 +1,119 @@
+//! The fleet's shapes (#13): what a self-registering agent sends and receives,
+//! and the registry seen with each agent's live figures. New routes, so new
+//! shapes; `/v1/agents` keeps the contract's `Agent`.
+
+use super::agents::Agent;
+use super::de;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// `POST /v1/fleet/register` (`Authorization: Bearer <ALILO_FLEET_TOKEN>`).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct FleetRegisterRequest {
+    /// The host name or IP address the backend calls the agent at.
+    #[serde(alias = "hostName", deserialize_with = "de::string")]
+    #[schema(required = true)]
+    pub host_name: String,
+    /// Its control port.
+    #[serde(deserialize_with = "de::numeric_string")]
+    #[schema(required = true)]
+    pub port: String,
+    #[serde(deserialize_with = "de::strings")]
+    pub tags: Vec<String>,
+    /// The rate it offers, requests per second.
+    #[serde(alias = "capacityRps")]
+    #[schema(required = true)]
+    pub capacity_rps: f64,
+    /// `alilo-agent`'s version.
+    #[serde(deserialize_with = "de::string")]
+    pub version: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FleetRegisterResponse {
+    pub status: bool,
+    pub message: String,
+    pub agent_id: i32,
+    /// The agent's own bearer credential (HMAC of the fleet key and its
+    /// `host:port`): the agent requires it on its control API, and presents it
+    /// on heartbeats and deregistration.
+    pub credential: String,
+    /// Heartbeat every this many seconds (with jitter); three missed ones make
+    /// the agent unhealthy.
+    pub heartbeat_secs: u64,
+}
+
+/// `POST /v1/fleet/heartbeat` (`Authorization: Bearer <the agent's credential>`).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct FleetHeartbeatRequest {
+    #[serde(alias = "hostName", deserialize_with = "de::string")]
+    #[schema(required = true)]
+    pub host_name: String,
+    #[serde(deserialize_with = "de::numeric_string")]
+    #[schema(required = true)]
+    pub port: String,
+    /// Host CPU busy, percent (0–100).
+    #[serde(alias = "cpuPercent")]
+    pub cpu_percent: f64,
+    /// Host memory in use, percent (0–100).
+    #[serde(alias = "memoryPercent")]
+    pub memory_percent: f64,
+    /// Requests in flight, all jobs.
+    #[serde(alias = "inFlight")]
+    pub in_flight: u64,
+    /// Jobs pending or running.
+    #[serde(alias = "activeJobs")]
+    pub active_jobs: u64,
+    /// Shutting down: give it no new work.
+    #[serde(deserialize_with = "de::boolean")]
+    pub draining: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FleetHeartbeatResponse {
+    pub status: bool,
+    pub message: String,
+    pub heartbeat_secs: u64,
+}
+
+/// `POST /v1/fleet/deregister` (`Authorization: Bearer <the agent's credential>`).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct FleetDeregisterRequest {
+    #[serde(alias = "hostName", deserialize_with = "de::string")]
+    #[schema(required = true)]
+    pub host_name: String,
+    #[serde(deserialize_with = "de::numeric_string")]
+    #[schema(required = true)]
+    pub port: String,
+}
+
+/// An agent of the registry with what its heartbeats say.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FleetAgent {
+    /// The contract's shape: `cpu_used` and `mem_used` are percentages,
+    /// `ports_used` the requests in flight.
+    pub agent: Agent,
+    /// It registered itself (`false`: added with `/v1/agent/set`).
+    pub registered: bool,
+    /// Enabled, not draining and (registered) heartbeating: the planner may use it.
+    /// Manual agents are probed when a run is planned; this says `true` for them.
+    pub healthy: bool,
+    pub draining: bool,
+    pub version: String,
+    /// The rate it offers; `null` for manual agents (`AGENT_CAPACITY_RPS` applies).
+    pub capacity_rps: Option<f64>,
+    pub in_flight: i64,
+    pub active_jobs: i32,
+    /// Seconds since its last heartbeat; `null` for manual agents.
+    pub heartbeat_age_secs: Option<f64>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FleetAgentsResponse {
+    pub status: bool,
+    pub message: String,
+    pub agents: Vec<FleetAgent>,
+}
