@@ -97,6 +97,13 @@ pub fn explain(raw: &str) -> String {
              on the agents page are right, or disable it."
         );
     }
+    if raw.starts_with("agent stopped answering") {
+        return format!(
+            "The agent stopped answering the controller ({raw}): check that it runs and that the \
+             network between the backend and it is up; its share moves to another enabled agent of \
+             the script's tag when there is one."
+        );
+    }
     if let Some(detail) = raw.strip_prefix("agent answered ") {
         return format!("The agent refused the job ({detail}): correct the script as the message says.");
     }
@@ -172,6 +179,10 @@ mod tests {
     #[test]
     fn an_unreachable_or_refusing_agent_says_where_to_look() {
         assert!(explain("agent unreachable: connection refused").contains("agents page"));
+        assert!(
+            explain("agent stopped answering (3 polls in a row)")
+                .starts_with("The agent stopped answering the controller (agent stopped answering (3 polls")
+        );
         assert!(
             explain("agent answered 422: request.url: bad").starts_with("The agent refused the job (422: request.url")
         );

@@ -16,9 +16,18 @@ pub const PERIOD: Duration = Duration::from_secs(3);
 /// under a second; a stop call may wait a few seconds for in-flight requests).
 pub const MARGIN: Duration = Duration::from_secs(15);
 
+/// Where to push the live series after each pass (`PROMETHEUS_RW_URL`), and
+/// the client that pushes.
+pub type RemoteWrite = Option<(reqwest::Client, String)>;
+
 /// Run passes until `deadline − MARGIN`; answers how many passes ran and what
 /// they did in total.
-pub async fn run_until(app: &AppState, controller: &mut Controller, deadline: Instant) -> serde_json::Value {
+pub async fn run_until(
+    app: &AppState,
+    controller: &mut Controller,
+    deadline: Instant,
+    remote_write: &RemoteWrite,
+) -> serde_json::Value {
     let (mut passes, mut polled, mut stored, mut actions, mut failures, mut outages) =
         (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
     loop {
@@ -35,6 +44,11 @@ pub async fn run_until(app: &AppState, controller: &mut Controller, deadline: In
                 failures += 1;
                 tracing::warn!(error = %e, "controller pass failed");
             }
+        }
+        if let Some((client, url)) = remote_write
+            && let Err(e) = alilo_shared::service::verdicts::remote_write(app, client, url).await
+        {
+            tracing::warn!(error = %e, "remote write failed");
         }
         let next = started + PERIOD;
         if next + MARGIN >= deadline {

@@ -612,6 +612,7 @@ impl Controller {
                         None => None,
                     };
                 let mut spec = jobs::for_agent(&sr.spec, rps, scale, started_ms, data_url);
+                spec.log_key = Some(app.agents.log_key(&job.key));
                 // An extended script's files are presigned at each start, as the data file.
                 crate::extended::job::presign(&app.storage, &mut spec, PRESIGN_TTL)
                     .await
