@@ -25,15 +25,20 @@ export default function () {
 const PATHS: &str = "export const path = '/js';\n";
 
 /// The original platform's contract: the data file through `open(__ENV.AMMO_URL)`.
+/// Its request runs in a group, and each VU's first iteration throws after
+/// it (the summary shows the group and the exception with its stack).
 const AMMO_FLOW: &str = r#"import http from 'k6/http';
-import { check } from 'k6';
+import { check, group } from 'k6';
 import { SharedArray } from 'k6/data';
 
 const targets = new SharedArray('targets', () => JSON.parse(open(__ENV.AMMO_URL)));
 
 export default function () {
-    const res = http.get(`${__ENV.API_URL}${targets[0].path}`);
-    check(res, { 'status is 200': (r) => r.status === 200 });
+    group('catalog', () => {
+        const res = http.get(`${__ENV.API_URL}${targets[0].path}`);
+        check(res, { 'status is 200': (r) => r.status === 200 });
+    });
+    if (__ITER === 0) throw new Error('first iteration fails on purpose');
 }
 "#;
 
@@ -194,6 +199,18 @@ async fn a_mixed_scenario_adjusted_to_50_percent_halves_both_kinds_at_the_target
     assert!(script["checks"][0]["passes"].as_u64().unwrap() > 0, "{summary}");
     assert_eq!(script["checks"][0]["fails"], 0, "{summary}");
     assert!(script["iterations"].as_u64().unwrap() > 0, "{summary}");
+    // Groups by path and the first exceptions with their stack, merged from the agents' seconds.
+    let group = &script["groups"][0];
+    assert_eq!(group["path"], "::catalog", "{summary}");
+    assert!(group["runs"].as_u64().unwrap() > 0 && group["requests"].as_u64().unwrap() > 0, "{summary}");
+    assert_eq!(group["checks"][0]["name"], "status is 200", "{summary}");
+    assert!(group["duration"]["count"].as_u64().unwrap() > 0, "{summary}");
+    let thrown = &script["exception_samples"][0];
+    assert_eq!(thrown["message"], "first iteration fails on purpose", "{summary}");
+    assert!(thrown["location"].as_str().unwrap().contains(".js:12:"), "{summary}");
+    assert!(thrown["stack"].as_str().unwrap().contains("at default"), "{summary}");
+    assert_eq!(thrown["iteration"], 0, "{summary}");
+    assert!(script["failed_iterations"].as_u64().unwrap() > 0, "{summary}");
     let named = &script["requests"][0];
     assert_eq!(named["name"], format!("http://{}/js", target.addr), "{summary}");
     assert!(named["requests"].as_u64().unwrap() > 0 && named["latency"]["p99"].as_f64().unwrap() > 0.0, "{summary}");
@@ -296,7 +313,8 @@ async fn the_openapi_spec_describes_the_script_figures() {
     let app = spawn_app().await;
     let spec: Value = reqwest::get(format!("{}/swagger.json", app.address)).await.unwrap().json().await.unwrap();
     let schemas = &spec["components"]["schemas"];
-    for field in ["checks", "requests", "metrics", "iteration_duration", "checks_passed"] {
+    for field in ["checks", "requests", "metrics", "iteration_duration", "checks_passed", "groups", "exception_samples"]
+    {
         assert!(schemas["ScriptFigures"]["properties"][field].is_object(), "ScriptFigures.{field} missing");
     }
     let summary = &schemas["ScriptSummary"]["properties"]["script"];
