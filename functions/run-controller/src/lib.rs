@@ -56,6 +56,9 @@ pub async fn run_until(
         }
         tokio::time::sleep_until(next.into()).await;
     }
+    // The hooks and the snapshot of the last pass run beside it: done before the
+    // invocation returns and Lambda freezes the process.
+    controller.settle().await;
     serde_json::json!({"passes": passes, "polled": polled, "stored_seconds": stored, "actions": actions,
         "failed_passes": failures, "passes_without_database": outages,
         "buffered_seconds": controller.buffered_seconds()})
