@@ -80,6 +80,47 @@ pub struct JobSpec {
     /// `profile.duration`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_loop_connections: Option<u32>,
+    /// The key of the job's failed-request log: with it, `GET
+    /// /api/v1/getTaskLogs?name=<job id>~<key>` answers without the bearer
+    /// token (the original web UI's log link, opened in a browser). Absent:
+    /// that route answers nothing for this job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_key: Option<String>,
+}
+
+/// Failed requests an agent keeps per job: the first and the last
+/// [`FAILURE_SAMPLE`] of them.
+pub const FAILURE_SAMPLE: usize = 20;
+/// Bytes of a failed response's body kept.
+pub const FAILURE_BODY_BYTES: usize = 1024;
+
+/// One failed request (a status the checks refuse, or no response).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedRequest {
+    /// When it ended, Unix milliseconds.
+    pub at_ms: u64,
+    /// The response's status; 0 when there was none.
+    pub status: u16,
+    /// `status`, or the error kind: `connect`, `dns`, `timeout`, `tls`,
+    /// `reset`, `invalid_request`, `body_too_large`, `other`.
+    pub error: String,
+    /// What happened, in words.
+    pub message: String,
+    /// The first [`FAILURE_BODY_BYTES`] of the response body (lossy UTF-8;
+    /// HTTP/1.1 responses only).
+    #[serde(default)]
+    pub body: String,
+}
+
+/// `GET /v1/jobs/{id}/failures`: the job's failed-request sample.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FailureSample {
+    /// Failed requests in all (most are only counted).
+    pub total: u64,
+    /// The first ones, oldest first.
+    pub first: Vec<FailedRequest>,
+    /// The last ones (after the first), oldest first.
+    pub last: Vec<FailedRequest>,
 }
 
 fn one() -> f64 {
@@ -163,6 +204,21 @@ pub enum DataFormat {
     JsonLines,
     /// CSV with a header line naming the fields.
     Csv,
+    /// Not known from the name or the content type: the agent reads it from
+    /// the content ([`sniff`]).
+    Auto,
+}
+
+/// A data file's format from its first bytes (a UTF-8 byte-order mark and
+/// white space skipped): `[` opens a JSON array, `{` JSON lines, anything
+/// else is CSV (its first line the header). Never [`DataFormat::Auto`].
+pub fn sniff(head: &[u8]) -> DataFormat {
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    match head.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => DataFormat::JsonArray,
+        Some(b'{') => DataFormat::JsonLines,
+        _ => DataFormat::Csv,
+    }
 }
 
 /// Row selection.

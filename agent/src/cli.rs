@@ -390,6 +390,7 @@ pub fn run_plan(a: &RunArgs) -> anyhow::Result<(JobSpec, Option<(serde_json::Val
         http: if a.http2 { HttpVersion::Http2 } else { HttpVersion::Http1 },
         lease: "0".into(),
         closed_loop_connections: closed,
+        log_key: None,
     };
     Ok((spec, plan))
 }

@@ -198,6 +198,7 @@ pub async fn measure_capacity(workers: usize) -> anyhow::Result<f64> {
         start_at_ms: None,
         timeout: "5s".into(),
         tls_verify: false,
+        log_key: None,
         http: HttpVersion::Http1,
         lease: "0".into(),
         closed_loop_connections: Some(u32::try_from(8 * workers).unwrap_or(64)),

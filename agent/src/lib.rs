@@ -27,6 +27,7 @@ pub mod api;
 pub mod cli;
 pub mod client;
 pub mod engine;
+pub mod failures;
 pub mod fleet;
 pub mod js;
 pub mod stats;

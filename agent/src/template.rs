@@ -110,6 +110,11 @@ impl Data {
     /// Parses a data file.
     pub fn parse(bytes: &[u8], format: DataFormat) -> Result<Data, String> {
         let text = std::str::from_utf8(bytes).map_err(|e| format!("data is not UTF-8: {e}"))?;
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let format = match format {
+            DataFormat::Auto => alilo_agent_api::sniff(bytes),
+            f => f,
+        };
         let data = match format {
             DataFormat::JsonArray => {
                 let v: Vec<serde_json::Map<String, serde_json::Value>> =
@@ -129,7 +134,7 @@ impl Data {
                 }
                 Data::from_objects(objs)
             }
-            DataFormat::Csv => Data::from_csv(text)?,
+            DataFormat::Csv | DataFormat::Auto => Data::from_csv(text)?,
         };
         if data.rows.is_empty() {
             return Err("data file has no rows".into());
@@ -507,6 +512,24 @@ mod tests {
         let d = Data::parse(b"id,name\r\n1,\"a, \"\"b\"\"\"\r\n2,c\n", DataFormat::Csv).unwrap();
         assert_eq!(d.fields, ["id", "name"]);
         assert_eq!(d.rows, [vec!["1", "a, \"b\""], vec!["2", "c"]]);
+    }
+
+    #[test]
+    fn a_file_of_unknown_format_is_read_by_its_content() {
+        let csv = Data::parse(b"\xEF\xBB\xBFid,name\n1,a\n", DataFormat::Auto).unwrap();
+        assert_eq!((csv.fields.clone(), csv.rows.len()), (vec!["id".to_string(), "name".to_string()], 1));
+        let lines = Data::parse(b"{\"id\":1}\n{\"id\":2}\n", DataFormat::Auto).unwrap();
+        assert_eq!(lines.rows, [vec!["1"], vec!["2"]]);
+        let array = Data::parse(b"  [{\"id\":3}]", DataFormat::Auto).unwrap();
+        assert_eq!(array.rows, [vec!["3"]]);
+    }
+
+    proptest::proptest! {
+        /// Arbitrary bytes of unknown format give rows or an error, never a panic.
+        #[test]
+        fn any_bytes_of_unknown_format_parse_or_fail_cleanly(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+            let _ = Data::parse(&bytes, DataFormat::Auto);
+        }
     }
 
     #[test]

@@ -244,6 +244,7 @@ async fn every_route_needs_the_bearer_token() {
     let agent = TestAgent::spawn().await;
     for (m, p) in [
         ("GET", "/v1/agent"),
+        ("GET", "/metrics"),
         ("GET", "/v1/jobs"),
         ("GET", "/v1/jobs/x"),
         ("PUT", "/v1/jobs/x"),
@@ -270,6 +271,58 @@ async fn every_route_needs_the_bearer_token() {
     assert!(check_auth_config(lo, None, false).is_err());
     assert!(check_auth_config(lo, None, true).is_ok());
     assert!(check_auth_config(any, Some("t"), false).is_ok());
+}
+
+/// `GET /metrics` with the token: the content type and the text.
+async fn scrape(addr: SocketAddr) -> (String, String) {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    tokio::spawn(conn);
+    let req = http::Request::builder()
+        .uri("/metrics")
+        .header("host", addr.to_string())
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let resp = send.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let kind = resp.headers()["content-type"].to_str().unwrap().to_string();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (kind, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_give_the_host_and_each_job_in_prometheus_text() {
+    let t = target(TargetConfig::default()).await;
+    let agent = TestAgent::spawn().await;
+    agent.start("scraped", spec(&format!("{}/m", t.url(false)), 50.0, "30s")).await;
+    agent.wait_seconds("scraped", 2, Duration::from_secs(10)).await;
+    let (kind, text) = scrape(agent.addr).await;
+    assert!(kind.starts_with("text/plain; version=0.0.4"), "{kind}");
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("valid exposition");
+    let value = |metric: &str, job: Option<&str>| {
+        let s = scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == metric && job.is_none_or(|j| s.labels.get("job") == Some(j)))
+            .unwrap_or_else(|| panic!("no {metric} in {text}"));
+        match s.value {
+            prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            _ => panic!("{metric} is not a number"),
+        }
+    };
+    let received = t.stats.requests.load(Ordering::Relaxed) as f64;
+    let sent = value("alilo_agent_job_requests_total", Some("scraped"));
+    assert!(sent >= 50.0 && sent <= received + 1.0 + 60.0, "sent {sent}, the target saw {received}");
+    assert_eq!(value("alilo_agent_job_target_rps", Some("scraped")), 50.0);
+    assert_eq!(value("alilo_agent_active_jobs", None), 1.0);
+    assert!(value("alilo_agent_cpu_cores", None) >= 1.0);
+    assert!(value("alilo_agent_process_resident_bytes", None) > 0.0);
+    let state = scrape.samples.iter().find(|s| s.metric == "alilo_agent_job_state").unwrap();
+    assert_eq!(state.labels.get("state"), Some("running"));
+    agent.call("POST", "/v1/jobs/scraped/stop", None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run-core benchmarks (issue 11), before and after in one run, with ratios:
-#   - /v1/run/adjustment latency while one of a run's two agents is black-holed;
+#   - /v1/run/adjustment and /v1/run/start latency while one of two agents is black-holed;
 #   - one controller pass over 100 active runs (one script each) on 10 agents.
 # "Before" is BEFORE_REF (default: the parent of the commit that added
 # shared/src/control/pass.rs, i.e. the code that held a lock across agent
@@ -25,14 +25,15 @@ export ADJUSTMENTS="${ADJUSTMENTS:-20}"
 run() { # dir target-dir -> the benchmark lines
   (cd "$1" && CARGO_TARGET_DIR="$2" nice -n 5 cargo nextest run ${PROFILE:+--cargo-profile "$PROFILE"} \
       -p alilo-local --test api --run-ignored only \
-      --no-capture --test-threads 1 "bench_core::${ONLY:-}" 2>&1) | grep -E '^(adjustment|controller|pass)' || true
+      --no-capture --test-threads 1 "bench_core::${ONLY:-}" 2>&1) | grep -E '^(adjustment|start|controller|pass|loop)' || true
 }
 
 echo "== load average: $(cut -d' ' -f1-3 /proc/loadavg), profile: ${PROFILE:-test}"
 before=""
 if [ -z "${AFTER_ONLY:-}" ]; then
   if [ ! -d "$before_dir" ]; then git worktree add --detach "$before_dir" "$before_ref" >/dev/null; fi
-  cp local/tests/api/bench_core.rs "$before_dir/local/tests/api/bench_core.rs"
+  # The part marked after-only uses what BEFORE_REF does not have.
+  sed '/after-only:begin/,/after-only:end/d' local/tests/api/bench_core.rs > "$before_dir/local/tests/api/bench_core.rs"
   grep -q '^mod bench_core;' "$before_dir/local/tests/api/main.rs" \
     || sed -i 's/^mod bench_runs;/mod bench_core;\nmod bench_runs;/' "$before_dir/local/tests/api/main.rs"
   echo "== before ($(git rev-parse --short "$before_ref"))"
@@ -44,7 +45,7 @@ echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 pick() { echo "$1" | grep "^$2" | sed -E "s/.* $3 ([0-9.]+) ms.*/\1/" || true; }
 echo "== ratios (before / after)"
-for spec in "adjustment:p99" "adjustment:p50" "controller:median"; do
+for spec in "adjustment:p99" "adjustment:p50" "start:p99" "start:p50" "controller:median" "loop controller:median"; do
   key=${spec%%:*}; stat=${spec##*:}
   b=$(pick "$before" "$key" "$stat"); a=$(pick "$after" "$key" "$stat")
   if [ -n "$b" ] && [ -n "$a" ]; then

@@ -6,6 +6,7 @@
 pub mod demo;
 pub mod embedded_s3;
 pub mod fleet_local;
+pub mod import_original;
 pub mod live;
 pub mod local_agent;
 pub mod swagger;

@@ -89,6 +89,10 @@ const PAGE: &str = r##"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8
 <script>
 const runId = __RUN_ID__;
 const $ = (id) => document.getElementById(id);
+// Who is signed in: the change log names them for the load changes made here.
+let me = "";
+fetch("/v1/auth/me", {method: "POST", headers: {"content-type": "application/json"}, body: "{}"})
+  .then((r) => r.json()).then((j) => { me = (j.me && j.me.name) || ""; }).catch(() => {});
 async function post(path, body) {
   const r = await fetch(path, {method: "POST", headers: {"content-type": "application/json"}, body: JSON.stringify(body)});
   const j = await r.json().catch(() => ({}));
@@ -99,7 +103,7 @@ async function post(path, body) {
 function adjust(pct) {
   pct = Math.max(0, Math.min(10000, pct));
   $("level").value = pct; $("levelout").textContent = pct;
-  return post("/v1/run/adjustment", {run_id: runId, adjustment_on_percent: pct});
+  return post("/v1/run/adjustment", {run_id: runId, adjustment_on_percent: pct, user_name: me});
 }
 let dragging = false;
 $("level").addEventListener("input", () => { dragging = true; $("levelout").textContent = $("level").value; });

@@ -35,6 +35,20 @@ fn agent() -> ExitCode {
 async fn local() -> ExitCode {
     // `.env` first, so that the real environment and then flags override it.
     let _ = dotenvy::dotenv();
+    if std::env::args().nth(1).as_deref() == Some("import-original") {
+        alilo_shared::telemetry::init();
+        let args = alilo_local::import_original::Args::parse_from(std::env::args().skip(1));
+        return match alilo_local::import_original::run(args).await {
+            Ok(report) => {
+                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("alilo-local import-original: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let settings = alilo_local::Settings::parse();
     alilo_shared::telemetry::init();
     let app = match alilo_local::Application::build(&settings).await {

@@ -380,7 +380,10 @@ export default () => `${a}${JSON.stringify(rest)}`.replace(/[{}]/g, '');
     #[test]
     fn the_supported_modules_are_the_agents_with_their_exports() {
         let modules: Vec<&str> = k6_modules().iter().map(|(name, _)| *name).collect();
-        assert_eq!(modules, vec!["k6", "k6/http", "k6/data", "k6/execution", "k6/metrics", "k6/encoding", "k6/crypto"]);
+        assert_eq!(
+            modules,
+            vec!["k6", "k6/http", "k6/data", "k6/execution", "k6/timers", "k6/metrics", "k6/encoding", "k6/crypto"]
+        );
         let exports = |m: &str| k6_modules().iter().find(|(name, _)| *name == m).unwrap().1.clone();
         for (m, name) in [("k6", "check"), ("k6/http", "get"), ("k6/data", "SharedArray"), ("k6/metrics", "Trend")] {
             assert!(exports(m).contains(&name.to_string()), "{m} lacks {name}: {:?}", exports(m));

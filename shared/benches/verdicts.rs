@@ -196,6 +196,7 @@ fn main() {
     let runs: Vec<LiveRun> = (1..=10)
         .map(|r| LiveRun {
             run_id: r,
+            scenario_id: r,
             title: format!("run {r}"),
             status: "STATUS_RUNNING".into(),
             percentage: 100,

@@ -8,7 +8,7 @@
 //! pass must not hang on one dead agent.
 
 use crate::config::Secret;
-use alilo_agent_api::{AgentInfo, JobSpec, JobStatus, RateChange, StopRequest};
+use alilo_agent_api::{AgentInfo, FailureSample, JobSpec, JobStatus, RateChange, StopRequest};
 use std::time::Duration;
 
 /// How long connecting to an agent may take.
@@ -102,6 +102,21 @@ impl AgentClient {
             return Err(AgentError::Status(status.as_u16(), message));
         }
         response.json().await.map_err(|e| AgentError::Unreachable(root(&e)))
+    }
+
+    /// The key of job `job_key`'s failed-request log: HMAC(`ALILO_AGENT_KEY`,
+    /// "log:" + job key), so only the backend (and the agent, told at start)
+    /// knows it. The v1 `log_file_name` is `<job key>~<log key>`.
+    pub fn log_key(&self, job_key: &str) -> String {
+        let mac = crate::auth::secrets::agent_credential(self.key.expose(), &format!("log:{job_key}"));
+        mac.chars().filter(char::is_ascii_alphanumeric).take(32).collect()
+    }
+
+    /// `GET /v1/jobs/{key}/failures`: the job's failed-request sample.
+    #[tracing::instrument(skip(self), err(Display))]
+    pub async fn failures(&self, base: &str, key: &str) -> Result<FailureSample, AgentError> {
+        Self::send(self.request(reqwest::Method::GET, format!("{base}/v1/jobs/{key}/failures")).timeout(READ_TIMEOUT))
+            .await
     }
 
     /// `PUT /v1/jobs/{key}`: start a job (idempotent for the same spec).

@@ -18,6 +18,7 @@ pub mod extended;
 pub mod http;
 pub mod import;
 pub mod model;
+pub mod original;
 pub mod router;
 pub mod run_failure;
 pub mod service;

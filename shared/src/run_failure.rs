@@ -44,12 +44,19 @@ pub struct JobReason<'a> {
     pub reason: &'a str,
 }
 
+/// Reasons of a finished job that mean its agent ended it before its time.
+const ENDED_EARLY: [&str; 2] = ["lease expired", "its agent ended it"];
+
 /// The `info` of a script run from its jobs: each distinct explained failure,
 /// joined by ` | `; empty when nothing failed.
 pub fn script_run_info(jobs: &[JobReason<'_>]) -> String {
     let mut out: Vec<String> = Vec::new();
     for j in jobs {
-        let failed = matches!(j.state, "failed" | "lost") || (j.state == "starting" && !j.reason.is_empty());
+        // A job the controller records as finished because its agent ended it
+        // early (its lease ran out, the agent shut down) did fail the script run.
+        let ended_early = j.state == "finished" && ENDED_EARLY.iter().any(|p| j.reason.starts_with(p));
+        let failed =
+            matches!(j.state, "failed" | "lost") || (j.state == "starting" && !j.reason.is_empty()) || ended_early;
         if !failed || j.reason.trim().is_empty() {
             continue;
         }
@@ -97,6 +104,13 @@ pub fn explain(raw: &str) -> String {
              on the agents page are right, or disable it."
         );
     }
+    if raw.starts_with("agent stopped answering") {
+        return format!(
+            "The agent stopped answering the controller ({raw}): check that it runs and that the \
+             network between the backend and it is up; its share moves to another enabled agent of \
+             the script's tag when there is one."
+        );
+    }
     if let Some(detail) = raw.strip_prefix("agent answered ") {
         return format!("The agent refused the job ({detail}): correct the script as the message says.");
     }
@@ -104,6 +118,12 @@ pub fn explain(raw: &str) -> String {
         return format!(
             "The agent stopped the job because the controller stopped reaching it ({raw}): check the \
              network between the backend and the agent."
+        );
+    }
+    if let Some(detail) = raw.strip_prefix("its agent ended it: ") {
+        return format!(
+            "The agent ended the job before its time ({detail}): it was shut down or restarted; \
+             start the script again once it is back, or give the script's tag to another agent."
         );
     }
     if raw == "never started" {
@@ -173,8 +193,24 @@ mod tests {
     fn an_unreachable_or_refusing_agent_says_where_to_look() {
         assert!(explain("agent unreachable: connection refused").contains("agents page"));
         assert!(
+            explain("agent stopped answering (3 polls in a row)")
+                .starts_with("The agent stopped answering the controller (agent stopped answering (3 polls")
+        );
+        assert!(
             explain("agent answered 422: request.url: bad").starts_with("The agent refused the job (422: request.url")
         );
+    }
+
+    #[test]
+    fn a_job_its_agent_ended_early_is_a_failure_even_when_recorded_as_finished() {
+        let lease = "lease expired: no controller renewed it in time (a controller outage; the agent was healthy)";
+        let text = info(&[("finished", lease)]);
+        assert!(
+            text.starts_with("The agent stopped the job because the controller stopped reaching it (lease expired"),
+            "{text}"
+        );
+        let text = info(&[("finished", "its agent ended it: agent shutting down")]);
+        assert!(text.starts_with("The agent ended the job before its time (agent shutting down)"), "{text}");
     }
 
     #[test]

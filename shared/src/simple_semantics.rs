@@ -65,11 +65,10 @@ pub fn data_format(name: &str, content_type: Option<&str>, head: Option<&[u8]>) 
         "application/json" => return DataFormat::JsonArray,
         _ => {}
     }
-    match head.and_then(|h| h.iter().find(|b| !b.is_ascii_whitespace() && **b != 0xEF && **b != 0xBB && **b != 0xBF)) {
-        Some(b'[') => DataFormat::JsonArray,
-        Some(b'{') => DataFormat::JsonLines,
-        Some(_) => DataFormat::Csv,
-        None => DataFormat::JsonArray,
+    // The content: read here when given, else by the agent, which downloads it anyway.
+    match head {
+        Some(h) if h.iter().any(|b| !b.is_ascii_whitespace()) => alilo_agent_api::sniff(h),
+        _ => DataFormat::Auto,
     }
 }
 
@@ -139,7 +138,48 @@ mod tests {
     }
 
     #[test]
-    fn nothing_known_means_a_json_array_as_before() {
-        assert_eq!(data_format("ammo", None, None), DataFormat::JsonArray);
+    fn nothing_known_lets_the_agent_read_the_content() {
+        assert_eq!(data_format("ammo", None, None), DataFormat::Auto);
+        assert_eq!(
+            data_format("https://h/12/7/1700_users?X-Amz=1", Some("application/octet-stream"), None),
+            DataFormat::Auto
+        );
+        assert_eq!(data_format("ammo", None, Some(b" \n")), DataFormat::Auto);
+    }
+
+    proptest::proptest! {
+        /// Whatever the bytes, the content decides without a panic, and never
+        /// "auto" once there is content to read.
+        #[test]
+        fn any_content_gives_a_format(head in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+            let f = data_format("ammo", None, Some(&head));
+            proptest::prop_assert!(f != DataFormat::Auto || head.iter().all(u8::is_ascii_whitespace));
+        }
+
+        /// A CSV whose header is names, a JSON array and JSON lines of objects
+        /// (after any white space and a byte-order mark) are told apart.
+        #[test]
+        fn generated_files_are_told_apart(
+            names in proptest::collection::vec("[a-z][a-z0-9_]{0,8}", 1..5),
+            rows in proptest::collection::vec(proptest::collection::vec("[A-Za-z0-9 ._-]{0,12}", 4), 1..5),
+            pad in "[ \t\r\n]{0,4}",
+            bom in proptest::bool::ANY,
+        ) {
+            let objects: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| serde_json::Value::Object(names.iter().cloned().zip(r.iter().cloned().map(serde_json::Value::String)).collect()))
+                .collect();
+            let csv = std::iter::once(names.join(","))
+                .chain(rows.iter().map(|r| r[..names.len().min(4)].join(",")))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let array = serde_json::to_string_pretty(&objects).unwrap();
+            let lines = objects.iter().map(|o| o.to_string()).collect::<Vec<_>>().join("\n");
+            let prefix = format!("{}{pad}", if bom { "\u{feff}" } else { "" });
+            for (text, want) in [(csv, DataFormat::Csv), (array, DataFormat::JsonArray), (lines, DataFormat::JsonLines)] {
+                let bytes = format!("{prefix}{text}");
+                proptest::prop_assert_eq!(data_format("upload", Some("application/octet-stream"), Some(bytes.as_bytes())), want);
+            }
+        }
     }
 }

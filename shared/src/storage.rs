@@ -25,6 +25,8 @@ pub enum ObjectKey {
     /// The run-controller's snapshot of the runs it works on, for a new process
     /// during a database outage (`control::snapshot`): `controller/snapshot.json`.
     ControllerSnapshot,
+    /// The failed-request log of a script run: `logs/run-<id>/script-run-<id>.json`.
+    RunLog { run_id: i64, script_run_id: i64 },
 }
 
 /// Longest object key S3 accepts (bytes of UTF-8); longer ones fail in the SDK or
@@ -122,6 +124,9 @@ impl From<KeyError> for StorageError {
 }
 
 impl ObjectKey {
+    /// Where [`ObjectKey::RunLog`]s live.
+    pub const LOGS_PREFIX: &'static str = "logs/";
+
     pub fn data_file(
         project: &str,
         scenario: &str,
@@ -178,6 +183,7 @@ impl ObjectKey {
             Self::Browser(key) => key.clone(),
             Self::RunReport { run_id } => format!("reports/run-{run_id}.html"),
             Self::ControllerSnapshot => "controller/snapshot.json".into(),
+            Self::RunLog { run_id, script_run_id } => format!("logs/run-{run_id}/script-run-{script_run_id}.json"),
         }
     }
 }
@@ -233,6 +239,20 @@ impl Storage {
     /// A client for the configured endpoint and bucket. The bucket is created when
     /// missing (MinIO and the embedded endpoint; in AWS the template creates it).
     pub async fn connect(cfg: &S3Config) -> anyhow::Result<Self> {
+        let storage = Self::client_for(cfg);
+        if cfg.endpoint.is_some() {
+            storage.ensure_bucket().await?;
+        }
+        Ok(storage)
+    }
+
+    /// A client for a bucket that is only read (the original's, in an
+    /// import): nothing is created.
+    pub fn reader(cfg: &S3Config) -> Self {
+        Self::client_for(cfg)
+    }
+
+    fn client_for(cfg: &S3Config) -> Self {
         let credentials = Credentials::new(
             cfg.access_key.expose(),
             cfg.secret_key.expose(),
@@ -253,11 +273,7 @@ impl Storage {
         if let Some(url) = cfg.endpoint_url() {
             builder = builder.endpoint_url(url).force_path_style(true);
         }
-        let storage = Self { client: aws_sdk_s3::Client::from_conf(builder.build()), bucket: cfg.bucket.clone() };
-        if cfg.endpoint.is_some() {
-            storage.ensure_bucket().await?;
-        }
-        Ok(storage)
+        Self { client: aws_sdk_s3::Client::from_conf(builder.build()), bucket: cfg.bucket.clone() }
     }
 
     pub fn bucket(&self) -> &str {

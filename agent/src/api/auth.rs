@@ -56,6 +56,11 @@ fn authorized(token: Option<&str>, header: Option<&str>) -> bool {
         .fold(false, |ok, t| constant_time_eq(given, t.as_bytes()) | ok)
 }
 
+/// Whether a given secret equals the expected one, in constant time.
+pub fn same(expected: &str, given: &str) -> bool {
+    constant_time_eq(expected.as_bytes(), given.as_bytes())
+}
+
 /// Compares without an early exit, so the time taken does not tell how much
 /// of a guess was right.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

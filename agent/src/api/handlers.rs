@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use alilo_agent_api::{AgentInfo, JobList, JobSpec, JobStatus, RateChange, StopRequest, parse_duration};
+use alilo_agent_api::{AgentInfo, FailureSample, JobList, JobSpec, JobStatus, RateChange, StopRequest, parse_duration};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
@@ -29,9 +29,20 @@ fn job(state: &AppState, id: &str) -> Result<Arc<Job>, ApiError> {
 
 /// `GET /v1/agent`.
 pub async fn agent(State(state): State<Arc<AppState>>) -> Json<AgentInfo> {
+    Json(info(&state))
+}
+
+/// `GET /metrics`: the same figures and the jobs, as Prometheus text.
+pub async fn metrics(State(state): State<Arc<AppState>>) -> impl axum::response::IntoResponse {
+    let jobs: Vec<_> = state.registry.all().iter().map(|j| j.brief()).collect();
+    let text = super::metrics::render(&info(&state), &jobs);
+    ([(axum::http::header::CONTENT_TYPE, super::metrics::CONTENT_TYPE)], text)
+}
+
+fn info(state: &AppState) -> AgentInfo {
     let (cpu, memory, network) = state.sampler.snapshot();
     let jobs = state.registry.all();
-    Json(AgentInfo {
+    AgentInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),
         capabilities: CAPABILITIES.iter().map(|s| s.to_string()).collect(),
         cpu,
@@ -41,7 +52,7 @@ pub async fn agent(State(state): State<Arc<AppState>>) -> Json<AgentInfo> {
         active_jobs: jobs.iter().filter(|j| !j.state().is_terminal()).count() as u64,
         jobs: jobs.len() as u64,
         in_flight: jobs.iter().map(|j| j.in_flight()).sum(),
-    })
+    }
 }
 
 /// `GET /v1/jobs` (does not renew leases).
@@ -108,4 +119,40 @@ pub async fn stop(
     let status = job.status(since);
     job.read_now();
     Ok(Json(status))
+}
+
+/// `GET /v1/jobs/{id}/failures`: the failed-request sample (does not renew the lease).
+pub async fn failures(State(state): State<Arc<AppState>>, JobId(id): JobId) -> Answer<FailureSample> {
+    Ok(Json(job(&state, &id)?.failures.sample()))
+}
+
+/// Longest text `getTaskLogs` answers.
+const MAX_LOG_TEXT: usize = 1 << 20;
+
+/// `GET /api/v1/getTaskLogs?name=<job id>~<log key>&head=true|false&len=N`:
+/// the link of the original web UI's run page, opened in a browser, so
+/// without the bearer token: the job's `log_key` is the credential. An
+/// unknown job and a wrong key answer the same 404.
+pub async fn task_logs(
+    State(state): State<Arc<AppState>>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let query = query.unwrap_or_default();
+    let param = |name: &str| {
+        query.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+    };
+    let name = param("name").unwrap_or_default();
+    let found = name.split_once('~').and_then(|(id, key)| {
+        let job = state.registry.get(id)?;
+        let want = job.spec.log_key.as_deref().filter(|k| !k.is_empty())?;
+        super::auth::same(want, key).then_some(job)
+    });
+    let Some(job) = found else {
+        return (StatusCode::NOT_FOUND, "no such log\n").into_response();
+    };
+    let head = param("head").is_none_or(|h| h != "false");
+    let len = param("len").and_then(|l| l.parse().ok()).unwrap_or(10_000).min(MAX_LOG_TEXT);
+    let text = crate::failures::as_text(&job.failures.sample(), head, len);
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
 }

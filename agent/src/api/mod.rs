@@ -9,6 +9,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod handlers;
+pub mod metrics;
 
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
@@ -61,16 +62,21 @@ pub struct ServeConfig {
 /// The control routes, behind the bearer layer (which also guards the
 /// 404/405 fallbacks: nothing is answered without the token).
 pub fn router(state: Arc<AppState>) -> Router {
+    // The web UI's log link, opened in a browser: its key is its credential.
+    let open = Router::new().route("/api/v1/getTaskLogs", get(handlers::task_logs)).with_state(state.clone());
     Router::new()
         .route("/v1/agent", get(handlers::agent))
+        .route("/metrics", get(handlers::metrics))
         .route("/v1/jobs", get(handlers::list))
         .route("/v1/jobs/{id}", put(handlers::start).get(handlers::read))
         .route("/v1/jobs/{id}/rate", post(handlers::rate))
         .route("/v1/jobs/{id}/stop", post(handlers::stop))
+        .route("/v1/jobs/{id}/failures", get(handlers::failures))
         .method_not_allowed_fallback(error::method_not_allowed)
         .fallback(error::no_route)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_bearer))
         .with_state(state)
+        .merge(open)
 }
 
 /// `/v1/jobs/` routes like `/v1/jobs`, as the API always allowed.

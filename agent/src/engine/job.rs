@@ -111,6 +111,8 @@ pub struct Job {
     pub(super) done: watch::Sender<bool>,
     /// A script job's shared state, once prepared.
     pub script: OnceLock<Arc<ScriptShared>>,
+    /// The failed-request sample.
+    pub failures: crate::failures::FailureLog,
     /// A script job's scenarios, when it runs them rather than its profile
     /// (set once prepared).
     pub plan: OnceLock<Arc<Plan>>,
@@ -176,6 +178,7 @@ impl Job {
             done,
             spec,
             script: OnceLock::new(),
+            failures: Default::default(),
             plan: OnceLock::new(),
         }))
     }

@@ -53,6 +53,11 @@ pub fn validate(spec: &JobSpec, now_unix_ms: u64) -> Result<(), String> {
     {
         return Err(format!("closed_loop_connections must be 1..=100000, got {c}"));
     }
+    if let Some(k) = &spec.log_key
+        && (k.len() < 16 || k.len() > 128 || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    {
+        return Err("log_key must be 16 to 128 letters, digits, '-' or '_'".into());
+    }
     if let Some(at) = spec.start_at_ms
         && at > now_unix_ms + MAX_START_AHEAD_MS
     {
@@ -120,11 +125,12 @@ mod tests {
     #[test]
     fn each_bad_number_names_its_field() {
         type Change = fn(&mut JobSpec);
-        let cases: [(Change, &str); 5] = [
+        let cases: [(Change, &str); 6] = [
             (|s| s.scale = f64::NAN, "scale"),
             (|s| s.max_vus = 0, "max_vus"),
             (|s| s.timeout = "0".into(), "timeout"),
             (|s| s.closed_loop_connections = Some(0), "closed_loop_connections"),
+            (|s| s.log_key = Some("short".into()), "log_key"),
             (|s| s.checks.status = vec![600], "checks.status"),
         ];
         for (change, field) in cases {

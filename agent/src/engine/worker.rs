@@ -93,8 +93,13 @@ impl Worker {
         self.stats.sent(actual.saturating_duration_since(intended));
         let w = self.clone();
         tokio::spawn(async move {
-            let outcome = load::send(w.pool(), w.tpl(), w.job.timeout).await;
-            w.stats.done(outcome, w.passes(outcome), intended, actual);
+            let mut body = load::FailedBody::new(&w.job.spec.checks);
+            let outcome = load::send_with(w.pool(), w.tpl(), w.job.timeout, &mut body).await;
+            let passes = w.passes(outcome);
+            w.stats.done(outcome, passes, intended, actual);
+            if !passes {
+                w.job.failures.record(outcome, super::job::unix_ms(), &body.bytes);
+            }
             w.end();
         });
     }

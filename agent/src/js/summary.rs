@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use alilo_agent_api::script::{CustomMetric, ExceptionSample, MAX_EXCEPTION_SAMPLES, PassFail};
+use alilo_agent_api::script::{CustomMetric, ExceptionSample, MAX_EXCEPTION_SAMPLES, PassFail, ScriptBucket};
 use alilo_agent_api::{Bucket, hist};
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
@@ -66,10 +66,14 @@ pub enum Folded {
 impl ScriptTotals {
     /// Folds the `script` part of every bucket; `None` for a simple job.
     pub fn of(buckets: &[Bucket]) -> Option<ScriptTotals> {
+        ScriptTotals::of_scripts(buckets.iter().filter_map(|b| b.script.as_ref()))
+    }
+
+    /// Folds the `script` parts of a job's seconds; `None` when there is none.
+    pub fn of_scripts<'a>(seconds: impl IntoIterator<Item = &'a ScriptBucket>) -> Option<ScriptTotals> {
         let mut t = ScriptTotals::default();
         let mut any = false;
-        for b in buckets {
-            let Some(s) = &b.script else { continue };
+        for s in seconds {
             any = true;
             t.iterations += s.iterations;
             t.dropped += s.dropped_iterations;
@@ -360,4 +364,43 @@ pub fn trend_stat(h: &Histogram<u64>, stat: &str) -> Option<f64> {
             q(n / 100.0)
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::js::acc::ScriptAcc;
+    use crate::js::vu::Events;
+
+    #[test]
+    fn the_summary_shows_groups_by_path_and_the_first_exceptions_where_they_were_thrown() {
+        let second = |iteration: u64| {
+            let mut acc = ScriptAcc::default();
+            let mut ev = Events::default();
+            ev.checks.insert(("::login".into(), "is 200".into()), (1, 0));
+            ev.groups.push(("::login".into(), 4_000));
+            acc.request("http://x/login", "::login", true, 900);
+            let sample = ExceptionSample {
+                message: "TypeError: x is undefined".into(),
+                location: "main.js:7:12".into(),
+                stack: "    at default (main.js:7:12)\n".into(),
+                vu: 1,
+                iteration,
+            };
+            acc.iteration(5_000, ev, Some("TypeError: x is undefined"), Some(sample));
+            acc.bucket(1, 1)
+        };
+        let seconds: Vec<ScriptBucket> = (0..7).map(second).collect();
+        let t = ScriptTotals::of_scripts(&seconds).unwrap();
+        let text = t.text(7.0);
+        assert!(text.contains("groups\n  █ ::login  7 runs, 7 requests (0 failed)"), "{text}");
+        assert!(text.contains("      ✓ is 200  (7 ✓ / 0 ✗)"), "{text}");
+        assert!(text.contains("exception  7 × TypeError: x is undefined"), "{text}");
+        assert_eq!(text.matches("first: TypeError: x is undefined at main.js:7:12").count(), MAX_EXCEPTION_SAMPLES);
+        let json = t.json(7.0);
+        assert_eq!(json["groups"]["::login"]["runs"], 7);
+        assert_eq!(json["groups"]["::login"]["checks"]["is 200"]["passes"], 7);
+        assert_eq!(json["exception_samples"][0]["location"], "main.js:7:12");
+        assert_eq!(json["exception_samples"].as_array().unwrap().len(), MAX_EXCEPTION_SAMPLES);
+    }
 }

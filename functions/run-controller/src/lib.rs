@@ -16,9 +16,18 @@ pub const PERIOD: Duration = Duration::from_secs(3);
 /// under a second; a stop call may wait a few seconds for in-flight requests).
 pub const MARGIN: Duration = Duration::from_secs(15);
 
+/// Where to push the live series after each pass (`PROMETHEUS_RW_URL`), and
+/// the client that pushes.
+pub type RemoteWrite = Option<(reqwest::Client, String)>;
+
 /// Run passes until `deadline − MARGIN`; answers how many passes ran and what
 /// they did in total.
-pub async fn run_until(app: &AppState, controller: &mut Controller, deadline: Instant) -> serde_json::Value {
+pub async fn run_until(
+    app: &AppState,
+    controller: &mut Controller,
+    deadline: Instant,
+    remote_write: &RemoteWrite,
+) -> serde_json::Value {
     let (mut passes, mut polled, mut stored, mut actions, mut failures, mut outages) =
         (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
     loop {
@@ -36,12 +45,20 @@ pub async fn run_until(app: &AppState, controller: &mut Controller, deadline: In
                 tracing::warn!(error = %e, "controller pass failed");
             }
         }
+        if let Some((client, url)) = remote_write
+            && let Err(e) = alilo_shared::service::verdicts::remote_write(app, client, url).await
+        {
+            tracing::warn!(error = %e, "remote write failed");
+        }
         let next = started + PERIOD;
         if next + MARGIN >= deadline {
             break;
         }
         tokio::time::sleep_until(next.into()).await;
     }
+    // The hooks and the snapshot of the last pass run beside it: done before the
+    // invocation returns and Lambda freezes the process.
+    controller.settle().await;
     serde_json::json!({"passes": passes, "polled": polled, "stored_seconds": stored, "actions": actions,
         "failed_passes": failures, "passes_without_database": outages,
         "buffered_seconds": controller.buffered_seconds()})

@@ -33,6 +33,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(run_summary))
         .routes(routes!(command_new))
         .routes(routes!(remove_logs))
+        .routes(routes!(run_logs))
 }
 
 v1_route!(
@@ -93,5 +94,8 @@ v1_route!(
     /// Execute a command on a run (stop, stop scripts, adjust, increase, smoke run).
     command_new, "/v1/command/new", "CommandService", CommandNewRequest => CommandNewResponse, svc::command_new, caller);
 v1_route!(
-    /// Agents keep no log files: answers what was (not) removed and how many agents answered.
-    remove_logs, "/v1/remove-logs", "AgentService", RemoveLogsRequest => StdResponse, svc::remove_logs);
+    /// Deletes the stored failed-request logs older than `more_than_days` or larger than `more_than_mb`.
+    remove_logs, "/v1/remove-logs", "AgentService", RemoveLogsRequest => StdResponse, alilo_shared::service::run_logs::remove);
+v1_route!(
+    /// A script run's failed requests: the first and the last ones (time, status or error, message, first KB of the body).
+    run_logs, "/v1/run/logs", "RunService", ScriptRunByIdRequest => RunLogsResponse, alilo_shared::service::run_logs::read);

@@ -1,11 +1,13 @@
 //! Run-core benchmarks (issue 11), ignored by default: `bench/runs/core.sh` runs
 //! them on the code before and after the change in one go and prints ratios.
 //! This file is self-contained (its own black-hole proxy) so the script can drop
-//! it into an older tree unchanged.
+//! it into an older tree (less the part marked after-only).
 //!
 //! - `/v1/run/adjustment` latency while one of the run's two agents is
 //!   black-holed (its TCP accepted, nothing answered);
-//! - one controller pass (`control::tick`) over 100 active runs (one script
+//! - one controller pass (`control::tick`, a new controller each time, so its
+//!   hooks and snapshot included; and, after-only, the loop's own controller kept
+//!   across passes) over 100 active runs (one script
 //!   each) on 10 agents.
 
 use crate::helpers::spawn_app_with;
@@ -134,6 +136,26 @@ async fn bench_adjustment_with_one_of_two_agents_black_holed() {
         percentile(&times, 0.99),
         times[n - 1]
     );
+
+    // Starts while the agent is black-holed: one scenario each (a scenario has one
+    // active run), planned on both agents carrying the tag.
+    let starts = (n / 2).max(1);
+    let mut times = Vec::with_capacity(starts);
+    for i in 0..starts {
+        let scenario = app.create_scenario(project, &format!("Start {i}")).await;
+        app.load_script(scenario, "s", &target, "/s", 1, "b").await;
+        let t0 = Instant::now();
+        let (status, body) = app.post("/v1/run/start", json!({"scenario_id": scenario, "user_name": "bench"})).await;
+        times.push(ms(t0.elapsed()));
+        assert_eq!(status, 200, "{body}");
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "start with one of two agents black-holed: n {starts}, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        percentile(&times, 0.5),
+        percentile(&times, 0.99),
+        times[starts - 1]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -190,4 +212,31 @@ async fn bench_controller_pass_over_100_active_runs_on_10_agents() {
         percentile(&times, 0.5),
         times[times.len() - 1]
     );
+    // after-only:begin (core.sh drops this part from the copy it builds at BEFORE_REF)
+    // The loop's own controller, kept across passes as alilo-local and the Lambda
+    // keep it: its hooks and snapshot run beside its passes.
+    let mut controller = alilo_shared::control::Controller::new(alilo_shared::control::ControllerOptions::default());
+    let mut times = Vec::new();
+    for pass in 0..10 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let t0 = Instant::now();
+        let o = controller.pass(&app.app_state).await.unwrap();
+        let took = ms(t0.elapsed());
+        println!(
+            "loop pass[{pass}]: {} runs, {} polled, {} seconds stored: {took:.0} ms",
+            o.runs, o.polled, o.stored_seconds
+        );
+        if o.runs == 100 {
+            times.push(took);
+        }
+    }
+    controller.settle().await;
+    assert!(!times.is_empty(), "no loop pass saw the 100 runs");
+    times.sort_by(f64::total_cmp);
+    println!(
+        "loop controller pass over 100 active runs on 10 agents: median {:.1} ms, max {:.1} ms",
+        percentile(&times, 0.5),
+        times[times.len() - 1]
+    );
+    // after-only:end
 }

@@ -1,7 +1,7 @@
 //! Extended (k6-style JavaScript) scripts through the backend (issue 9): checked
 //! when saved, started as jobs like simple scripts, their figures merged.
 
-use crate::helpers::{TestApp, connect_dsn, spawn_app};
+use crate::helpers::{TestApp, connect_dsn, eventually, spawn_app};
 use crate::runs::Target;
 use alilo_shared::storage::ObjectKey;
 use base64::Engine;
@@ -25,15 +25,20 @@ export default function () {
 const PATHS: &str = "export const path = '/js';\n";
 
 /// The original platform's contract: the data file through `open(__ENV.AMMO_URL)`.
+/// Its request runs in a group, and each VU's first iteration throws after
+/// it (the summary shows the group and the exception with its stack).
 const AMMO_FLOW: &str = r#"import http from 'k6/http';
-import { check } from 'k6';
+import { check, group } from 'k6';
 import { SharedArray } from 'k6/data';
 
 const targets = new SharedArray('targets', () => JSON.parse(open(__ENV.AMMO_URL)));
 
 export default function () {
-    const res = http.get(`${__ENV.API_URL}${targets[0].path}`);
-    check(res, { 'status is 200': (r) => r.status === 200 });
+    group('catalog', () => {
+        const res = http.get(`${__ENV.API_URL}${targets[0].path}`);
+        check(res, { 'status is 200': (r) => r.status === 200 });
+    });
+    if (__ITER === 0) throw new Error('first iteration fails on purpose');
 }
 "#;
 
@@ -145,11 +150,8 @@ async fn a_scenario_mixing_simple_and_extended_scripts_starts_with_the_extended_
 
     // The simple script runs beside it; stopping stops the whole run.
     let run_id = run["run_id"].as_i64().unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while target.count("/a") < 10 {
-        assert!(tokio::time::Instant::now() < deadline, "the simple script sent nothing");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(Duration::from_secs(10), "the simple script sending", async || (target.count("/a") >= 10).then_some(()))
+        .await;
     app.ok("/v1/run/stop", json!({"run_id": run_id})).await;
 }
 
@@ -181,17 +183,13 @@ async fn a_mixed_scenario_adjusted_to_50_percent_halves_both_kinds_at_the_target
     target.until_rates(&["/a", "/js"], &[10.0, 30.0], 15).await;
 
     // The v1 `checks` of the extended script run counts its passed checks; the summary has them by name.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let run = app.ok("/v1/run", json!({"run_id": run_id})).await["run"].clone();
+    eventually(Duration::from_secs(10), "passed checks counted", async || {
+        let run = app.run(run_id).await;
         let checks: i64 = run["script_runs"][1]["metrics"]["checks"].as_str().unwrap().parse().unwrap();
-        if checks > 0 {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no passed checks counted: {run}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let run = app.ok("/v1/run", json!({"run_id": run_id})).await["run"].clone();
+        (checks > 0).then_some(())
+    })
+    .await;
+    let run = app.run(run_id).await;
     let m = &run["script_runs"][1]["metrics"];
     assert!(m["full_iteration_count"].as_str().unwrap().parse::<i64>().unwrap() > 0, "{m}");
     assert!(m["vus"].as_str().unwrap().parse::<i64>().unwrap() > 0, "VUs allocated: {m}");
@@ -201,6 +199,18 @@ async fn a_mixed_scenario_adjusted_to_50_percent_halves_both_kinds_at_the_target
     assert!(script["checks"][0]["passes"].as_u64().unwrap() > 0, "{summary}");
     assert_eq!(script["checks"][0]["fails"], 0, "{summary}");
     assert!(script["iterations"].as_u64().unwrap() > 0, "{summary}");
+    // Groups by path and the first exceptions with their stack, merged from the agents' seconds.
+    let group = &script["groups"][0];
+    assert_eq!(group["path"], "::catalog", "{summary}");
+    assert!(group["runs"].as_u64().unwrap() > 0 && group["requests"].as_u64().unwrap() > 0, "{summary}");
+    assert_eq!(group["checks"][0]["name"], "status is 200", "{summary}");
+    assert!(group["duration"]["count"].as_u64().unwrap() > 0, "{summary}");
+    let thrown = &script["exception_samples"][0];
+    assert_eq!(thrown["message"], "first iteration fails on purpose", "{summary}");
+    assert!(thrown["location"].as_str().unwrap().contains(".js:12:"), "{summary}");
+    assert!(thrown["stack"].as_str().unwrap().contains("at default"), "{summary}");
+    assert_eq!(thrown["iteration"], 0, "{summary}");
+    assert!(script["failed_iterations"].as_u64().unwrap() > 0, "{summary}");
     let named = &script["requests"][0];
     assert_eq!(named["name"], format!("http://{}/js", target.addr), "{summary}");
     assert!(named["requests"].as_u64().unwrap() > 0 && named["latency"]["p99"].as_f64().unwrap() > 0.0, "{summary}");
@@ -209,12 +219,7 @@ async fn a_mixed_scenario_adjusted_to_50_percent_halves_both_kinds_at_the_target
     assert!(points.iter().any(|p| p["script"]["iterations"].as_u64() > Some(0)), "{series}");
     assert!(series["scripts"][0]["points"][0].get("script").is_none(), "a simple script has no script part");
 
-    app.ok("/v1/run/stop", json!({"run_id": run_id})).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while app.ok("/v1/run", json!({"run_id": run_id})).await["run"]["status"] != "STATUS_STOPPED_UNSPECIFIED" {
-        assert!(tokio::time::Instant::now() < deadline, "the run did not stop");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    app.stop_and_wait(run_id).await;
     let after = target.count("/js");
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(target.count("/js"), after, "the script sent after its run stopped");
@@ -253,7 +258,7 @@ async fn a_closed_model_scripts_vus_follow_the_runs_adjustment() {
     target.until_rates(&["/vu"], &[10.0], 15).await;
     app.ok("/v1/run/adjustment", json!({"run_id": run_id, "adjustment_on_percent": 150})).await;
     target.until_rates(&["/vu"], &[30.0], 15).await;
-    let run = app.ok("/v1/run", json!({"run_id": run_id})).await["run"].clone();
+    let run = app.run(run_id).await;
     let vus: i64 = run["script_runs"][0]["metrics"]["vus"].as_str().unwrap().parse().unwrap();
     assert!(vus >= 6, "6 VUs at 150 %: {run}");
     // +5 rps on 15: 20 of the configured 10, twice the VUs (8).
@@ -261,12 +266,7 @@ async fn a_closed_model_scripts_vus_follow_the_runs_adjustment() {
     app.ok("/v1/run/increase/script", json!({"run_id": run_id, "script_id": script_id, "increase_by_rps": 5})).await;
     target.until_rates(&["/vu"], &[40.0], 15).await;
 
-    app.ok("/v1/run/stop", json!({"run_id": run_id})).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while app.ok("/v1/run", json!({"run_id": run_id})).await["run"]["status"] != "STATUS_STOPPED_UNSPECIFIED" {
-        assert!(tokio::time::Instant::now() < deadline, "the run did not stop");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    app.stop_and_wait(run_id).await;
     let after = target.count("/vu");
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(target.count("/vu"), after, "the script sent after its run stopped");
@@ -288,22 +288,10 @@ async fn an_extended_script_is_smoke_tested_by_route_and_by_command() {
         (run["title"].as_str(), run["user_name"].as_str()),
         (Some("Smoke_test_flow_js"), Some("token:test-admin"))
     );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while target.count("/js") < 3 {
-        assert!(tokio::time::Instant::now() < deadline, "the smoke test sent nothing");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(Duration::from_secs(10), "the smoke test sending", async || (target.count("/js") >= 3).then_some(()))
+        .await;
     let run_id = run["run_id"].as_i64().unwrap();
-    app.ok("/v1/run/stop", json!({"run_id": run_id})).await;
-    let stopped = loop {
-        let status = app.ok("/v1/run", json!({"run_id": run_id})).await["run"]["status"].clone();
-        if status == "STATUS_STOPPED_UNSPECIFIED" {
-            break true;
-        }
-        assert!(tokio::time::Instant::now() < deadline + Duration::from_secs(10), "the smoke run did not stop");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    assert!(stopped);
+    app.stop_and_wait(run_id).await;
 
     let body = json!({"command_type": "TYPE_RUN_SCRIPT", "script_ids": [script_id]});
     let command = app.ok("/v1/command/new", body).await["command"].clone();
@@ -325,7 +313,8 @@ async fn the_openapi_spec_describes_the_script_figures() {
     let app = spawn_app().await;
     let spec: Value = reqwest::get(format!("{}/swagger.json", app.address)).await.unwrap().json().await.unwrap();
     let schemas = &spec["components"]["schemas"];
-    for field in ["checks", "requests", "metrics", "iteration_duration", "checks_passed"] {
+    for field in ["checks", "requests", "metrics", "iteration_duration", "checks_passed", "groups", "exception_samples"]
+    {
         assert!(schemas["ScriptFigures"]["properties"][field].is_object(), "ScriptFigures.{field} missing");
     }
     let summary = &schemas["ScriptSummary"]["properties"]["script"];

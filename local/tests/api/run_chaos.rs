@@ -146,6 +146,7 @@ async fn a_new_controller_in_an_outage_works_from_the_last_snapshot() {
         (out.polled == 1 && out.outage.is_none()).then_some(())
     })
     .await;
+    old.settle().await;
     assert!(state.storage.exists("controller/snapshot.json").await.unwrap(), "no snapshot written");
     drop(old);
 

@@ -85,3 +85,71 @@ async fn an_agent_refusing_the_job_is_explained_in_info() {
     assert!(info.starts_with("The agent refused the job ("), "{info}");
     assert!(info.contains("placeholders are allowed in the path and query only"), "{info}");
 }
+
+/// Waits until the run's first script run has an `info` that `done` accepts.
+async fn wait_info(app: &TestApp, run_id: i64, secs: u64, done: impl Fn(&str) -> bool) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let run = app.ok("/v1/run", json!({"run_id": run_id})).await["run"].clone();
+        let info = run["script_runs"][0]["info"].as_str().unwrap_or_default().to_string();
+        if done(&info) {
+            return info;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no such info after {secs} s: {run}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// A running script whose only agent goes away (every connection to it reset):
+/// after three failed polls the job is lost and `info` says so, and where to look.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_that_stops_answering_mid_run_is_explained_in_info() {
+    let app = spawn_app().await;
+    let agent = Agent::start().await;
+    let proxy = crate::chaos_proxy::ChaosProxy::start(([127, 0, 0, 1], agent.port).into()).await;
+    app.register_agent_at(proxy.address().port(), "lt").await;
+    let target = crate::runs::Target::start().await;
+    let project = app.create_project("P").await;
+    let scenario = app.create_scenario(project, "S").await;
+    app.load_script(scenario, "s", &target, "/x", 10, "lt").await;
+    let run_id = app.start_run(scenario, 100).await["run_id"].as_i64().unwrap();
+    crate::helpers::eventually(Duration::from_secs(20), "the job running", async || {
+        (target.count("/x") > 5).then_some(())
+    })
+    .await;
+    proxy.reset();
+    let info = wait_info(&app, run_id, 30, |i| !i.is_empty()).await;
+    assert!(info.starts_with("The agent stopped answering the controller (agent stopped answering (3 polls"), "{info}");
+    assert!(info.contains("check that it runs"), "{info}");
+    proxy.restore();
+    let _ = app.post("/v1/run/stop", json!({"run_id": run_id})).await;
+}
+
+/// The controller itself goes away (alilo-local down) for longer than the
+/// agents' 60 s lease: the healthy agent stops the job on its own; when the
+/// controller is back it reads why, and `info` says the controller, not the
+/// agent, was at fault. (Before, such a job was recorded as finished and its
+/// reason never reached `info`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_that_expired_during_a_controller_outage_is_explained_in_info() {
+    let mut app = spawn_app().await;
+    let agent = Agent::start().await;
+    app.register_agent(&agent, "lt").await;
+    let target = crate::runs::Target::start().await;
+    let project = app.create_project("P").await;
+    let scenario = app.create_scenario(project, "S").await;
+    app.load_script(scenario, "s", &target, "/x", 10, "lt").await;
+    let run_id = app.start_run(scenario, 100).await["run_id"].as_i64().unwrap();
+    crate::helpers::eventually(Duration::from_secs(20), "the job running", async || {
+        (target.count("/x") > 5).then_some(())
+    })
+    .await;
+    app.restart(Duration::from_secs(66)).await;
+    let info = wait_info(&app, run_id, 30, |i| !i.is_empty()).await;
+    assert!(
+        info.starts_with("The agent stopped the job because the controller stopped reaching it (lease expired"),
+        "{info}"
+    );
+    assert!(info.contains("the agent was healthy"), "{info}");
+    let _ = app.post("/v1/run/stop", json!({"run_id": run_id})).await;
+}

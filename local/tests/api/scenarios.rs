@@ -188,13 +188,18 @@ async fn a_grafana_dashboard_is_built_from_the_selectors() {
     let got = app.ok("/v1/scenario/grafanaStructure", json!({"scenario_id": s})).await;
     let doc: serde_json::Value = serde_json::from_str(got["message"].as_str().unwrap()).unwrap();
     let panels = doc["panels"].as_array().unwrap();
-    assert_eq!(panels.len(), 3);
+    // The scenario's row and its two charts, then the platform's own series (#12).
+    let platform = panels.iter().position(|p| p["title"] == "Alilo: live run series").expect("the platform's row");
+    assert_eq!(platform, 3);
+    let run = doc["templating"]["list"].as_array().unwrap().iter().find(|v| v["name"] == "run").unwrap();
+    assert_eq!(run["query"], format!("label_values(alilo_run_info{{scenario_id=~\"{s}\"}}, run_id)"));
     assert_eq!(panels[0]["title"], "Checkout \"EU\"");
     assert_eq!(panels[1]["targets"][0]["expr"], "sum(rate(http_requests_total[1m]))");
     assert_eq!(panels[1]["datasource"]["uid"], "prom");
     let both =
         app.ok("/v1/scenario/grafanaStructureByIds", json!({"title": "All", "scenario_ids": [s.to_string(), s]})).await;
     let doc: serde_json::Value = serde_json::from_str(both["message"].as_str().unwrap()).unwrap();
-    assert_eq!((doc["title"].as_str(), doc["panels"].as_array().unwrap().len()), (Some("All"), 6));
+    let platform = doc["panels"].as_array().unwrap().iter().position(|p| p["title"] == "Alilo: live run series");
+    assert_eq!((doc["title"].as_str(), platform), (Some("All"), Some(6)));
     app.fails("/v1/scenario/grafanaStructureByIds", json!({"scenario_ids": [s, 5555]}), 404, "scenario 5555").await;
 }

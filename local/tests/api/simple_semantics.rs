@@ -87,3 +87,43 @@ async fn a_post_with_a_csv_data_file_and_no_body_sends_a_random_row_as_json() {
     }
     assert_eq!(ids.len(), 2, "rows are picked from the whole file: {seen:?}");
 }
+
+/// A data file whose name has no extension and whose content type says
+/// nothing (`application/octet-stream`, what a browser sends for an unknown
+/// file): the agent reads its format from the content, so CSV rows and JSON
+/// lines both fill the path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_file_without_extension_or_content_type_is_read_by_its_content() {
+    let app = spawn_app().await;
+    let target = Recorder::start().await;
+    let agent = Agent::start().await;
+    app.register_agent(&agent, "lt").await;
+    let csv = upload(&app, "users", b"\xEF\xBB\xBFid,name\n7,ann\n8,bob\n", "application/octet-stream").await;
+    let lines = upload(&app, "orders", b"{\"id\": \"o1\"}\n{\"id\": \"o2\"}\n", "application/octet-stream").await;
+    let project = app.create_project("Shop").await;
+    let scenario = app.create_scenario(project, "Sniffed").await;
+    for (name, url) in [("users", &csv), ("orders", &lines)] {
+        let script = json!({"simple_script": {
+            "scenario_id": scenario, "name": name, "enabled": true, "tag": "lt",
+            "path": format!("{}/{name}/{{{{id}}}}", target.addr), "scheme": "http", "http_method": "get",
+            "rps": "10", "steps": "1", "duration": "1m", "max_v_us": "20", "ammo_url": url
+        }});
+        app.ok("/v1/simple-script/create", script).await;
+    }
+    let run = app
+        .ok("/v1/run/start", json!({"scenario_id": scenario, "percentage_of_target": 100, "user_name": "alice"}))
+        .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let want = ["/orders/o1", "/orders/o2", "/users/7", "/users/8"];
+    loop {
+        let paths: std::collections::BTreeSet<String> =
+            target.seen.lock().unwrap().iter().map(|(p, _)| p.clone()).collect();
+        if want.iter().all(|w| paths.contains(*w)) {
+            assert!(paths.iter().all(|p| want.contains(&p.as_str())), "only rows' values: {paths:?}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "paths seen: {paths:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.ok("/v1/run/stop", json!({"run_id": run["run"]["run_id"]})).await;
+}

@@ -12,7 +12,7 @@ use std::time::Duration;
 /// A target answering every request after `delay_ms`.
 struct SlowTarget {
     addr: std::net::SocketAddr,
-    _delay: Arc<AtomicU64>,
+    delay: Arc<AtomicU64>,
 }
 
 impl SlowTarget {
@@ -29,7 +29,7 @@ impl SlowTarget {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        Self { addr, _delay: delay }
+        Self { addr, delay }
     }
 }
 
@@ -178,6 +178,54 @@ async fn runs_pass_fail_and_abort_on_their_thresholds_and_get_a_report() {
     assert_eq!(cmp["total"]["p50"]["direction"], "worse", "{cmp}");
     assert_eq!(cmp["scripts"].as_array().unwrap().len(), 2, "different names: one row each: {cmp}");
     assert!(!cmp["regressions"].as_array().unwrap().is_empty());
+}
+
+impl TestApp {
+    /// Waits until the run has sent `n` requests, then stops it.
+    async fn run_until_requests(&self, run: i64, n: f64) {
+        eventually(90, "enough requests", || async {
+            let s = self.ok("/v1/run/summary", json!({"run_id": run})).await;
+            (s["total"]["requests"].as_f64().unwrap_or(0.0) >= n).then_some(())
+        })
+        .await;
+        self.ok("/v1/run/stop", json!({"run_id": run})).await;
+    }
+}
+
+#[tokio::test]
+async fn a_run_slower_than_the_scenarios_baseline_by_more_than_the_tolerance_fails() {
+    let app = spawn_app().await;
+    let agent = Agent::start().await;
+    app.register_agent(&agent, "v").await;
+    let target = SlowTarget::start(0).await;
+    let project = app.create_project("baseline").await;
+    let lenient = json!([{"metric": "http_req_failed", "expression": "rate<0.5"}]);
+    let scenario = app.scenario_with(project, "checkout", &target, 40, lenient).await;
+
+    // The release's run: fast. Enough requests after the 10 s warm-up (p95
+    // needs 200 in each run to be judged beyond noise).
+    let base = app.start(scenario).await;
+    app.run_until_requests(base, 800.0).await;
+    assert_eq!(app.final_verdict(base).await["verdict"], "passed");
+    let body = json!({"scenario_id": scenario, "run_id": base, "tolerance_percent": 20});
+    app.ok("/v1/scenario/baseline", body).await;
+    let t = app.ok("/v1/thresholds", json!({"scenario_id": scenario})).await;
+    assert_eq!((t["baseline_run_id"].as_i64(), t["baseline_tolerance_percent"].as_f64()), (Some(base), Some(20.0)));
+
+    // The next build answers 40 ms slower: its own thresholds hold, the baseline rule does not.
+    target.delay.store(40, Ordering::Relaxed);
+    let next = app.start(scenario).await;
+    app.run_until_requests(next, 800.0).await;
+    let v = app.final_verdict(next).await;
+    assert_eq!(v["verdict"], "failed", "{v}");
+    let rule = v["thresholds"].as_array().unwrap().iter().find(|t| t["metric"] == format!("baseline run {base}"));
+    let rule = rule.unwrap_or_else(|| panic!("the baseline rule is listed: {v}"));
+    assert_eq!(rule["passed"], false, "{v}");
+    assert!(rule["observed"].as_f64().unwrap() > 20.0, "p95 worse by more than 20 %: {v}");
+    let why = v["explanation"].as_str().unwrap();
+    assert!(why.contains(&format!("vs baseline run {base}")) && why.contains("p95"), "{why}");
+    let run = app.ok("/v1/run", json!({"run_id": next})).await;
+    assert!(run["run"]["info"].as_str().unwrap().contains("verdict: failed"), "{run}");
 }
 
 #[tokio::test]
@@ -370,6 +418,34 @@ async fn metrics_and_the_live_page_show_a_running_run() {
     assert!(scrape.samples.iter().any(|s| s.metric == "alilo_script_latency_milliseconds"), "{:?}", scrape.samples);
     assert!(scrape.docs.contains_key("alilo_script_target_rps"));
 
+    // Remote write (what the AWS run-controller does after each pass): the same
+    // series, to a receiver that reads them as Prometheus would.
+    let (url, received) = remote_write_receiver().await;
+    let pushed = alilo_shared::service::verdicts::remote_write(&app.app_state, &reqwest::Client::new(), &url)
+        .await
+        .expect("the push is accepted");
+    let (headers, body) = received.lock().unwrap().clone().expect("the receiver got a push");
+    assert_eq!(
+        (headers["content-encoding"].as_str(), headers["content-type"].as_str()),
+        ("snappy", "application/x-protobuf")
+    );
+    assert_eq!(headers["x-prometheus-remote-write-version"], "0.1.0");
+    let raw = snap::raw::Decoder::new().decompress_vec(&body).expect("a snappy block");
+    let series = write_request(&raw);
+    assert_eq!(series.len(), pushed);
+    let find = |name: &str| {
+        series
+            .iter()
+            .find(|(labels, _, _)| labels.iter().any(|(k, v)| k == "__name__" && v == name))
+            .unwrap_or_else(|| panic!("no {name} pushed"))
+    };
+    let (labels, value, ts) = find("alilo_script_achieved_rps");
+    assert!(labels.contains(&("run_id".to_string(), run_label.clone())) && *value > 5.0, "{labels:?} {value}");
+    assert!((ts - chrono_now_ms()).abs() < 60_000, "stamped now: {ts}");
+    let (labels, _, _) = find("alilo_run_info");
+    assert!(labels.contains(&("title".to_string(), "live page".to_string())), "{labels:?}");
+    assert!(labels.windows(2).skip(1).all(|w| w[0].0 < w[1].0), "labels sorted by name: {labels:?}");
+
     // The page, and its refreshing part with the report's charts.
     let page = app.client.get(format!("{}/ui/runs/{run}", app.address)).send().await.unwrap().text().await.unwrap();
     assert!(page.contains(&format!("const runId = {run};")) && page.contains("/v1/run/adjustment"), "{page}");
@@ -389,4 +465,98 @@ async fn metrics_and_the_live_page_show_a_running_run() {
     let unknown = app.client.get(format!("{}/ui/runs/424242/live", app.address)).send().await.unwrap();
     assert_eq!(unknown.status(), 404);
     app.ok("/v1/run/stop", json!({"run_id": run})).await;
+}
+
+fn chrono_now_ms() -> i64 {
+    i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()).unwrap()
+}
+
+type Pushed = Arc<std::sync::Mutex<Option<(std::collections::HashMap<String, String>, Vec<u8>)>>>;
+
+/// A remote-write receiver on loopback keeping the last push (headers, body).
+async fn remote_write_receiver() -> (String, Pushed) {
+    let got: Pushed = Arc::default();
+    let keep = got.clone();
+    let router = axum::Router::new().route(
+        "/api/v1/write",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let keep = keep.clone();
+            async move {
+                let headers =
+                    headers.iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
+                *keep.lock().unwrap() = Some((headers, body.to_vec()));
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (format!("http://{addr}/api/v1/write"), got)
+}
+
+/// Reads a protobuf varint at `at`.
+fn varint(b: &[u8], at: &mut usize) -> u64 {
+    let (mut v, mut shift) = (0u64, 0);
+    loop {
+        let byte = b[*at];
+        *at += 1;
+        v |= u64::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            return v;
+        }
+        shift += 7;
+    }
+}
+
+/// The fields of a protobuf message: (field number, wire type, payload or varint).
+fn fields(b: &[u8]) -> Vec<(u64, u64, Vec<u8>, u64)> {
+    let mut at = 0;
+    let mut out = Vec::new();
+    while at < b.len() {
+        let key = varint(b, &mut at);
+        match key & 7 {
+            0 => out.push((key >> 3, 0, vec![], varint(b, &mut at))),
+            1 => {
+                out.push((key >> 3, 1, b[at..at + 8].to_vec(), 0));
+                at += 8;
+            }
+            2 => {
+                let n = usize::try_from(varint(b, &mut at)).unwrap();
+                out.push((key >> 3, 2, b[at..at + n].to_vec(), 0));
+                at += n;
+            }
+            other => panic!("wire type {other} is not in a WriteRequest"),
+        }
+    }
+    out
+}
+
+/// A pushed series: labels, value, timestamp (ms).
+type PushedSeries = (Vec<(String, String)>, f64, i64);
+
+/// The series of a remote-write `WriteRequest`.
+fn write_request(b: &[u8]) -> Vec<PushedSeries> {
+    fields(b)
+        .into_iter()
+        .map(|(n, _, ts, _)| {
+            assert_eq!(n, 1, "WriteRequest.timeseries");
+            let (mut labels, mut value, mut stamp) = (Vec::new(), f64::NAN, 0);
+            for (n, _, part, _) in fields(&ts) {
+                let inner = fields(&part);
+                match n {
+                    1 => labels.push((
+                        String::from_utf8(inner[0].2.clone()).unwrap(),
+                        String::from_utf8(inner.get(1).map(|f| f.2.clone()).unwrap_or_default()).unwrap(),
+                    )),
+                    2 => {
+                        value = f64::from_le_bytes(inner[0].2.clone().try_into().unwrap());
+                        stamp = i64::try_from(inner[1].3).unwrap();
+                    }
+                    other => panic!("TimeSeries field {other}"),
+                }
+            }
+            (labels, value, stamp)
+        })
+        .collect()
 }

@@ -202,6 +202,7 @@ pub const RULES: &[Rule] = &[
     read("/v1/run/rps"),
     read("/v1/run/metrics"),
     read("/v1/run/summary"),
+    read("/v1/run/logs"),
     read("/v1/run/timeRange"),
     read("/v1/run/scriptrun"),
     read("/v1/run/scriptruns"),

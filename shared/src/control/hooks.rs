@@ -3,11 +3,12 @@
 //!
 //! - [`observe`]: every job status an agent reported this pass (a poll, or the
 //!   answer to a start or a stop), before it is recorded;
-//! - [`after_pass`]: once at the end of every pass whose record reached the
-//!   database, with the runs it worked on as they stand after it, cut short past
-//!   the pass's database budget (a hook must never hold the controller, whose
-//!   passes renew the agents' leases): the verdicts (#12) judge thresholds, stop a
-//!   run an `abort_on_fail` threshold fails, and finalize ended runs;
+//! - [`after_pass`]: after every pass whose record reached the database, with the
+//!   runs it worked on as they stand after it, in a task of its own beside the
+//!   next passes (one at a time, cut short after 60 s): a hook must never hold
+//!   the controller, whose passes renew the agents' leases. The verdicts (#12)
+//!   judge thresholds, stop a run an `abort_on_fail` threshold fails, and
+//!   finalize ended runs;
 //! - [`at_run_start`]: inside the transaction that writes a new run, so whatever
 //!   it writes commits (or not) with the run (e.g. a snapshot of its thresholds).
 

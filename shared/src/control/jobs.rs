@@ -96,6 +96,7 @@ pub fn simple(s: &SimpleScript, bucket: &str) -> Result<Built, String> {
         http: Default::default(),
         lease: format!("{LEASE_SECS}s"),
         closed_loop_connections: None,
+        log_key: None,
     };
     Ok(Built { spec, data_key })
 }

@@ -137,12 +137,30 @@ pub struct Controller {
     id: String,
     options: ControllerOptions,
     memory: Memory,
+    behind: Behind,
     quiet: super::fleet::Quiet,
 }
 
-/// One pass of a new controller (no memory of earlier passes); tests and tools.
+/// How long a pass's hooks may run beside the passes that follow it.
+const HOOKS_BOUND: Duration = Duration::from_secs(60);
+
+/// Work a pass leaves running beside the next ones: the hooks and the write of
+/// the snapshot. Neither may hold a pass (passes are what renew the agents'
+/// leases, and the hooks' work grows with the runs); one of each at a time.
+#[derive(Debug, Default)]
+struct Behind {
+    hooks: Option<tokio::task::JoinHandle<()>>,
+    /// Answers whether the snapshot was written.
+    snapshot: Option<tokio::task::JoinHandle<bool>>,
+}
+
+/// One pass of a new controller (no memory of earlier passes), its hooks and
+/// snapshot done when it returns; tests and tools.
 pub async fn tick(app: &AppState) -> ApiResult<TickOutcome> {
-    Controller::new(ControllerOptions::default()).pass(app).await
+    let mut controller = Controller::new(ControllerOptions::default());
+    let out = controller.pass(app).await;
+    controller.settle().await;
+    out
 }
 
 /// Whether a database error means it cannot be reached (as opposed to a fault
@@ -192,6 +210,7 @@ impl Controller {
             id: uuid::Uuid::new_v4().to_string(),
             options,
             memory: Memory::default(),
+            behind: Behind::default(),
             quiet: super::fleet::Quiet::new(options.fleet_quiet, Instant::now()),
         }
     }
@@ -503,28 +522,60 @@ impl Controller {
             }
         };
         self.memory.runs = runs;
+        // Beside the next passes, only after a pass that reached the database.
+        // (Awaited here, the hooks once held the controller on a black-holed
+        // pooled connection until the database came back: no lease was renewed
+        // and every job ended 60 s into the outage.)
         if recorded {
             self.write_snapshot(app).await;
-        }
-        // The hooks read and write the database: only after a pass that reached
-        // it, and within the budget. Unbounded, a database cut landing here held
-        // the controller on a pooled connection until the database came back, so
-        // no lease was renewed and every job ended 60 s into the outage.
-        if recorded
-            && tokio::time::timeout(self.options.db_budget, hooks::after_pass(app, &self.memory.runs)).await.is_err()
-        {
-            tracing::warn!(
-                budget_ms = self.options.db_budget.as_millis(),
-                "pass hooks cut short: the database did not answer"
-            );
+            self.run_hooks(app);
         }
         Ok(out)
     }
 
+    /// Until the work the passes left running is done (a tool's last pass, or
+    /// before a Lambda invocation returns and its process is frozen).
+    pub async fn settle(&mut self) {
+        if let Some(hooks) = self.behind.hooks.take() {
+            let _ = hooks.await;
+        }
+        if let Some(write) = self.behind.snapshot.take()
+            && !write.await.unwrap_or(false)
+        {
+            self.memory.written = None;
+        }
+    }
+
+    /// The hooks of this pass, beside the next ones, within [`HOOKS_BOUND`];
+    /// skipped while an earlier pass's still run.
+    fn run_hooks(&mut self, app: &AppState) {
+        if self.behind.hooks.as_ref().is_some_and(|h| !h.is_finished()) {
+            tracing::debug!("the hooks of an earlier pass still run: skipped this pass");
+            return;
+        }
+        let (app, runs) = (app.clone(), self.memory.runs.clone());
+        self.behind.hooks = Some(tokio::spawn(async move {
+            if tokio::time::timeout(HOOKS_BOUND, hooks::after_pass(&app, &runs)).await.is_err() {
+                tracing::warn!(bound_secs = HOOKS_BOUND.as_secs(), "pass hooks cut short");
+            }
+        }));
+    }
+
     /// Keep the runs this pass left in the bucket when their jobs changed, or
     /// every [`snapshot::REFRESH`] while jobs run, for a process that starts
-    /// during an outage. Bounded by the database budget; a failure only logs.
+    /// during an outage. Written beside the next passes, one write at a time,
+    /// bounded by the database budget; a failed write is retried next pass.
     async fn write_snapshot(&mut self, app: &AppState) {
+        match &self.behind.snapshot {
+            Some(write) if !write.is_finished() => return,
+            Some(_) => {
+                let written = self.behind.snapshot.take().expect("checked").await.unwrap_or(false);
+                if !written {
+                    self.memory.written = None;
+                }
+            }
+            None => {}
+        }
         let snap = Snapshot::of(&self.memory.runs, chrono::Utc::now().timestamp_millis());
         let live = snap.runs.iter().any(|r| !r.jobs.is_empty());
         let due = match &self.memory.written {
@@ -535,12 +586,22 @@ impl Controller {
             return;
         }
         let body = serde_json::to_vec(&snap).unwrap_or_default();
-        let put = app.storage.put(&ObjectKey::ControllerSnapshot, body, "application/json");
-        match tokio::time::timeout(self.options.db_budget, put).await {
-            Ok(Ok(_)) => self.memory.written = Some((snap, Instant::now())),
-            Ok(Err(e)) => tracing::warn!(error = %ApiError::from(e).message, "controller snapshot not written"),
-            Err(_) => tracing::warn!("controller snapshot not written in time"),
-        }
+        self.memory.written = Some((snap, Instant::now()));
+        let (app, budget) = (app.clone(), self.options.db_budget);
+        self.behind.snapshot = Some(tokio::spawn(async move {
+            let put = app.storage.put(&ObjectKey::ControllerSnapshot, body, "application/json");
+            match tokio::time::timeout(budget, put).await {
+                Ok(Ok(_)) => true,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %ApiError::from(e).message, "controller snapshot not written");
+                    false
+                }
+                Err(_) => {
+                    tracing::warn!("controller snapshot not written in time");
+                    false
+                }
+            }
+        }));
     }
 
     /// A process with no memory of its own, in an outage: start from the snapshot
@@ -612,6 +673,7 @@ impl Controller {
                         None => None,
                     };
                 let mut spec = jobs::for_agent(&sr.spec, rps, scale, started_ms, data_url);
+                spec.log_key = Some(app.agents.log_key(&job.key));
                 // An extended script's files are presigned at each start, as the data file.
                 crate::extended::job::presign(&app.storage, &mut spec, PRESIGN_TTL)
                     .await

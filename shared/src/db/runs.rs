@@ -221,12 +221,25 @@ async fn live_figures(
     Ok(out)
 }
 
-/// The agent of a script run: the agent of its first job still running, else of its first job.
-async fn agents_of(conn: &impl GenericClient, script_run_ids: &[i64]) -> ApiResult<BTreeMap<i64, Agent>> {
+/// The jobs of a run: (script run, agent URL, job key).
+pub async fn job_keys_of_run(conn: &impl GenericClient, run_id: i64) -> ApiResult<Vec<(i64, String, String)>> {
+    let rows = conn
+        .query(
+            "SELECT j.script_run_id, j.base_url, j.job_key FROM jobs j JOIN script_runs s ON s.id = j.script_run_id
+             WHERE s.run_id = $1 ORDER BY j.id",
+            &[&run_id],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+}
+
+/// The agent of a script run: the agent of its first job still running, else
+/// of its first job; and that job's key.
+async fn agents_of(conn: &impl GenericClient, script_run_ids: &[i64]) -> ApiResult<BTreeMap<i64, (Agent, String)>> {
     let rows = conn
         .query(
             "SELECT DISTINCT ON (j.script_run_id) j.script_run_id, a.id, a.host_name, a.port, a.enabled, a.tags,
-                    a.cpu_used, a.mem_used, a.ports_used
+                    a.cpu_used, a.mem_used, a.ports_used, j.job_key
              FROM jobs j JOIN agents a ON a.id = j.agent_id WHERE j.script_run_id = ANY($1)
              ORDER BY j.script_run_id, (j.state = ANY($2)), j.id",
             &[&script_run_ids, &ended_phases()],
@@ -237,16 +250,19 @@ async fn agents_of(conn: &impl GenericClient, script_run_ids: &[i64]) -> ApiResu
         .map(|r| {
             (
                 r.get(0),
-                Agent {
-                    agent_id: id32(r.get(1)),
-                    host_name: r.get(2),
-                    port: r.get::<_, i32>(3).to_string(),
-                    enabled: r.get(4),
-                    tags: r.get(5),
-                    cpu_used: r.get(6),
-                    mem_used: r.get(7),
-                    ports_used: r.get(8),
-                },
+                (
+                    Agent {
+                        agent_id: id32(r.get(1)),
+                        host_name: r.get(2),
+                        port: r.get::<_, i32>(3).to_string(),
+                        enabled: r.get(4),
+                        tags: r.get(5),
+                        cpu_used: r.get(6),
+                        mem_used: r.get(7),
+                        ports_used: r.get(8),
+                    },
+                    r.get(9),
+                ),
             )
         })
         .collect())
@@ -303,9 +319,11 @@ fn metrics(sr: &ScriptRunRow, figures: Option<&(Figures, Figures, i64)>) -> Metr
 }
 
 /// The v1 ScriptRun of a row. `strip`: `info` and `static_ammo` emptied (by-status lists).
+/// `log_file_name` is the shown agent's job key here: the service turns it
+/// into the log link's name (`AgentClient::log_key`), which needs the fleet key.
 pub fn script_run(
     sr: &ScriptRunRow,
-    agent: Option<Agent>,
+    agent: Option<(Agent, String)>,
     figures: Option<&(Figures, Figures, i64)>,
     strip: bool,
 ) -> ScriptRun {
@@ -317,6 +335,7 @@ pub fn script_run(
     if strip && let Some(s) = simple.as_mut() {
         s.static_ammo.clear();
     }
+    let (agent, job_key) = agent.map_or((None, String::new()), |(a, k)| (Some(a), k));
     ScriptRun {
         run_id: id32(sr.run_id),
         run_script_id: id32(sr.id),
@@ -325,7 +344,7 @@ pub fn script_run(
         agent,
         info: if strip { String::new() } else { sr.info.clone() },
         pid: "-1".into(),
-        log_file_name: String::new(),
+        log_file_name: job_key,
         k6_api_port: String::new(),
         port_prometheus: String::new(),
         target: i32::try_from(sr.target_rps).unwrap_or(i32::MAX),

@@ -163,6 +163,7 @@ pub fn job_spec(s: &Script, bucket: &str, beside: &[String]) -> Result<JobSpec, 
         http: Default::default(),
         lease: LEASE.into(),
         closed_loop_connections: None,
+        log_key: None,
     })
 }
 

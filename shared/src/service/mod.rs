@@ -8,6 +8,7 @@ pub mod fleet;
 pub mod grafana;
 pub mod parsing;
 pub mod projects;
+pub mod run_logs;
 pub mod runs;
 pub mod scenarios;
 pub mod scripts;

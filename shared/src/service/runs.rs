@@ -10,7 +10,7 @@
 //! enforces it.
 
 use crate::auth::Principal;
-use crate::control::agents::{enabled, healthy};
+use crate::control::agents::enabled;
 use crate::control::{jobs, metrics, plan};
 use crate::db::run_writes::{self as w, NewCommand, NewScriptRun};
 use crate::db::runs::{self as q, RunFilter, RunRow, ScriptRunRow};
@@ -36,7 +36,7 @@ async fn run_row(app: &AppState, run_id: i32) -> ApiResult<RunRow> {
 
 async fn wire_run(app: &AppState, row: &RunRow) -> ApiResult<Run> {
     let conn = app.db.conn().await?;
-    let mut runs = q::runs(&conn, std::slice::from_ref(row), false).await?;
+    let mut runs = runs_with_log_names(app, q::runs(&conn, std::slice::from_ref(row), false).await?);
     Ok(runs.remove(0))
 }
 
@@ -311,7 +311,26 @@ async fn script_run_row(app: &AppState, run_id: i64, run_script_id: i32) -> ApiR
 
 async fn wire_script_run(app: &AppState, sr: &ScriptRunRow) -> ApiResult<ScriptRun> {
     let conn = app.db.conn().await?;
-    Ok(q::script_runs(&conn, std::slice::from_ref(sr), false).await?.remove(0))
+    Ok(with_log_names(app, q::script_runs(&conn, std::slice::from_ref(sr), false).await?).remove(0))
+}
+
+/// [`with_log_names`] for the script runs of runs.
+fn runs_with_log_names(app: &AppState, mut runs: Vec<Run>) -> Vec<Run> {
+    for run in &mut runs {
+        run.script_runs = with_log_names(app, std::mem::take(&mut run.script_runs));
+    }
+    runs
+}
+
+/// The v1 `log_file_name`: `<job key>~<log key>`, what the original web UI
+/// puts in its link to the agent's `/api/v1/getTaskLogs` (#14).
+fn with_log_names(app: &AppState, mut srs: Vec<ScriptRun>) -> Vec<ScriptRun> {
+    for sr in &mut srs {
+        if !sr.log_file_name.is_empty() {
+            sr.log_file_name = format!("{}~{}", sr.log_file_name, app.agents.log_key(&sr.log_file_name));
+        }
+    }
+    srs
 }
 
 pub async fn stop_script(app: &AppState, who: &Principal, req: StopScriptRequest) -> ApiResult<StopScriptResponse> {
@@ -449,7 +468,7 @@ pub async fn list(app: &AppState, req: GetAllRunningRequest) -> ApiResult<RunsRe
     };
     let conn = app.db.conn().await?;
     let (rows, total) = q::list(&conn, filter, &page).await?;
-    let runs = q::runs(&conn, &rows, false).await?;
+    let runs = runs_with_log_names(app, q::runs(&conn, &rows, false).await?);
     Ok(RunsResponse { status: true, message: String::new(), runs, total_pages: page.total_pages(total).to_string() })
 }
 
@@ -459,7 +478,7 @@ pub async fn by_status(app: &AppState, req: RunsByStatusRequest) -> ApiResult<Ru
     let page = Page::new(req.limit, req.page_number, WhenUnlimited::Default(10));
     let conn = app.db.conn().await?;
     let (rows, total) = q::by_status(&conn, status, &page).await?;
-    let runs = q::runs(&conn, &rows, true).await?;
+    let runs = runs_with_log_names(app, q::runs(&conn, &rows, true).await?);
     let message = if runs.is_empty() { format!("no runs with status {status}") } else { String::new() };
     Ok(RunsResponse { status: true, message, runs, total_pages: page.total_pages(total).to_string() })
 }
@@ -497,7 +516,7 @@ pub async fn script_runs_by_name(app: &AppState, req: ScriptRunsByNameRequest) -
     let conn = app.db.conn().await?;
     let srs: Vec<ScriptRunRow> =
         q::script_run_rows(&conn, &[row.id]).await?.into_iter().filter(|s| s.name == req.script_name).collect();
-    Ok(ScriptRunsByNameResponse { script_runs: q::script_runs(&conn, &srs, false).await? })
+    Ok(ScriptRunsByNameResponse { script_runs: with_log_names(app, q::script_runs(&conn, &srs, false).await?) })
 }
 
 pub async fn script_run_by_id(app: &AppState, req: ScriptRunByIdRequest) -> ApiResult<ScriptRunByIdResponse> {
@@ -636,23 +655,6 @@ async fn execute_command(
 
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
-}
-
-/// `/v1/remove-logs`: our agents write no log files, so there is nothing to
-/// delete; the answer says so, and how many enabled agents answered.
-pub async fn remove_logs(app: &AppState, req: RemoveLogsRequest) -> ApiResult<StdResponse> {
-    if req.more_than_mb < 0 || req.more_than_days < 0 {
-        return Err(ApiError::unprocessable("more_than_mb", "must not be negative"));
-    }
-    let enabled = {
-        let conn = app.db.conn().await?;
-        db::control::enabled_agents(&conn).await?.0.len()
-    };
-    let answering = healthy(app, &BTreeSet::new()).await?.len();
-    Ok(StdResponse::ok(format!(
-        "nothing removed: Alilo agents keep no log files (their metrics reach the backend); \
-         {answering} of {enabled} enabled agents answered"
-    )))
 }
 
 fn point(ts: i64, f: &metrics::Figures) -> Point {

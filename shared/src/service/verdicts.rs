@@ -60,6 +60,10 @@ pub async fn pass(app: &AppState) -> ApiResult<PassOutcome> {
             out.finalized += 1;
             let app = app.clone();
             tokio::spawn(async move {
+                // The agents' failed-request samples, kept in the bucket (#14).
+                if let Err(e) = crate::service::run_logs::store(&app, run_id).await {
+                    tracing::warn!(run_id, error = %e.message, "failed-request logs not stored");
+                }
                 if let Err(e) = write_report(&app, run_id).await {
                     tracing::warn!(run_id, error = %e.message, "report not written");
                 }
@@ -531,7 +535,7 @@ pub async fn live(
     use crate::verdict::prom::{LiveRun, LiveScript};
     let rows = conn
         .query(
-            "SELECT r.id, r.title, r.status, r.percentage_of_target, v.thresholds, v.state FROM runs r
+            "SELECT r.id, r.title, r.status, r.percentage_of_target, v.thresholds, v.state, r.scenario_id FROM runs r
              LEFT JOIN run_verdicts v ON v.run_id = r.id
              WHERE r.status IN ('STATUS_PREPARED', 'STATUS_RUNNING', 'STATUS_STOPPING') ORDER BY r.id",
             &[],
@@ -545,6 +549,7 @@ pub async fn live(
             r.get::<_, Option<tokio_postgres::types::Json<Vec<State>>>>(5).map(|j| j.0).unwrap_or_default();
         runs.push(LiveRun {
             run_id: r.get(0),
+            scenario_id: r.get(6),
             title: r.get(1),
             status: r.get(2),
             percentage: r.get(3),
@@ -606,6 +611,25 @@ pub async fn metrics_text(app: &AppState) -> ApiResult<String> {
     let conn = app.db.conn().await?;
     let (runs, scripts) = live(&conn).await?;
     Ok(crate::verdict::prom::render(&runs, &scripts))
+}
+
+/// Pushes the series of [`metrics_text`] to a Prometheus remote-write
+/// endpoint (`PROMETHEUS_RW_URL`), stamped now; how many series went.
+pub async fn remote_write(app: &AppState, client: &reqwest::Client, url: &str) -> anyhow::Result<usize> {
+    use crate::verdict::remote_write;
+    let series = remote_write::from_text(&metrics_text(app).await.map_err(|e| anyhow::anyhow!(e.message))?);
+    let body = remote_write::body(&series, chrono::Utc::now().timestamp_millis());
+    let response = client
+        .post(url)
+        .header("content-encoding", "snappy")
+        .header("content-type", "application/x-protobuf")
+        .header("x-prometheus-remote-write-version", "0.1.0")
+        .body(body)
+        .timeout(std::time::Duration::from_secs(5))
+        .send()
+        .await?;
+    anyhow::ensure!(response.status().is_success(), "remote write to {url} answered {}", response.status());
+    Ok(series.len())
 }
 
 /// The live page's refreshing part: status, thresholds, charts of the last

@@ -151,7 +151,9 @@ pub fn lines(title: &str, unit: &str, start: i64, xs: &[i64], series: &[Line<'_>
             let _ = write!(out, "{}{:.1} {:.1}", if pen_up { 'M' } else { 'L' }, sx(*t), sy(*v));
             pen_up = false;
         }
-        out.push_str(r#""/>"#);
+        // The tooltip names the line and its latest value: what a reader hovers for.
+        let last = l.values.iter().rev().find(|v| v.is_finite()).map_or("-".into(), |v| number(*v));
+        let _ = write!(out, r#""><title>{}: {last}</title></path>"#, esc(l.label));
     }
     out.push_str("</svg>");
     out
@@ -196,6 +198,7 @@ mod tests {
         let d = svg.split(" d=\"").nth(1).unwrap();
         assert_eq!(d.matches('M').count(), 2, "a gap lifts the pen: {d}");
         assert!(svg.contains(">100<"), "axis tops at 100: {svg}");
+        assert!(svg.contains("<title>x: 40</title></path>"), "the tooltip says the latest value: {svg}");
         assert_eq!(
             (nice_ceiling(80.0), nice_ceiling(0.7), nice_ceiling(2100.0), nice_ceiling(0.0)),
             (100.0, 1.0, 2500.0, 1.0)

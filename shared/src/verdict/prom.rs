@@ -35,6 +35,7 @@ pub struct LiveScript {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LiveRun {
     pub run_id: i64,
+    pub scenario_id: i64,
     pub title: String,
     pub status: String,
     pub percentage: i32,
@@ -65,12 +66,13 @@ pub fn render(runs: &[LiveRun], scripts: &[LiveScript]) -> String {
     let family = |out: &mut String, name: &str, kind: &str, help: &str| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
     };
-    family(&mut out, "alilo_run_info", "gauge", "An active run (1), with its title and status.");
+    family(&mut out, "alilo_run_info", "gauge", "An active run (1), with its scenario, title and status.");
     for r in runs {
         let _ = writeln!(
             out,
-            "alilo_run_info{{run_id=\"{}\",title=\"{}\",status=\"{}\"}} 1",
+            "alilo_run_info{{run_id=\"{}\",scenario_id=\"{}\",title=\"{}\",status=\"{}\"}} 1",
             r.run_id,
+            r.scenario_id,
             label(&r.title),
             label(&r.status)
         );
@@ -144,6 +146,7 @@ mod tests {
     fn labels_are_escaped_and_every_sample_line_is_well_formed() {
         let runs = [LiveRun {
             run_id: 3,
+            scenario_id: 9,
             title: "a \"quoted\"\nback\\slash".into(),
             status: "STATUS_RUNNING".into(),
             percentage: 150,

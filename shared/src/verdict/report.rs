@@ -14,7 +14,7 @@
 use super::chart::{self, CSS, Line, Marker, esc};
 use super::dist::Layout;
 use super::rules::Agg;
-use crate::control::metrics::{self, Second};
+use crate::control::metrics::Second;
 use crate::db::runs::{RunRow, ScriptRunRow};
 use crate::wire::verdicts::{NameDeltas, VerdictResponse};
 use std::collections::BTreeMap;
@@ -87,66 +87,109 @@ pub struct ReportData {
     pub comparison: Option<(i64, Vec<NameDeltas>)>,
 }
 
-/// A summary line: the figures `/v1/run/summary` computes ([`metrics::figures`]),
-/// so the report and the API can never disagree.
-fn row(name: &str, kind: &str, status: &str, target: f64, seconds: &[&Second]) -> Row {
-    let f = metrics::figures(seconds.iter().copied(), None);
-    Row {
+/// Seconds summed over one interval (or a whole script, or the run): each
+/// stored histogram is decoded once, into the interval it falls in, and the
+/// larger sums merge these already-merged parts.
+#[derive(Debug, Clone, Default)]
+struct Part {
+    agg: Agg,
+    status: BTreeMap<String, i64>,
+    errors: BTreeMap<String, i64>,
+}
+
+impl Part {
+    fn of(seconds: &[&Second]) -> Self {
+        let mut p = Part { agg: Agg::of(seconds.iter().copied()), ..Part::default() };
+        for s in seconds {
+            p.count(&s.status, &s.errors);
+        }
+        p
+    }
+
+    fn combine<'a>(parts: impl IntoIterator<Item = &'a Part>) -> Self {
+        let parts: Vec<&Part> = parts.into_iter().collect();
+        let mut p = Part { agg: Agg::combine(parts.iter().map(|q| &q.agg)), ..Part::default() };
+        for q in parts {
+            p.count(&q.status, &q.errors);
+        }
+        p
+    }
+
+    fn count(&mut self, status: &BTreeMap<String, i64>, errors: &BTreeMap<String, i64>) {
+        for (k, v) in status {
+            *self.status.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in errors.iter().filter(|(_, v)| **v > 0) {
+            *self.errors.entry(k.clone()).or_default() += v;
+        }
+    }
+}
+
+fn row(name: &str, kind: &str, status: &str, target: f64, part: &Part) -> Row {
+    let agg = &part.agg;
+    let l = Layout::agents();
+    let mut r = Row {
         name: name.into(),
         kind: kind.into(),
         status: status.into(),
         target_rps: target,
-        achieved_rps: f.achieved_rps,
-        requests: f.sent,
-        ok: f.ok,
-        failed: f.failed,
-        dropped: f.dropped,
-        error_rate: f.error_rate,
-        p50: f.p50,
-        p90: f.p90,
-        p95: f.p95,
-        p99: f.p99,
-        max: f.max,
-        status_codes: f.status,
-        errors: f.errors,
+        achieved_rps: agg.achieved_rps(),
+        requests: agg.sent,
+        ok: agg.ok,
+        failed: agg.failed,
+        dropped: agg.dropped,
+        error_rate: if agg.ok + agg.failed > 0 { agg.failed as f64 / (agg.ok + agg.failed) as f64 } else { 0.0 },
+        status_codes: part.status.clone(),
+        errors: part.errors.clone(),
+        ..Row::default()
+    };
+    if agg.latency.count() > 0 {
+        r.p50 = agg.latency.quantile_ms(l, 0.50);
+        r.p90 = agg.latency.quantile_ms(l, 0.90);
+        r.p95 = agg.latency.quantile_ms(l, 0.95);
+        r.p99 = agg.latency.quantile_ms(l, 0.99);
+        r.max = agg.latency.max(l) as f64 / 1000.0;
     }
+    r
 }
 
-/// Cuts seconds into intervals of `step` from `start`.
-pub fn series(seconds: &[&Second], start: i64, step: i64) -> Vec<Point> {
-    let l = Layout::agents();
+/// Cuts seconds into intervals of `step` from `start`, each summed once.
+fn intervals(seconds: &[&Second], start: i64, step: i64) -> BTreeMap<i64, Part> {
     let mut groups: BTreeMap<i64, Vec<&Second>> = BTreeMap::new();
     for s in seconds {
         groups.entry(start + (s.ts - start).div_euclid(step) * step).or_default().push(*s);
     }
-    groups
-        .into_iter()
-        .map(|(ts, rows)| {
-            let agg = Agg::of(rows.iter().copied());
-            let per_s = |n: i64| n as f64 / step as f64;
-            let mut p = Point {
-                ts,
-                target_rps: agg.target_sum / agg.seconds.len().max(1) as f64,
-                achieved_rps: per_s(agg.sent),
-                ..Point::default()
-            };
-            if agg.latency.count() > 0 {
-                p.p50 = agg.latency.quantile_ms(l, 0.50);
-                p.p95 = agg.latency.quantile_ms(l, 0.95);
-                p.p99 = agg.latency.quantile_ms(l, 0.99);
-                p.in_flight = p.achieved_rps * agg.latency.mean(l) / 1e6;
-            }
-            for s in &rows {
-                for (k, v) in s.errors.iter().filter(|(_, v)| **v > 0) {
-                    *p.errors.entry(k.clone()).or_default() += per_s(*v);
-                }
-                for (k, v) in &s.status {
-                    *p.status.entry(k.clone()).or_default() += per_s(*v);
-                }
-            }
-            p
-        })
-        .collect()
+    groups.into_iter().map(|(ts, rows)| (ts, Part::of(&rows))).collect()
+}
+
+fn point(ts: i64, part: &Part, step: i64) -> Point {
+    let l = Layout::agents();
+    let agg = &part.agg;
+    let per_s = |n: i64| n as f64 / step as f64;
+    let mut p = Point {
+        ts,
+        target_rps: agg.target_sum / agg.seconds.len().max(1) as f64,
+        achieved_rps: per_s(agg.sent),
+        errors: part.errors.iter().map(|(k, v)| (k.clone(), per_s(*v))).collect(),
+        status: part.status.iter().map(|(k, v)| (k.clone(), per_s(*v))).collect(),
+        ..Point::default()
+    };
+    if agg.latency.count() > 0 {
+        p.p50 = agg.latency.quantile_ms(l, 0.50);
+        p.p95 = agg.latency.quantile_ms(l, 0.95);
+        p.p99 = agg.latency.quantile_ms(l, 0.99);
+        p.in_flight = p.achieved_rps * agg.latency.mean(l) / 1e6;
+    }
+    p
+}
+
+fn points(parts: &BTreeMap<i64, Part>, step: i64) -> Vec<Point> {
+    parts.iter().map(|(ts, part)| point(*ts, part, step)).collect()
+}
+
+/// Cuts seconds into intervals of `step` from `start`.
+pub fn series(seconds: &[&Second], start: i64, step: i64) -> Vec<Point> {
+    points(&intervals(seconds, start, step), step)
 }
 
 /// The interval that keeps a run of `secs` seconds under [`MAX_POINTS`].
@@ -165,24 +208,29 @@ pub fn data(
     comparison: Option<(i64, Vec<NameDeltas>)>,
 ) -> ReportData {
     let started = run.started_at.timestamp();
-    let all: Vec<&Second> = by.values().flatten().collect();
-    let last = all.iter().map(|s| s.ts).max().unwrap_or(started);
+    let last = by.values().flatten().map(|s| s.ts).max().unwrap_or(started);
     let step = step_for(last - started + 1);
+    // Each script's seconds, decoded once into intervals; everything else merges those.
+    let cut: Vec<BTreeMap<i64, Part>> = srs
+        .iter()
+        .map(|sr| {
+            let mine: Vec<&Second> = by.get(&sr.id).into_iter().flatten().collect();
+            intervals(&mine, started, step)
+        })
+        .collect();
+    let wholes: Vec<Part> = cut.iter().map(|parts| Part::combine(parts.values())).collect();
     let scripts: Vec<Row> = srs
         .iter()
-        .map(|sr| {
-            let mine: Vec<&Second> = by.get(&sr.id).into_iter().flatten().collect();
-            row(&sr.name, sr.kind.as_str(), sr.status.as_str(), sr.desired_rps(), &mine)
-        })
+        .zip(&wholes)
+        .map(|(sr, whole)| row(&sr.name, sr.kind.as_str(), sr.status.as_str(), sr.desired_rps(), whole))
         .collect();
     let target: f64 = srs.iter().map(ScriptRunRow::desired_rps).sum();
-    let per_script = srs
-        .iter()
-        .map(|sr| {
-            let mine: Vec<&Second> = by.get(&sr.id).into_iter().flatten().collect();
-            (sr.name.clone(), series(&mine, started, step))
-        })
-        .collect();
+    let per_script = srs.iter().zip(&cut).map(|(sr, parts)| (sr.name.clone(), points(parts, step))).collect();
+    let mut by_ts: BTreeMap<i64, Vec<&Part>> = BTreeMap::new();
+    for (ts, part) in cut.iter().flatten() {
+        by_ts.entry(*ts).or_default().push(part);
+    }
+    let totals: BTreeMap<i64, Part> = by_ts.into_iter().map(|(ts, parts)| (ts, Part::combine(parts))).collect();
     ReportData {
         run_id: run.id,
         title: run.title.clone(),
@@ -192,10 +240,10 @@ pub fn data(
         ended: run.ended_at.map(|t| t.timestamp()),
         percentage: run.percentage,
         verdict,
-        total: row("total", "", run.status.as_str(), target, &all),
+        total: row("total", "", run.status.as_str(), target, &Part::combine(&wholes)),
         scripts,
         step,
-        points: series(&all, started, step),
+        points: points(&totals, step),
         per_script,
         changes,
         agents,

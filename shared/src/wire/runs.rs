@@ -327,6 +327,23 @@ pub struct RemoveLogsRequest {
     pub more_than_days: i64,
 }
 
+/// `/v1/run/logs`: a script run's failed requests (#14).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunLogsResponse {
+    pub status: bool,
+    pub message: String,
+    /// `stored` (the bucket's copy, written when the run ended) or `agents` (live).
+    pub source: String,
+    /// Failed requests in all (a string, as the contract's int64s).
+    pub total: String,
+    /// The first failed requests, oldest first.
+    #[schema(value_type = Vec<Object>)]
+    pub first: Vec<alilo_agent_api::FailedRequest>,
+    /// The last failed requests (after the first ones), oldest first.
+    #[schema(value_type = Vec<Object>)]
+    pub last: Vec<alilo_agent_api::FailedRequest>,
+}
+
 /// `/v1/run/metrics`: a run's time series. `from`/`to` are Unix seconds (0: the
 /// run's start / now), `step` seconds per interval (0: 5).
 #[derive(Debug, Default, Deserialize, ToSchema)]

@@ -75,8 +75,13 @@ class Selection {
     return e === undefined ? undefined : e[0];
   }
   each(fn) {
-    const n = this._all().length;
-    for (let i = 0; i < n; i++) fn(i, this.eq(i));
+    const els = this._all();
+    for (let i = 0; i < els.length; i++) {
+      // Each element's selection starts evaluated (no second parse).
+      const one = this.eq(i);
+      one._els = [els[i]];
+      fn(i, one);
+    }
     return this;
   }
   map(fn) {
