@@ -302,6 +302,17 @@ pub async fn run(sw: Rc<ScriptWorker>, plan: Arc<Plan>, index: usize, count: usi
 }
 
 /// Sleeps until `at`; `false` when the job stops first.
+/// Waits for scenario `s`'s `startTime` after `t0` and marks it started;
+/// `None` when the job stops first.
+async fn begin(job: &Job, s: &ScenarioRun, t0: Instant) -> Option<Instant> {
+    let start = t0 + s.def.start_time;
+    if !until(job, start).await {
+        return None;
+    }
+    let _ = s.info.started.set(start);
+    Some(start)
+}
+
 async fn until(job: &Job, at: Instant) -> bool {
     while Instant::now() < at {
         if job.stopping() {
@@ -341,11 +352,7 @@ async fn closed(
     count: usize,
 ) {
     let job = sw.job.clone();
-    let start = t0 + s.def.start_time;
-    if !until(&job, start).await {
-        return;
-    }
-    let _ = s.info.started.set(start);
+    let Some(start) = begin(&job, s, t0).await else { return };
     let end = t0 + plan.end.min(s.def.end()).max(s.def.start_time);
     let ramp_down = match &s.def.executor {
         Executor::RampingVus { graceful_ramp_down, .. } => *graceful_ramp_down,
@@ -469,11 +476,7 @@ async fn open(
     count: usize,
 ) {
     let job = sw.job.clone();
-    let start = t0 + s.def.start_time;
-    if !until(&job, start).await {
-        return;
-    }
-    let _ = s.info.started.set(start);
+    let Some(start) = begin(&job, s, t0).await else { return };
     let Executor::ArrivalRate { max_vus, .. } = s.def.executor else { return };
     let length = plan.end.saturating_sub(s.def.start_time).min(s.def.executor.length());
     let mut schedule = Schedule::new(index, count, s.def.executor.rate_at(Duration::ZERO) * plan.factor(&job), length);
