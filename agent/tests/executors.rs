@@ -13,7 +13,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use alilo_agent::api::{ServeConfig, Server};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
@@ -21,7 +20,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{Value, json};
 
 mod common;
-use common::eventually;
+use common::{Agent, eventually};
 
 const TOKEN: &str = "executor-test-token";
 
@@ -103,48 +102,7 @@ fn per_vu(seen: &[Seen]) -> BTreeMap<String, usize> {
     m
 }
 
-struct Agent {
-    addr: SocketAddr,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
 impl Agent {
-    async fn spawn() -> Agent {
-        let server = Server::bind(ServeConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            token: Some(TOKEN.into()),
-            insecure_no_auth: false,
-            workers: 2,
-            shutdown_grace: Duration::from_secs(1),
-            drain_timeout: Duration::ZERO,
-        })
-        .await
-        .unwrap();
-        let addr = server.local_addr();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(server.run_until_stopped(async {
-            let _ = rx.await;
-        }));
-        Agent { addr, _stop: tx }
-    }
-
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
-        let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
-        tokio::spawn(conn);
-        let req = http::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", self.addr.to_string())
-            .header("authorization", format!("Bearer {TOKEN}"))
-            .body(Full::new(Bytes::from(body.map(|b| b.to_string()).unwrap_or_default())))
-            .unwrap();
-        let resp = send.send_request(req).await.unwrap();
-        let status = resp.status().as_u16();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-    }
-
     /// Starts `js` as job `id` (its load from `load`), `BASE` in `__ENV`.
     async fn start(&self, site: &Site, id: &str, js: &str, load: Value, profile: Value) {
         let spec = json!({
@@ -155,15 +113,6 @@ impl Agent {
         });
         let (s, v) = self.call("PUT", &format!("/v1/jobs/{id}"), Some(spec)).await;
         assert_eq!(s, 201, "{id}: {v}");
-    }
-
-    async fn wait_terminal(&self, id: &str, limit: Duration) -> Value {
-        eventually(limit, &format!("job {id} ends"), async || {
-            let (s, v) = self.call("GET", &format!("/v1/jobs/{id}"), None).await;
-            assert_eq!(s, 200, "{v}");
-            matches!(v["state"].as_str(), Some("finished" | "failed")).then_some(v)
-        })
-        .await
     }
 
     /// Runs `js` with its own options as the load; the final status.
@@ -185,7 +134,7 @@ const GET: &str = "import http from 'k6/http';\nimport { sleep } from 'k6';\nimp
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iteration_count_executors_run_exactly_their_iterations() {
     let site = Site::start().await;
-    let agent = Agent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     // per-vu-iterations: each of 3 VUs runs exactly 4 iterations, __ITER 0..3.
     let per_vu_js = format!(
         "{GET}export const options = {{ scenarios: {{ p: {{ executor: 'per-vu-iterations', vus: 3, iterations: 4 }} }} }};
@@ -243,7 +192,7 @@ export default function () {{ http.get(`${{__ENV.BASE}}/x`); sleep(0.1); }}"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn constant_vus_loop_for_their_duration_and_ramping_vus_follow_the_stages() {
     let site = Site::start().await;
-    let agent = Agent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     // 3 VUs for 2 s, an iteration every ~100 ms each.
     let constant = format!(
         "{GET}export const options = {{ vus: 3, duration: '2s' }};
@@ -284,7 +233,7 @@ export default function () {{ http.get(`${{__ENV.BASE}}/x?vu=${{__VU}}`); sleep(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenarios_run_in_parallel_with_their_own_exec_env_and_start_time() {
     let site = Site::start().await;
-    let agent = Agent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     let js = format!(
         "{GET}export const options = {{ scenarios: {{
   browse: {{ executor: 'constant-vus', vus: 1, duration: '1s', exec: 'browse', env: {{ WHO: 'browser' }} }},
@@ -319,7 +268,7 @@ export default function () {{ http.get(`${{__ENV.BASE}}/api?who=${{__ENV.WHO}}&s
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ramping_arrival_rate_starts_the_integral_of_its_rate_and_drops_beyond_max_vus() {
     let site = Site::start().await;
-    let agent = Agent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     // 0 → 20/s over 2 s, then 20/s for 1 s: 20 + 20 iterations.
     let ramp = format!(
         "{GET}export const options = {{ scenarios: {{ r: {{ executor: 'ramping-arrival-rate', startRate: 0, timeUnit: '1s',
@@ -350,7 +299,7 @@ export default function () {{ http.get(`${{__ENV.BASE}}/x`); sleep(0.3); }}"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_stop_lets_iterations_finish_or_cuts_them() {
     let site = Site::start().await;
-    let agent = Agent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     // Each iteration: /a, 700 ms, /b. The scenario lasts 1 s.
     let js = |grace: &str| {
         format!(
@@ -376,7 +325,7 @@ export default function () {{ http.get(`${{__ENV.BASE}}/a`); sleep(0.7); http.ge
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_rate_change_scales_a_closed_model_scripts_vus() {
     let site = Site::start().await;
-    let agent = Agent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     // The platform's rule: closed-model options run, VUs × live rps / 10.
     let js = format!(
         "{GET}export const options = {{ vus: 4, duration: '20s' }};
@@ -429,7 +378,7 @@ export default function () {{ http.get(`${{__ENV.BASE}}/x?vu=${{__VU}}`); sleep(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_the_platform_arrival_rate_options_leave_the_profile_and_closed_ones_stay_within_it() {
     let site = Site::start().await;
-    let agent = Agent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     // Arrival-rate options describe the profile's load: the profile runs
     // (even when k6 would refuse them: here preAllocatedVUs is missing).
     let rate = format!(
@@ -469,7 +418,7 @@ export default function () {{ http.get(`${{__ENV.BASE}}/x`); }}"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_exec_function_fails_the_job_naming_it() {
     let site = Site::start().await;
-    let agent = Agent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     let js = format!(
         "{GET}export const options = {{ scenarios: {{ s: {{ executor: 'per-vu-iterations', exec: 'nope' }} }} }};\nexport default function () {{}}"
     );
@@ -604,7 +553,7 @@ async fn tls_site() -> SocketAddr {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn insecure_skip_tls_verify_and_discard_response_bodies_change_the_requests() {
     let site = Site::start().await;
-    let agent = Agent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     let tls = tls_site().await;
     let js = |opts: &str| {
         format!(

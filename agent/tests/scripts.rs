@@ -13,7 +13,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use alilo_agent::api::{ServeConfig, Server};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
@@ -21,7 +20,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{Value, json};
 
 mod common;
-use common::eventually;
+use common::{Agent, eventually};
 
 const TOKEN: &str = "script-test-token";
 
@@ -186,48 +185,7 @@ fn digest_answer(
     }
 }
 
-struct Agent {
-    addr: SocketAddr,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
 impl Agent {
-    async fn spawn() -> Agent {
-        let server = Server::bind(ServeConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            token: Some(TOKEN.into()),
-            insecure_no_auth: false,
-            workers: 2,
-            shutdown_grace: Duration::from_secs(1),
-            drain_timeout: Duration::ZERO,
-        })
-        .await
-        .unwrap();
-        let addr = server.local_addr();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(server.run_until_stopped(async {
-            let _ = rx.await;
-        }));
-        Agent { addr, _stop: tx }
-    }
-
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
-        let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
-        tokio::spawn(conn);
-        let req = http::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", self.addr.to_string())
-            .header("authorization", format!("Bearer {TOKEN}"))
-            .body(Full::new(Bytes::from(body.map(|b| b.to_string()).unwrap_or_default())))
-            .unwrap();
-        let resp = send.send_request(req).await.unwrap();
-        let status = resp.status().as_u16();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-    }
-
     /// Starts `js` as job `id` at `rps` for `duration` (with extra files and
     /// `__ENV`), and returns its final status.
     async fn run(&self, id: &str, js: &str, rps: f64, duration: &str, extra: Value) -> Value {
@@ -258,15 +216,6 @@ impl Agent {
         let (s, v) = self.call("PUT", &format!("/v1/jobs/{id}"), Some(spec)).await;
         assert_eq!(s, 201, "{id}: {v}");
         self.wait_terminal(id, Duration::from_secs(30)).await
-    }
-
-    async fn wait_terminal(&self, id: &str, limit: Duration) -> Value {
-        eventually(limit, &format!("job {id} ends"), async || {
-            let (s, v) = self.call("GET", &format!("/v1/jobs/{id}"), None).await;
-            assert_eq!(s, 200, "{v}");
-            matches!(v["state"].as_str(), Some("finished" | "failed")).then_some(v)
-        })
-        .await
     }
 }
 
@@ -348,7 +297,7 @@ fn one(site: &Site, id: &str) -> Vec<Seen> {
 /// machine may take a while to prepare dozens of jobs at once).
 async fn run_cases(cases: Vec<Case>) {
     let site = Site::start().await;
-    let agent = Agent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     let runs = cases.iter().map(|c| {
         let mut extra = c.extra.clone();
         let env = extra.get("env").cloned().unwrap_or(json!({}));
@@ -941,7 +890,7 @@ export default function () { http.get(`${__ENV.BASE}/a`); exec.test.abort("enoug
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_scripts_are_contained() {
     let site = Site::start().await;
-    let agent = Agent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     let env = |id: &str| json!({"env": {"BASE": site.base(id)}});
     // An infinite loop is interrupted at the iteration limit; the VU is
     // reused afterwards.
@@ -999,7 +948,7 @@ export default function () { http.get(`${__ENV.BASE}/x`); }"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_scripts_get_a_400_naming_the_problem() {
-    let agent = Agent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     let put = |id: &'static str, files: Value| {
         let agent = &agent;
         async move {
@@ -1036,7 +985,7 @@ async fn bad_scripts_get_a_400_naming_the_problem() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_rate_changes_and_stop_act_on_scripts() {
     let site = Site::start().await;
-    let agent = Agent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     let js = r#"import http from "k6/http";
 export default function () { http.get(`${__ENV.BASE}/r`); }"#;
     let spec = json!({
@@ -1067,7 +1016,7 @@ export default function () { http.get(`${__ENV.BASE}/r`); }"#;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iterations_without_a_free_vu_are_dropped_and_counted() {
     let site = Site::start().await;
-    let agent = Agent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     let js = r#"import http from "k6/http";
 export default function () { http.get(`${__ENV.BASE}/slow`); }"#;
     let st = agent.run("drop", js, 20.0, "2s", json!({"env": {"BASE": site.base("drop")}, "max_vus": 2})).await;
@@ -1244,7 +1193,7 @@ const payloads = new SharedArray("SharedArray", function () {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_originals_simple_script_template_runs_unmodified() {
     let site = Site::start().await;
-    let agent = Agent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     let get = original_template("get", &format!("{}/items?page=2&sort=asc", site.base("orig-get")), false);
     let post = original_template("post", &format!("{}/items", site.base("orig-post")), true);
     let env = |id: &str| {
@@ -1283,7 +1232,7 @@ async fn the_originals_simple_script_template_runs_unmodified() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_ends_vus_that_are_sleeping_or_waiting() {
     let site = Site::start().await;
-    let agent = Agent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     let js = r#"import http from "k6/http";
 import { sleep } from "k6";
 export default function () {

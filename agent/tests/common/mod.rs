@@ -127,3 +127,62 @@ pub async fn wire_server() -> (SocketAddr, Arc<WireCounts>) {
     });
     (addr, counts)
 }
+
+/// An agent serving its control API on loopback (stopped when dropped), with
+/// a client that signs each call with the agent's `token`.
+pub struct Agent {
+    pub addr: SocketAddr,
+    token: &'static str,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Agent {
+    pub async fn spawn(token: &'static str) -> Agent {
+        let server = alilo_agent::api::Server::bind(alilo_agent::api::ServeConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            token: Some(token.into()),
+            insecure_no_auth: false,
+            workers: 2,
+            shutdown_grace: Duration::from_secs(1),
+            drain_timeout: Duration::ZERO,
+        })
+        .await
+        .unwrap();
+        let addr = server.local_addr();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(server.run_until_stopped(async {
+            let _ = rx.await;
+        }));
+        Agent { addr, token, _stop: tx }
+    }
+
+    /// One call of the control API: its status and JSON body (`Null` if none).
+    pub async fn call(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+        use http_body_util::BodyExt;
+        let stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let (mut send, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.unwrap();
+        tokio::spawn(conn);
+        let req = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", self.addr.to_string())
+            .header("authorization", format!("Bearer {}", self.token))
+            .body(http_body_util::Full::new(bytes::Bytes::from(body.map(|b| b.to_string()).unwrap_or_default())))
+            .unwrap();
+        let resp = send.send_request(req).await.unwrap();
+        let status = resp.status().as_u16();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Job `id`'s status once it has finished or failed.
+    pub async fn wait_terminal(&self, id: &str, limit: Duration) -> serde_json::Value {
+        eventually(limit, &format!("job {id} ends"), async || {
+            let (s, v) = self.call("GET", &format!("/v1/jobs/{id}"), None).await;
+            assert_eq!(s, 200, "{v}");
+            matches!(v["state"].as_str(), Some("finished" | "failed")).then_some(v)
+        })
+        .await
+    }
+}
