@@ -183,6 +183,14 @@ pub async fn client_as(
 }
 
 impl TestApp {
+    /// The UI's data-file upload (`/v1/file/upload`) of `content`; its `s3_url`.
+    pub async fn upload_data_file(&self, name: &str, content: &[u8], content_type: &str) -> String {
+        use base64::Engine;
+        let body = serde_json::json!({"name": name, "bucket_name": "-", "project_title": "p", "scenario_title": "s",
+            "ammo_file": base64::engine::general_purpose::STANDARD.encode(content), "content_type": content_type});
+        self.ok("/v1/file/upload", body).await["ammo_file"]["s3_url"].as_str().unwrap().to_string()
+    }
+
     /// This app with another client: a token of `role` (a tester limited to `projects`).
     pub async fn as_role(&self, role: Role, projects: Option<&[i64]>) -> Caller<'_> {
         Caller { app: self, client: client_as(&self.app_state, role, projects).await.0 }

@@ -4,7 +4,6 @@
 
 use crate::helpers::{TestApp, spawn_app};
 use crate::runs::Agent;
-use base64::Engine;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -41,9 +40,7 @@ async fn an_unreadable_data_file_is_explained_in_info() {
     let app = spawn_app().await;
     let agent = Agent::start().await;
     app.register_agent(&agent, "lt").await;
-    let upload = json!({"name": "rows.json", "bucket_name": "-", "project_title": "p", "scenario_title": "s",
-        "ammo_file": base64::engine::general_purpose::STANDARD.encode(b"not json at all"), "content_type": "application/json"});
-    let s3_url = app.ok("/v1/file/upload", upload).await["ammo_file"]["s3_url"].as_str().unwrap().to_string();
+    let s3_url = app.upload_data_file("rows.json", b"not json at all", "application/json").await;
     let mut s = script("127.0.0.1:9/x/{{id}}", "get");
     s["ammo_url"] = json!(s3_url);
     let info = info_of_a_run_of(&app, s).await;
@@ -56,9 +53,7 @@ async fn a_placeholder_naming_no_column_is_explained_in_info() {
     let app = spawn_app().await;
     let agent = Agent::start().await;
     app.register_agent(&agent, "lt").await;
-    let upload = json!({"name": "ids.csv", "bucket_name": "-", "project_title": "p", "scenario_title": "s",
-        "ammo_file": base64::engine::general_purpose::STANDARD.encode(b"id\n1\n"), "content_type": "text/csv"});
-    let s3_url = app.ok("/v1/file/upload", upload).await["ammo_file"]["s3_url"].as_str().unwrap().to_string();
+    let s3_url = app.upload_data_file("ids.csv", b"id\n1\n", "text/csv").await;
     let mut s = script("127.0.0.1:9/x/{{user}}", "get");
     s["ammo_url"] = json!(s3_url);
     let info = info_of_a_run_of(&app, s).await;

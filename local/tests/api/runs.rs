@@ -527,14 +527,11 @@ async fn restarting_alilo_local_mid_run_loses_no_second() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_data_file_in_the_private_bucket_reaches_the_agent_presigned() {
-    use base64::Engine;
     let app = spawn_app().await;
     let target = Target::start().await;
     let _agent = app.start_agent("lt").await;
     let rows = br#"[{"id": "7"}, {"id": "8"}]"#;
-    let upload = json!({"name": "ids.json", "bucket_name": "-", "project_title": "p", "scenario_title": "s",
-        "ammo_file": base64::engine::general_purpose::STANDARD.encode(rows), "content_type": "application/json"});
-    let s3_url = app.ok("/v1/file/upload", upload).await["ammo_file"]["s3_url"].as_str().unwrap().to_string();
+    let s3_url = app.upload_data_file("ids.json", rows, "application/json").await;
     let scenario = app.new_scenario("Data").await;
     let body = json!({"simple_script": {
         "scenario_id": scenario, "name": "items", "enabled": true, "tag": "lt",

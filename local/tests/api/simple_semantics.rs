@@ -3,7 +3,6 @@
 
 use crate::helpers::spawn_app;
 use crate::runs::Agent;
-use base64::Engine;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -45,13 +44,6 @@ impl Recorder {
     }
 }
 
-/// The UI's data-file upload (`/v1/file/upload`) of a CSV file; its `s3_url`.
-async fn upload(app: &crate::helpers::TestApp, name: &str, content: &[u8], content_type: &str) -> String {
-    let body = json!({"name": name, "bucket_name": "-", "project_title": "p", "scenario_title": "s",
-        "ammo_file": base64::engine::general_purpose::STANDARD.encode(content), "content_type": content_type});
-    app.ok("/v1/file/upload", body).await["ammo_file"]["s3_url"].as_str().unwrap().to_string()
-}
-
 /// A POST simple script with a CSV data file and no static body: each request's
 /// body is a row of the file as a JSON object, and the path's `{{id}}` is filled
 /// from the same row. Before #14 the CSV was read as a JSON array (the run failed
@@ -62,7 +54,7 @@ async fn a_post_with_a_csv_data_file_and_no_body_sends_a_random_row_as_json() {
     let target = Recorder::start().await;
     let agent = Agent::start().await;
     app.register_agent(&agent, "lt").await;
-    let s3_url = upload(&app, "users.csv", b"id,name\n7,ann\n8,bob\n", "text/csv").await;
+    let s3_url = app.upload_data_file("users.csv", b"id,name\n7,ann\n8,bob\n", "text/csv").await;
     let project = app.create_project("Shop").await;
     let scenario = app.create_scenario(project, "Data").await;
     let script = json!({"simple_script": {
@@ -98,8 +90,9 @@ async fn a_data_file_without_extension_or_content_type_is_read_by_its_content() 
     let target = Recorder::start().await;
     let agent = Agent::start().await;
     app.register_agent(&agent, "lt").await;
-    let csv = upload(&app, "users", b"\xEF\xBB\xBFid,name\n7,ann\n8,bob\n", "application/octet-stream").await;
-    let lines = upload(&app, "orders", b"{\"id\": \"o1\"}\n{\"id\": \"o2\"}\n", "application/octet-stream").await;
+    let csv = app.upload_data_file("users", b"\xEF\xBB\xBFid,name\n7,ann\n8,bob\n", "application/octet-stream").await;
+    let lines =
+        app.upload_data_file("orders", b"{\"id\": \"o1\"}\n{\"id\": \"o2\"}\n", "application/octet-stream").await;
     let project = app.create_project("Shop").await;
     let scenario = app.create_scenario(project, "Sniffed").await;
     for (name, url) in [("users", &csv), ("orders", &lines)] {
