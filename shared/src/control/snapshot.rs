@@ -11,6 +11,7 @@
 //! lost with it, but the agents keep 15 minutes of them, read again from these
 //! cursors.
 
+use crate::agent_client::Endpoint;
 use crate::model::run::{Job, JobDesired, JobPhase, RunState, RunStatus};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -41,6 +42,9 @@ pub struct JobSnap {
     pub script_run_id: i64,
     pub agent_id: Option<i64>,
     pub base_url: String,
+    /// Its agent's certificate pins (https).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_pin: Option<String>,
     pub key: String,
     pub share: f64,
     pub phase: String,
@@ -66,7 +70,8 @@ impl Snapshot {
                         id: j.id,
                         script_run_id: j.script_run_id,
                         agent_id: j.agent_id,
-                        base_url: j.base_url.clone(),
+                        base_url: j.base_url.url().to_string(),
+                        tls_pin: j.base_url.pins_text(),
                         key: j.key.clone(),
                         share: j.share,
                         phase: j.phase.as_str().into(),
@@ -105,7 +110,7 @@ impl Snapshot {
                                 id: j.id,
                                 script_run_id: j.script_run_id,
                                 agent_id: j.agent_id,
-                                base_url: j.base_url.clone(),
+                                base_url: Endpoint::stored(j.base_url.clone(), j.tls_pin.as_deref()),
                                 key: j.key.clone(),
                                 share: j.share,
                                 desired: JobDesired::Run,
