@@ -19,7 +19,7 @@ use std::fmt;
 pub const MAX_PINS: usize = 4;
 
 /// One or more certificate pins, in canonical order of input, no duplicates.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CertPins(Vec<[u8; 32]>);
 
 impl CertPins {
@@ -83,6 +83,13 @@ impl fmt::Display for CertPins {
             }
         }
         Ok(())
+    }
+}
+
+impl fmt::Debug for CertPins {
+    /// As displayed: logs show the pins as an admin types them.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CertPins({self})")
     }
 }
 

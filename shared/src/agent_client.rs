@@ -145,6 +145,8 @@ impl AgentClient {
 
     fn builder() -> reqwest::ClientBuilder {
         reqwest::Client::builder()
+            // An agent never redirects: a redirect is not followed to another host.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(CALL_TIMEOUT)
             .pool_idle_timeout(Duration::from_secs(30))

@@ -175,6 +175,16 @@ mod tests {
     }
 
     #[test]
+    fn a_pinned_job_comes_back_pinned_so_memory_never_calls_it_over_http() {
+        let pin = alilo_agent_api::CertPins::of_der(b"agent cert").to_string();
+        let pinned = Job { base_url: Endpoint::of("a", "8888", Some(&pin)), ..job(1, JobPhase::Running, 42) };
+        let snap = Snapshot::of(&[run(vec![pinned.clone()])], 5_000);
+        let back: Snapshot = serde_json::from_slice(&serde_json::to_vec(&snap).unwrap()).unwrap();
+        assert_eq!(back.runs()[0].jobs[0].base_url, pinned.base_url);
+        assert_eq!(back.runs()[0].jobs[0].base_url.url(), "https://a:8888");
+    }
+
+    #[test]
     fn only_a_change_of_jobs_makes_a_different_snapshot() {
         let a = Snapshot::of(&[run(vec![job(1, JobPhase::Running, 42)])], 5_000);
         let moved = Snapshot::of(&[run(vec![job(1, JobPhase::Running, 99)])], 9_000);
