@@ -2,6 +2,7 @@
 //! real S3-compatible server. One binary (linking is the slow part).
 
 mod agents;
+mod allow_list;
 mod bench_auth;
 mod bench_core;
 mod bench_runs;
