@@ -100,8 +100,11 @@ async fn create_run(app: &AppState, new: NewRun) -> ApiResult<Run> {
     for s in &new.extended {
         crate::extended::validate::targets(app, s)?;
         let beside = crate::extended::job::beside(&app.storage, s).await?;
-        let job = jobs::build(jobs::ScriptSource::Extended { script: s, beside: &beside }, &bucket)
+        let mut job = jobs::build(jobs::ScriptSource::Extended { script: s, beside: &beside }, &bucket)
             .map_err(|why| ApiError::unprocessable(&format!("script {:?}", s.name), why))?;
+        if new.kind == RunKind::Smoke {
+            crate::extended::job::smoke(&mut job.spec);
+        }
         items.push(RunItem {
             kind: ScriptKind::Extended,
             script_id: i64::from(s.script_id),
