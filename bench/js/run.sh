@@ -78,16 +78,17 @@ fi
 #    measured from each iteration's intended instant to its start).
 if want lag; then
 for round in $(seq "$ROUNDS"); do
-taskset -c 0 "$AGENT" run "$WORK/one.js" --rps 1000 --max-vus 200 --duration "$DURATION" --workers 1 --quiet --json > "$WORK/lag.json"
+taskset -c 0 "$AGENT" run "$WORK/one.js" --rps 1000 --max-vus 200 --duration "$DURATION" --workers 1 --quiet --json > "$WORK/lag.json" 2>/dev/null
 echo "lag      1000 it/s: iteration start lag p99 $(json "$WORK/lag.json" "d['summary']['schedule_lag']['p99']") ms, max $(json "$WORK/lag.json" "d['summary']['schedule_lag']['max']") ms (goal p99 < 2 ms); $(json "$WORK/lag.json" "d['summary']['sent']") requests, $(json "$WORK/lag.json" "d['summary']['dropped']") dropped"
-taskset -c 0 "$AGENT" run --url "$URL" --rps 1000 --max-vus 200 --duration "$DURATION" --workers 1 --quiet --json > "$WORK/lag-native.json"
+taskset -c 0 "$AGENT" run --url "$URL" --rps 1000 --max-vus 200 --duration "$DURATION" --workers 1 --quiet --json > "$WORK/lag-native.json" 2>/dev/null
 echo "lag      1000 req/s, simple requests (same machine, same moment): p99 $(json "$WORK/lag-native.json" "d['summary']['schedule_lag']['p99']") ms, max $(json "$WORK/lag-native.json" "d['summary']['schedule_lag']['max']") ms"
 done
 fi
 
 # 4. A realistic flow: 5 requests, each response's JSON parsed and checked
-#    (nginx answers fixed JSON documents), as an open model far above what
-#    the generator does, so the figure is its throughput.
+#    (nginx answers fixed JSON documents), run by $VUS looping VUs
+#    (constant-vus, no think time), so the figure is the generator's
+#    throughput.
 if want flow; then
 F="http://127.0.0.1:$NGINX_PORT"
 cat > "$WORK/flow.js" <<JS
@@ -111,7 +112,7 @@ export default function () {
 }
 JS
 flow() { # CPUS WORKERS
-    cpu_of "$WORK/flow-$2.json" taskset -c "$1" "$AGENT" run "$WORK/flow.js" --rps 100000 --max-vus "$VUS" --duration "$DURATION" --workers "$2" --quiet --json
+    cpu_of "$WORK/flow-$2.json" taskset -c "$1" "$AGENT" run "$WORK/flow.js" --vus "$VUS" --duration "$DURATION" --workers "$2" --quiet --json
 }
 for round in $(seq "$ROUNDS"); do
     for w in 1 2; do
