@@ -185,6 +185,25 @@ pub struct NamedRequests {
     pub failed: u64,
     /// Latency, microseconds, HDR V2 base64.
     pub latency: String,
+    /// The same requests by tag set (k6's `options.tags`, the scenario's
+    /// `tags` and `scenario` tag, `params.tags`), when they carry tags: what
+    /// a threshold's tag filter (`http_req_duration{scenario:login}`)
+    /// selects.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tagged: Vec<TaggedRequests>,
+}
+
+/// The requests of one name and one tag set in one second.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TaggedRequests {
+    /// Their tags (without `name`).
+    pub tags: BTreeMap<String, String>,
+    /// Requests sent.
+    pub sent: u64,
+    /// Requests that failed.
+    pub failed: u64,
+    /// Latency, microseconds, HDR V2 base64.
+    pub latency: String,
 }
 
 /// One custom metric's value for a second, by kind.

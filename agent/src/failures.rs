@@ -64,12 +64,33 @@ fn message(outcome: Outcome) -> String {
 impl FailureLog {
     /// Records a failed request that ended at `at_ms`, with the first bytes of its body.
     pub fn record(&self, outcome: Outcome, at_ms: u64, body: &[u8]) {
+        self.record_as(outcome, at_ms, || message(outcome), body);
+    }
+
+    /// Records a failed request of a script: `what` names it (`GET
+    /// http://… (name)`), `error` is the client's own words for an error,
+    /// and a status fails because the script did not expect it
+    /// (`expectedStatuses`), not because of the job's checks. A request the
+    /// allow-list refused is already logged, in its own words, by `refused`.
+    pub fn record_script(&self, outcome: Outcome, at_ms: u64, what: &str, error: Option<&str>, body: &[u8]) {
+        if outcome == Outcome::Error(ErrorKind::NotAllowed) {
+            return;
+        }
+        let why = || match (outcome, error) {
+            (Outcome::Status(s), _) => format!("{what}: status {s} is not an expected status"),
+            (Outcome::Error(_), Some(e)) => format!("{what}: {e}"),
+            (Outcome::Error(_), None) => format!("{what}: {}", message(outcome)),
+        };
+        self.record_as(outcome, at_ms, why, body);
+    }
+
+    fn record_as(&self, outcome: Outcome, at_ms: u64, message: impl FnOnce() -> String, body: &[u8]) {
         let (status, error) = match outcome {
             Outcome::Status(s) => (s, "status".to_string()),
             Outcome::Error(k) => (0, kind_name(k).to_string()),
         };
         let body = String::from_utf8_lossy(&body[..body.len().min(FAILURE_BODY_BYTES)]).into_owned();
-        self.push(FailedRequest { at_ms, status, error, message: message(outcome), body });
+        self.push(FailedRequest { at_ms, status, error, message: message(), body });
     }
 
     fn push(&self, failed: FailedRequest) {

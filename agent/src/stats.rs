@@ -192,13 +192,15 @@ impl WorkerStats {
         });
     }
 
-    /// A script's request (one hop) named `name` ended: counted like
-    /// [`WorkerStats::exchanged`] and in the per-name breakdown.
+    /// A script's request (one hop) named `name` with tags `tags` (their
+    /// key) ended: counted like [`WorkerStats::exchanged`] and in the
+    /// per-name breakdown.
     #[allow(clippy::too_many_arguments)]
     pub fn script_request(
         &self,
         name: &str,
         group: &str,
+        tags: &std::sync::Arc<str>,
         outcome: Outcome,
         ok: bool,
         started: Instant,
@@ -210,7 +212,7 @@ impl WorkerStats {
             a.count(outcome, ok);
             hist::record(&mut a.latency, us);
             hist::record(&mut a.service, us);
-            a.script().request(name, group, ok, us);
+            a.script().request(name, group, tags, ok, us);
         });
     }
 

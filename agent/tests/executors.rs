@@ -596,3 +596,73 @@ export default function () {{ http.get(`${{__ENV.BASE}}/x`); }}"
     assert_ne!(code, Some(0));
     assert!(err.contains("options.summaryTrendStats[2]"), "{err}");
 }
+
+/// k6's tag layers (issue #9): `options.tags`, then a scenario's `tags`,
+/// then its `scenario` tag, then `params.tags`.
+const TAGGED: &str = "export const options = {
+  tags: { env: 'staging', flow: 'global', scenario: 'hidden' },
+  scenarios: {
+    login: { executor: 'per-vu-iterations', vus: 1, iterations: 3, exec: 'login', tags: { flow: 'auth' } },
+    browse: { executor: 'shared-iterations', vus: 1, iterations: 2 },
+  },
+  thresholds: {
+    'http_reqs{scenario:login}': ['count==3'],
+    'http_reqs{flow:auth}': ['count==3'],
+    'http_reqs{flow:global}': ['count==2'],
+    'http_reqs{scenario:browse,step:item}': ['count==2'],
+    'http_req_duration{scenario:login}': ['p(95)<10000'],
+    'http_req_failed{env:staging}': ['rate==0'],
+  },
+};
+export function login() { http.get(`${__ENV.BASE}/login?s=${exec.scenario.name}`); }
+export default function () {
+  http.get(`${__ENV.BASE}/list`);
+  http.get(`${__ENV.BASE}/item`, { tags: { flow: 'item', step: 'item', name: 'item' } });
+}";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn global_scenario_and_request_tags_reach_the_breakdown_and_the_thresholds() {
+    let site = Site::start().await;
+    let agent = Agent::spawn(TOKEN).await;
+    let st = agent.run_options(&site, "tags", &format!("{GET}{TAGGED}")).await;
+    assert_eq!((site.under("tags", "/login").len(), site.under("tags", "/item").len()), (3, 2));
+    assert!(site.under("tags", "/login").iter().all(|s| s.q("s") == "login"));
+    // Each name's rows by tag set, summed over the job's seconds.
+    let mut rows: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for b in st["buckets"].as_array().unwrap() {
+        for (name, r) in b["script"]["requests"].as_object().into_iter().flatten() {
+            let name = name.rsplit('/').next().unwrap().split('?').next().unwrap().to_string();
+            let tagged = r["tagged"].as_array().expect("tagged requests");
+            assert_eq!(tagged.iter().map(|t| t["sent"].as_u64().unwrap()).sum::<u64>(), r["sent"].as_u64().unwrap());
+            for t in tagged {
+                *rows.entry((name.clone(), t["tags"].to_string())).or_default() += t["sent"].as_u64().unwrap();
+            }
+        }
+    }
+    let tags = |v: Value| v.to_string();
+    let want = BTreeMap::from([
+        (("login".into(), tags(json!({"env": "staging", "flow": "auth", "scenario": "login"}))), 3),
+        (("list".into(), tags(json!({"env": "staging", "flow": "global", "scenario": "browse"}))), 2),
+        (("item".into(), tags(json!({"env": "staging", "flow": "item", "scenario": "browse", "step": "item"}))), 2),
+    ]);
+    assert_eq!(rows, want, "scenario tags over options.tags, the scenario's name over both, params.tags last");
+
+    // The standalone runner judges tag filters on the same rows.
+    let env = format!("BASE={}", site.base("tags-cli"));
+    let dir = std::env::temp_dir().join(format!("alilo-tags-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let export = dir.join("summary.json");
+    let export_arg = export.to_string_lossy().into_owned();
+    let (code, out, err, _) =
+        run_cli("tags-cli", &format!("{GET}{TAGGED}"), vec!["--quiet", "-e", &env, "--summary-export", &export_arg])
+            .await;
+    assert_eq!(code, Some(0), "every filtered threshold holds: {out}\n{err}");
+    let doc: Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let observed = |k: &str| doc["thresholds"][k]["observed"].as_f64();
+    assert_eq!(observed("http_reqs{scenario:login} count==3"), Some(3.0), "{doc}");
+    assert_eq!(observed("http_reqs{flow:global} count==2"), Some(2.0), "{doc}");
+    assert_eq!(observed("http_reqs{scenario:browse,step:item} count==2"), Some(2.0), "{doc}");
+    assert_eq!(observed("http_req_failed{env:staging} rate==0"), Some(0.0), "{doc}");
+    assert!(observed("http_req_duration{scenario:login} p(95)<10000").is_some(), "{doc}");
+}

@@ -36,8 +36,9 @@ struct Seen {
 
 /// A small site the scripts talk to, recording every request. Under
 /// `/t/<id>`: `/json` a JSON document, `/status/N` status N, `/redirect` a
-/// 302 to `json`, `/cookie` a `Set-Cookie`, `/echo` the request as JSON,
-/// `/slow` 300 ms late; anything else `ok`.
+/// 302 to `json`, `/cookie` a `Set-Cookie`, `/set-scoped` and `/expire-old`
+/// cookies with attributes, `/echo` the request as JSON, `/slow` 300 ms
+/// late; anything else `ok`.
 struct Site {
     addr: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
@@ -115,6 +116,17 @@ async fn answer(seen: &Mutex<Vec<Seen>>, req: http::Request<hyper::body::Incomin
             .header("set-cookie", "hop=h1; Path=/")
             .header("location", format!("/t/{id}/echo"))
             .body(Full::new(Bytes::new())),
+        // RFC 6265 scoping: a path, a past expiry, Secure, a foreign domain.
+        "set-scoped" => resp
+            .header("set-cookie", format!("area=a1; Path=/t/{id}/area"))
+            .header("set-cookie", "root=r1; Path=/")
+            .header("set-cookie", "sec=s1; Path=/; Secure")
+            .header("set-cookie", "foreign=f1; Path=/; Domain=example.com")
+            .header("set-cookie", "old=o1; Path=/")
+            .body(Full::new(Bytes::from("ok"))),
+        "expire-old" => resp
+            .header("set-cookie", "old=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT")
+            .body(Full::new(Bytes::from("ok"))),
         s if s.starts_with("digest/") => digest_answer(&s[7..], &r, resp),
         "page" => resp.header("content-type", "text/html").body(Full::new(Bytes::from(
             r##"<html><body><ul id="items"><li class="item"><a href="/i/7">Seven</a></li><li class="item"><a href="/i/8">Eight</a></li></ul>
@@ -1517,4 +1529,107 @@ export default function () {
         },
     ])
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_jar_scopes_cookies_by_domain_path_expiry_and_secure_and_a_batch_keeps_every_hops() {
+    run_cases(vec![
+        Case {
+            id: "jar-rfc",
+            js: r#"import http from "k6/http";
+export default function () {
+  const B = __ENV.BASE;
+  http.get(`${B}/set-scoped`);
+  http.get(`${B}/expire-old`);
+  http.get(`${B}/area/inside`);
+  http.get(`${B}/areas`);
+  http.get(`${B.replace("127.0.0.1", "localhost")}/elsewhere`);
+}"#,
+            extra: json!({"max_vus": 1}),
+            check: |site, st, t| {
+                finished(st);
+                assert!(t.iterations > 0 && t.exceptions.is_empty(), "{t:?}");
+                let cookie = |path: &str| -> Vec<String> {
+                    to(site, "jar-rfc", path)
+                        .iter()
+                        .map(|r| r.headers.get("cookie").cloned().unwrap_or_default())
+                        .collect()
+                };
+                let n = t.iterations as usize;
+                // Before its expiry `old` goes out; `sec` never does over http; `foreign` was refused.
+                assert_eq!(cookie("/expire-old"), vec!["root=r1; old=o1".to_string(); n]);
+                assert_eq!(cookie("/area/inside"), vec!["area=a1; root=r1".to_string(); n], "longer path first");
+                assert_eq!(cookie("/areas"), vec!["root=r1".to_string(); n], "/areas is not under /area");
+                assert_eq!(cookie("/elsewhere"), vec![String::new(); n], "host-only cookies stay on 127.0.0.1");
+            },
+        },
+        Case {
+            id: "batch-cookie",
+            js: r#"import http from "k6/http";
+import { check } from "k6";
+export default function () {
+  const B = __ENV.BASE;
+  const [a, b] = http.batch([["GET", `${B}/redirect-cookie`], ["GET", `${B}/json`]]);
+  check(a, { "followed": (r) => r.status === 200 && r.url.endsWith("/echo") });
+  check(b, { "json": (r) => r.json("n") === 2 });
+  http.get(`${B}/after`);
+}"#,
+            extra: json!({"max_vus": 1}),
+            check: |site, st, t| {
+                finished(st);
+                assert_eq!(t.checks["followed"], (t.iterations, 0), "{t:?}");
+                assert_eq!(t.checks["json"], (t.iterations, 0), "{t:?}");
+                // The redirect's Set-Cookie went into the jar before the followed
+                // request left, and stays after the batch.
+                for path in ["/echo", "/after"] {
+                    let seen = to(site, "batch-cookie", path);
+                    assert_eq!(seen.len() as u64, t.iterations, "{path}");
+                    assert!(
+                        seen.iter().all(|r| r.headers.get("cookie").is_some_and(|c| c.contains("hop=h1"))),
+                        "{path}: {seen:?}"
+                    );
+                }
+                // Both hops count as requests, as in k6.
+                assert_eq!(t.sent, 4 * t.iterations, "{t:?}");
+            },
+        },
+    ])
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scripts_failed_requests_are_sampled_like_a_simple_scripts() {
+    let site = Site::start().await;
+    let agent = Agent::spawn(TOKEN).await;
+    let refused = format!("http://127.0.0.1:{}/nobody", common::free_port());
+    let js = r#"import http from "k6/http";
+export default function () {
+  http.get(`${__ENV.BASE}/status/503?q=1`, { tags: { name: "unavailable" } });
+  http.get(`${__ENV.BASE}/x`);
+  http.get(__ENV.REFUSED);
+}"#;
+    let st = agent
+        .run(
+            "failures",
+            js,
+            4.0,
+            "1s",
+            json!({"max_vus": 1, "env": {"BASE": site.base("failures"), "REFUSED": refused}}),
+        )
+        .await;
+    finished(&st);
+    let t = totals(&st);
+    let (s, sample) = agent.call("GET", "/v1/jobs/failures/failures", None).await;
+    assert_eq!(s, 200, "{sample}");
+    assert_eq!(sample["total"].as_u64(), Some(2 * t.iterations), "two failed requests an iteration: {sample}");
+    let first = sample["first"].as_array().unwrap();
+    let unavailable = first.iter().find(|f| f["status"] == 503).expect("the 503 is kept");
+    let message = unavailable["message"].as_str().unwrap();
+    assert!(
+        message.contains("/t/failures/status/503?q=1 (unavailable): status 503 is not an expected status"),
+        "{message}"
+    );
+    assert_eq!(unavailable["body"], "status", "its body");
+    let connect = first.iter().find(|f| f["error"] == "connect").expect("the refused connection is kept");
+    assert!(connect["message"].as_str().unwrap().starts_with(&format!("GET {refused}: ")), "{connect}");
 }

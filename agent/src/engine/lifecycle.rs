@@ -121,7 +121,8 @@ impl Job {
         }
         let (target, scale) = self.live_rate();
         let factor = if reference > 0.0 { scale * target / reference } else { scale };
-        Ok(Some(Plan::new(resolved.scenarios, reference, clock, cap, self.workers.len(), factor)))
+        let global = crate::js::options::global_tags(own.as_ref()).map_err(|e| format!("script: {e}"))?;
+        Ok(Some(Plan::new(resolved.scenarios, &global, reference, clock, cap, self.workers.len(), factor)))
     }
 
     /// Runs the script's `teardown()` once the workers are done.

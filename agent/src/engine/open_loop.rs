@@ -8,8 +8,9 @@
 //! the live rate at least every [`RATE_POLL`].
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use super::job::Job;
 use super::schedule::{Next, Schedule};
 use super::worker::Worker;
 
@@ -40,15 +41,30 @@ fn spin_window() -> Duration {
 /// the job stops.
 /// `fire` starts what is due at the instant it is given (a request, or a
 /// script's iteration).
-pub async fn run(w: &Arc<Worker>, mut fire: impl FnMut(std::time::Instant)) {
+pub async fn run(w: &Arc<Worker>, fire: impl FnMut(Instant)) {
     let job = &w.job;
-    let origin = job.origin;
-    let mut schedule = Schedule::new(w.index, w.count, job.rate_at(Duration::ZERO), job.mode.duration());
+    let schedule = Schedule::new(w.index, w.count, job.rate_at(Duration::ZERO), job.mode.duration());
+    drive(job, job.origin, schedule, |t| job.rate_at(t), fire).await;
+}
+
+/// Drives `schedule` on the clock started at `origin` with the total rate
+/// `rate(t)` until it ends or `job` stops, calling `fire` with the intended
+/// instant of each send. Shared by simple jobs and a script's arrival-rate
+/// scenarios, so both wait the same way: sleep until the spin window, then
+/// yield until the instant (a plain `tokio::time::sleep` to the instant ends
+/// up to 1-2 ms late, as tokio rounds to its millisecond tick).
+pub async fn drive(
+    job: &Job,
+    origin: Instant,
+    mut schedule: Schedule,
+    rate: impl Fn(Duration) -> f64,
+    mut fire: impl FnMut(Instant),
+) {
     let spin = spin_window().as_secs_f64();
     let mut burst = 0u32;
     while !job.stopping() {
         let now = origin.elapsed().as_secs_f64();
-        match schedule.next_intended(now, job.rate_at(Duration::from_secs_f64(now))) {
+        match schedule.next_intended(now, rate(Duration::from_secs_f64(now))) {
             Next::End => return,
             Next::Idle => tokio::time::sleep(RATE_POLL).await,
             Next::Wait(due) => {

@@ -4,9 +4,12 @@
 //! exceptions by message.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use alilo_agent_api::hist;
-use alilo_agent_api::script::{CustomMetric, ExceptionSample, GroupBucket, NamedRequests, PassFail, ScriptBucket};
+use alilo_agent_api::script::{
+    CustomMetric, ExceptionSample, GroupBucket, NamedRequests, PassFail, ScriptBucket, TaggedRequests,
+};
 use hdrhistogram::Histogram;
 
 use super::vu::{Events, MetricKind};
@@ -32,11 +35,74 @@ pub enum MetricAcc {
     Trend(Box<Histogram<u64>>),
 }
 
-/// The requests of one name in one second.
+/// Distinct tag sets kept per request name and second (requests with more
+/// are counted under their name only).
+const MAX_TAG_SETS: usize = 20;
+
+/// The requests of one name (or one name and tag set) in one second.
 pub struct NamedAcc {
     sent: u64,
     failed: u64,
     latency: Histogram<u64>,
+    /// By tag set, when they carry tags: (key, requests).
+    tagged: Vec<(Arc<str>, NamedAcc)>,
+}
+
+impl NamedAcc {
+    fn new() -> NamedAcc {
+        NamedAcc { sent: 0, failed: 0, latency: hist::new(), tagged: Vec::new() }
+    }
+
+    fn add(&mut self, ok: bool, us: u64) {
+        self.sent += 1;
+        if !ok {
+            self.failed += 1;
+        }
+        hist::record(&mut self.latency, us);
+    }
+
+    /// The requests of tag set `tags` (`None` past [`MAX_TAG_SETS`]).
+    fn tagged(&mut self, tags: &Arc<str>) -> Option<&mut NamedAcc> {
+        // Most requests of a name share one set: compare pointers first.
+        let i = match self.tagged.iter().position(|(k, _)| Arc::ptr_eq(k, tags) || k == tags) {
+            Some(i) => i,
+            None if self.tagged.len() < MAX_TAG_SETS => {
+                self.tagged.push((tags.clone(), NamedAcc::new()));
+                self.tagged.len() - 1
+            }
+            None => return None,
+        };
+        Some(&mut self.tagged[i].1)
+    }
+
+    fn merge(&mut self, o: &NamedAcc) {
+        self.sent += o.sent;
+        self.failed += o.failed;
+        let _ = self.latency.add(&o.latency);
+        for (k, t) in &o.tagged {
+            if let Some(mine) = self.tagged(k) {
+                mine.merge(t);
+            }
+        }
+    }
+
+    fn wire(&self) -> NamedRequests {
+        NamedRequests {
+            sent: self.sent,
+            failed: self.failed,
+            latency: hist::encode(&self.latency),
+            tagged: self
+                .tagged
+                .iter()
+                .map(|(k, t)| TaggedRequests {
+                    tags: super::tags::parse_key(k),
+                    sent: t.sent,
+                    failed: t.failed,
+                    latency: hist::encode(&t.latency),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// One group's second.
@@ -96,9 +162,9 @@ impl ScriptAcc {
         self.dropped += 1;
     }
 
-    /// A request named `name`, sent in group `group` (empty: none), ended
-    /// after `us` microseconds.
-    pub fn request(&mut self, name: &str, group: &str, ok: bool, us: u64) {
+    /// A request named `name` with tags `tags` (their key, empty for none),
+    /// sent in group `group` (empty: none), ended after `us` microseconds.
+    pub fn request(&mut self, name: &str, group: &str, tags: &Arc<str>, ok: bool, us: u64) {
         if !group.is_empty() {
             let g = self.group(group);
             g.requests += 1;
@@ -108,19 +174,16 @@ impl ScriptAcc {
         }
         if !self.requests.contains_key(name) {
             let name = if self.requests.len() >= MAX_NAMES { "(other names)" } else { name };
-            self.requests.entry(name.to_string()).or_insert_with(|| NamedAcc {
-                sent: 0,
-                failed: 0,
-                latency: hist::new(),
-            });
+            self.requests.entry(name.to_string()).or_insert_with(NamedAcc::new);
         }
         let key = if self.requests.contains_key(name) { name } else { "(other names)" };
         let r = self.requests.get_mut(key).expect("inserted");
-        r.sent += 1;
-        if !ok {
-            r.failed += 1;
+        r.add(ok, us);
+        if !tags.is_empty()
+            && let Some(t) = r.tagged(tags)
+        {
+            t.add(ok, us);
         }
-        hist::record(&mut r.latency, us);
     }
 
     /// An iteration ended after `us` microseconds, with its events and
@@ -198,11 +261,7 @@ impl ScriptAcc {
             c.fails += v.fails;
         }
         for (k, v) in &o.requests {
-            let r =
-                self.requests.entry(k.clone()).or_insert_with(|| NamedAcc { sent: 0, failed: 0, latency: hist::new() });
-            r.sent += v.sent;
-            r.failed += v.failed;
-            let _ = r.latency.add(&v.latency);
+            self.requests.entry(k.clone()).or_insert_with(NamedAcc::new).merge(v);
         }
         for (k, v) in &o.metrics {
             match (self.metrics.get_mut(k), v) {
@@ -246,13 +305,7 @@ impl ScriptAcc {
             vus,
             vus_max,
             checks: self.checks.clone(),
-            requests: self
-                .requests
-                .iter()
-                .map(|(k, v)| {
-                    (k.clone(), NamedRequests { sent: v.sent, failed: v.failed, latency: hist::encode(&v.latency) })
-                })
-                .collect(),
+            requests: self.requests.iter().map(|(k, v)| (k.clone(), v.wire())).collect(),
             metrics: self
                 .metrics
                 .iter()
@@ -294,7 +347,7 @@ mod tests {
     fn request_names_are_capped_per_second() {
         let mut a = ScriptAcc::default();
         for i in 0..MAX_NAMES + 50 {
-            a.request(&format!("http://x/user/{i}"), "", true, 10);
+            a.request(&format!("http://x/user/{i}"), "", &Arc::from(""), true, 10);
         }
         let w = a.bucket(0, 0);
         assert_eq!(w.requests.len(), MAX_NAMES + 1);
@@ -311,13 +364,13 @@ mod tests {
         ev.metrics.push((MetricKind::Rate, "r".into(), 1.0));
         ev.metrics.push((MetricKind::Rate, "r".into(), 0.0));
         a.iteration(1000, ev, Some("Error: boom"), None);
-        a.request("http://x/a", "", true, 500);
+        a.request("http://x/a", "", &Arc::from(""), true, 500);
         let mut b = ScriptAcc::default();
         let mut ev = Events::default();
         ev.metrics.push((MetricKind::Counter, "c".into(), 3.0));
         ev.metrics.push((MetricKind::Gauge, "g".into(), 7.0));
         b.iteration(2000, ev, None, None);
-        b.request("http://x/a", "", false, 700);
+        b.request("http://x/a", "", &Arc::from(""), false, 700);
         b.dropped();
         a.merge(&b);
         let w = a.bucket(3, 10);
@@ -338,8 +391,8 @@ mod tests {
         ev.checks.insert((String::new(), "200".into()), (0, 1));
         ev.groups.push(("::login::form".into(), 2000));
         ev.groups.push(("::login".into(), 5000));
-        a.request("http://x/form", "::login::form", false, 100);
-        a.request("http://x/top", "", true, 100);
+        a.request("http://x/form", "::login::form", &Arc::from(""), false, 100);
+        a.request("http://x/top", "", &Arc::from(""), true, 100);
         a.iteration(6000, ev, None, None);
         let mut b = ScriptAcc::default();
         let mut ev = Events::default();

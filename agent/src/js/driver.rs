@@ -305,20 +305,35 @@ impl ScriptWorker {
         }
     }
 
-    /// Sends one request of a script and records every hop of it.
-    async fn http(&self, mut c: HttpCall) -> HttpResponse {
+    /// Sends one request of a batch and records every hop of it; hands
+    /// the call back for its next hop.
+    async fn http(&self, mut c: HttpCall) -> (HttpResponse, Box<HttpCall>) {
         let req = std::mem::replace(&mut c.req, HttpRequest::new(http::Method::GET, String::new()));
-        self.send(req, &c).await
+        (self.send(req, &c).await, Box::new(c))
     }
 
-    /// Sends `req` of call `c` and records every hop of it.
+    /// Sends `req` of call `c` and records every hop of it; a failed one
+    /// goes into the job's failed-request sample, as a simple request's does.
     async fn send(&self, req: HttpRequest, c: &HttpCall) -> HttpResponse {
         let resp = self.client.request(req).await;
-        for hop in resp.hops() {
+        let last = resp.redirects.len();
+        for (i, hop) in resp.hops().enumerate() {
             let ok = hop.error.is_none()
                 && (c.expected.iter().any(|(lo, hi)| (*lo..=*hi).contains(&hop.status))
                     || (c.challenge && hop.status == 401));
-            self.stats.script_request(&c.name, &c.group, hop.outcome(), ok, hop.started, hop.ended);
+            self.stats.script_request(&c.name, &c.group, &c.tags, hop.outcome(), ok, hop.started, hop.ended);
+            if !ok {
+                let what = if hop.url.split(['?', '#']).next() == Some(c.name.as_str()) {
+                    format!("{} {}", hop.method, hop.url)
+                } else {
+                    format!("{} {} ({})", hop.method, hop.url, c.name)
+                };
+                // Only the last hop's body is kept by the client.
+                let body = if i == last { &resp.body[..] } else { &[] };
+                let error = hop.error.as_ref().map(|e| e.message.as_str());
+                let at = crate::engine::job::unix_ms();
+                self.job.failures.record_script(hop.outcome(), at, &what, error, body);
+            }
         }
         resp
     }

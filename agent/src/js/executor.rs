@@ -28,9 +28,11 @@ use std::time::{Duration, Instant};
 
 use super::driver::{Cut, ScriptWorker};
 use super::plan::{Executor, Scenario, ScenarioInfo, scaled, share};
+use super::tags::Tags;
 use super::vu::Vu;
 use crate::engine::Job;
-use crate::engine::schedule::{Next, Schedule};
+use crate::engine::open_loop;
+use crate::engine::schedule::Schedule;
 
 /// How often a scenario re-reads its VU count and the live factor.
 pub const TICK: Duration = Duration::from_millis(10);
@@ -81,8 +83,10 @@ impl Plan {
     /// else it starts once every worker has its first VUs. `cap`: the
     /// longest the scenarios may start iterations. `factor`: the job's
     /// factor at the start (it fixes how many `shared-iterations` there are).
+    /// `global`: the script's `options.tags`.
     pub fn new(
         scenarios: Vec<Scenario>,
+        global: &Tags,
         reference_rps: f64,
         clock: Option<Instant>,
         cap: Option<Duration>,
@@ -103,7 +107,7 @@ impl Plan {
                     _ => 0,
                 };
                 Arc::new(ScenarioRun {
-                    info: Arc::new(def.info()),
+                    info: Arc::new(def.info(global)),
                     def,
                     started: AtomicU64::new(0),
                     left: AtomicU64::new(left),
@@ -301,7 +305,6 @@ pub async fn run(sw: Rc<ScriptWorker>, plan: Arc<Plan>, index: usize, count: usi
     pool.idle.borrow_mut().clear();
 }
 
-/// Sleeps until `at`; `false` when the job stops first.
 /// Waits for scenario `s`'s `startTime` after `t0` and marks it started;
 /// `None` when the job stops first.
 async fn begin(job: &Job, s: &ScenarioRun, t0: Instant) -> Option<Instant> {
@@ -313,6 +316,7 @@ async fn begin(job: &Job, s: &ScenarioRun, t0: Instant) -> Option<Instant> {
     Some(start)
 }
 
+/// Sleeps until `at`; `false` when the job stops first.
 async fn until(job: &Job, at: Instant) -> bool {
     while Instant::now() < at {
         if job.stopping() {
@@ -479,36 +483,30 @@ async fn open(
     let Some(start) = begin(&job, s, t0).await else { return };
     let Executor::ArrivalRate { max_vus, .. } = s.def.executor else { return };
     let length = plan.end.saturating_sub(s.def.start_time).min(s.def.executor.length());
-    let mut schedule = Schedule::new(index, count, s.def.executor.rate_at(Duration::ZERO) * plan.factor(&job), length);
+    let schedule = Schedule::new(index, count, s.def.executor.rate_at(Duration::ZERO) * plan.factor(&job), length);
     let busy = Rc::new(Cell::new(0u64));
     let cut = Rc::new(Cut::default());
-    while !job.stopping() {
-        let now = start.elapsed().as_secs_f64();
-        let factor = plan.factor(&job);
-        let rate = s.def.executor.rate_at(Duration::from_secs_f64(now)) * factor;
-        match schedule.next_intended(now, rate) {
-            Next::End => break,
-            Next::Idle => tokio::time::sleep(TICK).await,
-            Next::Wait(due) => tokio::time::sleep(Duration::from_secs_f64((due - now).min(TICK.as_secs_f64()))).await,
-            Next::Send(intended) => {
-                let cap = share(scaled(max_vus, factor).max(1), index, count).max(1);
-                let vu = if busy.get() < cap { pool.try_take() } else { None };
-                let Some(mut vu) = vu else {
-                    sw.drop_iteration();
-                    continue;
-                };
-                busy.set(busy.get() + 1);
-                let lag = start.elapsed().saturating_sub(Duration::from_secs_f64(intended.max(0.0)));
-                let (sw, pool, s, busy, cut) = (sw.clone(), pool.clone(), s.clone(), busy.clone(), cut.clone());
-                tokio::task::spawn_local(async move {
-                    let n = s.started.fetch_add(1, Ordering::Relaxed);
-                    sw.iterate(&mut vu, &s.info, n, &cut, Some(lag)).await;
-                    pool.give(vu);
-                    busy.set(busy.get() - 1);
-                });
-            }
-        }
-    }
+    let rate = |t: Duration| s.def.executor.rate_at(t) * plan.factor(&job);
+    // The same pacing as simple jobs (`open_loop::drive`): the start lag of
+    // an iteration is the scheduler's, not a timer's rounding.
+    open_loop::drive(&job, start, schedule, rate, |intended| {
+        let cap = share(scaled(max_vus, plan.factor(&job)).max(1), index, count).max(1);
+        let vu = if busy.get() < cap { pool.try_take() } else { None };
+        let Some(mut vu) = vu else {
+            sw.drop_iteration();
+            return;
+        };
+        busy.set(busy.get() + 1);
+        let lag = intended.elapsed();
+        let (sw, pool, s, busy, cut) = (sw.clone(), pool.clone(), s.clone(), busy.clone(), cut.clone());
+        tokio::task::spawn_local(async move {
+            let n = s.started.fetch_add(1, Ordering::Relaxed);
+            sw.iterate(&mut vu, &s.info, n, &cut, Some(lag)).await;
+            pool.give(vu);
+            busy.set(busy.get() - 1);
+        });
+    })
+    .await;
     let grace = if job.stopping() { *job.stop_wait.lock().expect("stop lock") } else { s.def.graceful_stop };
     settle(&job, grace, || busy.get() > 0, || cut.fire()).await;
 }
@@ -526,6 +524,7 @@ mod tests {
             graceful_stop: crate::js::plan::DEFAULT_GRACEFUL,
             exec: None,
             env: Default::default(),
+            tags: Default::default(),
         }
     }
 
@@ -546,13 +545,14 @@ mod tests {
             scenario("c", vus, 4),
             scenario("d", shared, 0),
         ];
-        let p = Plan::new(scenarios.clone(), 0.0, None, None, 2, 0.5);
+        let p = Plan::new(scenarios.clone(), &Tags::new(), 0.0, None, None, 2, 0.5);
         assert_eq!(p.end, Duration::from_secs(7));
         assert_eq!((p.rate_at(Duration::from_secs(1)), p.rate_at(Duration::from_secs(3))), (10.0, 20.0));
         assert_eq!(p.rate_at(Duration::from_secs(7)), 0.0);
         assert_eq!(p.scenarios[3].left.load(Ordering::Relaxed), 5, "shared iterations scale with the factor");
         assert!(p.has_closed_model() && p.clock().is_none());
-        let capped = Plan::new(scenarios, 0.0, Some(Instant::now()), Some(Duration::from_secs(4)), 1, 1.0);
+        let capped =
+            Plan::new(scenarios, &Tags::new(), 0.0, Some(Instant::now()), Some(Duration::from_secs(4)), 1, 1.0);
         assert_eq!(capped.end, Duration::from_secs(4));
         assert!(capped.clock().is_some());
         for _ in 0..10 {

@@ -12,12 +12,14 @@
 //! | [`natives`] | the Rust functions behind the k6 modules (HTTP, checks, metrics, encoding, crypto, data) |
 //! | [`driver`] | a worker's VU pool and the async side of a VU: it performs the HTTP calls and sleeps a VU yields, and records them |
 //! | [`acc`] | what a script adds to a second: iterations, checks, requests by name, custom metrics, exceptions |
+//! | [`cookies`] | a VU's cookie jar (RFC 6265 domain, path, expiry, secure) |
 //! | [`crypto`] | digests and HMACs of `k6/crypto` |
 //! | [`digest`] | HTTP Digest authentication (RFC 7616) for `params.auth: "digest"` |
 //! | [`options`] | a script's `options` as scenarios: k6's shortcuts, `options.scenarios`, the command line's overrides |
 //! | [`plan`] | each executor's VU count or arrival rate on its own clock, pure |
 //! | [`executor`] | a job's scenarios at run time: VU loops (closed model) and arrival-rate schedulers on each worker |
 //! | [`summary`] | the end-of-run summary of `alilo-agent run script.js` and its JSON export |
+//! | [`tags`] | k6's tags on requests: their layers, precedence and key |
 //! | [`thresholds`] | `options.thresholds` judged on a standalone run (exit 99 when one fails) |
 //! | [`check`] | checks before a job starts: the spec's fields and a syntax check naming `file:line:column` |
 //!
@@ -41,6 +43,7 @@ use std::time::{Duration, Instant};
 
 pub mod acc;
 pub mod check;
+pub mod cookies;
 pub mod crypto;
 pub mod digest;
 pub mod driver;
@@ -52,6 +55,7 @@ pub mod natives;
 pub mod options;
 pub mod plan;
 pub mod summary;
+pub mod tags;
 pub mod thresholds;
 pub mod vu;
 
@@ -122,6 +126,9 @@ pub struct ScriptShared {
     /// The script's `insecureSkipTLSVerify` and `discardResponseBodies`,
     /// once its init code ran on the job's first VU.
     pub client_options: std::sync::OnceLock<options::ClientOptions>,
+    /// The script's `options.tags` and their key, once its init code ran:
+    /// the tags of requests outside scenarios.
+    pub global_tags: std::sync::OnceLock<(Arc<tags::Tags>, Arc<str>)>,
 }
 
 impl ScriptShared {
@@ -143,6 +150,7 @@ impl ScriptShared {
             stopping: AtomicBool::new(false),
             exceptions_logged: AtomicU64::new(0),
             client_options: std::sync::OnceLock::new(),
+            global_tags: std::sync::OnceLock::new(),
         }
     }
 
@@ -154,6 +162,8 @@ impl ScriptShared {
             None => None,
         };
         let _ = self.client_options.set(options::client_options(options.as_ref())?);
+        let global = options::global_tags(options.as_ref())?;
+        let _ = self.global_tags.set((Arc::new(global.clone()), tags::key(&global)));
         for w in options::ignored(options.as_ref()) {
             tracing::warn!("script: {w}");
         }
@@ -163,6 +173,11 @@ impl ScriptShared {
     /// The client options in force (none before the first init).
     pub fn client(&self) -> options::ClientOptions {
         self.client_options.get().copied().unwrap_or_default()
+    }
+
+    /// The tags of requests outside scenarios (`options.tags`) and their key.
+    pub fn global_tags(&self) -> (Arc<tags::Tags>, Arc<str>) {
+        self.global_tags.get().cloned().unwrap_or_else(|| (Arc::default(), Arc::from("")))
     }
 
     /// A new VU id (1, 2, …).

@@ -189,14 +189,13 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &State) -> Result<()> {
               params: Opt<Value<'js>>|
               -> Result<f64> {
             let (call, kept, follow) = build(&ctx, &st, &method, url, body, params.0)?;
-            let resp = send_following(&ctx, &st, call, &kept, follow)?;
+            let (resp, kept) = send_following(&ctx, &st, call, kept, follow)?;
             Ok(response(&st, resp, kept))
         },
     )?;
     let st = state.clone();
     set(&a, "batch", move |ctx: Ctx<'js>, reqs: Vec<Vec<Value<'js>>>| -> Result<Vec<f64>> {
-        let mut calls = Vec::new();
-        let mut keeps = Vec::new();
+        let mut chains = Vec::new();
         for r in reqs {
             let mut it = r.into_iter();
             let method: String =
@@ -204,31 +203,37 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &State) -> Result<()> {
             let url = it.next().unwrap_or_else(|| Value::new_undefined(ctx.clone()));
             let body = it.next().unwrap_or_else(|| Value::new_null(ctx.clone()));
             let params = it.next();
-            let (mut call, kept, follow) = build(&ctx, &st, &method, url, body, params)?;
+            let (call, kept, follow) = build(&ctx, &st, &method, url, body, params)?;
             if follow.digest.is_some() {
                 return Err(throw(
                     &ctx,
                     "params.auth digest is not supported in http.batch (send it with http.request)",
                 ));
             }
-            // A batch's redirects are followed by the client (cookies set
-            // on a redirect are not sent on the request it leads to).
-            call.req.options.max_redirects = follow.max_redirects;
-            calls.push(call);
-            keeps.push(kept);
+            chains.push(Chain::new(call, kept, follow));
         }
-        let answer = wait(Output::Batch(calls));
-        match waited(&ctx, &st, answer)? {
-            Input::Batch(resps) => resps
-                .into_iter()
-                .zip(keeps)
-                .map(|(r, k)| {
-                    store_cookies(&st, &r.last.url, &r.headers);
-                    Ok(response(&st, r, k))
-                })
-                .collect::<Result<Vec<_>>>(),
-            _ => Err(throw(&ctx, "internal error: unexpected answer to a batch")),
+        // Sent together; each request's redirects are followed here, hop by
+        // hop, as for http.request: every hop's cookies are in the jar
+        // before the next round is sent (with the jar's cookies).
+        let mut done: Vec<Option<HttpResponse>> = chains.iter().map(|_| None).collect();
+        let mut pending: Vec<usize> = (0..chains.len()).collect();
+        while !pending.is_empty() {
+            let calls: Vec<HttpCall> = pending.iter().map(|i| *chains[*i].take_call()).collect();
+            let answers = match waited(&ctx, &st, wait(Output::Batch(calls)))? {
+                Input::Batch(a) => a,
+                _ => return Err(throw(&ctx, "internal error: unexpected answer to a batch")),
+            };
+            let mut next = Vec::new();
+            for (i, (resp, call)) in pending.into_iter().zip(answers) {
+                if let Some(r) = chains[i].step(&st, resp, call)? {
+                    done[i] = Some(r);
+                } else {
+                    next.push(i);
+                }
+            }
+            pending = next;
         }
+        Ok(chains.into_iter().zip(done).map(|(c, r)| response(&st, r.expect("every chain ended"), c.kept)).collect())
     })?;
     let st = state.clone();
     set(&a, "responseBody", move |ctx: Ctx<'js>, id: usize| -> Result<Value<'js>> {
@@ -374,35 +379,35 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &State) -> Result<()> {
 
     // The VU's cookie jar (`http.cookieJar()`).
     let st = state.clone();
-    set(&a, "jarSet", move |url: String, name: String, value: String| {
-        if let Some(h) = host_of(&url) {
-            st.borrow_mut().jar.entry(h).or_default().insert(name, value);
-        }
+    set(&a, "jarSet", move |url: String, name: String, value: String, o: Object<'js>| -> Result<()> {
+        let Ok(u) = url::Url::parse(&url) else { return Ok(()) };
+        let options = super::cookies::SetOptions {
+            domain: o.get("domain")?,
+            path: o.get("path")?,
+            expires: o.get("expires")?,
+            max_age: o.get::<_, Option<f64>>("max_age")?.map(|s| s as i64),
+            secure: o.get("secure")?,
+        };
+        st.borrow_mut().jar.set(&u, &name, &value, &options, std::time::SystemTime::now());
+        Ok(())
     })?;
     let st = state.clone();
     set(&a, "jarGet", move |ctx: Ctx<'js>, url: String| -> Result<Object<'js>> {
         let o = Object::new(ctx.clone())?;
-        if let Some(cookies) = host_of(&url).and_then(|h| st.borrow().jar.get(&h).cloned()) {
-            for (k, v) in cookies {
-                o.set(k, vec![v])?;
+        if let Ok(u) = url::Url::parse(&url) {
+            let s = st.borrow();
+            for c in s.jar.for_url(&u, std::time::SystemTime::now()) {
+                let mut values: Vec<String> = o.get::<_, Option<Vec<String>>>(c.name.as_str())?.unwrap_or_default();
+                values.push(c.value.clone());
+                o.set(c.name.as_str(), values)?;
             }
         }
         Ok(o)
     })?;
     let st = state.clone();
     set(&a, "jarClear", move |url: String, name: Opt<String>| {
-        if let Some(h) = host_of(&url) {
-            let mut s = st.borrow_mut();
-            match name.0 {
-                Some(n) => {
-                    if let Some(c) = s.jar.get_mut(&h) {
-                        c.remove(&n);
-                    }
-                }
-                None => {
-                    s.jar.remove(&h);
-                }
-            }
+        if let Ok(u) = url::Url::parse(&url) {
+            st.borrow_mut().jar.clear(&u, name.0.as_deref());
         }
     })?;
 
@@ -678,18 +683,12 @@ fn store_cookies(st: &State, url: &str, headers: &HeaderMap) {
     if !headers.contains_key(http::header::SET_COOKIE) {
         return;
     }
-    let Some(h) = host_of(url) else { return };
+    let Ok(u) = url::Url::parse(url) else { return };
+    let now = std::time::SystemTime::now();
     let mut s = st.borrow_mut();
     for v in headers.get_all(http::header::SET_COOKIE) {
-        let Ok(v) = v.to_str() else { continue };
-        let mut parts = v.split(';');
-        let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else { continue };
-        let expired = parts.any(|p| p.trim().eq_ignore_ascii_case("max-age=0"));
-        let jar = s.jar.entry(h.clone()).or_default();
-        if expired {
-            jar.remove(name.trim());
-        } else {
-            jar.insert(name.trim().to_string(), value.trim().to_string());
+        if let Ok(v) = v.to_str() {
+            s.jar.store(&u, v, now);
         }
     }
 }
@@ -701,7 +700,11 @@ fn add_jar_cookies(st: &State, url: &str, headers: &mut HeaderMap) {
     if s.jar.is_empty() {
         return;
     }
-    let Some(jar) = host_of(url).and_then(|h| s.jar.get(&h)).filter(|j| !j.is_empty()) else { return };
+    let Ok(u) = url::Url::parse(url) else { return };
+    let jar = s.jar.for_url(&u, std::time::SystemTime::now());
+    if jar.is_empty() {
+        return;
+    }
     let given: Vec<String> = headers
         .get_all(http::header::COOKIE)
         .iter()
@@ -711,7 +714,7 @@ fn add_jar_cookies(st: &State, url: &str, headers: &mut HeaderMap) {
     let mut pairs: Vec<String> =
         headers.get_all(http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).map(str::to_string).collect();
     let before = pairs.len();
-    pairs.extend(jar.iter().filter(|(k, _)| !given.contains(k)).map(|(k, v)| format!("{k}={v}")));
+    pairs.extend(jar.iter().filter(|c| !given.contains(&c.name)).map(|c| format!("{}={}", c.name, c.value)));
     // One `Cookie` header (RFC 6265 5.4): the script's, then the jar's.
     if pairs.len() > before
         && let Ok(v) = HeaderValue::from_str(&pairs.join("; "))
@@ -728,7 +731,7 @@ enum Auth {
     Digest,
 }
 
-/// How a request's answers are followed up (by [`send_following`]).
+/// How a request's answers are followed up (by a [`Chain`]).
 struct Follow {
     /// The first hop expects a 401 challenge (so it is not a failure).
     challenge: bool,
@@ -742,37 +745,83 @@ struct Follow {
 
 /// Sends a request, following redirects here rather than in the client so
 /// that each hop's `Set-Cookie` lands in the VU's jar before the next hop
-/// is sent (with the jar's cookies for its host), and answering one Digest
+/// is sent (with the jar's cookies for its URL), and answering one Digest
 /// challenge. Every hop is recorded by the driver as it is sent.
-fn send_following(ctx: &Ctx<'_>, st: &State, call: HttpCall, kept: &KeptReq, follow: Follow) -> Result<HttpResponse> {
-    let started = Instant::now();
-    let timeout = call.req.options.timeout;
-    // What a follow-up hop sends (method, body, headers): copied from the
-    // request only once there is one, so a plain request copies nothing.
-    let mut again: Option<(http::Method, Bytes, HeaderMap)> = None;
-    let mut hops = Vec::new();
-    let mut digest_sent = false;
-    // The script's own cookies go to the host it named, not beyond.
-    let mut same_host = true;
-    let mut call = Box::new(call);
+fn send_following(
+    ctx: &Ctx<'_>,
+    st: &State,
+    call: HttpCall,
+    kept: KeptReq,
+    follow: Follow,
+) -> Result<(HttpResponse, KeptReq)> {
+    let mut chain = Chain::new(call, kept, follow);
     loop {
-        let options = call.req.options.clone();
-        let answer = wait(Output::Http(call));
-        let (mut resp, back) = match waited(ctx, st, answer)? {
+        let answer = wait(Output::Http(chain.take_call()));
+        let (resp, back) = match waited(ctx, st, answer)? {
             Input::Http(resp, back) => (*resp, back),
             _ => return Err(throw(ctx, "internal error: unexpected answer to an HTTP call")),
         };
-        call = back;
+        if let Some(r) = chain.step(st, resp, back)? {
+            return Ok((r, chain.kept));
+        }
+    }
+}
+
+/// One request of a script followed hop by hop: redirects (each hop's
+/// `Set-Cookie` into the jar before the next is sent) and one Digest
+/// challenge. [`Chain::step`] takes each answer and prepares the next hop.
+struct Chain {
+    /// The call to send next (taken while it is sent).
+    call: Option<Box<HttpCall>>,
+    kept: KeptReq,
+    follow: Follow,
+    started: Instant,
+    timeout: Duration,
+    options: RequestOptions,
+    /// What a follow-up hop sends (method, body, headers): copied from the
+    /// request only once there is one, so a plain request copies nothing.
+    again: Option<(http::Method, Bytes, HeaderMap)>,
+    hops: Vec<crate::client::exchange::Hop>,
+    digest_sent: bool,
+    /// The script's own cookies go to the host it named, not beyond.
+    same_host: bool,
+}
+
+impl Chain {
+    fn new(call: HttpCall, kept: KeptReq, follow: Follow) -> Chain {
+        Chain {
+            started: Instant::now(),
+            timeout: call.req.options.timeout,
+            options: call.req.options.clone(),
+            call: Some(Box::new(call)),
+            kept,
+            follow,
+            again: None,
+            hops: Vec::new(),
+            digest_sent: false,
+            same_host: true,
+        }
+    }
+
+    /// The call to send now.
+    fn take_call(&mut self) -> Box<HttpCall> {
+        self.call.take().expect("a chain's call is sent once per hop")
+    }
+
+    /// Takes the answer to the hop sent (and its call back): the chain's
+    /// response when it ends, else `None` with the next hop ready.
+    fn step(&mut self, st: &State, mut resp: HttpResponse, mut call: Box<HttpCall>) -> Result<Option<HttpResponse>> {
         store_cookies(st, &resp.last.url, &resp.headers);
+        let kept = &self.kept;
         let url = resp.last.url.as_str();
         let next = if resp.last.error.is_some() {
             None
-        } else if resp.last.status == 401 && !digest_sent && follow.digest.is_some() {
-            let (user, pass) = follow.digest.as_ref().expect("checked");
+        } else if resp.last.status == 401 && !self.digest_sent && self.follow.digest.is_some() {
+            let (user, pass) = self.follow.digest.as_ref().expect("checked");
             let offered = resp.headers.get_all(http::header::WWW_AUTHENTICATE);
             let (method, _, headers) =
-                again.get_or_insert_with(|| (kept.method.clone(), kept.body.clone(), kept.headers.clone()));
-            super::digest::pick(offered.iter().filter_map(|v| v.to_str().ok())).and_then(|c| {
+                self.again.get_or_insert_with(|| (kept.method.clone(), kept.body.clone(), kept.headers.clone()));
+            let sent = super::digest::pick(offered.iter().filter_map(|v| v.to_str().ok())).and_then(|c| {
                 let u = url::Url::parse(url).ok()?;
                 let target = match u.query() {
                     Some(q) => format!("{}?{q}", u.path()),
@@ -781,16 +830,20 @@ fn send_following(ctx: &Ctx<'_>, st: &State, call: HttpCall, kept: &KeptReq, fol
                 let cnonce = super::digest::cnonce();
                 let value = super::digest::authorization(&c, user, pass, method.as_str(), &target, &cnonce);
                 headers.insert(http::header::AUTHORIZATION, HeaderValue::from_str(&value).ok()?);
-                digest_sent = true;
                 Some(url.to_string())
-            })
-        } else if matches!(resp.last.status, 301..=303 | 307 | 308) && hops.len() < follow.max_redirects as usize {
+            });
+            self.digest_sent |= sent.is_some();
+            sent
+        } else if matches!(resp.last.status, 301..=303 | 307 | 308)
+            && self.hops.len() < self.follow.max_redirects as usize
+        {
             let location = resp.headers.get(http::header::LOCATION).and_then(|l| l.to_str().ok()).map(str::to_string);
             match location.map(|l| (url::Url::parse(url).and_then(|u| u.join(&l)), l)) {
                 None => None,
                 Some((Ok(next), _)) if matches!(next.scheme(), "http" | "https") => {
-                    let (method, body, headers) =
-                        again.get_or_insert_with(|| (kept.method.clone(), kept.body.clone(), kept.headers.clone()));
+                    let (method, body, headers) = self
+                        .again
+                        .get_or_insert_with(|| (kept.method.clone(), kept.body.clone(), kept.headers.clone()));
                     if matches!(resp.last.status, 301..=303) {
                         if *method != http::Method::HEAD {
                             *method = http::Method::GET;
@@ -802,7 +855,7 @@ fn send_following(ctx: &Ctx<'_>, st: &State, call: HttpCall, kept: &KeptReq, fol
                     if host_of(next.as_str()) != host_of(url) {
                         // Credentials are for the host they were given for.
                         headers.remove(http::header::AUTHORIZATION);
-                        same_host = false;
+                        self.same_host = false;
                     }
                     Some(next.to_string())
                 }
@@ -820,23 +873,25 @@ fn send_following(ctx: &Ctx<'_>, st: &State, call: HttpCall, kept: &KeptReq, fol
         } else {
             None
         };
-        let (Some(next), Some((method, body, headers))) = (next, &again) else {
-            resp.redirects = hops;
-            return Ok(resp);
+        let (Some(next), Some((method, body, headers))) = (next, &self.again) else {
+            resp.redirects = std::mem::take(&mut self.hops);
+            return Ok(Some(resp));
         };
-        hops.push(resp.last);
+        self.hops.push(resp.last);
         let mut h = headers.clone();
         h.remove(http::header::COOKIE);
-        if same_host {
-            for v in &follow.explicit_cookies {
+        if self.same_host {
+            for v in &self.follow.explicit_cookies {
                 h.append(http::header::COOKIE, v.clone());
             }
         }
         add_jar_cookies(st, &next, &mut h);
-        let left = timeout.saturating_sub(started.elapsed()).max(Duration::from_millis(1));
-        let options = RequestOptions { timeout: left, max_redirects: 0, ..options };
+        let left = self.timeout.saturating_sub(self.started.elapsed()).max(Duration::from_millis(1));
+        let options = RequestOptions { timeout: left, max_redirects: 0, ..self.options.clone() };
         call.req = HttpRequest { method: method.clone(), url: next, headers: h, body: body.clone(), options };
         call.challenge = false;
+        self.call = Some(call);
+        Ok(None)
     }
 }
 
@@ -869,6 +924,10 @@ fn build<'js>(
     let expected = s.expected.clone();
     let group = s.group_path.clone();
     let deadline = s.deadline;
+    let (base_tags, tag_key) = match &s.scenario {
+        Some(sc) => (sc.tags.clone(), sc.tag_key.clone()),
+        None => s.shared.global_tags(),
+    };
     drop(s);
     let method = http::Method::from_bytes(method.as_bytes())
         .map_err(|_| throw(ctx, format!("invalid HTTP method {method:?}")))?;
@@ -892,6 +951,7 @@ fn build<'js>(
         options.response_body = ResponseBody::Discard;
     }
     let mut auth = Auth::None;
+    let mut request_tags = None;
     if let Some(p) = params.as_ref().and_then(|p| p.as_object()) {
         if let Some(h) = p.get::<_, Option<Object>>("headers")? {
             for kv in h.props::<String, Coerced<String>>() {
@@ -903,10 +963,19 @@ fn build<'js>(
                 headers.append(n, v);
             }
         }
-        if let Some(t) = p.get::<_, Option<Object>>("tags")?
-            && let Some(n) = t.get::<_, Option<Coerced<String>>>("name")?
-        {
-            name = Some(n.0);
+        if let Some(t) = p.get::<_, Option<Object>>("tags")? {
+            let mut own = Vec::new();
+            for kv in t.props::<String, Coerced<String>>() {
+                let (k, v) = kv?;
+                if k == "name" {
+                    name = Some(v.0);
+                } else {
+                    own.push((k, v.0));
+                }
+            }
+            if !own.is_empty() {
+                request_tags = Some(own);
+            }
         }
         match p.get::<_, Value>("timeout")? {
             v if v.is_number() => {
@@ -1015,11 +1084,16 @@ fn build<'js>(
     }
     let name = name.unwrap_or_else(|| url.split(['?', '#']).next().unwrap_or(&url).to_string());
     let kept = KeptReq { response_type, headers: headers.clone(), body: body_bytes.clone(), method: method.clone() };
-    // Redirects are followed by `send_following`, hop by hop.
+    // Redirects are followed by a `Chain`, hop by hop.
     let follow = Follow { max_redirects: options.max_redirects, challenge: digest.is_some(), digest, explicit_cookies };
     let options = RequestOptions { max_redirects: 0, ..options };
     let req = HttpRequest { method, url, headers, body: body_bytes, options };
-    Ok((HttpCall { req, name, expected, group, challenge: follow.challenge }, kept, follow))
+    // The request's tags over its scenario's (or the test-wide ones).
+    let tags = match request_tags {
+        None => tag_key,
+        Some(own) => super::tags::key(&super::tags::with_request(&base_tags, own)),
+    };
+    Ok((HttpCall { req, name, expected, group, tags, challenge: follow.challenge }, kept, follow))
 }
 
 /// The host (and port) of a URL: the key of the cookie jar.

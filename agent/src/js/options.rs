@@ -21,6 +21,7 @@ use alilo_agent_api::parse_duration;
 use serde_json::{Map, Value, json};
 
 use super::plan::{DEFAULT_GRACEFUL, DEFAULT_MAX_DURATION, Executor, Scenario, Stage};
+use super::tags::Tags;
 
 /// What the scenarios of `options` are, and what was ignored (warnings).
 #[derive(Debug, Clone, PartialEq)]
@@ -86,6 +87,7 @@ pub fn resolve(options: Option<&Value>) -> Result<Resolved, String> {
         graceful_stop: DEFAULT_GRACEFUL,
         exec: None,
         env: BTreeMap::new(),
+        tags: Tags::new(),
     };
     let vus_or_one = vus.unwrap_or(1);
     let mut explicit = true;
@@ -322,6 +324,7 @@ fn scenario(name: &str, v: &Value) -> Result<Scenario, String> {
         graceful_stop: get_dur("gracefulStop", DEFAULT_GRACEFUL)?,
         exec,
         env,
+        tags: super::tags::of_options(o.get("tags"), &at("tags"))?,
     })
 }
 
@@ -350,6 +353,11 @@ pub fn client_options(options: Option<&Value>) -> Result<ClientOptions, String> 
     })
 }
 
+/// The test-wide `options.tags` (k6's `tags`), on every request.
+pub fn global_tags(options: Option<&Value>) -> Result<Tags, String> {
+    super::tags::of_options(options.and_then(|o| o.get("tags")), "options.tags")
+}
+
 /// k6's `summaryTrendStats` (the standalone summary's trend columns):
 /// `avg`, `min`, `med`, `max`, `count`, `p(N)` with N in 0..=100.
 pub fn trend_stats(options: Option<&Value>) -> Result<Vec<String>, String> {
@@ -376,7 +384,7 @@ pub fn trend_stats(options: Option<&Value>) -> Result<Vec<String>, String> {
 }
 
 /// `options` keys Alilo acts on; [`ignored`] names the others.
-const HONOURED: [&str; 9] = [
+const HONOURED: [&str; 10] = [
     "scenarios",
     "vus",
     "duration",
@@ -386,10 +394,11 @@ const HONOURED: [&str; 9] = [
     "insecureSkipTLSVerify",
     "discardResponseBodies",
     "summaryTrendStats",
+    "tags",
 ];
 
 /// A warning for every key of `options` Alilo does not act on (k6 has
-/// many: `rps`, `batch`, `userAgent`, `summaryTrendStats`, `tags`…).
+/// many: `rps`, `batch`, `userAgent`, `hosts`…).
 pub fn ignored(options: Option<&Value>) -> Vec<String> {
     let Some(Value::Object(o)) = options else { return Vec::new() };
     o.keys()

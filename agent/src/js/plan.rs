@@ -24,7 +24,10 @@
 //!   interrupted. Several scenarios run in parallel.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
+
+use super::tags::Tags;
 
 /// k6's default `gracefulStop` and `gracefulRampDown`.
 pub const DEFAULT_GRACEFUL: Duration = Duration::from_secs(30);
@@ -107,6 +110,8 @@ pub struct Scenario {
     pub exec: Option<String>,
     /// `__ENV` entries added for its iterations.
     pub env: BTreeMap<String, String>,
+    /// Tags of its requests (over `options.tags`, under theirs).
+    pub tags: Tags,
 }
 
 /// What a VU needs to know of the scenario its iteration belongs to.
@@ -124,12 +129,19 @@ pub struct ScenarioInfo {
     pub started: std::sync::OnceLock<std::time::Instant>,
     /// How long it starts iterations (`exec.scenario.progress`).
     pub length: Duration,
+    /// The tags of its requests before their own ([`super::tags::of_scenario`]).
+    pub tags: Arc<Tags>,
+    /// Their key.
+    pub tag_key: Arc<str>,
 }
 
 impl Scenario {
-    /// Its [`ScenarioInfo`].
-    pub fn info(&self) -> ScenarioInfo {
+    /// Its [`ScenarioInfo`], with the test-wide tags `global`.
+    pub fn info(&self, global: &Tags) -> ScenarioInfo {
+        let tags = super::tags::of_scenario(global, &self.tags, &self.name);
         ScenarioInfo {
+            tag_key: super::tags::key(&tags),
+            tags: Arc::new(tags),
             name: self.name.clone(),
             executor: self.executor.name(),
             exec: self.exec.clone(),

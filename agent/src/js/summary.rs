@@ -10,6 +10,8 @@ use alilo_agent_api::{Bucket, hist};
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
+use super::tags::Tags;
+
 /// A script job's figures over all its seconds.
 #[derive(Default)]
 pub struct ScriptTotals {
@@ -25,6 +27,8 @@ pub struct ScriptTotals {
     /// Checks by name.
     pub checks: BTreeMap<String, PassFail>,
     requests: BTreeMap<String, (u64, u64, Histogram<u64>)>,
+    /// By name and tag set.
+    tagged: BTreeMap<(String, Tags), (u64, u64, Histogram<u64>)>,
     metrics: BTreeMap<String, Folded>,
     /// Exceptions by message.
     pub exceptions: BTreeMap<String, u64>,
@@ -94,6 +98,14 @@ impl ScriptTotals {
                 if let Ok(h) = hist::decode(&v.latency) {
                     let _ = r.2.add(&h);
                 }
+                for x in &v.tagged {
+                    let r = t.tagged.entry((k.clone(), x.tags.clone())).or_insert_with(|| (0, 0, hist::new()));
+                    r.0 += x.sent;
+                    r.1 += x.failed;
+                    if let Ok(h) = hist::decode(&x.latency) {
+                        let _ = r.2.add(&h);
+                    }
+                }
             }
             for (k, v) in &s.metrics {
                 match (t.metrics.get_mut(k), v) {
@@ -156,6 +168,21 @@ impl ScriptTotals {
     /// (sent, failed) of the requests named `name`.
     pub fn request_counts(&self, name: &str) -> Option<(u64, u64)> {
         self.requests.get(name).map(|r| (r.0, r.1))
+    }
+
+    /// (sent, failed, latency) of the requests a threshold's tag `filter`
+    /// selects ([`super::tags::matches`]); `None` when none.
+    pub fn requests_matching(&self, filter: &Tags) -> Option<(u64, u64, Histogram<u64>)> {
+        let mut out: Option<(u64, u64, Histogram<u64>)> = None;
+        for ((name, tags), r) in &self.tagged {
+            if super::tags::matches(filter, name, tags) {
+                let o = out.get_or_insert_with(|| (0, 0, hist::new()));
+                o.0 += r.0;
+                o.1 += r.1;
+                let _ = o.2.add(&r.2);
+            }
+        }
+        out
     }
 
     /// Iteration duration (µs).
@@ -379,7 +406,7 @@ mod tests {
             let mut ev = Events::default();
             ev.checks.insert(("::login".into(), "is 200".into()), (1, 0));
             ev.groups.push(("::login".into(), 4_000));
-            acc.request("http://x/login", "::login", true, 900);
+            acc.request("http://x/login", "::login", &std::sync::Arc::from(""), true, 900);
             let sample = ExceptionSample {
                 message: "TypeError: x is undefined".into(),
                 location: "main.js:7:12".into(),

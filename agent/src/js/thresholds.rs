@@ -80,6 +80,20 @@ fn observe(key: &MetricKey, a: Aggregation, st: &JobStatus, t: &ScriptTotals) ->
     let secs = st.summary.duration_s;
     let name = key.tags.get("name");
     let rate = |n: u64, d: u64| if d == 0 { None } else { Some(n as f64 / d as f64) };
+    // A filter on other tags than `name` (`{scenario:login}`, the script's
+    // own tags) selects the requests by tag set.
+    if key.tags.keys().any(|k| k != "name")
+        && matches!(key.metric.as_str(), "http_req_duration" | "http_req_failed" | "http_reqs")
+    {
+        let (sent, failed, h) = t.requests_matching(&key.tags)?;
+        return match (key.metric.as_str(), a) {
+            ("http_req_duration", a) => trend(&h, a),
+            ("http_req_failed", Aggregation::Rate) => rate(failed, sent),
+            ("http_reqs", Aggregation::Count) => Some(sent as f64),
+            ("http_reqs", Aggregation::Rate) if secs > 0.0 => Some(sent as f64 / secs),
+            _ => None,
+        };
+    }
     match key.metric.as_str() {
         "http_req_duration" => match name {
             Some(n) => t.request_hist(n).and_then(|h| trend(h, a)),
@@ -90,11 +104,17 @@ fn observe(key: &MetricKey, a: Aggregation, st: &JobStatus, t: &ScriptTotals) ->
             (None, Aggregation::Rate) => rate(st.summary.failed, st.summary.sent),
             _ => None,
         },
-        "http_reqs" => match a {
-            Aggregation::Count => Some(st.summary.sent as f64),
-            Aggregation::Rate if secs > 0.0 => Some(st.summary.sent as f64 / secs),
-            _ => None,
-        },
+        "http_reqs" => {
+            let sent = match name {
+                Some(n) => t.request_counts(n)?.0,
+                None => st.summary.sent,
+            };
+            match a {
+                Aggregation::Count => Some(sent as f64),
+                Aggregation::Rate if secs > 0.0 => Some(sent as f64 / secs),
+                _ => None,
+            }
+        }
         "iterations" => match a {
             Aggregation::Count => Some(t.iterations as f64),
             Aggregation::Rate if secs > 0.0 => Some(t.iterations as f64 / secs),

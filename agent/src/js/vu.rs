@@ -36,8 +36,9 @@ pub enum Input {
     /// The answer to [`Output::Http`], with the call handed back (its
     /// request taken) so that a follow-up hop reuses its name and tags.
     Http(Box<HttpResponse>, Box<HttpCall>),
-    /// The answers to [`Output::Batch`], in order.
-    Batch(Vec<HttpResponse>),
+    /// The answers to [`Output::Batch`], in order, each with its call
+    /// handed back (as for [`Input::Http`]).
+    Batch(Vec<(HttpResponse, Box<HttpCall>)>),
     /// A sleep ended.
     Woke,
     /// The iteration's time is up while it waited.
@@ -114,6 +115,8 @@ pub struct HttpCall {
     pub expected: Arc<Vec<(u16, u16)>>,
     /// The group path it was sent in (`::a::b`; empty outside groups).
     pub group: String,
+    /// The key of its tags ([`super::tags`]; empty for none).
+    pub tags: Arc<str>,
     /// A 401 is expected (a Digest challenge), not a failure.
     pub challenge: bool,
 }
@@ -219,8 +222,8 @@ pub struct VuState {
     pub quitting: bool,
     /// The iteration's time is up.
     pub timed_out: bool,
-    /// The VU's cookie jar: host → name → value.
-    pub jar: BTreeMap<String, BTreeMap<String, String>>,
+    /// The VU's cookie jar.
+    pub jar: super::cookies::Jar,
     /// The scenario of the running call, if the job runs scenarios.
     pub scenario: Option<Arc<ScenarioInfo>>,
     /// `exec.scenario.iterationInTest` of the running call, if counted.
@@ -343,7 +346,7 @@ fn body(shared: Arc<ScriptShared>, id: u64, quit: Arc<AtomicBool>) -> Output {
         arrays: BTreeMap::new(),
         quitting: false,
         timed_out: false,
-        jar: BTreeMap::new(),
+        jar: Default::default(),
         scenario: None,
         iteration_in_scenario: None,
         timers_used: false,

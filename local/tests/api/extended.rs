@@ -308,6 +308,38 @@ async fn an_extended_script_is_smoke_tested_by_route_and_by_command() {
     assert_eq!(rps, 2, "a smoke test runs at 2 rps, not the script's 500");
 }
 
+/// A closed-model script written for 40 VUs, each naming itself in the path.
+const MANY_VUS: &str = r#"import http from 'k6/http';
+import { sleep } from 'k6';
+
+export const options = { vus: 40, duration: '1m' };
+
+export default function () {
+    http.get(`${__ENV.API_URL}/vu/${__VU}`);
+    sleep(0.2);
+}
+"#;
+
+/// Issue 9: a smoke test of a closed-model script runs a handful of VUs,
+/// not the script's own 40.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_smoke_test_of_a_closed_model_script_caps_its_vus() {
+    let app = spawn_app().await;
+    let target = Target::start().await;
+    let _agent = app.start_agent("lt").await;
+    let scenario = app.new_scenario("SmokeVus").await;
+    app.upload("flows/many.js", MANY_VUS).await;
+    let script = TestApp::extended(scenario, "flows/many.js", &format!("http://{}", target.addr), 10);
+    let script_id = app.ok("/v1/script/create", json!({"script": script})).await["script_id"].as_i64().unwrap();
+    let run = app.ok("/v1/run/start/script", json!({"script_id": script_id})).await["run"].clone();
+    // 5 VUs × 5 iterations/s: 60 requests take about 2.5 s; 40 VUs would
+    // have named themselves long before.
+    eventually(Duration::from_secs(20), "the smoke test sending", async || (target.total() >= 60).then_some(())).await;
+    app.stop_and_wait(run["run_id"].as_i64().unwrap()).await;
+    let vus = target.paths_under("/vu/");
+    assert!((1..=5).contains(&vus.len()), "at most 5 VUs in a smoke test: {vus:?}");
+}
+
 #[tokio::test]
 async fn the_openapi_spec_describes_the_script_figures() {
     let app = spawn_app().await;

@@ -49,6 +49,11 @@ impl Target {
         self.counts.lock().unwrap().get(path).copied().unwrap_or(0)
     }
 
+    /// The paths under `prefix` requested so far.
+    pub(crate) fn paths_under(&self, prefix: &str) -> Vec<String> {
+        self.counts.lock().unwrap().keys().filter(|p| p.starts_with(prefix)).cloned().collect()
+    }
+
     pub(crate) fn total(&self) -> u64 {
         self.counts.lock().unwrap().values().sum()
     }

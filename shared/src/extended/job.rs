@@ -168,6 +168,18 @@ pub fn job_spec(s: &Script, bucket: &str, beside: &[String]) -> Result<JobSpec, 
     })
 }
 
+/// VUs a smoke test of an extended script runs at most: k6's guide puts a
+/// smoke test at 1 to 5 VUs, enough to see a flow work (and a 2 rps profile
+/// with a one-second think time keep its VUs busy) without the load a
+/// closed-model script's own `vus` would put on the target.
+pub const SMOKE_MAX_VUS: u64 = 5;
+
+/// Makes `spec` a smoke test's job: its VUs, of every scenario together
+/// (the job's `max_vus` caps them), at most [`SMOKE_MAX_VUS`].
+pub fn smoke(spec: &mut JobSpec) {
+    spec.max_vus = spec.max_vus.min(SMOKE_MAX_VUS);
+}
+
 /// The keys of our bucket a stored job still names as `s3://` URLs.
 pub fn unsigned_keys(spec: &JobSpec, bucket: &str) -> Vec<String> {
     let prefix = format!("s3://{bucket}/");
@@ -287,6 +299,12 @@ mod tests {
         // At the bucket's root only the root's own files go along.
         assert_eq!(paths(&spec), vec![("main.js".into(), "s3://alilo/main.js".into())]);
         assert_eq!(job_spec(&script("main.js", ""), "alilo", &[]).unwrap().max_vus, DEFAULT_MAX_VUS);
+        let mut smoked = job_spec(&script("main.js", ""), "alilo", &[]).unwrap();
+        smoke(&mut smoked);
+        assert_eq!(smoked.max_vus, SMOKE_MAX_VUS, "a smoke test caps the VUs");
+        smoked.max_vus = 2;
+        smoke(&mut smoked);
+        assert_eq!(smoked.max_vus, 2, "a smaller MAX_VUS stays");
     }
 
     #[test]

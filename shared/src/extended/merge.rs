@@ -48,6 +48,20 @@ pub struct RequestRow {
     pub failed: u64,
     /// Latency, ms.
     pub latency: Distribution,
+    /// The same requests by tag set (k6's `options.tags`, a scenario's
+    /// `tags` and its `scenario` tag, `params.tags`), when they carry tags.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tagged: Vec<TaggedRow>,
+}
+
+/// The requests of one name and one tag set.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+pub struct TaggedRow {
+    pub tags: BTreeMap<String, String>,
+    pub requests: u64,
+    pub failed: u64,
+    /// Latency, ms.
+    pub latency: Distribution,
 }
 
 /// One group (k6's `group`), by path: what ran directly inside it.
@@ -141,6 +155,9 @@ enum MetricAcc {
     Trend(Histogram<u64>),
 }
 
+/// Requests sent, failed, and their latency.
+type Counted = (u64, u64, Option<Histogram<u64>>);
+
 /// An accumulator of script buckets (of any agents, any seconds).
 #[derive(Debug, Clone, Default)]
 pub struct ScriptTotals {
@@ -152,7 +169,9 @@ pub struct ScriptTotals {
     /// Per second: (vus, vus_max) summed over agents.
     vus: BTreeMap<i64, (u64, u64)>,
     checks: BTreeMap<String, PassFail>,
-    requests: BTreeMap<String, (u64, u64, Option<Histogram<u64>>)>,
+    requests: BTreeMap<String, Counted>,
+    /// By (name, tag set).
+    tagged: BTreeMap<(String, BTreeMap<String, String>), Counted>,
     metrics: BTreeMap<String, MetricAcc>,
     exceptions: BTreeMap<String, u64>,
     samples: Vec<(i64, ExceptionSample)>,
@@ -211,6 +230,12 @@ impl ScriptTotals {
             acc.0 += r.sent;
             acc.1 += r.failed;
             add_hist(&mut acc.2, &r.latency);
+            for t in &r.tagged {
+                let acc = self.tagged.entry((name.clone(), t.tags.clone())).or_default();
+                acc.0 += t.sent;
+                acc.1 += t.failed;
+                add_hist(&mut acc.2, &t.latency);
+            }
         }
         for (name, m) in &b.metrics {
             match (self.metrics.get_mut(name), m) {
@@ -301,6 +326,17 @@ impl ScriptTotals {
                     requests: *sent,
                     failed: *failed,
                     latency: distribution(h.as_ref()),
+                    tagged: self
+                        .tagged
+                        .range((name.clone(), BTreeMap::new())..)
+                        .take_while(|((n, _), _)| n == name)
+                        .map(|((_, tags), (sent, failed, h))| TaggedRow {
+                            tags: tags.clone(),
+                            requests: *sent,
+                            failed: *failed,
+                            latency: distribution(h.as_ref()),
+                        })
+                        .collect(),
                 })
                 .collect(),
             metrics: self
@@ -409,7 +445,7 @@ mod tests {
             checks: BTreeMap::from([("status is 200".to_string(), PassFail { passes, fails })]),
             requests: BTreeMap::from([(
                 "GET /items".to_string(),
-                NamedRequests { sent: iterations, failed: fails, latency: encoded(latencies_us) },
+                NamedRequests { sent: iterations, failed: fails, latency: encoded(latencies_us), tagged: Vec::new() },
             )]),
             metrics: BTreeMap::new(),
             exceptions: BTreeMap::from([("TypeError: x is undefined".to_string(), 2)]),
@@ -460,6 +496,23 @@ mod tests {
         assert_eq!(f.exceptions["TypeError: x is undefined"], 6);
         // Two agents in second 100, one in 101: vus of the newest second, vus_max of the busiest.
         assert_eq!((f.vus, f.vus_max), (3, 20));
+    }
+
+    #[test]
+    fn tagged_requests_merge_by_name_and_tag_set() {
+        use alilo_agent_api::script::TaggedRequests;
+        let tags = |s: &str| BTreeMap::from([("scenario".to_string(), s.to_string())]);
+        let tagged =
+            |s: &str, sent: u64, us: u64| TaggedRequests { tags: tags(s), sent, failed: 0, latency: encoded(&[us]) };
+        let mut a = bucket(3, 3, 0, &[1_000]);
+        a.requests.get_mut("GET /items").unwrap().tagged = vec![tagged("login", 2, 1_000), tagged("browse", 1, 9_000)];
+        let mut b = bucket(4, 4, 0, &[1_000]);
+        b.requests.get_mut("GET /items").unwrap().tagged = vec![tagged("login", 4, 2_000)];
+        let f = merge([(100, &a), (100, &b)]).unwrap();
+        let rows: Vec<(String, u64)> =
+            f.requests[0].tagged.iter().map(|t| (t.tags["scenario"].clone(), t.requests)).collect();
+        assert_eq!(rows, vec![("browse".into(), 1), ("login".into(), 6)], "one row per tag set, agents summed");
+        assert!((f.requests[0].tagged[1].latency.max - 2.0).abs() < 0.01, "{:?}", f.requests[0].tagged[1]);
     }
 
     #[test]

@@ -108,6 +108,9 @@ async fn create_run(app: &AppState, new: NewRun) -> ApiResult<Run> {
         let mut job = jobs::build(jobs::ScriptSource::Extended { script: s, beside: &beside }, &bucket)
             .map_err(|why| ApiError::unprocessable(&format!("script {:?}", s.name), why))?;
         job.spec.allowed_targets.clone_from(&allowed_targets);
+        if new.kind == RunKind::Smoke {
+            crate::extended::job::smoke(&mut job.spec);
+        }
         items.push(RunItem {
             kind: ScriptKind::Extended,
             script_id: i64::from(s.script_id),

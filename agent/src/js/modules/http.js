@@ -223,10 +223,19 @@ export function setResponseCallback(cb) {
   A.setExpected(cb && cb.__expected ? cb.__expected : null);
 }
 
-// The VU's cookie jar: filled from Set-Cookie, sent with later requests to
-// the same host.
+// The VU's cookie jar (RFC 6265: domain, path, expiry, secure): filled from
+// Set-Cookie, sent with later requests that match.
 const jar = {
-  set(url, name, value) { A.jarSet(String(url), String(name), String(value)); },
+  set(url, name, value, options) {
+    const o = options || {};
+    A.jarSet(String(url), String(name), String(value), {
+      domain: o.domain === undefined ? null : String(o.domain),
+      path: o.path === undefined ? null : String(o.path),
+      expires: o.expires === undefined ? null : String(o.expires),
+      max_age: o.max_age === undefined ? null : Number(o.max_age),
+      secure: !!o.secure,
+    });
+  },
   cookiesForURL(url) { return A.jarGet(String(url)); },
   clear(url) { A.jarClear(String(url)); },
   delete(url, name) { A.jarClear(String(url), String(name)); },
