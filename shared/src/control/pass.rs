@@ -1,15 +1,21 @@
 //! The run-controller's pass, and the only code that calls agents about runs.
 //!
 //! A pass:
-//! 1. **load**: one short transaction claims the active runs no other controller
-//!    holds and reads their desired state, jobs and `version` ([`db::control::load`]);
+//! 1. **load**: one statement claims the active runs no other controller holds,
+//!    then their desired state, jobs and `version` are read ([`db::control::load`]);
 //! 2. **poll** every live job, with no transaction open, in a bounded parallel
 //!    fan-out with short timeouts (a poll renews the job's lease);
 //! 3. **reconcile** (pure, [`super::reconcile`]) each run into actions;
 //! 4. **execute** the actions against the agents (bounded fan-out again);
 //! 5. **roll up** (pure, [`super::rollup`]) the statuses;
-//! 6. **record** in one short transaction ([`db::control::record`]): seconds and
-//!    job facts always, the roll-up only where the run's version is unchanged.
+//! 6. **record** in one short transaction ([`db::control::record_facts`]): seconds
+//!    and job facts; then, in one statement of its own ([`db::control::settle`]),
+//!    the roll-up where the run's version is unchanged and the release of the
+//!    claims.
+//!
+//! A run's row, which user changes update too, is locked only for the length
+//! of one statement (the claim, the roll-up): a user's change never waits on a
+//! pass's transaction, let alone on an agent.
 //!
 //! User requests never call agents: they write the desired state, bump the run's
 //! version and [`Nudge`] the controller. Every database step has a deadline; when
@@ -233,16 +239,36 @@ impl Controller {
         }
     }
 
+    /// Record a pass: its facts in one transaction (on failure all of it waits in
+    /// memory), then its roll-up and the release of its claims in one statement
+    /// ([`crate::db::control::settle`]). A roll-up that cannot be written is only
+    /// logged: the facts are stored, the next pass rolls up again, and unreleased
+    /// claims run out.
     async fn db_record(&self, app: &AppState, record: &PassRecord) -> ApiResult<Recorded> {
         let budget = self.options.db_budget;
         let mut conn = tokio::time::timeout(budget, app.db.conn()).await.map_err(|_| db_timeout(budget))??;
-        match tokio::time::timeout(budget, crate::db::control::record(&mut conn, &self.id, record)).await {
-            Ok(done) => done,
+        let mut done = match tokio::time::timeout(budget, crate::db::control::record_facts(&mut conn, record)).await {
+            Ok(done) => done?,
+            Err(_) => {
+                // A connection cut mid-query must not go back to the pool.
+                drop(deadpool_postgres::Object::take(conn));
+                return Err(db_timeout(budget));
+            }
+        };
+        let settle = crate::db::control::settle(&conn, &self.id, &record.rollups, &record.release);
+        match tokio::time::timeout(budget, settle).await {
+            Ok(Ok(lost)) => done.lost_races = lost,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e.message, "roll-up not written this pass");
+                done.lost_races = record.rollups.len();
+            }
             Err(_) => {
                 drop(deadpool_postgres::Object::take(conn));
-                Err(db_timeout(budget))
+                tracing::warn!("roll-up not written in time this pass");
+                done.lost_races = record.rollups.len();
             }
         }
+        Ok(done)
     }
 
     /// One pass over every active run this controller can claim.
