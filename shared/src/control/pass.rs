@@ -135,6 +135,9 @@ struct Memory {
     /// Whether this process already looked for a snapshot (it does once, when an
     /// outage finds it with no memory of its own).
     looked: bool,
+    /// Whether this controller deleted the snapshots too old to use (once, after
+    /// its first write).
+    pruned: bool,
 }
 
 /// A run-controller: one per process (or Lambda instance), kept across passes.
@@ -219,6 +222,11 @@ impl Controller {
             behind: Behind::default(),
             quiet: super::fleet::Quiet::new(options.fleet_quiet, Instant::now()),
         }
+    }
+
+    /// This controller's id: its claims and its snapshot's key carry it.
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     /// Whether facts wait in memory for the database.
@@ -589,8 +597,10 @@ impl Controller {
 
     /// Keep the runs this pass left in the bucket when their jobs changed, or
     /// every [`snapshot::REFRESH`] while jobs run, for a process that starts
-    /// during an outage. Written beside the next passes, one write at a time,
-    /// bounded by the database budget; a failed write is retried next pass.
+    /// during an outage; under this controller's own key. Written beside the
+    /// next passes, one write at a time, bounded by the database budget; a failed
+    /// write is retried next pass. After its first write, a controller deletes the
+    /// snapshots too old to be used (other instances', ended).
     async fn write_snapshot(&mut self, app: &AppState) {
         match &self.behind.snapshot {
             Some(write) if !write.is_finished() => return,
@@ -613,10 +623,12 @@ impl Controller {
         }
         let body = serde_json::to_vec(&snap).unwrap_or_default();
         self.memory.written = Some((snap, Instant::now()));
-        let (app, budget) = (app.clone(), self.options.db_budget);
+        let prune = !std::mem::replace(&mut self.memory.pruned, true);
+        let (app, budget, max_outage) = (app.clone(), self.options.db_budget, self.options.outage.max_outage);
+        let key = ObjectKey::ControllerSnapshot { controller: self.id.clone() };
         self.behind.snapshot = Some(tokio::spawn(async move {
-            let put = app.storage.put(&ObjectKey::ControllerSnapshot, body, "application/json");
-            match tokio::time::timeout(budget, put).await {
+            let put = app.storage.put(&key, body, "application/json");
+            let written = match tokio::time::timeout(budget, put).await {
                 Ok(Ok(_)) => true,
                 Ok(Err(e)) => {
                     tracing::warn!(error = %ApiError::from(e).message, "controller snapshot not written");
@@ -626,32 +638,38 @@ impl Controller {
                     tracing::warn!("controller snapshot not written in time");
                     false
                 }
+            };
+            if prune {
+                match tokio::time::timeout(budget, prune_snapshots(&app, max_outage)).await {
+                    Ok(Ok(0)) => {}
+                    Ok(Ok(n)) => tracing::info!(deleted = n, "old controller snapshots deleted"),
+                    Ok(Err(e)) => tracing::warn!(error = %format!("{e:#}"), "old controller snapshots not deleted"),
+                    Err(_) => tracing::warn!("old controller snapshots not deleted in time"),
+                }
             }
+            written
         }));
     }
 
-    /// A process with no memory of its own, in an outage: start from the snapshot
-    /// the last controller left, if it is recent enough. The outage is taken to
-    /// have begun when the snapshot was (at most [`snapshot::REFRESH`] early).
+    /// A process with no memory of its own, in an outage: start from the
+    /// snapshots the controllers left ([`snapshot::latest`]: every run from the
+    /// newest one holding it), if recent enough. The outage is taken to have
+    /// begun when the newest was taken (at most [`snapshot::REFRESH`] early).
     async fn restore_snapshot(&mut self, app: &AppState) {
         if self.memory.looked || !self.memory.runs.is_empty() {
             return;
         }
         self.memory.looked = true;
-        let key = ObjectKey::ControllerSnapshot.path();
-        let snap = match tokio::time::timeout(self.options.db_budget, app.storage.get(&key)).await {
-            Ok(Ok(Some(bytes))) => match serde_json::from_slice::<Snapshot>(&bytes) {
-                Ok(snap) => snap,
-                Err(e) => return tracing::warn!(error = %e, "controller snapshot unreadable"),
-            },
-            Ok(Ok(None)) => return,
-            Ok(Err(e)) => return tracing::warn!(error = %format!("{e:#}"), "controller snapshot not read"),
-            Err(_) => return tracing::warn!("controller snapshot not read in time"),
+        let max_outage = self.options.outage.max_outage;
+        let snaps = match tokio::time::timeout(self.options.db_budget, read_snapshots(app, max_outage)).await {
+            Ok(Ok(snaps)) => snaps,
+            Ok(Err(e)) => return tracing::warn!(error = %format!("{e:#}"), "controller snapshots not read"),
+            Err(_) => return tracing::warn!("controller snapshots not read in time"),
         };
-        let now_ms = chrono::Utc::now().timestamp_millis();
-        if !snap.usable(now_ms, self.options.outage.max_outage) {
-            return tracing::warn!(taken_ms = snap.taken_ms, "controller snapshot too old to use");
-        }
+        let (read, now_ms) = (snaps.len(), chrono::Utc::now().timestamp_millis());
+        let Some(snap) = snapshot::latest(snaps, now_ms, max_outage) else {
+            return tracing::warn!(read, "no controller snapshot recent enough to use");
+        };
         let age = Duration::from_millis(u64::try_from(now_ms - snap.taken_ms).unwrap_or(0));
         if let Some(began) = Instant::now().checked_sub(age) {
             self.memory.since = Some(self.memory.since.map_or(began, |s| s.min(began)));
@@ -659,8 +677,9 @@ impl Controller {
         self.memory.runs = snap.runs();
         tracing::warn!(
             runs = self.memory.runs.len(),
+            snapshots = read,
             age_secs = age.as_secs(),
-            "the database is unreachable and this controller is new: working from the last snapshot"
+            "the database is unreachable and this controller is new: working from the controllers' snapshots"
         );
     }
 
@@ -811,6 +830,44 @@ impl Controller {
         self.memory.buffer.absorb(rec);
         out
     }
+}
+
+/// Most snapshots a controller lists: one per instance of the last
+/// `max_outage` (older ones are deleted), so far more than ever exist.
+const MAX_SNAPSHOTS: usize = 1000;
+
+/// Whether a stored snapshot, by its listing, is older than `max_outage`.
+fn too_old(object: &crate::storage::StoredObject, max_outage: Duration) -> bool {
+    let age = object.last_modified.map(|t| chrono::Utc::now().signed_duration_since(t));
+    age.and_then(|a| a.to_std().ok()).is_some_and(|a| a > max_outage)
+}
+
+/// Every controller's snapshot not older than `max_outage`, read at once;
+/// an unreadable one is skipped.
+async fn read_snapshots(app: &AppState, max_outage: Duration) -> anyhow::Result<Vec<Snapshot>> {
+    let listed = app.storage.list_under(crate::storage::CONTROLLER_SNAPSHOTS, MAX_SNAPSHOTS).await?;
+    let keys: Vec<&str> = listed.iter().filter(|o| !too_old(o, max_outage)).map(|o| o.key.as_str()).collect();
+    let bodies = futures::future::join_all(keys.iter().map(|k| app.storage.get(k))).await;
+    let mut snaps = Vec::new();
+    for (key, body) in keys.iter().zip(bodies) {
+        match body.map(|b| b.map(|b| serde_json::from_slice::<Snapshot>(&b))) {
+            Ok(Some(Ok(snap))) => snaps.push(snap),
+            Ok(None) => {}
+            Ok(Some(Err(e))) => tracing::warn!(key, error = %e, "controller snapshot unreadable"),
+            Err(e) => tracing::warn!(key, error = %format!("{e:#}"), "controller snapshot not read"),
+        }
+    }
+    Ok(snaps)
+}
+
+/// Delete the snapshots older than `max_outage` (instances that ended); how many.
+async fn prune_snapshots(app: &AppState, max_outage: Duration) -> anyhow::Result<usize> {
+    let listed = app.storage.list_under(crate::storage::CONTROLLER_SNAPSHOTS, MAX_SNAPSHOTS).await?;
+    let old: Vec<&str> = listed.iter().filter(|o| too_old(o, max_outage)).map(|o| o.key.as_str()).collect();
+    for key in &old {
+        app.storage.delete(key).await?;
+    }
+    Ok(old.len())
 }
 
 /// Where the live jobs are, as (run, job) indices: started and not ended, in
