@@ -22,12 +22,16 @@ pub enum ObjectKey {
     Browser(String),
     /// The HTML report of a run: `reports/run-<id>.html`.
     RunReport { run_id: i64 },
-    /// The run-controller's snapshot of the runs it works on, for a new process
-    /// during a database outage (`control::snapshot`): `controller/snapshot.json`.
-    ControllerSnapshot,
+    /// A run-controller's snapshot of the runs it works on, one per controller
+    /// instance, for a new process during a database outage (`control::snapshot`):
+    /// `controller/snapshots/<controller id>.json`.
+    ControllerSnapshot { controller: String },
     /// The failed-request log of a script run: `logs/run-<id>/script-run-<id>.json`.
     RunLog { run_id: i64, script_run_id: i64 },
 }
+
+/// Where the controllers' snapshots are ([`ObjectKey::ControllerSnapshot`]).
+pub const CONTROLLER_SNAPSHOTS: &str = "controller/snapshots/";
 
 /// Longest object key S3 accepts (bytes of UTF-8); longer ones fail in the SDK or
 /// the server, so they are refused before any request.
@@ -182,7 +186,7 @@ impl ObjectKey {
             Self::DataFile { project, scenario, stamp, name } => format!("{project}/{scenario}/{stamp}_{name}"),
             Self::Browser(key) => key.clone(),
             Self::RunReport { run_id } => format!("reports/run-{run_id}.html"),
-            Self::ControllerSnapshot => "controller/snapshot.json".into(),
+            Self::ControllerSnapshot { controller } => format!("{CONTROLLER_SNAPSHOTS}{controller}.json"),
             Self::RunLog { run_id, script_run_id } => format!("logs/run-{run_id}/script-run-{script_run_id}.json"),
         }
     }

@@ -129,8 +129,8 @@ async fn a_pass_cut_off_from_postgres_at_any_point_ends_within_its_budget() {
 
 /// In AWS each invocation of the controller may be a new process. One that starts
 /// while Postgres is unreachable has no memory of its own: it renews the leases
-/// of the jobs the last controller left in its snapshot in the bucket, buffers
-/// their seconds and writes them once the database is back.
+/// of the jobs the controllers left in their snapshots in the bucket (one per
+/// instance), buffers their seconds and writes them once the database is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_controller_in_an_outage_works_from_the_last_snapshot() {
     let app = spawn_app_with_db_proxy(|s| s.controller_interval_ms = 3_600_000).await;
@@ -147,7 +147,10 @@ async fn a_new_controller_in_an_outage_works_from_the_last_snapshot() {
     })
     .await;
     old.settle().await;
-    assert!(state.storage.exists("controller/snapshot.json").await.unwrap(), "no snapshot written");
+    // Under the old controller's own key: instances at once do not overwrite
+    // each other's (the app's own controller, nudged by the start, has its own).
+    let key = format!("controller/snapshots/{}.json", old.id());
+    assert!(state.storage.exists(&key).await.unwrap(), "no snapshot written at {key}");
     drop(old);
 
     app.db_proxy().black_hole();

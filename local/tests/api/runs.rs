@@ -5,7 +5,7 @@
 //! Rates are small (20–60 rps) and tolerances generous (±25 %): CI is a loaded
 //! 2-core machine.
 
-use crate::helpers::{TestApp, eventually, spawn_app};
+use crate::helpers::{TestApp, connect_dsn, eventually, spawn_app};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -418,6 +418,67 @@ async fn twenty_concurrent_starts_give_one_run_and_nineteen_409s_and_ticks_are_i
     let dupes = app.count("(SELECT job_id, second FROM metric_seconds GROUP BY 1, 2 HAVING count(*) > 1) d").await;
     assert_eq!(dupes, 0);
     app.ok("/v1/run/stop", json!({"run_id": run_id})).await;
+}
+
+/// The roll-up is guarded by the run's version in one statement of its own
+/// (`db::control::settle`): a user's change made while a pass is under way wins
+/// over the pass's stale roll-up, and a roll-up at the current version is written
+/// with the release of the claim.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_made_during_a_pass_wins_over_its_roll_up() {
+    use alilo_shared::db::control::{Rollup, load, settle};
+    use alilo_shared::model::run::{RunStatus, ScriptRunStatus};
+    let app = crate::helpers::spawn_app_with(|s| s.controller_interval_ms = 3_600_000).await;
+    let target = Target::start().await;
+    let _agent = app.start_agent("lt").await;
+    let scenario = app.new_scenario("Guard").await;
+    app.load_script(scenario, "a", &target, "/a", 10, "lt").await;
+    let run_id = app.start_run(scenario, 100).await["run_id"].as_i64().unwrap();
+    let state = &app.app_state;
+    let mut conn = state.db.conn().await.unwrap();
+    let claim = Duration::from_secs(20);
+    // Claimed by "t" (once the app's own controller, nudged by the start, let go).
+    let loaded = eventually(Duration::from_secs(10), "the run claimed", async || {
+        load(&mut conn, "t", claim).await.unwrap().pop()
+    })
+    .await;
+    let sr = loaded.script_runs[0].id;
+    let stale = |status, script| Rollup {
+        run_id,
+        version: loaded.version,
+        was: loaded.status,
+        status,
+        script_runs: vec![(sr, script)],
+    };
+    let statuses = async || {
+        let row = connect_dsn(&app.dsn)
+            .await
+            .query_one(
+                "SELECT r.status, s.status, r.ended_at IS NOT NULL, r.claimed_by FROM runs r
+                 JOIN script_runs s ON s.run_id = r.id WHERE r.id = $1",
+                &[&run_id],
+            )
+            .await
+            .unwrap();
+        (row.get::<_, String>(0), row.get::<_, String>(1), row.get::<_, bool>(2), row.get::<_, Option<String>>(3))
+    };
+    let before = statuses().await;
+
+    // A user stops the run while the pass is under way: the pass's roll-up, from
+    // before the stop, is dropped.
+    app.ok("/v1/run/stop", json!({"run_id": run_id})).await;
+    let lost = settle(&conn, "t", &[stale(RunStatus::Running, ScriptRunStatus::Failed)], &[]).await.unwrap();
+    assert_eq!(lost, 1);
+    assert_eq!(statuses().await, ("STATUS_STOPPING".into(), before.1, false, Some("t".into())));
+
+    // The next pass loads the stop and rolls up at the current version: written,
+    // with the claim released.
+    let current = load(&mut conn, "t", claim).await.unwrap().pop().expect("still claimed by t");
+    assert_eq!(current.version, loaded.version + 1);
+    let rollup = Rollup { version: current.version, ..stale(RunStatus::Stopped, ScriptRunStatus::Stopped) };
+    assert_eq!(settle(&conn, "t", &[rollup], &[run_id]).await.unwrap(), 0);
+    let want = ("STATUS_STOPPED_UNSPECIFIED".to_string(), "STATUS_STOPPED_UNSPECIFIED".to_string(), true, None);
+    assert_eq!(statuses().await, want);
 }
 
 #[tokio::test]

@@ -1,15 +1,21 @@
 //! The run-controller's pass, and the only code that calls agents about runs.
 //!
 //! A pass:
-//! 1. **load**: one short transaction claims the active runs no other controller
-//!    holds and reads their desired state, jobs and `version` ([`db::control::load`]);
+//! 1. **load**: one statement claims the active runs no other controller holds,
+//!    then their desired state, jobs and `version` are read ([`db::control::load`]);
 //! 2. **poll** every live job, with no transaction open, in a bounded parallel
 //!    fan-out with short timeouts (a poll renews the job's lease);
 //! 3. **reconcile** (pure, [`super::reconcile`]) each run into actions;
 //! 4. **execute** the actions against the agents (bounded fan-out again);
 //! 5. **roll up** (pure, [`super::rollup`]) the statuses;
-//! 6. **record** in one short transaction ([`db::control::record`]): seconds and
-//!    job facts always, the roll-up only where the run's version is unchanged.
+//! 6. **record** in one short transaction ([`db::control::record_facts`]): seconds
+//!    and job facts; then, in one statement of its own ([`db::control::settle`]),
+//!    the roll-up where the run's version is unchanged and the release of the
+//!    claims.
+//!
+//! A run's row, which user changes update too, is locked only for the length
+//! of one statement (the claim, the roll-up): a user's change never waits on a
+//! pass's transaction, let alone on an agent.
 //!
 //! User requests never call agents: they write the desired state, bump the run's
 //! version and [`Nudge`] the controller. Every database step has a deadline; when
@@ -129,6 +135,9 @@ struct Memory {
     /// Whether this process already looked for a snapshot (it does once, when an
     /// outage finds it with no memory of its own).
     looked: bool,
+    /// Whether this controller deleted the snapshots too old to use (once, after
+    /// its first write).
+    pruned: bool,
 }
 
 /// A run-controller: one per process (or Lambda instance), kept across passes.
@@ -215,6 +224,11 @@ impl Controller {
         }
     }
 
+    /// This controller's id: its claims and its snapshot's key carry it.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
     /// Whether facts wait in memory for the database.
     pub fn buffered_seconds(&self) -> usize {
         self.memory.buffer.buffered_seconds()
@@ -233,16 +247,36 @@ impl Controller {
         }
     }
 
+    /// Record a pass: its facts in one transaction (on failure all of it waits in
+    /// memory), then its roll-up and the release of its claims in one statement
+    /// ([`crate::db::control::settle`]). A roll-up that cannot be written is only
+    /// logged: the facts are stored, the next pass rolls up again, and unreleased
+    /// claims run out.
     async fn db_record(&self, app: &AppState, record: &PassRecord) -> ApiResult<Recorded> {
         let budget = self.options.db_budget;
         let mut conn = tokio::time::timeout(budget, app.db.conn()).await.map_err(|_| db_timeout(budget))??;
-        match tokio::time::timeout(budget, crate::db::control::record(&mut conn, &self.id, record)).await {
-            Ok(done) => done,
+        let mut done = match tokio::time::timeout(budget, crate::db::control::record_facts(&mut conn, record)).await {
+            Ok(done) => done?,
+            Err(_) => {
+                // A connection cut mid-query must not go back to the pool.
+                drop(deadpool_postgres::Object::take(conn));
+                return Err(db_timeout(budget));
+            }
+        };
+        let settle = crate::db::control::settle(&conn, &self.id, &record.rollups, &record.release);
+        match tokio::time::timeout(budget, settle).await {
+            Ok(Ok(lost)) => done.lost_races = lost,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e.message, "roll-up not written this pass");
+                done.lost_races = record.rollups.len();
+            }
             Err(_) => {
                 drop(deadpool_postgres::Object::take(conn));
-                Err(db_timeout(budget))
+                tracing::warn!("roll-up not written in time this pass");
+                done.lost_races = record.rollups.len();
             }
         }
+        Ok(done)
     }
 
     /// One pass over every active run this controller can claim.
@@ -564,8 +598,10 @@ impl Controller {
 
     /// Keep the runs this pass left in the bucket when their jobs changed, or
     /// every [`snapshot::REFRESH`] while jobs run, for a process that starts
-    /// during an outage. Written beside the next passes, one write at a time,
-    /// bounded by the database budget; a failed write is retried next pass.
+    /// during an outage; under this controller's own key. Written beside the
+    /// next passes, one write at a time, bounded by the database budget; a failed
+    /// write is retried next pass. After its first write, a controller deletes the
+    /// snapshots too old to be used (other instances', ended).
     async fn write_snapshot(&mut self, app: &AppState) {
         match &self.behind.snapshot {
             Some(write) if !write.is_finished() => return,
@@ -588,10 +624,12 @@ impl Controller {
         }
         let body = serde_json::to_vec(&snap).unwrap_or_default();
         self.memory.written = Some((snap, Instant::now()));
-        let (app, budget) = (app.clone(), self.options.db_budget);
+        let prune = !std::mem::replace(&mut self.memory.pruned, true);
+        let (app, budget, max_outage) = (app.clone(), self.options.db_budget, self.options.outage.max_outage);
+        let key = ObjectKey::ControllerSnapshot { controller: self.id.clone() };
         self.behind.snapshot = Some(tokio::spawn(async move {
-            let put = app.storage.put(&ObjectKey::ControllerSnapshot, body, "application/json");
-            match tokio::time::timeout(budget, put).await {
+            let put = app.storage.put(&key, body, "application/json");
+            let written = match tokio::time::timeout(budget, put).await {
                 Ok(Ok(_)) => true,
                 Ok(Err(e)) => {
                     tracing::warn!(error = %ApiError::from(e).message, "controller snapshot not written");
@@ -601,32 +639,38 @@ impl Controller {
                     tracing::warn!("controller snapshot not written in time");
                     false
                 }
+            };
+            if prune {
+                match tokio::time::timeout(budget, prune_snapshots(&app, max_outage)).await {
+                    Ok(Ok(0)) => {}
+                    Ok(Ok(n)) => tracing::info!(deleted = n, "old controller snapshots deleted"),
+                    Ok(Err(e)) => tracing::warn!(error = %format!("{e:#}"), "old controller snapshots not deleted"),
+                    Err(_) => tracing::warn!("old controller snapshots not deleted in time"),
+                }
             }
+            written
         }));
     }
 
-    /// A process with no memory of its own, in an outage: start from the snapshot
-    /// the last controller left, if it is recent enough. The outage is taken to
-    /// have begun when the snapshot was (at most [`snapshot::REFRESH`] early).
+    /// A process with no memory of its own, in an outage: start from the
+    /// snapshots the controllers left ([`snapshot::latest`]: every run from the
+    /// newest one holding it), if recent enough. The outage is taken to have
+    /// begun when the newest was taken (at most [`snapshot::REFRESH`] early).
     async fn restore_snapshot(&mut self, app: &AppState) {
         if self.memory.looked || !self.memory.runs.is_empty() {
             return;
         }
         self.memory.looked = true;
-        let key = ObjectKey::ControllerSnapshot.path();
-        let snap = match tokio::time::timeout(self.options.db_budget, app.storage.get(&key)).await {
-            Ok(Ok(Some(bytes))) => match serde_json::from_slice::<Snapshot>(&bytes) {
-                Ok(snap) => snap,
-                Err(e) => return tracing::warn!(error = %e, "controller snapshot unreadable"),
-            },
-            Ok(Ok(None)) => return,
-            Ok(Err(e)) => return tracing::warn!(error = %format!("{e:#}"), "controller snapshot not read"),
-            Err(_) => return tracing::warn!("controller snapshot not read in time"),
+        let max_outage = self.options.outage.max_outage;
+        let snaps = match tokio::time::timeout(self.options.db_budget, read_snapshots(app, max_outage)).await {
+            Ok(Ok(snaps)) => snaps,
+            Ok(Err(e)) => return tracing::warn!(error = %format!("{e:#}"), "controller snapshots not read"),
+            Err(_) => return tracing::warn!("controller snapshots not read in time"),
         };
-        let now_ms = chrono::Utc::now().timestamp_millis();
-        if !snap.usable(now_ms, self.options.outage.max_outage) {
-            return tracing::warn!(taken_ms = snap.taken_ms, "controller snapshot too old to use");
-        }
+        let (read, now_ms) = (snaps.len(), chrono::Utc::now().timestamp_millis());
+        let Some(snap) = snapshot::latest(snaps, now_ms, max_outage) else {
+            return tracing::warn!(read, "no controller snapshot recent enough to use");
+        };
         let age = Duration::from_millis(u64::try_from(now_ms - snap.taken_ms).unwrap_or(0));
         if let Some(began) = Instant::now().checked_sub(age) {
             self.memory.since = Some(self.memory.since.map_or(began, |s| s.min(began)));
@@ -634,8 +678,9 @@ impl Controller {
         self.memory.runs = snap.runs();
         tracing::warn!(
             runs = self.memory.runs.len(),
+            snapshots = read,
             age_secs = age.as_secs(),
-            "the database is unreachable and this controller is new: working from the last snapshot"
+            "the database is unreachable and this controller is new: working from the controllers' snapshots"
         );
     }
 
@@ -786,6 +831,44 @@ impl Controller {
         self.memory.buffer.absorb(rec);
         out
     }
+}
+
+/// Most snapshots a controller lists: one per instance of the last
+/// `max_outage` (older ones are deleted), so far more than ever exist.
+const MAX_SNAPSHOTS: usize = 1000;
+
+/// Whether a stored snapshot, by its listing, is older than `max_outage`.
+fn too_old(object: &crate::storage::StoredObject, max_outage: Duration) -> bool {
+    let age = object.last_modified.map(|t| chrono::Utc::now().signed_duration_since(t));
+    age.and_then(|a| a.to_std().ok()).is_some_and(|a| a > max_outage)
+}
+
+/// Every controller's snapshot not older than `max_outage`, read at once;
+/// an unreadable one is skipped.
+async fn read_snapshots(app: &AppState, max_outage: Duration) -> anyhow::Result<Vec<Snapshot>> {
+    let listed = app.storage.list_under(crate::storage::CONTROLLER_SNAPSHOTS, MAX_SNAPSHOTS).await?;
+    let keys: Vec<&str> = listed.iter().filter(|o| !too_old(o, max_outage)).map(|o| o.key.as_str()).collect();
+    let bodies = futures::future::join_all(keys.iter().map(|k| app.storage.get(k))).await;
+    let mut snaps = Vec::new();
+    for (key, body) in keys.iter().zip(bodies) {
+        match body.map(|b| b.map(|b| serde_json::from_slice::<Snapshot>(&b))) {
+            Ok(Some(Ok(snap))) => snaps.push(snap),
+            Ok(None) => {}
+            Ok(Some(Err(e))) => tracing::warn!(key, error = %e, "controller snapshot unreadable"),
+            Err(e) => tracing::warn!(key, error = %format!("{e:#}"), "controller snapshot not read"),
+        }
+    }
+    Ok(snaps)
+}
+
+/// Delete the snapshots older than `max_outage` (instances that ended); how many.
+async fn prune_snapshots(app: &AppState, max_outage: Duration) -> anyhow::Result<usize> {
+    let listed = app.storage.list_under(crate::storage::CONTROLLER_SNAPSHOTS, MAX_SNAPSHOTS).await?;
+    let old: Vec<&str> = listed.iter().filter(|o| too_old(o, max_outage)).map(|o| o.key.as_str()).collect();
+    for key in &old {
+        app.storage.delete(key).await?;
+    }
+    Ok(old.len())
 }
 
 /// Where the live jobs are, as (run, job) indices: started and not ended, in

@@ -3,6 +3,15 @@
 //! scheduled controller may be a cold start). Pure; the pass reads and writes it
 //! in the bucket ([`crate::storage::ObjectKey::ControllerSnapshot`]).
 //!
+//! Each controller instance writes its own snapshot (its id in the key): two
+//! instances at once (overlapping invocations) each hold only the runs they
+//! claimed, and one key shared by both kept only the last writer's runs. A new
+//! instance reads them all ([`latest`]): every run once, from the newest
+//! snapshot that holds it (a claim moves between instances, never back in
+//! time), and the outage counted from the newest snapshot (a controller loaded
+//! from the database then). Snapshots older than the outage limit are of no use
+//! and are deleted by the next instance that writes its own.
+//!
 //! It holds what renewing leases needs and nothing more: the active runs last
 //! loaded and their live jobs (where to reach them, their cursors). A new
 //! controller that cannot reach the database starts from it; its cursors may lag
@@ -135,6 +144,23 @@ impl Snapshot {
     }
 }
 
+/// Several controllers' snapshots as one for a new controller: those younger than
+/// `max_outage`, each run from the newest that holds it, taken when the newest
+/// was. `None` when none is usable.
+pub fn latest(snaps: impl IntoIterator<Item = Snapshot>, now_ms: i64, max_outage: Duration) -> Option<Snapshot> {
+    let mut usable: Vec<Snapshot> = snaps.into_iter().filter(|s| s.usable(now_ms, max_outage)).collect();
+    usable.sort_by_key(|s| std::cmp::Reverse(s.taken_ms));
+    let taken_ms = usable.first()?.taken_ms;
+    let mut runs: Vec<RunSnap> = Vec::new();
+    for run in usable.into_iter().flat_map(|s| s.runs) {
+        if !runs.iter().any(|r| r.id == run.id) {
+            runs.push(run);
+        }
+    }
+    runs.sort_by_key(|r| r.id);
+    Some(Snapshot { taken_ms, runs })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +219,47 @@ mod tests {
         assert!(!a.same_jobs(&ended));
         let stopping = Snapshot::of(&[run(vec![job(1, JobPhase::Stopping, 42)])], 9_000);
         assert!(!a.same_jobs(&stopping));
+    }
+
+    #[test]
+    fn a_new_controller_takes_every_run_once_from_the_newest_snapshot_holding_it() {
+        let max = Duration::from_secs(900);
+        let of = |taken_ms: i64, runs: &[(i64, u64)]| Snapshot {
+            taken_ms,
+            runs: runs
+                .iter()
+                .map(|&(id, cursor)| RunSnap {
+                    id,
+                    ..Snapshot::of(&[run(vec![job(1, JobPhase::Running, cursor)])], 0).runs[0].clone()
+                })
+                .collect(),
+        };
+        let now = 1_000_000;
+        // (snapshots as (taken, [(run, cursor)]), wanted: taken, [(run, cursor)])
+        type Case = (Vec<(i64, Vec<(i64, u64)>)>, Option<(i64, Vec<(i64, u64)>)>);
+        let table: Vec<Case> = vec![
+            (vec![], None),
+            // Two instances at once, each with the runs it claimed: both kept.
+            (
+                vec![(now - 5_000, vec![(1, 10)]), (now - 2_000, vec![(2, 20)])],
+                Some((now - 2_000, vec![(1, 10), (2, 20)])),
+            ),
+            // A claim moved from an instance to another: the newer one's jobs.
+            (vec![(now - 50_000, vec![(1, 10)]), (now - 1_000, vec![(1, 99)])], Some((now - 1_000, vec![(1, 99)]))),
+            (
+                vec![(now - 1_000, vec![(1, 99)]), (now - 50_000, vec![(1, 10), (3, 30)])],
+                Some((now - 1_000, vec![(1, 99), (3, 30)])),
+            ),
+            // Older than the outage limit: of no use.
+            (vec![(now - 900_000, vec![(1, 10)]), (now - 3_000, vec![])], Some((now - 3_000, vec![]))),
+            (vec![(now - 901_000, vec![(1, 10)])], None),
+        ];
+        for (snaps, want) in table {
+            let snaps: Vec<Snapshot> = snaps.iter().map(|(t, runs)| of(*t, runs)).collect();
+            let got = latest(snaps.clone(), now, max)
+                .map(|s| (s.taken_ms, s.runs.iter().map(|r| (r.id, r.jobs[0].cursor)).collect::<Vec<_>>()));
+            assert_eq!(got, want, "{snaps:?}");
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! The run-controller's two short transactions: [`load`] claims the active runs
-//! and reads their desired state and jobs; [`record`] writes what one pass (or a
-//! database outage's buffer) learnt and did. No agent is called while either is
-//! open.
+//! The run-controller's database steps: [`load`] claims the active runs and reads
+//! their desired state and jobs; [`record`] writes what one pass (or a database
+//! outage's buffer) learnt and did. No agent is called while any is open, and a
+//! run's row, which user changes update too, is never locked for longer than
+//! one statement (the claim, the roll-up).
 //!
 //! What a pass writes falls in two kinds:
 //! - facts, always written: the agents' seconds (stored once: the primary key
@@ -10,7 +11,8 @@
 //!   acting on the run's jobs, so these never race another controller.
 //! - the roll-up of statuses (the run's, its script runs'), written only when the
 //!   run's `version` is still the one loaded: a user change made during the pass
-//!   wins, and the next pass rolls up from the new state.
+//!   wins, and the next pass rolls up from the new state. It is written after the
+//!   facts, in one statement of its own ([`settle`]) that also releases the claims.
 
 use crate::agent_client::Endpoint;
 use crate::http::ApiResult;
@@ -24,15 +26,21 @@ use std::time::Duration;
 use tokio_postgres::types::Json;
 
 /// Claim every active run not claimed by another controller (for `claim`), and
-/// read each one's desired state and jobs, in one short transaction.
+/// read each one's desired state and jobs.
+///
+/// The claim is one statement of its own: a run's row is locked only while it
+/// runs, never across the reads that follow, so a user's change of the run (which
+/// updates the same row) does not wait on the controller. What is read after the
+/// claim may already hold a change made since, with the version claimed: the pass
+/// then acts on the newer desired state and its roll-up loses to the change
+/// ([`settle`]), which is safe. Only the claimant changes a claimed run's jobs.
 pub async fn load(
     client: &mut deadpool_postgres::Object,
     controller: &str,
     claim: Duration,
 ) -> ApiResult<Vec<RunState>> {
-    let tx = client.transaction().await?;
     let active: Vec<&str> = RunStatus::ACTIVE.iter().map(|s| s.as_str()).collect();
-    let rows = tx
+    let rows = client
         .query(
             "UPDATE runs SET claimed_by = $1, claimed_until = now() + make_interval(secs => $2)
              WHERE status = ANY($3) AND (claimed_until IS NULL OR claimed_until < now() OR claimed_by = $1)
@@ -58,18 +66,26 @@ pub async fn load(
         })
         .collect();
     if runs.is_empty() {
-        tx.commit().await?;
         return Ok(Vec::new());
     }
     let ids: Vec<i64> = runs.keys().copied().collect();
-    for r in tx
-        .query(
+    // Both reads at once on the one connection (pipelined).
+    let params: &[&(dyn tokio_postgres::types::ToSql + Sync)] = &[&ids];
+    let (script_runs, jobs) = futures::try_join!(
+        client.query(
             "SELECT id, run_id, tag, spec, data_key, target_rps, percentage, extra_rps, desired, status
              FROM script_runs WHERE run_id = ANY($1) ORDER BY run_id, id",
-            &[&ids],
-        )
-        .await?
-    {
+            params,
+        ),
+        client.query(
+            "SELECT s.run_id, j.id, j.script_run_id, j.agent_id, j.base_url, j.job_key, j.share, j.desired, j.state,
+                    j.sent_rps, j.sent_scale, j.cursor, j.poll_failures,
+                    extract(epoch FROM now() - j.last_seen)::float8, j.tls_pin
+             FROM jobs j JOIN script_runs s ON s.id = j.script_run_id WHERE s.run_id = ANY($1) ORDER BY j.id",
+            params,
+        ),
+    )?;
+    for r in script_runs {
         let run = runs.get_mut(&r.get::<_, i64>(1)).expect("a script run of a loaded run");
         let Json(spec): Json<JobSpec> = r.get(3);
         let desired: ScriptRunDesired = r.get(8);
@@ -84,16 +100,7 @@ pub async fn load(
             status: r.get(9),
         });
     }
-    for r in tx
-        .query(
-            "SELECT s.run_id, j.id, j.script_run_id, j.agent_id, j.base_url, j.job_key, j.share, j.desired, j.state,
-                    j.sent_rps, j.sent_scale, j.cursor, j.poll_failures,
-                    extract(epoch FROM now() - j.last_seen)::float8, j.tls_pin
-             FROM jobs j JOIN script_runs s ON s.id = j.script_run_id WHERE s.run_id = ANY($1) ORDER BY j.id",
-            &[&ids],
-        )
-        .await?
-    {
+    for r in jobs {
         let run = runs.get_mut(&r.get::<_, i64>(0)).expect("a job of a loaded run");
         run.jobs.push(Job {
             id: r.get(1),
@@ -110,7 +117,6 @@ pub async fn load(
             unseen_for: r.get(13),
         });
     }
-    tx.commit().await?;
     Ok(runs.into_values().collect())
 }
 
@@ -243,8 +249,19 @@ pub struct Recorded {
     pub lost_races: usize,
 }
 
-/// Write a pass in one transaction.
+/// Write a pass: its facts ([`record_facts`]), then its roll-up and the release
+/// of its claims ([`settle`]).
 pub async fn record(client: &mut deadpool_postgres::Object, controller: &str, rec: &PassRecord) -> ApiResult<Recorded> {
+    let mut out = record_facts(client, rec).await?;
+    out.lost_races = settle(&*client, controller, &rec.rollups, &rec.release).await?;
+    Ok(out)
+}
+
+/// Write a pass's facts in one transaction: jobs placed, seconds, what the
+/// agents said and were told, the audit, runs stopped on purpose, and the
+/// script runs' failure info. Nothing here touches the row of a run a user may be
+/// changing, except a run stopped on purpose (only after a database outage).
+pub async fn record_facts(client: &mut deadpool_postgres::Object, rec: &PassRecord) -> ApiResult<Recorded> {
     let tx = client.transaction().await?;
     let mut out = Recorded::default();
     // New jobs first: their seconds need their ids.
@@ -302,51 +319,77 @@ pub async fn record(client: &mut deadpool_postgres::Object, controller: &str, re
         .await?;
     }
     if !rec.rollups.is_empty() {
-        // The guard: a short row lock in this transaction, no agent call under it.
-        let ids: Vec<i64> = rec.rollups.iter().map(|r| r.run_id).collect();
-        let current: BTreeMap<i64, i64> = tx
-            .query("SELECT id, version FROM runs WHERE id = ANY($1) ORDER BY id FOR UPDATE", &[&ids])
-            .await?
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect();
-        let won: Vec<&Rollup> = rec.rollups.iter().filter(|r| current.get(&r.run_id) == Some(&r.version)).collect();
-        out.lost_races = rec.rollups.len() - won.len();
-        let changed: Vec<&&Rollup> = won.iter().filter(|r| r.status != r.was).collect();
-        if !changed.is_empty() {
-            let ids: Vec<i64> = changed.iter().map(|r| r.run_id).collect();
-            let statuses: Vec<RunStatus> = changed.iter().map(|r| r.status).collect();
-            tx.execute(
-                "UPDATE runs r SET status = u.status, updated_at = now(),
-                     ended_at = CASE WHEN u.status = $3 THEN now() ELSE r.ended_at END
-                 FROM unnest($1::bigint[], $2::text[]) AS u(id, status) WHERE r.id = u.id",
-                &[&ids, &statuses, &RunStatus::Stopped],
-            )
-            .await?;
-        }
-        let (sr_ids, sr_statuses): (Vec<i64>, Vec<ScriptRunStatus>) =
-            won.iter().flat_map(|r| r.script_runs.iter().copied()).unzip();
-        if !sr_ids.is_empty() {
-            tx.execute(
-                "UPDATE script_runs s SET status = u.status, updated_at = now()
-                 FROM unnest($1::bigint[], $2::text[]) AS u(id, status) WHERE s.id = u.id AND s.status <> u.status",
-                &[&sr_ids, &sr_statuses],
-            )
-            .await?;
-        }
-        // Failures in words a user can act on, where the UI shows them.
-        let run_ids: Vec<i64> = won.iter().map(|r| r.run_id).collect();
+        // Failures in words a user can act on, where the UI shows them: from the
+        // jobs' reasons, facts whatever the roll-up.
+        let run_ids: Vec<i64> = rec.rollups.iter().map(|r| r.run_id).collect();
         crate::run_failure::store_info(&tx, &run_ids).await?;
-    }
-    if !rec.release.is_empty() {
-        tx.execute(
-            "UPDATE runs SET claimed_by = NULL, claimed_until = NULL WHERE id = ANY($1) AND claimed_by = $2",
-            &[&rec.release, &controller],
-        )
-        .await?;
     }
     tx.commit().await?;
     Ok(out)
+}
+
+/// Write the roll-ups of runs whose `version` is still the one loaded (a user
+/// change made during the pass wins: the next pass rolls up from it) and release
+/// the claims in `release`; how many roll-ups lost to a change.
+///
+/// One statement, on its own: each run's row is locked only while it runs, so
+/// a user's change never waits on the controller for longer (the version
+/// compare happens under that row lock, so two writers cannot both win).
+pub async fn settle(
+    conn: &impl GenericClient,
+    controller: &str,
+    rollups: &[Rollup],
+    release: &[i64],
+) -> ApiResult<usize> {
+    // Per run: its roll-up (if any) and whether to release it.
+    let mut runs: BTreeMap<i64, (Option<&Rollup>, bool)> = BTreeMap::new();
+    for r in rollups {
+        runs.entry(r.run_id).or_default().0 = Some(r);
+    }
+    for id in release {
+        runs.entry(*id).or_default().1 = true;
+    }
+    if runs.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<i64> = runs.keys().copied().collect();
+    let versions: Vec<Option<i64>> = runs.values().map(|(r, _)| r.map(|r| r.version)).collect();
+    let statuses: Vec<Option<RunStatus>> = runs.values().map(|(r, _)| r.map(|r| r.status)).collect();
+    let releases: Vec<bool> = runs.values().map(|(_, release)| *release).collect();
+    let (mut sr_ids, mut sr_runs, mut sr_statuses) = (Vec::new(), Vec::new(), Vec::<ScriptRunStatus>::new());
+    for r in rollups {
+        for (id, status) in &r.script_runs {
+            sr_ids.push(*id);
+            sr_runs.push(r.run_id);
+            sr_statuses.push(*status);
+        }
+    }
+    let won: i64 = conn
+        .query_one(
+            "WITH u AS (
+                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bool[]) AS u(id, version, status, release)
+             ), done AS (
+                 UPDATE runs r SET
+                     status = CASE WHEN r.version = u.version THEN u.status ELSE r.status END,
+                     updated_at = CASE WHEN r.version = u.version AND r.status <> u.status THEN now() ELSE r.updated_at END,
+                     ended_at = CASE WHEN r.version = u.version AND r.status <> u.status AND u.status = $6 THEN now()
+                                     ELSE r.ended_at END,
+                     claimed_by = CASE WHEN u.release AND r.claimed_by = $5 THEN NULL ELSE r.claimed_by END,
+                     claimed_until = CASE WHEN u.release AND r.claimed_by = $5 THEN NULL ELSE r.claimed_until END
+                 FROM u WHERE r.id = u.id
+                 RETURNING r.id, COALESCE(r.version = u.version, false) AS won
+             ), s AS (
+                 UPDATE script_runs s SET status = v.status, updated_at = now()
+                 FROM unnest($7::bigint[], $8::bigint[], $9::text[]) AS v(id, run_id, status)
+                 JOIN done ON done.id = v.run_id AND done.won
+                 WHERE s.id = v.id AND s.status <> v.status
+             )
+             SELECT count(*) FILTER (WHERE won) FROM done",
+            &[&ids, &versions, &statuses, &releases, &controller, &RunStatus::Stopped, &sr_ids, &sr_runs, &sr_statuses],
+        )
+        .await?
+        .get(0);
+    Ok(rollups.len().saturating_sub(usize::try_from(won).unwrap_or(0)))
 }
 
 /// Store seconds, each once, in one statement.

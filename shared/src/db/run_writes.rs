@@ -151,23 +151,20 @@ pub async fn request_script_stop(
     Ok(())
 }
 
-/// A run's new load level, on the run and every script run.
-pub async fn set_percentage(
-    client: &mut deadpool_postgres::Object,
-    run_id: i64,
-    from: i32,
-    to: i32,
-    who: &str,
-) -> ApiResult<()> {
-    let tx = client.transaction().await?;
-    tx.execute(
-        "UPDATE runs SET percentage_of_target = $2, version = version + 1, updated_at = now() WHERE id = $1",
-        &[&run_id, &to],
+/// A run's new load level, on the run and every script run, recorded: one
+/// statement (one round trip; the run's row is locked only while it runs).
+pub async fn set_percentage(conn: &impl GenericClient, run_id: i64, from: i32, to: i32, who: &str) -> ApiResult<()> {
+    conn.execute(
+        "WITH changed AS (
+             UPDATE runs SET percentage_of_target = $2, version = version + 1, updated_at = now() WHERE id = $1
+             RETURNING id
+         ), scripts AS (
+             UPDATE script_runs SET percentage = $2, updated_at = now() WHERE run_id IN (SELECT id FROM changed)
+         )
+         INSERT INTO run_changes (run_id, who, what, percentage) SELECT id, $3, $4, $2 FROM changed",
+        &[&run_id, &to, &who, &format!("load {from} % → {to} %")],
     )
     .await?;
-    tx.execute("UPDATE script_runs SET percentage = $2, updated_at = now() WHERE run_id = $1", &[&run_id, &to]).await?;
-    change(&tx, run_id, None, who, &format!("load {from} % → {to} %"), Some(to)).await?;
-    tx.commit().await?;
     Ok(())
 }
 

@@ -414,8 +414,8 @@ async fn adjust_to(app: &AppState, run: &RunRow, percentage: i32, who: &str) -> 
         return Ok(format!("the run is already at {percentage} %"));
     }
     check_total(app, run.id, Some(percentage), 0).await?;
-    let mut conn = app.db.conn().await?;
-    w::set_percentage(&mut conn, run.id, run.percentage, percentage, who).await?;
+    let conn = app.db.conn().await?;
+    w::set_percentage(&conn, run.id, run.percentage, percentage, who).await?;
     app.nudge.nudge();
     Ok(String::new())
 }
