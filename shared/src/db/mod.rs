@@ -12,6 +12,7 @@ pub mod run_writes;
 pub mod runs;
 pub mod scenarios;
 pub mod script_metrics;
+pub mod seconds;
 pub mod scripts;
 pub mod search;
 pub mod simple_scripts;
@@ -36,6 +37,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0008_sso_audit.sql", include_str!("../../../migrations/0008_sso_audit.sql")),
     ("0009_fleet.sql", include_str!("../../../migrations/0009_fleet.sql")),
     ("0010_original_import.sql", include_str!("../../../migrations/0010_original_import.sql")),
+    ("0011_fleet_scale.sql", include_str!("../../../migrations/0011_fleet_scale.sql")),
 ];
 
 /// Connections per process. A Lambda instance serves one request at a time; the
