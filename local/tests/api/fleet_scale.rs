@@ -44,7 +44,8 @@ pub struct Figures {
     /// Job-seconds stored per second of the steady phase (the load's own rate: one per job).
     pub stored_per_wall_s: f64,
     /// CPU per steady pass: the controller (this process but the simulated
-    /// agents' threads), the simulated agents, Postgres (every server process).
+    /// agents' threads), the simulated agents, Postgres (the pool's backends;
+    /// its WAL writer and checkpointer not included).
     pub controller_cpu_ms_per_pass: f64,
     pub sim_cpu_ms_per_pass: f64,
     pub postgres_cpu_ms_per_pass: f64,
@@ -55,6 +56,11 @@ pub struct Figures {
     pub metric_bytes: i64,
     pub metric_heap_bytes: i64,
     pub bytes_per_job_second: f64,
+    /// Per stored row, on average: the latency and service histograms, and the
+    /// whole row as Postgres keeps it (`pg_column_size`, compressed if it was).
+    pub latency_bytes: f64,
+    pub service_bytes: f64,
+    pub row_bytes: f64,
     pub killed_agents: usize,
     pub jobs_on_killed: i64,
     /// From the kill to every script run's full share on live agents.
@@ -77,15 +83,22 @@ fn cpu_ms(stats: impl IntoIterator<Item = std::path::PathBuf>) -> f64 {
     ticks * 10.0
 }
 
-/// CPU of this process, and of every Postgres server process.
-fn cpu_now() -> (f64, f64) {
-    let postgres = std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|p| std::fs::read_to_string(p.path().join("comm")).is_ok_and(|c| c.trim() == "postgres"))
-        .map(|p| p.path().join("stat"));
-    (cpu_ms([std::path::PathBuf::from("/proc/self/stat")]), cpu_ms(postgres))
+/// CPU of this process, and of the Postgres backends serving `pids`.
+fn cpu_now(pids: &[i32]) -> (f64, f64) {
+    let backends = pids.iter().map(|p| std::path::PathBuf::from(format!("/proc/{p}/stat")));
+    (cpu_ms([std::path::PathBuf::from("/proc/self/stat")]), cpu_ms(backends))
+}
+
+/// The Postgres backends of the app's pool (kept across passes).
+async fn backends(app: &TestApp) -> Vec<i32> {
+    connect_dsn(&app.dsn)
+        .await
+        .query("SELECT pid FROM pg_stat_activity WHERE application_name = $1", &[&app.schema])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
 }
 
 fn median(mut v: Vec<u128>) -> u128 {
@@ -183,7 +196,9 @@ pub async fn simulate(agents: usize, runs: usize, steady: usize, killed: usize) 
 
     let mut passes: Vec<TickOutcome> = Vec::new();
     let mut walls = Vec::new();
-    let (steady_start, cpu_start, sim_start) = (Instant::now(), cpu_now(), SimFleet::cpu_ms());
+    // Postgres' share: the pool's backends (opened by the first pass, kept).
+    let pids = backends(&app).await;
+    let (steady_start, cpu_start, sim_start) = (Instant::now(), cpu_now(&pids), SimFleet::cpu_ms());
     for _ in 0..steady {
         let next = Instant::now() + Duration::from_secs(1);
         tokio::time::sleep_until(next.into()).await;
@@ -197,7 +212,7 @@ pub async fn simulate(agents: usize, runs: usize, steady: usize, killed: usize) 
         passes.push(out);
     }
     let steady_wall = steady_start.elapsed().as_secs_f64();
-    let (cpu_end, sim_cpu) = (cpu_now(), SimFleet::cpu_ms() - sim_start);
+    let (cpu_end, sim_cpu) = (cpu_now(&pids), SimFleet::cpu_ms() - sim_start);
     let per_pass = |ms: f64| ms / steady.max(1) as f64;
     figures.sim_cpu_ms_per_pass = per_pass(sim_cpu);
     figures.controller_cpu_ms_per_pass = per_pass(cpu_end.0 - cpu_start.0 - sim_cpu);
@@ -246,6 +261,17 @@ pub async fn simulate(agents: usize, runs: usize, steady: usize, killed: usize) 
     figures.metric_bytes = row.get(1);
     figures.metric_heap_bytes = row.get(2);
     figures.bytes_per_job_second = figures.metric_bytes as f64 / (figures.metric_rows.max(1)) as f64;
+    let row = connect_dsn(&app.dsn)
+        .await
+        .query_one(
+            "SELECT avg(octet_length(latency))::float8, avg(octet_length(service))::float8,
+                    avg(pg_column_size(m.*))::float8
+             FROM metric_seconds m",
+            &[],
+        )
+        .await
+        .unwrap();
+    (figures.latency_bytes, figures.service_bytes, figures.row_bytes) = (row.get(0), row.get(1), row.get(2));
 
     // Agents die: their shares move within a few passes a second apart.
     if killed > 0 {
