@@ -49,9 +49,8 @@ pub fn decode_v2(mut bytes: &[u8]) -> Result<Histogram<u64>, String> {
     if bytes.is_empty() {
         return Ok(new());
     }
-    let h: Histogram<u64> = Deserializer::new()
-        .deserialize(&mut bytes)
-        .map_err(|e| format!("histogram is not HDR V2: {e:?}"))?;
+    let h: Histogram<u64> =
+        Deserializer::new().deserialize(&mut bytes).map_err(|e| format!("histogram is not HDR V2: {e:?}"))?;
     let mut out = new();
     out.add(&h).map_err(|e| format!("histogram out of range: {e:?}"))?;
     Ok(out)

@@ -225,9 +225,8 @@ pub async fn simulate(agents: usize, runs: usize, steady: usize, killed: usize) 
     figures.poll_ms_median = median(steady_out.iter().map(|o| o.timings.poll.as_millis()).collect());
     figures.act_ms_median = median(steady_out.iter().map(|o| o.timings.act.as_millis()).collect());
     figures.record_ms_median = median(steady_out.iter().map(|o| o.timings.record.as_millis()).collect());
-    figures.write_ms_median = median(
-        steady_out.iter().filter(|o| !o.timings.write.is_zero()).map(|o| o.timings.write.as_millis()).collect(),
-    );
+    figures.write_ms_median =
+        median(steady_out.iter().filter(|o| !o.timings.write.is_zero()).map(|o| o.timings.write.as_millis()).collect());
     figures.passes_writing = steady_out.iter().filter(|o| o.writing).count();
     figures.passes_outage = steady_out.iter().filter(|o| o.outage.is_some()).count();
     figures.job_seconds_stored = steady_out.iter().map(|o| o.stored_seconds).sum();

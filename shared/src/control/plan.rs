@@ -188,8 +188,9 @@ mod tests {
 
     #[test]
     fn each_agent_s_own_capacity_decides_how_many_agents_and_what_shares() {
-        // (rate, capacities) → shares in plan order.
-        let table: [(f64, &[f64], &[(i64, f64)]); 5] = [
+        // (rate, capacities) → (agent, share) in plan order.
+        type Row<'a> = (f64, &'a [f64], &'a [(i64, f64)]);
+        let table: [Row; 5] = [
             // A big agent alone covers 9,000 rps: no split.
             (9000.0, &[10_000.0, 1000.0, 1000.0], &[(1, 1.0)]),
             // 2,500 rps on agents of 1,000: three of them, equal shares.
@@ -202,8 +203,7 @@ mod tests {
             (10.0, &[500.0, 500.0], &[(1, 1.0)]),
         ];
         for (rps, capacities, want) in table {
-            let agents: Vec<Candidate> =
-                capacities.iter().zip(1..).map(|(c, id)| sized(id, &["a"], 0.0, *c)).collect();
+            let agents: Vec<Candidate> = capacities.iter().zip(1..).map(|(c, id)| sized(id, &["a"], 0.0, *c)).collect();
             let got: Vec<(i64, f64)> =
                 plan(&[demand("a", rps)], &agents).unwrap().iter().map(|a| (a.agent_id, a.share)).collect();
             assert_eq!(got, want, "{rps} rps over {capacities:?}");

@@ -5,11 +5,11 @@
 use super::{Db, id32};
 use crate::control::fleet::Idle;
 use crate::http::ApiResult;
-use crate::model::run::RunStatus;
-use deadpool_postgres::GenericClient;
 use crate::model::page::MAX_UNPAGED_ROWS;
+use crate::model::run::RunStatus;
 use crate::wire::agents::Agent;
 use crate::wire::fleet::FleetAgent;
+use deadpool_postgres::GenericClient;
 use std::time::Duration;
 
 /// A registration ready to store.

@@ -51,8 +51,7 @@ impl<'a> StoredSecond<'a> {
     }
 }
 
-const COLUMNS: &str =
-    "job_id, second, ts, target_rps, sent, ok, failed, dropped, bytes_sent, bytes_received, status, errors, latency, \
+const COLUMNS: &str = "job_id, second, ts, target_rps, sent, ok, failed, dropped, bytes_sent, bytes_received, status, errors, latency, \
      service, script";
 
 const TYPES: [Type; 15] = [
