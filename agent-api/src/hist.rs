@@ -40,9 +40,17 @@ pub fn decode(s: &str) -> Result<Histogram<u64>, String> {
         return Ok(new());
     }
     let bytes = STANDARD.decode(s).map_err(|e| format!("histogram is not base64: {e}"))?;
-    let h: Histogram<u64> = Deserializer::new()
-        .deserialize(&mut bytes.as_slice())
-        .map_err(|e| format!("histogram is not HDR V2: {e:?}"))?;
+    decode_v2(&bytes)
+}
+
+/// Decodes the V2 bytes themselves (what the backend stores, without base64);
+/// no bytes is an empty histogram.
+pub fn decode_v2(mut bytes: &[u8]) -> Result<Histogram<u64>, String> {
+    if bytes.is_empty() {
+        return Ok(new());
+    }
+    let h: Histogram<u64> =
+        Deserializer::new().deserialize(&mut bytes).map_err(|e| format!("histogram is not HDR V2: {e:?}"))?;
     let mut out = new();
     out.add(&h).map_err(|e| format!("histogram out of range: {e:?}"))?;
     Ok(out)

@@ -51,7 +51,7 @@ fn second(script: i64, ts: i64) -> Second {
         bytes_received: 50 * 1200,
         status: BTreeMap::from([("200".to_string(), 50 - failed), ("503".to_string(), failed)]),
         errors: BTreeMap::new(),
-        latency: hist::encode(&h),
+        latency: alilo_shared::control::stored::latency(&hist::encode(&h)),
     }
 }
 

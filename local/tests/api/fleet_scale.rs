@@ -28,13 +28,39 @@ pub struct Figures {
     pub load_ms_median: u128,
     pub poll_ms_median: u128,
     pub act_ms_median: u128,
+    /// How long a pass waited for its record's write.
     pub record_ms_median: u128,
+    /// The writes' own time (they may end during a later pass).
+    pub write_ms_median: u128,
+    /// Passes that found a write still going on (worked from memory).
+    pub passes_writing: usize,
+    /// Passes that counted the database as unreachable (must be none).
+    pub passes_outage: usize,
     pub job_seconds_stored: u64,
-    /// Job-seconds stored per second spent recording.
+    /// Job-seconds stored per second of storing them (the COPY alone).
     pub ingest_rows_per_s: f64,
+    /// Job-seconds stored per second of whole writes (job updates and commit included).
+    pub ingest_write_rows_per_s: f64,
+    /// Job-seconds stored per second of the steady phase (the load's own rate: one per job).
+    pub stored_per_wall_s: f64,
+    /// CPU per steady pass: the controller (this process but the simulated
+    /// agents' threads), the simulated agents, Postgres (the pool's backends;
+    /// its WAL writer and checkpointer not included).
+    pub controller_cpu_ms_per_pass: f64,
+    pub sim_cpu_ms_per_pass: f64,
+    pub postgres_cpu_ms_per_pass: f64,
+    /// Agent calls in flight at once (`ControllerOptions::fan_out`).
+    pub fan_out: usize,
     pub metric_rows: i64,
+    /// metric_seconds with its indexes, and the table alone.
     pub metric_bytes: i64,
+    pub metric_heap_bytes: i64,
     pub bytes_per_job_second: f64,
+    /// Per stored row, on average: the latency and service histograms, and the
+    /// whole row as Postgres keeps it (`pg_column_size`, compressed if it was).
+    pub latency_bytes: f64,
+    pub service_bytes: f64,
+    pub row_bytes: f64,
     pub killed_agents: usize,
     pub jobs_on_killed: i64,
     /// From the kill to every script run's full share on live agents.
@@ -42,6 +68,37 @@ pub struct Figures {
     pub passes_to_move: usize,
     pub max_pg_connections: i64,
     pub agent_calls: u64,
+}
+
+/// CPU time (user + system, ms) of the processes whose /proc/<pid>/stat is
+/// `stats` (utime and stime: the 12th and 13th fields after the command).
+fn cpu_ms(stats: impl IntoIterator<Item = std::path::PathBuf>) -> f64 {
+    let mut ticks = 0.0;
+    for path in stats {
+        let stat = std::fs::read_to_string(path).unwrap_or_default();
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        ticks += rest.split_whitespace().skip(11).take(2).filter_map(|v| v.parse::<f64>().ok()).sum::<f64>();
+    }
+    // USER_HZ is 100 on Linux.
+    ticks * 10.0
+}
+
+/// CPU of this process, and of the Postgres backends serving `pids`.
+fn cpu_now(pids: &[i32]) -> (f64, f64) {
+    let backends = pids.iter().map(|p| std::path::PathBuf::from(format!("/proc/{p}/stat")));
+    (cpu_ms([std::path::PathBuf::from("/proc/self/stat")]), cpu_ms(backends))
+}
+
+/// The Postgres backends of the app's pool (kept across passes).
+async fn backends(app: &TestApp) -> Vec<i32> {
+    connect_dsn(&app.dsn)
+        .await
+        .query("SELECT pid FROM pg_stat_activity WHERE application_name = $1", &[&app.schema])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
 }
 
 fn median(mut v: Vec<u128>) -> u128 {
@@ -124,7 +181,9 @@ pub async fn simulate(agents: usize, runs: usize, steady: usize, killed: usize) 
         assert!(started.is_ok(), "run {r} starts: {:?}", started.err().map(|e| e.message));
     }
     let mut figures = Figures { agents, runs, jobs: runs * 100, ..Figures::default() };
-    let mut controller = Controller::new(ControllerOptions::default());
+    let fan_out = std::env::var("FLEET_FAN_OUT").ok().and_then(|v| v.parse().ok()).unwrap_or(64);
+    figures.fan_out = fan_out;
+    let mut controller = Controller::new(ControllerOptions { fan_out, ..ControllerOptions::default() });
 
     // The first pass starts every job.
     let t = Instant::now();
@@ -138,6 +197,9 @@ pub async fn simulate(agents: usize, runs: usize, steady: usize, killed: usize) 
 
     let mut passes: Vec<TickOutcome> = Vec::new();
     let mut walls = Vec::new();
+    // Postgres' share: the pool's backends (opened by the first pass, kept).
+    let pids = backends(&app).await;
+    let (steady_start, cpu_start, sim_start) = (Instant::now(), cpu_now(&pids), SimFleet::cpu_ms());
     for _ in 0..steady {
         let next = Instant::now() + Duration::from_secs(1);
         tokio::time::sleep_until(next.into()).await;
@@ -150,6 +212,12 @@ pub async fn simulate(agents: usize, runs: usize, steady: usize, killed: usize) 
         figures.max_pg_connections = figures.max_pg_connections.max(pg_connections(&app).await);
         passes.push(out);
     }
+    let steady_wall = steady_start.elapsed().as_secs_f64();
+    let (cpu_end, sim_cpu) = (cpu_now(&pids), SimFleet::cpu_ms() - sim_start);
+    let per_pass = |ms: f64| ms / steady.max(1) as f64;
+    figures.sim_cpu_ms_per_pass = per_pass(sim_cpu);
+    figures.controller_cpu_ms_per_pass = per_pass(cpu_end.0 - cpu_start.0 - sim_cpu);
+    figures.postgres_cpu_ms_per_pass = per_pass(cpu_end.1 - cpu_start.1);
     let steady_out: Vec<&TickOutcome> = passes.iter().collect();
     figures.steady_passes = steady_out.len();
     figures.pass_ms_median = median(walls.clone());
@@ -158,11 +226,19 @@ pub async fn simulate(agents: usize, runs: usize, steady: usize, killed: usize) 
     figures.poll_ms_median = median(steady_out.iter().map(|o| o.timings.poll.as_millis()).collect());
     figures.act_ms_median = median(steady_out.iter().map(|o| o.timings.act.as_millis()).collect());
     figures.record_ms_median = median(steady_out.iter().map(|o| o.timings.record.as_millis()).collect());
+    figures.write_ms_median =
+        median(steady_out.iter().filter(|o| !o.timings.write.is_zero()).map(|o| o.timings.write.as_millis()).collect());
+    figures.passes_writing = steady_out.iter().filter(|o| o.writing).count();
+    figures.passes_outage = steady_out.iter().filter(|o| o.outage.is_some()).count();
     figures.job_seconds_stored = steady_out.iter().map(|o| o.stored_seconds).sum();
-    let record_s: f64 = steady_out.iter().map(|o| o.timings.record.as_secs_f64()).sum();
-    figures.ingest_rows_per_s = figures.job_seconds_stored as f64 / record_s.max(1e-9);
+    let copy_s: f64 = steady_out.iter().map(|o| o.timings.seconds_write.as_secs_f64()).sum();
+    let write_s: f64 = steady_out.iter().map(|o| o.timings.write.as_secs_f64()).sum();
+    figures.ingest_rows_per_s = figures.job_seconds_stored as f64 / copy_s.max(1e-9);
+    figures.ingest_write_rows_per_s = figures.job_seconds_stored as f64 / write_s.max(1e-9);
+    figures.stored_per_wall_s = figures.job_seconds_stored as f64 / steady_wall.max(1e-9);
     for o in &steady_out {
         assert_eq!(o.polled, figures.jobs, "every job polled each pass");
+        assert!(o.outage.is_none(), "the database answered all along: no pass counts an outage: {o:?}");
     }
     // Every job's seconds reached the database (each once: the primary key).
     let with_seconds: i64 = connect_dsn(&app.dsn)
@@ -174,12 +250,28 @@ pub async fn simulate(agents: usize, runs: usize, steady: usize, killed: usize) 
     assert_eq!(with_seconds as usize, figures.jobs, "every job has stored seconds");
     let row = connect_dsn(&app.dsn)
         .await
-        .query_one("SELECT count(*), pg_total_relation_size('metric_seconds') FROM metric_seconds", &[])
+        .query_one(
+            "SELECT count(*), pg_total_relation_size('metric_seconds'), pg_relation_size('metric_seconds')
+             FROM metric_seconds",
+            &[],
+        )
         .await
         .unwrap();
     figures.metric_rows = row.get(0);
     figures.metric_bytes = row.get(1);
+    figures.metric_heap_bytes = row.get(2);
     figures.bytes_per_job_second = figures.metric_bytes as f64 / (figures.metric_rows.max(1)) as f64;
+    let row = connect_dsn(&app.dsn)
+        .await
+        .query_one(
+            "SELECT avg(octet_length(latency))::float8, avg(octet_length(service))::float8,
+                    avg(pg_column_size(m.*))::float8
+             FROM metric_seconds m",
+            &[],
+        )
+        .await
+        .unwrap();
+    (figures.latency_bytes, figures.service_bytes, figures.row_bytes) = (row.get(0), row.get(1), row.get(2));
 
     // Agents die: their shares move within a few passes a second apart.
     if killed > 0 {

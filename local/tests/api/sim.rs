@@ -6,7 +6,8 @@
 //! the size of what a real agent sends at a few thousand rps), so the backend
 //! stores what it would store for real agents. An agent can be killed: its
 //! listener and every open connection close, so the controller's calls fail
-//! as for a dead machine.
+//! as for a dead machine. The agents run on a runtime of their own (threads
+//! `alilo-sim`), so the benchmark can tell their CPU from the controller's.
 
 use alilo_agent_api::{AgentInfo, Bucket, JobState, JobStatus, Summary};
 use axum::extract::{Path, Query, State};
@@ -231,19 +232,34 @@ struct Served {
 /// N simulated agents on loopback ports.
 pub struct SimFleet {
     served: Vec<Served>,
+    runtime: Option<tokio::runtime::Runtime>,
 }
+
+/// The name of the simulated agents' threads.
+const THREADS: &str = "alilo-sim";
 
 impl SimFleet {
     pub async fn start(n: usize) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name(THREADS)
+            .enable_all()
+            .build()
+            .expect("the simulated agents' runtime");
         let mut served = Vec::with_capacity(n);
         for _ in 0..n {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
-            let port = listener.local_addr().unwrap().port();
+            let std = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+            std.set_nonblocking(true).unwrap();
+            let port = std.local_addr().unwrap().port();
+            let listener = {
+                let _inside = runtime.enter();
+                tokio::net::TcpListener::from_std(std).unwrap()
+            };
             let agent: Shared = Arc::default();
             let tasks: Arc<Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
             let app = router(agent.clone());
             let conns = tasks.clone();
-            let accept = tokio::spawn(async move {
+            let accept = runtime.spawn(async move {
                 loop {
                     let Ok((stream, _)) = listener.accept().await else { continue };
                     let _ = stream.set_nodelay(true);
@@ -262,7 +278,21 @@ impl SimFleet {
             tasks.lock().unwrap().push(accept.abort_handle());
             served.push(Served { port, agent, tasks });
         }
-        Self { served }
+        Self { served, runtime: Some(runtime) }
+    }
+
+    /// CPU time the simulated agents' threads used so far (user + system, ms).
+    pub fn cpu_ms() -> f64 {
+        let mut ticks = 0.0;
+        for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            let Some((comm, rest)) = stat.split_once(" (").and_then(|(_, r)| r.rsplit_once(')')) else { continue };
+            if comm.starts_with(THREADS) {
+                ticks += rest.split_whitespace().skip(11).take(2).filter_map(|v| v.parse::<f64>().ok()).sum::<f64>();
+            }
+        }
+        // USER_HZ is 100 on Linux.
+        ticks * 10.0
     }
 
     pub fn ports(&self) -> Vec<u16> {
@@ -295,6 +325,10 @@ impl Drop for SimFleet {
             for t in s.tasks.lock().unwrap().drain(..) {
                 t.abort();
             }
+        }
+        // Dropped inside the test's runtime: shut down without blocking.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
         }
     }
 }

@@ -320,7 +320,7 @@ async fn metrics_scrape_bench() {
     for v in 0..200u64 {
         alilo_agent_api::hist::record(&mut h, 2_000 + v * 37);
     }
-    let latency = alilo_agent_api::hist::encode(&h);
+    let latency = alilo_shared::control::stored::latency(&alilo_agent_api::hist::encode(&h));
     for r in 0..10 {
         let scenario = app.create_scenario(project, &format!("s{r}")).await;
         let run: i64 = db

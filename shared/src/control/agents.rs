@@ -10,7 +10,7 @@
 //!   query where probes would take a fan-out per plan;
 //! - added by hand (`/v1/agent/set`): it answers `GET /v1/agent` ([`healthy`]).
 
-use super::plan::Candidate;
+use super::plan::{Candidate, capacity};
 use crate::http::ApiResult;
 use crate::state::AppState;
 use futures::future::join_all;
@@ -59,12 +59,19 @@ pub async fn enabled(app: &AppState, skip: &BTreeSet<i64>) -> ApiResult<Vec<Heal
     };
     let loads = loads(&work);
     let expiry = expiry(app.limits.fleet_heartbeat);
+    #[allow(clippy::cast_precision_loss)]
+    let default_rps = app.limits.agent_capacity_rps as f64;
     Ok(agents
         .into_iter()
         .filter(|a| !skip.contains(&a.id))
         .filter(|a| listed_healthy(true, a.registered, a.draining, a.heartbeat_age, expiry))
         .map(|a| Healthy {
-            candidate: Candidate { agent_id: a.id, tags: a.tags, load_rps: loads.get(&a.id).copied().unwrap_or(0.0) },
+            candidate: Candidate {
+                agent_id: a.id,
+                tags: a.tags,
+                load_rps: loads.get(&a.id).copied().unwrap_or(0.0),
+                capacity_rps: capacity(a.capacity_rps, default_rps),
+            },
             base_url: a.base_url,
             registered: a.registered,
         })

@@ -11,13 +11,13 @@
 //! [`super::fleet_ecs::EcsFleet`] (an ECS service's desired count).
 //!
 //! The rules around them are pure and tested here: [`demands_by_tag`] (what a
-//! run asks for, with [`HEADROOM`]), [`agents_needed`], and [`Quiet`] (when to
-//! release). A provider error never stops a run from starting on the agents
+//! run asks for, with [`HEADROOM`]), [`agents_needed`], and [`release_due`]
+//! (when to release). A provider error never stops a run from starting on the agents
 //! already there, and is never retried in a loop: the run's info says why.
 
 use futures::future::BoxFuture;
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A run asks its fleet for this much more than its planned rate: room for a
 /// raise of the load level and for an agent lost mid-run.
@@ -101,36 +101,26 @@ pub fn agents_needed(wanted: f64, offered: f64, per_agent: f64, running: usize, 
     more.min(max.saturating_sub(running))
 }
 
-/// When to shrink the fleet: once after the last active run has been gone for
-/// `quiet`. Kept by the controller across passes.
-#[derive(Debug, Clone)]
-pub struct Quiet {
-    quiet: Duration,
-    last_busy: Instant,
-    released: bool,
+/// What the database says about the fleet's work, to judge a release
+/// ([`crate::db::fleet::idle`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Idle {
+    /// A run is active (whichever controller holds it).
+    pub active: bool,
+    /// Since the fleet last had work: the last run ended, or a start asked the
+    /// provider for agents. `None`: neither ever happened.
+    pub idle_for: Option<Duration>,
+    /// The fleet was released since then.
+    pub released_since: bool,
 }
 
-impl Quiet {
-    pub fn new(quiet: Duration, now: Instant) -> Self {
-        // Nothing to release at start: a fleet left big by a dead controller
-        // shrinks after one quiet period.
-        Self { quiet, last_busy: now, released: false }
-    }
-
-    /// Record a pass that saw `active_runs`; true when the fleet should be
-    /// released now (once per quiet period).
-    pub fn observe(&mut self, active_runs: usize, now: Instant) -> bool {
-        if active_runs > 0 {
-            self.last_busy = now;
-            self.released = false;
-            return false;
-        }
-        if !self.released && now.duration_since(self.last_busy) >= self.quiet {
-            self.released = true;
-            return true;
-        }
-        false
-    }
+/// Whether to shrink the fleet now: no run active and none for `quiet`, and no
+/// release since. Pure; judged on what the database says rather than on a
+/// controller's memory, so a controller that starts cold (a new Lambda
+/// instance) decides as a warm one would, and the release is claimed in the
+/// database so two controllers release once.
+pub fn release_due(idle: &Idle, quiet: Duration) -> bool {
+    !idle.active && !idle.released_since && idle.idle_for.is_some_and(|d| d >= quiet)
 }
 
 #[cfg(test)]
@@ -154,14 +144,20 @@ mod tests {
 
     #[test]
     fn the_fleet_is_released_once_after_a_quiet_period() {
-        let t0 = Instant::now();
-        let s = Duration::from_secs(1);
-        let mut q = Quiet::new(Duration::from_secs(300), t0);
-        assert!(!q.observe(0, t0 + 299 * s), "not quiet long enough");
-        assert!(q.observe(0, t0 + 300 * s));
-        assert!(!q.observe(0, t0 + 400 * s), "once");
-        assert!(!q.observe(2, t0 + 500 * s), "busy again");
-        assert!(!q.observe(0, t0 + 799 * s));
-        assert!(q.observe(0, t0 + 800 * s), "quiet again after the last busy pass");
+        let quiet = Duration::from_secs(300);
+        let idle = |active, secs: Option<u64>, released_since| Idle {
+            active,
+            idle_for: secs.map(Duration::from_secs),
+            released_since,
+        };
+        for (state, due, why) in [
+            (idle(false, Some(299), false), false, "not quiet long enough"),
+            (idle(false, Some(300), false), true, "quiet for the period"),
+            (idle(false, Some(900), true), false, "released once already"),
+            (idle(true, Some(900), false), false, "a run is active"),
+            (idle(false, None, false), false, "no run ever ended and the fleet never grew"),
+        ] {
+            assert_eq!(release_due(&state, quiet), due, "{why}");
+        }
     }
 }

@@ -18,8 +18,8 @@ pub struct Second {
     pub bytes_received: i64,
     pub status: BTreeMap<String, i64>,
     pub errors: BTreeMap<String, i64>,
-    /// Corrected latency histogram (HDR V2, base64, µs); `""` = empty.
-    pub latency: String,
+    /// Corrected latency histogram (HDR V2 bytes, µs, [`super::stored`]); empty = none.
+    pub latency: Vec<u8>,
 }
 
 /// Figures over a set of seconds.
@@ -74,7 +74,7 @@ pub fn figures<'a>(rows: impl IntoIterator<Item = &'a Second>, span: Option<i64>
             }
         }
         if !s.latency.is_empty()
-            && let Ok(h) = hist::decode(&s.latency)
+            && let Ok(h) = hist::decode_v2(&s.latency)
         {
             let _ = merged.add(&h);
         }
@@ -140,7 +140,7 @@ mod tests {
             sent,
             ok: sent - failed,
             failed,
-            latency: hist::encode(&h),
+            latency: crate::control::stored::latency(&hist::encode(&h)),
             status: BTreeMap::from([("200".to_string(), sent - failed)]),
             ..Second::default()
         }

@@ -1,5 +1,6 @@
 //! Run control: planning, reconciliation and roll-up as pure functions ([`plan`],
-//! [`reconcile`], [`rollup`], [`metrics`], [`jobs`], [`outage`], [`snapshot`]), and the one
+//! [`reconcile`], [`rollup`], [`metrics`], [`jobs`], [`outage`], [`snapshot`],
+//! [`stored`]), and the one
 //! I/O loop around them, the run-controller's [`pass`].
 //!
 //! The desired state lives in Postgres (runs, script_runs, jobs); the agents hold
@@ -21,5 +22,7 @@ pub mod plan;
 pub mod reconcile;
 pub mod rollup;
 pub mod snapshot;
+pub mod stored;
+pub mod write;
 
 pub use pass::{Controller, ControllerOptions, Nudge, PassTimings, TickOutcome, tick};

@@ -84,6 +84,21 @@ pub fn verdict(outage_for: Duration, buffered: usize, limits: &OutageLimits) -> 
     }
 }
 
+/// The verdict while a write is still going on (a database slower than the
+/// agents' seconds come, not an outage): only the buffer's bound stops runs.
+pub fn behind(buffered: usize, limits: &OutageLimits) -> Verdict {
+    if buffered >= limits.max_buffered_seconds {
+        Verdict::Stop(format!(
+            "stopped by the run-controller: the database stores seconds more slowly than the agents measure them, \
+             and the memory buffer of {} job-seconds (ALILO_OUTAGE_BUFFER_SECONDS) is full; the seconds measured \
+             until then are kept",
+            limits.max_buffered_seconds
+        ))
+    } else {
+        Verdict::RideOut
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +111,14 @@ mod tests {
         assert!(why.contains("600 s") && why.contains("ALILO_MAX_DB_OUTAGE_SECS"), "{why}");
         let Verdict::Stop(why) = verdict(Duration::from_secs(90), 1000, &limits) else { panic!("stops") };
         assert!(why.contains("buffer") && why.contains("90 s"), "{why}");
+    }
+
+    #[test]
+    fn a_slow_database_stops_runs_only_when_the_buffer_is_full() {
+        let limits = OutageLimits { max_outage: Duration::from_secs(600), max_buffered_seconds: 1000 };
+        assert_eq!(behind(999, &limits), Verdict::RideOut);
+        let Verdict::Stop(why) = behind(1000, &limits) else { panic!("stops") };
+        assert!(why.contains("more slowly") && why.contains("ALILO_OUTAGE_BUFFER_SECONDS"), "{why}");
+        assert!(!why.contains("unreachable"), "{why}");
     }
 }

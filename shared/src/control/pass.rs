@@ -11,7 +11,9 @@
 //! 6. **record** in one short transaction ([`db::control::record_facts`]): seconds
 //!    and job facts; then, in one statement of its own ([`db::control::settle`]),
 //!    the roll-up where the run's version is unchanged and the release of the
-//!    claims.
+//!    claims. The write runs beside the passes ([`super::write`]): a pass waits
+//!    for it up to the database budget, and the passes after a slow write work
+//!    from memory until it ends.
 //!
 //! A run's row, which user changes update too, is locked only for the length
 //! of one statement (the claim, the roll-up): a user's change never waits on a
@@ -30,8 +32,9 @@ use super::plan::Candidate;
 use super::reconcile::{Action, JobView, LOST_AFTER, Poll, ScriptRunView, is_lost, reconcile};
 use super::rollup::rollup;
 use super::snapshot::{self, Snapshot};
+use super::write::{Writing, answers, db_timeout};
 use crate::agent_client::{AgentError, Endpoint};
-use crate::db::control::{JobUpdate, NewJob, PassRecord, Recorded, Rollup, RunChange};
+use crate::db::control::{JobUpdate, NewJob, PassRecord, Rollup, RunChange};
 use crate::http::{ApiError, ApiResult};
 use crate::model::run::{Job, JobDesired, JobPhase, RunState, ScriptRunState};
 use crate::state::AppState;
@@ -72,8 +75,13 @@ pub const DEFAULT_FLEET_QUIET: Duration = Duration::from_secs(600);
 pub struct ControllerOptions {
     /// A run stays claimed this long if the pass never records (it died).
     pub claim: Duration,
-    /// Deadline of each database step (connection included).
+    /// Deadline of each database step (connection included); a pass waits this
+    /// long for its record's write, which may go on beside the next passes.
     pub db_budget: Duration,
+    /// Longest a record's write may take once connected (a slow database);
+    /// beyond it the database counts as unreachable. Below the run-controller
+    /// Lambda's margin, so an invocation can wait for it.
+    pub write_cap: Duration,
     /// Agent calls in flight at once.
     pub fan_out: usize,
     pub outage: OutageLimits,
@@ -86,6 +94,7 @@ impl Default for ControllerOptions {
         Self {
             claim: Duration::from_secs(20),
             db_budget: Duration::from_secs(5),
+            write_cap: Duration::from_secs(10),
             fan_out: 64,
             outage: OutageLimits::default(),
             fleet_quiet: DEFAULT_FLEET_QUIET,
@@ -106,6 +115,9 @@ pub struct TickOutcome {
     pub lost_races: usize,
     /// Set when the database could not be used: the pass ran from memory.
     pub outage: Option<String>,
+    /// A write was still going on when the pass ended (a slow database, not an
+    /// outage): this pass or the next works from memory until it ends.
+    pub writing: bool,
     /// Where the pass spent its time (bench/fleet): loading the desired state,
     /// polling, reconciling and calling agents, recording.
     pub timings: PassTimings,
@@ -117,7 +129,12 @@ pub struct PassTimings {
     pub load: Duration,
     pub poll: Duration,
     pub act: Duration,
+    /// How long the pass waited for its record's write.
     pub record: Duration,
+    /// The writes that ended during this pass: their own time, and the part
+    /// of it spent storing seconds (for the ingestion rate).
+    pub write: Duration,
+    pub seconds_write: Duration,
 }
 
 /// The last known state, kept across passes for database outages.
@@ -147,7 +164,8 @@ pub struct Controller {
     options: ControllerOptions,
     memory: Memory,
     behind: Behind,
-    quiet: super::fleet::Quiet,
+    /// The record's write still going on, if any.
+    writing: Option<Writing>,
 }
 
 /// How long a pass's hooks may run beside the passes that follow it.
@@ -167,7 +185,10 @@ struct Behind {
 /// snapshot done when it returns; tests and tools.
 pub async fn tick(app: &AppState) -> ApiResult<TickOutcome> {
     let mut controller = Controller::new(ControllerOptions::default());
-    let out = controller.pass(app).await;
+    let mut out = controller.pass(app).await;
+    if let Ok(o) = &mut out {
+        let _ = controller.written(controller.options.db_budget + controller.options.write_cap, o).await;
+    }
     controller.settle().await;
     out
 }
@@ -176,10 +197,6 @@ pub async fn tick(app: &AppState) -> ApiResult<TickOutcome> {
 /// of ours, like a failing statement).
 fn is_outage(e: &ApiError) -> bool {
     e.status == axum::http::StatusCode::SERVICE_UNAVAILABLE
-}
-
-fn db_timeout(budget: Duration) -> ApiError {
-    ApiError::unavailable("the database", format!("no answer within {} ms", budget.as_millis()))
 }
 
 /// Run `futures` at most `limit` at a time; results in order.
@@ -220,7 +237,7 @@ impl Controller {
             options,
             memory: Memory::default(),
             behind: Behind::default(),
-            quiet: super::fleet::Quiet::new(options.fleet_quiet, Instant::now()),
+            writing: None,
         }
     }
 
@@ -247,58 +264,82 @@ impl Controller {
         }
     }
 
-    /// Record a pass: its facts in one transaction (on failure all of it waits in
-    /// memory), then its roll-up and the release of its claims in one statement
-    /// ([`crate::db::control::settle`]). A roll-up that cannot be written is only
-    /// logged: the facts are stored, the next pass rolls up again, and unreleased
-    /// claims run out.
-    async fn db_record(&self, app: &AppState, record: &PassRecord) -> ApiResult<Recorded> {
-        let budget = self.options.db_budget;
-        let mut conn = tokio::time::timeout(budget, app.db.conn()).await.map_err(|_| db_timeout(budget))??;
-        let mut done = match tokio::time::timeout(budget, crate::db::control::record_facts(&mut conn, record)).await {
-            Ok(done) => done?,
-            Err(_) => {
-                // A connection cut mid-query must not go back to the pool.
-                drop(deadpool_postgres::Object::take(conn));
-                return Err(db_timeout(budget));
-            }
+    /// Start writing `rec` beside the passes and wait for it up to the budget
+    /// ([`Self::written`]).
+    async fn write(&mut self, app: &AppState, rec: PassRecord, out: &mut TickOutcome) -> ApiResult<bool> {
+        let options = self.options;
+        self.writing = Some(Writing::start(app, &self.id, options.db_budget, options.write_cap, rec));
+        self.written(options.db_budget, out).await
+    }
+
+    /// Wait up to `wait` for the write in flight: `true` when none is left
+    /// (what it did added to `out`), `false` while it goes on; a failed write's
+    /// facts go back to the buffer, before those buffered since.
+    async fn written(&mut self, wait: Duration, out: &mut TickOutcome) -> ApiResult<bool> {
+        let Some(writing) = self.writing.as_mut() else { return Ok(true) };
+        let Some(result) = writing.wait(wait).await else {
+            out.writing = true;
+            return Ok(false);
         };
-        let settle = crate::db::control::settle(&conn, &self.id, &record.rollups, &record.release);
-        match tokio::time::timeout(budget, settle).await {
-            Ok(Ok(lost)) => done.lost_races = lost,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e.message, "roll-up not written this pass");
-                done.lost_races = record.rollups.len();
+        self.writing = None;
+        match result {
+            Ok(done) => {
+                out.stored_seconds += done.stored_seconds;
+                out.lost_races += done.lost_races;
+                out.timings.write += done.took;
+                out.timings.seconds_write += done.seconds_took;
+                Ok(true)
             }
-            Err(_) => {
-                drop(deadpool_postgres::Object::take(conn));
-                tracing::warn!("roll-up not written in time this pass");
-                done.lost_races = record.rollups.len();
+            Err((e, unwritten)) => {
+                let later = std::mem::take(&mut self.memory.buffer);
+                self.memory.buffer.absorb(unwritten);
+                self.memory.buffer.absorb(later);
+                Err(e)
             }
         }
-        Ok(done)
+    }
+
+    /// A pass while a write goes on: from memory, as an outage when the
+    /// database does not answer either.
+    async fn behind_pass(&mut self, app: &AppState, out: TickOutcome) -> TickOutcome {
+        match answers(app, self.options.db_budget).await {
+            Ok(()) => self.memory_pass(app, None, out).await,
+            Err(e) => self.memory_pass(app, Some(&e), out).await,
+        }
+    }
+
+    /// After a write failed: an unreachable database is ridden out from
+    /// memory; any other error is a fault to report.
+    async fn unwritten(&mut self, app: &AppState, e: ApiError, out: TickOutcome) -> ApiResult<TickOutcome> {
+        if is_outage(&e) { Ok(self.memory_pass(app, Some(&e), out).await) } else { Err(e) }
     }
 
     /// One pass over every active run this controller can claim.
     #[tracing::instrument(skip_all, fields(controller = %self.id))]
     pub async fn pass(&mut self, app: &AppState) -> ApiResult<TickOutcome> {
         let mut out = TickOutcome::default();
+        // A write still going on (a slow database): from memory until it ends.
+        match self.written(self.options.db_budget, &mut out).await {
+            Ok(true) => {}
+            Ok(false) => return Ok(self.behind_pass(app, out).await),
+            Err(e) => return self.unwritten(app, e, out).await,
+        }
+        // Facts buffered by earlier passes go first: the state loaded next must
+        // include them (jobs placed or stopped meanwhile).
         if !self.memory.buffer.is_empty() {
             let buffered = std::mem::take(&mut self.memory.buffer);
-            match self.db_record(app, &buffered).await {
-                Ok(done) => {
+            let seconds = buffered.buffered_seconds();
+            match self.write(app, buffered, &mut out).await {
+                Ok(true) => {
                     tracing::info!(
-                        seconds = done.stored_seconds,
+                        seconds,
                         outage_secs = self.memory.since.map_or(0, |s| s.elapsed().as_secs()),
-                        "the database answers again: buffered seconds written"
+                        "buffered facts written"
                     );
-                    out.stored_seconds += done.stored_seconds;
                     self.memory.stopped.clear();
                 }
-                Err(e) => {
-                    self.memory.buffer = buffered;
-                    return if is_outage(&e) { Ok(self.outage_pass(app, &e).await) } else { Err(e) };
-                }
+                Ok(false) => return Ok(self.behind_pass(app, out).await),
+                Err(e) => return self.unwritten(app, e, out).await,
             }
         }
         let phase = Instant::now();
@@ -306,22 +347,15 @@ impl Controller {
             Ok(runs) => runs,
             // Only an unreachable database is ridden out from memory; any other
             // error is a fault to report, not a reason to keep load going blind.
-            Err(e) if is_outage(&e) => return Ok(self.outage_pass(app, &e).await),
+            Err(e) if is_outage(&e) => return Ok(self.memory_pass(app, Some(&e), out).await),
             Err(e) => return Err(e),
         };
         self.memory.since = None;
         out.timings.load = phase.elapsed();
         let phase = Instant::now();
         out.runs = runs.len();
-        if self.quiet.observe(out.runs, Instant::now()) {
-            // In the background: a provider's release may wait for agents to drain.
-            let fleet = app.fleet.clone();
-            tokio::spawn(async move {
-                match fleet.release().await {
-                    Ok(()) => tracing::info!(fleet = fleet.name(), "no run for the quiet period: fleet released"),
-                    Err(e) => tracing::warn!(fleet = fleet.name(), error = %e, "the fleet could not be released"),
-                }
-            });
+        if out.runs == 0 {
+            self.release_when_quiet(app).await;
         }
         let mut rec = PassRecord { release: runs.iter().map(|r| r.id).collect(), ..PassRecord::default() };
 
@@ -540,22 +574,17 @@ impl Controller {
         // 6. Record.
         out.timings.act = phase.elapsed();
         let phase = Instant::now();
-        let recorded = self.db_record(app, &rec).await;
-        out.timings.record = phase.elapsed();
-        let recorded = match recorded {
-            Ok(done) => {
-                out.stored_seconds += done.stored_seconds;
-                out.lost_races = done.lost_races;
-                true
-            }
+        let recorded = match self.write(app, rec, &mut out).await {
+            // Written, or still being written (the next pass waits for it).
+            Ok(done) => done,
             Err(e) => {
                 tracing::warn!(error = %e.message, "pass not recorded: its facts wait in memory");
                 out.outage = Some(e.message.clone());
                 self.memory.since.get_or_insert_with(Instant::now);
-                self.memory.buffer.absorb(rec);
                 false
             }
         };
+        out.timings.record = phase.elapsed();
         self.memory.runs = runs;
         // Beside the next passes, only after a pass that reached the database.
         // (Awaited here, the hooks once held the controller on a black-holed
@@ -568,9 +597,51 @@ impl Controller {
         Ok(out)
     }
 
+    /// Release the fleet once no run has been active for the quiet period,
+    /// judged and claimed in the database ([`super::fleet::release_due`]): a
+    /// controller that starts cold decides as a warm one, and one of two
+    /// releases. The release runs in the background (a provider's may wait
+    /// for agents to drain).
+    async fn release_when_quiet(&self, app: &AppState) {
+        if app.fleet.name() == "static" {
+            return;
+        }
+        let budget = self.options.db_budget;
+        let Ok(Ok(conn)) = tokio::time::timeout(budget, app.db.conn()).await else { return };
+        let claim = async {
+            let idle = crate::db::fleet::idle(&conn).await?;
+            if !super::fleet::release_due(&idle, self.options.fleet_quiet) {
+                return Ok(false);
+            }
+            crate::db::fleet::claim_release(&conn).await
+        };
+        let claimed = match tokio::time::timeout(budget, claim).await {
+            Ok(Ok(claimed)) => claimed,
+            Ok(Err(e)) => return tracing::warn!(error = %e, "whether the fleet is quiet is unknown this pass"),
+            Err(_) => {
+                drop(deadpool_postgres::Object::take(conn));
+                return tracing::warn!("whether the fleet is quiet is unknown this pass: no answer in time");
+            }
+        };
+        if claimed {
+            let fleet = app.fleet.clone();
+            tokio::spawn(async move {
+                match fleet.release().await {
+                    Ok(()) => tracing::info!(fleet = fleet.name(), "no run for the quiet period: fleet released"),
+                    Err(e) => tracing::warn!(fleet = fleet.name(), error = %e, "the fleet could not be released"),
+                }
+            });
+        }
+    }
+
     /// Until the work the passes left running is done (a tool's last pass, or
     /// before a Lambda invocation returns and its process is frozen).
     pub async fn settle(&mut self) {
+        // The write in flight ends within its cap.
+        let wait = self.options.db_budget + self.options.write_cap;
+        if let Err(e) = self.written(wait, &mut TickOutcome::default()).await {
+            tracing::warn!(error = %e.message, "the last write failed: its facts wait in memory");
+        }
         if let Some(hooks) = self.behind.hooks.take() {
             let _ = hooks.await;
         }
@@ -763,21 +834,33 @@ impl Controller {
         }
     }
 
-    /// A pass while the database cannot be reached: poll the remembered jobs
-    /// (renewing their leases) and buffer what they say, or stop them on purpose
-    /// once the outage is too long or the buffer full.
-    async fn outage_pass(&mut self, app: &AppState, cause: &ApiError) -> TickOutcome {
-        self.restore_snapshot(app).await;
-        let since = *self.memory.since.get_or_insert_with(Instant::now);
-        let verdict = outage::verdict(since.elapsed(), self.memory.buffer.buffered_seconds(), &self.options.outage);
-        tracing::warn!(
-            error = %cause.message,
-            outage_secs = since.elapsed().as_secs(),
-            buffered = self.memory.buffer.buffered_seconds(),
-            stopping = matches!(verdict, Verdict::Stop(_)),
-            "the database is unreachable: the run-controller works from memory"
-        );
-        let mut out = TickOutcome { outage: Some(cause.message.clone()), ..TickOutcome::default() };
+    /// A pass from memory, while the database cannot be reached (`cause`) or
+    /// a write is still going on (`None`): poll the remembered jobs (renewing
+    /// their leases) and buffer what they say, or stop them on purpose once the
+    /// outage is too long or the buffer full.
+    async fn memory_pass(&mut self, app: &AppState, cause: Option<&ApiError>, mut out: TickOutcome) -> TickOutcome {
+        let buffered = self.memory.buffer.buffered_seconds();
+        let verdict = match cause {
+            Some(cause) => {
+                self.restore_snapshot(app).await;
+                let since = *self.memory.since.get_or_insert_with(Instant::now);
+                let verdict = outage::verdict(since.elapsed(), buffered, &self.options.outage);
+                tracing::warn!(
+                    error = %cause.message,
+                    outage_secs = since.elapsed().as_secs(),
+                    buffered,
+                    stopping = matches!(verdict, Verdict::Stop(_)),
+                    "the database is unreachable: the run-controller works from memory"
+                );
+                out.outage = Some(cause.message.clone());
+                verdict
+            }
+            None => {
+                let verdict = outage::behind(buffered, &self.options.outage);
+                tracing::info!(buffered, "a write is still going on: the run-controller works from memory");
+                verdict
+            }
+        };
         let mut rec = PassRecord::default();
         let targets = live_jobs(&self.memory.runs, &self.memory.stopped);
         out.polled = targets.len();
@@ -795,7 +878,10 @@ impl Controller {
                 }
             }
             Verdict::Stop(why) => {
-                let why = &format!("{why} (last error: {})", cause.message);
+                let why = &match cause {
+                    Some(cause) => format!("{why} (last error: {})", cause.message),
+                    None => why.clone(),
+                };
                 let answers =
                     self.each_job(runs, &targets, |job| app.agents.stop(&job.base_url, &job.key, job.cursor)).await;
                 out.actions = targets.len();

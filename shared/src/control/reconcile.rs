@@ -187,7 +187,7 @@ mod tests {
     }
 
     fn agent(id: i64, load: f64) -> Candidate {
-        Candidate { agent_id: id, tags: vec![], load_rps: load }
+        Candidate { agent_id: id, tags: vec![], load_rps: load, capacity_rps: 5000.0 }
     }
 
     #[test]

@@ -245,6 +245,10 @@ impl PassRecord {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Recorded {
     pub stored_seconds: u64,
+    /// The time of storing the seconds alone.
+    pub seconds_took: Duration,
+    /// The time of the whole write, commit included.
+    pub took: Duration,
     /// Runs whose roll-up was dropped: a user change came first.
     pub lost_races: usize,
 }
@@ -252,8 +256,10 @@ pub struct Recorded {
 /// Write a pass: its facts ([`record_facts`]), then its roll-up and the release
 /// of its claims ([`settle`]).
 pub async fn record(client: &mut deadpool_postgres::Object, controller: &str, rec: &PassRecord) -> ApiResult<Recorded> {
+    let started = std::time::Instant::now();
     let mut out = record_facts(client, rec).await?;
     out.lost_races = settle(&*client, controller, &rec.rollups, &rec.release).await?;
+    out.took = started.elapsed();
     Ok(out)
 }
 
@@ -290,7 +296,9 @@ pub async fn record_facts(client: &mut deadpool_postgres::Object, rec: &PassReco
             }
         }
     }
-    out.stored_seconds = store_seconds(&tx, &seconds).await?;
+    let t = std::time::Instant::now();
+    out.stored_seconds = super::seconds::store(&tx, &seconds).await?;
+    out.seconds_took = t.elapsed();
     update_jobs(&tx, &updates).await?;
     if !rec.stopped.is_empty() {
         let ids: Vec<i64> = rec.stopped.iter().map(|(id, _)| *id).collect();
@@ -392,51 +400,6 @@ pub async fn settle(
     Ok(rollups.len().saturating_sub(usize::try_from(won).unwrap_or(0)))
 }
 
-/// Store seconds, each once, in one statement.
-#[allow(clippy::cast_possible_wrap, clippy::cast_precision_loss)]
-async fn store_seconds(tx: &impl GenericClient, seconds: &[(i64, &Bucket)]) -> ApiResult<u64> {
-    if seconds.is_empty() {
-        return Ok(0);
-    }
-    let mut cols: (Vec<i64>, Vec<i64>, Vec<f64>, Vec<f64>) = Default::default();
-    let mut counts: [Vec<i64>; 6] = Default::default();
-    let mut texts: [Vec<String>; 4] = Default::default();
-    // What an extended script adds to the second (migration 0007); NULL for simple scripts.
-    let mut scripts: Vec<Option<String>> = Vec::new();
-    for (job, b) in seconds {
-        cols.0.push(*job);
-        cols.1.push(b.second as i64);
-        cols.2.push(b.ts_ms as f64);
-        cols.3.push(b.target_rps);
-        for (i, v) in [b.sent, b.ok, b.failed, b.dropped, b.bytes_sent, b.bytes_received].into_iter().enumerate() {
-            counts[i].push(v as i64);
-        }
-        texts[0].push(serde_json::to_string(&b.status).unwrap_or_else(|_| "{}".into()));
-        texts[1].push(serde_json::to_string(&b.errors).unwrap_or_else(|_| "{}".into()));
-        texts[2].push(b.latency.clone());
-        texts[3].push(b.service.clone());
-        scripts.push(b.script.as_ref().and_then(|s| serde_json::to_string(s).ok()));
-    }
-    Ok(tx
-        .execute(
-            "INSERT INTO metric_seconds (job_id, second, ts, target_rps, sent, ok, failed, dropped, bytes_sent,
-                 bytes_received, status, errors, latency, service, script)
-             SELECT job_id, second, to_timestamp(ts_ms / 1000), target_rps, sent, ok, failed, dropped, bytes_sent,
-                    bytes_received, status::jsonb, errors::jsonb, latency, service, script::jsonb
-             FROM unnest($1::bigint[], $2::bigint[], $3::float8[], $4::float8[], $5::bigint[], $6::bigint[],
-                         $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[], $12::text[],
-                         $13::text[], $14::text[], $15::text[])
-                  AS u(job_id, second, ts_ms, target_rps, sent, ok, failed, dropped, bytes_sent, bytes_received,
-                       status, errors, latency, service, script)
-             ON CONFLICT (job_id, second) DO NOTHING",
-            &[
-                &cols.0, &cols.1, &cols.2, &cols.3, &counts[0], &counts[1], &counts[2], &counts[3], &counts[4],
-                &counts[5], &texts[0], &texts[1], &texts[2], &texts[3], &scripts,
-            ],
-        )
-        .await?)
-}
-
 /// Apply job updates in one statement.
 #[allow(clippy::cast_possible_wrap)]
 async fn update_jobs(tx: &impl GenericClient, updates: &[(i64, &JobUpdate)]) -> ApiResult<()> {
@@ -479,7 +442,7 @@ pub async fn enabled_agents(
     let agents = conn
         .query(
             "SELECT id, host_name, port, tags, registered, draining, extract(epoch FROM now() - heartbeat_at)::float8,
-                    tls_pin
+                    tls_pin, capacity_rps
              FROM agents WHERE enabled ORDER BY id",
             &[],
         )
@@ -492,6 +455,7 @@ pub async fn enabled_agents(
             registered: r.get(4),
             draining: r.get(5),
             heartbeat_age: r.get(6),
+            capacity_rps: r.get(8),
         })
         .collect();
     let active: Vec<&str> = RunStatus::ACTIVE.iter().map(|s| s.as_str()).collect();

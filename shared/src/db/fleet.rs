@@ -1,11 +1,15 @@
 //! The fleet's queries: a self-registered agent's row, written by its
-//! registration, heartbeats and deregistration, keyed by its address (unique).
+//! registration, heartbeats and deregistration, keyed by its address (unique);
+//! and the fleet's own state (when it last grew and was released).
 
 use super::{Db, id32};
+use crate::control::fleet::Idle;
 use crate::http::ApiResult;
 use crate::model::page::MAX_UNPAGED_ROWS;
+use crate::model::run::RunStatus;
 use crate::wire::agents::Agent;
 use crate::wire::fleet::FleetAgent;
+use deadpool_postgres::GenericClient;
 use std::time::Duration;
 
 /// A registration ready to store.
@@ -156,4 +160,46 @@ pub async fn offer(db: &Db, tag: &str, expiry: Duration, default_rps: f64) -> Ap
         )
         .await?;
     Ok((usize::try_from(row.get::<_, i64>(0)).unwrap_or(0), row.get(1)))
+}
+
+/// What [`crate::control::fleet::release_due`] judges: whether a run is
+/// active, how long since the fleet last had work (the last run ended, or a
+/// start asked the provider for agents), and whether it was released since.
+pub async fn idle(conn: &impl GenericClient) -> ApiResult<Idle> {
+    let active: Vec<&str> = RunStatus::ACTIVE.iter().map(|s| s.as_str()).collect();
+    let row = conn
+        .query_one(
+            "WITH busy AS (SELECT GREATEST((SELECT max(ended_at) FROM runs), f.grown_at) AS at, f.released_at
+                           FROM fleet_state f)
+             SELECT EXISTS (SELECT 1 FROM runs WHERE status = ANY($1)),
+                    extract(epoch FROM now() - busy.at)::float8,
+                    COALESCE(busy.released_at >= busy.at, FALSE)
+             FROM busy",
+            &[&active],
+        )
+        .await?;
+    Ok(Idle {
+        active: row.get(0),
+        idle_for: row.get::<_, Option<f64>>(1).map(|s| Duration::from_secs_f64(s.max(0.0))),
+        released_since: row.get(2),
+    })
+}
+
+/// Claim the release judged due: `true` for the one controller whose claim
+/// is stored (another that judged alike finds it done).
+pub async fn claim_release(conn: &impl GenericClient) -> ApiResult<bool> {
+    let n = conn
+        .execute(
+            "UPDATE fleet_state SET released_at = now()
+             WHERE released_at IS NULL OR released_at < GREATEST((SELECT max(ended_at) FROM runs), grown_at)",
+            &[],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// A start asked the provider for agents: the quiet period starts again.
+pub async fn mark_grown(db: &Db) -> ApiResult<()> {
+    db.conn().await?.execute("UPDATE fleet_state SET grown_at = now()", &[]).await?;
+    Ok(())
 }

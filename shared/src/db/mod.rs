@@ -14,6 +14,7 @@ pub mod scenarios;
 pub mod script_metrics;
 pub mod scripts;
 pub mod search;
+pub mod seconds;
 pub mod simple_scripts;
 pub mod tls;
 pub mod verdicts;
@@ -36,6 +37,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0008_sso_audit.sql", include_str!("../../../migrations/0008_sso_audit.sql")),
     ("0009_fleet.sql", include_str!("../../../migrations/0009_fleet.sql")),
     ("0010_original_import.sql", include_str!("../../../migrations/0010_original_import.sql")),
+    ("0011_fleet_scale.sql", include_str!("../../../migrations/0011_fleet_scale.sql")),
     ("0012_agent_tls.sql", include_str!("../../../migrations/0012_agent_tls.sql")),
     ("0013_project_targets.sql", include_str!("../../../migrations/0013_project_targets.sql")),
 ];

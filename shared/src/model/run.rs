@@ -325,6 +325,8 @@ pub struct AgentRow {
     pub draining: bool,
     /// Seconds since its last heartbeat.
     pub heartbeat_age: Option<f64>,
+    /// The rate it announced when it registered (#13); `None` for a manual agent.
+    pub capacity_rps: Option<f64>,
 }
 
 #[cfg(test)]

@@ -197,6 +197,12 @@ pub async fn prepare(app: &AppState, demands: &[crate::control::plan::Demand]) -
             }
         }
     }
+    // Even a start that fails next may have left agents: they wait a quiet period.
+    if name != "static"
+        && let Err(e) = db::fleet::mark_grown(&app.db).await
+    {
+        tracing::warn!(error = %e, "the fleet's growth not recorded");
+    }
     notes
 }
 

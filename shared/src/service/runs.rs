@@ -148,8 +148,7 @@ async fn create_run(app: &AppState, new: NewRun) -> ApiResult<Run> {
     // moves to an answering agent carrying the tag (`control::reconcile`).
     let agents = enabled(app, &BTreeSet::new()).await?;
     let candidates: Vec<plan::Candidate> = agents.iter().map(|h| h.candidate.clone()).collect();
-    #[allow(clippy::cast_precision_loss)]
-    let assignments = plan::plan(&demands, &candidates, app.limits.agent_capacity_rps as f64).map_err(|tags| {
+    let assignments = plan::plan(&demands, &candidates).map_err(|tags| {
         let names: Vec<String> =
             tags.iter().map(|t| if t.is_empty() { "(any)".into() } else { format!("{t:?}") }).collect();
         let why = if fleet_notes.is_empty() { String::new() } else { format!(" ({})", fleet_notes.join("; ")) };

@@ -1,5 +1,7 @@
 //! Latency distributions read straight from the agents' HDR V2 encoding,
-//! without building an `hdrhistogram::Histogram` per second.
+//! without building an `hdrhistogram::Histogram` per second; and written back
+//! in that encoding, coarser where a second is stored with fewer digits
+//! ([`coarsen`], [`encode`]: `crate::control::stored`).
 //!
 //! Why: a full histogram over 1 µs..1 h at 3 significant figures holds ~23,500
 //! counters (184 KiB); decoding one per stored second and adding it to
@@ -10,15 +12,17 @@
 //! buckets, same "highest equivalent value"), so the report's numbers are the
 //! summary route's numbers.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-
 /// The bucket layout of an encoded histogram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Layout {
     unit_magnitude: u32,
     half_magnitude: u32,
+    lowest: u64,
+    digits: u32,
 }
+
+/// The V2 format's cookie (uncompressed).
+const V2_COOKIE: u32 = 0x1c84_9303 | 0x10;
 
 impl Layout {
     fn new(lowest: u64, digits: u32) -> Option<Self> {
@@ -30,12 +34,29 @@ impl Layout {
         Some(Self {
             unit_magnitude: 63 - lowest.leading_zeros(),
             half_magnitude: sub_bucket_count_magnitude.max(1) - 1,
+            lowest,
+            digits,
         })
     }
 
     /// The agents' layout: 1 µs .. 1 h, 3 significant figures.
     pub fn agents() -> Self {
         Self::new(1, u32::from(alilo_agent_api::hist::SIGFIG)).expect("static layout")
+    }
+
+    /// The agents' range with fewer significant figures (1 to 5).
+    pub fn with_digits(digits: u32) -> Option<Self> {
+        Self::new(1, digits).filter(|_| digits >= 1)
+    }
+
+    /// The bucket index holding `value` (`Histogram::index_for`).
+    pub fn index_of(&self, value: u64) -> u32 {
+        let mask = ((1u64 << (self.half_magnitude + 1)) - 1) << self.unit_magnitude;
+        let base = 64 - self.unit_magnitude - self.half_magnitude - 1;
+        let bucket = base - (value | mask).leading_zeros();
+        #[allow(clippy::cast_possible_truncation)]
+        let sub = (value >> (bucket + self.unit_magnitude)) as u32;
+        ((bucket + 1) << self.half_magnitude) + sub - (1 << self.half_magnitude)
     }
 
     fn bucket_and_sub(&self, index: u32) -> (u32, u32) {
@@ -82,16 +103,14 @@ fn varint(bytes: &[u8], pos: &mut usize) -> Option<u64> {
     Some(value)
 }
 
-/// Decodes base64 HDR V2 (uncompressed) into its non-zero counters, checking
-/// that it has the agents' layout. `""` is empty.
-pub fn decode(encoded: &str, layout: Layout) -> Result<Sparse, String> {
-    if encoded.is_empty() {
+/// Decodes HDR V2 bytes (uncompressed) into their non-zero counters, checking
+/// that they have `layout`. No bytes is empty.
+pub fn decode(bytes: &[u8], layout: Layout) -> Result<Sparse, String> {
+    if bytes.is_empty() {
         return Ok(Vec::new());
     }
-    let bytes = STANDARD.decode(encoded).map_err(|e| format!("histogram is not base64: {e}"))?;
     let be32 = |at: usize| bytes.get(at..at + 4).map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")));
     let be64 = |at: usize| bytes.get(at..at + 8).map(|b| u64::from_be_bytes(b.try_into().expect("8 bytes")));
-    const V2_COOKIE: u32 = 0x1c84_9303 | 0x10;
     let header = (|| Some((be32(0)?, be32(4)?, be32(8)?, be32(12)?, be64(16)?, be64(32)?)))()
         .ok_or("histogram header is truncated")?;
     let (cookie, payload_len, offset, digits, lowest, ratio) = header;
@@ -99,7 +118,7 @@ pub fn decode(encoded: &str, layout: Layout) -> Result<Sparse, String> {
         return Err("histogram is not uncompressed HDR V2".into());
     }
     if Layout::new(lowest, digits) != Some(layout) {
-        return Err(format!("histogram layout (lowest {lowest}, {digits} digits) is not the agents'"));
+        return Err(format!("histogram layout (lowest {lowest}, {digits} digits) is not the one expected"));
     }
     let payload = bytes.get(40..40 + payload_len as usize).ok_or("histogram payload is truncated")?;
     let mut out = Vec::new();
@@ -117,6 +136,70 @@ pub fn decode(encoded: &str, layout: Layout) -> Result<Sparse, String> {
         }
     }
     Ok(out)
+}
+
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    for _ in 0..8 {
+        if value < 0x80 {
+            out.push(value as u8);
+            return;
+        }
+        out.push((value as u8 & 0x7f) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+fn put_zigzag(out: &mut Vec<u8>, n: i64) {
+    put_varint(out, ((n << 1) ^ (n >> 63)) as u64);
+}
+
+/// Encodes counters (sorted by index, each once) as uncompressed HDR V2 of
+/// `layout` over the agents' range, byte for byte what the `hdrhistogram`
+/// crate writes for the same counters. No counter: no bytes.
+#[allow(clippy::cast_possible_wrap, clippy::cast_possible_truncation)]
+pub fn encode(counts: &[(u32, u64)], layout: Layout) -> Vec<u8> {
+    if counts.is_empty() {
+        return Vec::new();
+    }
+    let mut payload = Vec::with_capacity(counts.len() * 2);
+    let mut next = 0u32;
+    for &(index, count) in counts {
+        match index - next {
+            0 => {}
+            // A single zero is written as a count, a run as its negated length.
+            1 => put_zigzag(&mut payload, 0),
+            run => put_zigzag(&mut payload, -i64::from(run)),
+        }
+        put_zigzag(&mut payload, count as i64);
+        next = index + 1;
+    }
+    let mut out = Vec::with_capacity(40 + payload.len());
+    out.extend_from_slice(&V2_COOKIE.to_be_bytes());
+    out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    out.extend_from_slice(&0u32.to_be_bytes());
+    out.extend_from_slice(&layout.digits.to_be_bytes());
+    out.extend_from_slice(&layout.lowest.to_be_bytes());
+    out.extend_from_slice(&alilo_agent_api::hist::MAX_MICROS.to_be_bytes());
+    out.extend_from_slice(&1.0f64.to_bits().to_be_bytes());
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// The counters of `from` moved to the coarser `to` (fewer digits): each
+/// bucket's counts go to the `to` bucket holding its lowest value, which holds
+/// the whole bucket (the layouts nest), as if every value had been recorded
+/// with `to`'s precision.
+pub fn coarsen(counts: &[(u32, u64)], from: Layout, to: Layout) -> Sparse {
+    let mut out: Sparse = Vec::with_capacity(counts.len());
+    for &(index, count) in counts {
+        let coarse = to.index_of(from.lowest(index));
+        match out.last_mut() {
+            Some((last, n)) if *last == coarse => *n += count,
+            _ => out.push((coarse, count)),
+        }
+    }
+    out
 }
 
 /// A merged distribution: counters sorted by index, each index once.
@@ -206,6 +289,12 @@ impl Dist {
 mod tests {
     use super::*;
     use alilo_agent_api::hist;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+
+    fn v2(h: &hdrhistogram::Histogram<u64>) -> Vec<u8> {
+        STANDARD.decode(hist::encode(h)).unwrap()
+    }
 
     #[test]
     fn quantiles_equal_the_hdr_crate_s_on_the_same_samples() {
@@ -221,8 +310,8 @@ mod tests {
         hist::record(&mut b, 3_599_000_000);
         let mut both = a.clone();
         both.add(&b).unwrap();
-        let sa = decode(&hist::encode(&a), layout).unwrap();
-        let sb = decode(&hist::encode(&b), layout).unwrap();
+        let sa = decode(&v2(&a), layout).unwrap();
+        let sb = decode(&v2(&b), layout).unwrap();
         let d = Dist::merge([&sa, &sb, &Vec::new()]);
         assert_eq!(d.count(), both.len());
         for q in [0.0, 0.001, 0.25, 0.5, 0.9, 0.95, 0.99, 0.999, 1.0] {
@@ -236,9 +325,9 @@ mod tests {
     #[test]
     fn empty_and_broken_encodings() {
         let layout = Layout::agents();
-        assert_eq!(decode("", layout).unwrap(), Vec::new());
-        assert!(decode("not base64!", layout).is_err());
-        assert!(decode("AAAA", layout).unwrap_err().contains("truncated"));
+        assert_eq!(decode(b"", layout).unwrap(), Vec::new());
+        assert!(decode(b"not a histogram", layout).is_err());
+        assert!(decode(&[0, 0, 0], layout).unwrap_err().contains("truncated"));
         assert_eq!(Dist::default().quantile(layout, 0.99), 0);
     }
 
@@ -253,7 +342,63 @@ mod tests {
             &mut buf,
         )
         .unwrap();
-        let e = decode(&STANDARD.encode(buf), Layout::agents()).unwrap_err();
-        assert!(e.contains("not the agents'"), "{e}");
+        let e = decode(&buf, Layout::agents()).unwrap_err();
+        assert!(e.contains("not the one expected"), "{e}");
+    }
+
+    fn samples() -> hdrhistogram::Histogram<u64> {
+        let mut h = hist::new();
+        for v in 0..3_000u64 {
+            hist::record(&mut h, 5_000 + v * v % 75_000);
+        }
+        hist::record(&mut h, 1);
+        hist::record(&mut h, 2_500_000_000);
+        h
+    }
+
+    #[test]
+    fn encoding_counters_gives_the_agents_bytes_back() {
+        let bytes = v2(&samples());
+        assert_eq!(encode(&decode(&bytes, Layout::agents()).unwrap(), Layout::agents()), bytes);
+        assert_eq!(encode(&[], Layout::agents()), Vec::<u8>::new());
+    }
+
+    #[test]
+    fn a_coarsened_histogram_is_the_one_recorded_with_fewer_digits() {
+        let fine = samples();
+        let two = Layout::with_digits(2).unwrap();
+        let sparse = decode(&v2(&fine), Layout::agents()).unwrap();
+        let coarse = encode(&coarsen(&sparse, Layout::agents(), two), two);
+        // The same values recorded at 2 digits by the hdrhistogram crate.
+        let mut direct = hdrhistogram::Histogram::<u64>::new_with_bounds(1, hist::MAX_MICROS, 2).unwrap();
+        for v in fine.iter_recorded() {
+            direct.record_n(v.value_iterated_to(), v.count_at_value()).unwrap();
+        }
+        let mut want = Vec::new();
+        hdrhistogram::serialization::Serializer::serialize(
+            &mut hdrhistogram::serialization::V2Serializer::new(),
+            &direct,
+            &mut want,
+        )
+        .unwrap();
+        assert_eq!(coarse, want);
+        assert!(coarse.len() * 3 < v2(&fine).len(), "{} vs {} bytes", coarse.len(), v2(&fine).len());
+        // Readable by the crate, every count kept, quantiles within 1 %.
+        let back = hist::decode_v2(&coarse).unwrap();
+        assert_eq!(back.len(), fine.len());
+        for q in [0.5, 0.9, 0.99] {
+            let (a, b) = (back.value_at_quantile(q) as f64, fine.value_at_quantile(q) as f64);
+            assert!((a - b).abs() <= 0.01 * b, "q={q}: {a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn index_of_agrees_with_the_bucket_bounds() {
+        for layout in [Layout::agents(), Layout::with_digits(2).unwrap()] {
+            for v in [1u64, 2, 1023, 1024, 2047, 2048, 2049, 100_000, 3_600_000_000] {
+                let i = layout.index_of(v);
+                assert!(layout.lowest(i) <= v && v <= layout.highest(i), "{v} in bucket {i}");
+            }
+        }
     }
 }

@@ -531,7 +531,7 @@ mod tests {
             target_rps: 10.0,
             sent,
             ok: sent,
-            latency: hist::encode(&h),
+            latency: crate::control::stored::latency(&hist::encode(&h)),
             status: BTreeMap::from([("200".to_string(), sent)]),
             ..Second::default()
         }

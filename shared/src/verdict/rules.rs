@@ -368,7 +368,7 @@ mod tests {
             sent,
             ok: sent - failed,
             failed,
-            latency: hist::encode(&h),
+            latency: crate::control::stored::latency(&hist::encode(&h)),
             ..Second::default()
         }
     }
