@@ -100,6 +100,7 @@ pub(crate) async fn move_target(
 pub async fn move_to(app: &AppState, req: MoveScriptRequest) -> ApiResult<StdResponse> {
     let script = existing(app, req.script_id).await?;
     let target = move_target(app, script.scenario_id, req.project_id, req.scenario_id).await?;
+    extended::validate::base_url(&super::targets::of_scenario(app, target).await?, &script)?;
     db::scripts::set_scenario(&app.db, script.script_id.into(), target).await?;
     Ok(StdResponse::ok(format!("The script {} was moved to scenario {target}", script.name)))
 }
@@ -107,6 +108,7 @@ pub async fn move_to(app: &AppState, req: MoveScriptRequest) -> ApiResult<StdRes
 pub async fn copy(app: &AppState, req: CopyScriptRequest) -> ApiResult<StdResponse> {
     let script = existing(app, req.source_script_id).await?;
     let target = existing_scenario(app, req.target_scenario_id).await?;
+    extended::validate::base_url(&super::targets::of_scenario(app, target.scenario_id.into()).await?, &script)?;
     let conn = app.db.conn().await?;
     db::scripts::copy_into(&conn, target.scenario_id.into(), None, Some(script.script_id.into())).await?;
     Ok(StdResponse::ok(format!("The script {} was copied to scenario {}", script.name, target.scenario_id)))

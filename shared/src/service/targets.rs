@@ -70,7 +70,7 @@ pub async fn set(app: &AppState, req: SetProjectTargetsRequest) -> ApiResult<Pro
     }
     let message = match &entries {
         Some(e) => format!(
-            "project {id}'s scripts may target {} entries (and what {} allows)",
+            "project {id}'s target allow-list has {} entries; {} applies too",
             e.len(),
             crate::auth::targets::VAR
         ),
