@@ -1,7 +1,8 @@
 //! Wire types of the Alilo agent control API, and the pure helpers both the
 //! agent and its controller (the backend) need.
 //!
-//! This crate is deliberately light (serde, serde_json, hdrhistogram, base64):
+//! This crate is deliberately light (serde, serde_json, hdrhistogram, base64,
+//! sha2 for certificate pins):
 //! the backend depends on it next to reqwest to drive agents, and merges the
 //! per-second latency histograms of several agents *exactly* with
 //! [`hist::merge`] instead of averaging percentiles.
@@ -15,11 +16,13 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub mod hist;
+pub mod pin;
 pub mod profile;
 pub mod script;
 pub mod targets;
 pub mod threshold;
 
+pub use pin::CertPins;
 pub use profile::{Profile, Ramp};
 pub use script::{ScriptBucket, ScriptSpec};
 

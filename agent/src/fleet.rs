@@ -48,6 +48,10 @@ pub struct Registration {
     pub capacity_rps: f64,
     /// Its version.
     pub version: String,
+    /// The pin of the certificate its control API serves (`--tls-cert`): the
+    /// backend then calls it over HTTPS and accepts only that certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_pin: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

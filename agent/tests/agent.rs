@@ -40,6 +40,7 @@ impl TestAgent {
             workers: 2,
             shutdown_grace: grace,
             drain_timeout: Duration::ZERO,
+            tls: None,
         })
         .await
         .unwrap();

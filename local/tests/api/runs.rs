@@ -91,6 +91,7 @@ impl Agent {
             workers: 1,
             shutdown_grace: Duration::from_millis(0),
             drain_timeout: Duration::ZERO,
+            tls: None,
         })
         .await
         .unwrap();

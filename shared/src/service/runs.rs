@@ -172,7 +172,7 @@ async fn create_run(app: &AppState, new: NewRun) -> ApiResult<Run> {
                 .map(|a| {
                     let url =
                         &agents.iter().find(|h| h.candidate.agent_id == a.agent_id).expect("a planned agent").base_url;
-                    (a.agent_id, url.as_str(), a.share)
+                    (a.agent_id, url, a.share)
                 })
                 .collect(),
         })
