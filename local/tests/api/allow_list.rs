@@ -74,6 +74,11 @@ async fn a_projects_list_narrows_the_global_one_at_save_import_and_start() {
     app.fails("/v1/simple-script/move", moved, 422, &refusal).await;
     let copied = json!({"source_simple_script_id": id, "target_scenario_id": scenario});
     app.fails("/v1/simple-script/copy", copied, 422, &refusal).await;
+    let scenario_copy = json!({"source_scenario_id": elsewhere,
+        "target_scenario_data": {"project_id": project, "title": "Copied"}});
+    let refusal =
+        format!("simple_script \"outside\".path: host \"api.example.com\" is not in the target allow-list {own}");
+    app.fails("/v1/scenario/copy", scenario_copy, 422, &refusal).await;
 
     // Start: the script saved before the list is refused now.
     let refusal = format!("host \"api.example.com\" is not in the target allow-list {own}");
