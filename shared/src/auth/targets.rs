@@ -63,6 +63,11 @@ impl Effective {
         Self { global: global.clone(), project: project.filter(TargetList::is_set).map(|l| (project_id, l)) }
     }
 
+    /// Whether no list is set (every host passes).
+    pub fn is_open(&self) -> bool {
+        self.lists().next().is_none()
+    }
+
     /// The set lists, each with its name.
     fn lists(&self) -> impl Iterator<Item = (String, &TargetList)> {
         let global = self.global.is_set().then(|| (VAR.to_string(), &self.global));
@@ -145,7 +150,7 @@ mod tests {
         let err = open.check_data_url("http://127.0.0.1:9/secret.json", "alilo").unwrap_err();
         assert!(err.contains("127.0.0.1") && err.contains(VAR), "{err}");
         assert!(open.check_data_url("https://cdn.example/a.json", "alilo").is_err());
-        assert!(open.for_agent().is_empty(), "no list: the job spec carries none");
+        assert!(open.is_open() && open.for_agent().is_empty(), "no list: the job spec carries none");
     }
 
     /// (global, project, host, `None` = allowed or the list named in the refusal)

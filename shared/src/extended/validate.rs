@@ -85,21 +85,18 @@ pub async fn stored_script(storage: &Storage, script_file: &str, ammo_id: &str) 
     Ok(())
 }
 
-/// Whether `lists` let the script's `base_url` host through (an empty one
-/// names no host); the refusal names the host and the list.
-fn base_url_allowed(lists: &Effective, s: &Script) -> Result<(), String> {
+/// The target allow-lists (`docs/security.md`) for an extended script's
+/// `base_url` (an empty one names no host): 422 on `{field}.base_url` naming
+/// the host and the list. The hosts its code calls are known only when it
+/// runs: the agents check those against the same lists
+/// (`JobSpec::allowed_targets`).
+pub fn base_url(lists: &Effective, field: &str, s: &Script) -> ApiResult<()> {
     match crate::auth::targets::host_of(s.base_url.trim()).filter(|_| !s.base_url.trim().is_empty()) {
-        Some(host) => lists.check_target(&host),
+        Some(host) => {
+            lists.check_target(&host).map_err(|why| ApiError::unprocessable(&format!("{field}.base_url"), why))
+        }
         None => Ok(()),
     }
-}
-
-/// The target allow-lists (`docs/security.md`) for an extended script being
-/// saved: its `base_url` host must pass `lists`; 422 naming the field, the
-/// host and the list. The hosts its code calls are known only when it runs:
-/// the agents check those against the same lists (`JobSpec::allowed_targets`).
-pub fn base_url(lists: &Effective, s: &Script) -> ApiResult<()> {
-    base_url_allowed(lists, s).map_err(|why| ApiError::unprocessable("script.base_url", why))
 }
 
 /// The target allow-lists for an extended script about to run: its
@@ -107,7 +104,7 @@ pub fn base_url(lists: &Effective, s: &Script) -> ApiResult<()> {
 /// our bucket is an outside data URL. 422 naming the field.
 pub fn targets(app: &crate::AppState, lists: &Effective, s: &Script) -> ApiResult<()> {
     let field = format!("script {:?}", s.name);
-    base_url_allowed(lists, s).map_err(|why| ApiError::unprocessable(&format!("{field}.base_url"), why))?;
+    base_url(lists, &field, s)?;
     for (name, raw) in [("script_file", &s.script_file), ("ammo_id", &s.ammo_id)] {
         if let Ok(Some(Location::External { url })) = Location::parse(raw, app.storage.bucket()) {
             lists

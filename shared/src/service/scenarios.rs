@@ -146,6 +146,11 @@ pub async fn copy(app: &AppState, req: CopyScenarioRequest) -> ApiResult<CopySce
             CopyTarget::New(project, f)
         }
     };
+    let lists = match &target {
+        CopyTarget::Existing(id) => super::targets::of_scenario(app, *id).await?,
+        CopyTarget::New(project, _) => super::targets::of_project(app, *project).await?,
+    };
+    super::targets::check_scenario(app, &lists, source.scenario_id.into()).await?;
     let mut conn = app.db.conn().await?;
     let tx = conn.transaction().await?;
     let target = match target {

@@ -48,7 +48,7 @@ pub async fn create(app: &AppState, req: ScriptRequest) -> ApiResult<CreateScrip
     let wire = required("script", &req.script)?;
     let script = ExtendedScript::parse(wire)?;
     let scenario = placement(app, "script", wire.scenario_id, wire.project_id).await?;
-    extended::validate::base_url(&super::targets::of_scenario(app, scenario).await?, wire)?;
+    extended::validate::base_url(&super::targets::of_scenario(app, scenario).await?, "script", wire)?;
     extended::validate::stored_script(&app.storage, &script.script_file, &script.ammo_id).await?;
     let id = db::scripts::create(&app.db, scenario, &script).await?;
     Ok(CreateScriptResponse { status: true, script_id: db::id32(id), message: String::new() })
@@ -60,7 +60,7 @@ pub async fn update(app: &AppState, req: ScriptRequest) -> ApiResult<StdResponse
     let script = ExtendedScript::parse(wire)?;
     let scenario_id = if wire.scenario_id == 0 { current.scenario_id } else { wire.scenario_id };
     let scenario = placement(app, "script", scenario_id, wire.project_id).await?;
-    extended::validate::base_url(&super::targets::of_scenario(app, scenario).await?, wire)?;
+    extended::validate::base_url(&super::targets::of_scenario(app, scenario).await?, "script", wire)?;
     extended::validate::stored_script(&app.storage, &script.script_file, &script.ammo_id).await?;
     db::scripts::update(&app.db, current.script_id.into(), scenario, &script).await?;
     Ok(StdResponse::ok(format!("The script {} was updated!", script.name)))
@@ -100,6 +100,7 @@ pub(crate) async fn move_target(
 pub async fn move_to(app: &AppState, req: MoveScriptRequest) -> ApiResult<StdResponse> {
     let script = existing(app, req.script_id).await?;
     let target = move_target(app, script.scenario_id, req.project_id, req.scenario_id).await?;
+    extended::validate::base_url(&super::targets::of_scenario(app, target).await?, "script", &script)?;
     db::scripts::set_scenario(&app.db, script.script_id.into(), target).await?;
     Ok(StdResponse::ok(format!("The script {} was moved to scenario {target}", script.name)))
 }
@@ -107,6 +108,8 @@ pub async fn move_to(app: &AppState, req: MoveScriptRequest) -> ApiResult<StdRes
 pub async fn copy(app: &AppState, req: CopyScriptRequest) -> ApiResult<StdResponse> {
     let script = existing(app, req.source_script_id).await?;
     let target = existing_scenario(app, req.target_scenario_id).await?;
+    let lists = super::targets::of_scenario(app, target.scenario_id.into()).await?;
+    extended::validate::base_url(&lists, "script", &script)?;
     let conn = app.db.conn().await?;
     db::scripts::copy_into(&conn, target.scenario_id.into(), None, Some(script.script_id.into())).await?;
     Ok(StdResponse::ok(format!("The script {} was copied to scenario {}", script.name, target.scenario_id)))

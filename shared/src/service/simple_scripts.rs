@@ -34,17 +34,18 @@ pub async fn eject(app: &AppState, raw_id: Option<&str>) -> ApiResult<String> {
     Ok(crate::eject::k6_script(&script, secs))
 }
 
-/// The target allow-lists of the scenario's project (and the global one).
-async fn check_targets(app: &AppState, scenario_id: i64, input: &SimpleScriptInput) -> ApiResult<()> {
+/// The target allow-lists of the scenario's project (and the global one)
+/// for a script sending to `path` with its data file at `ammo_url`.
+async fn check_targets(app: &AppState, scenario_id: i64, path: &str, ammo_url: &str) -> ApiResult<()> {
     let lists = super::targets::of_scenario(app, scenario_id).await?;
-    super::targets::check_simple(app, &lists, "simple_script", &input.path, &input.ammo_url)
+    super::targets::check_simple(app, &lists, "simple_script", path, ammo_url)
 }
 
 pub async fn create(app: &AppState, req: SimpleScriptRequest) -> ApiResult<CreateSimpleScriptResponse> {
     let wire = required("simple_script", &req.simple_script)?;
     let input = SimpleScriptInput::parse(wire, app.limits.max_static_ammo)?;
     let scenario = placement(app, "simple_script", wire.scenario_id, wire.project_id).await?;
-    check_targets(app, scenario, &input).await?;
+    check_targets(app, scenario, &input.path, &input.ammo_url).await?;
     let conn = app.db.conn().await?;
     let id = db::simple_scripts::create(&conn, scenario, &input, false, None).await?;
     Ok(CreateSimpleScriptResponse { status: true, simple_script_id: db::id32(id), message: String::new() })
@@ -56,7 +57,7 @@ pub async fn update(app: &AppState, req: SimpleScriptRequest) -> ApiResult<StdRe
     let input = SimpleScriptInput::parse(wire, app.limits.max_static_ammo)?;
     let scenario_id = if wire.scenario_id == 0 { current.scenario_id } else { wire.scenario_id };
     let scenario = placement(app, "simple_script", scenario_id, wire.project_id).await?;
-    check_targets(app, scenario, &input).await?;
+    check_targets(app, scenario, &input.path, &input.ammo_url).await?;
     db::simple_scripts::update(&app.db, current.script_id.into(), scenario, &input).await?;
     Ok(StdResponse::ok(format!("The script {} was updated!", input.name)))
 }
@@ -75,6 +76,7 @@ pub async fn move_to(app: &AppState, req: MoveSimpleScriptRequest) -> ApiResult<
     }
     let script = existing(app, req.simple_script_id).await?;
     let target = move_target(app, script.scenario_id, 0, Some(req.target_scenario_id)).await?;
+    check_targets(app, target, &script.path, &script.ammo_url).await?;
     db::simple_scripts::set_scenario(&app.db, script.script_id.into(), target).await?;
     Ok(StdResponse::ok(format!("The script {} was moved to scenario {target}", script.name)))
 }
@@ -82,6 +84,7 @@ pub async fn move_to(app: &AppState, req: MoveSimpleScriptRequest) -> ApiResult<
 pub async fn copy(app: &AppState, req: CopySimpleScriptRequest) -> ApiResult<CreateSimpleScriptResponse> {
     let script = existing(app, req.source_simple_script_id).await?;
     let target = existing_scenario(app, req.target_scenario_id).await?;
+    check_targets(app, target.scenario_id.into(), &script.path, &script.ammo_url).await?;
     let conn = app.db.conn().await?;
     let ids =
         db::simple_scripts::copy_into(&conn, target.scenario_id.into(), None, Some(script.script_id.into())).await?;

@@ -16,6 +16,18 @@ pub async fn of_scenario(app: &AppState, scenario_id: i64) -> ApiResult<Effectiv
     let (project_id, entries) = db::projects::targets_of_scenario(&app.db, scenario_id)
         .await?
         .ok_or_else(|| ApiError::not_found("scenario", scenario_id))?;
+    effective(app, project_id, entries)
+}
+
+/// The lists that apply to the scripts of project `project_id` (404 when
+/// there is no such project).
+pub async fn of_project(app: &AppState, project_id: i64) -> ApiResult<Effective> {
+    let entries =
+        db::projects::targets(&app.db, project_id).await?.ok_or_else(|| ApiError::not_found("project", project_id))?;
+    effective(app, project_id, entries)
+}
+
+fn effective(app: &AppState, project_id: i64, entries: Option<Vec<String>>) -> ApiResult<Effective> {
     // Entries were checked when set; one that no longer parses (a stricter rule
     // since) refuses the script rather than letting it through.
     let list = TargetList::from_entries(entries.unwrap_or_default()).map_err(|e| {
@@ -25,6 +37,22 @@ pub async fn of_scenario(app: &AppState, scenario_id: i64) -> ApiResult<Effectiv
         )
     })?;
     Ok(Effective::of_project(&app.auth.targets, project_id, Some(list)))
+}
+
+/// 422 unless every script of scenario `scenario_id` passes `lists` (a
+/// scenario copied into a project with them), naming the script.
+pub async fn check_scenario(app: &AppState, lists: &Effective, scenario_id: i64) -> ApiResult<()> {
+    if lists.is_open() {
+        return Ok(());
+    }
+    let (extended, simple) = db::scripts::list_both(&app.db, scenario_id).await?.unwrap_or_default();
+    for s in &simple {
+        check_simple(app, lists, &format!("simple_script {:?}", s.name), &s.path, &s.ammo_url)?;
+    }
+    for s in &extended {
+        crate::extended::validate::base_url(lists, &format!("script {:?}", s.name), s)?;
+    }
+    Ok(())
 }
 
 /// 422 unless `lists` let a script send to `path`'s host and read its data
@@ -70,7 +98,7 @@ pub async fn set(app: &AppState, req: SetProjectTargetsRequest) -> ApiResult<Pro
     }
     let message = match &entries {
         Some(e) => format!(
-            "project {id}'s scripts may target {} entries (and what {} allows)",
+            "project {id}'s target allow-list has {} entries; {} applies too",
             e.len(),
             crate::auth::targets::VAR
         ),
