@@ -4,8 +4,9 @@
 //! certificate's pin (`sha256:…` of the leaf, [`CertPins`]), which the agent
 //! prints at start and reports when it registers: the backend accepts only that
 //! certificate for this agent. [`TlsListener`] is an axum listener whose
-//! handshakes run on their own tasks (bounded by [`HANDSHAKE_TIMEOUT`]), so a
-//! peer that stalls its handshake holds up no one else's.
+//! handshakes run on their own tasks (bounded by [`HANDSHAKE_TIMEOUT`], at most
+//! [`MAX_HANDSHAKES`] at once), so a peer that stalls its handshake holds up no
+//! one else's.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -22,6 +23,10 @@ use tokio_rustls::server::TlsStream;
 
 /// How long a client may take to finish its TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Handshakes in progress at once; a connection beyond is closed at once (the
+/// backend calls a few agents' ports, a flood of half-open handshakes does not
+/// pile up tasks).
+pub const MAX_HANDSHAKES: usize = 256;
 
 /// What serving TLS needs: the configuration and the certificate's pin.
 #[derive(Debug, Clone)]
@@ -78,6 +83,7 @@ impl TlsListener {
         let addr = listener.local_addr()?;
         let (tx, ready) = mpsc::channel(64);
         let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
         let accepting = tokio::spawn(async move {
             loop {
                 let (tcp, peer) = match listener.accept().await {
@@ -89,9 +95,14 @@ impl TlsListener {
                         continue;
                     }
                 };
+                let Ok(permit) = handshakes.clone().try_acquire_owned() else {
+                    tracing::debug!(%peer, "too many TLS handshakes at once: connection closed");
+                    continue;
+                };
                 let _ = tcp.set_nodelay(true);
                 let (acceptor, tx) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
+                    let _permit = permit;
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                         Ok(Ok(tls)) => {
                             let _ = tx.send((tls, peer)).await;
