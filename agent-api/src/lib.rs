@@ -19,6 +19,7 @@ pub mod hist;
 pub mod pin;
 pub mod profile;
 pub mod script;
+pub mod targets;
 pub mod threshold;
 
 pub use pin::CertPins;
@@ -89,6 +90,12 @@ pub struct JobSpec {
     /// that route answers nothing for this job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_key: Option<String>,
+    /// The target allow-lists every request of the job must pass (all of
+    /// them: [`targets::Policy`]); a request to another host is never sent
+    /// and counts as a failed request of kind `not_allowed`. Empty or absent:
+    /// no restriction (older backends, `alilo-agent run`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_targets: Vec<targets::AllowList>,
 }
 
 /// Failed requests an agent keeps per job: the first and the last
@@ -105,7 +112,7 @@ pub struct FailedRequest {
     /// The response's status; 0 when there was none.
     pub status: u16,
     /// `status`, or the error kind: `connect`, `dns`, `timeout`, `tls`,
-    /// `reset`, `invalid_request`, `body_too_large`, `other`.
+    /// `reset`, `invalid_request`, `body_too_large`, `not_allowed`, `other`.
     pub error: String,
     /// What happened, in words.
     pub message: String,

@@ -433,6 +433,7 @@ pub fn run_plan(a: &RunArgs) -> anyhow::Result<(JobSpec, Option<(serde_json::Val
         lease: "0".into(),
         closed_loop_connections: closed,
         log_key: None,
+        allowed_targets: Vec::new(),
     };
     Ok((spec, plan))
 }

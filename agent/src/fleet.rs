@@ -203,6 +203,7 @@ pub async fn measure_capacity(workers: usize) -> anyhow::Result<f64> {
         timeout: "5s".into(),
         tls_verify: false,
         log_key: None,
+        allowed_targets: Vec::new(),
         http: HttpVersion::Http1,
         lease: "0".into(),
         closed_loop_connections: Some(u32::try_from(8 * workers).unwrap_or(64)),

@@ -49,7 +49,7 @@ impl ScriptWorker {
         let max = job.max_vus;
         let count = count.max(1) as u64;
         let cap = (max / count + u64::from((index as u64) < max % count)).max(1);
-        let client = Client::new(stats.io.clone());
+        let client = Client::new(stats.io.clone()).allowing(job.allow.clone());
         ScriptWorker {
             job,
             shared,

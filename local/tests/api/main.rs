@@ -3,6 +3,7 @@
 
 mod agent_tls;
 mod agents;
+mod allow_list;
 mod bench_auth;
 mod bench_core;
 mod bench_runs;
