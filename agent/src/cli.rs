@@ -234,7 +234,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
-    let cfg = ServeConfig {
+    let mut cfg = ServeConfig {
         addr: SocketAddr::new(a.bind, a.port),
         token: a.token.clone(),
         insecure_no_auth: a.insecure_no_auth,
@@ -249,7 +249,6 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(url) = &a.register {
         return serve_registered(&a, url, cfg).await;
     }
-    let mut cfg = cfg;
     if a.tls_derived {
         // The current credential: the first during a rotation (`new,old`).
         let credential = cfg.token.as_deref().and_then(|t| t.split(',').map(str::trim).find(|t| !t.is_empty()));
