@@ -1,8 +1,8 @@
 //! Wire types of the Alilo agent control API, and the pure helpers both the
 //! agent and its controller (the backend) need.
 //!
-//! This crate is deliberately light (serde, serde_json, hdrhistogram, base64,
-//! sha2 for certificate pins):
+//! This crate is deliberately light (serde, serde_json, hdrhistogram, base64;
+//! sha2 and rcgen for certificate pins):
 //! the backend depends on it next to reqwest to drive agents, and merges the
 //! per-second latency histograms of several agents *exactly* with
 //! [`hist::merge`] instead of averaging percentiles.

@@ -7,6 +7,14 @@
 //! agent certificates and needs no X.509 parsing; a renewed certificate is a
 //! new pin, announced by the agent's next registration or set by an admin.
 //!
+//! **Derived certificates** need no pin to be configured: an agent started with
+//! `--tls-derived` serves [`derived_certificate`] of its own credential (which the
+//! backend computes from its fleet key for that host and port), an Ed25519
+//! self-signed certificate that is the same bytes every time (fixed names and
+//! dates, deterministic signatures), so the backend derives its pin alone
+//! (`tls_pin: "derived"`). A host an attacker registers can only present the
+//! certificate of its own credential, as with the credential itself.
+//!
 //! A pin list holds up to [`MAX_PINS`] pins (comma-separated), any of which is
 //! accepted: during a rotation the backend accepts the new certificate and the
 //! old one. Input may be bare hex, colon-separated pairs (what `openssl x509
@@ -50,6 +58,27 @@ impl CertPins {
         let digest: [u8; 32] = Sha256::digest(cert).into();
         self.0.contains(&digest)
     }
+}
+
+/// The word that asks the backend to derive an agent's pin from its credential.
+pub const DERIVED: &str = "derived";
+
+/// The certificate (DER) and PKCS#8 private key (DER) an agent derives from its
+/// credential: an Ed25519 key whose seed is SHA-256 of a fixed label and the
+/// credential, in a self-signed certificate with fixed names and dates. The same
+/// credential gives the same bytes, on the agent and on the backend.
+pub fn derived_certificate(credential: &str) -> (Vec<u8>, Vec<u8>) {
+    let seed = Sha256::new().chain_update(b"alilo agent tls v1\0").chain_update(credential.trim()).finalize();
+    // PKCS#8 v1 of an Ed25519 seed (RFC 8410): a fixed prefix, then the 32 bytes.
+    let mut pkcs8 =
+        vec![0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
+    pkcs8.extend_from_slice(&seed);
+    let key = rcgen::KeyPair::try_from(pkcs8.as_slice()).expect("an Ed25519 PKCS#8 document parses");
+    let mut params = rcgen::CertificateParams::default();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.distinguished_name.push(rcgen::DnType::CommonName, "alilo-agent");
+    let cert = params.self_signed(&key).expect("a self-signed Ed25519 certificate");
+    (cert.der().to_vec(), pkcs8)
 }
 
 fn parse_one(piece: &str) -> Result<[u8; 32], String> {
@@ -124,6 +153,14 @@ mod tests {
         assert_eq!(two.to_string(), format!("{canonical},sha256:{other}"), "duplicates merged, order kept");
         assert!(two.accepts(b"test"));
         assert_eq!(CertPins::parse(" ").unwrap(), None, "blank: no pin");
+    }
+
+    #[test]
+    fn a_derived_certificate_is_the_same_for_the_same_credential_only() {
+        let (a, key) = derived_certificate("c0ffee");
+        assert_eq!(derived_certificate("c0ffee"), (a.clone(), key), "deterministic");
+        assert_ne!(derived_certificate("c0ffef").0, a);
+        assert!(CertPins::of_der(&a).accepts(&a));
     }
 
     #[test]

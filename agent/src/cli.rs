@@ -62,6 +62,11 @@ pub struct ServeArgs {
     /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
     #[arg(long, env = "ALILO_AGENT_TLS_KEY", requires = "tls_cert", value_name = "FILE")]
     pub tls_key: Option<std::path::PathBuf>,
+    /// Serve the control API over HTTPS with a certificate derived from this
+    /// agent's credential (ALILO_AGENT_TOKEN, or the one --register answers): no
+    /// files, and the backend computes its pin alone (`tls_pin: "derived"`).
+    #[arg(long, env = "ALILO_AGENT_TLS_DERIVED", conflicts_with = "tls_cert")]
+    pub tls_derived: bool,
     /// Worker threads per job (0: one per core).
     #[arg(long, default_value_t = 0)]
     pub workers: usize,
@@ -229,7 +234,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
-    let cfg = ServeConfig {
+    let mut cfg = ServeConfig {
         addr: SocketAddr::new(a.bind, a.port),
         token: a.token.clone(),
         insecure_no_auth: a.insecure_no_auth,
@@ -243,6 +248,14 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     if let Some(url) = &a.register {
         return serve_registered(&a, url, cfg).await;
+    }
+    if a.tls_derived {
+        // The current credential: the first during a rotation (`new,old`).
+        let credential = cfg.token.as_deref().and_then(|t| t.split(',').map(str::trim).find(|t| !t.is_empty()));
+        let credential = credential.context(
+            "--tls-derived derives the certificate from the agent's credential: set ALILO_AGENT_TOKEN (or use --register)",
+        )?;
+        cfg.tls = Some(crate::api::tls::derived(credential)?);
     }
     let server = Server::bind(cfg).await?;
     tracing::info!(url = %server.url(), tls_pin = ?server.tls_pins().map(|p| p.to_string()), "alilo-agent listening");
@@ -283,7 +296,12 @@ async fn serve_registered(a: &ServeArgs, url: &str, mut cfg: ServeConfig) -> any
         tags: a.tags.iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect(),
         capacity_rps,
         version: env!("CARGO_PKG_VERSION").to_string(),
-        tls_pin: cfg.tls.as_ref().map(|t| t.pins.to_string()),
+        tls_pin: if a.tls_derived {
+            // Derived from the credential this registration answers: the backend computes it.
+            Some(alilo_agent_api::pin::DERIVED.to_string())
+        } else {
+            cfg.tls.as_ref().map(|t| t.pins.to_string())
+        },
     };
     let member = crate::fleet::Member::register(&backend, &token, registration).await?;
     cfg.token = Some(match cfg.token.take().filter(|t| !t.is_empty()) {
@@ -291,6 +309,9 @@ async fn serve_registered(a: &ServeArgs, url: &str, mut cfg: ServeConfig) -> any
         None => member.credential.clone(),
     });
     cfg.insecure_no_auth = false;
+    if a.tls_derived {
+        cfg.tls = Some(crate::api::tls::derived(&member.credential)?);
+    }
     let server = Server::with_listener(listener, cfg)?;
     tracing::info!(url = %server.url(), agent_id = member.agent_id, backend = %backend,
         "alilo-agent listening, registered");

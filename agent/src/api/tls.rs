@@ -4,8 +4,9 @@
 //! certificate's pin (`sha256:…` of the leaf, [`CertPins`]), which the agent
 //! prints at start and reports when it registers: the backend accepts only that
 //! certificate for this agent. [`TlsListener`] is an axum listener whose
-//! handshakes run on their own tasks (bounded by [`HANDSHAKE_TIMEOUT`]), so a
-//! peer that stalls its handshake holds up no one else's.
+//! handshakes run on their own tasks (bounded by [`HANDSHAKE_TIMEOUT`], at most
+//! [`MAX_HANDSHAKES`] at once), so a peer that stalls its handshake holds up no
+//! one else's.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -22,6 +23,10 @@ use tokio_rustls::server::TlsStream;
 
 /// How long a client may take to finish its TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Handshakes in progress at once; a connection beyond is closed at once (the
+/// backend calls a few agents' ports, a flood of half-open handshakes does not
+/// pile up tasks).
+pub const MAX_HANDSHAKES: usize = 256;
 
 /// What serving TLS needs: the configuration and the certificate's pin.
 #[derive(Debug, Clone)]
@@ -42,19 +47,35 @@ pub fn load(cert: &Path, key: &Path) -> anyhow::Result<TlsIdentity> {
     let Some(leaf) = certs.first() else {
         bail!("--tls-cert {}: holds no certificate (-----BEGIN CERTIFICATE-----)", cert.display());
     };
-    let pins = CertPins::of_der(leaf);
     let private = PrivateKeyDer::from_pem_file(key).map_err(|e| match e {
         rustls::pki_types::pem::Error::NoItemsFound => {
             anyhow!("--tls-key {}: holds no private key (-----BEGIN PRIVATE KEY-----)", key.display())
         }
         e => anyhow!("--tls-key {}: cannot read a private key from it: {e}", key.display()),
     })?;
+    let pins = CertPins::of_der(leaf);
+    identity(certs, private, pins)
+        .map_err(|e| anyhow!("--tls-key {} does not go with --tls-cert {}: {e}", key.display(), cert.display()))
+}
+
+/// `--tls-derived`: the certificate derived from the agent's own `credential`
+/// ([`alilo_agent_api::pin::derived_certificate`]), whose pin the backend
+/// computes alone.
+pub fn derived(credential: &str) -> anyhow::Result<TlsIdentity> {
+    let (cert, key) = alilo_agent_api::pin::derived_certificate(credential);
+    let pins = CertPins::of_der(&cert);
+    identity(vec![cert.into()], PrivateKeyDer::Pkcs8(key.into()), pins).context("the derived certificate")
+}
+
+fn identity(
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    pins: CertPins,
+) -> Result<TlsIdentity, rustls::Error> {
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .context("rustls protocol versions")?
+        .with_safe_default_protocol_versions()?
         .with_no_client_auth()
-        .with_single_cert(certs, private)
-        .map_err(|e| anyhow!("--tls-key {} does not go with --tls-cert {}: {e}", key.display(), cert.display()))?;
+        .with_single_cert(certs, key)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsIdentity { config: Arc::new(config), pins })
 }
@@ -78,6 +99,7 @@ impl TlsListener {
         let addr = listener.local_addr()?;
         let (tx, ready) = mpsc::channel(64);
         let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
         let accepting = tokio::spawn(async move {
             loop {
                 let (tcp, peer) = match listener.accept().await {
@@ -89,9 +111,14 @@ impl TlsListener {
                         continue;
                     }
                 };
+                let Ok(permit) = handshakes.clone().try_acquire_owned() else {
+                    tracing::debug!(%peer, "too many TLS handshakes at once: connection closed");
+                    continue;
+                };
                 let _ = tcp.set_nodelay(true);
                 let (acceptor, tx) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
+                    let _permit = permit;
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                         Ok(Ok(tls)) => {
                             let _ = tx.send((tls, peer)).await;
@@ -159,6 +186,8 @@ mod tests {
         let key = write(&dir, "cert.key", &ck.signing_key.serialize_pem());
         let identity = load(&cert, &key).unwrap();
         assert_eq!(identity.pins, CertPins::of_der(ck.cert.der()), "the pin is the leaf's");
+        let derived = derived("c0ffee").unwrap();
+        assert_eq!(derived.pins, CertPins::of_der(&alilo_agent_api::pin::derived_certificate("c0ffee").0));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -84,11 +84,12 @@ struct TlsAgent {
 }
 
 impl TlsAgent {
-    async fn start(app: &TestApp, port: u16, cert: &CertFiles) -> Self {
+    /// `tls`: `--tls-cert …` or `--tls-derived`.
+    async fn start(app: &TestApp, port: u16, tls: &[String]) -> Self {
         let credential = app.app_state.agents.credential(&format!("http://127.0.0.1:{port}"));
         let child = Command::new(env!("CARGO_BIN_EXE_alilo-local"))
             .args(["agent", "serve", "--bind", "127.0.0.1", "--port", &port.to_string(), "--workers", "1"])
-            .args(cert.args())
+            .args(tls)
             .env("ALILO_AGENT_TOKEN", credential)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
@@ -144,7 +145,7 @@ async fn an_agent_serving_tls_carries_a_run_for_the_pin_an_admin_gave() {
     let target = Target::start().await;
     let cert = CertFiles::new();
     let port = free_port();
-    let _agent = TlsAgent::start(&app, port, &cert).await;
+    let _agent = TlsAgent::start(&app, port, &cert.args()).await;
     // The pin as `openssl x509 -fingerprint -sha256` prints it: stored canonical.
     let openssl = cert.pin["sha256:".len()..]
         .to_ascii_uppercase()
@@ -236,6 +237,48 @@ async fn a_self_registered_agent_reports_its_pin_and_is_called_over_tls() {
     assert!(status.success(), "{status}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_with_derived_certificates_need_no_pin_configured() {
+    let app = spawn_fleet_app().await;
+    let target = Target::start().await;
+    let derived_pin = |port: &str| {
+        let credential = app.app_state.agents.credential(&format!("http://127.0.0.1:{port}"));
+        CertPins::of_der(&alilo_agent_api::pin::derived_certificate(&credential).0).to_string()
+    };
+    // A manual agent started with its credential; the admin says "derived".
+    let port = free_port();
+    let _manual = TlsAgent::start(&app, port, &["--tls-derived".to_string()]).await;
+    let id = app.ok("/v1/agent/set", agent_body(port, "manual", Some("derived"))).await["agent_id"].clone();
+    let manual = app.ok("/v1/agent", json!({"agent_id": id})).await["agent"].clone();
+    assert_eq!(manual["tls_pin"], derived_pin(&port.to_string()), "{manual}");
+    // A self-registered one reports "derived"; the backend computes its pin.
+    let _registered = AgentProcess::start(&app, "registered", &["--tls-derived", "--capacity-rps", "1000"]);
+    let agents = app.fleet_until("the derived agent registers", |a| a.len() == 2).await;
+    let registered = agents.iter().find(|a| a["registered"] == true).unwrap();
+    let port = registered["agent"]["port"].as_str().unwrap();
+    assert_eq!(registered["agent"]["tls_pin"], derived_pin(port), "{registered}");
+
+    // A run with a script on each, over TLS.
+    let project = app.create_project("Derived").await;
+    let scenario = app.create_scenario(project, "Derived certificates").await;
+    app.load_script(scenario, "m", &target, "/m", 10, "manual").await;
+    app.load_script(scenario, "r", &target, "/r", 10, "registered").await;
+    let run_id = app.start_run(scenario, 100).await["run_id"].as_i64().unwrap();
+    target.until_rates(&["/m", "/r"], &[10.0, 10.0], 30).await;
+    let run = app.run(run_id).await;
+    assert_eq!(run["status"], "STATUS_RUNNING", "{run}");
+    let jobs = crate::helpers::connect_dsn(&app.dsn)
+        .await
+        .query("SELECT base_url, tls_pin FROM jobs", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get::<_, String>(0), r.get::<_, Option<String>>(1)))
+        .collect::<Vec<_>>();
+    assert!(jobs.len() == 2 && jobs.iter().all(|(url, pin)| url.starts_with("https://") && pin.is_some()), "{jobs:?}");
+    app.stop_and_wait(run_id).await;
+}
+
 #[tokio::test]
 async fn malformed_pins_and_missing_certificate_files_are_named() {
     let app = spawn_fleet_app().await;
@@ -267,4 +310,6 @@ async fn malformed_pins_and_missing_certificate_files_are_named() {
     assert!(!ok && err.contains("--tls-cert /nonexistent/agent.crt"), "{err}");
     let (ok, err) = serve(&["--tls-cert", "/nonexistent/agent.crt"]);
     assert!(!ok && err.contains("--tls-key"), "{err}");
+    let (ok, err) = serve(&["--tls-derived"]);
+    assert!(!ok && err.contains("--tls-derived") && err.contains("ALILO_AGENT_TOKEN"), "{err}");
 }

@@ -8,6 +8,7 @@ use crate::model::text;
 use crate::state::AppState;
 use crate::wire::agents::*;
 use crate::wire::{Empty, StdResponse};
+use alilo_agent_api::pin::DERIVED;
 
 /// A host name or IP literal: letters, digits, dots, dashes, colons (IPv6), brackets.
 pub(crate) fn host_name(raw: &str) -> Result<String, String> {
@@ -40,9 +41,46 @@ pub(crate) fn tags(raw: &[String]) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-/// Certificate pins in their stored form; blank: none.
+/// Certificate pins in their stored form; blank: none; `derived` kept as the
+/// word, for [`derive_pin`] (it needs the address and the fleet key).
 pub(crate) fn tls_pin(raw: &str) -> Result<Option<String>, String> {
+    if raw.trim().eq_ignore_ascii_case(DERIVED) {
+        return Ok(Some(DERIVED.into()));
+    }
     Ok(alilo_agent_api::CertPins::parse(raw)?.map(|p| p.to_string()))
+}
+
+/// `derived` replaced by the pin of the certificate the agent at `host:port`
+/// derives from its credential (`alilo-agent serve --tls-derived`); 422 naming
+/// `field` when the backend has no fleet key to derive credentials from.
+pub(crate) fn derive_pin(
+    app: &AppState,
+    field: &str,
+    host: &str,
+    port: i32,
+    pin: Option<String>,
+) -> ApiResult<Option<String>> {
+    if pin.as_deref() != Some(DERIVED) {
+        return Ok(pin);
+    }
+    if !app.agents.has_key() {
+        return Err(ApiError::unprocessable(
+            field,
+            "\"derived\" needs the backend's ALILO_AGENT_KEY, from which the agent's credential and certificate come",
+        ));
+    }
+    let credential = app.agents.credential(&crate::agent_client::base_url(host, &port.to_string()));
+    let (cert, _) = alilo_agent_api::pin::derived_certificate(&credential);
+    Ok(Some(alilo_agent_api::CertPins::of_der(&cert).to_string()))
+}
+
+/// [`input`] with a `derived` pin resolved for the agent's address.
+fn resolved_input(app: &AppState, agent: &Agent) -> ApiResult<AgentInput> {
+    let mut input = input(agent)?;
+    if let Some(pin) = input.tls_pin.take() {
+        input.tls_pin = Some(derive_pin(app, "agent.tls_pin", &input.host_name, input.port, pin)?);
+    }
+    Ok(input)
 }
 
 pub fn input(agent: &Agent) -> ApiResult<AgentInput> {
@@ -66,7 +104,7 @@ pub async fn get(app: &AppState, req: AgentIdRequest) -> ApiResult<GetAgentRespo
 }
 
 pub async fn create(app: &AppState, req: AgentRequest) -> ApiResult<SetAgentResponse> {
-    let agent = input(required("agent", &req.agent)?)?;
+    let agent = resolved_input(app, required("agent", &req.agent)?)?;
     let id = db::agents::create(&app.db, &agent).await.map_err(|e| duplicate(e, &agent))?;
     Ok(SetAgentResponse { status: true, agent_id: db::id32(id), message: String::new() })
 }
@@ -82,7 +120,7 @@ fn duplicate(err: ApiError, agent: &AgentInput) -> ApiError {
 pub async fn update(app: &AppState, req: AgentRequest) -> ApiResult<StdResponse> {
     let wire = required("agent", &req.agent)?;
     let id = known_id("agent", wire.agent_id.into())?;
-    let agent = input(wire)?;
+    let agent = resolved_input(app, wire)?;
     if !db::agents::update(&app.db, id, &agent).await.map_err(|e| duplicate(e, &agent))? {
         return Err(ApiError::not_found("agent", id));
     }

@@ -14,7 +14,7 @@
 //! A wrong token or credential is 401; self-registration without a fleet token
 //! configured is 403. See docs/fleet.md.
 
-use super::agents::{host_name, port, tags, tls_pin};
+use super::agents::{derive_pin, host_name, port, tags, tls_pin};
 use super::valid;
 use crate::auth::secrets;
 use crate::control::agents::expiry;
@@ -114,6 +114,10 @@ pub async fn register(
         // Trusted as much as the registration itself: whoever holds the fleet
         // token can add agents anyway.
         tls_pin: valid("tls_pin", tls_pin(&req.tls_pin))?,
+    };
+    let registration = Registration {
+        tls_pin: derive_pin(app, "tls_pin", &registration.host_name, registration.port, registration.tls_pin.clone())?,
+        ..registration
     };
     let id = db::fleet::register(&app.db, &registration).await?;
     let base = crate::agent_client::Endpoint::of(

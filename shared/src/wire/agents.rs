@@ -27,7 +27,9 @@ pub struct Agent {
     /// (`sha256:<64 hex>`, or a comma-separated list during a rotation; colons
     /// and upper case accepted), from `alilo-agent serve --tls-cert`: the
     /// backend then calls it over https and accepts only that certificate.
-    /// Left out of `/v1/agent/set`: the agent keeps its pin; `""` removes it.
+    /// `derived`: the agent serves `--tls-derived`, and the backend computes the
+    /// pin from the agent's credential. Left out of `/v1/agent/set`: the agent
+    /// keeps its pin; `""` removes it.
     /// Absent from answers for agents without one.
     #[serde(alias = "tlsPin", skip_serializing_if = "Option::is_none")]
     pub tls_pin: Option<String>,
