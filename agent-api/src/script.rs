@@ -127,6 +127,38 @@ pub struct ScriptBucket {
     /// checks made inside each, and how long it took.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub groups: BTreeMap<String, GroupBucket>,
+    /// The checks above that carry tags (k6's layers, as requests'), by
+    /// name and tag set: what `checks{scenario:login}` selects.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tagged_checks: Vec<TaggedCheck>,
+    /// The custom metric samples above that carry tags, by name and tag
+    /// set: what `my_trend{step:pay}` selects.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tagged_metrics: Vec<TaggedMetric>,
+}
+
+/// One check's results of one tag set in one second.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TaggedCheck {
+    /// The check's name.
+    pub name: String,
+    /// Its tags.
+    pub tags: BTreeMap<String, String>,
+    /// Times it held.
+    pub passes: u64,
+    /// Times it did not.
+    pub fails: u64,
+}
+
+/// One custom metric's samples of one tag set in one second.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaggedMetric {
+    /// The metric's name.
+    pub name: String,
+    /// Their tags.
+    pub tags: BTreeMap<String, String>,
+    /// Their value, as in [`ScriptBucket::metrics`].
+    pub metric: CustomMetric,
 }
 
 /// Exceptions of a job kept with their stack (later ones are only counted).

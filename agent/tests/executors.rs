@@ -598,8 +598,12 @@ export default function () {{ http.get(`${{__ENV.BASE}}/x`); }}"
 }
 
 /// k6's tag layers (issue #9): `options.tags`, then a scenario's `tags`,
-/// then its `scenario` tag, then `params.tags`.
-const TAGGED: &str = "export const options = {
+/// then its `scenario` tag, then `params.tags` (or a check's or a metric
+/// sample's own tags).
+const TAGGED: &str = "import { check } from 'k6';
+import { Counter } from 'k6/metrics';
+const steps = new Counter('steps');
+export const options = {
   tags: { env: 'staging', flow: 'global', scenario: 'hidden' },
   scenarios: {
     login: { executor: 'per-vu-iterations', vus: 1, iterations: 3, exec: 'login', tags: { flow: 'auth' } },
@@ -612,12 +616,21 @@ const TAGGED: &str = "export const options = {
     'http_reqs{scenario:browse,step:item}': ['count==2'],
     'http_req_duration{scenario:login}': ['p(95)<10000'],
     'http_req_failed{env:staging}': ['rate==0'],
+    'checks{scenario:login}': ['rate==1'],
+    'checks{kind:auth,check:login ok}': ['rate==1'],
+    'steps{step:browse}': ['count==4'],
+    'steps{scenario:login}': ['count==3'],
   },
 };
-export function login() { http.get(`${__ENV.BASE}/login?s=${exec.scenario.name}`); }
+export function login() {
+  const r = http.get(`${__ENV.BASE}/login?s=${exec.scenario.name}`);
+  check(r, { 'login ok': (r) => r.status === 200 }, { kind: 'auth' });
+  steps.add(1, { step: 'login' });
+}
 export default function () {
-  http.get(`${__ENV.BASE}/list`);
+  check(http.get(`${__ENV.BASE}/list`), { 'list ok': (r) => r.status === 200 });
   http.get(`${__ENV.BASE}/item`, { tags: { flow: 'item', step: 'item', name: 'item' } });
+  steps.add(2, { step: 'browse' });
 }";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -646,6 +659,18 @@ async fn global_scenario_and_request_tags_reach_the_breakdown_and_the_thresholds
         (("item".into(), tags(json!({"env": "staging", "flow": "item", "scenario": "browse", "step": "item"}))), 2),
     ]);
     assert_eq!(rows, want, "scenario tags over options.tags, the scenario's name over both, params.tags last");
+    let mut checks: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for b in st["buckets"].as_array().unwrap() {
+        for c in b["script"]["tagged_checks"].as_array().into_iter().flatten() {
+            *checks.entry((c["name"].as_str().unwrap().into(), c["tags"].to_string())).or_default() +=
+                c["passes"].as_u64().unwrap();
+        }
+    }
+    let want = BTreeMap::from([
+        (("login ok".into(), tags(json!({"env": "staging", "flow": "auth", "kind": "auth", "scenario": "login"}))), 3),
+        (("list ok".into(), tags(json!({"env": "staging", "flow": "global", "scenario": "browse"}))), 2),
+    ]);
+    assert_eq!(checks, want, "a check's own tags over its scenario's");
 
     // The standalone runner judges tag filters on the same rows.
     let env = format!("BASE={}", site.base("tags-cli"));
@@ -665,4 +690,8 @@ async fn global_scenario_and_request_tags_reach_the_breakdown_and_the_thresholds
     assert_eq!(observed("http_reqs{scenario:browse,step:item} count==2"), Some(2.0), "{doc}");
     assert_eq!(observed("http_req_failed{env:staging} rate==0"), Some(0.0), "{doc}");
     assert!(observed("http_req_duration{scenario:login} p(95)<10000").is_some(), "{doc}");
+    assert_eq!(observed("checks{scenario:login} rate==1"), Some(1.0), "{doc}");
+    assert_eq!(observed("checks{check:login ok,kind:auth} rate==1"), Some(1.0), "{doc}");
+    assert_eq!(observed("steps{step:browse} count==4"), Some(4.0), "{doc}");
+    assert_eq!(observed("steps{scenario:login} count==3"), Some(3.0), "{doc}");
 }

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use alilo_agent_api::hist;
 use alilo_agent_api::script::{
-    CustomMetric, ExceptionSample, GroupBucket, NamedRequests, PassFail, ScriptBucket, TaggedRequests,
+    CustomMetric, ExceptionSample, GroupBucket, NamedRequests, PassFail, ScriptBucket, TaggedCheck, TaggedMetric,
+    TaggedRequests,
 };
 use hdrhistogram::Histogram;
 
@@ -35,6 +36,9 @@ pub enum MetricAcc {
     Trend(Box<Histogram<u64>>),
 }
 
+/// Tagged (check or metric name, tag set) pairs kept per second, each
+/// (more are counted under their name only).
+const MAX_TAGGED: usize = 200;
 /// Distinct tag sets kept per request name and second (requests with more
 /// are counted under their name only).
 const MAX_TAG_SETS: usize = 20;
@@ -144,6 +148,10 @@ pub struct ScriptAcc {
     exceptions: BTreeMap<String, u64>,
     samples: Vec<ExceptionSample>,
     groups: BTreeMap<String, GroupAcc>,
+    /// Checks with tags by (name, tags' key).
+    tagged_checks: BTreeMap<(String, Arc<str>), PassFail>,
+    /// Custom metrics with tags by (name, tags' key).
+    tagged_metrics: BTreeMap<(String, Arc<str>), MetricAcc>,
 }
 
 impl ScriptAcc {
@@ -223,18 +231,37 @@ impl ScriptAcc {
             hist::record(g.duration.get_or_insert_with(hist::new), us);
         }
         for (kind, name, v) in events.metrics {
-            self.metric(kind, name, v);
+            let m = self.metrics.entry(name).or_insert_with(|| MetricAcc::new(kind));
+            m.add(v);
+        }
+        for ((name, tags), (p, f)) in events.tagged_checks {
+            if self.tagged_checks.len() < MAX_TAGGED || self.tagged_checks.contains_key(&(name.clone(), tags.clone())) {
+                let c = self.tagged_checks.entry((name, tags)).or_default();
+                c.passes += p;
+                c.fails += f;
+            }
+        }
+        for (kind, name, v, tags) in events.tagged_metrics {
+            let key = (name, tags);
+            if self.tagged_metrics.len() < MAX_TAGGED || self.tagged_metrics.contains_key(&key) {
+                self.tagged_metrics.entry(key).or_insert_with(|| MetricAcc::new(kind)).add(v);
+            }
         }
     }
+}
 
-    fn metric(&mut self, kind: MetricKind, name: String, v: f64) {
-        let m = self.metrics.entry(name).or_insert_with(|| match kind {
+impl MetricAcc {
+    fn new(kind: MetricKind) -> MetricAcc {
+        match kind {
             MetricKind::Counter => MetricAcc::Counter(0.0),
             MetricKind::Gauge => MetricAcc::Gauge(0.0),
             MetricKind::Rate => MetricAcc::Rate(0, 0),
             MetricKind::Trend => MetricAcc::Trend(Box::new(hist::new())),
-        });
-        match m {
+        }
+    }
+
+    fn add(&mut self, v: f64) {
+        match self {
             MetricAcc::Counter(s) => *s += v,
             MetricAcc::Gauge(g) => *g = v,
             MetricAcc::Rate(t, n) => {
@@ -247,6 +274,43 @@ impl ScriptAcc {
         }
     }
 
+    fn copy(&self) -> MetricAcc {
+        match self {
+            MetricAcc::Counter(x) => MetricAcc::Counter(*x),
+            MetricAcc::Gauge(x) => MetricAcc::Gauge(*x),
+            MetricAcc::Rate(t, n) => MetricAcc::Rate(*t, *n),
+            MetricAcc::Trend(h) => MetricAcc::Trend(h.clone()),
+        }
+    }
+
+    /// Adds another worker's second of the same metric (one name used with
+    /// two kinds: the first kind wins).
+    fn merge(&mut self, o: &MetricAcc) {
+        match (self, o) {
+            (MetricAcc::Counter(a), MetricAcc::Counter(b)) => *a += b,
+            (MetricAcc::Gauge(a), MetricAcc::Gauge(b)) => *a = *b,
+            (MetricAcc::Rate(t, n), MetricAcc::Rate(t2, n2)) => {
+                *t += t2;
+                *n += n2;
+            }
+            (MetricAcc::Trend(a), MetricAcc::Trend(b)) => {
+                let _ = a.add(&**b);
+            }
+            _ => {}
+        }
+    }
+
+    fn wire(&self) -> CustomMetric {
+        match self {
+            MetricAcc::Counter(x) => CustomMetric::Counter { value: *x },
+            MetricAcc::Gauge(x) => CustomMetric::Gauge { value: *x },
+            MetricAcc::Rate(t, n) => CustomMetric::Rate { counts: PassFail { passes: *t, fails: n - t } },
+            MetricAcc::Trend(h) => CustomMetric::Trend { hist: hist::encode(h) },
+        }
+    }
+}
+
+impl ScriptAcc {
     /// Adds another worker's second.
     pub fn merge(&mut self, o: &ScriptAcc) {
         self.iterations += o.iterations;
@@ -264,26 +328,24 @@ impl ScriptAcc {
             self.requests.entry(k.clone()).or_insert_with(NamedAcc::new).merge(v);
         }
         for (k, v) in &o.metrics {
-            match (self.metrics.get_mut(k), v) {
-                (None, v) => {
-                    let copy = match v {
-                        MetricAcc::Counter(x) => MetricAcc::Counter(*x),
-                        MetricAcc::Gauge(x) => MetricAcc::Gauge(*x),
-                        MetricAcc::Rate(t, n) => MetricAcc::Rate(*t, *n),
-                        MetricAcc::Trend(h) => MetricAcc::Trend(h.clone()),
-                    };
-                    self.metrics.insert(k.clone(), copy);
+            match self.metrics.get_mut(k) {
+                Some(m) => m.merge(v),
+                None => {
+                    self.metrics.insert(k.clone(), v.copy());
                 }
-                (Some(MetricAcc::Counter(a)), MetricAcc::Counter(b)) => *a += b,
-                (Some(MetricAcc::Gauge(a)), MetricAcc::Gauge(b)) => *a = *b,
-                (Some(MetricAcc::Rate(t, n)), MetricAcc::Rate(t2, n2)) => {
-                    *t += t2;
-                    *n += n2;
+            }
+        }
+        for (k, v) in &o.tagged_checks {
+            let c = self.tagged_checks.entry(k.clone()).or_default();
+            c.passes += v.passes;
+            c.fails += v.fails;
+        }
+        for (k, v) in &o.tagged_metrics {
+            match self.tagged_metrics.get_mut(k) {
+                Some(m) => m.merge(v),
+                None => {
+                    self.tagged_metrics.insert(k.clone(), v.copy());
                 }
-                (Some(MetricAcc::Trend(a)), MetricAcc::Trend(b)) => {
-                    let _ = a.add(&**b);
-                }
-                _ => {} // one name used with two kinds: the first kind wins
             }
         }
         for (k, v) in &o.exceptions {
@@ -306,17 +368,24 @@ impl ScriptAcc {
             vus_max,
             checks: self.checks.clone(),
             requests: self.requests.iter().map(|(k, v)| (k.clone(), v.wire())).collect(),
-            metrics: self
-                .metrics
+            metrics: self.metrics.iter().map(|(k, v)| (k.clone(), v.wire())).collect(),
+            tagged_checks: self
+                .tagged_checks
                 .iter()
-                .map(|(k, v)| {
-                    let m = match v {
-                        MetricAcc::Counter(x) => CustomMetric::Counter { value: *x },
-                        MetricAcc::Gauge(x) => CustomMetric::Gauge { value: *x },
-                        MetricAcc::Rate(t, n) => CustomMetric::Rate { counts: PassFail { passes: *t, fails: n - t } },
-                        MetricAcc::Trend(h) => CustomMetric::Trend { hist: hist::encode(h) },
-                    };
-                    (k.clone(), m)
+                .map(|((name, tags), c)| TaggedCheck {
+                    name: name.clone(),
+                    tags: super::tags::parse_key(tags),
+                    passes: c.passes,
+                    fails: c.fails,
+                })
+                .collect(),
+            tagged_metrics: self
+                .tagged_metrics
+                .iter()
+                .map(|((name, tags), m)| TaggedMetric {
+                    name: name.clone(),
+                    tags: super::tags::parse_key(tags),
+                    metric: m.wire(),
                 })
                 .collect(),
             exceptions: self.exceptions.clone(),

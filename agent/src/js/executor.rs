@@ -40,6 +40,8 @@ pub const TICK: Duration = Duration::from_millis(10);
 const MAX_INITIAL_VUS: u64 = 200;
 /// VUs a worker creates at the same time at most.
 const CREATING_AT_ONCE: usize = 4;
+/// Idle VUs an arrival-rate scenario's pool keeps ready while it may grow.
+const SPARE_VUS: usize = 2;
 /// How long interrupted iterations may take to unwind.
 const UNWIND: Duration = Duration::from_secs(2);
 
@@ -234,11 +236,12 @@ impl Pool {
         self.idle.borrow_mut().pop()
     }
 
-    /// An idle VU now; when there is none, one is created for later (an
-    /// arrival-rate iteration does not wait for it: it is dropped).
+    /// An idle VU now; when fewer than [`SPARE_VUS`] are left idle, one is
+    /// created for later (an arrival-rate iteration does not wait for it:
+    /// without an idle VU it is dropped), so a rising load finds VUs ready.
     fn try_take(self: &Rc<Self>) -> Option<Vu> {
         let vu = self.idle.borrow_mut().pop();
-        if vu.is_none()
+        if self.idle.borrow().len() < SPARE_VUS
             && self.creating.get() < CREATING_AT_ONCE as u64
             && self.allocated.get() + self.creating.get() < self.cap
         {

@@ -128,15 +128,17 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &State) -> Result<()> {
 
     // k6
     let st = state.clone();
-    set(&a, "check", move |name: String, ok: bool| {
+    set(&a, "check", move |name: String, ok: bool, tags: Opt<Value<'js>>| -> Result<()> {
+        let own = own_tags(tags.0)?;
         let mut s = st.borrow_mut();
-        let key = (s.group_path.clone(), name);
-        let e = s.events.checks.entry(key).or_default();
-        if ok {
-            e.0 += 1;
-        } else {
-            e.1 += 1;
+        let tags = sample_tags(&s, own);
+        let bump = |e: &mut (u64, u64)| if ok { e.0 += 1 } else { e.1 += 1 };
+        if !tags.is_empty() {
+            bump(s.events.tagged_checks.entry((name.clone(), tags)).or_default());
         }
+        let key = (s.group_path.clone(), name);
+        bump(s.events.checks.entry(key).or_default());
+        Ok(())
     })?;
     let st = state.clone();
     set(&a, "groupEnter", move |ctx: Ctx<'js>, name: String| -> Result<()> {
@@ -413,20 +415,30 @@ pub fn install<'js>(ctx: &Ctx<'js>, state: &State) -> Result<()> {
 
     // k6/metrics
     let st = state.clone();
-    set(&a, "metric", move |ctx: Ctx<'js>, kind: String, name: String, value: f64| -> Result<()> {
-        let kind = match kind.as_str() {
-            "counter" => MetricKind::Counter,
-            "gauge" => MetricKind::Gauge,
-            "rate" => MetricKind::Rate,
-            "trend" => MetricKind::Trend,
-            k => return Err(throw(&ctx, format!("unknown metric type {k}"))),
-        };
-        if !value.is_finite() {
-            return Err(throw(&ctx, format!("metric {name}: {value} is not a finite number")));
-        }
-        st.borrow_mut().events.metrics.push((kind, name, value));
-        Ok(())
-    })?;
+    set(
+        &a,
+        "metric",
+        move |ctx: Ctx<'js>, kind: String, name: String, value: f64, tags: Opt<Value<'js>>| -> Result<()> {
+            let kind = match kind.as_str() {
+                "counter" => MetricKind::Counter,
+                "gauge" => MetricKind::Gauge,
+                "rate" => MetricKind::Rate,
+                "trend" => MetricKind::Trend,
+                k => return Err(throw(&ctx, format!("unknown metric type {k}"))),
+            };
+            if !value.is_finite() {
+                return Err(throw(&ctx, format!("metric {name}: {value} is not a finite number")));
+            }
+            let own = own_tags(tags.0)?;
+            let mut s = st.borrow_mut();
+            let tags = sample_tags(&s, own);
+            if !tags.is_empty() {
+                s.events.tagged_metrics.push((kind, name.clone(), value, tags));
+            }
+            s.events.metrics.push((kind, name, value));
+            Ok(())
+        },
+    )?;
 
     // k6/encoding and k6/crypto
     set(&a, "b64encode", |ctx: Ctx<'js>, input: Value<'js>, variant: String| -> Result<String> {
@@ -951,7 +963,7 @@ fn build<'js>(
         options.response_body = ResponseBody::Discard;
     }
     let mut auth = Auth::None;
-    let mut request_tags = None;
+    let mut request_tags = Vec::new();
     if let Some(p) = params.as_ref().and_then(|p| p.as_object()) {
         if let Some(h) = p.get::<_, Option<Object>>("headers")? {
             for kv in h.props::<String, Coerced<String>>() {
@@ -963,20 +975,11 @@ fn build<'js>(
                 headers.append(n, v);
             }
         }
-        if let Some(t) = p.get::<_, Option<Object>>("tags")? {
-            let mut own = Vec::new();
-            for kv in t.props::<String, Coerced<String>>() {
-                let (k, v) = kv?;
-                if k == "name" {
-                    name = Some(v.0);
-                } else {
-                    own.push((k, v.0));
-                }
-            }
-            if !own.is_empty() {
-                request_tags = Some(own);
-            }
+        let mut own = own_tags(p.get::<_, Option<Value>>("tags")?)?;
+        if let Some(i) = own.iter().position(|(k, _)| k == "name") {
+            name = Some(own.swap_remove(i).1);
         }
+        request_tags = own;
         match p.get::<_, Value>("timeout")? {
             v if v.is_number() => {
                 options.timeout = Duration::from_secs_f64(v.as_number().unwrap_or(0.0).max(0.0) / 1000.0)
@@ -1089,14 +1092,30 @@ fn build<'js>(
     let options = RequestOptions { max_redirects: 0, ..options };
     let req = HttpRequest { method, url, headers, body: body_bytes, options };
     // The request's tags over its scenario's (or the test-wide ones).
-    let tags = match request_tags {
-        None => tag_key,
-        Some(own) => super::tags::key(&super::tags::with_request(&base_tags, own)),
-    };
+    let tags = super::tags::key_with(&base_tags, &tag_key, request_tags);
     Ok((HttpCall { req, name, expected, group, tags, challenge: follow.challenge }, kept, follow))
 }
 
-/// The host (and port) of a URL: the key of the cookie jar.
+/// A sample's own `tags` argument (an object; anything else: none), as
+/// (name, value) pairs.
+fn own_tags(v: Option<Value<'_>>) -> Result<Vec<(String, String)>> {
+    let Some(o) = v.as_ref().and_then(Value::as_object) else { return Ok(Vec::new()) };
+    o.props::<String, Coerced<String>>().map(|kv| kv.map(|(k, v)| (k, v.0))).collect()
+}
+
+/// The key of a sample's tags: its scenario's (or the test-wide ones),
+/// `own` over them.
+fn sample_tags(s: &super::vu::VuState, own: Vec<(String, String)>) -> Arc<str> {
+    match &s.scenario {
+        Some(sc) => super::tags::key_with(&sc.tags, &sc.tag_key, own),
+        None => {
+            let (base, key) = s.shared.global_tags();
+            super::tags::key_with(&base, &key, own)
+        }
+    }
+}
+
+/// The host (and port) of a URL.
 fn host_of(url: &str) -> Option<String> {
     let u = url::Url::parse(url).ok()?;
     Some(match u.port() {

@@ -29,6 +29,10 @@ pub struct ScriptTotals {
     requests: BTreeMap<String, (u64, u64, Histogram<u64>)>,
     /// By name and tag set.
     tagged: BTreeMap<(String, Tags), (u64, u64, Histogram<u64>)>,
+    /// Checks with tags, by name and tag set.
+    tagged_checks: BTreeMap<(String, Tags), PassFail>,
+    /// Custom metrics with tags, by name and tag set.
+    tagged_metrics: BTreeMap<(String, Tags), Folded>,
     metrics: BTreeMap<String, Folded>,
     /// Exceptions by message.
     pub exceptions: BTreeMap<String, u64>,
@@ -55,7 +59,35 @@ pub struct GroupTotals {
     pub checks: BTreeMap<String, PassFail>,
 }
 
+/// Adds one second of a custom metric to `map[key]`.
+fn fold<K: Ord>(map: &mut BTreeMap<K, Folded>, key: K, m: &CustomMetric) {
+    match (map.get_mut(&key), m) {
+        (Some(Folded::Counter(a)), CustomMetric::Counter { value }) => *a += value,
+        (Some(Folded::Gauge(a)), CustomMetric::Gauge { value }) => *a = *value,
+        (Some(Folded::Rate(p, f)), CustomMetric::Rate { counts }) => {
+            *p += counts.passes;
+            *f += counts.fails;
+        }
+        (Some(Folded::Trend(h)), CustomMetric::Trend { hist: e }) => {
+            if let Ok(x) = hist::decode(e) {
+                let _ = h.add(&x);
+            }
+        }
+        (Some(_), _) => {}
+        (None, m) => {
+            let f = match m {
+                CustomMetric::Counter { value } => Folded::Counter(*value),
+                CustomMetric::Gauge { value } => Folded::Gauge(*value),
+                CustomMetric::Rate { counts } => Folded::Rate(counts.passes, counts.fails),
+                CustomMetric::Trend { hist: e } => Folded::Trend(hist::decode(e).unwrap_or_else(|_| hist::new())),
+            };
+            map.insert(key, f);
+        }
+    }
+}
+
 /// A custom metric over the run.
+#[derive(Clone)]
 pub enum Folded {
     /// Sum.
     Counter(f64),
@@ -108,31 +140,15 @@ impl ScriptTotals {
                 }
             }
             for (k, v) in &s.metrics {
-                match (t.metrics.get_mut(k), v) {
-                    (Some(Folded::Counter(a)), CustomMetric::Counter { value }) => *a += value,
-                    (Some(Folded::Gauge(a)), CustomMetric::Gauge { value }) => *a = *value,
-                    (Some(Folded::Rate(p, f)), CustomMetric::Rate { counts }) => {
-                        *p += counts.passes;
-                        *f += counts.fails;
-                    }
-                    (Some(Folded::Trend(h)), CustomMetric::Trend { hist: e }) => {
-                        if let Ok(x) = hist::decode(e) {
-                            let _ = h.add(&x);
-                        }
-                    }
-                    (Some(_), _) => {}
-                    (None, m) => {
-                        let f = match m {
-                            CustomMetric::Counter { value } => Folded::Counter(*value),
-                            CustomMetric::Gauge { value } => Folded::Gauge(*value),
-                            CustomMetric::Rate { counts } => Folded::Rate(counts.passes, counts.fails),
-                            CustomMetric::Trend { hist: e } => {
-                                Folded::Trend(hist::decode(e).unwrap_or_else(|_| hist::new()))
-                            }
-                        };
-                        t.metrics.insert(k.clone(), f);
-                    }
-                }
+                fold(&mut t.metrics, k.clone(), v);
+            }
+            for c in &s.tagged_checks {
+                let e = t.tagged_checks.entry((c.name.clone(), c.tags.clone())).or_default();
+                e.passes += c.passes;
+                e.fails += c.fails;
+            }
+            for m in &s.tagged_metrics {
+                fold(&mut t.tagged_metrics, (m.name.clone(), m.tags.clone()), &m.metric);
             }
             for (k, v) in &s.exceptions {
                 *t.exceptions.entry(k.clone()).or_default() += v;
@@ -181,6 +197,40 @@ impl ScriptTotals {
                 o.1 += r.1;
                 let _ = o.2.add(&r.2);
             }
+        }
+        out
+    }
+
+    /// (passes, fails) of the checks a threshold's tag `filter` selects
+    /// (`check` matching the name); `None` when none.
+    pub fn checks_matching(&self, filter: &Tags) -> Option<(u64, u64)> {
+        self.tagged_checks
+            .iter()
+            .filter(|((name, tags), _)| super::tags::matches_named(filter, "check", name, tags))
+            .map(|(_, c)| (c.passes, c.fails))
+            .reduce(|a, b| (a.0 + b.0, a.1 + b.1))
+    }
+
+    /// Custom metric `metric`'s samples a threshold's tag `filter` selects,
+    /// folded over their tag sets; `None` when none.
+    pub fn metric_matching(&self, metric: &str, filter: &Tags) -> Option<Folded> {
+        let mut out: Option<Folded> = None;
+        for ((name, tags), f) in &self.tagged_metrics {
+            if name != metric || !filter.iter().all(|(k, v)| tags.get(k) == Some(v)) {
+                continue;
+            }
+            out = Some(match (out, f) {
+                (None, f) => f.clone(),
+                (Some(Folded::Counter(a)), Folded::Counter(b)) => Folded::Counter(a + b),
+                // Several tag sets of a gauge: no single last value in order; the largest.
+                (Some(Folded::Gauge(a)), Folded::Gauge(b)) => Folded::Gauge(a.max(*b)),
+                (Some(Folded::Rate(p, n)), Folded::Rate(p2, n2)) => Folded::Rate(p + p2, n + n2),
+                (Some(Folded::Trend(mut h)), Folded::Trend(h2)) => {
+                    let _ = h.add(h2);
+                    Folded::Trend(h)
+                }
+                (Some(o), _) => o,
+            });
         }
         out
     }

@@ -67,10 +67,22 @@ pub fn with_request(base: &Tags, request: impl IntoIterator<Item = (String, Stri
     t
 }
 
+/// The key of `base` (whose key is `base_key`) with `own` tags over it:
+/// `base_key` itself when there are none, so most samples allocate nothing.
+pub fn key_with(base: &Tags, base_key: &Arc<str>, own: Vec<(String, String)>) -> Arc<str> {
+    if own.is_empty() { base_key.clone() } else { key(&with_request(base, own)) }
+}
+
 /// Whether a request named `name` with tags `key` passes a threshold's tag
 /// filter (`name` compared with the name, the others with the tags).
 pub fn matches(filter: &Tags, name: &str, tags: &Tags) -> bool {
-    filter.iter().all(|(k, v)| if k == "name" { v == name } else { tags.get(k) == Some(v) })
+    matches_named(filter, "name", name, tags)
+}
+
+/// [`matches`] where the sample's name is the filter's tag `name_tag`
+/// (`check` for checks).
+pub fn matches_named(filter: &Tags, name_tag: &str, name: &str, tags: &Tags) -> bool {
+    filter.iter().all(|(k, v)| if k == name_tag { v == name } else { tags.get(k) == Some(v) })
 }
 
 #[cfg(test)]

@@ -126,6 +126,10 @@ fn observe(key: &MetricKey, a: Aggregation, st: &JobStatus, t: &ScriptTotals) ->
             _ => None,
         },
         "iteration_duration" => t.duration_hist().and_then(|h| trend(h, a)),
+        "checks" if key.tags.keys().any(|k| k != "check") => {
+            let (p, f) = t.checks_matching(&key.tags)?;
+            matches!(a, Aggregation::Rate).then(|| rate(p, p + f)).flatten()
+        }
         "checks" => {
             let (p, f) = match key.tags.get("check") {
                 Some(c) => t.checks.get(c).map(|c| (c.passes, c.fails))?,
@@ -134,6 +138,14 @@ fn observe(key: &MetricKey, a: Aggregation, st: &JobStatus, t: &ScriptTotals) ->
             matches!(a, Aggregation::Rate).then(|| rate(p, p + f)).flatten()
         }
         "vus_max" => matches!(a, Aggregation::Value).then_some(t.vus_max as f64),
+        m if !key.tags.is_empty() => match (t.metric_matching(m, &key.tags)?, a) {
+            (Folded::Counter(x), Aggregation::Count) => Some(x),
+            (Folded::Counter(x), Aggregation::Rate) if secs > 0.0 => Some(x / secs),
+            (Folded::Gauge(x), Aggregation::Value) => Some(x),
+            (Folded::Rate(p, f), Aggregation::Rate) => rate(p, p + f),
+            (Folded::Trend(h), a) => trend(&h, a),
+            _ => None,
+        },
         m => match (t.metric(m)?, a) {
             (Folded::Counter(x), Aggregation::Count) => Some(*x),
             (Folded::Counter(x), Aggregation::Rate) if secs > 0.0 => Some(x / secs),

@@ -152,6 +152,11 @@ pub struct Events {
     pub groups: Vec<(String, u64)>,
     /// Custom metric samples: (kind, name, value).
     pub metrics: Vec<(MetricKind, String, f64)>,
+    /// The checks and samples above that carry tags, again by their tags'
+    /// key ([`super::tags`]): checks by (name, key), samples with their key.
+    pub tagged_checks: BTreeMap<(String, Arc<str>), (u64, u64)>,
+    /// Custom metric samples with tags: (kind, name, value, key).
+    pub tagged_metrics: Vec<(MetricKind, String, f64, Arc<str>)>,
 }
 
 /// Kinds of custom metric.

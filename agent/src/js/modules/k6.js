@@ -7,7 +7,7 @@ export function check(val, sets, tags) {
   for (const name of Object.keys(sets || {})) {
     const f = sets[name];
     const ok = !!(typeof f === "function" ? f(val) : f);
-    A.check(name, ok);
+    A.check(name, ok, tags);
     if (!ok) all = false;
   }
   return all;

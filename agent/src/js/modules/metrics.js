@@ -11,7 +11,7 @@ class Metric {
     this.isTime = !!isTime;
   }
   add(value, tags) {
-    A.metric(this.type, this.name, Number(value));
+    A.metric(this.type, this.name, Number(value), tags);
     return true;
   }
 }
@@ -25,7 +25,7 @@ export class Gauge extends Metric {
 export class Rate extends Metric {
   constructor(name, isTime) { super("rate", name, isTime); }
   add(value, tags) {
-    A.metric("rate", this.name, value ? 1 : 0);
+    A.metric("rate", this.name, value ? 1 : 0, tags);
     return true;
   }
 }
