@@ -1,7 +1,8 @@
 //! Wire types of the Alilo agent control API, and the pure helpers both the
 //! agent and its controller (the backend) need.
 //!
-//! This crate is deliberately light (serde, serde_json, hdrhistogram, base64):
+//! This crate is deliberately light (serde, serde_json, hdrhistogram, base64,
+//! sha2 for certificate pins):
 //! the backend depends on it next to reqwest to drive agents, and merges the
 //! per-second latency histograms of several agents *exactly* with
 //! [`hist::merge`] instead of averaging percentiles.
@@ -15,10 +16,13 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub mod hist;
+pub mod pin;
 pub mod profile;
 pub mod script;
+pub mod targets;
 pub mod threshold;
 
+pub use pin::CertPins;
 pub use profile::{Profile, Ramp};
 pub use script::{ScriptBucket, ScriptSpec};
 
@@ -86,6 +90,12 @@ pub struct JobSpec {
     /// that route answers nothing for this job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_key: Option<String>,
+    /// The target allow-lists every request of the job must pass (all of
+    /// them: [`targets::Policy`]); a request to another host is never sent
+    /// and counts as a failed request of kind `not_allowed`. Empty or absent:
+    /// no restriction (older backends, `alilo-agent run`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_targets: Vec<targets::AllowList>,
 }
 
 /// Failed requests an agent keeps per job: the first and the last
@@ -102,7 +112,7 @@ pub struct FailedRequest {
     /// The response's status; 0 when there was none.
     pub status: u16,
     /// `status`, or the error kind: `connect`, `dns`, `timeout`, `tls`,
-    /// `reset`, `invalid_request`, `body_too_large`, `other`.
+    /// `reset`, `invalid_request`, `body_too_large`, `not_allowed`, `other`.
     pub error: String,
     /// What happened, in words.
     pub message: String,

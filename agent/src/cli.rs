@@ -53,6 +53,15 @@ pub struct ServeArgs {
     /// Run without a token (only when bound to loopback).
     #[arg(long)]
     pub insecure_no_auth: bool,
+    /// Serve the control API over HTTPS with this certificate (PEM, leaf
+    /// first). The backend accepts only this certificate for this agent: the
+    /// pin printed at start (sha256:…) is reported when registering, or given
+    /// to /v1/agent/set as `tls_pin`.
+    #[arg(long, env = "ALILO_AGENT_TLS_CERT", requires = "tls_key", value_name = "FILE")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "ALILO_AGENT_TLS_KEY", requires = "tls_cert", value_name = "FILE")]
+    pub tls_key: Option<std::path::PathBuf>,
     /// Worker threads per job (0: one per core).
     #[arg(long, default_value_t = 0)]
     pub workers: usize,
@@ -227,13 +236,17 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         workers: a.workers,
         shutdown_grace: parse_duration(&a.shutdown_grace).map_err(|e| anyhow::anyhow!("--shutdown-grace: {e}"))?,
         drain_timeout: parse_duration(&a.drain_timeout).map_err(|e| anyhow::anyhow!("--drain-timeout: {e}"))?,
+        tls: match (&a.tls_cert, &a.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::api::tls::load(cert, key)?),
+            _ => None,
+        },
     };
     if let Some(url) = &a.register {
         return serve_registered(&a, url, cfg).await;
     }
     let server = Server::bind(cfg).await?;
-    tracing::info!(addr = %server.local_addr(), "alilo-agent listening");
-    eprintln!("alilo-agent listening on {}", server.local_addr());
+    tracing::info!(url = %server.url(), tls_pin = ?server.tls_pins().map(|p| p.to_string()), "alilo-agent listening");
+    eprintln!("alilo-agent listening on {}{}", server.url(), pin_note(&server));
     server.run_until_stopped(shutdown_signal()).await;
     Ok(ExitCode::SUCCESS)
 }
@@ -270,6 +283,7 @@ async fn serve_registered(a: &ServeArgs, url: &str, mut cfg: ServeConfig) -> any
         tags: a.tags.iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect(),
         capacity_rps,
         version: env!("CARGO_PKG_VERSION").to_string(),
+        tls_pin: cfg.tls.as_ref().map(|t| t.pins.to_string()),
     };
     let member = crate::fleet::Member::register(&backend, &token, registration).await?;
     cfg.token = Some(match cfg.token.take().filter(|t| !t.is_empty()) {
@@ -278,17 +292,23 @@ async fn serve_registered(a: &ServeArgs, url: &str, mut cfg: ServeConfig) -> any
     });
     cfg.insecure_no_auth = false;
     let server = Server::with_listener(listener, cfg)?;
-    tracing::info!(addr = %server.local_addr(), agent_id = member.agent_id, backend = %backend,
+    tracing::info!(url = %server.url(), agent_id = member.agent_id, backend = %backend,
         "alilo-agent listening, registered");
     eprintln!(
-        "alilo-agent listening on {} as {}:{} (agent {} of {backend})",
-        server.local_addr(),
+        "alilo-agent listening on {} as {}:{} (agent {} of {backend}){}",
+        server.url(),
         member.registration.host_name,
         port,
-        member.agent_id
+        member.agent_id,
+        pin_note(&server)
     );
     server.run_registered(shutdown_signal(), member).await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `; certificate sha256:…` when serving TLS: what an admin pins.
+fn pin_note(server: &Server) -> String {
+    server.tls_pins().map(|p| format!("; certificate {p}")).unwrap_or_default()
 }
 
 /// Builds the job spec of `alilo-agent run`.
@@ -391,6 +411,7 @@ pub fn run_plan(a: &RunArgs) -> anyhow::Result<(JobSpec, Option<(serde_json::Val
         lease: "0".into(),
         closed_loop_connections: closed,
         log_key: None,
+        allowed_targets: Vec::new(),
     };
     Ok((spec, plan))
 }

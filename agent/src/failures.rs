@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use alilo_agent_api::{FAILURE_BODY_BYTES, FAILURE_SAMPLE, FailedRequest, FailureSample};
 
-use crate::client::{ErrorKind, Outcome};
+use crate::client::{ErrorKind, Outcome, Refusals};
 
 /// The sample of one job.
 #[derive(Default)]
@@ -39,6 +39,7 @@ pub fn kind_name(k: ErrorKind) -> &'static str {
         ErrorKind::Reset => "reset",
         ErrorKind::InvalidRequest => "invalid_request",
         ErrorKind::BodyTooLarge => "body_too_large",
+        ErrorKind::NotAllowed => "not_allowed",
         ErrorKind::Other => "other",
     }
 }
@@ -54,6 +55,7 @@ fn message(outcome: Outcome) -> String {
             ErrorKind::Reset => "the connection was reset or closed mid-response".into(),
             ErrorKind::InvalidRequest => "the request cannot be sent as given (URL, method or header)".into(),
             ErrorKind::BodyTooLarge => "the response body is larger than allowed".into(),
+            ErrorKind::NotAllowed => "the host is not on the job's target allow-list: not sent".into(),
             ErrorKind::Other => "malformed response or other failure".into(),
         },
     }
@@ -62,7 +64,7 @@ fn message(outcome: Outcome) -> String {
 impl FailureLog {
     /// Records a failed request that ended at `at_ms`, with the first bytes of its body.
     pub fn record(&self, outcome: Outcome, at_ms: u64, body: &[u8]) {
-        self.record_as(outcome, at_ms, || message(outcome), body);
+        self.record_as(outcome, at_ms, message(outcome), body);
     }
 
     /// Records a failed request of a script: `what` names it (`GET
@@ -70,7 +72,7 @@ impl FailureLog {
     /// and a status fails because the script did not expect it
     /// (`expectedStatuses`), not because of the job's checks.
     pub fn record_script(&self, outcome: Outcome, at_ms: u64, what: &str, error: Option<&str>, body: &[u8]) {
-        let why = || match (outcome, error) {
+        let why = match (outcome, error) {
             (Outcome::Status(s), _) => format!("{what}: status {s} is not an expected status"),
             (Outcome::Error(_), Some(e)) => format!("{what}: {e}"),
             (Outcome::Error(_), None) => format!("{what}: {}", message(outcome)),
@@ -78,15 +80,18 @@ impl FailureLog {
         self.record_as(outcome, at_ms, why, body);
     }
 
-    fn record_as(&self, outcome: Outcome, at_ms: u64, message: impl FnOnce() -> String, body: &[u8]) {
-        self.total.fetch_add(1, Ordering::Relaxed);
-        let Ok(mut kept) = self.kept.try_lock() else { return };
+    fn record_as(&self, outcome: Outcome, at_ms: u64, message: String, body: &[u8]) {
         let (status, error) = match outcome {
             Outcome::Status(s) => (s, "status".to_string()),
             Outcome::Error(k) => (0, kind_name(k).to_string()),
         };
         let body = String::from_utf8_lossy(&body[..body.len().min(FAILURE_BODY_BYTES)]).into_owned();
-        let failed = FailedRequest { at_ms, status, error, message: message(), body };
+        self.push(FailedRequest { at_ms, status, error, message, body });
+    }
+
+    fn push(&self, failed: FailedRequest) {
+        self.total.fetch_add(1, Ordering::Relaxed);
+        let Ok(mut kept) = self.kept.try_lock() else { return };
         if kept.first.len() < FAILURE_SAMPLE {
             kept.first.push(failed);
             return;
@@ -105,6 +110,21 @@ impl FailureLog {
             first: kept.first.clone(),
             last: kept.last.iter().cloned().collect(),
         }
+    }
+}
+
+/// A request the job's target allow-list refused, in the job's words
+/// (which host, which list): logged like any failed request.
+impl Refusals for FailureLog {
+    fn refused(&self, message: &str) {
+        let error = kind_name(ErrorKind::NotAllowed).to_string();
+        self.push(FailedRequest {
+            at_ms: crate::engine::job::unix_ms(),
+            status: 0,
+            error,
+            message: message.to_string(),
+            body: String::new(),
+        });
     }
 }
 

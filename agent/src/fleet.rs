@@ -48,6 +48,10 @@ pub struct Registration {
     pub capacity_rps: f64,
     /// Its version.
     pub version: String,
+    /// The pin of the certificate its control API serves (`--tls-cert`): the
+    /// backend then calls it over HTTPS and accepts only that certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_pin: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -199,6 +203,7 @@ pub async fn measure_capacity(workers: usize) -> anyhow::Result<f64> {
         timeout: "5s".into(),
         tls_verify: false,
         log_key: None,
+        allowed_targets: Vec::new(),
         http: HttpVersion::Http1,
         lease: "0".into(),
         closed_loop_connections: Some(u32::try_from(8 * workers).unwrap_or(64)),

@@ -40,6 +40,7 @@ impl TestAgent {
             workers: 2,
             shutdown_grace: grace,
             drain_timeout: Duration::ZERO,
+            tls: None,
         })
         .await
         .unwrap();
@@ -352,6 +353,8 @@ async fn bad_requests_get_a_4xx_naming_the_field() {
         (with(&|s| s["data"] = json!({"url": "http://h/", "format": "xml"})), "data.format"),
         (with(&|s| s["surprise"] = json!(1)), "surprise"),
         (with(&|s| s["request"]["headers"] = json!({"bad header": "v"})), "request.headers"),
+        (with(&|s| s["allowed_targets"] = json!([{"name": "L", "entries": ["a b"]}])), "allowed_targets[0] (L)"),
+        (with(&|s| s["allowed_targets"] = json!([{"name": "L", "entries": []}])), "allowed_targets[0] (L)"),
     ];
     for (body, field) in cases {
         let (s, v) = agent.call("PUT", "/v1/jobs/bad", Some(body.clone())).await;
@@ -500,6 +503,32 @@ async fn connections_the_server_closes_are_not_reused_and_cause_no_errors() {
     assert!(m["ok"].as_u64().unwrap() >= 45, "{m}");
     assert_eq!(m["failed"], 0, "{m}");
     assert_eq!(t.stats.connections.load(Ordering::Relaxed), t.stats.requests.load(Ordering::Relaxed));
+}
+
+/// Issue #10: the backend sends the target allow-lists with the job; the
+/// agent refuses a host off any of them before connecting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_target_is_off_its_allow_list_fails_without_sending() {
+    let agent = TestAgent::spawn().await;
+    let t = target(TargetConfig::default()).await;
+    let mut s = spec(&format!("{}/x", t.url(false)), 20.0, "30s");
+    s["allowed_targets"] = json!([
+        {"name": "ALILO_ALLOWED_TARGETS", "entries": ["127.0.0.0/8"]},
+        {"name": "of project 7", "entries": ["shop.example.com"]},
+    ]);
+    agent.start("refused", s.clone()).await;
+    let v = agent.wait_terminal("refused", Duration::from_secs(10)).await;
+    assert_eq!(v["state"], "failed", "{v}");
+    let reason = v["reason"].as_str().unwrap();
+    assert!(reason.contains("host \"127.0.0.1\" is not in the target allow-list of project 7"), "{reason}");
+    assert_eq!(t.stats.connections.load(Ordering::Relaxed), 0, "nothing was sent");
+
+    s["allowed_targets"][1]["entries"] = json!(["shop.example.com", "127.0.0.1"]);
+    agent.start("allowed", s).await;
+    eventually(Duration::from_secs(10), "the listed target receives load", async || {
+        (t.stats.requests.load(Ordering::Relaxed) >= 5).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,10 +11,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use alilo_agent::client::ErrorKind;
 use alilo_agent::client::exchange::{Client, HttpRequest, HttpResponse, Protocol, ResponseBody};
+use alilo_agent::client::{Allow, ErrorKind, Refusals};
 use alilo_agent::stats::{Collected, WorkerStats};
 use alilo_agent::target::{Target, TargetConfig};
+use alilo_agent_api::targets::{AllowList, Policy};
 use axum::extract::Request;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -338,4 +339,73 @@ async fn failures_have_a_kind_and_a_message_naming_what_failed() {
         assert_eq!(e.kind, ErrorKind::InvalidRequest, "{bad}: {}", e.message);
         assert!(e.message.contains(bad), "{}", e.message);
     }
+}
+
+/// What a client refused, as a job's failed-request log records it.
+#[derive(Default)]
+struct Refused(std::sync::Mutex<Vec<String>>);
+
+impl Refusals for Refused {
+    fn refused(&self, message: &str) {
+        self.0.lock().unwrap().push(message.to_string());
+    }
+}
+
+/// A client held to one allow-list named `name`, and what it refused.
+fn allowing(name: &str, entries: &[&str]) -> (Client, Arc<Refused>) {
+    let list = AllowList { name: name.into(), entries: entries.iter().map(|e| e.to_string()).collect() };
+    let refused = Arc::new(Refused::default());
+    let allow = Allow::new(Policy::from_wire(&[list]).unwrap(), refused.clone());
+    (client().allowing(Arc::new(allow)), refused)
+}
+
+fn assert_refused(resp: &HttpResponse, host: &str, list: &str) {
+    let e = resp.last.error.as_ref().expect("refused");
+    assert_eq!((e.kind, resp.status()), (ErrorKind::NotAllowed, 0), "{e:?}");
+    let want = format!("host \"{host}\" is not in the target allow-list {list}: the request was not sent");
+    assert_eq!(e.message, want);
+}
+
+#[tokio::test]
+async fn a_host_off_the_jobs_list_is_never_contacted_and_the_refusal_names_host_and_list() {
+    let (addr, counts) = wire_server().await;
+    let (client, refused) = allowing("of project 7", &["localhost"]);
+    let resp = client.request(get(format!("http://{addr}/x"))).await;
+    assert_refused(&resp, "127.0.0.1", "of project 7");
+    assert_eq!(counts.connections.load(Ordering::Relaxed), 0, "nothing reached the refused address");
+    assert_eq!(refused.0.lock().unwrap().len(), 1, "the job hears of the refusal");
+    let resp = client.request(get(format!("http://localhost:{}/x", addr.port()))).await;
+    assert_ok(&resp);
+    assert_eq!(counts.connections.load(Ordering::Relaxed), 1, "the name on the list is served");
+}
+
+#[tokio::test]
+async fn a_name_passes_an_address_list_only_by_the_addresses_it_resolves_to() {
+    let (addr, counts) = wire_server().await;
+    let url = format!("http://localhost:{}/x", addr.port());
+    let (inside, _) = allowing("L", &["127.0.0.0/8"]);
+    let resp = inside.request(get(url.clone())).await;
+    assert_ok(&resp);
+    assert_eq!(resp.last.remote_addr, Some(addr), "only the listed address is tried");
+    let (outside, refused) = allowing("L", &["10.0.0.0/8"]);
+    assert_refused(&outside.request(get(url)).await, "localhost", "L");
+    assert_eq!(counts.connections.load(Ordering::Relaxed), 1);
+    assert_eq!(refused.0.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_redirect_to_a_host_off_the_list_is_refused_before_it_is_sent() {
+    let (elsewhere, counts) = wire_server().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let router =
+        axum::Router::new().fallback(move || async move { Redirect::temporary(&format!("http://{elsewhere}/stolen")) });
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let (client, refused) = allowing("ALILO_ALLOWED_TARGETS", &["localhost"]);
+    let resp = client.request(post(format!("http://localhost:{port}/start"))).await;
+    let hops: Vec<(u16, bool)> = resp.hops().map(|h| (h.status, h.error.is_some())).collect();
+    assert_eq!(hops, [(307, false), (0, true)], "the redirect is answered, its target refused");
+    assert_refused(&resp, "127.0.0.1", "ALILO_ALLOWED_TARGETS");
+    assert_eq!(counts.connections.load(Ordering::Relaxed), 0, "the payload never left for the other host");
+    assert_eq!(refused.0.lock().unwrap().len(), 1);
 }

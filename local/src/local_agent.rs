@@ -30,6 +30,7 @@ pub async fn start(state: &AppState) -> anyhow::Result<LocalAgent> {
             workers: 0,
             shutdown_grace: Duration::from_secs(1),
             drain_timeout: Duration::ZERO,
+            tls: None,
         },
     )?;
     let port = i32::from(server.local_addr().port());

@@ -6,9 +6,16 @@
 //! sends a fleet-wide secret, so an agent registered at a host an attacker controls
 //! learns only the credential of that host. Calls have short timeouts: a controller
 //! pass must not hang on one dead agent.
+//!
+//! An agent is called where its [`Endpoint`] says: `http://host:port`, or, for an
+//! agent with a certificate pin, `https://host:port` accepting only that
+//! certificate ([`crate::agent_tls`]). A pinned agent is never called over http,
+//! and an https endpoint without a pin is never called at all.
 
 use crate::config::Secret;
-use alilo_agent_api::{AgentInfo, FailureSample, JobSpec, JobStatus, RateChange, StopRequest};
+use alilo_agent_api::{AgentInfo, CertPins, FailureSample, JobSpec, JobStatus, RateChange, StopRequest};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How long connecting to an agent may take.
@@ -34,12 +41,82 @@ pub enum AgentError {
     /// The agent answered an error status.
     #[error("agent answered {0}: {1}")]
     Status(u16, String),
+    /// The agent could not be trusted: not the pinned certificate, or an https
+    /// agent without a pin. Nothing was sent to it.
+    #[error("agent not trusted: {0}")]
+    Untrusted(String),
 }
+
+/// Where an agent's control API answers, and the certificate pins it must
+/// present when that is https.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    url: String,
+    pins: Option<CertPins>,
+}
+
+impl Endpoint {
+    /// The agent registered at `host_name` and `port` with `pins` as stored
+    /// (`sha256:…[,…]`): https when it has any. Pins that do not parse leave an
+    /// https endpoint without pins, which is refused, never called over http.
+    pub fn of(host_name: &str, port: &str, pins: Option<&str>) -> Self {
+        let url = base_url(host_name, port);
+        match pins.filter(|p| !p.trim().is_empty()) {
+            Some(p) => Self::stored(url.replacen("http://", "https://", 1), Some(p)),
+            None => Self { url, pins: None },
+        }
+    }
+
+    /// As stored with a job: its URL and pins. Pins that no longer parse leave
+    /// none, so an https call is refused, never made.
+    pub fn stored(url: String, pins: Option<&str>) -> Self {
+        Self { url, pins: pins.and_then(|p| CertPins::parse(p).ok().flatten()) }
+    }
+
+    /// `http(s)://host:port`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The pins (https), or `None` (http).
+    pub fn pins(&self) -> Option<&CertPins> {
+        self.pins.as_ref()
+    }
+
+    /// The pins as stored (`sha256:…[,…]`).
+    pub fn pins_text(&self) -> Option<String> {
+        self.pins.as_ref().map(CertPins::to_string)
+    }
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.url)
+    }
+}
+
+impl From<String> for Endpoint {
+    /// An endpoint without pins (an https one is then never called).
+    fn from(url: String) -> Self {
+        Self { url, pins: None }
+    }
+}
+
+impl From<&str> for Endpoint {
+    fn from(url: &str) -> Self {
+        Self::from(url.to_string())
+    }
+}
+
+/// One client per pin set: a rustls configuration holds its verifier. At most
+/// this many are kept (one per TLS agent); beyond, the cache starts over.
+const MAX_PINNED_CLIENTS: usize = 4096;
 
 /// A client of every agent; cheap to clone.
 #[derive(Clone)]
 pub struct AgentClient {
     http: reqwest::Client,
+    pinned: Arc<Mutex<HashMap<CertPins, reqwest::Client>>>,
     key: Secret,
 }
 
@@ -62,13 +139,44 @@ impl AgentClient {
     /// A client deriving each agent's credential from the fleet `key` (an empty
     /// key sends none: agents started with `--insecure-no-auth` on loopback).
     pub fn new(key: Secret) -> Self {
-        let http = reqwest::Client::builder()
+        let http = Self::builder().build().expect("a reqwest client with rustls builds");
+        Self { http, pinned: Arc::default(), key }
+    }
+
+    fn builder() -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
+            // An agent never redirects: a redirect is not followed to another host.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(CALL_TIMEOUT)
             .pool_idle_timeout(Duration::from_secs(30))
-            .build()
-            .expect("a reqwest client with rustls builds");
-        Self { http, key }
+    }
+
+    /// The client to call `at` with: the plain one for http, the one accepting
+    /// only its pins for https; an error for https without pins (or pins on http).
+    fn client_for(&self, at: &Endpoint) -> Result<reqwest::Client, AgentError> {
+        let https = at.url.starts_with("https://");
+        match &at.pins {
+            None if !https => Ok(self.http.clone()),
+            None => Err(AgentError::Untrusted(format!("{at} has no certificate pin: set the agent's tls_pin"))),
+            Some(_) if !https => Err(AgentError::Untrusted(format!("{at}: a pinned agent is called over https only"))),
+            Some(pins) => {
+                let mut cache = self.pinned.lock().expect("pinned clients lock");
+                if let Some(client) = cache.get(pins) {
+                    return Ok(client.clone());
+                }
+                if cache.len() >= MAX_PINNED_CLIENTS {
+                    cache.clear();
+                }
+                let client = Self::builder()
+                    .use_preconfigured_tls(crate::agent_tls::pinned_config(pins))
+                    .https_only(true)
+                    .build()
+                    .map_err(|e| AgentError::Untrusted(format!("{at}: cannot build its TLS client: {e}")))?;
+                cache.insert(pins.clone(), client.clone());
+                Ok(client)
+            }
+        }
     }
 
     /// Whether a fleet key is configured (agents get credentials).
@@ -81,17 +189,27 @@ impl AgentClient {
         crate::auth::secrets::agent_credential(self.key.expose(), crate::auth::secrets::authority_of(base))
     }
 
-    fn request(&self, method: reqwest::Method, url: String) -> reqwest::RequestBuilder {
-        let credential = (!self.key.expose().is_empty()).then(|| self.credential(&url));
-        let builder = self.http.request(method, url);
-        match credential {
+    /// A call of `path` on the agent at `at`, carrying its credential.
+    fn request(
+        &self,
+        at: &Endpoint,
+        method: reqwest::Method,
+        path: &str,
+    ) -> Result<reqwest::RequestBuilder, AgentError> {
+        let builder = self.client_for(at)?.request(method, format!("{}{path}", at.url));
+        Ok(match (!self.key.expose().is_empty()).then(|| self.credential(&at.url)) {
             Some(c) => builder.bearer_auth(c),
             None => builder,
-        }
+        })
     }
 
-    async fn send<T: serde::de::DeserializeOwned>(builder: reqwest::RequestBuilder) -> Result<T, AgentError> {
-        let response = builder.send().await.map_err(|e| AgentError::Unreachable(root(&e)))?;
+    async fn send<T: serde::de::DeserializeOwned>(
+        builder: Result<reqwest::RequestBuilder, AgentError>,
+    ) -> Result<T, AgentError> {
+        let response = builder?.send().await.map_err(|e| match crate::agent_tls::not_pinned(&e) {
+            Some(why) => AgentError::Untrusted(why.to_string()),
+            None => AgentError::Unreachable(root(&e)),
+        })?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             return Err(AgentError::NotFound);
@@ -114,44 +232,43 @@ impl AgentClient {
 
     /// `GET /v1/jobs/{key}/failures`: the job's failed-request sample.
     #[tracing::instrument(skip(self), err(Display))]
-    pub async fn failures(&self, base: &str, key: &str) -> Result<FailureSample, AgentError> {
-        Self::send(self.request(reqwest::Method::GET, format!("{base}/v1/jobs/{key}/failures")).timeout(READ_TIMEOUT))
-            .await
+    pub async fn failures(&self, at: &Endpoint, key: &str) -> Result<FailureSample, AgentError> {
+        let path = format!("/v1/jobs/{key}/failures");
+        Self::send(self.request(at, reqwest::Method::GET, &path).map(|r| r.timeout(READ_TIMEOUT))).await
     }
 
     /// `PUT /v1/jobs/{key}`: start a job (idempotent for the same spec).
     #[tracing::instrument(skip(self, spec), err(Display))]
-    pub async fn start(&self, base: &str, key: &str, spec: &JobSpec) -> Result<JobStatus, AgentError> {
-        Self::send(self.request(reqwest::Method::PUT, format!("{base}/v1/jobs/{key}")).json(spec)).await
+    pub async fn start(&self, at: &Endpoint, key: &str, spec: &JobSpec) -> Result<JobStatus, AgentError> {
+        Self::send(self.request(at, reqwest::Method::PUT, &format!("/v1/jobs/{key}")).map(|r| r.json(spec))).await
     }
 
     /// `GET /v1/jobs/{key}?since=`: read the job's new seconds; renews its lease.
     #[tracing::instrument(skip(self), err(Display))]
-    pub async fn poll(&self, base: &str, key: &str, since: u64) -> Result<JobStatus, AgentError> {
-        Self::send(
-            self.request(reqwest::Method::GET, format!("{base}/v1/jobs/{key}?since={since}")).timeout(READ_TIMEOUT),
-        )
-        .await
+    pub async fn poll(&self, at: &Endpoint, key: &str, since: u64) -> Result<JobStatus, AgentError> {
+        let path = format!("/v1/jobs/{key}?since={since}");
+        Self::send(self.request(at, reqwest::Method::GET, &path).map(|r| r.timeout(READ_TIMEOUT))).await
     }
 
     /// `POST /v1/jobs/{key}/rate`: change the rate live.
     #[tracing::instrument(skip(self), err(Display))]
-    pub async fn rate(&self, base: &str, key: &str, change: &RateChange) -> Result<JobStatus, AgentError> {
-        Self::send(self.request(reqwest::Method::POST, format!("{base}/v1/jobs/{key}/rate")).json(change)).await
+    pub async fn rate(&self, at: &Endpoint, key: &str, change: &RateChange) -> Result<JobStatus, AgentError> {
+        let path = format!("/v1/jobs/{key}/rate");
+        Self::send(self.request(at, reqwest::Method::POST, &path).map(|r| r.json(change))).await
     }
 
     /// `POST /v1/jobs/{key}/stop?since=`: stop issuing; the final status.
     #[tracing::instrument(skip(self), err(Display))]
-    pub async fn stop(&self, base: &str, key: &str, since: u64) -> Result<JobStatus, AgentError> {
+    pub async fn stop(&self, at: &Endpoint, key: &str, since: u64) -> Result<JobStatus, AgentError> {
         let body = StopRequest { wait: Some(STOP_WAIT.into()) };
-        Self::send(self.request(reqwest::Method::POST, format!("{base}/v1/jobs/{key}/stop?since={since}")).json(&body))
-            .await
+        let path = format!("/v1/jobs/{key}/stop?since={since}");
+        Self::send(self.request(at, reqwest::Method::POST, &path).map(|r| r.json(&body))).await
     }
 
     /// `GET /v1/agent`: versions and host figures; answers whether the agent is alive.
     #[tracing::instrument(skip(self), err(Display))]
-    pub async fn info(&self, base: &str) -> Result<AgentInfo, AgentError> {
-        Self::send(self.request(reqwest::Method::GET, format!("{base}/v1/agent")).timeout(READ_TIMEOUT)).await
+    pub async fn info(&self, at: &Endpoint) -> Result<AgentInfo, AgentError> {
+        Self::send(self.request(at, reqwest::Method::GET, "/v1/agent").map(|r| r.timeout(READ_TIMEOUT))).await
     }
 }
 
@@ -172,6 +289,30 @@ mod tests {
     fn ipv6_hosts_are_bracketed() {
         assert_eq!(base_url("10.0.0.1", "8888"), "http://10.0.0.1:8888");
         assert_eq!(base_url("::1", "8888"), "http://[::1]:8888");
+    }
+
+    #[test]
+    fn pinned_agents_are_https_and_unpinned_ones_http() {
+        let pins = CertPins::of_der(b"cert");
+        let pinned = Endpoint::of("10.0.0.1", "8888", Some(&pins.to_string()));
+        assert_eq!((pinned.url(), pinned.pins()), ("https://10.0.0.1:8888", Some(&pins)));
+        assert_eq!(Endpoint::of("::1", "8888", None).url(), "http://[::1]:8888");
+        assert_eq!(Endpoint::of("::1", "8888", Some("")).url(), "http://[::1]:8888");
+        let garbled = Endpoint::of("10.0.0.1", "8888", Some("sha256:nope"));
+        assert_eq!((garbled.url(), garbled.pins()), ("https://10.0.0.1:8888", None), "never http");
+        let stored = Endpoint::stored(pinned.url().into(), pinned.pins_text().as_deref());
+        assert_eq!(stored, pinned, "a job's stored endpoint is the agent's");
+    }
+
+    #[test]
+    fn an_https_agent_without_a_pin_or_a_pinned_one_over_http_is_never_called() {
+        let client = AgentClient::new(Secret::new("fleet"));
+        let unpinned = Endpoint::from("https://10.0.0.1:8888");
+        assert!(matches!(client.client_for(&unpinned), Err(AgentError::Untrusted(m)) if m.contains("tls_pin")));
+        let garbled = Endpoint::stored("https://10.0.0.1:8888".into(), Some("sha256:nope"));
+        assert!(matches!(client.client_for(&garbled), Err(AgentError::Untrusted(_))), "a bad stored pin: refused");
+        let plain = Endpoint { url: "http://10.0.0.1:8888".into(), pins: Some(CertPins::of_der(b"c")) };
+        assert!(matches!(client.client_for(&plain), Err(AgentError::Untrusted(_))));
     }
 
     #[test]

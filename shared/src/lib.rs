@@ -8,6 +8,7 @@
 //! error body. Handlers in `functions/` only glue these together.
 
 pub mod agent_client;
+pub mod agent_tls;
 pub mod auth;
 pub mod aws_secrets;
 pub mod config;

@@ -3,16 +3,19 @@
 //! JSON fallbacks for 404 and 405 from [`error`]); [`Server`] binds it and
 //! runs it until a shutdown signal, then stops the jobs and keeps answering
 //! final reads for a grace period. Handlers ([`handlers`]) are a few lines
-//! each; input is read by [`extract`].
+//! each; input is read by [`extract`]. With a certificate ([`tls`]) the same
+//! router is served over HTTPS.
 
 pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod handlers;
 pub mod metrics;
+pub mod tls;
 
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -57,6 +60,8 @@ pub struct ServeConfig {
     /// A registered agent (`run_registered`): how long its jobs may take to
     /// end by themselves after a shutdown signal before they are stopped.
     pub drain_timeout: Duration,
+    /// Serve HTTPS with this certificate (`--tls-cert`/`--tls-key`).
+    pub tls: Option<tls::TlsIdentity>,
 }
 
 /// The control routes, behind the bearer layer (which also guards the
@@ -116,9 +121,31 @@ impl AppState {
     }
 }
 
+/// The server running: ends only when the listener fails.
+type Serving = Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>;
+
+/// Serves the router on `listener`, over TLS when `tls` is given.
+fn serve(listener: TcpListener, tls: Option<Arc<rustls::ServerConfig>>, state: Arc<AppState>) -> Serving {
+    let app = tower::util::MapRequestLayer::new(trim_trailing_slash).layer(router(state));
+    let app = axum::ServiceExt::<Request>::into_make_service(app);
+    match tls {
+        Some(config) => match tls::TlsListener::new(listener, config) {
+            Ok(listener) => Box::pin(axum::serve(listener, app).into_future()),
+            Err(e) => Box::pin(std::future::ready(Err(e))),
+        },
+        None => {
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
+            Box::pin(axum::serve(listener, app).into_future())
+        }
+    }
+}
+
 /// A bound control server.
 pub struct Server {
     listener: TcpListener,
+    tls: Option<tls::TlsIdentity>,
     state: Arc<AppState>,
     grace: Duration,
     drain: Duration,
@@ -139,6 +166,7 @@ impl Server {
         check_auth_config(listener.local_addr()?.ip(), cfg.token.as_deref(), cfg.insecure_no_auth)?;
         Ok(Server {
             listener,
+            tls: cfg.tls,
             state: Arc::new(AppState {
                 registry: Arc::new(Registry::new(cfg.workers)),
                 token: cfg.token.filter(|t| !t.is_empty()),
@@ -155,6 +183,16 @@ impl Server {
         self.listener.local_addr().expect("bound listener")
     }
 
+    /// The certificate's pin when serving TLS.
+    pub fn tls_pins(&self) -> Option<&alilo_agent_api::CertPins> {
+        self.tls.as_ref().map(|t| &t.pins)
+    }
+
+    /// `https://addr` or `http://addr`: where the control API answers.
+    pub fn url(&self) -> String {
+        format!("{}://{}", if self.tls.is_some() { "https" } else { "http" }, self.local_addr())
+    }
+
     /// The handlers' state.
     pub fn state(&self) -> Arc<AppState> {
         self.state.clone()
@@ -166,12 +204,7 @@ impl Server {
     /// share), answers final reads until each ended job was read or the grace
     /// period passed, deregisters, and returns.
     pub async fn run_registered(self, shutdown: impl Future<Output = ()>, member: crate::fleet::Member) {
-        let app = tower::util::MapRequestLayer::new(trim_trailing_slash).layer(router(self.state.clone()));
-        let listener = self.listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let serve = axum::serve(listener, axum::ServiceExt::<Request>::into_make_service(app)).into_future();
-        tokio::pin!(serve);
+        let mut serve = serve(self.listener, self.tls.map(|t| t.config), self.state.clone());
         {
             // Heartbeats beside the server (on this task: no spawn), until the signal.
             let state = self.state.clone();
@@ -223,12 +256,7 @@ impl Server {
     /// Serves until `shutdown` resolves; then stops every job, answers final
     /// reads during the grace period, and returns.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) {
-        let app = tower::util::MapRequestLayer::new(trim_trailing_slash).layer(router(self.state.clone()));
-        let listener = self.listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let serve = axum::serve(listener, axum::ServiceExt::<Request>::into_make_service(app)).into_future();
-        tokio::pin!(serve);
+        let mut serve = serve(self.listener, self.tls.map(|t| t.config), self.state.clone());
         tokio::select! {
             _ = &mut serve => {}
             _ = shutdown => {}

@@ -27,6 +27,9 @@ pub enum ErrorKind {
     InvalidRequest,
     /// The response body is larger than the caller allowed (counted as `other`).
     BodyTooLarge,
+    /// The host is not on the job's target allow-list: nothing was sent
+    /// (counted as `other`).
+    NotAllowed,
 }
 
 impl ErrorKind {
@@ -34,7 +37,7 @@ impl ErrorKind {
     pub fn counted_as(self) -> ErrorKind {
         match self {
             ErrorKind::Dns => ErrorKind::Connect,
-            ErrorKind::InvalidRequest | ErrorKind::BodyTooLarge => ErrorKind::Other,
+            ErrorKind::InvalidRequest | ErrorKind::BodyTooLarge | ErrorKind::NotAllowed => ErrorKind::Other,
             k => k,
         }
     }

@@ -50,6 +50,11 @@
 //!   k6 does. 301/302/303 turn the request into a GET without a body (HEAD
 //!   stays HEAD); 307/308 keep method and body. Going to another host drops
 //!   `Authorization` and `Cookie`.
+//! - Hosts: with [`Client::allowing`], a request (or a redirect) to a host
+//!   the job's target allow-list refuses is not sent: it ends in
+//!   [`ErrorKind::NotAllowed`] naming the host and the list (`status` 0),
+//!   a hop like a failed connection, and the refusal is reported to the
+//!   job ([`super::allow`]).
 //! - A `Host` header given by the caller is sent on HTTP/1.1 (else the URL's
 //!   authority); on HTTP/2 the URL's authority is the `:authority`. A
 //!   `User-Agent` is added unless given. `Content-Length` is computed from
@@ -80,6 +85,7 @@ use http::{Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
 use tokio::sync::OnceCell;
 
+use super::allow::Allow;
 use super::error::{ErrorKind, Outcome};
 use super::h1;
 use super::h1_conn::ResponseSink;
@@ -298,6 +304,8 @@ struct Origin {
 /// One worker's client for full exchanges: a pool per origin.
 pub struct Client {
     counters: Arc<IoCounters>,
+    /// The job's target allow-list: an origin it refuses gets no pool.
+    allow: Arc<Allow>,
     pools: Mutex<HashMap<Origin, Arc<OnceCell<Arc<Pool>>>>>,
     /// Parsed URLs by their text: a script sends the same URLs again and
     /// again, and parsing one (IDNA included) costs more instructions than
@@ -311,7 +319,15 @@ const MAX_PARSED_URLS: usize = 256;
 impl Client {
     /// A client whose connections count their bytes in `counters`.
     pub fn new(counters: Arc<IoCounters>) -> Client {
-        Client { counters, pools: Mutex::new(HashMap::new()), urls: Mutex::new(HashMap::new()) }
+        Client { counters, allow: Allow::open(), pools: Mutex::new(HashMap::new()), urls: Mutex::new(HashMap::new()) }
+    }
+
+    /// This client, sending only to the hosts `allow` lets through (redirects
+    /// included): a request to another host is not sent; it ends in
+    /// [`ErrorKind::NotAllowed`] and is reported to `allow`.
+    pub fn allowing(mut self, allow: Arc<Allow>) -> Client {
+        self.allow = allow;
+        self
     }
 
     /// Drops every idle connection and forgets every origin.
@@ -410,7 +426,7 @@ impl Client {
             pools.entry(origin).or_default().clone()
         };
         cell.get_or_try_init(|| async {
-            let ep = Endpoint::resolve(uri, options.http2, options.tls_verify).await?;
+            let ep = Endpoint::resolve(uri, options.http2, options.tls_verify, self.allow.policy()).await?;
             Ok(Arc::new(Pool::new(Arc::new(ep), self.counters.clone())))
         })
         .await
@@ -466,6 +482,11 @@ impl Client {
             Err(_) => return Err((ErrorKind::Timeout, None)),
             Ok(Err(ResolveError::Url(m))) => return Err((ErrorKind::InvalidRequest, Some(m))),
             Ok(Err(ResolveError::Dns(m))) => return Err((ErrorKind::Dns, Some(m))),
+            Ok(Err(ResolveError::NotAllowed(m))) => {
+                let m = format!("{m}: the request was not sent");
+                self.allow.refused(&m);
+                return Err((ErrorKind::NotAllowed, Some(m)));
+            }
             Ok(Ok(pool)) => pool,
         };
         let conn = pool.checkout(deadline).await.map_err(|k| (k, None))?;
@@ -632,6 +653,7 @@ fn error_message(kind: ErrorKind, url: &url::Url, options: &RequestOptions, deta
         ErrorKind::Dns => format!("cannot resolve {host}"),
         ErrorKind::BodyTooLarge => format!("response body of {url} is too large"),
         ErrorKind::InvalidRequest => format!("{url} cannot be requested"),
+        ErrorKind::NotAllowed => format!("{host} is not on the job's target allow-list: the request was not sent"),
         ErrorKind::Other => format!("malformed or unexpected response from {authority}"),
     }
 }

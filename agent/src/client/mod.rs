@@ -3,6 +3,7 @@
 //! | layer | module | owns |
 //! | --- | --- | --- |
 //! | errors | [`error`] | [`ErrorKind`], [`Outcome`], the one mapping of socket errors |
+//! | allow-list | [`allow`] | [`Allow`]: the job's target allow-lists, checked by the transport when it resolves a host |
 //! | transport | [`transport`] | [`Endpoint`] (resolved once), TCP, TLS (rustls, ring), byte and connection counters |
 //! | HTTP/1.1 wire | [`h1`] | request serialisation and response framing, pure (no I/O) |
 //! | HTTP/1.1 connection | [`h1_conn`] | [`H1Conn`]: one keep-alive connection on a transport stream |
@@ -15,6 +16,7 @@
 //! The client computes no statistics: it returns an [`Outcome`] and the
 //! engine folds it into the per-second buckets.
 
+pub mod allow;
 pub mod error;
 pub mod exchange;
 pub mod fetch;
@@ -25,6 +27,7 @@ pub mod load;
 pub mod pool;
 pub mod transport;
 
+pub use allow::{Allow, Refusals};
 pub use error::{ErrorKind, Outcome};
 pub use h1_conn::H1Conn;
 pub use pool::Pool;

@@ -15,6 +15,7 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use alilo_agent_api::targets::Policy;
 use http::Uri;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -45,19 +46,24 @@ pub enum ResolveError {
     Url(String),
     /// The host name does not resolve.
     Dns(String),
+    /// The host is not on the job's target allow-list (the message names
+    /// the host and the list).
+    NotAllowed(String),
 }
 
 impl std::fmt::Display for ResolveError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ResolveError::Url(m) | ResolveError::Dns(m) => f.write_str(m),
+            ResolveError::Url(m) | ResolveError::Dns(m) | ResolveError::NotAllowed(m) => f.write_str(m),
         }
     }
 }
 
 impl Endpoint {
-    /// Resolves `uri`'s host and prepares TLS.
-    pub async fn resolve(uri: &Uri, http2: bool, tls_verify: bool) -> Result<Endpoint, ResolveError> {
+    /// Resolves `uri`'s host and prepares TLS. The host must pass `allow`:
+    /// by name before resolving it, else by the addresses it resolves to,
+    /// of which only those the lists allow are kept.
+    pub async fn resolve(uri: &Uri, http2: bool, tls_verify: bool, allow: &Policy) -> Result<Endpoint, ResolveError> {
         let https = match uri.scheme_str() {
             Some("http") => false,
             Some("https") => true,
@@ -66,6 +72,9 @@ impl Endpoint {
         let authority = uri.authority().ok_or_else(|| ResolveError::Url(format!("URL {uri} has no host")))?.clone();
         let host = authority.host().trim_start_matches('[').trim_end_matches(']');
         let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+        if let Some(why) = allow.refuses_by_name(host) {
+            return Err(ResolveError::NotAllowed(why));
+        }
         let tls = if https {
             let name = ServerName::try_from(host.to_string())
                 .map_err(|e| ResolveError::Url(format!("invalid TLS server name {host}: {e}")))?;
@@ -80,6 +89,7 @@ impl Endpoint {
         if addrs.is_empty() {
             return Err(ResolveError::Dns(format!("cannot resolve {host}: no address")));
         }
+        let addrs = allow.admit(host, addrs, SocketAddr::ip).map_err(ResolveError::NotAllowed)?;
         Ok(Endpoint { addrs, authority: authority.as_str().to_string(), tls, http2 })
     }
 }

@@ -13,9 +13,11 @@ use alilo_agent_api::{Bucket, JobBrief, JobSpec, JobState, JobStatus, RateChange
 use tokio::sync::{Notify, watch};
 
 use super::validate;
+use crate::client::Allow;
 use crate::js::ScriptShared;
 use crate::js::executor::Plan;
 use crate::stats::{Collected, WorkerStats};
+use alilo_agent_api::targets::Policy;
 
 /// Default wait for requests in flight on stop.
 pub const DEFAULT_STOP_WAIT: Duration = Duration::from_secs(5);
@@ -112,7 +114,9 @@ pub struct Job {
     /// A script job's shared state, once prepared.
     pub script: OnceLock<Arc<ScriptShared>>,
     /// The failed-request sample.
-    pub failures: crate::failures::FailureLog,
+    pub failures: Arc<crate::failures::FailureLog>,
+    /// The spec's target allow-lists, reporting refusals to `failures`.
+    pub allow: Arc<Allow>,
     /// A script job's scenarios, when it runs them rather than its profile
     /// (set once prepared).
     pub plan: OnceLock<Arc<Plan>>,
@@ -147,6 +151,8 @@ impl Job {
             None => (now, now_ms),
         };
         let lease = parse_duration(&spec.lease).expect("validated");
+        let failures = Arc::new(crate::failures::FailureLog::default());
+        let allow = Arc::new(Allow::new(Policy::from_wire(&spec.allowed_targets)?, failures.clone()));
         let (done, _) = watch::channel(false);
         Ok(Arc::new(Job {
             id: id.to_string(),
@@ -178,7 +184,8 @@ impl Job {
             done,
             spec,
             script: OnceLock::new(),
-            failures: Default::default(),
+            failures,
+            allow,
             plan: OnceLock::new(),
         }))
     }

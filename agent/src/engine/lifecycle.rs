@@ -151,7 +151,9 @@ impl Job {
         };
         let tpl = Template::new(&self.spec.request, data, http2)?;
         let uri = template::validate(&self.spec.request)?;
-        let ep = Endpoint::resolve(&uri, http2, self.spec.tls_verify).await.map_err(|e| format!("request.url: {e}"))?;
+        let ep = Endpoint::resolve(&uri, http2, self.spec.tls_verify, self.allow.policy())
+            .await
+            .map_err(|e| format!("request.url: {e}"))?;
         Ok((Arc::new(tpl), Arc::new(ep)))
     }
 

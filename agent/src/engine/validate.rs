@@ -58,6 +58,7 @@ pub fn validate(spec: &JobSpec, now_unix_ms: u64) -> Result<(), String> {
     {
         return Err("log_key must be 16 to 128 letters, digits, '-' or '_'".into());
     }
+    alilo_agent_api::targets::Policy::from_wire(&spec.allowed_targets)?;
     if let Some(at) = spec.start_at_ms
         && at > now_unix_ms + MAX_START_AHEAD_MS
     {
@@ -125,13 +126,20 @@ mod tests {
     #[test]
     fn each_bad_number_names_its_field() {
         type Change = fn(&mut JobSpec);
-        let cases: [(Change, &str); 6] = [
+        let cases: [(Change, &str); 7] = [
             (|s| s.scale = f64::NAN, "scale"),
             (|s| s.max_vus = 0, "max_vus"),
             (|s| s.timeout = "0".into(), "timeout"),
             (|s| s.closed_loop_connections = Some(0), "closed_loop_connections"),
             (|s| s.log_key = Some("short".into()), "log_key"),
             (|s| s.checks.status = vec![600], "checks.status"),
+            (
+                |s| {
+                    s.allowed_targets =
+                        vec![alilo_agent_api::targets::AllowList { name: "L".into(), entries: vec!["a b".into()] }]
+                },
+                "allowed_targets[0]",
+            ),
         ];
         for (change, field) in cases {
             let mut s = spec();

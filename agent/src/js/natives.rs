@@ -682,7 +682,7 @@ pub fn error_code(resp: &HttpResponse) -> (u32, String) {
             ErrorKind::Reset => 1220,
             ErrorKind::Tls => 1300,
             ErrorKind::InvalidRequest => 1020,
-            ErrorKind::BodyTooLarge | ErrorKind::Other => 1000,
+            ErrorKind::BodyTooLarge | ErrorKind::NotAllowed | ErrorKind::Other => 1000,
         };
         return (code, e.message.clone());
     }

@@ -145,6 +145,7 @@ impl Agent {
             workers: 2,
             shutdown_grace: Duration::from_secs(1),
             drain_timeout: Duration::ZERO,
+            tls: None,
         })
         .await
         .unwrap();

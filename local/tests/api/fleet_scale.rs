@@ -101,6 +101,7 @@ pub async fn simulate(agents: usize, runs: usize, steady: usize, killed: usize) 
             tags: vec!["sim".into()],
             capacity_rps: 5000.0,
             version: "sim".into(),
+            tls_pin: None,
         };
         alilo_shared::db::fleet::register(&state.db, &r).await.unwrap();
     }

@@ -19,13 +19,24 @@ pub(crate) struct Target {
 
 impl Target {
     pub(crate) async fn start() -> Self {
+        Self::start_redirecting("", "").await
+    }
+
+    /// A target that answers `from` with a 302 to `to` (counted like any path).
+    pub(crate) async fn start_redirecting(from: &str, to: &str) -> Self {
+        use axum::response::IntoResponse;
         let counts: Arc<Mutex<BTreeMap<String, u64>>> = Arc::default();
         let seen = counts.clone();
+        let (from, to) = (from.to_string(), to.to_string());
         let router = axum::Router::new().fallback(move |uri: axum::http::Uri| {
             let seen = seen.clone();
+            let redirect = (!from.is_empty() && uri.path() == from).then(|| to.clone());
             async move {
                 *seen.lock().unwrap().entry(uri.path().to_string()).or_default() += 1;
-                "ok"
+                match redirect {
+                    Some(to) => (axum::http::StatusCode::FOUND, [(axum::http::header::LOCATION, to)]).into_response(),
+                    None => "ok".into_response(),
+                }
             }
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -85,6 +96,7 @@ impl Agent {
             workers: 1,
             shutdown_grace: Duration::from_millis(0),
             drain_timeout: Duration::ZERO,
+            tls: None,
         })
         .await
         .unwrap();

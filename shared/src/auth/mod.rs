@@ -63,7 +63,7 @@ impl AuthConfig {
     pub fn from_vars(vars: &impl Vars) -> Result<Self, String> {
         let allowed_origins = csrf::AllowedOrigins::parse(&vars.var("ALILO_ALLOWED_ORIGINS").unwrap_or_default())
             .map_err(|e| format!("ALILO_{e}"))?;
-        let targets = targets::TargetList::parse(vars.var(targets::VAR).as_deref())?;
+        let targets = targets::parse_global(vars.var(targets::VAR).as_deref())?;
         let cookie_secure = match vars.var("ALILO_COOKIE_SECURE").map(|v| v.trim().to_ascii_lowercase()) {
             None => true,
             Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => true,

@@ -151,6 +151,8 @@ pub const RULES: &[Rule] = &[
     test("/v1/project/create"),
     test("/v1/project/update"),
     test("/v1/project/delete"),
+    read("/v1/project/targets"),
+    test("/v1/project/targets/set"),
     // Scenarios.
     read("/v1/scenarios"),
     read("/v1/scenario"),

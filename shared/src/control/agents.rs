@@ -37,7 +37,7 @@ pub fn listed_healthy(enabled: bool, registered: bool, draining: bool, age: Opti
 #[derive(Debug, Clone, PartialEq)]
 pub struct Healthy {
     pub candidate: Candidate,
-    pub base_url: String,
+    pub base_url: crate::agent_client::Endpoint,
     /// Self-registered: healthy by its heartbeat, never probed.
     pub registered: bool,
 }
@@ -77,8 +77,18 @@ pub async fn enabled(app: &AppState, skip: &BTreeSet<i64>) -> ApiResult<Vec<Heal
 pub async fn healthy(app: &AppState, skip: &BTreeSet<i64>) -> ApiResult<Vec<Healthy>> {
     let agents = enabled(app, skip).await?;
     // Only manual agents are probed: a registered one's heartbeat already says it.
-    let alive =
-        join_all(agents.iter().map(|a| async { a.registered || app.agents.info(&a.base_url).await.is_ok() })).await;
+    let alive = join_all(agents.iter().map(|a| async {
+        a.registered
+            || match app.agents.info(&a.base_url).await {
+                Ok(_) => true,
+                Err(e @ crate::agent_client::AgentError::Untrusted(_)) => {
+                    tracing::warn!(agent_id = a.candidate.agent_id, error = %e, "agent not trusted: no work for it");
+                    false
+                }
+                Err(_) => false,
+            }
+    }))
+    .await;
     Ok(agents.into_iter().zip(alive).filter(|(_, ok)| *ok).map(|(a, _)| a).collect())
 }
 

@@ -97,6 +97,7 @@ pub fn simple(s: &SimpleScript, bucket: &str) -> Result<Built, String> {
         lease: format!("{LEASE_SECS}s"),
         closed_loop_connections: None,
         log_key: None,
+        allowed_targets: Vec::new(),
     };
     Ok(Built { spec, data_key })
 }

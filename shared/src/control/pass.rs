@@ -24,7 +24,7 @@ use super::plan::Candidate;
 use super::reconcile::{Action, JobView, LOST_AFTER, Poll, ScriptRunView, is_lost, reconcile};
 use super::rollup::rollup;
 use super::snapshot::{self, Snapshot};
-use crate::agent_client::AgentError;
+use crate::agent_client::{AgentError, Endpoint};
 use crate::db::control::{JobUpdate, NewJob, PassRecord, Recorded, Rollup, RunChange};
 use crate::http::{ApiError, ApiResult};
 use crate::model::run::{Job, JobDesired, JobPhase, RunState, ScriptRunState};
@@ -374,7 +374,7 @@ impl Controller {
         }
 
         // Database-only actions now; agent calls collected.
-        let urls: BTreeMap<i64, String> =
+        let urls: BTreeMap<i64, Endpoint> =
             healthy_agents.iter().flatten().map(|h| (h.candidate.agent_id, h.base_url.clone())).collect();
         let mut calls: Vec<Call> = Vec::new();
         for (r, actions) in plans.into_iter().enumerate() {
@@ -467,6 +467,7 @@ impl Controller {
                     let mut shadow = shadow_job(&job);
                     let mut sub = PassRecord::default();
                     started(&mut sub, runs[run].id, &mut shadow, result, rps, scale);
+                    rec.changes.append(&mut sub.changes);
                     job.update = sub.jobs.remove(&shadow.id).unwrap_or_default();
                     job.buckets = sub.seconds.into_iter().map(|(_, b)| b).collect();
                     if job.update.phase.is_none() {
@@ -900,6 +901,15 @@ fn started(
             rec.job(job.id, JobUpdate { sent: Some((rps, scale)), ..JobUpdate::default() });
         }
         Err(e) => {
+            // A certificate that is not the pinned one is a security event, not a
+            // hiccup: the run's change log says so at the first refusal.
+            if matches!(e, AgentError::Untrusted(_)) && job.poll_failures == 0 {
+                rec.changes.push(RunChange {
+                    run_id,
+                    script_run_id: Some(job.script_run_id),
+                    what: format!("job {} on {} not started: {e}", job.key, job.base_url),
+                });
+            }
             job.poll_failures += 1;
             rec.job(job.id, JobUpdate { reason: Some(e.to_string()), failed: true, ..JobUpdate::default() });
         }

@@ -87,7 +87,7 @@ mod tests {
             id: 1,
             script_run_id: sr,
             agent_id: Some(1),
-            base_url: String::new(),
+            base_url: String::new().into(),
             key: String::new(),
             share: 1.0,
             desired: JobDesired::Run,

@@ -11,6 +11,7 @@
 //! lost with it, but the agents keep 15 minutes of them, read again from these
 //! cursors.
 
+use crate::agent_client::Endpoint;
 use crate::model::run::{Job, JobDesired, JobPhase, RunState, RunStatus};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -41,6 +42,9 @@ pub struct JobSnap {
     pub script_run_id: i64,
     pub agent_id: Option<i64>,
     pub base_url: String,
+    /// Its agent's certificate pins (https).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_pin: Option<String>,
     pub key: String,
     pub share: f64,
     pub phase: String,
@@ -66,7 +70,8 @@ impl Snapshot {
                         id: j.id,
                         script_run_id: j.script_run_id,
                         agent_id: j.agent_id,
-                        base_url: j.base_url.clone(),
+                        base_url: j.base_url.url().to_string(),
+                        tls_pin: j.base_url.pins_text(),
                         key: j.key.clone(),
                         share: j.share,
                         phase: j.phase.as_str().into(),
@@ -105,7 +110,7 @@ impl Snapshot {
                                 id: j.id,
                                 script_run_id: j.script_run_id,
                                 agent_id: j.agent_id,
-                                base_url: j.base_url.clone(),
+                                base_url: Endpoint::stored(j.base_url.clone(), j.tls_pin.as_deref()),
                                 key: j.key.clone(),
                                 share: j.share,
                                 desired: JobDesired::Run,
@@ -167,6 +172,16 @@ mod tests {
         assert_eq!(got[0].jobs.len(), 1, "ended and unrecorded jobs are left out");
         let j = &got[0].jobs[0];
         assert_eq!((j.id, j.key.as_str(), j.phase, j.cursor, j.share), (1, "k1", JobPhase::Running, 42, 0.5));
+    }
+
+    #[test]
+    fn a_pinned_job_comes_back_pinned_so_memory_never_calls_it_over_http() {
+        let pin = alilo_agent_api::CertPins::of_der(b"agent cert").to_string();
+        let pinned = Job { base_url: Endpoint::of("a", "8888", Some(&pin)), ..job(1, JobPhase::Running, 42) };
+        let snap = Snapshot::of(&[run(vec![pinned.clone()])], 5_000);
+        let back: Snapshot = serde_json::from_slice(&serde_json::to_vec(&snap).unwrap()).unwrap();
+        assert_eq!(back.runs()[0].jobs[0].base_url, pinned.base_url);
+        assert_eq!(back.runs()[0].jobs[0].base_url.url(), "https://a:8888");
     }
 
     #[test]

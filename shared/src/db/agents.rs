@@ -6,7 +6,7 @@ use crate::model::page::MAX_UNPAGED_ROWS;
 use crate::wire::agents::Agent;
 use tokio_postgres::Row;
 
-const SELECT: &str = "SELECT id, host_name, port, enabled, tags, cpu_used, mem_used, ports_used FROM agents";
+const SELECT: &str = "SELECT id, host_name, port, enabled, tags, cpu_used, mem_used, ports_used, tls_pin FROM agents";
 
 fn agent(row: &Row) -> Agent {
     Agent {
@@ -18,6 +18,7 @@ fn agent(row: &Row) -> Agent {
         cpu_used: row.get("cpu_used"),
         mem_used: row.get("mem_used"),
         ports_used: row.get("ports_used"),
+        tls_pin: row.get("tls_pin"),
     }
 }
 
@@ -28,6 +29,9 @@ pub struct AgentInput {
     pub port: i32,
     pub enabled: bool,
     pub tags: Vec<String>,
+    /// Certificate pins (canonical): `None` keeps the stored ones (an update
+    /// without the field), `Some(None)` removes them.
+    pub tls_pin: Option<Option<String>>,
 }
 
 pub async fn list(db: &Db) -> ApiResult<Vec<Agent>> {
@@ -56,10 +60,11 @@ pub async fn create(db: &Db, a: &AgentInput) -> ApiResult<i64> {
         .query_one(
             &conn
                 .prepare_cached(
-                    "INSERT INTO agents (host_name, port, enabled, tags) VALUES ($1, $2, $3, $4) RETURNING id",
+                    "INSERT INTO agents (host_name, port, enabled, tags, tls_pin) VALUES ($1, $2, $3, $4, $5)
+                     RETURNING id",
                 )
                 .await?,
-            &[&a.host_name, &a.port, &a.enabled, &a.tags],
+            &[&a.host_name, &a.port, &a.enabled, &a.tags, &a.tls_pin.clone().flatten()],
         )
         .await?;
     Ok(row.get(0))
@@ -69,8 +74,14 @@ pub async fn update(db: &Db, id: i64, a: &AgentInput) -> ApiResult<bool> {
     let conn = db.conn().await?;
     let n = conn
         .execute(
-            &conn.prepare_cached("UPDATE agents SET host_name = $2, port = $3, enabled = $4, tags = $5, updated_at = now() WHERE id = $1").await?,
-            &[&id, &a.host_name, &a.port, &a.enabled, &a.tags],
+            &conn
+                .prepare_cached(
+                    "UPDATE agents SET host_name = $2, port = $3, enabled = $4, tags = $5,
+                         tls_pin = CASE WHEN $6 THEN $7 ELSE tls_pin END, updated_at = now()
+                     WHERE id = $1",
+                )
+                .await?,
+            &[&id, &a.host_name, &a.port, &a.enabled, &a.tags, &a.tls_pin.is_some(), &a.tls_pin.clone().flatten()],
         )
         .await?;
     Ok(n == 1)

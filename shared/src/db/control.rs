@@ -12,6 +12,7 @@
 //!   run's `version` is still the one loaded: a user change made during the pass
 //!   wins, and the next pass rolls up from the new state.
 
+use crate::agent_client::Endpoint;
 use crate::http::ApiResult;
 use crate::model::run::{
     Job, JobDesired, JobPhase, RunState, RunStatus, ScriptRunDesired, ScriptRunState, ScriptRunStatus, desired_rps,
@@ -87,7 +88,7 @@ pub async fn load(
         .query(
             "SELECT s.run_id, j.id, j.script_run_id, j.agent_id, j.base_url, j.job_key, j.share, j.desired, j.state,
                     j.sent_rps, j.sent_scale, j.cursor, j.poll_failures,
-                    extract(epoch FROM now() - j.last_seen)::float8
+                    extract(epoch FROM now() - j.last_seen)::float8, j.tls_pin
              FROM jobs j JOIN script_runs s ON s.id = j.script_run_id WHERE s.run_id = ANY($1) ORDER BY j.id",
             &[&ids],
         )
@@ -98,7 +99,7 @@ pub async fn load(
             id: r.get(1),
             script_run_id: r.get(2),
             agent_id: r.get(3),
-            base_url: r.get(4),
+            base_url: Endpoint::stored(r.get(4), r.get(14)),
             key: r.get(5),
             share: r.get(6),
             desired: r.get(7),
@@ -156,7 +157,7 @@ impl JobUpdate {
 pub struct NewJob {
     pub script_run_id: i64,
     pub agent_id: i64,
-    pub base_url: String,
+    pub base_url: crate::agent_client::Endpoint,
     pub key: String,
     pub share: f64,
     pub update: JobUpdate,
@@ -252,15 +253,16 @@ pub async fn record(client: &mut deadpool_postgres::Object, controller: &str, re
     if !rec.new_jobs.is_empty() {
         let srs: Vec<i64> = rec.new_jobs.iter().map(|j| j.script_run_id).collect();
         let agents: Vec<i64> = rec.new_jobs.iter().map(|j| j.agent_id).collect();
-        let urls: Vec<&str> = rec.new_jobs.iter().map(|j| j.base_url.as_str()).collect();
+        let urls: Vec<&str> = rec.new_jobs.iter().map(|j| j.base_url.url()).collect();
+        let pins: Vec<Option<String>> = rec.new_jobs.iter().map(|j| j.base_url.pins_text()).collect();
         let keys: Vec<&str> = rec.new_jobs.iter().map(|j| j.key.as_str()).collect();
         let shares: Vec<f64> = rec.new_jobs.iter().map(|j| j.share).collect();
         let rows = tx
             .query(
-                "INSERT INTO jobs (script_run_id, agent_id, base_url, job_key, share)
-                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::float8[])
+                "INSERT INTO jobs (script_run_id, agent_id, base_url, job_key, share, tls_pin)
+                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::float8[], $6::text[])
                  ON CONFLICT (job_key) DO NOTHING RETURNING id, job_key",
-                &[&srs, &agents, &urls, &keys, &shares],
+                &[&srs, &agents, &urls, &keys, &shares, &pins],
             )
             .await?;
         let ids: BTreeMap<String, i64> = rows.iter().map(|r| (r.get(1), r.get(0))).collect();
@@ -433,7 +435,8 @@ pub async fn enabled_agents(
 ) -> ApiResult<(Vec<crate::model::run::AgentRow>, Vec<(i64, f64, f64)>)> {
     let agents = conn
         .query(
-            "SELECT id, host_name, port, tags, registered, draining, extract(epoch FROM now() - heartbeat_at)::float8
+            "SELECT id, host_name, port, tags, registered, draining, extract(epoch FROM now() - heartbeat_at)::float8,
+                    tls_pin
              FROM agents WHERE enabled ORDER BY id",
             &[],
         )
@@ -441,7 +444,7 @@ pub async fn enabled_agents(
         .iter()
         .map(|r| crate::model::run::AgentRow {
             id: r.get(0),
-            base_url: crate::agent_client::base_url(r.get(1), &r.get::<_, i32>(2).to_string()),
+            base_url: Endpoint::of(r.get(1), &r.get::<_, i32>(2).to_string(), r.get(7)),
             tags: r.get(3),
             registered: r.get(4),
             draining: r.get(5),

@@ -16,6 +16,8 @@ pub struct Registration {
     pub tags: Vec<String>,
     pub capacity_rps: f64,
     pub version: String,
+    /// Certificate pins (canonical), or `None` for http.
+    pub tls_pin: Option<String>,
 }
 
 /// What a heartbeat stores.
@@ -37,17 +39,19 @@ pub async fn register(db: &Db, r: &Registration) -> ApiResult<i64> {
         .query_one(
             &conn
                 .prepare_cached(
-                    "INSERT INTO agents (host_name, port, enabled, tags, registered, version, capacity_rps, heartbeat_at)
-                     VALUES ($1, $2, TRUE, $3, TRUE, $4, $5, now())
+                    "INSERT INTO agents (host_name, port, enabled, tags, registered, version, capacity_rps, heartbeat_at,
+                                         tls_pin)
+                     VALUES ($1, $2, TRUE, $3, TRUE, $4, $5, now(), $6)
                      ON CONFLICT (host_name, port) DO UPDATE SET
                          tags = EXCLUDED.tags, version = EXCLUDED.version, capacity_rps = EXCLUDED.capacity_rps,
+                         tls_pin = EXCLUDED.tls_pin,
                          enabled = CASE WHEN agents.registered THEN agents.enabled ELSE TRUE END,
                          registered = TRUE, heartbeat_at = now(), draining = FALSE, in_flight = 0,
                          active_jobs = 0, updated_at = now()
                      RETURNING id",
                 )
                 .await?,
-            &[&r.host_name, &r.port, &r.tags, &r.version, &r.capacity_rps],
+            &[&r.host_name, &r.port, &r.tags, &r.version, &r.capacity_rps, &r.tls_pin],
         )
         .await?;
     Ok(row.get(0))
@@ -92,7 +96,7 @@ pub async fn list(db: &Db, expiry: Duration) -> ApiResult<Vec<FleetAgent>> {
         .query(
             &conn
                 .prepare_cached(&format!(
-                    "SELECT id, host_name, port, enabled, tags, cpu_used, mem_used, ports_used, registered, draining,
+                    "SELECT id, host_name, port, enabled, tags, cpu_used, mem_used, ports_used, tls_pin, registered, draining,
                          version, capacity_rps, in_flight, active_jobs,
                          extract(epoch FROM now() - heartbeat_at)::float8 AS age
                      FROM agents ORDER BY tags, host_name, id LIMIT {MAX_UNPAGED_ROWS}"
@@ -118,6 +122,7 @@ pub async fn list(db: &Db, expiry: Duration) -> ApiResult<Vec<FleetAgent>> {
                     cpu_used: row.get("cpu_used"),
                     mem_used: row.get("mem_used"),
                     ports_used: row.get("ports_used"),
+                    tls_pin: row.get("tls_pin"),
                 },
                 registered,
                 healthy: crate::control::agents::listed_healthy(enabled, registered, draining, age, expiry),

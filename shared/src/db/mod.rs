@@ -36,6 +36,8 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0008_sso_audit.sql", include_str!("../../../migrations/0008_sso_audit.sql")),
     ("0009_fleet.sql", include_str!("../../../migrations/0009_fleet.sql")),
     ("0010_original_import.sql", include_str!("../../../migrations/0010_original_import.sql")),
+    ("0012_agent_tls.sql", include_str!("../../../migrations/0012_agent_tls.sql")),
+    ("0013_project_targets.sql", include_str!("../../../migrations/0013_project_targets.sql")),
 ];
 
 /// Connections per process. A Lambda instance serves one request at a time; the

@@ -106,3 +106,68 @@ pub async fn position(db: &Db, id: i64) -> ApiResult<Option<i64>> {
         .await?;
     Ok(row.map(|r| r.get(0)))
 }
+
+/// Project `id`'s target allow-list entries (`Some(None)`: it has none), or
+/// `None` when there is no such project.
+#[tracing::instrument(skip(db))]
+pub async fn targets(db: &Db, id: i64) -> ApiResult<Option<Option<Vec<String>>>> {
+    let conn = db.conn().await?;
+    let row = conn
+        .query_opt(
+            &conn
+                .prepare_cached(
+                    "SELECT t.entries FROM projects p LEFT JOIN project_targets t ON t.project_id = p.id
+                     WHERE p.id = $1",
+                )
+                .await?,
+            &[&id],
+        )
+        .await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// The project of scenario `scenario_id` and its target allow-list entries
+/// (`None`: it has none), or `None` when there is no such scenario: what a
+/// script of that scenario is checked against, in one round trip.
+#[tracing::instrument(skip(db))]
+pub async fn targets_of_scenario(db: &Db, scenario_id: i64) -> ApiResult<Option<(i64, Option<Vec<String>>)>> {
+    let conn = db.conn().await?;
+    let row = conn
+        .query_opt(
+            &conn
+                .prepare_cached(
+                    "SELECT s.project_id, t.entries FROM scenarios s
+                     LEFT JOIN project_targets t ON t.project_id = s.project_id WHERE s.id = $1",
+                )
+                .await?,
+            &[&scenario_id],
+        )
+        .await?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
+/// Sets (or, with `None`, removes) project `id`'s target allow-list; `false`
+/// when there is no such project.
+#[tracing::instrument(skip(db))]
+pub async fn set_targets(db: &Db, id: i64, entries: Option<&[String]>) -> ApiResult<bool> {
+    let conn = db.conn().await?;
+    let Some(entries) = entries else {
+        conn.execute(&conn.prepare_cached("DELETE FROM project_targets WHERE project_id = $1").await?, &[&id]).await?;
+        let exists =
+            conn.query_opt(&conn.prepare_cached("SELECT 1 FROM projects WHERE id = $1").await?, &[&id]).await?;
+        return Ok(exists.is_some());
+    };
+    let n = conn
+        .execute(
+            &conn
+                .prepare_cached(
+                    "INSERT INTO project_targets (project_id, entries)
+                     SELECT id, $2 FROM projects WHERE id = $1
+                     ON CONFLICT (project_id) DO UPDATE SET entries = EXCLUDED.entries, updated_at = now()",
+                )
+                .await?,
+            &[&id, &entries],
+        )
+        .await?;
+    Ok(n == 1)
+}

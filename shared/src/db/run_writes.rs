@@ -20,8 +20,8 @@ pub struct NewScriptRun<'a> {
     pub spec: &'a alilo_agent_api::JobSpec,
     pub data_key: Option<&'a str>,
     pub target_rps: i64,
-    /// `(agent id, agent URL, share)` per job.
-    pub jobs: Vec<(i64, &'a str, f64)>,
+    /// `(agent id, where it answers, share)` per job.
+    pub jobs: Vec<(i64, &'a crate::agent_client::Endpoint, f64)>,
 }
 
 /// A new run as the start request wants it.
@@ -76,10 +76,11 @@ pub async fn create_run(client: &mut deadpool_postgres::Object, new: &NewRun<'_>
             )
             .await?
             .get(0);
-        for (agent_id, url, share) in &sr.jobs {
+        for (agent_id, at, share) in &sr.jobs {
             tx.execute(
-                "INSERT INTO jobs (script_run_id, agent_id, base_url, job_key, share) VALUES ($1, $2, $3, $4, $5)",
-                &[&sr_id, agent_id, url, &uuid::Uuid::new_v4().to_string(), share],
+                "INSERT INTO jobs (script_run_id, agent_id, base_url, job_key, share, tls_pin)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&sr_id, agent_id, &at.url(), &uuid::Uuid::new_v4().to_string(), share, &at.pins_text()],
             )
             .await?;
         }

@@ -221,16 +221,19 @@ async fn live_figures(
     Ok(out)
 }
 
-/// The jobs of a run: (script run, agent URL, job key).
-pub async fn job_keys_of_run(conn: &impl GenericClient, run_id: i64) -> ApiResult<Vec<(i64, String, String)>> {
+/// The jobs of a run: (script run, where its agent answers, job key).
+pub async fn job_keys_of_run(
+    conn: &impl GenericClient,
+    run_id: i64,
+) -> ApiResult<Vec<(i64, crate::agent_client::Endpoint, String)>> {
     let rows = conn
         .query(
-            "SELECT j.script_run_id, j.base_url, j.job_key FROM jobs j JOIN script_runs s ON s.id = j.script_run_id
-             WHERE s.run_id = $1 ORDER BY j.id",
+            "SELECT j.script_run_id, j.base_url, j.job_key, j.tls_pin FROM jobs j
+             JOIN script_runs s ON s.id = j.script_run_id WHERE s.run_id = $1 ORDER BY j.id",
             &[&run_id],
         )
         .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    Ok(rows.iter().map(|r| (r.get(0), crate::agent_client::Endpoint::stored(r.get(1), r.get(3)), r.get(2))).collect())
 }
 
 /// The agent of a script run: the agent of its first job still running, else
@@ -260,6 +263,7 @@ async fn agents_of(conn: &impl GenericClient, script_run_ids: &[i64]) -> ApiResu
                         cpu_used: r.get(6),
                         mem_used: r.get(7),
                         ports_used: r.get(8),
+                        tls_pin: None,
                     },
                     r.get(9),
                 ),

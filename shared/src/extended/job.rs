@@ -164,6 +164,7 @@ pub fn job_spec(s: &Script, bucket: &str, beside: &[String]) -> Result<JobSpec, 
         lease: LEASE.into(),
         closed_loop_connections: None,
         log_key: None,
+        allowed_targets: Vec::new(),
     })
 }
 

@@ -8,8 +8,10 @@
 //! checks it when the job starts.
 
 use super::location::{Location, split_key};
+use crate::auth::targets::Effective;
 use crate::http::{ApiError, ApiResult};
 use crate::storage::Storage;
+use crate::wire::scripts::Script;
 use alilo_script_check::{Dependency, Problem, check_module};
 use std::collections::BTreeSet;
 
@@ -83,18 +85,33 @@ pub async fn stored_script(storage: &Storage, script_file: &str, ammo_id: &str) 
     Ok(())
 }
 
-/// The target allow-list (`docs/security.md`) for an extended script about to
-/// run: its `base_url` host must be allowed, and a `script_file` or `ammo_id`
-/// outside our bucket is an outside data URL. 422 naming the field.
-pub fn targets(app: &crate::AppState, s: &crate::wire::scripts::Script) -> ApiResult<()> {
-    let field = format!("script {:?}", s.name);
-    let list = &app.auth.targets;
-    if let Some(host) = crate::auth::targets::host_of(s.base_url.trim()).filter(|_| !s.base_url.trim().is_empty()) {
-        list.check_target(&host).map_err(|why| ApiError::unprocessable(&format!("{field}.base_url"), why))?;
+/// Whether `lists` let the script's `base_url` host through (an empty one
+/// names no host); the refusal names the host and the list.
+fn base_url_allowed(lists: &Effective, s: &Script) -> Result<(), String> {
+    match crate::auth::targets::host_of(s.base_url.trim()).filter(|_| !s.base_url.trim().is_empty()) {
+        Some(host) => lists.check_target(&host),
+        None => Ok(()),
     }
+}
+
+/// The target allow-lists (`docs/security.md`) for an extended script being
+/// saved: its `base_url` host must pass `lists`; 422 naming the field, the
+/// host and the list. The hosts its code calls are known only when it runs:
+/// the agents check those against the same lists (`JobSpec::allowed_targets`).
+pub fn base_url(lists: &Effective, s: &Script) -> ApiResult<()> {
+    base_url_allowed(lists, s).map_err(|why| ApiError::unprocessable("script.base_url", why))
+}
+
+/// The target allow-lists for an extended script about to run: its
+/// `base_url` host must be allowed, and a `script_file` or `ammo_id` outside
+/// our bucket is an outside data URL. 422 naming the field.
+pub fn targets(app: &crate::AppState, lists: &Effective, s: &Script) -> ApiResult<()> {
+    let field = format!("script {:?}", s.name);
+    base_url_allowed(lists, s).map_err(|why| ApiError::unprocessable(&format!("{field}.base_url"), why))?;
     for (name, raw) in [("script_file", &s.script_file), ("ammo_id", &s.ammo_id)] {
         if let Ok(Some(Location::External { url })) = Location::parse(raw, app.storage.bucket()) {
-            list.check_data_url(&url, app.storage.bucket())
+            lists
+                .check_data_url(&url, app.storage.bucket())
                 .map_err(|why| ApiError::unprocessable(&format!("{field}.{name}"), why))?;
         }
     }

@@ -283,7 +283,8 @@ pub struct Job {
     pub id: i64,
     pub script_run_id: i64,
     pub agent_id: Option<i64>,
-    pub base_url: String,
+    /// Where its agent answers (with the certificate pins, for https).
+    pub base_url: crate::agent_client::Endpoint,
     pub key: String,
     pub share: f64,
     pub desired: JobDesired,
@@ -317,7 +318,7 @@ pub fn change_pending(jobs: &[SentVsDesired]) -> bool {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentRow {
     pub id: i64,
-    pub base_url: String,
+    pub base_url: crate::agent_client::Endpoint,
     pub tags: Vec<String>,
     /// Self-registered (#13): healthy by its heartbeats, not probed.
     pub registered: bool,

@@ -40,12 +40,18 @@ pub(crate) fn tags(raw: &[String]) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// Certificate pins in their stored form; blank: none.
+pub(crate) fn tls_pin(raw: &str) -> Result<Option<String>, String> {
+    Ok(alilo_agent_api::CertPins::parse(raw)?.map(|p| p.to_string()))
+}
+
 pub fn input(agent: &Agent) -> ApiResult<AgentInput> {
     Ok(AgentInput {
         host_name: valid("agent.host_name", host_name(&agent.host_name))?,
         port: valid("agent.port", port(&agent.port))?,
         enabled: agent.enabled,
         tags: valid("agent.tags", tags(&agent.tags))?,
+        tls_pin: agent.tls_pin.as_deref().map(|p| valid("agent.tls_pin", tls_pin(p))).transpose()?,
     })
 }
 

@@ -301,18 +301,6 @@ pub async fn audit(app: &AppState, req: AuditRequest) -> ApiResult<AuditResponse
     Ok(AuditResponse { status: true, message: String::new(), events })
 }
 
-/// 422 unless the target allow-list lets a script send to `path`'s host and read
-/// its data file from `ammo_url`; `field` prefixes the message
-/// (`simple_script` gives `simple_script.path: host "x" is not in …`).
-pub fn check_targets(app: &AppState, field: &str, path: &str, ammo_url: &str) -> ApiResult<()> {
-    let list = &app.auth.targets;
-    if let Some(host) = crate::auth::targets::host_of(path) {
-        list.check_target(&host).map_err(|why| ApiError::unprocessable(&format!("{field}.path"), why))?;
-    }
-    list.check_data_url(ammo_url, app.storage.bucket())
-        .map_err(|why| ApiError::unprocessable(&format!("{field}.ammo_url"), why))
-}
-
 /// The credential an agent at `host_name:port` must be started with.
 pub async fn agent_credential(app: &AppState, req: AgentCredentialRequest) -> ApiResult<AgentCredentialResponse> {
     let agent = super::agents::input(&crate::wire::agents::Agent {

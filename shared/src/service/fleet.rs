@@ -1,7 +1,8 @@
 //! The fleet (#13): agents that join and leave by themselves.
 //!
 //! - `register` (fleet token `ALILO_FLEET_TOKEN`): inserts or updates the agent
-//!   at its address (never a second row) and answers its own credential,
+//!   at its address (never a second row) with the pin of the certificate its
+//!   control API serves, if any, and answers its own credential,
 //!   HMAC(`ALILO_AGENT_KEY`, "host:port") as for manual agents (#10), and the
 //!   heartbeat period;
 //! - `heartbeat` and `deregister` (the agent's own credential): live figures and
@@ -13,7 +14,7 @@
 //! A wrong token or credential is 401; self-registration without a fleet token
 //! configured is 403. See docs/fleet.md.
 
-use super::agents::{host_name, port, tags};
+use super::agents::{host_name, port, tags, tls_pin};
 use super::valid;
 use crate::auth::secrets;
 use crate::control::agents::expiry;
@@ -110,16 +111,23 @@ pub async fn register(
             v if v.len() <= 100 => v.to_string(),
             v => return Err(ApiError::unprocessable("version", format!("{} is longer than 100 characters", quote(v)))),
         },
+        // Trusted as much as the registration itself: whoever holds the fleet
+        // token can add agents anyway.
+        tls_pin: valid("tls_pin", tls_pin(&req.tls_pin))?,
     };
     let id = db::fleet::register(&app.db, &registration).await?;
-    let base = crate::agent_client::base_url(&registration.host_name, &registration.port.to_string());
+    let base = crate::agent_client::Endpoint::of(
+        &registration.host_name,
+        &registration.port.to_string(),
+        registration.tls_pin.as_deref(),
+    );
     tracing::info!(agent_id = id, %base, tags = ?registration.tags, capacity_rps = registration.capacity_rps,
         "agent registered itself");
     Ok(FleetRegisterResponse {
         status: true,
         message: format!("agent {base} registered; heartbeat every {} s", heartbeat_secs(app)),
         agent_id: id32(id),
-        credential: app.agents.credential(&base),
+        credential: app.agents.credential(base.url()),
         heartbeat_secs: heartbeat_secs(app),
     })
 }

@@ -14,6 +14,7 @@ pub mod scenarios;
 pub mod scripts;
 pub mod search;
 pub mod simple_scripts;
+pub mod targets;
 pub mod verdicts;
 
 use crate::http::{ApiError, ApiResult};

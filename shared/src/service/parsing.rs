@@ -1,6 +1,7 @@
 //! ParsingService: cURL commands and HAR files into requests and simple scripts.
 
 use super::scenarios::existing as existing_scenario;
+use crate::auth::targets::Effective;
 use crate::db;
 use crate::http::{ApiError, ApiResult};
 use crate::import::{self, HarFilter, ImportedRequest};
@@ -92,9 +93,11 @@ fn simple_script(scenario_id: i32, name: &str, r: &ImportedRequest, p: &ImportPr
 
 /// Validate an imported request as a simple script; a method the script cannot
 /// send is named.
-fn input(app: &AppState, wire: &SimpleScript, r: &ImportedRequest) -> ApiResult<SimpleScriptInput> {
+/// The allow-lists `lists` (global AND the scenario's project's) refuse a
+/// request to a host they do not name: 422 naming the host and the list.
+fn input(app: &AppState, lists: &Effective, wire: &SimpleScript, r: &ImportedRequest) -> ApiResult<SimpleScriptInput> {
     let script = parsed(app, wire, r)?;
-    super::auth::check_targets(app, "curl", &script.path, &script.ammo_url)?;
+    super::targets::check_simple(app, lists, "curl", &script.path, &script.ammo_url)?;
     Ok(script)
 }
 
@@ -123,7 +126,8 @@ pub async fn import_curl(app: &AppState, req: ImportCurlRequest) -> ApiResult<Im
     let scenario = existing_scenario(app, req.scenario_id).await?;
     let parsed = curl(&req.curl)?;
     let wire = simple_script(scenario.scenario_id, &req.name, &parsed, &req.profile);
-    let script = input(app, &wire, &parsed)?;
+    let lists = super::targets::of_scenario(app, scenario.scenario_id.into()).await?;
+    let script = input(app, &lists, &wire, &parsed)?;
     let conn = app.db.conn().await?;
     let id = db::simple_scripts::create(&conn, scenario.scenario_id.into(), &script, parsed.insecure, timeout(&parsed))
         .await?;
@@ -144,10 +148,11 @@ pub async fn import_har(app: &AppState, req: ImportHarRequest) -> ApiResult<Impo
     let har = import::parse_har(&text, &filter).map_err(|e| ApiError::unprocessable("har", e))?;
     let mut skipped: Vec<HarSkipped> =
         har.skipped.into_iter().map(|s| HarSkipped { method: s.method, url: s.url, reason: s.reason }).collect();
+    let lists = super::targets::of_scenario(app, scenario.scenario_id.into()).await?;
     let mut ready = Vec::new();
     for entry in &har.requests {
         let wire = simple_script(scenario.scenario_id, "", &entry.request, &req.profile);
-        match input(app, &wire, &entry.request) {
+        match input(app, &lists, &wire, &entry.request) {
             Ok(script) => ready.push((script, entry)),
             Err(e) => skipped.push(HarSkipped {
                 method: entry.request.method.clone(),

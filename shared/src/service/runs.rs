@@ -82,11 +82,16 @@ fn unique_active(err: ApiError, scenario_id: i64) -> ApiError {
 async fn create_run(app: &AppState, new: NewRun) -> ApiResult<Run> {
     let bucket = app.storage.bucket().to_string();
     let mut items: Vec<RunItem> = Vec::new();
+    // The lists may have changed since the scripts were saved: checked again,
+    // and carried to the agents, which check what only a run shows (the hosts
+    // an extended script calls, redirects).
+    let lists = super::targets::of_scenario(app, new.scenario_id).await?;
+    let allowed_targets = lists.for_agent();
     for s in &new.scripts {
-        // The allow-list may have changed since the script was saved.
-        super::auth::check_targets(app, &format!("simple_script {:?}", s.name), &s.path, &s.ammo_url)?;
-        let job = jobs::build(jobs::ScriptSource::Simple(s), &bucket)
+        super::targets::check_simple(app, &lists, &format!("simple_script {:?}", s.name), &s.path, &s.ammo_url)?;
+        let mut job = jobs::build(jobs::ScriptSource::Simple(s), &bucket)
             .map_err(|why| ApiError::unprocessable(&format!("simple_script {:?}", s.name), why))?;
+        job.spec.allowed_targets.clone_from(&allowed_targets);
         items.push(RunItem {
             kind: ScriptKind::Simple,
             script_id: i64::from(s.script_id),
@@ -98,13 +103,14 @@ async fn create_run(app: &AppState, new: NewRun) -> ApiResult<Run> {
         });
     }
     for s in &new.extended {
-        crate::extended::validate::targets(app, s)?;
+        crate::extended::validate::targets(app, &lists, s)?;
         let beside = crate::extended::job::beside(&app.storage, s).await?;
         let mut job = jobs::build(jobs::ScriptSource::Extended { script: s, beside: &beside }, &bucket)
             .map_err(|why| ApiError::unprocessable(&format!("script {:?}", s.name), why))?;
         if new.kind == RunKind::Smoke {
             crate::extended::job::smoke(&mut job.spec);
         }
+        job.spec.allowed_targets.clone_from(&allowed_targets);
         items.push(RunItem {
             kind: ScriptKind::Extended,
             script_id: i64::from(s.script_id),
@@ -169,7 +175,7 @@ async fn create_run(app: &AppState, new: NewRun) -> ApiResult<Run> {
                 .map(|a| {
                     let url =
                         &agents.iter().find(|h| h.candidate.agent_id == a.agent_id).expect("a planned agent").base_url;
-                    (a.agent_id, url.as_str(), a.share)
+                    (a.agent_id, url, a.share)
                 })
                 .collect(),
         })

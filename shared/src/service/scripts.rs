@@ -48,6 +48,7 @@ pub async fn create(app: &AppState, req: ScriptRequest) -> ApiResult<CreateScrip
     let wire = required("script", &req.script)?;
     let script = ExtendedScript::parse(wire)?;
     let scenario = placement(app, "script", wire.scenario_id, wire.project_id).await?;
+    extended::validate::base_url(&super::targets::of_scenario(app, scenario).await?, wire)?;
     extended::validate::stored_script(&app.storage, &script.script_file, &script.ammo_id).await?;
     let id = db::scripts::create(&app.db, scenario, &script).await?;
     Ok(CreateScriptResponse { status: true, script_id: db::id32(id), message: String::new() })
@@ -59,6 +60,7 @@ pub async fn update(app: &AppState, req: ScriptRequest) -> ApiResult<StdResponse
     let script = ExtendedScript::parse(wire)?;
     let scenario_id = if wire.scenario_id == 0 { current.scenario_id } else { wire.scenario_id };
     let scenario = placement(app, "script", scenario_id, wire.project_id).await?;
+    extended::validate::base_url(&super::targets::of_scenario(app, scenario).await?, wire)?;
     extended::validate::stored_script(&app.storage, &script.script_file, &script.ammo_id).await?;
     db::scripts::update(&app.db, current.script_id.into(), scenario, &script).await?;
     Ok(StdResponse::ok(format!("The script {} was updated!", script.name)))

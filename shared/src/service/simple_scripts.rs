@@ -34,11 +34,17 @@ pub async fn eject(app: &AppState, raw_id: Option<&str>) -> ApiResult<String> {
     Ok(crate::eject::k6_script(&script, secs))
 }
 
+/// The target allow-lists of the scenario's project (and the global one).
+async fn check_targets(app: &AppState, scenario_id: i64, input: &SimpleScriptInput) -> ApiResult<()> {
+    let lists = super::targets::of_scenario(app, scenario_id).await?;
+    super::targets::check_simple(app, &lists, "simple_script", &input.path, &input.ammo_url)
+}
+
 pub async fn create(app: &AppState, req: SimpleScriptRequest) -> ApiResult<CreateSimpleScriptResponse> {
     let wire = required("simple_script", &req.simple_script)?;
     let input = SimpleScriptInput::parse(wire, app.limits.max_static_ammo)?;
-    super::auth::check_targets(app, "simple_script", &input.path, &input.ammo_url)?;
     let scenario = placement(app, "simple_script", wire.scenario_id, wire.project_id).await?;
+    check_targets(app, scenario, &input).await?;
     let conn = app.db.conn().await?;
     let id = db::simple_scripts::create(&conn, scenario, &input, false, None).await?;
     Ok(CreateSimpleScriptResponse { status: true, simple_script_id: db::id32(id), message: String::new() })
@@ -48,9 +54,9 @@ pub async fn update(app: &AppState, req: SimpleScriptRequest) -> ApiResult<StdRe
     let wire = required("simple_script", &req.simple_script)?;
     let current = existing(app, wire.script_id).await?;
     let input = SimpleScriptInput::parse(wire, app.limits.max_static_ammo)?;
-    super::auth::check_targets(app, "simple_script", &input.path, &input.ammo_url)?;
     let scenario_id = if wire.scenario_id == 0 { current.scenario_id } else { wire.scenario_id };
     let scenario = placement(app, "simple_script", scenario_id, wire.project_id).await?;
+    check_targets(app, scenario, &input).await?;
     db::simple_scripts::update(&app.db, current.script_id.into(), scenario, &input).await?;
     Ok(StdResponse::ok(format!("The script {} was updated!", input.name)))
 }

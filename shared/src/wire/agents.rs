@@ -23,6 +23,14 @@ pub struct Agent {
     pub mem_used: i32,
     #[serde(alias = "portsUsed", deserialize_with = "de::i32")]
     pub ports_used: i32,
+    /// The SHA-256 pin of the certificate the agent's control API serves
+    /// (`sha256:<64 hex>`, or a comma-separated list during a rotation; colons
+    /// and upper case accepted), from `alilo-agent serve --tls-cert`: the
+    /// backend then calls it over https and accepts only that certificate.
+    /// Left out of `/v1/agent/set`: the agent keeps its pin; `""` removes it.
+    /// Absent from answers for agents without one.
+    #[serde(alias = "tlsPin", skip_serializing_if = "Option::is_none")]
+    pub tls_pin: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

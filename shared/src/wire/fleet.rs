@@ -28,6 +28,12 @@ pub struct FleetRegisterRequest {
     /// `alilo-agent`'s version.
     #[serde(deserialize_with = "de::string")]
     pub version: String,
+    /// The SHA-256 pin (`sha256:<64 hex>`) of the certificate its control API
+    /// serves (`--tls-cert`): the backend then calls it over https and accepts
+    /// only that certificate. Left out: plain http (a pin stored before is
+    /// dropped, as the agent no longer serves it).
+    #[serde(alias = "tlsPin", deserialize_with = "de::string")]
+    pub tls_pin: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
