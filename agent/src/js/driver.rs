@@ -18,6 +18,7 @@ use super::ScriptShared;
 use super::plan::ScenarioInfo;
 use super::vu::{Call, CallEnd, HttpCall, Input, Output, Start, Vu};
 use crate::client::exchange::{Client, HttpRequest, HttpResponse};
+use crate::client::{ErrorKind, Outcome};
 use crate::engine::Job;
 use crate::stats::WorkerStats;
 
@@ -322,7 +323,9 @@ impl ScriptWorker {
                 && (c.expected.iter().any(|(lo, hi)| (*lo..=*hi).contains(&hop.status))
                     || (c.challenge && hop.status == 401));
             self.stats.script_request(&c.name, &c.group, &c.tags, hop.outcome(), ok, hop.started, hop.ended);
-            if !ok {
+            // A host off the allow-list was logged by the client already.
+            let refused = matches!(hop.outcome(), Outcome::Error(ErrorKind::NotAllowed));
+            if !ok && !refused {
                 let what = if hop.url.split(['?', '#']).next() == Some(c.name.as_str()) {
                     format!("{} {}", hop.method, hop.url)
                 } else {
