@@ -3,8 +3,9 @@
 //! 1. the report of a one-hour run of 20 scripts (72,000 stored seconds):
 //!    time and size (goal: under 2 s and 2 MB);
 //! 2. the whole-run figures behind it, with the sparse histogram reader of
-//!    `verdict::dist` versus decoding each second into an HDR histogram and
-//!    merging (what `control::metrics::figures` does);
+//!    `verdict::dist` (`control::metrics::Sum`, what every reader uses) versus
+//!    decoding each second into an HDR histogram and merging (what
+//!    `control::metrics::figures` did before it used `Sum`);
 //! 3. threshold evaluation per controller pass: 10 thresholds over the live
 //!    window of 20 scripts, and the final verdict over the whole hour;
 //! 4. the `/metrics` exposition of 100 script runs (rendering only; the
@@ -13,12 +14,12 @@
 //! `cargo bench -p alilo-shared --bench verdicts` (or `bench/verdicts/run.sh`).
 
 use alilo_agent_api::hist;
-use alilo_shared::control::metrics::{Second, figures};
+use alilo_shared::control::metrics::{Second, Sum, figures};
 use alilo_shared::db::runs::{RunRow, ScriptRunRow};
 use alilo_shared::model::run::{RunKind, RunStatus, ScriptKind, ScriptRunDesired, ScriptRunStatus};
 use alilo_shared::verdict::prom::{self, LiveRun, LiveScript};
 use alilo_shared::verdict::report;
-use alilo_shared::verdict::rules::{self, Agg, ScriptSeconds, Spec};
+use alilo_shared::verdict::rules::{self, ScriptSeconds, Spec};
 use alilo_shared::wire::verdicts::VerdictResponse;
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -147,13 +148,14 @@ fn main() {
 
     // 2. Whole-run figures, per script and in total: sparse vs HDR decode+merge.
     let (sparse, ms_sparse) = time(|| {
-        let mut total = Agg::default();
-        for rows in by.values() {
-            total.merge(&Agg::of(rows));
-        }
-        total.latency.quantile_ms(alilo_shared::verdict::dist::Layout::agents(), 0.99)
+        let sums: Vec<Sum> = by.values().map(Sum::of).collect();
+        Sum::combine(&sums).figures(None).p99
     });
-    let (hdr, ms_hdr) = time(|| figures(by.values().flatten(), None).p99);
+    let (hdr, ms_hdr) = time(|| {
+        let merged = hist::merge(by.values().flatten().map(|s| s.latency.as_str())).expect("agents' histograms");
+        hist::quantile_ms(&merged, 0.99)
+    });
+    assert_eq!(figures(by.values().flatten(), None).p99, sparse, "one way of summing");
     assert!((sparse - hdr).abs() < 1e-9, "both readers give the same p99: {sparse} vs {hdr}");
     println!(
         "whole-run figures: sparse {ms_sparse:.0} ms vs HDR decode+merge {ms_hdr:.0} ms: {:.1}x faster, same p99 {sparse} ms",

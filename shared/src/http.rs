@@ -386,15 +386,26 @@ pub async fn method_not_allowed_fallback() -> ApiError {
 
 /// Declare a v1 route: a POST handler documented for OpenAPI that parses the body
 /// with [`ApiJson`], calls one service function and answers its result as JSON.
+/// Every handler takes who is calling (`&Principal`, which the guard puts on
+/// every request to a v1 route, `alilo-local --no-auth` included); `caller` passes
+/// it to the service, for what it records under their name (a run's user, a load
+/// change).
 ///
 /// ```ignore
 /// v1_route!(list, "/v1/projects", "ProjectService", PageRequest => GetAllProjectsResponse, svc::list);
+/// v1_route!(adjust, "/v1/run/adjustment", "RunService", AdjustmentRequest => StdResponse, svc::adjust, caller);
 /// ```
 #[macro_export]
 macro_rules! v1_route {
-    // `caller`: the service function also receives who is calling (`&Principal`),
-    // for what it records under their name (a run's user, a load change).
-    ($(#[$meta:meta])* $name:ident, $path:literal, $tag:literal, $req:ty => $resp:ty, $call:path, caller) => {
+    // The call of the service, with or without the caller.
+    (@call $call:path, $app:ident, $caller:ident, $req:ident) => {{
+        let _ = &$caller;
+        $call(&$app, $req)
+    }};
+    (@call $call:path, $app:ident, $caller:ident, $req:ident, caller) => {
+        $call(&$app, &$caller, $req)
+    };
+    ($(#[$meta:meta])* $name:ident, $path:literal, $tag:literal, $req:ty => $resp:ty, $call:path $(, $with:ident)?) => {
         $(#[$meta])*
         #[utoipa::path(
             post,
@@ -422,37 +433,7 @@ macro_rules! v1_route {
             axum::Extension(caller): axum::Extension<$crate::auth::Principal>,
             $crate::ApiJson(req): $crate::ApiJson<$req>,
         ) -> $crate::ApiResult<axum::Json<$resp>> {
-            $call(&app, &caller, req).await.map(axum::Json)
-        }
-    };
-    ($(#[$meta:meta])* $name:ident, $path:literal, $tag:literal, $req:ty => $resp:ty, $call:path) => {
-        $(#[$meta])*
-        #[utoipa::path(
-            post,
-            path = $path,
-            tag = $tag,
-            request_body = $req,
-            responses(
-                (status = 200, description = "Success", body = $resp),
-                (status = 400, description = "Malformed request or a required field missing: the message names the field", body = $crate::http::ErrorBody),
-                (status = 401, description = "No valid session or API token", body = $crate::http::ErrorBody),
-                (status = 403, description = "The caller's role or project scope does not allow this, or a cross-site request", body = $crate::http::ErrorBody),
-                (status = 404, description = "An id that does not exist", body = $crate::http::ErrorBody),
-                (status = 405, description = "A method other than POST", body = $crate::http::ErrorBody),
-                (status = 409, description = "Conflict with the current state", body = $crate::http::ErrorBody),
-                (status = 413, description = "Payload above a limit", body = $crate::http::ErrorBody),
-                (status = 415, description = "A request body without a JSON (or octet-stream) Content-Type", body = $crate::http::ErrorBody),
-                (status = 422, description = "A value that breaks a rule: the message names the field", body = $crate::http::ErrorBody),
-                (status = 500, description = "A fault of ours (the server log names the cause)", body = $crate::http::ErrorBody),
-                (status = 503, description = "The database or object storage is unavailable or busy, or the request passed its deadline: retry after Retry-After seconds", body = $crate::http::ErrorBody,
-                    headers(("Retry-After" = u32, description = "Seconds to wait before retrying"))),
-            )
-        )]
-        pub async fn $name(
-            axum::extract::State(app): axum::extract::State<$crate::AppState>,
-            $crate::ApiJson(req): $crate::ApiJson<$req>,
-        ) -> $crate::ApiResult<axum::Json<$resp>> {
-            $call(&app, req).await.map(axum::Json)
+            $crate::v1_route!(@call $call, app, caller, req $(, $with)?).await.map(axum::Json)
         }
     };
 }

@@ -1,8 +1,15 @@
 //! Metrics over stored seconds: sums of counts, and percentiles from histograms
 //! merged across agents and seconds (never an average of percentiles).
+//!
+//! [`Sum`] is the one place seconds are summed, for every reader: the summary
+//! and metrics routes, the live v1 metrics, the report, the thresholds. Each
+//! stored histogram is decoded once, into its few non-zero counters
+//! ([`crate::verdict::dist`], not a full `hdrhistogram::Histogram` per second),
+//! and larger sums (a whole script, the run) combine already-summed parts, so a
+//! report over one hour of 20 scripts takes about a second.
 
-use alilo_agent_api::hist;
-use std::collections::BTreeMap;
+use crate::verdict::dist::{self, Dist, Layout};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One stored second of one job.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -45,79 +52,175 @@ pub struct Figures {
     pub p95: f64,
     pub p99: f64,
     pub max: f64,
+    pub mean: f64,
     pub status: BTreeMap<String, i64>,
     pub errors: BTreeMap<String, i64>,
+}
+
+/// Seconds summed: counts, status codes, errors by kind, and their latency
+/// histograms merged (a histogram that cannot be read is left out).
+#[derive(Debug, Clone, Default)]
+pub struct Sum {
+    /// Distinct seconds covered.
+    pub seconds: BTreeSet<i64>,
+    pub sent: i64,
+    pub ok: i64,
+    pub failed: i64,
+    pub dropped: i64,
+    pub bytes_sent: i64,
+    pub bytes_received: i64,
+    /// Sum over jobs and seconds of the aimed rate.
+    pub target_sum: f64,
+    pub latency: Dist,
+    pub status: BTreeMap<String, i64>,
+    /// Errors by kind (kinds counted 0 are left out).
+    pub errors: BTreeMap<String, i64>,
+}
+
+impl Sum {
+    /// Sums seconds of jobs, decoding each histogram once.
+    pub fn of<'a>(rows: impl IntoIterator<Item = &'a Second>) -> Self {
+        let layout = Layout::agents();
+        let mut sum = Sum::default();
+        let mut parts = Vec::new();
+        for s in rows {
+            sum.seconds.insert(s.ts);
+            sum.add_counts(s.sent, s.ok, s.failed, s.dropped, s.bytes_sent, s.bytes_received, s.target_rps);
+            sum.count(&s.status, &s.errors);
+            if let Ok(p) = dist::decode(&s.latency, layout) {
+                parts.push(p);
+            }
+        }
+        sum.latency = Dist::merge(&parts);
+        sum
+    }
+
+    /// Several sums in one (their histograms merged in one pass).
+    pub fn combine<'a>(parts: impl IntoIterator<Item = &'a Sum>) -> Self {
+        let mut sum = Sum::default();
+        let mut dists = Vec::new();
+        for o in parts {
+            sum.seconds.extend(o.seconds.iter().copied());
+            sum.add_counts(o.sent, o.ok, o.failed, o.dropped, o.bytes_sent, o.bytes_received, o.target_sum);
+            sum.count(&o.status, &o.errors);
+            dists.push(o.latency.counts());
+        }
+        sum.latency = Dist::merge(dists);
+        sum
+    }
+
+    /// Adds another sum (another script run over the same time).
+    pub fn merge(&mut self, o: &Sum) {
+        self.seconds.extend(o.seconds.iter().copied());
+        self.add_counts(o.sent, o.ok, o.failed, o.dropped, o.bytes_sent, o.bytes_received, o.target_sum);
+        self.count(&o.status, &o.errors);
+        self.latency.add(&o.latency);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add_counts(&mut self, sent: i64, ok: i64, failed: i64, dropped: i64, out: i64, into: i64, target: f64) {
+        self.sent += sent;
+        self.ok += ok;
+        self.failed += failed;
+        self.dropped += dropped;
+        self.bytes_sent += out;
+        self.bytes_received += into;
+        self.target_sum += target;
+    }
+
+    fn count(&mut self, status: &BTreeMap<String, i64>, errors: &BTreeMap<String, i64>) {
+        for (k, v) in status {
+            *self.status.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in errors.iter().filter(|(_, v)| **v > 0) {
+            *self.errors.entry(k.clone()).or_default() += v;
+        }
+    }
+
+    /// Requests sent per second covered.
+    #[allow(clippy::cast_precision_loss)]
+    pub fn achieved_rps(&self) -> f64 {
+        if self.seconds.is_empty() { 0.0 } else { self.sent as f64 / self.seconds.len() as f64 }
+    }
+
+    /// Rate aimed at per second covered (all jobs together).
+    #[allow(clippy::cast_precision_loss)]
+    pub fn target_rps(&self) -> f64 {
+        if self.seconds.is_empty() { 0.0 } else { self.target_sum / self.seconds.len() as f64 }
+    }
+
+    /// The figures; `span` is the number of seconds the rates are computed over
+    /// (`None`: the distinct seconds covered).
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_wrap)]
+    pub fn figures(&self, span: Option<i64>) -> Figures {
+        let seconds = span.unwrap_or(self.seconds.len() as i64);
+        let done = self.ok + self.failed;
+        let mut f = Figures {
+            seconds,
+            sent: self.sent,
+            ok: self.ok,
+            failed: self.failed,
+            dropped: self.dropped,
+            bytes_sent: self.bytes_sent,
+            bytes_received: self.bytes_received,
+            error_rate: if done > 0 { self.failed as f64 / done as f64 } else { 0.0 },
+            status: self.status.clone(),
+            errors: self.errors.clone(),
+            ..Figures::default()
+        };
+        if seconds > 0 {
+            f.achieved_rps = self.sent as f64 / seconds as f64;
+            f.target_rps = self.target_sum / self.seconds.len().max(1) as f64;
+        }
+        if self.latency.count() > 0 {
+            let l = Layout::agents();
+            f.p50 = self.latency.quantile_ms(l, 0.50);
+            f.p90 = self.latency.quantile_ms(l, 0.90);
+            f.p95 = self.latency.quantile_ms(l, 0.95);
+            f.p99 = self.latency.quantile_ms(l, 0.99);
+            f.max = self.latency.max(l) as f64 / 1000.0;
+            f.mean = self.latency.mean(l) / 1000.0;
+        }
+        f
+    }
 }
 
 /// Sum the seconds and merge their histograms. `span` is the number of seconds the
 /// rates are computed over (`None`: the distinct seconds present).
 pub fn figures<'a>(rows: impl IntoIterator<Item = &'a Second>, span: Option<i64>) -> Figures {
-    let mut f = Figures::default();
-    let mut merged = hist::new();
-    let mut distinct = std::collections::BTreeSet::new();
-    let mut target_sum = 0.0;
+    Sum::of(rows).figures(span)
+}
+
+/// Seconds cut into intervals of `step` from `start` (a second before `start`
+/// falls in the interval before it), each summed once.
+pub fn intervals<'a>(rows: impl IntoIterator<Item = &'a Second>, start: i64, step: i64) -> BTreeMap<i64, Sum> {
+    let step = step.max(1);
+    let mut groups: BTreeMap<i64, Vec<&Second>> = BTreeMap::new();
     for s in rows {
-        distinct.insert(s.ts);
-        f.sent += s.sent;
-        f.ok += s.ok;
-        f.failed += s.failed;
-        f.dropped += s.dropped;
-        f.bytes_sent += s.bytes_sent;
-        f.bytes_received += s.bytes_received;
-        target_sum += s.target_rps;
-        for (k, v) in &s.status {
-            *f.status.entry(k.clone()).or_default() += v;
-        }
-        for (k, v) in &s.errors {
-            if *v > 0 {
-                *f.errors.entry(k.clone()).or_default() += v;
-            }
-        }
-        if !s.latency.is_empty()
-            && let Ok(h) = hist::decode_v2(&s.latency)
-        {
-            let _ = merged.add(&h);
-        }
+        groups.entry(start + (s.ts - start).div_euclid(step) * step).or_default().push(s);
     }
-    #[allow(clippy::cast_possible_wrap)]
-    let seconds = span.unwrap_or(distinct.len() as i64);
-    f.seconds = seconds;
-    if seconds > 0 {
-        #[allow(clippy::cast_precision_loss)]
-        {
-            f.achieved_rps = f.sent as f64 / seconds as f64;
-            f.target_rps = target_sum / distinct.len().max(1) as f64;
-        }
+    groups.into_iter().map(|(ts, rows)| (ts, Sum::of(rows))).collect()
+}
+
+/// Several sets of intervals (one per script run) as one: each interval's sums
+/// combined.
+pub fn combine_intervals<'a>(cuts: impl IntoIterator<Item = &'a BTreeMap<i64, Sum>>) -> BTreeMap<i64, Sum> {
+    let mut by_ts: BTreeMap<i64, Vec<&Sum>> = BTreeMap::new();
+    for (ts, sum) in cuts.into_iter().flatten() {
+        by_ts.entry(*ts).or_default().push(sum);
     }
-    let done = f.ok + f.failed;
-    if done > 0 {
-        #[allow(clippy::cast_precision_loss)]
-        {
-            f.error_rate = f.failed as f64 / done as f64;
-        }
-    }
-    if !merged.is_empty() {
-        f.p50 = hist::quantile_ms(&merged, 0.50);
-        f.p90 = hist::quantile_ms(&merged, 0.90);
-        f.p95 = hist::quantile_ms(&merged, 0.95);
-        f.p99 = hist::quantile_ms(&merged, 0.99);
-        #[allow(clippy::cast_precision_loss)]
-        {
-            f.max = merged.max() as f64 / 1000.0;
-        }
-    }
-    f
+    by_ts.into_iter().map(|(ts, sums)| (ts, Sum::combine(sums))).collect()
 }
 
 /// Group seconds into intervals of `step` seconds starting at `from`: the start of
 /// each non-empty interval and its figures (rates over `step`).
 pub fn series(rows: &[Second], from: i64, step: i64) -> Vec<(i64, Figures)> {
-    let step = step.max(1);
-    let mut groups: BTreeMap<i64, Vec<&Second>> = BTreeMap::new();
-    for s in rows.iter().filter(|s| s.ts >= from) {
-        groups.entry(from + (s.ts - from) / step * step).or_default().push(s);
-    }
-    groups.into_iter().map(|(start, rows)| (start, figures(rows, Some(step)))).collect()
+    figures_of(&intervals(rows.iter().filter(|s| s.ts >= from), from, step), step)
+}
+
+/// The figures of each interval of `step` seconds (rates over `step`).
+pub fn figures_of(intervals: &BTreeMap<i64, Sum>, step: i64) -> Vec<(i64, Figures)> {
+    intervals.iter().map(|(start, sum)| (*start, sum.figures(Some(step.max(1))))).collect()
 }
 
 /// Format milliseconds as the v1 Metrics do: `"12.35"`.
@@ -128,6 +231,7 @@ pub fn ms(value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alilo_agent_api::hist;
 
     fn second(ts: i64, sent: i64, failed: i64, latencies_us: &[u64]) -> Second {
         let mut h = hist::new();
@@ -168,6 +272,21 @@ mod tests {
         assert!((f.error_rate - 5.0 / 60.0).abs() < 1e-9);
         assert_eq!(f.status["200"], 55);
         assert_eq!(f.p99, 0.0, "no latency recorded, no percentile invented");
+    }
+
+    #[test]
+    fn larger_sums_combine_smaller_ones_to_the_same_figures() {
+        let a = [second(10, 20, 2, &[1_000, 2_000]), second(11, 30, 0, &[5_000])];
+        let b = [second(10, 10, 1, &[100_000]), second(13, 5, 0, &[])];
+        let all: Vec<&Second> = a.iter().chain(&b).collect();
+        let whole = figures(all.iter().copied(), None);
+        assert_eq!(Sum::combine([&Sum::of(&a), &Sum::of(&b)]).figures(None), whole);
+        let mut merged = Sum::of(&a);
+        merged.merge(&Sum::of(&b));
+        assert_eq!(merged.figures(None), whole);
+        let by_interval = combine_intervals([&intervals(&a, 10, 2), &intervals(&b, 10, 2)]);
+        assert_eq!(figures_of(&by_interval, 2), figures_of(&intervals(all.iter().copied(), 10, 2), 2));
+        assert_eq!((whole.seconds, whole.sent, whole.status["200"], whole.max), (3, 65, 62, 100.031));
     }
 
     #[test]

@@ -23,7 +23,7 @@ use crate::state::AppState;
 use crate::wire::StdResponse;
 use crate::wire::runs::*;
 use crate::wire::scripts::{Script, SimpleScript};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 async fn run_row(app: &AppState, run_id: i32) -> ApiResult<RunRow> {
     if run_id == 0 {
@@ -683,7 +683,7 @@ fn point(ts: i64, f: &metrics::Figures) -> Point {
 }
 
 /// Points with the extended scripts' figures of their interval attached.
-fn with_script(mut points: Vec<Point>, mut script: std::collections::BTreeMap<i64, ScriptFigures>) -> Vec<Point> {
+fn with_script(mut points: Vec<Point>, mut script: BTreeMap<i64, ScriptFigures>) -> Vec<Point> {
     for p in &mut points {
         p.script = script.remove(&p.ts);
     }
@@ -710,29 +710,34 @@ pub async fn run_metrics(app: &AppState, req: RunMetricsRequest) -> ApiResult<Ru
     let ids: Vec<i64> = srs.iter().map(|s| s.id).collect();
     let seconds = q::seconds(&conn, &ids, Some(from), Some(to)).await?;
     let script_seconds = db::script_metrics::seconds(&conn, &ids, Some(from), Some(to)).await?;
-    let scripts = srs
+    // Each script's seconds summed once per interval; the total combines those.
+    let cut: Vec<BTreeMap<i64, metrics::Sum>> = srs
         .iter()
         .map(|sr| {
-            let mine: Vec<metrics::Second> =
-                seconds.iter().filter(|(id, _)| *id == sr.id).map(|(_, s)| s.clone()).collect();
+            metrics::intervals(
+                seconds.iter().filter(|(id, s)| *id == sr.id && s.ts >= from).map(|(_, s)| s),
+                from,
+                step,
+            )
+        })
+        .collect();
+    let points = |sums: &BTreeMap<i64, metrics::Sum>| -> Vec<Point> {
+        metrics::figures_of(sums, step).iter().map(|(t, f)| point(*t, f)).collect()
+    };
+    let scripts = srs
+        .iter()
+        .zip(&cut)
+        .map(|(sr, sums)| {
             let script = merge::series(
                 script_seconds.iter().filter(|(id, _, _)| *id == sr.id).map(|(_, ts, b)| (*ts, b)),
                 from,
                 step,
             );
-            Series {
-                run_script_id: id32(sr.id),
-                name: sr.name.clone(),
-                points: with_script(
-                    metrics::series(&mine, from, step).iter().map(|(t, f)| point(*t, f)).collect(),
-                    script,
-                ),
-            }
+            Series { run_script_id: id32(sr.id), name: sr.name.clone(), points: with_script(points(sums), script) }
         })
         .collect();
-    let all: Vec<metrics::Second> = seconds.into_iter().map(|(_, s)| s).collect();
     let total = with_script(
-        metrics::series(&all, from, step).iter().map(|(t, f)| point(*t, f)).collect(),
+        points(&metrics::combine_intervals(&cut)),
         merge::series(script_seconds.iter().map(|(_, ts, b)| (*ts, b)), from, step),
     );
     Ok(RunMetricsResponse { status: true, message: String::new(), from, to, step, scripts, total })
@@ -771,17 +776,20 @@ pub async fn run_summary(app: &AppState, req: RunIdRequest) -> ApiResult<RunSumm
     let ids: Vec<i64> = srs.iter().map(|s| s.id).collect();
     let seconds = q::seconds(&conn, &ids, None, None).await?;
     let script_seconds = db::script_metrics::seconds(&conn, &ids, None, None).await?;
+    // Each script's seconds summed once; the total combines those.
+    let sums: Vec<metrics::Sum> =
+        srs.iter().map(|sr| metrics::Sum::of(seconds.iter().filter(|(id, _)| *id == sr.id).map(|(_, s)| s))).collect();
     let scripts: Vec<ScriptSummary> = srs
         .iter()
-        .map(|sr| {
-            let f = metrics::figures(seconds.iter().filter(|(id, _)| *id == sr.id).map(|(_, s)| s), None);
-            let mut out = summary(sr.id, &sr.name, sr.status.as_str(), sr.desired_rps(), &f);
+        .zip(&sums)
+        .map(|(sr, sum)| {
+            let mut out = summary(sr.id, &sr.name, sr.status.as_str(), sr.desired_rps(), &sum.figures(None));
             out.script =
                 merge::merge(script_seconds.iter().filter(|(id, _, _)| *id == sr.id).map(|(_, ts, b)| (*ts, b)));
             out
         })
         .collect();
-    let f = metrics::figures(seconds.iter().map(|(_, s)| s), None);
+    let f = metrics::Sum::combine(&sums).figures(None);
     let target: f64 = srs.iter().map(ScriptRunRow::desired_rps).sum();
     let mut total = summary(row.id, &row.title, row.status.as_str(), target, &f);
     total.script = merge::merge(script_seconds.iter().map(|(_, ts, b)| (*ts, b)));

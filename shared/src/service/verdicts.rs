@@ -7,7 +7,7 @@
 //! threshold keeps failing), and gives every run that has ended its final
 //! verdict and its HTML report. Nothing else of the run core is touched.
 
-use crate::control::metrics::Second;
+use crate::control::metrics::{Second, Sum};
 use crate::db::runs as runs_db;
 use crate::db::verdicts as q;
 use crate::db::{id32, known_id};
@@ -15,9 +15,8 @@ use crate::http::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::storage::ObjectKey;
 use crate::verdict::compare::{self, Side};
-use crate::verdict::dist::Layout;
 use crate::verdict::report::{self, ReportData};
-use crate::verdict::rules::{self, Agg, LIVE_WINDOW_SECS, ScriptSeconds, Spec, State, WARMUP_SECS};
+use crate::verdict::rules::{self, LIVE_WINDOW_SECS, ScriptSeconds, Spec, State, WARMUP_SECS};
 use crate::wire::StdResponse;
 use crate::wire::runs::RunIdRequest;
 use crate::wire::verdicts::*;
@@ -130,16 +129,16 @@ async fn abort(app: &AppState, run_id: i64, why: &str) -> ApiResult<()> {
 }
 
 /// The whole-run figures of one script run or of the run, as compared.
-fn side(agg: &Agg, target_rps: f64) -> Side {
-    let l = Layout::agents();
+fn side(sum: &Sum, target_rps: f64) -> Side {
+    let f = sum.figures(None);
     Side {
-        done: (agg.ok + agg.failed).max(0) as u64,
-        failed: agg.failed.max(0) as u64,
-        p50: agg.latency.quantile_ms(l, 0.50),
-        p90: agg.latency.quantile_ms(l, 0.90),
-        p95: agg.latency.quantile_ms(l, 0.95),
-        p99: agg.latency.quantile_ms(l, 0.99),
-        achieved_rps: agg.achieved_rps(),
+        done: (f.ok + f.failed).max(0) as u64,
+        failed: f.failed.max(0) as u64,
+        p50: f.p50,
+        p90: f.p90,
+        p95: f.p95,
+        p99: f.p99,
+        achieved_rps: f.achieved_rps,
         target_rps,
     }
 }
@@ -147,10 +146,10 @@ fn side(agg: &Agg, target_rps: f64) -> Side {
 /// Whole-run aggregates after the warm-up: per script run name, and in total.
 async fn run_sides(conn: &impl GenericClient, run_id: i64, started: i64) -> ApiResult<(BTreeMap<String, Side>, Side)> {
     let (srs, by) = seconds_by_script(conn, run_id, Some(started + WARMUP_SECS)).await?;
-    let mut per_name: BTreeMap<String, (Agg, f64)> = BTreeMap::new();
-    let mut total = Agg::default();
+    let mut per_name: BTreeMap<String, (Sum, f64)> = BTreeMap::new();
+    let mut total = Sum::default();
     for sr in &srs {
-        let agg = Agg::of(by.get(&sr.id).into_iter().flatten());
+        let agg = Sum::of(by.get(&sr.id).into_iter().flatten());
         total.merge(&agg);
         let e = per_name.entry(sr.name.clone()).or_default();
         e.0.merge(&agg);
@@ -568,38 +567,30 @@ pub async fn live(
     for (id, s) in runs_db::seconds(conn, &ids, Some(from), None).await? {
         by.entry(id).or_default().push(s);
     }
-    let l = Layout::agents();
     let scripts = srs
         .iter()
         .map(|sr| {
             let mine = by.get(&sr.id).map_or(&[][..], Vec::as_slice);
             // The last complete seconds: the newest may miss an agent's bucket.
             let latest = mine.iter().map(|s| s.ts).max().unwrap_or(0);
-            let agg = Agg::of(mine.iter().filter(|s| s.ts < latest && s.ts >= latest - LIVE_SECS));
-            let secs = agg.seconds.len().max(1) as f64;
-            let done = (agg.ok + agg.failed).max(0) as u64;
-            let mean = agg.latency.mean(l) / 1000.0;
-            let mut errors = BTreeMap::new();
-            for s in mine.iter().filter(|s| s.ts < latest && s.ts >= latest - LIVE_SECS) {
-                for (k, v) in s.errors.iter().filter(|(_, v)| **v > 0) {
-                    *errors.entry(k.clone()).or_default() += *v as f64 / secs;
-                }
-            }
+            let sum = Sum::of(mine.iter().filter(|s| s.ts < latest && s.ts >= latest - LIVE_SECS));
+            let f = sum.figures(None);
+            let secs = sum.seconds.len().max(1) as f64;
             LiveScript {
                 run_id: sr.run_id,
                 script: sr.name.clone(),
                 target_rps: sr.desired_rps(),
-                achieved_rps: agg.achieved_rps(),
-                error_rate: if done > 0 { agg.failed as f64 / done as f64 } else { 0.0 },
-                dropped_per_s: agg.dropped as f64 / secs,
-                p50: agg.latency.quantile_ms(l, 0.5),
-                p90: agg.latency.quantile_ms(l, 0.9),
-                p95: agg.latency.quantile_ms(l, 0.95),
-                p99: agg.latency.quantile_ms(l, 0.99),
-                count: agg.latency.count(),
-                sum_ms: mean * agg.latency.count() as f64,
-                errors,
-                in_flight: agg.achieved_rps() * mean / 1000.0,
+                achieved_rps: f.achieved_rps,
+                error_rate: f.error_rate,
+                dropped_per_s: f.dropped as f64 / secs,
+                p50: f.p50,
+                p90: f.p90,
+                p95: f.p95,
+                p99: f.p99,
+                count: sum.latency.count(),
+                sum_ms: f.mean * sum.latency.count() as f64,
+                errors: f.errors.iter().map(|(k, v)| (k.clone(), *v as f64 / secs)).collect(),
+                in_flight: f.achieved_rps * f.mean / 1000.0,
             }
         })
         .collect();

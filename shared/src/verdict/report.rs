@@ -9,12 +9,13 @@
 //! script as it was started. Every user-supplied text is escaped.
 //!
 //! Series are cut into at most [`MAX_POINTS`] intervals, so a long run gives
-//! a file of bounded size.
+//! a file of bounded size. The figures are [`crate::control::metrics`]'s, the
+//! summary route's: each script's seconds are summed once per interval
+//! ([`intervals`]), and the script's whole, the run's intervals and its total
+//! combine those sums, so each stored histogram is decoded once.
 
 use super::chart::{self, CSS, Line, Marker, esc};
-use super::dist::Layout;
-use super::rules::Agg;
-use crate::control::metrics::Second;
+use crate::control::metrics::{Second, Sum, combine_intervals, intervals};
 use crate::db::runs::{RunRow, ScriptRunRow};
 use crate::wire::verdicts::{NameDeltas, VerdictResponse};
 use std::collections::BTreeMap;
@@ -87,109 +88,53 @@ pub struct ReportData {
     pub comparison: Option<(i64, Vec<NameDeltas>)>,
 }
 
-/// Seconds summed over one interval (or a whole script, or the run): each
-/// stored histogram is decoded once, into the interval it falls in, and the
-/// larger sums merge these already-merged parts.
-#[derive(Debug, Clone, Default)]
-struct Part {
-    agg: Agg,
-    status: BTreeMap<String, i64>,
-    errors: BTreeMap<String, i64>,
-}
-
-impl Part {
-    fn of(seconds: &[&Second]) -> Self {
-        let mut p = Part { agg: Agg::of(seconds.iter().copied()), ..Part::default() };
-        for s in seconds {
-            p.count(&s.status, &s.errors);
-        }
-        p
-    }
-
-    fn combine<'a>(parts: impl IntoIterator<Item = &'a Part>) -> Self {
-        let parts: Vec<&Part> = parts.into_iter().collect();
-        let mut p = Part { agg: Agg::combine(parts.iter().map(|q| &q.agg)), ..Part::default() };
-        for q in parts {
-            p.count(&q.status, &q.errors);
-        }
-        p
-    }
-
-    fn count(&mut self, status: &BTreeMap<String, i64>, errors: &BTreeMap<String, i64>) {
-        for (k, v) in status {
-            *self.status.entry(k.clone()).or_default() += v;
-        }
-        for (k, v) in errors.iter().filter(|(_, v)| **v > 0) {
-            *self.errors.entry(k.clone()).or_default() += v;
-        }
-    }
-}
-
-fn row(name: &str, kind: &str, status: &str, target: f64, part: &Part) -> Row {
-    let agg = &part.agg;
-    let l = Layout::agents();
-    let mut r = Row {
+fn row(name: &str, kind: &str, status: &str, target: f64, sum: &Sum) -> Row {
+    let f = sum.figures(None);
+    Row {
         name: name.into(),
         kind: kind.into(),
         status: status.into(),
         target_rps: target,
-        achieved_rps: agg.achieved_rps(),
-        requests: agg.sent,
-        ok: agg.ok,
-        failed: agg.failed,
-        dropped: agg.dropped,
-        error_rate: if agg.ok + agg.failed > 0 { agg.failed as f64 / (agg.ok + agg.failed) as f64 } else { 0.0 },
-        status_codes: part.status.clone(),
-        errors: part.errors.clone(),
-        ..Row::default()
-    };
-    if agg.latency.count() > 0 {
-        r.p50 = agg.latency.quantile_ms(l, 0.50);
-        r.p90 = agg.latency.quantile_ms(l, 0.90);
-        r.p95 = agg.latency.quantile_ms(l, 0.95);
-        r.p99 = agg.latency.quantile_ms(l, 0.99);
-        r.max = agg.latency.max(l) as f64 / 1000.0;
+        achieved_rps: f.achieved_rps,
+        requests: f.sent,
+        ok: f.ok,
+        failed: f.failed,
+        dropped: f.dropped,
+        error_rate: f.error_rate,
+        p50: f.p50,
+        p90: f.p90,
+        p95: f.p95,
+        p99: f.p99,
+        max: f.max,
+        status_codes: f.status,
+        errors: f.errors,
     }
-    r
 }
 
-/// Cuts seconds into intervals of `step` from `start`, each summed once.
-fn intervals(seconds: &[&Second], start: i64, step: i64) -> BTreeMap<i64, Part> {
-    let mut groups: BTreeMap<i64, Vec<&Second>> = BTreeMap::new();
-    for s in seconds {
-        groups.entry(start + (s.ts - start).div_euclid(step) * step).or_default().push(*s);
-    }
-    groups.into_iter().map(|(ts, rows)| (ts, Part::of(&rows))).collect()
-}
-
-fn point(ts: i64, part: &Part, step: i64) -> Point {
-    let l = Layout::agents();
-    let agg = &part.agg;
-    let per_s = |n: i64| n as f64 / step as f64;
-    let mut p = Point {
+#[allow(clippy::cast_precision_loss)]
+fn point(ts: i64, sum: &Sum, step: i64) -> Point {
+    let f = sum.figures(Some(step));
+    let per_s = |n: &i64| *n as f64 / step as f64;
+    Point {
         ts,
-        target_rps: agg.target_sum / agg.seconds.len().max(1) as f64,
-        achieved_rps: per_s(agg.sent),
-        errors: part.errors.iter().map(|(k, v)| (k.clone(), per_s(*v))).collect(),
-        status: part.status.iter().map(|(k, v)| (k.clone(), per_s(*v))).collect(),
-        ..Point::default()
-    };
-    if agg.latency.count() > 0 {
-        p.p50 = agg.latency.quantile_ms(l, 0.50);
-        p.p95 = agg.latency.quantile_ms(l, 0.95);
-        p.p99 = agg.latency.quantile_ms(l, 0.99);
-        p.in_flight = p.achieved_rps * agg.latency.mean(l) / 1e6;
+        target_rps: f.target_rps,
+        achieved_rps: f.achieved_rps,
+        p50: f.p50,
+        p95: f.p95,
+        p99: f.p99,
+        errors: f.errors.iter().map(|(k, v)| (k.clone(), per_s(v))).collect(),
+        status: f.status.iter().map(|(k, v)| (k.clone(), per_s(v))).collect(),
+        in_flight: f.achieved_rps * f.mean / 1000.0,
     }
-    p
 }
 
-fn points(parts: &BTreeMap<i64, Part>, step: i64) -> Vec<Point> {
-    parts.iter().map(|(ts, part)| point(*ts, part, step)).collect()
+fn points(sums: &BTreeMap<i64, Sum>, step: i64) -> Vec<Point> {
+    sums.iter().map(|(ts, sum)| point(*ts, sum, step)).collect()
 }
 
 /// Cuts seconds into intervals of `step` from `start`.
 pub fn series(seconds: &[&Second], start: i64, step: i64) -> Vec<Point> {
-    points(&intervals(seconds, start, step), step)
+    points(&intervals(seconds.iter().copied(), start, step), step)
 }
 
 /// The interval that keeps a run of `secs` seconds under [`MAX_POINTS`].
@@ -210,15 +155,10 @@ pub fn data(
     let started = run.started_at.timestamp();
     let last = by.values().flatten().map(|s| s.ts).max().unwrap_or(started);
     let step = step_for(last - started + 1);
-    // Each script's seconds, decoded once into intervals; everything else merges those.
-    let cut: Vec<BTreeMap<i64, Part>> = srs
-        .iter()
-        .map(|sr| {
-            let mine: Vec<&Second> = by.get(&sr.id).into_iter().flatten().collect();
-            intervals(&mine, started, step)
-        })
-        .collect();
-    let wholes: Vec<Part> = cut.iter().map(|parts| Part::combine(parts.values())).collect();
+    // Each script's seconds, decoded once into intervals; everything else combines those.
+    let cut: Vec<BTreeMap<i64, Sum>> =
+        srs.iter().map(|sr| intervals(by.get(&sr.id).into_iter().flatten(), started, step)).collect();
+    let wholes: Vec<Sum> = cut.iter().map(|parts| Sum::combine(parts.values())).collect();
     let scripts: Vec<Row> = srs
         .iter()
         .zip(&wholes)
@@ -226,11 +166,7 @@ pub fn data(
         .collect();
     let target: f64 = srs.iter().map(ScriptRunRow::desired_rps).sum();
     let per_script = srs.iter().zip(&cut).map(|(sr, parts)| (sr.name.clone(), points(parts, step))).collect();
-    let mut by_ts: BTreeMap<i64, Vec<&Part>> = BTreeMap::new();
-    for (ts, part) in cut.iter().flatten() {
-        by_ts.entry(*ts).or_default().push(part);
-    }
-    let totals: BTreeMap<i64, Part> = by_ts.into_iter().map(|(ts, parts)| (ts, Part::combine(parts))).collect();
+    let totals = combine_intervals(&cut);
     ReportData {
         run_id: run.id,
         title: run.title.clone(),
@@ -240,7 +176,7 @@ pub fn data(
         ended: run.ended_at.map(|t| t.timestamp()),
         percentage: run.percentage,
         verdict,
-        total: row("total", "", run.status.as_str(), target, &Part::combine(&wholes)),
+        total: row("total", "", run.status.as_str(), target, &Sum::combine(&wholes)),
         scripts,
         step,
         points: points(&totals, step),

@@ -14,11 +14,11 @@
 //!   threshold with no data at the end fails ("no data"): a typo in a tag
 //!   filter must not pass silently.
 
-use super::dist::{self, Dist, Layout};
-use crate::control::metrics::Second;
+use super::dist::Layout;
+use crate::control::metrics::{Second, Sum};
 use alilo_agent_api::threshold::{self, Aggregation, Judged, MetricKey, MetricKind};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Seconds at the start of a run that no threshold looks at.
 pub const WARMUP_SECS: i64 = 10;
@@ -94,110 +94,35 @@ pub fn validate(metric: &str, expression: &str) -> Result<(), (&'static str, Str
     Ok(())
 }
 
-/// Seconds summed and latency histograms merged, for one set of script runs.
-#[derive(Debug, Clone, Default)]
-pub struct Agg {
-    /// Distinct seconds covered.
-    pub seconds: BTreeSet<i64>,
-    pub sent: i64,
-    pub ok: i64,
-    pub failed: i64,
-    pub dropped: i64,
-    /// Sum over jobs and seconds of the aimed rate.
-    pub target_sum: f64,
-    pub latency: Dist,
-}
-
-impl Agg {
-    /// Requests sent per second covered.
-    #[allow(clippy::cast_precision_loss)]
-    pub fn achieved_rps(&self) -> f64 {
-        if self.seconds.is_empty() { 0.0 } else { self.sent as f64 / self.seconds.len() as f64 }
-    }
-
-    /// Rate aimed at per second covered (all jobs together).
-    #[allow(clippy::cast_precision_loss)]
-    pub fn target_rps(&self) -> f64 {
-        if self.seconds.is_empty() { 0.0 } else { self.target_sum / self.seconds.len() as f64 }
-    }
-
-    /// Sums seconds of jobs (a histogram that cannot be read is left out).
-    pub fn of<'a>(rows: impl IntoIterator<Item = &'a Second>) -> Self {
-        let layout = Layout::agents();
-        let mut a = Agg::default();
-        let mut parts = Vec::new();
-        for s in rows {
-            a.seconds.insert(s.ts);
-            a.sent += s.sent;
-            a.ok += s.ok;
-            a.failed += s.failed;
-            a.dropped += s.dropped;
-            a.target_sum += s.target_rps;
-            if let Ok(p) = dist::decode(&s.latency, layout) {
-                parts.push(p);
+/// The value of `aggregation` of `metric` over summed seconds; `None` when there
+/// is no data.
+#[allow(clippy::cast_precision_loss)]
+pub fn observe(sum: &Sum, metric: &str, aggregation: Aggregation) -> Option<f64> {
+    let secs = sum.seconds.len() as f64;
+    let done = (sum.ok + sum.failed) as f64;
+    match (metric, aggregation) {
+        ("http_req_duration", a) => {
+            if sum.latency.count() == 0 {
+                return None;
             }
+            let (h, l) = (&sum.latency, Layout::agents());
+            Some(match a {
+                Aggregation::Avg => h.mean(l) / 1000.0,
+                Aggregation::Min => h.min(l) as f64 / 1000.0,
+                Aggregation::Max => h.max(l) as f64 / 1000.0,
+                Aggregation::Med => h.quantile_ms(l, 0.5),
+                Aggregation::Percentile(p) => h.quantile_ms(l, p / 100.0),
+                _ => return None,
+            })
         }
-        a.latency = Dist::merge(&parts);
-        a
-    }
-
-    /// Several aggregates in one (their histograms merged in one pass).
-    pub fn combine<'a>(parts: impl IntoIterator<Item = &'a Agg>) -> Agg {
-        let mut out = Agg::default();
-        let mut dists = Vec::new();
-        for o in parts {
-            out.seconds.extend(o.seconds.iter().copied());
-            out.sent += o.sent;
-            out.ok += o.ok;
-            out.failed += o.failed;
-            out.dropped += o.dropped;
-            out.target_sum += o.target_sum;
-            dists.push(o.latency.counts());
-        }
-        out.latency = Dist::merge(dists);
-        out
-    }
-
-    /// Adds another aggregate (another script run over the same time).
-    pub fn merge(&mut self, o: &Agg) {
-        self.seconds.extend(o.seconds.iter().copied());
-        self.sent += o.sent;
-        self.ok += o.ok;
-        self.failed += o.failed;
-        self.dropped += o.dropped;
-        self.target_sum += o.target_sum;
-        self.latency.add(&o.latency);
-    }
-
-    /// The value of `aggregation` of `metric`; `None` when there is no data.
-    #[allow(clippy::cast_precision_loss)]
-    pub fn observe(&self, metric: &str, aggregation: Aggregation) -> Option<f64> {
-        let secs = self.seconds.len() as f64;
-        let done = (self.ok + self.failed) as f64;
-        match (metric, aggregation) {
-            ("http_req_duration", a) => {
-                if self.latency.count() == 0 {
-                    return None;
-                }
-                let (h, l) = (&self.latency, Layout::agents());
-                Some(match a {
-                    Aggregation::Avg => h.mean(l) / 1000.0,
-                    Aggregation::Min => h.min(l) as f64 / 1000.0,
-                    Aggregation::Max => h.max(l) as f64 / 1000.0,
-                    Aggregation::Med => h.quantile_ms(l, 0.5),
-                    Aggregation::Percentile(p) => h.quantile_ms(l, p / 100.0),
-                    _ => return None,
-                })
-            }
-            ("http_req_failed", Aggregation::Rate) if done > 0.0 => Some(self.failed as f64 / done),
-            ("checks", Aggregation::Rate) if done > 0.0 => Some(self.ok as f64 / done),
-            ("http_reqs", Aggregation::Count) if secs > 0.0 => Some(self.sent as f64),
-            ("http_reqs", Aggregation::Rate) if secs > 0.0 => Some(self.sent as f64 / secs),
-            ("dropped_iterations", Aggregation::Count) if secs > 0.0 => Some(self.dropped as f64),
-            ("dropped_iterations", Aggregation::Rate) if secs > 0.0 => Some(self.dropped as f64 / secs),
-            ("rps_of_target", Aggregation::Value) if self.target_sum > 0.0 => Some(self.sent as f64 / self.target_sum),
-            _ => None,
-        }
+        ("http_req_failed", Aggregation::Rate) if done > 0.0 => Some(sum.failed as f64 / done),
+        ("checks", Aggregation::Rate) if done > 0.0 => Some(sum.ok as f64 / done),
+        ("http_reqs", Aggregation::Count) if secs > 0.0 => Some(sum.sent as f64),
+        ("http_reqs", Aggregation::Rate) if secs > 0.0 => Some(sum.sent as f64 / secs),
+        ("dropped_iterations", Aggregation::Count) if secs > 0.0 => Some(sum.dropped as f64),
+        ("dropped_iterations", Aggregation::Rate) if secs > 0.0 => Some(sum.dropped as f64 / secs),
+        ("rps_of_target", Aggregation::Value) if sum.target_sum > 0.0 => Some(sum.sent as f64 / sum.target_sum),
+        _ => None,
     }
 }
 
@@ -212,11 +137,11 @@ pub struct ScriptSeconds<'a> {
 /// for that threshold (or it cannot be read).
 pub fn judge(specs: &[Spec], scripts: &[ScriptSeconds<'_>], from: i64, to: i64) -> Vec<Option<Judged>> {
     // One aggregate per script run, merged per threshold.
-    let aggs: BTreeMap<i64, Agg> =
-        scripts.iter().map(|s| (s.id, Agg::of(s.seconds.iter().filter(|x| x.ts >= from && x.ts < to)))).collect();
+    let sums: BTreeMap<i64, Sum> =
+        scripts.iter().map(|s| (s.id, Sum::of(s.seconds.iter().filter(|x| x.ts >= from && x.ts < to)))).collect();
     // Thresholds over the same script runs (most are over the whole run)
     // share one merged aggregate.
-    let mut merged: BTreeMap<Vec<i64>, Agg> = BTreeMap::new();
+    let mut merged: BTreeMap<Vec<i64>, Sum> = BTreeMap::new();
     specs
         .iter()
         .map(|spec| {
@@ -228,8 +153,8 @@ pub fn judge(specs: &[Spec], scripts: &[ScriptSeconds<'_>], from: i64, to: i64) 
                 .filter(|s| key.tags.iter().all(|(t, v)| TAGS.contains(&t.as_str()) && v == s.name))
                 .map(|s| s.id)
                 .collect();
-            let agg = merged.entry(chosen).or_insert_with_key(|ids| Agg::combine(ids.iter().map(|id| &aggs[id])));
-            expr.judge(&|a| agg.observe(&key.metric, a))
+            let sum = merged.entry(chosen).or_insert_with_key(|ids| Sum::combine(ids.iter().map(|id| &sums[id])));
+            expr.judge(&|a| observe(sum, &key.metric, a))
         })
         .collect()
 }
