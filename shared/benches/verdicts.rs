@@ -152,7 +152,10 @@ fn main() {
         Sum::combine(&sums).figures(None).p99
     });
     let (hdr, ms_hdr) = time(|| {
-        let merged = hist::merge(by.values().flatten().map(|s| s.latency.as_str())).expect("agents' histograms");
+        let mut merged = hist::new();
+        for s in by.values().flatten() {
+            merged.add(hist::decode_v2(&s.latency).expect("an agent's histogram")).expect("same bounds");
+        }
         hist::quantile_ms(&merged, 0.99)
     });
     assert_eq!(figures(by.values().flatten(), None).p99, sparse, "one way of summing");
