@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use alilo_agent::api::{ServeConfig, Server, check_auth_config};
+use alilo_agent::api::check_auth_config;
 use alilo_agent::target::{Target, TargetConfig};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -17,45 +17,11 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
 mod common;
-use common::{eventually, free_port, tls_config, wire_server};
+use common::{Agent, call, eventually, free_port, tls_config, wire_server};
 
 const TOKEN: &str = "test-token-123";
 
-struct TestAgent {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl TestAgent {
-    async fn spawn() -> TestAgent {
-        Self::spawn_with_grace(Duration::from_secs(1)).await
-    }
-
-    async fn spawn_with_grace(grace: Duration) -> TestAgent {
-        let server = Server::bind(ServeConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            token: Some(TOKEN.into()),
-            insecure_no_auth: false,
-            workers: 2,
-            shutdown_grace: grace,
-            drain_timeout: Duration::ZERO,
-            tls: None,
-        })
-        .await
-        .unwrap();
-        let addr = server.local_addr();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(server.run_until_stopped(async {
-            let _ = rx.await;
-        }));
-        TestAgent { addr, stop: Some(tx), task }
-    }
-
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        call(self.addr, method, path, body, Some(TOKEN)).await
-    }
-
+impl Agent {
     async fn start(&self, id: &str, spec: Value) -> Value {
         let (s, v) = self.call("PUT", &format!("/v1/jobs/{id}"), Some(spec)).await;
         assert_eq!(s, 201, "{v}");
@@ -68,16 +34,7 @@ impl TestAgent {
         v
     }
 
-    /// Polls (renewing the lease) until the job is terminal.
-    async fn wait_terminal(&self, id: &str, limit: Duration) -> Value {
-        eventually(limit, &format!("job {id} ends"), async || {
-            let v = self.job(id, 0).await;
-            matches!(v["state"].as_str(), Some("finished" | "failed")).then_some(v)
-        })
-        .await
-    }
-
-    /// Polls until the job has closed at least `seconds` buckets.
+    /// Polls (renewing the lease) until the job has closed at least `seconds` buckets.
     async fn wait_seconds(&self, id: &str, seconds: u64, limit: Duration) -> Value {
         eventually(limit, &format!("job {id} closes {seconds} s"), async || {
             let v = self.job(id, 0).await;
@@ -85,22 +42,6 @@ impl TestAgent {
         })
         .await
     }
-}
-
-async fn call(addr: SocketAddr, method: &str, path: &str, body: Option<Value>, token: Option<&str>) -> (u16, Value) {
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
-    tokio::spawn(conn);
-    let mut req = http::Request::builder().method(method).uri(path).header("host", addr.to_string());
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let resp = send.send_request(req.body(Full::new(Bytes::from(body))).unwrap()).await.unwrap();
-    let status = resp.status().as_u16();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, v)
 }
 
 async fn target(cfg: TargetConfig) -> Target {
@@ -121,7 +62,7 @@ fn within(actual: f64, want: f64, tol: f64) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_model_rate_is_accurate_and_the_target_receives_it() {
     let t = target(TargetConfig::default()).await;
-    let agent = TestAgent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     agent.start("rate", spec(&format!("{}/x", t.url(false)), 300.0, "3s")).await;
     let v = agent.wait_terminal("rate", Duration::from_secs(10)).await;
     let sent = v["summary"]["sent"].as_u64().unwrap();
@@ -152,7 +93,7 @@ async fn open_model_rate_is_accurate_and_the_target_receives_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_rate_change_applies_quickly_and_keeps_the_profile_position() {
     let t = target(TargetConfig::default()).await;
-    let agent = TestAgent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     let mut s = spec(&t.url(false), 100.0, "20s");
     s["profile"]["steps"] = json!(2);
     s["profile"]["rps"] = json!(200.0); // first step: 100 rps
@@ -183,7 +124,7 @@ async fn a_live_rate_change_applies_quickly_and_keeps_the_profile_position() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_over_max_vus_are_dropped_and_counted() {
     let t = target(TargetConfig { delay: Duration::from_millis(400), ..Default::default() }).await;
-    let agent = TestAgent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     let mut s = spec(&t.url(false), 200.0, "1500ms");
     s["max_vus"] = json!(10);
     agent.start("vus", s).await;
@@ -200,7 +141,7 @@ async fn requests_over_max_vus_are_dropped_and_counted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_nobody_reads_stops_when_its_lease_expires() {
     let t = target(TargetConfig::default()).await;
-    let agent = TestAgent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     let mut s = spec(&t.url(false), 20.0, "60s");
     s["lease"] = json!("1s");
     agent.start("lease", s).await;
@@ -225,7 +166,7 @@ async fn a_job_nobody_reads_stops_when_its_lease_expires() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_is_idempotent_by_id_and_conflicts_on_a_different_spec() {
     let t = target(TargetConfig::default()).await;
-    let agent = TestAgent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     let s = spec(&t.url(false), 10.0, "10s");
     agent.start("same", s.clone()).await;
     let (st, v) = agent.call("PUT", "/v1/jobs/same", Some(s.clone())).await;
@@ -242,7 +183,7 @@ async fn start_is_idempotent_by_id_and_conflicts_on_a_different_spec() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_needs_the_bearer_token() {
-    let agent = TestAgent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     for (m, p) in [
         ("GET", "/v1/agent"),
         ("GET", "/metrics"),
@@ -295,7 +236,7 @@ async fn scrape(addr: SocketAddr) -> (String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_give_the_host_and_each_job_in_prometheus_text() {
     let t = target(TargetConfig::default()).await;
-    let agent = TestAgent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     agent.start("scraped", spec(&format!("{}/m", t.url(false)), 50.0, "30s")).await;
     agent.wait_seconds("scraped", 2, Duration::from_secs(10)).await;
     let (kind, text) = scrape(agent.addr).await;
@@ -328,7 +269,7 @@ async fn metrics_give_the_host_and_each_job_in_prometheus_text() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_a_4xx_naming_the_field() {
-    let agent = TestAgent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     let url = "http://127.0.0.1:9/";
     let with = |f: &dyn Fn(&mut Value)| {
         let mut s = spec(url, 10.0, "5s");
@@ -398,7 +339,7 @@ async fn data_file_rows_fill_placeholders_in_url_headers_and_body() {
         ..Default::default()
     })
     .await;
-    let agent = TestAgent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     let s = json!({
         "request": {
             "method": "POST",
@@ -455,7 +396,7 @@ async fn data_file_rows_fill_placeholders_in_url_headers_and_body() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_prior_knowledge_multiplexes_on_few_connections() {
     let t = target(TargetConfig { keep_requests: 5, ..Default::default() }).await;
-    let agent = TestAgent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     let mut s = spec(&t.url(false), 100.0, "1s");
     s["http"] = json!("http2");
     agent.start("h2", s).await;
@@ -470,7 +411,7 @@ async fn http2_prior_knowledge_multiplexes_on_few_connections() {
 async fn tls_with_a_self_signed_certificate() {
     let t = target(TargetConfig { tls: Some(tls_config()), keep_requests: 200, ..Default::default() }).await;
     let url = format!("https://localhost:{}/secure", t.addr.port());
-    let agent = TestAgent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     // Verification off: HTTP/1.1 and HTTP/2 (ALPN) both work.
     for (id, http, version) in [("tls1", "http1", "HTTP/1.1"), ("tls2", "http2", "HTTP/2.0")] {
         let mut s = spec(&url, 50.0, "1s");
@@ -496,7 +437,7 @@ async fn tls_with_a_self_signed_certificate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_the_server_closes_are_not_reused_and_cause_no_errors() {
     let t = target(TargetConfig { close: true, ..Default::default() }).await;
-    let agent = TestAgent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     agent.start("close", spec(&t.url(false), 50.0, "1s")).await;
     let v = agent.wait_terminal("close", Duration::from_secs(10)).await;
     let m = &v["summary"];
@@ -509,7 +450,7 @@ async fn connections_the_server_closes_are_not_reused_and_cause_no_errors() {
 /// agent refuses a host off any of them before connecting.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_whose_target_is_off_its_allow_list_fails_without_sending() {
-    let agent = TestAgent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     let t = target(TargetConfig::default()).await;
     let mut s = spec(&format!("{}/x", t.url(false)), 20.0, "30s");
     s["allowed_targets"] = json!([
@@ -536,7 +477,7 @@ async fn errors_are_counted_by_kind_and_checks_decide_ok() {
     let closed = free_port();
     let slow = target(TargetConfig { delay: Duration::from_millis(800), ..Default::default() }).await;
     let nf = target(TargetConfig { status: 404, ..Default::default() }).await;
-    let agent = TestAgent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     agent.start("conn", spec(&format!("http://127.0.0.1:{closed}/"), 20.0, "1s")).await;
     let mut s = spec(&slow.url(false), 20.0, "1s");
     s["timeout"] = json!("200ms");
@@ -559,7 +500,7 @@ async fn errors_are_counted_by_kind_and_checks_decide_ok() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cursor_returns_only_new_buckets_and_start_time_aligns_agents() {
     let t = target(TargetConfig::default()).await;
-    let agent = TestAgent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
     let start = Instant::now() + Duration::from_millis(800);
     let mut s = spec(&t.url(false), 50.0, "3s");
@@ -584,13 +525,13 @@ async fn cursor_returns_only_new_buckets_and_start_time_aligns_agents() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_stops_jobs_and_still_answers_final_reads() {
     let t = target(TargetConfig::default()).await;
-    let mut agent = TestAgent::spawn_with_grace(Duration::from_secs(2)).await;
+    let mut agent = Agent::spawn_with(TOKEN, Duration::from_secs(2)).await;
     agent.start("sd", spec(&t.url(false), 50.0, "60s")).await;
     eventually(Duration::from_secs(5), "the target receives load", async || {
         (t.stats.requests.load(Ordering::Relaxed) > 0).then_some(())
     })
     .await;
-    agent.stop.take().unwrap().send(()).unwrap();
+    agent.stop();
     // Within the 2 s grace, while the agent still answers.
     let v = agent.wait_terminal("sd", Duration::from_millis(1500)).await;
     assert_eq!(v["state"], "finished", "{v}");
@@ -610,7 +551,7 @@ async fn shutdown_stops_jobs_and_still_answers_final_reads() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn linear_ramp_and_steps_shape_the_load() {
     let t = target(TargetConfig::default()).await;
-    let agent = TestAgent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     let mut s = spec(&t.url(false), 400.0, "2s");
     s["profile"]["steps"] = json!(2);
     agent.start("steps", s).await;
@@ -631,7 +572,7 @@ async fn linear_ramp_and_steps_shape_the_load() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_response_framing_is_read_to_its_end_and_keep_alive_is_honoured() {
-    let agent = TestAgent::spawn().await;
+    let agent = Agent::spawn(TOKEN).await;
     // (path, status, whether the connection is reused, closed loop)
     let cases = [
         ("/length", "200", true, false),

@@ -133,17 +133,25 @@ pub async fn wire_server() -> (SocketAddr, Arc<WireCounts>) {
 pub struct Agent {
     pub addr: SocketAddr,
     token: &'static str,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The server's task: it ends once stopped and its grace is over.
+    pub task: tokio::task::JoinHandle<()>,
 }
 
 impl Agent {
+    /// [`Agent::spawn_with`] a shutdown grace of 1 s.
     pub async fn spawn(token: &'static str) -> Agent {
+        Self::spawn_with(token, Duration::from_secs(1)).await
+    }
+
+    /// An agent whose jobs get `grace` to finish when it is stopped.
+    pub async fn spawn_with(token: &'static str, grace: Duration) -> Agent {
         let server = alilo_agent::api::Server::bind(alilo_agent::api::ServeConfig {
             addr: "127.0.0.1:0".parse().unwrap(),
             token: Some(token.into()),
             insecure_no_auth: false,
             workers: 2,
-            shutdown_grace: Duration::from_secs(1),
+            shutdown_grace: grace,
             drain_timeout: Duration::ZERO,
             tls: None,
         })
@@ -151,30 +159,20 @@ impl Agent {
         .unwrap();
         let addr = server.local_addr();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(server.run_until_stopped(async {
+        let task = tokio::spawn(server.run_until_stopped(async {
             let _ = rx.await;
         }));
-        Agent { addr, token, _stop: tx }
+        Agent { addr, token, stop: Some(tx), task }
+    }
+
+    /// Tells the server to shut down (once).
+    pub fn stop(&mut self) {
+        self.stop.take().expect("stopped once").send(()).unwrap();
     }
 
     /// One call of the control API: its status and JSON body (`Null` if none).
     pub async fn call(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
-        use http_body_util::BodyExt;
-        let stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
-        let (mut send, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.unwrap();
-        tokio::spawn(conn);
-        let req = http::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", self.addr.to_string())
-            .header("authorization", format!("Bearer {}", self.token))
-            .body(http_body_util::Full::new(bytes::Bytes::from(body.map(|b| b.to_string()).unwrap_or_default())))
-            .unwrap();
-        let resp = send.send_request(req).await.unwrap();
-        let status = resp.status().as_u16();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+        call(self.addr, method, path, body, Some(self.token)).await
     }
 
     /// Job `id`'s status once it has finished or failed.
@@ -186,4 +184,28 @@ impl Agent {
         })
         .await
     }
+}
+
+/// One call of an agent's control API at `addr`, with `token` as its bearer
+/// credential if any: the status and JSON body (`Null` if none).
+pub async fn call(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+    token: Option<&str>,
+) -> (u16, serde_json::Value) {
+    use http_body_util::BodyExt;
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.unwrap();
+    tokio::spawn(conn);
+    let mut req = http::Request::builder().method(method).uri(path).header("host", addr.to_string());
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let body = http_body_util::Full::new(bytes::Bytes::from(body.map(|b| b.to_string()).unwrap_or_default()));
+    let resp = send.send_request(req.body(body).unwrap()).await.unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
 }
