@@ -17,17 +17,17 @@ async fn info_of_a_run_of(app: &TestApp, mut script: Value) -> String {
     let run =
         app.ok("/v1/run/start", json!({"scenario_id": scenario, "percentage_of_target": 100, "user_name": "a"})).await;
     let run_id = run["run"]["run_id"].as_i64().unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let run = app.ok("/v1/run", json!({"run_id": run_id})).await["run"].clone();
-        let info = run["script_runs"][0]["info"].as_str().unwrap_or_default().to_string();
-        if !info.is_empty() {
-            let _ = app.post("/v1/run/stop", json!({"run_id": run_id})).await;
-            return info;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no info after 15 s: {run}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let info = wait_info(app, run_id, 15, |i| !i.is_empty()).await;
+    let _ = app.post("/v1/run/stop", json!({"run_id": run_id})).await;
+    info
+}
+
+/// The app with one agent, tagged `lt` (stopped when the agent is dropped).
+async fn app_with_an_agent() -> (TestApp, Agent) {
+    let app = spawn_app().await;
+    let agent = Agent::start().await;
+    app.register_agent(&agent, "lt").await;
+    (app, agent)
 }
 
 fn script(path: &str, method: &str) -> Value {
@@ -37,9 +37,7 @@ fn script(path: &str, method: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreadable_data_file_is_explained_in_info() {
-    let app = spawn_app().await;
-    let agent = Agent::start().await;
-    app.register_agent(&agent, "lt").await;
+    let (app, _agent) = app_with_an_agent().await;
     let s3_url = app.upload_data_file("rows.json", b"not json at all", "application/json").await;
     let mut s = script("127.0.0.1:9/x/{{id}}", "get");
     s["ammo_url"] = json!(s3_url);
@@ -50,9 +48,7 @@ async fn an_unreadable_data_file_is_explained_in_info() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_placeholder_naming_no_column_is_explained_in_info() {
-    let app = spawn_app().await;
-    let agent = Agent::start().await;
-    app.register_agent(&agent, "lt").await;
+    let (app, _agent) = app_with_an_agent().await;
     let s3_url = app.upload_data_file("ids.csv", b"id\n1\n", "text/csv").await;
     let mut s = script("127.0.0.1:9/x/{{user}}", "get");
     s["ammo_url"] = json!(s3_url);
@@ -63,22 +59,32 @@ async fn a_placeholder_naming_no_column_is_explained_in_info() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_url_that_cannot_be_resolved_is_explained_in_info() {
-    let app = spawn_app().await;
-    let agent = Agent::start().await;
-    app.register_agent(&agent, "lt").await;
+    let (app, _agent) = app_with_an_agent().await;
     let info = info_of_a_run_of(&app, script("no-such-host.invalid/x", "get")).await;
     assert!(info.starts_with("The script's URL cannot be used (") && info.contains("empty means https"), "{info}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_refusing_the_job_is_explained_in_info() {
-    let app = spawn_app().await;
-    let agent = Agent::start().await;
-    app.register_agent(&agent, "lt").await;
+    let (app, _agent) = app_with_an_agent().await;
     // A placeholder in the host: stored as typed, refused by the agent.
     let info = info_of_a_run_of(&app, script("{{host}}/x", "get")).await;
     assert!(info.starts_with("The agent refused the job ("), "{info}");
     assert!(info.contains("placeholders are allowed in the path and query only"), "{info}");
+}
+
+/// A run of one script sending 10 rps to `target`'s `/x` (on the agents tagged
+/// `lt`), once the target receives its load: the run's id.
+async fn a_run_under_load(app: &TestApp, target: &crate::runs::Target) -> i64 {
+    let project = app.create_project("P").await;
+    let scenario = app.create_scenario(project, "S").await;
+    app.load_script(scenario, "s", target, "/x", 10, "lt").await;
+    let run_id = app.start_run(scenario, 100).await["run_id"].as_i64().unwrap();
+    crate::helpers::eventually(Duration::from_secs(20), "the job running", async || {
+        (target.count("/x") > 5).then_some(())
+    })
+    .await;
+    run_id
 }
 
 /// Waits until the run's first script run has an `info` that `done` accepts.
@@ -104,14 +110,7 @@ async fn an_agent_that_stops_answering_mid_run_is_explained_in_info() {
     let proxy = crate::chaos_proxy::ChaosProxy::start(([127, 0, 0, 1], agent.port).into()).await;
     app.register_agent_at(proxy.address().port(), "lt").await;
     let target = crate::runs::Target::start().await;
-    let project = app.create_project("P").await;
-    let scenario = app.create_scenario(project, "S").await;
-    app.load_script(scenario, "s", &target, "/x", 10, "lt").await;
-    let run_id = app.start_run(scenario, 100).await["run_id"].as_i64().unwrap();
-    crate::helpers::eventually(Duration::from_secs(20), "the job running", async || {
-        (target.count("/x") > 5).then_some(())
-    })
-    .await;
+    let run_id = a_run_under_load(&app, &target).await;
     proxy.reset();
     let info = wait_info(&app, run_id, 30, |i| !i.is_empty()).await;
     assert!(info.starts_with("The agent stopped answering the controller (agent stopped answering (3 polls"), "{info}");
@@ -127,18 +126,9 @@ async fn an_agent_that_stops_answering_mid_run_is_explained_in_info() {
 /// reason never reached `info`.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lease_that_expired_during_a_controller_outage_is_explained_in_info() {
-    let mut app = spawn_app().await;
-    let agent = Agent::start().await;
-    app.register_agent(&agent, "lt").await;
+    let (mut app, _agent) = app_with_an_agent().await;
     let target = crate::runs::Target::start().await;
-    let project = app.create_project("P").await;
-    let scenario = app.create_scenario(project, "S").await;
-    app.load_script(scenario, "s", &target, "/x", 10, "lt").await;
-    let run_id = app.start_run(scenario, 100).await["run_id"].as_i64().unwrap();
-    crate::helpers::eventually(Duration::from_secs(20), "the job running", async || {
-        (target.count("/x") > 5).then_some(())
-    })
-    .await;
+    let run_id = a_run_under_load(&app, &target).await;
     app.restart(Duration::from_secs(66)).await;
     let info = wait_info(&app, run_id, 30, |i| !i.is_empty()).await;
     assert!(
