@@ -345,6 +345,10 @@ impl Application {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let controller = tokio::spawn(controller_loop(state.clone(), controller_interval, controller, stop_rx.clone()));
         let agent_task = agent.map(|a| tokio::spawn(a.run(stop_rx.clone())));
+        #[cfg(unix)]
+        if alilo_shared::auth::timing::enabled() {
+            tokio::spawn(print_guard_times());
+        }
         if let Some(demo) = demo {
             let state = state.clone();
             let port = listener.local_addr()?.port();
@@ -438,6 +442,17 @@ async fn controller_loop(
         }
     }
     tracing::info!("run-controller stopped");
+}
+
+/// Bench-only (`ALILO_BENCH_GUARD_TIMES=1`): on each `SIGUSR1`, one line on
+/// stdout with the guard's time per request since the last (`auth::timing`).
+#[cfg(unix)]
+async fn print_guard_times() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut usr1) = signal(SignalKind::user_defined1()) else { return };
+    while usr1.recv().await.is_some() {
+        println!("{}", alilo_shared::auth::timing::take_summary());
+    }
 }
 
 async fn shutdown_signal() {

@@ -14,6 +14,7 @@ pub mod scope;
 pub mod secrets;
 pub mod sso;
 pub mod targets;
+pub mod timing;
 
 pub use principal::{Principal, Via};
 pub use rules::{Need, Role, Rule};
