@@ -31,7 +31,9 @@ SERVER_CPU="${SERVER_CPU:-1}"; LOAD_CPU="${LOAD_CPU:-0}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/alilo/target}"
 # SKIP_BUILD=1: use the release binaries already in $CARGO_TARGET_DIR (no cargo).
 [[ -n ${SKIP_BUILD:-} ]] || cargo build --release -q -p alilo-local -p alilo-agent
-BIN="$CARGO_TARGET_DIR/release/alilo-local"; AGENT="$CARGO_TARGET_DIR/release/alilo-agent"
+# BIN_DIR: where the release binaries are (default: the cargo target dir's).
+BIN_DIR="${BIN_DIR:-$CARGO_TARGET_DIR/release}"
+BIN="$BIN_DIR/alilo-local"; AGENT="$BIN_DIR/alilo-agent"
 pin() { local cpu=$1; shift; if command -v taskset >/dev/null && (( $(nproc) > 1 )); then taskset -c "$cpu" "$@"; else "$@"; fi; }
 WORK=$(mktemp -d)
 cleanup() {
