@@ -119,6 +119,7 @@ pub async fn register(
         tls_pin: derive_pin(app, "tls_pin", &registration.host_name, registration.port, registration.tls_pin.clone())?,
         ..registration
     };
+    super::agents::require_pin(app, "tls_pin", registration.tls_pin.as_deref())?;
     let id = db::fleet::register(&app.db, &registration).await?;
     let base = crate::agent_client::Endpoint::of(
         &registration.host_name,
