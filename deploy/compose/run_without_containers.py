@@ -13,7 +13,9 @@ network provides is replaced:
 
 Then it checks what a user of `docker compose up` relies on: the backend starts
 and prints the first admin's one-time password, both agents register themselves
-with the fleet token, and a scenario sends load through them to a target here.
+with the fleet token (and, as the file asks, with their certificate's pin: the
+backend then calls them over TLS only), and a scenario sends load through them
+to a target here.
 
     python3 deploy/compose/run_without_containers.py [--bin-dir DIR]
 """
@@ -196,6 +198,11 @@ def main():
             a["port"] for a in call(base, "/v1/agents", {}, cookie)[1].get("agents", [])
             if tag in a.get("tags", []) and a.get("enabled")})
         print(f"{len(agents)} agents registered with tag {tag!r}")
+        if service_env(services["alilo-local"], env).get("ALILO_AGENT_TLS_REQUIRED") == "true":
+            # The backend pinned each agent's derived certificate: it calls them over TLS only.
+            pins = {a["port"]: a.get("tls_pin") for a in call(base, "/v1/agents", {}, cookie)[1]["agents"]}
+            assert all((pins.get(p) or "").startswith("sha256:") for p in ports), pins
+            print("each agent registered with its certificate's pin (TLS on the control port)")
 
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Target)
         threading.Thread(target=server.serve_forever, daemon=True).start()

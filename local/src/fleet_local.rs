@@ -28,6 +28,9 @@ pub struct LocalFleet {
     pub max: usize,
     /// How long `ensure` waits for new agents to register.
     pub wait: Duration,
+    /// Agents serve the certificate derived from their credential
+    /// (`--tls-derived`): with `ALILO_AGENT_TLS_REQUIRED`.
+    pub tls_derived: bool,
     children: Mutex<Vec<Spawned>>,
 }
 
@@ -55,8 +58,16 @@ impl LocalFleet {
             min: config.min,
             max: config.max,
             wait: config.wait,
+            tls_derived: false,
             children: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Spawned agents serve the certificate derived from their credential.
+    #[must_use]
+    pub fn with_tls_derived(mut self, tls_derived: bool) -> Self {
+        self.tls_derived = tls_derived;
+        self
     }
 
     /// Agents of ours still running (the exited are reaped and forgotten).
@@ -70,6 +81,7 @@ impl LocalFleet {
         Command::new(&self.exe)
             .args(["agent", "serve", "--bind", "127.0.0.1", "--port", "0", "--drain-timeout", "5s"])
             .args(["--register", &self.backend, "--tags", tag, "--capacity-rps", &self.agent_rps.to_string()])
+            .args(self.tls_derived.then_some("--tls-derived"))
             .env("ALILO_FLEET_TOKEN", &self.fleet_token)
             .env_remove("ALILO_AGENT_TOKEN")
             .stdin(Stdio::null())

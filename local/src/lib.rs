@@ -101,6 +101,11 @@ pub struct Settings {
     /// default: this `alilo-local`.
     #[arg(long = "fleet-agent-exe")]
     pub fleet_agent_exe: Option<PathBuf>,
+    /// Call agents over TLS with a pinned certificate only
+    /// (`ALILO_AGENT_TLS_REQUIRED`): agents without a pin are refused and get no
+    /// work; the local agent and the local fleet's serve derived certificates.
+    #[arg(long = "agent-tls-required")]
+    pub agent_tls_required: bool,
 }
 
 impl Settings {
@@ -145,6 +150,9 @@ impl Settings {
         }
         if let Some(v) = self.fleet_quiet_secs {
             flags.insert("ALILO_FLEET_QUIET_SECS", v.to_string());
+        }
+        if self.agent_tls_required {
+            flags.insert("ALILO_AGENT_TLS_REQUIRED", "true".into());
         }
         Config::from_vars(&Overlay(flags))
     }
@@ -272,7 +280,8 @@ impl Application {
             config.auth.fleet_token =
                 Some(alilo_shared::config::Secret::new(uuid::Uuid::new_v4().simple().to_string()));
         }
-        let agents = alilo_shared::agent_client::AgentClient::new(config.agent_key.clone());
+        let agents = alilo_shared::agent_client::AgentClient::new(config.agent_key.clone())
+            .requiring_tls(config.auth.agent_tls_required);
         let state = AppState {
             db: database,
             storage,
@@ -345,6 +354,10 @@ impl Application {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let controller = tokio::spawn(controller_loop(state.clone(), controller_interval, controller, stop_rx.clone()));
         let agent_task = agent.map(|a| tokio::spawn(a.run(stop_rx.clone())));
+        #[cfg(unix)]
+        if alilo_shared::auth::timing::enabled() {
+            tokio::spawn(print_guard_times());
+        }
         if let Some(demo) = demo {
             let state = state.clone();
             let port = listener.local_addr()?.port();
@@ -394,14 +407,17 @@ fn fleet_provider(
                 settings.bind.clone()
             };
             let token = config.auth.fleet_token.as_ref().map(|t| t.expose().to_string()).unwrap_or_default();
-            std::sync::Arc::new(fleet_local::LocalFleet::new(
-                exe,
-                format!("http://{host}:{port}"),
-                token,
-                state.db.clone(),
-                alilo_shared::control::agents::expiry(config.limits.fleet_heartbeat),
-                &config.fleet,
-            ))
+            std::sync::Arc::new(
+                fleet_local::LocalFleet::new(
+                    exe,
+                    format!("http://{host}:{port}"),
+                    token,
+                    state.db.clone(),
+                    alilo_shared::control::agents::expiry(config.limits.fleet_heartbeat),
+                    &config.fleet,
+                )
+                .with_tls_derived(config.auth.agent_tls_required),
+            )
         }
         FleetProvider::Ecs => alilo_shared::control::fleet_ecs::from_config(config, state)
             .map_err(|e| StartError(format!("the ECS fleet: {e}")))?,
@@ -438,6 +454,17 @@ async fn controller_loop(
         }
     }
     tracing::info!("run-controller stopped");
+}
+
+/// Bench-only (`ALILO_BENCH_GUARD_TIMES=1`): on each `SIGUSR1`, one line on
+/// stdout with the guard's time per request since the last (`auth::timing`).
+#[cfg(unix)]
+async fn print_guard_times() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut usr1) = signal(SignalKind::user_defined1()) else { return };
+    while usr1.recv().await.is_some() {
+        println!("{}", alilo_shared::auth::timing::take_summary());
+    }
 }
 
 async fn shutdown_signal() {

@@ -2,6 +2,8 @@
 //! process, on a free loopback port with its own credential (derived from the
 //! backend's fleet key for its host and port), registered
 //! (enabled, tagged `local`) so a scenario tagged `local` (or untagged) runs on it.
+//! With `ALILO_AGENT_TLS_REQUIRED` it serves the certificate derived from its
+//! credential (as `alilo-agent serve --tls-derived`), registered with its pin.
 
 use alilo_shared::AppState;
 use std::time::Duration;
@@ -21,6 +23,8 @@ pub async fn start(state: &AppState) -> anyhow::Result<LocalAgent> {
     let addr = listener.local_addr()?;
     let credential =
         state.agents.credential(&alilo_shared::agent_client::base_url("127.0.0.1", &addr.port().to_string()));
+    let tls = if state.agents.tls_required() { Some(alilo_agent::api::tls::derived(&credential)?) } else { None };
+    let pin = tls.as_ref().map(|t| t.pins.to_string());
     let server = alilo_agent::api::Server::with_listener(
         listener,
         alilo_agent::api::ServeConfig {
@@ -30,7 +34,7 @@ pub async fn start(state: &AppState) -> anyhow::Result<LocalAgent> {
             workers: 0,
             shutdown_grace: Duration::from_secs(1),
             drain_timeout: Duration::ZERO,
-            tls: None,
+            tls,
         },
     )?;
     let port = i32::from(server.local_addr().port());
@@ -43,12 +47,13 @@ pub async fn start(state: &AppState) -> anyhow::Result<LocalAgent> {
     )
     .await?;
     conn.execute(
-        "INSERT INTO agents (host_name, port, enabled, tags) VALUES ('127.0.0.1', $1, TRUE, ARRAY[$2::text])
-         ON CONFLICT (host_name, port) DO UPDATE SET enabled = TRUE, tags = EXCLUDED.tags, updated_at = now()",
-        &[&port, &TAG],
+        "INSERT INTO agents (host_name, port, enabled, tags, tls_pin) VALUES ('127.0.0.1', $1, TRUE, ARRAY[$2::text], $3)
+         ON CONFLICT (host_name, port) DO UPDATE
+         SET enabled = TRUE, tags = EXCLUDED.tags, tls_pin = EXCLUDED.tls_pin, updated_at = now()",
+        &[&port, &TAG, &pin],
     )
     .await?;
-    let url = format!("http://127.0.0.1:{port}");
+    let url = alilo_shared::agent_client::Endpoint::of("127.0.0.1", &port.to_string(), pin.as_deref()).to_string();
     tracing::info!(%url, "local agent started (tag {TAG:?})");
     Ok(LocalAgent { server, url })
 }

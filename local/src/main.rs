@@ -41,6 +41,11 @@ async fn local() -> ExitCode {
         return match alilo_local::import_original::run(args).await {
             Ok(report) => {
                 println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+                for (kind, id, why) in &report.refused {
+                    eprintln!(
+                        "alilo-local import-original: {kind} {id} left behind, refused by the target allow-list: {why}"
+                    );
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => {

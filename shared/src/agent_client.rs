@@ -10,7 +10,9 @@
 //! An agent is called where its [`Endpoint`] says: `http://host:port`, or, for an
 //! agent with a certificate pin, `https://host:port` accepting only that
 //! certificate ([`crate::agent_tls`]). A pinned agent is never called over http,
-//! and an https endpoint without a pin is never called at all.
+//! and an https endpoint without a pin is never called at all. With
+//! `ALILO_AGENT_TLS_REQUIRED` ([`AgentClient::requiring_tls`]) no agent without a
+//! pin is called either: the backend speaks to agents over pinned TLS only.
 
 use crate::config::Secret;
 use alilo_agent_api::{AgentInfo, CertPins, FailureSample, JobSpec, JobStatus, RateChange, StopRequest};
@@ -118,6 +120,8 @@ pub struct AgentClient {
     http: reqwest::Client,
     pinned: Arc<Mutex<HashMap<CertPins, reqwest::Client>>>,
     key: Secret,
+    /// `ALILO_AGENT_TLS_REQUIRED`: plain-http agents are refused.
+    tls_required: bool,
 }
 
 impl std::fmt::Debug for AgentClient {
@@ -140,7 +144,19 @@ impl AgentClient {
     /// key sends none: agents started with `--insecure-no-auth` on loopback).
     pub fn new(key: Secret) -> Self {
         let http = Self::builder().build().expect("a reqwest client with rustls builds");
-        Self { http, pinned: Arc::default(), key }
+        Self { http, pinned: Arc::default(), key, tls_required: false }
+    }
+
+    /// This client, refusing (`required`) or not to call an agent without a
+    /// certificate pin (`ALILO_AGENT_TLS_REQUIRED`).
+    #[must_use]
+    pub fn requiring_tls(self, required: bool) -> Self {
+        Self { tls_required: required, ..self }
+    }
+
+    /// Whether only agents with a certificate pin are called.
+    pub fn tls_required(&self) -> bool {
+        self.tls_required
     }
 
     fn builder() -> reqwest::ClientBuilder {
@@ -157,6 +173,9 @@ impl AgentClient {
     fn client_for(&self, at: &Endpoint) -> Result<reqwest::Client, AgentError> {
         let https = at.url.starts_with("https://");
         match &at.pins {
+            None if !https && self.tls_required => Err(AgentError::Untrusted(format!(
+                "{at} has no certificate pin and ALILO_AGENT_TLS_REQUIRED is set: agents are called over TLS only (set the agent's tls_pin)"
+            ))),
             None if !https => Ok(self.http.clone()),
             None => Err(AgentError::Untrusted(format!("{at} has no certificate pin: set the agent's tls_pin"))),
             Some(_) if !https => Err(AgentError::Untrusted(format!("{at}: a pinned agent is called over https only"))),
@@ -313,6 +332,18 @@ mod tests {
         assert!(matches!(client.client_for(&garbled), Err(AgentError::Untrusted(_))), "a bad stored pin: refused");
         let plain = Endpoint { url: "http://10.0.0.1:8888".into(), pins: Some(CertPins::of_der(b"c")) };
         assert!(matches!(client.client_for(&plain), Err(AgentError::Untrusted(_))));
+    }
+
+    #[test]
+    fn with_tls_required_a_plain_http_agent_is_never_called() {
+        let client = AgentClient::new(Secret::new("fleet")).requiring_tls(true);
+        let plain = Endpoint::of("10.0.0.1", "8888", None);
+        assert!(
+            matches!(client.client_for(&plain), Err(AgentError::Untrusted(m)) if m.contains("ALILO_AGENT_TLS_REQUIRED")),
+        );
+        let pinned = Endpoint::of("10.0.0.1", "8888", Some(&CertPins::of_der(b"cert").to_string()));
+        assert!(client.client_for(&pinned).is_ok(), "a pinned agent still is");
+        assert!(AgentClient::new(Secret::new("fleet")).client_for(&plain).is_ok(), "off by default");
     }
 
     #[test]

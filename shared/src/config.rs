@@ -496,5 +496,16 @@ mod tests {
         assert!(err.starts_with("MINIO_SECURE="), "{err}");
         let err = Config::from_vars(&[("MAX_UPLOAD_BYTES", "lots")]).unwrap_err();
         assert!(err.starts_with("MAX_UPLOAD_BYTES="), "{err}");
+        let err = Config::from_vars(&[("ALILO_AGENT_TLS_REQUIRED", "sure")]).unwrap_err();
+        assert!(err.starts_with("ALILO_AGENT_TLS_REQUIRED="), "{err}");
+    }
+
+    #[test]
+    fn agent_tls_is_required_only_when_asked() {
+        assert!(!Config::from_vars(&[("X", "y")]).unwrap().auth.agent_tls_required);
+        for yes in ["1", "true", "YES", " on "] {
+            assert!(Config::from_vars(&[("ALILO_AGENT_TLS_REQUIRED", yes)]).unwrap().auth.agent_tls_required, "{yes}");
+        }
+        assert!(!Config::from_vars(&[("ALILO_AGENT_TLS_REQUIRED", "0")]).unwrap().auth.agent_tls_required);
     }
 }

@@ -31,7 +31,7 @@ impl AppState {
             db,
             storage,
             limits: config.limits,
-            agents: AgentClient::new(config.agent_key.clone()),
+            agents: AgentClient::new(config.agent_key.clone()).requiring_tls(config.auth.agent_tls_required),
             auth: std::sync::Arc::new(config.auth.clone()),
             nudge: crate::control::Nudge::default(),
             fleet: std::sync::Arc::new(crate::control::fleet::StaticFleet),

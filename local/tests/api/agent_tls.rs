@@ -313,3 +313,99 @@ async fn malformed_pins_and_missing_certificate_files_are_named() {
     let (ok, err) = serve(&["--tls-derived"]);
     assert!(!ok && err.contains("--tls-derived") && err.contains("ALILO_AGENT_TOKEN"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_tls_required_agents_without_a_pin_are_refused_and_get_no_work() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.fleet_token = Some(crate::fleet::FLEET_TOKEN.into());
+        s.agent_tls_required = true;
+    })
+    .await;
+    // Added by hand or self-registering without a pin: 422 naming the field, nothing stored.
+    app.fails("/v1/agent/set", agent_body(8888, "plain", None), 422, "agent.tls_pin").await;
+    app.fails("/v1/agent/set", agent_body(8888, "plain", Some("")), 422, "ALILO_AGENT_TLS_REQUIRED").await;
+    let registration = json!({"host_name": "10.0.0.7", "port": "8888", "capacity_rps": 5});
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/fleet/register", app.address))
+        .bearer_auth(crate::fleet::FLEET_TOKEN)
+        .json(&registration)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = r.json().await.unwrap();
+    let message = body["message"].as_str().unwrap();
+    assert!(message.starts_with("tls_pin") && message.contains("ALILO_AGENT_TLS_REQUIRED"), "{body}");
+    assert_eq!(app.count("agents").await, 0, "nothing stored");
+
+    // A pinned agent is accepted; removing its pin is not, keeping it (no field) is.
+    let id = app.ok("/v1/agent/set", agent_body(9999, "pinned", Some("derived"))).await["agent_id"].clone();
+    let mut update = agent_body(9999, "pinned", Some(""));
+    update["agent"]["agent_id"] = id.clone();
+    app.fails("/v1/agent/update", update.clone(), 422, "agent.tls_pin").await;
+    update["agent"].as_object_mut().unwrap().remove("tls_pin");
+    app.ok("/v1/agent/update", update).await;
+    assert!(app.ok("/v1/agent", json!({"agent_id": id})).await["agent"]["tls_pin"].is_string());
+
+    // An agent stored without a pin before the switch, at a listener that records
+    // every connection: no run is planned on it, and it is never called.
+    let listener = alilo_agent::target::Target::start(
+        "127.0.0.1:0".parse().unwrap(),
+        alilo_agent::target::TargetConfig { keep_requests: 100, ..Default::default() },
+    )
+    .await
+    .unwrap();
+    crate::helpers::connect_dsn(&app.dsn)
+        .await
+        .execute(
+            "INSERT INTO agents (host_name, port, enabled, tags) VALUES ('127.0.0.1', $1, TRUE, ARRAY['plain'])",
+            &[&i32::from(listener.addr.port())],
+        )
+        .await
+        .unwrap();
+    let target = Target::start().await;
+    let scenario = app.new_scenario("Plain agent").await;
+    app.load_script(scenario, "a", &target, "/plain", 5, "plain").await;
+    let refused = app
+        .fails(
+            "/v1/run/start",
+            json!({"scenario_id": scenario, "percentage_of_target": 100, "user_name": "alice"}),
+            422,
+            "ALILO_AGENT_TLS_REQUIRED",
+        )
+        .await;
+    assert!(refused["message"].as_str().unwrap().contains("\"plain\""), "{refused}");
+    // A few controller passes later, still nothing reached it.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(listener.stats.connections.load(Ordering::Relaxed), 0, "the plain agent was called");
+    assert_eq!(target.total(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_tls_required_the_local_agent_serves_its_derived_certificate_and_carries_a_run() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.no_agent = false;
+        s.agent_tls_required = true;
+    })
+    .await;
+    let agents = app.ok("/v1/agents", json!({})).await;
+    let local = agents["agents"][0].clone();
+    let port = local["port"].as_str().unwrap();
+    let credential = app.app_state.agents.credential(&format!("http://127.0.0.1:{port}"));
+    let derived = CertPins::of_der(&alilo_agent_api::pin::derived_certificate(&credential).0).to_string();
+    assert_eq!(local["tls_pin"], derived.as_str(), "{agents}");
+
+    let target = Target::start().await;
+    let run_id = start_load(&app, &target, "local", "/local", 20).await;
+    target.until_rates(&["/local"], &[20.0], 30).await;
+    let jobs: Vec<String> = crate::helpers::connect_dsn(&app.dsn)
+        .await
+        .query("SELECT base_url FROM jobs", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(jobs.iter().all(|u| u.starts_with("https://127.0.0.1:")) && !jobs.is_empty(), "{jobs:?}");
+    app.stop_and_wait(run_id).await;
+}

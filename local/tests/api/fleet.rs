@@ -319,6 +319,29 @@ async fn the_local_fleet_starts_agents_for_a_run_says_when_it_cannot_and_shrinks
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manual_agent_is_healthy_in_the_fleet_listing_only_while_it_answers() {
+    let app = crate::helpers::spawn_app().await;
+    let mut live = app.start_agent("manual").await;
+    // An address where nothing listens.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    app.register_agent_at(dead, "manual").await;
+    let health = |agents: &[Value], port: u16| -> Option<bool> {
+        agents
+            .iter()
+            .find(|a| a["agent"]["port"].as_str() == Some(port.to_string().as_str()))
+            .and_then(|a| a["healthy"].as_bool())
+    };
+    let agents = app.fleet().await;
+    assert_eq!((health(&agents, live.port), health(&agents, dead)), (Some(true), Some(false)), "{agents:?}");
+    assert!(agents.iter().all(|a| a["registered"] == false));
+
+    // It stops answering: the next listing says so.
+    live.kill().await;
+    let agents = app.fleet().await;
+    assert_eq!(health(&agents, live.port), Some(false), "{agents:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ecs_fleet_sets_the_service_s_desired_count_and_says_when_it_cannot_grow() {
     use alilo_shared::control::fleet::{Fleet, FleetError};
     use alilo_shared::control::fleet_ecs::{EcsAccess, EcsFleet};

@@ -141,6 +141,7 @@ async fn spawn(tweak: impl FnOnce(&mut Settings), behind_proxy: bool) -> TestApp
         fleet_agent_rps: None,
         fleet_quiet_secs: None,
         fleet_agent_exe: None,
+        agent_tls_required: false,
     };
     tweak(&mut settings);
     let app = Application::build(&settings).await.expect("alilo-local builds");

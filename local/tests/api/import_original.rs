@@ -159,6 +159,57 @@ async fn the_originals_rows_and_files_come_over_once_with_ids_kept_where_free() 
     assert_eq!(counts(&app).await, before);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_the_target_allow_list_refuses_are_left_behind_and_named() {
+    // Only shop.example may be loaded: the original also has a simple script at an
+    // internal address, an extended script against the cloud's metadata endpoint
+    // and a simple script reading its data from an internal host.
+    let app = crate::helpers::spawn_app_with(|s| s.allowed_targets = Some("shop.example".into())).await;
+    let schema = format!("orig_{}", &app.schema[2..14]);
+    let bucket = format!("orig-{}", &app.schema[2..14]);
+    let fixture = ORIGINAL_SCHEMA.replace("/alilo/", &format!("/{bucket}/"));
+    let extra = r#"
+INSERT INTO simple_scripts (script_id, name, project_id, scenario_id, enabled, path, rps, duration, steps, max_v_us)
+    VALUES (31, 'admin', 2, 11, true, '10.0.0.5:8080/admin', '5', '1m', '1', '10');
+INSERT INTO simple_scripts (script_id, name, project_id, scenario_id, enabled, path, ammo_url, rps, duration, steps, max_v_us)
+    VALUES (32, 'exfiltrate', 2, 11, true, 'shop.example/q', 'http://intranet.corp/secret.json', '5', '1m', '1', '10');
+INSERT INTO scripts (script_id, name, project_id, scenario_id, base_url, options_rps, options_steps, options_duration)
+    VALUES (22, 'metadata', 1, 10, 'http://169.254.169.254', 5, 1, '1m');
+"#;
+    connect_dsn(&app.dsn)
+        .await
+        .batch_execute(&format!("CREATE SCHEMA {schema}; SET search_path TO {schema}; {fixture} {extra}"))
+        .await
+        .unwrap();
+    let source = || Source { dsn: app.dsn.clone(), schema: schema.clone(), files: None, bucket: bucket.clone() };
+
+    let report = import(&app.app_state, &source()).await.expect("the import runs");
+    let refused: Vec<(&str, i64)> = report.refused.iter().map(|(k, id, _)| (k.as_str(), *id)).collect();
+    assert_eq!(refused, vec![("script", 22), ("simple_script", 31), ("simple_script", 32)], "{report:?}");
+    let why = |i: usize| report.refused[i].2.as_str();
+    assert!(why(0).starts_with("script.base_url") && why(0).contains("\"169.254.169.254\""), "{report:?}");
+    assert!(why(1).starts_with("simple_script.path") && why(1).contains("\"10.0.0.5\""), "{report:?}");
+    assert!(why(2).starts_with("simple_script.ammo_url") && why(2).contains("intranet.corp"), "{report:?}");
+    assert!((0..3).all(|i| why(i).contains("ALILO_ALLOWED_TARGETS")), "{report:?}");
+    // The allowed ones came over; the refused ones are not here.
+    let created = |k: &str| report.created.get(k).copied().unwrap_or(0);
+    assert_eq!((created("script"), created("simple_script")), (1, 1), "{report:?}");
+    let here = connect_dsn(&app.dsn).await;
+    let names: Vec<String> = here
+        .query("SELECT name FROM simple_scripts UNION ALL SELECT name FROM scripts ORDER BY 1", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(names, ["get_items", "pay_flow"]);
+
+    // Again: still refused, nothing else changes.
+    let again = import(&app.app_state, &source()).await.unwrap();
+    assert_eq!(again.refused.len(), 3, "{again:?}");
+    assert!(again.created.is_empty(), "{again:?}");
+}
+
 /// Rows of the tables an import fills.
 async fn counts(app: &crate::helpers::TestApp) -> Vec<i64> {
     let mut n = Vec::new();

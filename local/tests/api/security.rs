@@ -484,6 +484,7 @@ async fn no_auth_is_refused_off_loopback() {
         fleet_agent_rps: None,
         fleet_quiet_secs: None,
         fleet_agent_exe: None,
+        agent_tls_required: false,
     };
     let err = alilo_local::Application::build(&settings).await.err().expect("refused");
     assert!(err.0.contains("--no-auth") && err.0.contains("0.0.0.0"), "{err}");

@@ -10,6 +10,7 @@ use super::rules::{self, Need};
 use super::scope::{self, Touched};
 use super::secrets;
 use super::sso::{GatewayClaims, SsoRefusal};
+use super::timing;
 use crate::db;
 use crate::http::{ApiError, DEFAULT_BODY_LIMIT};
 use crate::state::AppState;
@@ -19,6 +20,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "alilo_session";
@@ -145,6 +147,7 @@ pub async fn authenticate(
 
 /// The middleware (see the module doc).
 pub async fn guard(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
+    let clock = timing::start();
     let path = req.uri().path().to_string();
     let rule = rules::rule_for(&path);
     let method = req.method().clone();
@@ -175,8 +178,10 @@ pub async fn guard(State(app): State<AppState>, mut req: Request, next: Next) ->
             req.extensions_mut().insert(p);
         }
         if !rule.mutates {
+            timing::record(clock, Duration::ZERO);
             return next.run(req).await;
         }
+        timing::record(clock, Duration::ZERO);
         let response = next.run(req).await;
         let actor = response.extensions().get::<AuditActor>().map(|a| a.0.clone());
         let status = response.status();
@@ -201,6 +206,7 @@ pub async fn guard(State(app): State<AppState>, mut req: Request, next: Next) ->
     }
     if !rule.mutates {
         req.extensions_mut().insert(principal);
+        timing::record(clock, Duration::ZERO);
         return next.run(req).await;
     }
 
@@ -222,7 +228,9 @@ pub async fn guard(State(app): State<AppState>, mut req: Request, next: Next) ->
     }
     let mut req = Request::from_parts(parts, Body::from(bytes));
     req.extensions_mut().insert(principal.clone());
+    let before = clock.map(|c| c.elapsed()).unwrap_or_default();
     let response = next.run(req).await;
+    let clock = clock.map(|_| std::time::Instant::now());
 
     let (parts, body) = response.into_parts();
     let answer = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
@@ -231,6 +239,7 @@ pub async fn guard(State(app): State<AppState>, mut req: Request, next: Next) ->
     }
     let message = if parts.status.is_success() { String::new() } else { error_message(&answer) };
     audit.record_with(Some(&principal), &touched, parts.status, &message, Some(projects)).await;
+    timing::record(clock, before);
     Response::from_parts(parts, Body::from(answer))
 }
 

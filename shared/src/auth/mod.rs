@@ -14,6 +14,7 @@ pub mod scope;
 pub mod secrets;
 pub mod sso;
 pub mod targets;
+pub mod timing;
 
 pub use principal::{Principal, Via};
 pub use rules::{Need, Role, Rule};
@@ -43,6 +44,11 @@ pub struct AuthConfig {
     /// `ALILO_FLEET_TOKEN`: what a self-registering agent presents to
     /// `/v1/fleet/register`; unset, self-registration is off (docs/fleet.md).
     pub fleet_token: Option<crate::config::Secret>,
+    /// `ALILO_AGENT_TLS_REQUIRED` (default false): agents are called over TLS with
+    /// a pinned certificate only. An agent without a pin is refused when added
+    /// (`/v1/agent/set`, `/v1/fleet/register`: 422 naming `tls_pin`), gets no work
+    /// from the planner, and is never called.
+    pub agent_tls_required: bool,
 }
 
 impl Default for AuthConfig {
@@ -55,6 +61,7 @@ impl Default for AuthConfig {
             session_ttl_secs: DEFAULT_SESSION_TTL_SECS,
             sso: None,
             fleet_token: None,
+            agent_tls_required: false,
         }
     }
 }
@@ -64,12 +71,8 @@ impl AuthConfig {
         let allowed_origins = csrf::AllowedOrigins::parse(&vars.var("ALILO_ALLOWED_ORIGINS").unwrap_or_default())
             .map_err(|e| format!("ALILO_{e}"))?;
         let targets = targets::parse_global(vars.var(targets::VAR).as_deref())?;
-        let cookie_secure = match vars.var("ALILO_COOKIE_SECURE").map(|v| v.trim().to_ascii_lowercase()) {
-            None => true,
-            Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => true,
-            Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => false,
-            Some(v) => return Err(format!("ALILO_COOKIE_SECURE={v:?} is invalid: use true or false")),
-        };
+        let cookie_secure = flag(vars, "ALILO_COOKIE_SECURE", true)?;
+        let agent_tls_required = flag(vars, "ALILO_AGENT_TLS_REQUIRED", false)?;
         let session_ttl_secs =
             match vars.var("ALILO_SESSION_TTL_SECS") {
                 None => DEFAULT_SESSION_TTL_SECS,
@@ -84,6 +87,25 @@ impl AuthConfig {
             );
         }
         let sso = sso::SsoConfig::from_vars(vars)?;
-        Ok(Self { enabled: true, allowed_origins, targets, cookie_secure, session_ttl_secs, sso, fleet_token })
+        Ok(Self {
+            enabled: true,
+            allowed_origins,
+            targets,
+            cookie_secure,
+            session_ttl_secs,
+            sso,
+            fleet_token,
+            agent_tls_required,
+        })
+    }
+}
+
+/// A yes/no variable: `1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off`; unset: `default`.
+fn flag(vars: &impl Vars, name: &str, default: bool) -> Result<bool, String> {
+    match vars.var(name).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
+        Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
+        Some(v) => Err(format!("{name}={v:?} is invalid: use true or false")),
     }
 }

@@ -9,6 +9,9 @@
 //!   periods. It is not probed: at 1,000 agents the registry answers in one
 //!   query where probes would take a fan-out per plan;
 //! - added by hand (`/v1/agent/set`): it answers `GET /v1/agent` ([`healthy`]).
+//!
+//! With `ALILO_AGENT_TLS_REQUIRED` an agent without a certificate pin carries
+//! none ([`callable`]): the client would refuse to call it anyway.
 
 use super::plan::{Candidate, capacity};
 use crate::http::ApiResult;
@@ -31,6 +34,12 @@ pub fn expiry(heartbeat: Duration) -> Duration {
 /// probed by [`healthy`]. Pure.
 pub fn listed_healthy(enabled: bool, registered: bool, draining: bool, age: Option<f64>, expiry: Duration) -> bool {
     enabled && !draining && (!registered || age.is_some_and(|a| a <= expiry.as_secs_f64()))
+}
+
+/// Whether the backend may call an agent at `base_url` at all: with
+/// `tls_required` (`ALILO_AGENT_TLS_REQUIRED`) only one with a certificate pin. Pure.
+pub fn callable(base_url: &crate::agent_client::Endpoint, tls_required: bool) -> bool {
+    !tls_required || base_url.pins().is_some()
 }
 
 /// An agent that may carry load: where to call it and what it carries.
@@ -65,6 +74,7 @@ pub async fn enabled(app: &AppState, skip: &BTreeSet<i64>) -> ApiResult<Vec<Heal
         .into_iter()
         .filter(|a| !skip.contains(&a.id))
         .filter(|a| listed_healthy(true, a.registered, a.draining, a.heartbeat_age, expiry))
+        .filter(|a| callable(&a.base_url, app.agents.tls_required()))
         .map(|a| Healthy {
             candidate: Candidate {
                 agent_id: a.id,
@@ -113,6 +123,19 @@ mod tests {
         assert!(!listed_healthy(true, true, true, Some(1.0), expiry), "draining");
         assert!(!listed_healthy(false, true, false, Some(1.0), expiry), "disabled");
         assert!(listed_healthy(true, false, false, None, expiry), "a manual agent is probed instead");
+    }
+
+    #[test]
+    fn with_tls_required_only_pinned_agents_are_callable() {
+        use crate::agent_client::Endpoint;
+        let pin = alilo_agent_api::CertPins::of_der(b"cert").to_string();
+        let (plain, pinned) = (Endpoint::of("10.0.0.1", "8888", None), Endpoint::of("10.0.0.1", "8888", Some(&pin)));
+        // (endpoint, tls required, callable)
+        for (endpoint, required, want) in
+            [(&plain, false, true), (&pinned, false, true), (&plain, true, false), (&pinned, true, true)]
+        {
+            assert_eq!(callable(endpoint, required), want, "{endpoint} required={required}");
+        }
     }
 
     #[test]

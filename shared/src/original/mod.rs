@@ -16,6 +16,12 @@
 //!   behind with its reason in the report.
 //! - File links (`script_file`, `ammo_id`, `ammo_url`) into the original's
 //!   bucket become `s3://<our bucket>/<key>`: the keys are kept.
+//! - Scripts and simple scripts pass the target allow-lists as a cURL import
+//!   does (docs/security.md): the global list AND the project's. One that
+//!   targets a host they do not name, or reads a data file from outside our
+//!   bucket that they do not allow, stays behind, listed in
+//!   [`Report::refused`] with the field, the host and the list; an import run
+//!   again once the lists allow it brings it over.
 //!
 //! The source schema is read by name (`--pg-schema`, default `public`), so
 //! the original's tables (`projects`, `scenarios`, … the same names as ours)
@@ -23,6 +29,8 @@
 
 pub mod convert;
 
+use crate::auth::targets::{Effective, TargetList};
+use crate::extended::location::Location;
 use crate::state::AppState;
 use crate::storage::{ObjectKey, Storage};
 use anyhow::Context as _;
@@ -54,6 +62,9 @@ pub struct Report {
     pub remapped: Vec<(String, i64, i64)>,
     /// Rows left behind: (kind, the original's id, why).
     pub skipped: Vec<(String, i64, String)>,
+    /// Scripts the target allow-lists refuse, left behind: (kind, the
+    /// original's id, the field, host and list, as a 422 of the API says).
+    pub refused: Vec<(String, i64, String)>,
     pub files_copied: usize,
     pub files_present: usize,
 }
@@ -240,9 +251,48 @@ impl Writer<'_> {
         self.report.skipped.push((kind.into(), id, why.into()));
     }
 
+    fn refuse(&mut self, kind: &str, id: i64, why: impl Into<String>) {
+        self.report.refused.push((kind.into(), id, why.into()));
+    }
+
     fn parent(&self, kind: &'static str, id: i64) -> Option<i64> {
         self.map.get(&(kind, id)).copied()
     }
+}
+
+/// The target allow-lists that apply to the scripts of our scenario
+/// `scenario`: the global list AND its project's, read in the import's
+/// transaction (which may have created the project).
+async fn lists_of(app: &AppState, tx: &deadpool_postgres::Transaction<'_>, scenario: i64) -> anyhow::Result<Effective> {
+    let row = tx
+        .query_one(
+            "SELECT s.project_id, t.entries FROM scenarios s LEFT JOIN project_targets t ON t.project_id = s.project_id
+             WHERE s.id = $1",
+            &[&scenario],
+        )
+        .await?;
+    let (project, entries): (i64, Option<Vec<String>>) = (row.get(0), row.get(1));
+    let list = TargetList::from_entries(entries.unwrap_or_default())
+        .map_err(|e| anyhow::anyhow!("project {project}'s stored target allow-list {e}: set it again"))?;
+    Ok(Effective::of_project(&app.auth.targets, project, Some(list)))
+}
+
+/// Why the lists refuse an extended script (its `base_url` host, or its
+/// `script_file` / `ammo_id` outside our bucket), as its save and start would.
+fn refused_script(app: &AppState, lists: &Effective, base_url: &str, files: [(&str, &str); 2]) -> Option<String> {
+    let field = "script";
+    if let Some(host) = crate::auth::targets::host_of(base_url.trim()).filter(|_| !base_url.trim().is_empty())
+        && let Err(why) = lists.check_target(&host)
+    {
+        return Some(format!("{field}.base_url: {why}"));
+    }
+    let bucket = app.storage.bucket();
+    files.into_iter().find_map(|(name, raw)| match Location::parse(raw, bucket) {
+        Ok(Some(Location::External { url })) => {
+            lists.check_data_url(&url, bucket).err().map(|why| format!("{field}.{name}: {why}"))
+        }
+        _ => None,
+    })
 }
 
 /// Moves `table`'s identity to at least its highest id and `top`.
@@ -339,6 +389,14 @@ pub async fn import(app: &AppState, source: &Source) -> anyhow::Result<Report> {
             }
         };
         let Some(free) = w.plan("script", "scripts", s.id).await? else { continue };
+        let lists = lists_of(app, w.tx, scenario).await?;
+        let (script_file, ammo_id) = (url(&s.script_file), url(&s.ammo_id));
+        if let Some(why) =
+            refused_script(app, &lists, &s.base_url, [("script_file", &script_file), ("ammo_id", &ammo_id)])
+        {
+            w.refuse("script", s.id, why);
+            continue;
+        }
         let name = convert::text(&s.name, 200, &format!("script_{}", s.id));
         let id: i64 = w
             .tx
@@ -390,6 +448,13 @@ pub async fn import(app: &AppState, source: &Source) -> anyhow::Result<Report> {
             continue;
         }
         let Some(free) = w.plan("simple_script", "simple_scripts", s.id).await? else { continue };
+        let lists = lists_of(app, w.tx, scenario).await?;
+        if let Err(e) =
+            crate::service::targets::check_simple(app, &lists, "simple_script", s.path.trim(), &url(&s.ammo_url))
+        {
+            w.refuse("simple_script", s.id, e.message);
+            continue;
+        }
         let name = convert::text(&s.name, 200, &format!("script_{}", s.id));
         let id: i64 =
             w.tx.query_one(

@@ -74,6 +74,19 @@ pub(crate) fn derive_pin(
     Ok(Some(alilo_agent_api::CertPins::of_der(&cert).to_string()))
 }
 
+/// 422 naming `field` when `ALILO_AGENT_TLS_REQUIRED` is set and an agent
+/// would be stored without a certificate pin (`pin`: the one it will have).
+pub(crate) fn require_pin(app: &AppState, field: &str, pin: Option<&str>) -> ApiResult<()> {
+    if app.auth.agent_tls_required && pin.is_none_or(|p| p.trim().is_empty()) {
+        return Err(ApiError::unprocessable(
+            field,
+            "is required: ALILO_AGENT_TLS_REQUIRED is set, so agents are called over TLS only; give the agent's \
+             certificate pin (\"sha256:<64 hex>\") or \"derived\" (alilo-agent serve --tls-derived)",
+        ));
+    }
+    Ok(())
+}
+
 /// [`input`] with a `derived` pin resolved for the agent's address.
 fn resolved_input(app: &AppState, agent: &Agent) -> ApiResult<AgentInput> {
     let mut input = input(agent)?;
@@ -105,6 +118,7 @@ pub async fn get(app: &AppState, req: AgentIdRequest) -> ApiResult<GetAgentRespo
 
 pub async fn create(app: &AppState, req: AgentRequest) -> ApiResult<SetAgentResponse> {
     let agent = resolved_input(app, required("agent", &req.agent)?)?;
+    require_pin(app, "agent.tls_pin", agent.tls_pin.clone().flatten().as_deref())?;
     let id = db::agents::create(&app.db, &agent).await.map_err(|e| duplicate(e, &agent))?;
     Ok(SetAgentResponse { status: true, agent_id: db::id32(id), message: String::new() })
 }
@@ -121,6 +135,14 @@ pub async fn update(app: &AppState, req: AgentRequest) -> ApiResult<StdResponse>
     let wire = required("agent", &req.agent)?;
     let id = known_id("agent", wire.agent_id.into())?;
     let agent = resolved_input(app, wire)?;
+    if app.auth.agent_tls_required {
+        // Without the field the stored pin stays: it must exist.
+        let pin = match &agent.tls_pin {
+            Some(given) => given.clone(),
+            None => db::agents::get(&app.db, id).await?.ok_or_else(|| ApiError::not_found("agent", id))?.tls_pin,
+        };
+        require_pin(app, "agent.tls_pin", pin.as_deref())?;
+    }
     if !db::agents::update(&app.db, id, &agent).await.map_err(|e| duplicate(e, &agent))? {
         return Err(ApiError::not_found("agent", id));
     }

@@ -9,7 +9,10 @@
 //!   draining, then removal. A registered agent whose heartbeats stop is
 //!   unhealthy after [`crate::control::agents::MISSED_HEARTBEATS`] periods and
 //!   the planner skips it;
-//! - `list`: the registry with those figures and each agent's health.
+//! - `list`: the registry with those figures and each agent's health: a
+//!   registered agent's by its heartbeats; a manual one (no heartbeat) is
+//!   probed now (`GET /v1/agent`, at most [`PROBE_TIMEOUT`], [`PROBES`] at
+//!   once), as the controller does before giving it work.
 //!
 //! A wrong token or credential is 401; self-registration without a fleet token
 //! configured is 403. See docs/fleet.md.
@@ -25,6 +28,11 @@ use crate::state::AppState;
 use crate::wire::Empty;
 use crate::wire::fleet::*;
 use axum::http::{HeaderMap, StatusCode, header};
+
+/// How long the listing waits for a manual agent's answer.
+pub const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1_000);
+/// Manual agents probed at once by one listing.
+const PROBES: usize = 64;
 
 /// The largest capacity an agent may announce (a sanity bound, not a limit of ours).
 pub const MAX_CAPACITY_RPS: f64 = 10_000_000.0;
@@ -119,6 +127,7 @@ pub async fn register(
         tls_pin: derive_pin(app, "tls_pin", &registration.host_name, registration.port, registration.tls_pin.clone())?,
         ..registration
     };
+    super::agents::require_pin(app, "tls_pin", registration.tls_pin.as_deref())?;
     let id = db::fleet::register(&app.db, &registration).await?;
     let base = crate::agent_client::Endpoint::of(
         &registration.host_name,
@@ -169,11 +178,37 @@ pub async fn deregister(
 }
 
 pub async fn list(app: &AppState, _: Empty) -> ApiResult<FleetAgentsResponse> {
-    Ok(FleetAgentsResponse {
-        status: true,
-        message: String::new(),
-        agents: db::fleet::list(&app.db, expiry(app.limits.fleet_heartbeat)).await?,
-    })
+    use futures::StreamExt as _;
+    let mut agents = db::fleet::list(&app.db, expiry(app.limits.fleet_heartbeat)).await?;
+    // A manual agent the registry lets carry load is healthy when it answers now.
+    let probed: Vec<Option<crate::agent_client::Endpoint>> = agents
+        .iter()
+        .map(|a| {
+            (!a.registered && a.healthy).then(|| {
+                crate::agent_client::Endpoint::of(&a.agent.host_name, &a.agent.port, a.agent.tls_pin.as_deref())
+            })
+        })
+        .collect();
+    let (client, tls_required) = (app.agents.clone(), app.agents.tls_required());
+    let answers: Vec<Option<bool>> = futures::stream::iter(probed.into_iter().map(|at| {
+        let client = client.clone();
+        async move {
+            let at = at?;
+            if !crate::control::agents::callable(&at, tls_required) {
+                return Some(false);
+            }
+            Some(matches!(tokio::time::timeout(PROBE_TIMEOUT, client.info(&at)).await, Ok(Ok(_))))
+        }
+    }))
+    .buffered(PROBES)
+    .collect()
+    .await;
+    for (agent, answer) in agents.iter_mut().zip(answers) {
+        if let Some(answered) = answer {
+            agent.healthy = answered;
+        }
+    }
+    Ok(FleetAgentsResponse { status: true, message: String::new(), agents })
 }
 
 /// Ask the fleet for what a run plans (per tag, with headroom) before it is

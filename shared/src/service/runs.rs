@@ -151,7 +151,11 @@ async fn create_run(app: &AppState, new: NewRun) -> ApiResult<Run> {
     let assignments = plan::plan(&demands, &candidates).map_err(|tags| {
         let names: Vec<String> =
             tags.iter().map(|t| if t.is_empty() { "(any)".into() } else { format!("{t:?}") }).collect();
-        let why = if fleet_notes.is_empty() { String::new() } else { format!(" ({})", fleet_notes.join("; ")) };
+        let mut notes = fleet_notes.clone();
+        if app.agents.tls_required() {
+            notes.push("ALILO_AGENT_TLS_REQUIRED is set: agents without a certificate pin get no work".into());
+        }
+        let why = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) };
         ApiError::unprocessable("tag", format!("no enabled agent carries the tag(s) {}{why}", names.join(", ")))
     })?;
 

@@ -105,8 +105,8 @@ pub struct FleetAgent {
     pub agent: Agent,
     /// It registered itself (`false`: added with `/v1/agent/set`).
     pub registered: bool,
-    /// Enabled, not draining and (registered) heartbeating: the planner may use it.
-    /// Manual agents are probed when a run is planned; this says `true` for them.
+    /// The planner may use it: enabled, not draining, and heartbeating
+    /// (registered) or answering a probe now (manual, within 1 s).
     pub healthy: bool,
     pub draining: bool,
     pub version: String,
