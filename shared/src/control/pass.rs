@@ -829,8 +829,10 @@ impl Controller {
     }
 
     /// Poll the job at each of `targets` since its cursor (renewing its
-    /// lease); a job already in `polled` is not asked again. The answers in
-    /// order.
+    /// lease): one call per agent for all of its jobs
+    /// ([`crate::agent_client::AgentClient::poll_many`]), at most `fan_out`
+    /// agents at a time; a job already in `polled` is not asked again. The
+    /// answers in order.
     async fn poll_jobs(
         &self,
         app: &AppState,
@@ -840,13 +842,27 @@ impl Controller {
     ) -> Vec<Result<JobStatus, AgentError>> {
         let mut answers: Vec<Option<Result<JobStatus, AgentError>>> =
             targets.iter().map(|&(r, j)| polled.remove(&runs[r].jobs[j].key)).collect();
-        let missing: Vec<(usize, usize)> =
-            targets.iter().zip(&answers).filter(|(_, a)| a.is_none()).map(|(t, _)| *t).collect();
-        let mut fresh =
-            self.each_job(runs, &missing, |job| app.agents.poll(&job.base_url, &job.key, job.cursor)).await.into_iter();
-        for answer in &mut answers {
-            if answer.is_none() {
-                *answer = fresh.next();
+        // The jobs left to ask, by agent: their places in `answers`.
+        let mut by_agent: HashMap<&Endpoint, Vec<usize>> = HashMap::new();
+        for (i, &(r, j)) in targets.iter().enumerate() {
+            if answers[i].is_none() {
+                by_agent.entry(&runs[r].jobs[j].base_url).or_default().push(i);
+            }
+        }
+        let calls: Vec<_> = by_agent
+            .into_iter()
+            .map(|(at, places)| {
+                let asked: Vec<(&str, u64)> = places
+                    .iter()
+                    .map(|&i| &runs[targets[i].0].jobs[targets[i].1])
+                    .map(|job| (job.key.as_str(), job.cursor))
+                    .collect();
+                async move { (places, app.agents.poll_many(at, &asked).await) }
+            })
+            .collect();
+        for (places, got) in bounded(self.options.fan_out, calls).await {
+            for (i, answer) in places.into_iter().zip(got) {
+                answers[i] = Some(answer);
             }
         }
         answers.into_iter().map(|a| a.expect("every job answered")).collect()
