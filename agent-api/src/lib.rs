@@ -344,6 +344,54 @@ pub struct JobStatus {
     pub summary: Summary,
 }
 
+/// `POST /v1/poll`: read several jobs at once (one call per agent and pass
+/// instead of one per job), each since its own cursor; renews each one's
+/// lease as `GET /v1/jobs/{id}` does. Agents that serve it announce the
+/// capability [`BATCH_POLL`].
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollRequest {
+    /// The jobs to read (at most [`MAX_POLL_JOBS`]).
+    pub jobs: Vec<PollJob>,
+}
+
+/// One job of a [`PollRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollJob {
+    /// The job's id.
+    pub id: String,
+    /// Buckets with `second >= since` (default 0).
+    #[serde(default)]
+    pub since: u64,
+}
+
+/// The capability of an agent that serves `POST /v1/poll`.
+pub const BATCH_POLL: &str = "batch-poll";
+/// Most jobs one `POST /v1/poll` may name.
+pub const MAX_POLL_JOBS: usize = 10_000;
+
+/// The answer to `POST /v1/poll`: one entry per job asked, in the order asked.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct PollResponse {
+    /// Each job's status, or why it has none.
+    pub jobs: Vec<Polled>,
+}
+
+/// One job of a [`PollResponse`]: its status, as `GET /v1/jobs/{id}?since=`
+/// answers it, or `found: false` for a job the agent does not know (what that
+/// route answers 404 for).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Polled {
+    /// The id asked for.
+    pub id: String,
+    /// Whether the agent knows the job.
+    pub found: bool,
+    /// Its status when found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<JobStatus>,
+}
+
 /// Counts by error kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ErrorCounts {

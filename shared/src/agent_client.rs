@@ -15,10 +15,13 @@
 //! pin is called either: the backend speaks to agents over pinned TLS only.
 
 use crate::config::Secret;
-use alilo_agent_api::{AgentInfo, CertPins, FailureSample, JobSpec, JobStatus, RateChange, StopRequest};
+use alilo_agent_api::{
+    AgentInfo, CertPins, FailureSample, JobSpec, JobStatus, PollJob, PollRequest, PollResponse, RateChange, StopRequest,
+};
+use futures::StreamExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long connecting to an agent may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(1_500);
@@ -30,6 +33,11 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(6);
 const READ_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a stop waits for the requests in flight.
 pub const STOP_WAIT: &str = "2s";
+/// An agent that does not serve `POST /v1/poll` (an older one) is polled one
+/// job per call for this long, then asked again (it may have been upgraded).
+const UNBATCHED_FOR: Duration = Duration::from_secs(600);
+/// Per-job polls in flight at once for one agent that does not batch.
+const UNBATCHED_FAN_OUT: usize = 8;
 
 /// Why an agent call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,7 +59,7 @@ pub enum AgentError {
 
 /// Where an agent's control API answers, and the certificate pins it must
 /// present when that is https.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Endpoint {
     url: String,
     pins: Option<CertPins>,
@@ -119,6 +127,8 @@ const MAX_PINNED_CLIENTS: usize = 4096;
 pub struct AgentClient {
     http: reqwest::Client,
     pinned: Arc<Mutex<HashMap<CertPins, reqwest::Client>>>,
+    /// Agents found not to serve `POST /v1/poll`, and since when.
+    unbatched: Arc<Mutex<HashMap<String, Instant>>>,
     key: Secret,
     /// `ALILO_AGENT_TLS_REQUIRED`: plain-http agents are refused.
     tls_required: bool,
@@ -144,7 +154,7 @@ impl AgentClient {
     /// key sends none: agents started with `--insecure-no-auth` on loopback).
     pub fn new(key: Secret) -> Self {
         let http = Self::builder().build().expect("a reqwest client with rustls builds");
-        Self { http, pinned: Arc::default(), key, tls_required: false }
+        Self { http, pinned: Arc::default(), unbatched: Arc::default(), key, tls_required: false }
     }
 
     /// This client, refusing (`required`) or not to call an agent without a
@@ -267,6 +277,63 @@ impl AgentClient {
     pub async fn poll(&self, at: &Endpoint, key: &str, since: u64) -> Result<JobStatus, AgentError> {
         let path = format!("/v1/jobs/{key}?since={since}");
         Self::send(self.request(at, reqwest::Method::GET, &path).map(|r| r.timeout(READ_TIMEOUT))).await
+    }
+
+    /// Read several jobs of the agent at `at`, each `(key, since)`, renewing
+    /// their leases: one `POST /v1/poll`, or, for an agent that does not serve
+    /// it (it answers 404 or 405: an older one), `GET /v1/jobs/{key}?since=`
+    /// for each. One answer per job, in order; a job the agent does not know
+    /// is [`AgentError::NotFound`], and a failed call fails every job.
+    #[tracing::instrument(skip_all, fields(agent = %at, jobs = jobs.len()))]
+    pub async fn poll_many(&self, at: &Endpoint, jobs: &[(&str, u64)]) -> Vec<Result<JobStatus, AgentError>> {
+        if !self.batches(at) {
+            return self.poll_each(at, jobs).await;
+        }
+        let body =
+            PollRequest { jobs: jobs.iter().map(|(id, since)| PollJob { id: (*id).into(), since: *since }).collect() };
+        let request = self.request(at, reqwest::Method::POST, "/v1/poll").map(|r| r.timeout(READ_TIMEOUT).json(&body));
+        match Self::send::<PollResponse>(request).await {
+            Ok(answer) => {
+                // In the order asked.
+                let mut answered = answer.jobs.into_iter();
+                jobs.iter()
+                    .map(|(id, _)| match answered.next() {
+                        Some(p) if p.id != *id => Err(AgentError::Status(200, format!("answered {:?} for it", p.id))),
+                        Some(p) if !p.found => Err(AgentError::NotFound),
+                        Some(p) => p.status.ok_or_else(|| AgentError::Status(200, "found, without a status".into())),
+                        None => Err(AgentError::Status(200, "the agent's answer left the job out".into())),
+                    })
+                    .collect()
+            }
+            Err(AgentError::NotFound | AgentError::Status(405, _)) => {
+                tracing::info!(agent = %at, "the agent does not serve POST /v1/poll: polled one job per call");
+                self.unbatched_now(at);
+                self.poll_each(at, jobs).await
+            }
+            Err(e) => jobs.iter().map(|_| Err(e.clone())).collect(),
+        }
+    }
+
+    /// Remember that the agent at `at` does not serve `POST /v1/poll`.
+    fn unbatched_now(&self, at: &Endpoint) {
+        let mut unbatched = self.unbatched.lock().expect("unbatched agents lock");
+        if unbatched.len() >= MAX_PINNED_CLIENTS {
+            unbatched.clear();
+        }
+        unbatched.insert(at.url.clone(), Instant::now());
+    }
+
+    /// Whether the agent at `at` is asked with `POST /v1/poll`: not when it did
+    /// not serve it within [`UNBATCHED_FOR`].
+    fn batches(&self, at: &Endpoint) -> bool {
+        let unbatched = self.unbatched.lock().expect("unbatched agents lock");
+        unbatched.get(&at.url).is_none_or(|since| since.elapsed() >= UNBATCHED_FOR)
+    }
+
+    /// One `GET /v1/jobs/{key}?since=` per job, a few at a time.
+    async fn poll_each(&self, at: &Endpoint, jobs: &[(&str, u64)]) -> Vec<Result<JobStatus, AgentError>> {
+        let polls: Vec<_> = jobs.iter().map(|&(key, since)| self.poll(at, key, since)).collect();
+        futures::stream::iter(polls).buffered(UNBATCHED_FAN_OUT).collect().await
     }
 
     /// `POST /v1/jobs/{key}/rate`: change the rate live.

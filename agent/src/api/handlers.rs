@@ -6,7 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use alilo_agent_api::{AgentInfo, FailureSample, JobList, JobSpec, JobStatus, RateChange, StopRequest, parse_duration};
+use alilo_agent_api::{
+    AgentInfo, BATCH_POLL, FailureSample, JobList, JobSpec, JobStatus, MAX_POLL_JOBS, PollRequest, PollResponse,
+    Polled, RateChange, StopRequest, parse_duration,
+};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
@@ -19,7 +22,7 @@ use crate::engine::{DEFAULT_STOP_WAIT, Job, MAX_STOP_WAIT, StartError};
 
 /// Capabilities announced by `GET /v1/agent`.
 pub const CAPABILITIES: &[&str] =
-    &["http1", "http2", "tls", "data-files", "ramp-linear", "live-rate", "closed-loop", "hdr-v2-base64"];
+    &["http1", "http2", "tls", "data-files", "ramp-linear", "live-rate", "closed-loop", "hdr-v2-base64", BATCH_POLL];
 
 type Answer<T> = Result<Json<T>, ApiError>;
 
@@ -84,6 +87,29 @@ pub async fn read(State(state): State<Arc<AppState>>, JobId(id): JobId, Since(si
     let status = job.status(since);
     job.read_now();
     Ok(Json(status))
+}
+
+/// `POST /v1/poll`: several jobs read at once, each as [`read`] reads it (its
+/// lease renewed); a job the agent does not know answers `found: false`.
+pub async fn poll(State(state): State<Arc<AppState>>, body: Body) -> Answer<PollResponse> {
+    let request: PollRequest = required_json(body).await?;
+    if request.jobs.len() > MAX_POLL_JOBS {
+        return Err(ApiError::bad_request(format!("jobs: at most {MAX_POLL_JOBS} at once")));
+    }
+    let jobs = request
+        .jobs
+        .into_iter()
+        .map(|asked| match state.registry.get(&asked.id) {
+            Some(job) => {
+                job.touch();
+                let status = job.status(asked.since);
+                job.read_now();
+                Polled { id: asked.id, found: true, status: Some(status) }
+            }
+            None => Polled { id: asked.id, found: false, status: None },
+        })
+        .collect();
+    Ok(Json(PollResponse { jobs }))
 }
 
 /// `POST /v1/jobs/{id}/rate`: renews the lease.

@@ -73,6 +73,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/agent", get(handlers::agent))
         .route("/metrics", get(handlers::metrics))
         .route("/v1/jobs", get(handlers::list))
+        .route("/v1/poll", post(handlers::poll))
         .route("/v1/jobs/{id}", put(handlers::start).get(handlers::read))
         .route("/v1/jobs/{id}/rate", post(handlers::rate))
         .route("/v1/jobs/{id}/stop", post(handlers::stop))

@@ -58,7 +58,7 @@ pub async fn run_until(
     }
     // The hooks and the snapshot of the last pass run beside it: done before the
     // invocation returns and Lambda freezes the process.
-    controller.settle().await;
+    controller.settle(app).await;
     serde_json::json!({"passes": passes, "polled": polled, "stored_seconds": stored, "actions": actions,
         "failed_passes": failures, "passes_without_database": outages,
         "buffered_seconds": controller.buffered_seconds()})

@@ -230,7 +230,7 @@ async fn bench_controller_pass_over_100_active_runs_on_10_agents() {
             times.push(took);
         }
     }
-    controller.settle().await;
+    controller.settle(&app.app_state).await;
     assert!(!times.is_empty(), "no loop pass saw the 100 runs");
     times.sort_by(f64::total_cmp);
     println!(

@@ -1,6 +1,7 @@
 //! Integration tests of every v1 route through HTTP against real Postgres and a
 //! real S3-compatible server. One binary (linking is the slow part).
 
+mod agent_poll;
 mod agent_tls;
 mod agents;
 mod allow_list;

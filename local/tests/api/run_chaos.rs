@@ -147,7 +147,7 @@ async fn a_new_controller_in_an_outage_works_from_the_last_snapshot() {
         (out.polled == 1 && out.outage.is_none()).then_some(())
     })
     .await;
-    old.settle().await;
+    old.settle(state).await;
     // Under the old controller's own key: instances at once do not overwrite
     // each other's (the app's own controller, nudged by the start, has its own).
     let key = format!("controller/snapshots/{}.json", old.id());

@@ -1,5 +1,6 @@
 //! Simulated agents (#13): this one process serves the agent control API
-//! (`docs/agent-api.md`: start, poll, rate, stop, info) for N agents, each on
+//! (`docs/agent-api.md`: start, poll (one job, or several with `POST /v1/poll`
+//! unless started as an older agent), rate, stop, info) for N agents, each on
 //! its own loopback port, without sending any load. A job's seconds are made
 //! when polled: one bucket per closed second at the job's current rate, with
 //! 0.1 % failures and a real HDR latency histogram (one of a few encoded once:
@@ -9,7 +10,7 @@
 //! as for a dead machine. The agents run on a runtime of their own (threads
 //! `alilo-sim`), so the benchmark can tell their CPU from the controller's.
 
-use alilo_agent_api::{AgentInfo, Bucket, JobState, JobStatus, Summary};
+use alilo_agent_api::{AgentInfo, Bucket, JobState, JobStatus, PollRequest, PollResponse, Polled, Summary};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
@@ -180,6 +181,21 @@ async fn read(
     jobs.get(&id).map(|j| Json(j.status(&id, q.since))).ok_or(StatusCode::NOT_FOUND)
 }
 
+async fn poll(State(a): State<Shared>, Json(asked): Json<PollRequest>) -> Json<PollResponse> {
+    a.calls.fetch_add(1, Ordering::Relaxed);
+    let jobs = a.jobs.lock().unwrap();
+    Json(PollResponse {
+        jobs: asked
+            .jobs
+            .into_iter()
+            .map(|p| {
+                let status = jobs.get(&p.id).map(|j| j.status(&p.id, p.since));
+                Polled { id: p.id, found: status.is_some(), status }
+            })
+            .collect(),
+    })
+}
+
 async fn rate(
     State(a): State<Shared>,
     Path(id): Path<String>,
@@ -212,13 +228,15 @@ async fn stop(
     Ok(Json(job.status(&id, q.since)))
 }
 
-fn router(agent: Shared) -> Router {
-    Router::new()
+/// The routes; `batch`: with `POST /v1/poll` (an older agent has none).
+fn router(agent: Shared, batch: bool) -> Router {
+    let router = Router::new()
         .route("/v1/agent", get(info))
         .route("/v1/jobs/{id}", put(start).get(read))
         .route("/v1/jobs/{id}/rate", post(rate))
-        .route("/v1/jobs/{id}/stop", post(stop))
-        .with_state(agent)
+        .route("/v1/jobs/{id}/stop", post(stop));
+    let router = if batch { router.route("/v1/poll", post(poll)) } else { router };
+    router.with_state(agent)
 }
 
 /// One listening simulated agent.
@@ -240,6 +258,11 @@ const THREADS: &str = "alilo-sim";
 
 impl SimFleet {
     pub async fn start(n: usize) -> Self {
+        Self::start_with(n, true).await
+    }
+
+    /// `n` agents; `batch`: serving `POST /v1/poll` (else as older agents).
+    pub async fn start_with(n: usize, batch: bool) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name(THREADS)
@@ -257,7 +280,7 @@ impl SimFleet {
             };
             let agent: Shared = Arc::default();
             let tasks: Arc<Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
-            let app = router(agent.clone());
+            let app = router(agent.clone(), batch);
             let conns = tasks.clone();
             let accept = runtime.spawn(async move {
                 loop {

@@ -11,9 +11,12 @@
 //! 6. **record** in one short transaction ([`db::control::record_facts`]): seconds
 //!    and job facts; then, in one statement of its own ([`db::control::settle`]),
 //!    the roll-up where the run's version is unchanged and the release of the
-//!    claims. The write runs beside the passes ([`super::write`]): a pass waits
-//!    for it up to the database budget, and the passes after a slow write work
-//!    from memory until it ends.
+//!    claims. The write runs beside the next pass ([`super::write`]): that pass
+//!    polls the jobs it remembers while the write goes on, and loads the state
+//!    once the write has ended (so that it includes it), so a pass lasts
+//!    max(poll, write) rather than their sum. It waits for the write up to the
+//!    database budget; the passes after a slower write work from memory until
+//!    it ends.
 //!
 //! A run's row, which user changes update too, is locked only for the length
 //! of one statement (the claim, the roll-up): a user's change never waits on a
@@ -34,14 +37,14 @@ use super::rollup::rollup;
 use super::snapshot::{self, Snapshot};
 use super::write::{Writing, answers, db_timeout};
 use crate::agent_client::{AgentError, Endpoint};
-use crate::db::control::{JobUpdate, NewJob, PassRecord, Rollup, RunChange};
+use crate::db::control::{JobUpdate, NewJob, PassRecord, Recorded, Rollup, RunChange};
 use crate::http::{ApiError, ApiResult};
 use crate::model::run::{Job, JobDesired, JobPhase, RunState, ScriptRunState};
 use crate::state::AppState;
 use crate::storage::ObjectKey;
 use alilo_agent_api::{JobStatus, RateChange};
 use futures::StreamExt;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -76,7 +79,8 @@ pub struct ControllerOptions {
     /// A run stays claimed this long if the pass never records (it died).
     pub claim: Duration,
     /// Deadline of each database step (connection included); a pass waits this
-    /// long for its record's write, which may go on beside the next passes.
+    /// long for the last pass's write (polling meanwhile), which may go on
+    /// beside the next passes.
     pub db_budget: Duration,
     /// Longest a record's write may take once connected (a slow database);
     /// beyond it the database counts as unreachable. Below the run-controller
@@ -115,8 +119,8 @@ pub struct TickOutcome {
     pub lost_races: usize,
     /// Set when the database could not be used: the pass ran from memory.
     pub outage: Option<String>,
-    /// A write was still going on when the pass ended (a slow database, not an
-    /// outage): this pass or the next works from memory until it ends.
+    /// The last pass's write was still going on after the database budget (a
+    /// slow database, not an outage): this pass worked from memory.
     pub writing: bool,
     /// Where the pass spent its time (bench/fleet): loading the desired state,
     /// polling, reconciling and calling agents, recording.
@@ -129,7 +133,8 @@ pub struct PassTimings {
     pub load: Duration,
     pub poll: Duration,
     pub act: Duration,
-    /// How long the pass waited for its record's write.
+    /// How long the pass waited for the last pass's write once its own poll of
+    /// the remembered jobs was done (the part of the write not hidden by it).
     pub record: Duration,
     /// The writes that ended during this pass: their own time, and the part
     /// of it spent storing seconds (for the ingestion rate).
@@ -187,11 +192,15 @@ pub async fn tick(app: &AppState) -> ApiResult<TickOutcome> {
     let mut controller = Controller::new(ControllerOptions::default());
     let mut out = controller.pass(app).await;
     if let Ok(o) = &mut out {
-        let _ = controller.written(controller.options.db_budget + controller.options.write_cap, o).await;
+        let _ = controller.written(app, controller.options.db_budget + controller.options.write_cap, o).await;
     }
-    controller.settle().await;
+    controller.settle(app).await;
     out
 }
+
+/// What the agents answered for jobs polled before the pass loaded its runs
+/// (while the last pass's write went on), by job key.
+type Polled = HashMap<String, Result<JobStatus, AgentError>>;
 
 /// Whether a database error means it cannot be reached (as opposed to a fault
 /// of ours, like a failing statement).
@@ -269,15 +278,28 @@ impl Controller {
     async fn write(&mut self, app: &AppState, rec: PassRecord, out: &mut TickOutcome) -> ApiResult<bool> {
         let options = self.options;
         self.writing = Some(Writing::start(app, &self.id, options.db_budget, options.write_cap, rec));
-        self.written(options.db_budget, out).await
+        self.written(app, options.db_budget, out).await
     }
 
-    /// Wait up to `wait` for the write in flight: `true` when none is left
-    /// (what it did added to `out`), `false` while it goes on; a failed write's
-    /// facts go back to the buffer, before those buffered since.
-    async fn written(&mut self, wait: Duration, out: &mut TickOutcome) -> ApiResult<bool> {
+    /// Wait up to `wait` for the write in flight ([`Self::take_written`]).
+    async fn written(&mut self, app: &AppState, wait: Duration, out: &mut TickOutcome) -> ApiResult<bool> {
         let Some(writing) = self.writing.as_mut() else { return Ok(true) };
-        let Some(result) = writing.wait(wait).await else {
+        let result = writing.wait(wait).await;
+        self.take_written(app, result, out).await
+    }
+
+    /// The outcome of the write in flight, if it ended (`result`): `true` when
+    /// none is left (what it did added to `out`, and the work that follows a
+    /// write started: the hooks and the snapshot), `false` while it goes on; a
+    /// failed write's facts go back to the buffer, before those buffered since.
+    async fn take_written(
+        &mut self,
+        app: &AppState,
+        result: Option<Result<Recorded, (ApiError, PassRecord)>>,
+        out: &mut TickOutcome,
+    ) -> ApiResult<bool> {
+        let Some(started) = self.writing.as_ref().map(|w| w.started) else { return Ok(true) };
+        let Some(result) = result else {
             out.writing = true;
             return Ok(false);
         };
@@ -288,9 +310,19 @@ impl Controller {
                 out.lost_races += done.lost_races;
                 out.timings.write += done.took;
                 out.timings.seconds_write += done.seconds_took;
+                // Beside the next passes, only after a write that reached the
+                // database. (Awaited, the hooks once held the controller on a
+                // black-holed pooled connection until the database came back: no
+                // lease was renewed and every job ended 60 s into the outage.)
+                self.write_snapshot(app).await;
+                self.run_hooks(app);
                 Ok(true)
             }
             Err((e, unwritten)) => {
+                if is_outage(&e) {
+                    // The database has not answered since the write began.
+                    self.memory.since.get_or_insert(started);
+                }
                 let later = std::mem::take(&mut self.memory.buffer);
                 self.memory.buffer.absorb(unwritten);
                 self.memory.buffer.absorb(later);
@@ -301,28 +333,70 @@ impl Controller {
 
     /// A pass while a write goes on: from memory, as an outage when the
     /// database does not answer either.
-    async fn behind_pass(&mut self, app: &AppState, out: TickOutcome) -> TickOutcome {
+    async fn behind_pass(&mut self, app: &AppState, out: TickOutcome, polled: Polled) -> TickOutcome {
+        let asked = Instant::now();
         match answers(app, self.options.db_budget).await {
-            Ok(()) => self.memory_pass(app, None, out).await,
-            Err(e) => self.memory_pass(app, Some(&e), out).await,
+            Ok(()) => self.memory_pass(app, None, out, polled).await,
+            Err(e) => {
+                self.memory.since.get_or_insert(asked);
+                self.memory_pass(app, Some(&e), out, polled).await
+            }
         }
     }
 
     /// After a write failed: an unreachable database is ridden out from
     /// memory; any other error is a fault to report.
-    async fn unwritten(&mut self, app: &AppState, e: ApiError, out: TickOutcome) -> ApiResult<TickOutcome> {
-        if is_outage(&e) { Ok(self.memory_pass(app, Some(&e), out).await) } else { Err(e) }
+    async fn unwritten(
+        &mut self,
+        app: &AppState,
+        e: ApiError,
+        out: TickOutcome,
+        polled: Polled,
+    ) -> ApiResult<TickOutcome> {
+        if is_outage(&e) { Ok(self.memory_pass(app, Some(&e), out, polled).await) } else { Err(e) }
+    }
+
+    /// While the last pass's write goes on: poll the jobs it left, and wait for
+    /// the write until the database budget has passed since it began (its
+    /// outcome, if it ended by then or during the poll).
+    async fn poll_beside_write(
+        &mut self,
+        app: &AppState,
+        out: &mut TickOutcome,
+    ) -> (Polled, Option<Result<Recorded, (ApiError, PassRecord)>>) {
+        let Some(mut writing) = self.writing.take() else { return (Polled::new(), None) };
+        let started = Instant::now();
+        let targets = live_jobs(&self.memory.runs, &self.memory.stopped);
+        let poll = async {
+            let answers = self.poll_jobs(app, &self.memory.runs, &targets, Polled::new()).await;
+            (answers, started.elapsed())
+        };
+        let wait = self.options.db_budget.saturating_sub(writing.started.elapsed());
+        let ((answers, polling), result) = tokio::join!(poll, writing.wait(wait));
+        let result = match result {
+            Some(result) => Some(result),
+            None => writing.wait(Duration::ZERO).await,
+        };
+        self.writing = Some(writing);
+        out.timings.poll += polling;
+        out.timings.record += started.elapsed().saturating_sub(polling);
+        let runs = &self.memory.runs;
+        let polled = targets.iter().zip(answers).map(|(&(r, j), a)| (runs[r].jobs[j].key.clone(), a)).collect();
+        (polled, result)
     }
 
     /// One pass over every active run this controller can claim.
     #[tracing::instrument(skip_all, fields(controller = %self.id))]
     pub async fn pass(&mut self, app: &AppState) -> ApiResult<TickOutcome> {
         let mut out = TickOutcome::default();
-        // A write still going on (a slow database): from memory until it ends.
-        match self.written(self.options.db_budget, &mut out).await {
+        // The last pass's write goes on while this one polls the jobs it left;
+        // a write still going on after the budget (a slow database): from
+        // memory until it ends.
+        let (polled, result) = self.poll_beside_write(app, &mut out).await;
+        match self.take_written(app, result, &mut out).await {
             Ok(true) => {}
-            Ok(false) => return Ok(self.behind_pass(app, out).await),
-            Err(e) => return self.unwritten(app, e, out).await,
+            Ok(false) => return Ok(self.behind_pass(app, out, polled).await),
+            Err(e) => return self.unwritten(app, e, out, polled).await,
         }
         // Facts buffered by earlier passes go first: the state loaded next must
         // include them (jobs placed or stopped meanwhile).
@@ -338,8 +412,8 @@ impl Controller {
                     );
                     self.memory.stopped.clear();
                 }
-                Ok(false) => return Ok(self.behind_pass(app, out).await),
-                Err(e) => return self.unwritten(app, e, out).await,
+                Ok(false) => return Ok(self.behind_pass(app, out, polled).await),
+                Err(e) => return self.unwritten(app, e, out, polled).await,
             }
         }
         let phase = Instant::now();
@@ -347,7 +421,10 @@ impl Controller {
             Ok(runs) => runs,
             // Only an unreachable database is ridden out from memory; any other
             // error is a fault to report, not a reason to keep load going blind.
-            Err(e) if is_outage(&e) => return Ok(self.memory_pass(app, Some(&e), out).await),
+            Err(e) if is_outage(&e) => {
+                self.memory.since.get_or_insert(phase);
+                return Ok(self.memory_pass(app, Some(&e), out, polled).await);
+            }
             Err(e) => return Err(e),
         };
         self.memory.since = None;
@@ -359,12 +436,12 @@ impl Controller {
         }
         let mut rec = PassRecord { release: runs.iter().map(|r| r.id).collect(), ..PassRecord::default() };
 
-        // 2. Poll every live job.
+        // 2. Poll every live job (those polled beside the write are not asked again).
         let mut polls: BTreeMap<(usize, usize), Poll> = BTreeMap::new();
         let mut said: BTreeMap<(usize, usize), String> = BTreeMap::new();
         let targets = live_jobs(&runs, &BTreeSet::new());
         out.polled = targets.len();
-        let answers = self.poll_jobs(app, &runs, &targets).await;
+        let answers = self.poll_jobs(app, &runs, &targets, polled).await;
         for (&(r, j), answer) in targets.iter().zip(answers) {
             let run_id = runs[r].id;
             let stop_wanted = stop_wanted(&runs[r], &runs[r].jobs[j]);
@@ -397,7 +474,7 @@ impl Controller {
             polls.insert((r, j), poll);
         }
 
-        out.timings.poll = phase.elapsed();
+        out.timings.poll += phase.elapsed();
         let phase = Instant::now();
 
         // 3. Reconcile each run; healthy agents are probed only when a share must move.
@@ -571,29 +648,13 @@ impl Controller {
             rec.rollups.push(Rollup { run_id: run.id, version: run.version, was: run.status, status, script_runs });
         }
 
-        // 6. Record.
+        // 6. Record, beside the next pass: it polls meanwhile, and waits for
+        // the write before it loads (the hooks and the snapshot follow the
+        // write: [`Self::take_written`]).
         out.timings.act = phase.elapsed();
-        let phase = Instant::now();
-        let recorded = match self.write(app, rec, &mut out).await {
-            // Written, or still being written (the next pass waits for it).
-            Ok(done) => done,
-            Err(e) => {
-                tracing::warn!(error = %e.message, "pass not recorded: its facts wait in memory");
-                out.outage = Some(e.message.clone());
-                self.memory.since.get_or_insert_with(Instant::now);
-                false
-            }
-        };
-        out.timings.record = phase.elapsed();
+        let options = self.options;
+        self.writing = Some(Writing::start(app, &self.id, options.db_budget, options.write_cap, rec));
         self.memory.runs = runs;
-        // Beside the next passes, only after a pass that reached the database.
-        // (Awaited here, the hooks once held the controller on a black-holed
-        // pooled connection until the database came back: no lease was renewed
-        // and every job ended 60 s into the outage.)
-        if recorded {
-            self.write_snapshot(app).await;
-            self.run_hooks(app);
-        }
         Ok(out)
     }
 
@@ -635,11 +696,12 @@ impl Controller {
     }
 
     /// Until the work the passes left running is done (a tool's last pass, or
-    /// before a Lambda invocation returns and its process is frozen).
-    pub async fn settle(&mut self) {
+    /// before a Lambda invocation returns and its process is frozen): the last
+    /// write, then the hooks and the snapshot that follow it.
+    pub async fn settle(&mut self, app: &AppState) {
         // The write in flight ends within its cap.
         let wait = self.options.db_budget + self.options.write_cap;
-        if let Err(e) = self.written(wait, &mut TickOutcome::default()).await {
+        if let Err(e) = self.written(app, wait, &mut TickOutcome::default()).await {
             tracing::warn!(error = %e.message, "the last write failed: its facts wait in memory");
         }
         if let Some(hooks) = self.behind.hooks.take() {
@@ -766,14 +828,44 @@ impl Controller {
         bounded(self.options.fan_out, targets.iter().map(|&(r, j)| call(&runs[r].jobs[j])).collect()).await
     }
 
-    /// Poll the job at each of `targets` since its cursor (renewing its lease).
+    /// Poll the job at each of `targets` since its cursor (renewing its
+    /// lease): one call per agent for all of its jobs
+    /// ([`crate::agent_client::AgentClient::poll_many`]), at most `fan_out`
+    /// agents at a time; a job already in `polled` is not asked again. The
+    /// answers in order.
     async fn poll_jobs(
         &self,
         app: &AppState,
         runs: &[RunState],
         targets: &[(usize, usize)],
+        mut polled: Polled,
     ) -> Vec<Result<JobStatus, AgentError>> {
-        self.each_job(runs, targets, |job| app.agents.poll(&job.base_url, &job.key, job.cursor)).await
+        let mut answers: Vec<Option<Result<JobStatus, AgentError>>> =
+            targets.iter().map(|&(r, j)| polled.remove(&runs[r].jobs[j].key)).collect();
+        // The jobs left to ask, by agent: their places in `answers`.
+        let mut by_agent: HashMap<&Endpoint, Vec<usize>> = HashMap::new();
+        for (i, &(r, j)) in targets.iter().enumerate() {
+            if answers[i].is_none() {
+                by_agent.entry(&runs[r].jobs[j].base_url).or_default().push(i);
+            }
+        }
+        let calls: Vec<_> = by_agent
+            .into_iter()
+            .map(|(at, places)| {
+                let asked: Vec<(&str, u64)> = places
+                    .iter()
+                    .map(|&i| &runs[targets[i].0].jobs[targets[i].1])
+                    .map(|job| (job.key.as_str(), job.cursor))
+                    .collect();
+                async move { (places, app.agents.poll_many(at, &asked).await) }
+            })
+            .collect();
+        for (places, got) in bounded(self.options.fan_out, calls).await {
+            for (i, answer) in places.into_iter().zip(got) {
+                answers[i] = Some(answer);
+            }
+        }
+        answers.into_iter().map(|a| a.expect("every job answered")).collect()
     }
 
     /// One agent call.
@@ -838,7 +930,13 @@ impl Controller {
     /// a write is still going on (`None`): poll the remembered jobs (renewing
     /// their leases) and buffer what they say, or stop them on purpose once the
     /// outage is too long or the buffer full.
-    async fn memory_pass(&mut self, app: &AppState, cause: Option<&ApiError>, mut out: TickOutcome) -> TickOutcome {
+    async fn memory_pass(
+        &mut self,
+        app: &AppState,
+        cause: Option<&ApiError>,
+        mut out: TickOutcome,
+        polled: Polled,
+    ) -> TickOutcome {
         let buffered = self.memory.buffer.buffered_seconds();
         let verdict = match cause {
             Some(cause) => {
@@ -867,7 +965,7 @@ impl Controller {
         let runs = &self.memory.runs;
         match &verdict {
             Verdict::RideOut => {
-                let answers = self.poll_jobs(app, runs, &targets).await;
+                let answers = self.poll_jobs(app, runs, &targets, polled).await;
                 for (&(r, j), answer) in targets.iter().zip(answers) {
                     let run_id = self.memory.runs[r].id;
                     let job = &mut self.memory.runs[r].jobs[j];

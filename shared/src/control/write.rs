@@ -13,7 +13,7 @@ use crate::db::control::{PassRecord, Recorded};
 use crate::http::{ApiError, ApiResult};
 use crate::state::AppState;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
 /// The error of a database step that did not answer within `budget`.
@@ -40,6 +40,8 @@ pub async fn answers(app: &AppState, budget: Duration) -> ApiResult<()> {
 pub struct Writing {
     task: JoinHandle<ApiResult<Recorded>>,
     record: Arc<PassRecord>,
+    /// When it started: the budget counts from then.
+    pub started: Instant,
 }
 
 impl Writing {
@@ -61,7 +63,7 @@ impl Writing {
                 }
             }
         });
-        Self { task, record }
+        Self { task, record, started: Instant::now() }
     }
 
     /// Its outcome if it ends within `wait`: what it did, or why it failed with
