@@ -1,4 +1,4 @@
-//! The async side of VUs on one worker thread: a pool of VUs (created on
+//! The async side of VUs on one worker thread: a [`Pool`] of VUs (created on
 //! demand up to the worker's share of `max_vus`), one iteration per tick of
 //! the open-model scheduler ([`ScriptWorker::fire`]), and the driving loop
 //! that performs what a VU yields (HTTP through the worker's
@@ -6,7 +6,7 @@
 //! Everything here runs on the worker's current-thread runtime, inside a
 //! `LocalSet` (VUs are not `Send`).
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -16,16 +16,13 @@ use alilo_agent_api::script::{ExceptionSample, MAX_EXCEPTION_SAMPLES};
 
 use super::ScriptShared;
 use super::plan::ScenarioInfo;
+use super::pool::Pool;
 use super::vu::{Call, CallEnd, HttpCall, Input, Output, Start, Vu};
 use crate::client::exchange::{Client, HttpRequest, HttpResponse};
 use crate::client::{ErrorKind, Outcome};
 use crate::engine::Job;
 use crate::stats::WorkerStats;
 
-/// Idle VUs a worker keeps ready while its pool may grow.
-const SPARE_VUS: usize = 2;
-/// VUs a worker creates at the same time at most.
-const MAX_CREATING: u64 = 4;
 /// Longest stack kept with an exception sample.
 const MAX_STACK_CHARS: usize = 4000;
 
@@ -37,31 +34,18 @@ pub struct ScriptWorker {
     pub shared: Arc<ScriptShared>,
     client: Client,
     stats: Arc<WorkerStats>,
-    idle: RefCell<Vec<Vu>>,
-    allocated: Cell<u64>,
-    cap: u64,
+    /// The VUs of the open model ([`ScriptWorker::fire`]).
+    pool: Rc<Pool>,
     busy: Cell<u64>,
-    creating: Cell<u64>,
 }
 
 impl ScriptWorker {
     /// The VUs of worker `index` of `count`: at most its share of `max_vus`.
     pub fn new(job: Arc<Job>, shared: Arc<ScriptShared>, stats: Arc<WorkerStats>, index: usize, count: usize) -> Self {
-        let max = job.max_vus;
-        let count = count.max(1) as u64;
-        let cap = (max / count + u64::from((index as u64) < max % count)).max(1);
+        let cap = super::plan::share(job.max_vus, index, count).max(1);
         let client = Client::new(stats.io.clone()).allowing(job.allow.clone());
-        ScriptWorker {
-            job,
-            shared,
-            client,
-            stats,
-            idle: RefCell::new(Vec::new()),
-            allocated: Cell::new(0),
-            cap,
-            busy: Cell::new(0),
-            creating: Cell::new(0),
-        }
+        let pool = Rc::new(Pool::new(job.clone(), shared.clone(), cap));
+        ScriptWorker { job, shared, client, stats, pool, busy: Cell::new(0) }
     }
 
     /// Iterations running on this worker.
@@ -77,9 +61,7 @@ impl ScriptWorker {
     /// Starts one iteration due at `intended`, on a free VU (created if the
     /// pool may grow); without one it is dropped and counted.
     pub fn fire(self: &Rc<Self>, intended: Instant) {
-        let popped = self.idle.borrow_mut().pop();
-        self.keep_a_spare();
-        let Some(mut vu) = popped else {
+        let Some(mut vu) = self.pool.try_take() else {
             self.stats.script_dropped();
             return;
         };
@@ -99,58 +81,14 @@ impl ScriptWorker {
             me.shared.iterations_completed.fetch_add(1, Ordering::Relaxed);
             let us = actual.elapsed().as_micros() as u64;
             me.finish(end, us, vu.id, iteration);
-            if !me.job.stopping() {
-                me.idle.borrow_mut().push(vu);
-            }
+            me.pool.give(vu);
         });
     }
 
     /// Starts creating `n` VUs (on helper threads) as the load starts;
     /// iterations due before the first is ready are dropped and counted.
-    pub fn preallocate(self: &Rc<Self>, n: u64) {
-        for _ in 0..n.min(self.cap) {
-            self.spawn_creation();
-        }
-    }
-
-    fn adopt(&self, made: Result<Result<Vu, String>, tokio::task::JoinError>) {
-        match made {
-            Ok(Ok(vu)) => {
-                self.allocated.set(self.allocated.get() + 1);
-                self.idle.borrow_mut().push(vu);
-            }
-            Ok(Err(e)) => self.job.fail_now(format!("script: init failed: {e}")),
-            Err(e) => self.job.fail_now(format!("script: init failed: {e}")),
-        }
-    }
-
-    /// While fewer than [`SPARE_VUS`] are idle and the pool may grow, creates one on a helper
-    /// thread (init code never runs on the scheduler's thread), so that a
-    /// later iteration finds it ready; meanwhile iterations with no free VU
-    /// are dropped, as k6's arrival-rate executors do.
-    fn keep_a_spare(self: &Rc<Self>) {
-        let creating = self.creating.get();
-        if self.idle.borrow().len() >= SPARE_VUS
-            || creating >= MAX_CREATING
-            || self.allocated.get() + creating >= self.cap
-        {
-            return;
-        }
-        self.spawn_creation();
-    }
-
-    /// Creates one VU on a helper thread and adds it to the idle ones.
-    fn spawn_creation(self: &Rc<Self>) {
-        self.creating.set(self.creating.get() + 1);
-        let me = self.clone();
-        tokio::task::spawn_local(async move {
-            let shared = me.shared.clone();
-            let made = tokio::task::spawn_blocking(move || Vu::new(shared)).await;
-            if !me.job.stopping() {
-                me.adopt(made);
-            }
-            me.creating.set(me.creating.get() - 1);
-        });
+    pub fn preallocate(&self, n: u64) {
+        self.pool.preallocate(n);
     }
 
     /// Records a call's end; a fatal one fails the job, an abort stops it.
@@ -343,7 +281,7 @@ impl ScriptWorker {
 
     /// Ends the idle VUs and closes the connections.
     pub fn shutdown(&self) {
-        self.idle.borrow_mut().clear();
+        self.pool.clear();
         self.client.clear();
     }
 }

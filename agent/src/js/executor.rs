@@ -20,7 +20,6 @@
 //!   are interrupted ([`Cut`]): an interrupted iteration is not counted.
 
 use std::cell::Cell;
-use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -28,8 +27,8 @@ use std::time::{Duration, Instant};
 
 use super::driver::{Cut, ScriptWorker};
 use super::plan::{Executor, Scenario, ScenarioInfo, scaled, share};
+use super::pool::Pool;
 use super::tags::Tags;
-use super::vu::Vu;
 use crate::engine::Job;
 use crate::engine::open_loop;
 use crate::engine::schedule::Schedule;
@@ -38,10 +37,6 @@ use crate::engine::schedule::Schedule;
 pub const TICK: Duration = Duration::from_millis(10);
 /// VUs a worker creates before the start at most (the rest as needed).
 const MAX_INITIAL_VUS: u64 = 200;
-/// VUs a worker creates at the same time at most.
-const CREATING_AT_ONCE: usize = 4;
-/// Idle VUs an arrival-rate scenario's pool keeps ready while it may grow.
-const SPARE_VUS: usize = 2;
 /// How long interrupted iterations may take to unwind.
 const UNWIND: Duration = Duration::from_secs(2);
 
@@ -170,109 +165,11 @@ impl Plan {
     }
 }
 
-/// A worker's idle VUs, created on helper threads up to its share of the
-/// job's `max_vus`.
-struct Pool {
-    sw: Rc<ScriptWorker>,
-    idle: RefCell<Vec<Vu>>,
-    allocated: Cell<u64>,
-    creating: Cell<u64>,
-    cap: u64,
-}
-
-impl Pool {
-    /// Creates `n` VUs, a few at a time; `false` when one failed (the job failed).
-    async fn fill(&self, n: u64) -> bool {
-        let mut left = n.min(self.cap);
-        while left > 0 {
-            let batch = left.min(CREATING_AT_ONCE as u64);
-            let mut made = Vec::new();
-            for _ in 0..batch {
-                let shared = self.sw.shared.clone();
-                made.push(tokio::task::spawn_blocking(move || Vu::new(shared)));
-            }
-            for m in made {
-                if !self.adopt(m.await) {
-                    return false;
-                }
-            }
-            left -= batch;
-        }
-        true
-    }
-
-    fn adopt(&self, made: Result<Result<Vu, String>, tokio::task::JoinError>) -> bool {
-        let e = match made {
-            Ok(Ok(vu)) => {
-                self.allocated.set(self.allocated.get() + 1);
-                self.idle.borrow_mut().push(vu);
-                return true;
-            }
-            Ok(Err(e)) => e,
-            Err(e) => e.to_string(),
-        };
-        self.sw.job.fail_now(format!("script: init failed: {e}"));
-        false
-    }
-
-    /// An idle VU, or a new one (awaited); `None` at the cap, while
-    /// [`CREATING_AT_ONCE`] are being created (the caller retries at its
-    /// next tick: a large step up never starts hundreds of threads), or on
-    /// failure.
-    async fn take(&self) -> Option<Vu> {
-        if let Some(vu) = self.idle.borrow_mut().pop() {
-            return Some(vu);
-        }
-        if self.allocated.get() + self.creating.get() >= self.cap || self.creating.get() >= CREATING_AT_ONCE as u64 {
-            return None;
-        }
-        self.creating.set(self.creating.get() + 1);
-        let shared = self.sw.shared.clone();
-        let made = tokio::task::spawn_blocking(move || Vu::new(shared)).await;
-        self.creating.set(self.creating.get() - 1);
-        if self.sw.job.stopping() || !self.adopt(made) {
-            return None;
-        }
-        self.idle.borrow_mut().pop()
-    }
-
-    /// An idle VU now; when fewer than [`SPARE_VUS`] are left idle, one is
-    /// created for later (an arrival-rate iteration does not wait for it:
-    /// without an idle VU it is dropped), so a rising load finds VUs ready.
-    fn try_take(self: &Rc<Self>) -> Option<Vu> {
-        let vu = self.idle.borrow_mut().pop();
-        if self.idle.borrow().len() < SPARE_VUS
-            && self.creating.get() < CREATING_AT_ONCE as u64
-            && self.allocated.get() + self.creating.get() < self.cap
-        {
-            let me = self.clone();
-            tokio::task::spawn_local(async move {
-                if let Some(vu) = me.take().await {
-                    me.give(vu);
-                }
-            });
-        }
-        vu
-    }
-
-    fn give(&self, vu: Vu) {
-        if !self.sw.job.stopping() {
-            self.idle.borrow_mut().push(vu);
-        }
-    }
-}
-
 /// Runs worker `index` of `count`'s share of the plan's scenarios to their
 /// ends.
 pub async fn run(sw: Rc<ScriptWorker>, plan: Arc<Plan>, index: usize, count: usize) {
     let job = sw.job.clone();
-    let pool = Rc::new(Pool {
-        sw: sw.clone(),
-        idle: RefCell::new(Vec::new()),
-        allocated: Cell::new(0),
-        creating: Cell::new(0),
-        cap: share(job.max_vus, index, count),
-    });
+    let pool = Rc::new(Pool::new(job.clone(), sw.shared.clone(), share(job.max_vus, index, count)));
     let initial = plan.initial_vus(index, count, plan.factor(&job));
     let ok = pool.fill(initial).await;
     plan.worker_ready();
@@ -305,7 +202,7 @@ pub async fn run(sw: Rc<ScriptWorker>, plan: Arc<Plan>, index: usize, count: usi
     for t in tasks {
         let _ = t.await;
     }
-    pool.idle.borrow_mut().clear();
+    pool.clear();
 }
 
 /// Waits for scenario `s`'s `startTime` after `t0` and marks it started;

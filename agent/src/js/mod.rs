@@ -54,6 +54,7 @@ pub mod loader;
 pub mod natives;
 pub mod options;
 pub mod plan;
+pub mod pool;
 pub mod summary;
 pub mod tags;
 pub mod thresholds;
