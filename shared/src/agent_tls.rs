@@ -13,10 +13,10 @@
 //! cause in a client error so callers can say so.
 
 use alilo_agent_api::CertPins;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::OtherError;
+use rustls::client::danger::{ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, OtherError, SignatureScheme};
 use std::sync::Arc;
 
 /// A client configuration accepting only a certificate in `pins`.
@@ -64,27 +64,7 @@ impl ServerCertVerifier for PinVerifier {
         Err(rustls::Error::Other(OtherError(Arc::new(why))))
     }
 
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
-    }
+    crate::tls_signatures::signatures!(provider provider);
 }
 
 /// The [`NotPinned`] behind a client error, if that is why it failed. (An

@@ -27,6 +27,7 @@ pub mod simple_semantics;
 pub mod state;
 pub mod storage;
 pub mod telemetry;
+mod tls_signatures;
 pub mod verdict;
 pub mod wire;
 

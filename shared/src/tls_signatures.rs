@@ -1,0 +1,62 @@
+//! The handshake-signature half of our rustls server-certificate verifiers.
+//!
+//! Each verifier ([`crate::agent_tls`]'s pin, [`crate::db::tls`]'s `sslmode`s)
+//! decides in its own way whether a certificate is acceptable, but every one
+//! checks the handshake's signatures the same way (the peer must hold the
+//! certificate's private key): [`signatures!`] writes those three methods once.
+
+/// The three signature methods of a `rustls::client::danger::ServerCertVerifier`
+/// impl, written inside it:
+/// - `signatures!(provider FIELD)`: checked with the algorithms of the
+///   `Arc<CryptoProvider>` in `self.FIELD`;
+/// - `signatures!(delegate FIELD)`: those of the verifier in `self.FIELD`.
+macro_rules! signatures {
+    (provider $field:tt) => {
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &::rustls::pki_types::CertificateDer<'_>,
+            dss: &::rustls::DigitallySignedStruct,
+        ) -> Result<::rustls::client::danger::HandshakeSignatureValid, ::rustls::Error> {
+            ::rustls::crypto::verify_tls12_signature(message, cert, dss, &self.$field.signature_verification_algorithms)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &::rustls::pki_types::CertificateDer<'_>,
+            dss: &::rustls::DigitallySignedStruct,
+        ) -> Result<::rustls::client::danger::HandshakeSignatureValid, ::rustls::Error> {
+            ::rustls::crypto::verify_tls13_signature(message, cert, dss, &self.$field.signature_verification_algorithms)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<::rustls::SignatureScheme> {
+            self.$field.signature_verification_algorithms.supported_schemes()
+        }
+    };
+    (delegate $field:tt) => {
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &::rustls::pki_types::CertificateDer<'_>,
+            dss: &::rustls::DigitallySignedStruct,
+        ) -> Result<::rustls::client::danger::HandshakeSignatureValid, ::rustls::Error> {
+            self.$field.verify_tls12_signature(message, cert, dss)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &::rustls::pki_types::CertificateDer<'_>,
+            dss: &::rustls::DigitallySignedStruct,
+        ) -> Result<::rustls::client::danger::HandshakeSignatureValid, ::rustls::Error> {
+            self.$field.verify_tls13_signature(message, cert, dss)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<::rustls::SignatureScheme> {
+            self.$field.supported_verify_schemes()
+        }
+    };
+}
+
+pub(crate) use signatures;
