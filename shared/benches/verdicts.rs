@@ -15,6 +15,7 @@
 
 use alilo_agent_api::hist;
 use alilo_shared::control::metrics::{Second, Sum, figures};
+use alilo_shared::counts::Counts;
 use alilo_shared::db::runs::{RunRow, ScriptRunRow};
 use alilo_shared::model::run::{RunKind, RunStatus, ScriptKind, ScriptRunDesired, ScriptRunStatus};
 use alilo_shared::verdict::prom::{self, LiveRun, LiveScript};
@@ -44,12 +45,14 @@ fn second(script: i64, ts: i64) -> Second {
     Second {
         ts,
         target_rps: 50.0,
-        sent: 50,
-        ok: 50 - failed,
-        failed,
-        dropped: 0,
-        bytes_sent: 50 * 200,
-        bytes_received: 50 * 1200,
+        counts: Counts {
+            sent: 50,
+            ok: 50 - failed,
+            failed,
+            dropped: 0,
+            bytes_sent: 50 * 200,
+            bytes_received: 50 * 1200,
+        },
         status: BTreeMap::from([("200".to_string(), 50 - failed), ("503".to_string(), failed)]),
         errors: BTreeMap::new(),
         latency: alilo_shared::control::stored::latency(&hist::encode(&h)),

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod aws_secrets;
 pub mod config;
 pub mod control;
+pub mod counts;
 pub mod db;
 pub mod eject;
 pub mod extended;

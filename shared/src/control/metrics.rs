@@ -8,6 +8,7 @@
 //! and larger sums (a whole script, the run) combine already-summed parts, so a
 //! report over one hour of 20 scripts takes about a second.
 
+use crate::counts::Counts;
 use crate::verdict::dist::{self, Dist, Layout};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,12 +18,7 @@ pub struct Second {
     /// Unix seconds at which the second started.
     pub ts: i64,
     pub target_rps: f64,
-    pub sent: i64,
-    pub ok: i64,
-    pub failed: i64,
-    pub dropped: i64,
-    pub bytes_sent: i64,
-    pub bytes_received: i64,
+    pub counts: Counts,
     pub status: BTreeMap<String, i64>,
     pub errors: BTreeMap<String, i64>,
     /// Corrected latency histogram (HDR V2 bytes, µs, [`super::stored`]); empty = none.
@@ -34,12 +30,7 @@ pub struct Second {
 pub struct Figures {
     /// Distinct seconds covered.
     pub seconds: i64,
-    pub sent: i64,
-    pub ok: i64,
-    pub failed: i64,
-    pub dropped: i64,
-    pub bytes_sent: i64,
-    pub bytes_received: i64,
+    pub counts: Counts,
     /// Sum over jobs of the aimed rate, averaged over the seconds.
     pub target_rps: f64,
     /// `sent / seconds`.
@@ -63,12 +54,7 @@ pub struct Figures {
 pub struct Sum {
     /// Distinct seconds covered.
     pub seconds: BTreeSet<i64>,
-    pub sent: i64,
-    pub ok: i64,
-    pub failed: i64,
-    pub dropped: i64,
-    pub bytes_sent: i64,
-    pub bytes_received: i64,
+    pub counts: Counts,
     /// Sum over jobs and seconds of the aimed rate.
     pub target_sum: f64,
     pub latency: Dist,
@@ -85,7 +71,7 @@ impl Sum {
         let mut parts = Vec::new();
         for s in rows {
             sum.seconds.insert(s.ts);
-            sum.add_counts(s.sent, s.ok, s.failed, s.dropped, s.bytes_sent, s.bytes_received, s.target_rps);
+            sum.add_counts(s.counts, s.target_rps);
             sum.count(&s.status, &s.errors);
             if let Ok(p) = dist::decode(&s.latency, layout) {
                 parts.push(p);
@@ -101,7 +87,7 @@ impl Sum {
         let mut dists = Vec::new();
         for o in parts {
             sum.seconds.extend(o.seconds.iter().copied());
-            sum.add_counts(o.sent, o.ok, o.failed, o.dropped, o.bytes_sent, o.bytes_received, o.target_sum);
+            sum.add_counts(o.counts, o.target_sum);
             sum.count(&o.status, &o.errors);
             dists.push(o.latency.counts());
         }
@@ -112,19 +98,13 @@ impl Sum {
     /// Adds another sum (another script run over the same time).
     pub fn merge(&mut self, o: &Sum) {
         self.seconds.extend(o.seconds.iter().copied());
-        self.add_counts(o.sent, o.ok, o.failed, o.dropped, o.bytes_sent, o.bytes_received, o.target_sum);
+        self.add_counts(o.counts, o.target_sum);
         self.count(&o.status, &o.errors);
         self.latency.add(&o.latency);
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn add_counts(&mut self, sent: i64, ok: i64, failed: i64, dropped: i64, out: i64, into: i64, target: f64) {
-        self.sent += sent;
-        self.ok += ok;
-        self.failed += failed;
-        self.dropped += dropped;
-        self.bytes_sent += out;
-        self.bytes_received += into;
+    fn add_counts(&mut self, counts: Counts, target: f64) {
+        self.counts += counts;
         self.target_sum += target;
     }
 
@@ -140,7 +120,7 @@ impl Sum {
     /// Requests sent per second covered.
     #[allow(clippy::cast_precision_loss)]
     pub fn achieved_rps(&self) -> f64 {
-        if self.seconds.is_empty() { 0.0 } else { self.sent as f64 / self.seconds.len() as f64 }
+        if self.seconds.is_empty() { 0.0 } else { self.counts.sent as f64 / self.seconds.len() as f64 }
     }
 
     /// Rate aimed at per second covered (all jobs together).
@@ -154,22 +134,17 @@ impl Sum {
     #[allow(clippy::cast_precision_loss, clippy::cast_possible_wrap)]
     pub fn figures(&self, span: Option<i64>) -> Figures {
         let seconds = span.unwrap_or(self.seconds.len() as i64);
-        let done = self.ok + self.failed;
+        let done = self.counts.ok + self.counts.failed;
         let mut f = Figures {
             seconds,
-            sent: self.sent,
-            ok: self.ok,
-            failed: self.failed,
-            dropped: self.dropped,
-            bytes_sent: self.bytes_sent,
-            bytes_received: self.bytes_received,
-            error_rate: if done > 0 { self.failed as f64 / done as f64 } else { 0.0 },
+            counts: self.counts,
+            error_rate: if done > 0 { self.counts.failed as f64 / done as f64 } else { 0.0 },
             status: self.status.clone(),
             errors: self.errors.clone(),
             ..Figures::default()
         };
         if seconds > 0 {
-            f.achieved_rps = self.sent as f64 / seconds as f64;
+            f.achieved_rps = self.counts.sent as f64 / seconds as f64;
             f.target_rps = self.target_sum / self.seconds.len().max(1) as f64;
         }
         if self.latency.count() > 0 {
@@ -241,9 +216,7 @@ mod tests {
         Second {
             ts,
             target_rps: 10.0,
-            sent,
-            ok: sent - failed,
-            failed,
+            counts: Counts { sent, ok: sent - failed, failed, ..Counts::default() },
             latency: crate::control::stored::latency(&hist::encode(&h)),
             status: BTreeMap::from([("200".to_string(), sent - failed)]),
             ..Second::default()
@@ -259,7 +232,7 @@ mod tests {
         let f = figures([&a, &b], None);
         assert!((f.p99 - 1.0).abs() < 0.01, "{}", f.p99);
         assert!((f.max - 100.0).abs() < 0.1, "{}", f.max);
-        assert_eq!((f.seconds, f.sent), (1, 100));
+        assert_eq!((f.seconds, f.counts.sent), (1, 100));
         assert!((f.target_rps - 20.0).abs() < 1e-9, "two jobs of 10 rps aim at 20: {}", f.target_rps);
     }
 
@@ -267,7 +240,7 @@ mod tests {
     fn rates_and_error_rate_are_over_the_window() {
         let rows = [second(10, 20, 2, &[]), second(11, 30, 3, &[]), second(12, 10, 0, &[])];
         let f = figures(&rows, None);
-        assert_eq!((f.seconds, f.sent, f.failed), (3, 60, 5));
+        assert_eq!((f.seconds, f.counts.sent, f.counts.failed), (3, 60, 5));
         assert!((f.achieved_rps - 20.0).abs() < 1e-9);
         assert!((f.error_rate - 5.0 / 60.0).abs() < 1e-9);
         assert_eq!(f.status["200"], 55);
@@ -286,14 +259,14 @@ mod tests {
         assert_eq!(merged.figures(None), whole);
         let by_interval = combine_intervals([&intervals(&a, 10, 2), &intervals(&b, 10, 2)]);
         assert_eq!(figures_of(&by_interval, 2), figures_of(&intervals(all.iter().copied(), 10, 2), 2));
-        assert_eq!((whole.seconds, whole.sent, whole.status["200"], whole.max), (3, 65, 62, 100.031));
+        assert_eq!((whole.seconds, whole.counts.sent, whole.status["200"], whole.max), (3, 65, 62, 100.031));
     }
 
     #[test]
     fn series_groups_by_step_from_the_start() {
         let rows = [second(9, 1, 0, &[]), second(10, 10, 0, &[]), second(11, 10, 0, &[]), second(14, 6, 0, &[])];
         let got: Vec<(i64, i64, f64)> =
-            series(&rows, 10, 2).into_iter().map(|(t, f)| (t, f.sent, f.achieved_rps)).collect();
+            series(&rows, 10, 2).into_iter().map(|(t, f)| (t, f.counts.sent, f.achieved_rps)).collect();
         assert_eq!(got, vec![(10, 20, 10.0), (14, 6, 3.0)]);
     }
 }

@@ -4,6 +4,7 @@
 
 use super::{Db, id32};
 use crate::control::metrics::{Figures, Second, figures, ms};
+use crate::counts::Counts;
 use crate::http::ApiResult;
 use crate::model::page::Page;
 use crate::model::run::{RunKind, RunStatus, ScriptKind, ScriptRunDesired, ScriptRunStatus, desired_rps};
@@ -156,18 +157,19 @@ pub async fn seconds(
 fn second(r: &Row) -> Second {
     let Json(status): Json<BTreeMap<String, i64>> = r.get(9);
     let Json(errors): Json<BTreeMap<String, i64>> = r.get(10);
-    Second {
-        ts: r.get(1),
-        target_rps: r.get(2),
-        sent: r.get(3),
-        ok: r.get(4),
-        failed: r.get(5),
-        dropped: r.get(6),
-        bytes_sent: r.get(7),
-        bytes_received: r.get(8),
-        status,
-        errors,
-        latency: r.get(11),
+    Second { ts: r.get(1), target_rps: r.get(2), counts: counts(r, 3), status, errors, latency: r.get(11) }
+}
+
+/// The six counts in the columns from `first` on: sent, ok, failed, dropped,
+/// bytes sent, bytes received.
+fn counts(r: &Row, first: usize) -> Counts {
+    Counts {
+        sent: r.get(first),
+        ok: r.get(first + 1),
+        failed: r.get(first + 2),
+        dropped: r.get(first + 3),
+        bytes_sent: r.get(first + 4),
+        bytes_received: r.get(first + 5),
     }
 }
 
@@ -206,15 +208,7 @@ async fn live_figures(
     let mut out = BTreeMap::new();
     for r in &totals {
         let id: i64 = r.get(0);
-        let total = Figures {
-            sent: r.get(1),
-            ok: r.get(2),
-            failed: r.get(3),
-            dropped: r.get(4),
-            bytes_sent: r.get(5),
-            bytes_received: r.get(6),
-            ..Figures::default()
-        };
+        let total = Figures { counts: counts(r, 1), ..Figures::default() };
         let live = figures(window.get(&id).map(Vec::as_slice).unwrap_or_default(), None);
         out.insert(id, (live, total, r.get(7)));
     }
@@ -304,21 +298,21 @@ fn metrics(sr: &ScriptRunRow, figures: Option<&(Figures, Figures, i64)>) -> Metr
         rt95p: ms(live.p95),
         rt_max: ms(live.max),
         rt99p: ms(live.p99),
-        failed: total.failed.to_string(),
+        failed: total.counts.failed.to_string(),
         vus,
-        sent: total.bytes_sent.to_string(),
-        received: total.bytes_received.to_string(),
+        sent: total.counts.bytes_sent.to_string(),
+        received: total.counts.bytes_received.to_string(),
         variety_ts: 0,
-        checks: total.ok.to_string(),
+        checks: total.counts.ok.to_string(),
         progress_bar: String::new(),
         current_test_run_duration: Some(format!("{secs}s")),
         execution_status: if ended { "Ended".into() } else { "Running".into() },
-        full_iteration_count: (total.ok + total.failed).to_string(),
+        full_iteration_count: (total.counts.ok + total.counts.failed).to_string(),
         active_vus_count: "0".into(),
         has_started: true,
         has_ended: ended,
         failed_rate: format!("{:.4}", live.error_rate),
-        dropped_iterations: total.dropped.to_string(),
+        dropped_iterations: total.counts.dropped.to_string(),
     }
 }
 

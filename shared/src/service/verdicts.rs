@@ -132,8 +132,8 @@ async fn abort(app: &AppState, run_id: i64, why: &str) -> ApiResult<()> {
 fn side(sum: &Sum, target_rps: f64) -> Side {
     let f = sum.figures(None);
     Side {
-        done: (f.ok + f.failed).max(0) as u64,
-        failed: f.failed.max(0) as u64,
+        done: (f.counts.ok + f.counts.failed).max(0) as u64,
+        failed: f.counts.failed.max(0) as u64,
         p50: f.p50,
         p90: f.p90,
         p95: f.p95,
@@ -582,7 +582,7 @@ pub async fn live(
                 target_rps: sr.desired_rps(),
                 achieved_rps: f.achieved_rps,
                 error_rate: f.error_rate,
-                dropped_per_s: f.dropped as f64 / secs,
+                dropped_per_s: f.counts.dropped as f64 / secs,
                 p50: f.p50,
                 p90: f.p90,
                 p95: f.p95,

@@ -16,6 +16,7 @@
 
 use super::chart::{self, CSS, Line, Marker, esc};
 use crate::control::metrics::{Second, Sum, combine_intervals, intervals};
+use crate::counts::Counts;
 use crate::db::runs::{RunRow, ScriptRunRow};
 use crate::wire::verdicts::{NameDeltas, VerdictResponse};
 use std::collections::BTreeMap;
@@ -32,10 +33,7 @@ pub struct Row {
     pub status: String,
     pub target_rps: f64,
     pub achieved_rps: f64,
-    pub requests: i64,
-    pub ok: i64,
-    pub failed: i64,
-    pub dropped: i64,
+    pub counts: Counts,
     pub error_rate: f64,
     pub p50: f64,
     pub p90: f64,
@@ -96,10 +94,7 @@ fn row(name: &str, kind: &str, status: &str, target: f64, sum: &Sum) -> Row {
         status: status.into(),
         target_rps: target,
         achieved_rps: f.achieved_rps,
-        requests: f.sent,
-        ok: f.ok,
-        failed: f.failed,
-        dropped: f.dropped,
+        counts: f.counts,
         error_rate: f.error_rate,
         p50: f.p50,
         p90: f.p90,
@@ -274,10 +269,10 @@ fn table_row(out: &mut String, r: &Row) {
         esc(&r.name),
         f(r.target_rps),
         f(r.achieved_rps),
-        r.requests,
-        r.ok,
-        r.failed,
-        r.dropped,
+        r.counts.sent,
+        r.counts.ok,
+        r.counts.failed,
+        r.counts.dropped,
         r.error_rate,
         f(r.p50),
         f(r.p90),
@@ -465,8 +460,7 @@ mod tests {
         Second {
             ts,
             target_rps: 10.0,
-            sent,
-            ok: sent,
+            counts: crate::counts::Counts { sent, ok: sent, ..Default::default() },
             latency: crate::control::stored::latency(&hist::encode(&h)),
             status: BTreeMap::from([("200".to_string(), sent)]),
             ..Second::default()

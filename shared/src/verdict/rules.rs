@@ -99,7 +99,8 @@ pub fn validate(metric: &str, expression: &str) -> Result<(), (&'static str, Str
 #[allow(clippy::cast_precision_loss)]
 pub fn observe(sum: &Sum, metric: &str, aggregation: Aggregation) -> Option<f64> {
     let secs = sum.seconds.len() as f64;
-    let done = (sum.ok + sum.failed) as f64;
+    let c = &sum.counts;
+    let done = (c.ok + c.failed) as f64;
     match (metric, aggregation) {
         ("http_req_duration", a) => {
             if sum.latency.count() == 0 {
@@ -115,13 +116,13 @@ pub fn observe(sum: &Sum, metric: &str, aggregation: Aggregation) -> Option<f64>
                 _ => return None,
             })
         }
-        ("http_req_failed", Aggregation::Rate) if done > 0.0 => Some(sum.failed as f64 / done),
-        ("checks", Aggregation::Rate) if done > 0.0 => Some(sum.ok as f64 / done),
-        ("http_reqs", Aggregation::Count) if secs > 0.0 => Some(sum.sent as f64),
-        ("http_reqs", Aggregation::Rate) if secs > 0.0 => Some(sum.sent as f64 / secs),
-        ("dropped_iterations", Aggregation::Count) if secs > 0.0 => Some(sum.dropped as f64),
-        ("dropped_iterations", Aggregation::Rate) if secs > 0.0 => Some(sum.dropped as f64 / secs),
-        ("rps_of_target", Aggregation::Value) if sum.target_sum > 0.0 => Some(sum.sent as f64 / sum.target_sum),
+        ("http_req_failed", Aggregation::Rate) if done > 0.0 => Some(c.failed as f64 / done),
+        ("checks", Aggregation::Rate) if done > 0.0 => Some(c.ok as f64 / done),
+        ("http_reqs", Aggregation::Count) if secs > 0.0 => Some(c.sent as f64),
+        ("http_reqs", Aggregation::Rate) if secs > 0.0 => Some(c.sent as f64 / secs),
+        ("dropped_iterations", Aggregation::Count) if secs > 0.0 => Some(c.dropped as f64),
+        ("dropped_iterations", Aggregation::Rate) if secs > 0.0 => Some(c.dropped as f64 / secs),
+        ("rps_of_target", Aggregation::Value) if sum.target_sum > 0.0 => Some(c.sent as f64 / sum.target_sum),
         _ => None,
     }
 }
@@ -290,9 +291,7 @@ mod tests {
         Second {
             ts,
             target_rps: target,
-            sent,
-            ok: sent - failed,
-            failed,
+            counts: crate::counts::Counts { sent, ok: sent - failed, failed, ..Default::default() },
             latency: crate::control::stored::latency(&hist::encode(&h)),
             ..Second::default()
         }

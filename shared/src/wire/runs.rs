@@ -405,12 +405,9 @@ pub struct ScriptSummary {
     pub status: String,
     pub target_rps: f64,
     pub achieved_rps: f64,
-    pub requests: i64,
-    pub ok: i64,
-    pub failed: i64,
-    pub dropped: i64,
-    pub bytes_sent: i64,
-    pub bytes_received: i64,
+    /// `requests`, `ok`, `failed`, `dropped`, `bytes_sent`, `bytes_received`.
+    #[serde(flatten)]
+    pub counts: crate::counts::Counts,
     pub seconds: i64,
     pub p50: f64,
     pub p90: f64,
@@ -437,4 +434,34 @@ pub struct RunSummaryResponse {
     pub stored_bytes: i64,
     /// The run's verdict (#12); `null` before the controller's first pass.
     pub verdict: Option<super::verdicts::VerdictBrief>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_script_summary_keeps_its_flat_json_with_the_counts_in_place() {
+        let summary = ScriptSummary {
+            run_script_id: 1,
+            name: "s".into(),
+            status: "RUNNING".into(),
+            target_rps: 10.0,
+            achieved_rps: 9.5,
+            counts: crate::counts::Counts { sent: 2, ok: 3, failed: 4, dropped: 5, bytes_sent: 6, bytes_received: 7 },
+            seconds: 8,
+            p50: 1.0,
+            p90: 2.0,
+            p95: 3.0,
+            p99: 4.0,
+            max: 5.0,
+            status_codes: BTreeMap::from([("200".into(), 3)]),
+            errors: BTreeMap::new(),
+            script: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&summary).unwrap(),
+            r#"{"run_script_id":1,"name":"s","status":"RUNNING","target_rps":10.0,"achieved_rps":9.5,"requests":2,"ok":3,"failed":4,"dropped":5,"bytes_sent":6,"bytes_received":7,"seconds":8,"p50":1.0,"p90":2.0,"p95":3.0,"p99":4.0,"max":5.0,"status_codes":{"200":3},"errors":{}}"#
+        );
+    }
 }
