@@ -8,15 +8,12 @@
 //! Every request carries `vu` (`__VU`), and the site notes when it arrived.
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{Value, json};
 
 mod common;
@@ -45,38 +42,25 @@ struct Site {
 
 impl Site {
     async fn start() -> Site {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let seen: Arc<Mutex<Vec<(String, Seen)>>> = Arc::default();
         let s = seen.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
-                let s = s.clone();
-                tokio::spawn(async move {
-                    let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                        let s = s.clone();
-                        async move {
-                            let at = Instant::now();
-                            let path = req.uri().path().to_string();
-                            let query = url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-                                .into_owned()
-                                .collect();
-                            let _ = req.into_body().collect().await;
-                            let mut segs = path.splitn(4, '/'); // "", "t", id, rest
-                            let (_, _, id, rest) = (segs.next(), segs.next(), segs.next(), segs.next());
-                            let id = id.unwrap_or("").to_string();
-                            let rest = format!("/{}", rest.unwrap_or(""));
-                            s.lock().unwrap().push((id, Seen { path: rest, query, at }));
-                            Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from_static(b"ok"))))
-                        }
-                    });
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
-                });
+        let addr = common::serve(None, move |req: http::Request<hyper::body::Incoming>| {
+            let s = s.clone();
+            async move {
+                let at = Instant::now();
+                let path = req.uri().path().to_string();
+                let query =
+                    url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()).into_owned().collect();
+                let _ = req.into_body().collect().await;
+                let mut segs = path.splitn(4, '/'); // "", "t", id, rest
+                let (_, _, id, rest) = (segs.next(), segs.next(), segs.next(), segs.next());
+                let id = id.unwrap_or("").to_string();
+                let rest = format!("/{}", rest.unwrap_or(""));
+                s.lock().unwrap().push((id, Seen { path: rest, query, at }));
+                http::Response::new(Full::new(Bytes::from_static(b"ok")))
             }
-        });
+        })
+        .await;
         Site { addr, seen }
     }
 
@@ -529,25 +513,10 @@ export default function () {{ http.get(`${{__ENV.BASE}}/x`); sleep(0.1); }}"
 
 /// An HTTPS server with a self-signed certificate, answering `tls-ok`.
 async fn tls_site() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(common::tls_config());
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(stream).await else { return };
-                let svc = service_fn(|_req: http::Request<hyper::body::Incoming>| async {
-                    Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from_static(b"tls-ok"))))
-                });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(tls), svc)
-                    .await;
-            });
-        }
-    });
-    addr
+    common::serve(Some(common::tls_config()), |_req| async {
+        http::Response::new(Full::new(Bytes::from_static(b"tls-ok")))
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,15 +8,12 @@
 //! mixing their requests.
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{Value, json};
 
 mod common;
@@ -46,25 +43,13 @@ struct Site {
 
 impl Site {
     async fn start() -> Site {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
         let s = seen.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
-                let s = s.clone();
-                tokio::spawn(async move {
-                    let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                        let s = s.clone();
-                        async move { Ok::<_, Infallible>(answer(&s, req).await) }
-                    });
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
-                });
-            }
-        });
+        let addr = common::serve(None, move |req| {
+            let s = s.clone();
+            async move { answer(&s, req).await }
+        })
+        .await;
         Site { addr, seen }
     }
 

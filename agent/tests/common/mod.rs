@@ -47,6 +47,39 @@ pub fn tls_config() -> Arc<rustls::ServerConfig> {
     tls_config_with_alpn(&[b"h2", b"http/1.1"])
 }
 
+/// A loopback server speaking HTTP/1.1 and h2 (over TLS with `tls`) that
+/// answers every request with `answer`.
+pub async fn serve<F, Fut>(tls: Option<Arc<rustls::ServerConfig>>, answer: F) -> SocketAddr
+where
+    F: Fn(http::Request<hyper::body::Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = http::Response<http_body_util::Full<bytes::Bytes>>> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let (answer, acceptor) = (answer.clone(), acceptor.clone());
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req| {
+                    let answered = answer(req);
+                    async move { Ok::<_, std::convert::Infallible>(answered.await) }
+                });
+                let server = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+                let _ = match acceptor {
+                    None => server.serve_connection(hyper_util::rt::TokioIo::new(stream), svc).await,
+                    Some(acceptor) => {
+                        let Ok(tls) = acceptor.accept(stream).await else { return };
+                        server.serve_connection(hyper_util::rt::TokioIo::new(tls), svc).await
+                    }
+                };
+            });
+        }
+    });
+    addr
+}
+
 /// What the wire server saw.
 #[derive(Default)]
 pub struct WireCounts {
