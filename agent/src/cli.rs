@@ -224,6 +224,21 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// Runs the parsed command line as the process (`alilo-agent`, or
+/// `alilo-local agent`): the control plane is light, so it gets one thread
+/// (each job's workers run their own single-threaded runtimes on their own
+/// threads); an error is printed and exits with 2.
+pub fn run_main(cli: Cli) -> ExitCode {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+    match rt.block_on(main(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 /// Runs the parsed command line.
 pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.cmd {

@@ -22,14 +22,5 @@ fn main() -> ExitCode {
         // Colour only on a terminal: no ANSI codes in log files or pipes.
         .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
-    // The control plane is light: one thread. Each job's workers run their
-    // own single-threaded runtimes on their own threads.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
-    match rt.block_on(alilo_agent::cli::main(cli)) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(2)
-        }
-    }
+    alilo_agent::cli::run_main(cli)
 }

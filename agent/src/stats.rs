@@ -56,6 +56,15 @@ impl SecondAcc {
         }
     }
 
+    /// A request with no schedule, counted as sent when it ended after `us`
+    /// µs: its latency and service time are both `us`.
+    fn unscheduled(&mut self, outcome: Outcome, ok: bool, us: u64) {
+        self.sent += 1;
+        self.count(outcome, ok);
+        hist::record(&mut self.latency, us);
+        hist::record(&mut self.service, us);
+    }
+
     fn new(sec: u64) -> SecondAcc {
         SecondAcc {
             sec,
@@ -152,13 +161,7 @@ impl WorkerStats {
     /// (the hot path of the throughput benchmark): it is counted as sent when
     /// it completes, and has no schedule (no lag).
     pub fn closed_done(&self, outcome: Outcome, ok: bool, actual: Instant) {
-        self.with(|a, now| {
-            a.sent += 1;
-            a.count(outcome, ok);
-            let us = (now - actual).as_micros() as u64;
-            hist::record(&mut a.latency, us);
-            hist::record(&mut a.service, us);
-        });
+        self.with(|a, now| a.unscheduled(outcome, ok, (now - actual).as_micros() as u64));
     }
 
     /// A request of a full exchange (a script's HTTP call, see
@@ -168,12 +171,7 @@ impl WorkerStats {
     /// latency and service time are both `ended - started`.
     pub fn exchanged(&self, outcome: Outcome, ok: bool, started: Instant, ended: Instant) {
         let us = ended.saturating_duration_since(started).as_micros() as u64;
-        self.with(|a, _| {
-            a.sent += 1;
-            a.count(outcome, ok);
-            hist::record(&mut a.latency, us);
-            hist::record(&mut a.service, us);
-        });
+        self.with(|a, _| a.unscheduled(outcome, ok, us));
     }
 
     /// A script's iteration started `lag` after its intended time.
@@ -208,10 +206,7 @@ impl WorkerStats {
     ) {
         let us = ended.saturating_duration_since(started).as_micros() as u64;
         self.with(|a, _| {
-            a.sent += 1;
-            a.count(outcome, ok);
-            hist::record(&mut a.latency, us);
-            hist::record(&mut a.service, us);
+            a.unscheduled(outcome, ok, us);
             a.script().request(name, group, tags, ok, us);
         });
     }

@@ -22,14 +22,7 @@ fn agent() -> ExitCode {
     let cli = alilo_agent::cli::Cli::parse_from(std::env::args().skip(1));
     alilo_shared::telemetry::init();
     // As `alilo-agent`: the control plane on one thread, each job's workers on their own.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
-    match rt.block_on(alilo_agent::cli::main(cli)) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(2)
-        }
-    }
+    alilo_agent::cli::run_main(cli)
 }
 
 async fn local() -> ExitCode {

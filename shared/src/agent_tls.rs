@@ -64,7 +64,7 @@ impl ServerCertVerifier for PinVerifier {
         Err(rustls::Error::Other(OtherError(Arc::new(why))))
     }
 
-    crate::tls_signatures::signatures!(provider provider);
+    crate::tls_signatures::signatures!(provider);
 }
 
 /// The [`NotPinned`] behind a client error, if that is why it failed. (An

@@ -6,12 +6,11 @@
 //! certificate's private key): [`signatures!`] writes those three methods once.
 
 /// The three signature methods of a `rustls::client::danger::ServerCertVerifier`
-/// impl, written inside it:
-/// - `signatures!(provider FIELD)`: checked with the algorithms of the
-///   `Arc<CryptoProvider>` in `self.FIELD`;
-/// - `signatures!(delegate FIELD)`: those of the verifier in `self.FIELD`.
+/// impl, written inside it: `signatures!(FIELD)` checks the handshake's
+/// signatures with the algorithms of the `Arc<CryptoProvider>` in `self.FIELD`
+/// (what rustls' own WebPKI verifier does with its provider's).
 macro_rules! signatures {
-    (provider $field:tt) => {
+    ($field:tt) => {
         fn verify_tls12_signature(
             &self,
             message: &[u8],
@@ -32,29 +31,6 @@ macro_rules! signatures {
 
         fn supported_verify_schemes(&self) -> Vec<::rustls::SignatureScheme> {
             self.$field.signature_verification_algorithms.supported_schemes()
-        }
-    };
-    (delegate $field:tt) => {
-        fn verify_tls12_signature(
-            &self,
-            message: &[u8],
-            cert: &::rustls::pki_types::CertificateDer<'_>,
-            dss: &::rustls::DigitallySignedStruct,
-        ) -> Result<::rustls::client::danger::HandshakeSignatureValid, ::rustls::Error> {
-            self.$field.verify_tls12_signature(message, cert, dss)
-        }
-
-        fn verify_tls13_signature(
-            &self,
-            message: &[u8],
-            cert: &::rustls::pki_types::CertificateDer<'_>,
-            dss: &::rustls::DigitallySignedStruct,
-        ) -> Result<::rustls::client::danger::HandshakeSignatureValid, ::rustls::Error> {
-            self.$field.verify_tls13_signature(message, cert, dss)
-        }
-
-        fn supported_verify_schemes(&self) -> Vec<::rustls::SignatureScheme> {
-            self.$field.supported_verify_schemes()
         }
     };
 }

@@ -1,6 +1,7 @@
-//! Servers the integration tests share: a raw HTTP/1.1 server for the
-//! framings hyper never produces, a self-signed TLS configuration, a port
-//! nobody listens on.
+//! What the integration tests share: an agent on loopback and a client of its
+//! control API, a loopback site answering with a closure ([`serve`]), a raw
+//! HTTP/1.1 server for the framings hyper never produces, a self-signed TLS
+//! configuration, a port nobody listens on.
 
 #![allow(dead_code)] // each test crate uses its own part
 

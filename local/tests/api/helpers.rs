@@ -283,6 +283,16 @@ impl TestApp {
     pub async fn count(&self, table: &str) -> i64 {
         connect(&self.dsn).await.query_one(&format!("SELECT count(*) FROM {table}"), &[]).await.unwrap().get(0)
     }
+
+    /// What run `run_id`'s change log says, oldest first.
+    pub async fn changes(&self, run_id: i64) -> Vec<String> {
+        let rows = connect(&self.dsn)
+            .await
+            .query("SELECT what FROM run_changes WHERE run_id = $1 ORDER BY id", &[&run_id])
+            .await
+            .unwrap();
+        rows.iter().map(|r| r.get(0)).collect()
+    }
 }
 
 /// POST `body` with `content_type`; the status and the parsed JSON answer.

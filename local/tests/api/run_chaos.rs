@@ -231,14 +231,7 @@ async fn a_start_answers_at_once_with_an_agent_black_holed_and_its_share_moves()
     // One script per agent (least loaded, ties by id): "b" went to the silent one,
     // whose job is tried LOST_AFTER times (6 s each) and then moves.
     target.until_rates(&["/a", "/b"], &[20.0, 20.0], 60).await;
-    let client = connect_dsn(&app.dsn).await;
-    let said: Vec<String> = client
-        .query("SELECT what FROM run_changes WHERE run_id = $1", &[&run_id])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let said = app.changes(run_id).await;
     assert!(said.iter().any(|w| w.contains("never started") && w.contains("moves")), "{said:?}");
     app.ok("/v1/run/stop", json!({"run_id": run_id})).await;
 }

@@ -342,19 +342,13 @@ async fn a_dead_agent_s_share_moves_to_the_other_and_the_metrics_stay() {
     let summary = app.ok("/v1/run/summary", json!({"run_id": run_id})).await;
     assert!(summary["scripts"][0]["requests"].as_i64().unwrap() > 60, "{summary}");
     // The audit says what happened, and that the share moved.
-    let client = crate::helpers::connect_dsn(&app.dsn).await;
-    let what: Vec<String> = client
-        .query("SELECT what FROM run_changes WHERE what LIKE 'job %'", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    assert!(what.iter().any(|w| w.contains("lost") && w.contains("moves")), "{what:?}");
+    let what = app.changes(run_id).await;
+    assert!(what.iter().any(|w| w.starts_with("job ") && w.contains("lost") && w.contains("moves")), "{what:?}");
 
     app.ok("/v1/run/stop", json!({"run_id": run_id})).await;
     // The survivor's jobs stop at once; the dead agent's job counts as ended only
     // once its lease has run out (it might still send), so the run says STOPPING.
+    let client = crate::helpers::connect_dsn(&app.dsn).await;
     eventually(Duration::from_secs(10), "the survivor's jobs stopped", async || {
         let live: i64 = client
             .query_one("SELECT count(*) FROM jobs WHERE state NOT IN ('finished', 'failed', 'lost')", &[])

@@ -113,11 +113,11 @@ impl TlsSettings {
             SslMode::Require => Arc::new(EncryptOnly(provider)),
             _ => {
                 let roots = Arc::new(self.roots()?);
-                let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider)
+                let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
                     .build()
                     .map_err(|e| format!("TLS for Postgres: {e}"))?;
                 if self.mode == SslMode::VerifyCa {
-                    Arc::new(AnyName(webpki)) as Arc<dyn ServerCertVerifier>
+                    Arc::new(AnyName(webpki, provider)) as Arc<dyn ServerCertVerifier>
                 } else {
                     webpki as Arc<dyn ServerCertVerifier>
                 }
@@ -231,12 +231,13 @@ impl ServerCertVerifier for EncryptOnly {
         Ok(ServerCertVerified::assertion())
     }
 
-    crate::tls_signatures::signatures!(provider 0);
+    crate::tls_signatures::signatures!(0);
 }
 
-/// `sslmode=verify-ca`: the chain is checked, the host name is not.
+/// `sslmode=verify-ca`: the chain is checked, the host name is not; the
+/// handshake signatures with the provider's algorithms (as WebPKI's own).
 #[derive(Debug)]
-struct AnyName(Arc<WebPkiServerVerifier>);
+struct AnyName(Arc<WebPkiServerVerifier>, Arc<rustls::crypto::CryptoProvider>);
 
 impl ServerCertVerifier for AnyName {
     fn verify_server_cert(
@@ -255,7 +256,7 @@ impl ServerCertVerifier for AnyName {
         }
     }
 
-    crate::tls_signatures::signatures!(delegate 0);
+    crate::tls_signatures::signatures!(1);
 }
 
 /// tokio-postgres' TLS hook over rustls.

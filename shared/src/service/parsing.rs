@@ -125,7 +125,7 @@ fn timeout(r: &ImportedRequest) -> Option<i64> {
 pub async fn import_curl(app: &AppState, req: ImportCurlRequest) -> ApiResult<ImportCurlResponse> {
     let scenario = existing_scenario(app, req.scenario_id).await?;
     let parsed = curl(&req.curl)?;
-    let wire = simple_script(scenario.scenario_id, &req.name, &parsed, &req.profile);
+    let wire = simple_script(scenario.scenario_id, &req.name, &parsed, &req.profile());
     let lists = super::targets::of_scenario(app, scenario.scenario_id.into()).await?;
     let script = input(app, &lists, &wire, &parsed)?;
     let conn = app.db.conn().await?;
@@ -149,9 +149,10 @@ pub async fn import_har(app: &AppState, req: ImportHarRequest) -> ApiResult<Impo
     let mut skipped: Vec<HarSkipped> =
         har.skipped.into_iter().map(|s| HarSkipped { method: s.method, url: s.url, reason: s.reason }).collect();
     let lists = super::targets::of_scenario(app, scenario.scenario_id.into()).await?;
+    let profile = req.profile();
     let mut ready = Vec::new();
     for entry in &har.requests {
-        let wire = simple_script(scenario.scenario_id, "", &entry.request, &req.profile);
+        let wire = simple_script(scenario.scenario_id, "", &entry.request, &profile);
         match input(app, &lists, &wire, &entry.request) {
             Ok(script) => ready.push((script, entry)),
             Err(e) => skipped.push(HarSkipped {

@@ -7,18 +7,32 @@ use super::de;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// Declares the request of an agent about itself: the agent's address
+/// (`host_name`, `port`) first, then the struct's own fields. A macro rather
+/// than a `#[serde(flatten)]`ed address struct: inside a flattened struct a
+/// wrong type's 400 would no longer name its field.
+macro_rules! agent_request {
+    ($(#[$attr:meta])* pub struct $name:ident { $($fields:tt)* }) => {
+        $(#[$attr])*
+        pub struct $name {
+            /// The host name or IP address the backend calls the agent at.
+            #[serde(alias = "hostName", deserialize_with = "de::string")]
+            #[schema(required = true)]
+            pub host_name: String,
+            /// Its control port.
+            #[serde(deserialize_with = "de::numeric_string")]
+            #[schema(required = true)]
+            pub port: String,
+            $($fields)*
+        }
+    };
+}
+
+agent_request! {
 /// `POST /v1/fleet/register` (`Authorization: Bearer <ALILO_FLEET_TOKEN>`).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct FleetRegisterRequest {
-    /// The host name or IP address the backend calls the agent at.
-    #[serde(alias = "hostName", deserialize_with = "de::string")]
-    #[schema(required = true)]
-    pub host_name: String,
-    /// Its control port.
-    #[serde(deserialize_with = "de::numeric_string")]
-    #[schema(required = true)]
-    pub port: String,
     #[serde(deserialize_with = "de::strings")]
     pub tags: Vec<String>,
     /// The rate it offers, requests per second.
@@ -36,6 +50,7 @@ pub struct FleetRegisterRequest {
     #[serde(alias = "tlsPin", deserialize_with = "de::string")]
     pub tls_pin: String,
 }
+}
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct FleetRegisterResponse {
@@ -51,16 +66,11 @@ pub struct FleetRegisterResponse {
     pub heartbeat_secs: u64,
 }
 
+agent_request! {
 /// `POST /v1/fleet/heartbeat` (`Authorization: Bearer <the agent's credential>`).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct FleetHeartbeatRequest {
-    #[serde(alias = "hostName", deserialize_with = "de::string")]
-    #[schema(required = true)]
-    pub host_name: String,
-    #[serde(deserialize_with = "de::numeric_string")]
-    #[schema(required = true)]
-    pub port: String,
     /// Host CPU busy, percent (0–100).
     #[serde(alias = "cpuPercent")]
     pub cpu_percent: f64,
@@ -77,6 +87,7 @@ pub struct FleetHeartbeatRequest {
     #[serde(deserialize_with = "de::boolean")]
     pub draining: bool,
 }
+}
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct FleetHeartbeatResponse {
@@ -85,16 +96,11 @@ pub struct FleetHeartbeatResponse {
     pub heartbeat_secs: u64,
 }
 
+agent_request! {
 /// `POST /v1/fleet/deregister` (`Authorization: Bearer <the agent's credential>`).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
-pub struct FleetDeregisterRequest {
-    #[serde(alias = "hostName", deserialize_with = "de::string")]
-    #[schema(required = true)]
-    pub host_name: String,
-    #[serde(deserialize_with = "de::numeric_string")]
-    #[schema(required = true)]
-    pub port: String,
+pub struct FleetDeregisterRequest {}
 }
 
 /// An agent of the registry with what its heartbeats say.
@@ -123,4 +129,27 @@ pub struct FleetAgentsResponse {
     pub status: bool,
     pub message: String,
     pub agents: Vec<FleetAgent>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::parse_json;
+
+    #[test]
+    fn every_agent_request_reads_the_address_and_names_it_when_it_is_wrong() {
+        let body = bytes::Bytes::from_static(br#"{"hostName": "10.0.0.1", "port": 8888}"#);
+        let r: FleetRegisterRequest = parse_json(&body).unwrap();
+        assert_eq!((r.host_name.as_str(), r.port.as_str()), ("10.0.0.1", "8888"));
+        let h: FleetHeartbeatRequest = parse_json(&body).unwrap();
+        assert_eq!((h.host_name.as_str(), h.port.as_str()), ("10.0.0.1", "8888"));
+        let d: FleetDeregisterRequest = parse_json(&body).unwrap();
+        assert_eq!((d.host_name.as_str(), d.port.as_str()), ("10.0.0.1", "8888"));
+        let wrong = bytes::Bytes::from_static(br#"{"host_name": 5, "port": "1"}"#);
+        let e = parse_json::<FleetHeartbeatRequest>(&wrong).unwrap_err();
+        assert!(e.message.starts_with("host_name: "), "{e:?}");
+        let wrong = bytes::Bytes::from_static(br#"{"host_name": "h", "port": true}"#);
+        let e = parse_json::<FleetDeregisterRequest>(&wrong).unwrap_err();
+        assert!(e.message.starts_with("port: "), "{e:?}");
+    }
 }
