@@ -21,9 +21,12 @@
 #
 #   bench/auth/run.sh                            # 1,000 req/s, 4 s, 12 rounds
 #   SKIP_BUILD=1 RATE=500 ROUNDS=16 bench/auth/run.sh
+#   MODES="no-auth bearer" ROUNDS=24 DURATION=3s bench/auth/run.sh   # more pairs, one credential
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RATE="${RATE:-1000}"; DURATION="${DURATION:-4s}"; ROUNDS="${ROUNDS:-12}"; WARMUP="${WARMUP:-3s}"
+# MODES: which of no-auth (always first), bearer, cookie each round loads.
+read -r -a MODES <<< "${MODES:-no-auth bearer cookie}"
 BASE_DSN="${BENCH_PG:-postgres://postgres@127.0.0.1:5432}"
 DB="alilo_bench_auth_$$"
 # Cores: the servers on SERVER_CPU, the load generator on LOAD_CPU (Postgres floats).
@@ -96,14 +99,13 @@ echo "alilo-agent at $RATE req/s, $ROUNDS rounds x $DURATION per mode and endpoi
 for endpoint in "get project|/v1/project|{\"id\": $PROJECT}" "list projects|/v1/projects|{\"limit\": 10, \"page_number\": 50}"; do
   IFS='|' read -r name path body <<< "$endpoint"
   : > "$WORK/r"
-  for mode in no-auth bearer cookie; do  # warm-up: pooled connections, prepared statements, caches
+  for mode in "${MODES[@]}"; do  # warm-up: pooled connections, prepared statements, caches
     load "$WARMUP" "${PORT[$mode]}" "$path" "$body" -H "$(header "$mode")" >/dev/null
     guard_time "${PID[$mode]}" "${OUT[$mode]}" >/dev/null
   done
-  modes=(no-auth bearer cookie)
   for round in $(seq 0 $((ROUNDS - 1))); do
-    for i in 0 1 2; do
-      mode=${modes[$(( (round + i) % 3 ))]}
+    for i in "${!MODES[@]}"; do
+      mode=${MODES[$(( (round + i) % ${#MODES[@]} ))]}
       result=$(load "$DURATION" "${PORT[$mode]}" "$path" "$body" -H "$(header "$mode")")
       echo "$round $mode $result $(guard_time "${PID[$mode]}" "${OUT[$mode]}")" >> "$WORK/r"
     done
@@ -119,7 +121,7 @@ for line in open(sys.argv[1]):
                  "max": float(f[5]), "ok": int(f[6]), "sent": int(f[7]), "lag99": float(f[8]),
                  "g50": float(g.get("p50_us", "nan")), "g99": float(g.get("p99_us", "nan")),
                  "g999": float(g.get("p999_us", "nan")), "gmax": float(g.get("max_us", "nan")), "gn": int(g.get("n", "0"))})
-modes = ["no-auth", "bearer", "cookie"]
+modes = [m for m in ["no-auth", "bearer", "cookie"] if any(r["mode"] == m for r in rows)]
 by = {m: sorted((r for r in rows if r["mode"] == m), key=lambda r: r["round"]) for m in modes}
 def q(xs, p):
     xs = sorted(xs); return xs[min(len(xs) - 1, max(0, round((len(xs) - 1) * p)))]
@@ -147,7 +149,7 @@ for m in modes:
           f" slowest guard {max(r['gmax'] for r in by[m]):.1f} us")
 n99 = statistics.median(r["p99"] for r in by["no-auth"])
 ng99 = statistics.median(r["g99"] for r in by["no-auth"])
-for m in ("bearer", "cookie"):
+for m in [m for m in modes if m != "no-auth"]:
     d = [a["p99"] - b["p99"] for a, b in zip(by[m], by["no-auth"])]
     med = statistics.median(d)
     interval = ci(d)
