@@ -319,6 +319,37 @@ async fn the_local_fleet_starts_agents_for_a_run_says_when_it_cannot_and_shrinks
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_tls_required_the_local_fleet_starts_agents_serving_derived_certificates() {
+    let app = spawn_app_with(|s| {
+        s.fleet = Some("local".into());
+        s.fleet_max = Some(1);
+        s.fleet_agent_rps = Some(10.0);
+        s.fleet_heartbeat_secs = Some(1);
+        s.fleet_agent_exe = Some(env!("CARGO_BIN_EXE_alilo-local").into());
+        s.agent_tls_required = true;
+    })
+    .await;
+    let target = Target::start().await;
+    let scenario = app.new_scenario("Local fleet over TLS").await;
+    app.load_script(scenario, "x", &target, "/tls", 8, "x").await;
+    let run_id = app.start_run(scenario, 100).await["run_id"].as_i64().unwrap();
+    target.until_rates(&["/tls"], &[8.0], 30).await;
+    let agents = app.fleet().await;
+    assert!(agents.len() == 1 && agents[0]["agent"]["tls_pin"].as_str().is_some_and(|p| p.starts_with("sha256:")));
+    let jobs: Vec<String> = crate::helpers::connect_dsn(&app.dsn)
+        .await
+        .query("SELECT base_url FROM jobs", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(!jobs.is_empty() && jobs.iter().all(|u| u.starts_with("https://")), "{jobs:?}");
+    app.ok("/v1/run/stop", json!({"run_id": run_id})).await;
+    app.wait_status(run_id, "STATUS_STOPPED_UNSPECIFIED", 20).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_manual_agent_is_healthy_in_the_fleet_listing_only_while_it_answers() {
     let app = crate::helpers::spawn_app().await;
     let mut live = app.start_agent("manual").await;

@@ -576,3 +576,42 @@ async fn secrets_never_reach_the_log() {
         assert!(!log.contains(secret), "the {what} is in the log");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_in_constant_use_revoked_by_another_process_stops_within_the_cache_ttl() {
+    let app = spawn_app().await;
+    let (_, token, _) =
+        alilo_shared::service::auth::issue_token(&app.app_state, "busy", Role::Viewer, None, None, 3600).await.unwrap();
+    let me = || async {
+        reqwest::Client::new()
+            .post(format!("{}/v1/auth/me", app.address))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    // In use past the refresh age: every call answered (the refresh runs behind them).
+    let started = std::time::Instant::now();
+    while started.elapsed() < alilo_shared::auth::cache::REFRESH_AFTER + Duration::from_millis(1500) {
+        assert_eq!(me().await, StatusCode::OK);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Revoked as another process would (its own memory cleared, not ours).
+    crate::helpers::connect_dsn(&app.dsn)
+        .await
+        .execute("UPDATE api_tokens SET revoked_at = now() WHERE name = 'busy'", &[])
+        .await
+        .unwrap();
+    let revoked = std::time::Instant::now();
+    eventually(Duration::from_secs(10), "the revoked token is refused", async || {
+        (me().await == StatusCode::UNAUTHORIZED).then_some(())
+    })
+    .await;
+    // Within the TTL (plus the time one refresh takes), never later, though in use.
+    let took = revoked.elapsed();
+    assert!(took <= alilo_shared::auth::cache::TTL + Duration::from_secs(1), "{took:?}");
+    assert_eq!(me().await, StatusCode::UNAUTHORIZED, "and it stays refused");
+}

@@ -101,21 +101,42 @@ pub fn presented(headers: &HeaderMap) -> Result<Option<Presented<'_>>, ApiError>
 }
 
 /// The principal of a presented credential: remembered for a few seconds
-/// (`auth::cache`), else looked up by its digest; 401 when it is not live.
+/// (`auth::cache`, refreshed in the background ahead of its expiry while in
+/// use), else looked up by its digest; 401 when it is not live.
 async fn principal_for(app: &AppState, credential: Presented<'_>) -> Result<Principal, ApiError> {
     let digest = match credential {
         Presented::Token(secret) | Presented::Session(secret) => secrets::digest(secret),
     };
-    if let Some(p) = cache::get(&digest) {
-        return Ok(p);
+    let token = matches!(credential, Presented::Token(_));
+    match cache::get(&digest) {
+        Some(cache::Remembered::Fresh(p)) => return Ok(p),
+        Some(cache::Remembered::Refresh(p, generation)) => {
+            let app = app.clone();
+            tokio::spawn(async move {
+                match look_up(&app, token, &digest).await {
+                    Ok(found) => cache::refreshed(&digest, found.as_ref(), generation),
+                    Err(e) => {
+                        tracing::warn!(error = %e.message, "a credential's refresh failed; the next request retries");
+                        cache::refresh_failed(&digest);
+                    }
+                }
+            });
+            return Ok(p);
+        }
+        None => {}
     }
-    let found = match credential {
-        Presented::Token(_) => db::auth::token_principal(&app.db, &digest).await?,
-        Presented::Session(_) => db::auth::session_principal(&app.db, &digest).await?,
-    };
-    let p = found.ok_or_else(|| unauthorized(credential.not_live()))?;
+    let p = look_up(app, token, &digest).await?.ok_or_else(|| unauthorized(credential.not_live()))?;
     cache::put(&digest, &p);
     Ok(p)
+}
+
+/// The principal of the token (`token`) or session whose digest is `digest`, if live.
+async fn look_up(app: &AppState, token: bool, digest: &[u8]) -> Result<Option<Principal>, ApiError> {
+    if token {
+        db::auth::token_principal(&app.db, digest).await
+    } else {
+        db::auth::session_principal(&app.db, digest).await
+    }
 }
 
 /// Who is calling: `Ok(None)` when no credentials were sent; 401 for bad ones.
