@@ -262,7 +262,7 @@ impl Controller {
 
     async fn db_load(&self, app: &AppState) -> ApiResult<Vec<RunState>> {
         let budget = self.options.db_budget;
-        let mut conn = tokio::time::timeout(budget, app.db.conn()).await.map_err(|_| db_timeout(budget))??;
+        let mut conn = tokio::time::timeout(budget, app.db.control_conn()).await.map_err(|_| db_timeout(budget))??;
         match tokio::time::timeout(budget, crate::db::control::load(&mut conn, &self.id, self.options.claim)).await {
             Ok(runs) => runs,
             Err(_) => {
@@ -668,7 +668,7 @@ impl Controller {
             return;
         }
         let budget = self.options.db_budget;
-        let Ok(Ok(conn)) = tokio::time::timeout(budget, app.db.conn()).await else { return };
+        let Ok(Ok(conn)) = tokio::time::timeout(budget, app.db.control_conn()).await else { return };
         let claim = async {
             let idle = crate::db::fleet::idle(&conn).await?;
             if !super::fleet::release_due(&idle, self.options.fleet_quiet) {

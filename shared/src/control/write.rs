@@ -25,7 +25,7 @@ pub fn db_timeout(budget: Duration) -> ApiError {
 /// `budget`. Asked while a write goes on, to tell a slow database (the write
 /// is left to finish) from one that does not answer (an outage).
 pub async fn answers(app: &AppState, budget: Duration) -> ApiResult<()> {
-    let conn = tokio::time::timeout(budget, app.db.conn()).await.map_err(|_| db_timeout(budget))??;
+    let conn = tokio::time::timeout(budget, app.db.control_conn()).await.map_err(|_| db_timeout(budget))??;
     match tokio::time::timeout(budget, conn.simple_query("SELECT 1")).await {
         Ok(answer) => answer.map(|_| ()).map_err(Into::into),
         Err(_) => {
@@ -50,7 +50,8 @@ impl Writing {
         let record = Arc::new(rec);
         let (app, controller, rec) = (app.clone(), controller.to_string(), record.clone());
         let task = tokio::spawn(async move {
-            let mut conn = tokio::time::timeout(budget, app.db.conn()).await.map_err(|_| db_timeout(budget))??;
+            let mut conn =
+                tokio::time::timeout(budget, app.db.control_conn()).await.map_err(|_| db_timeout(budget))??;
             match tokio::time::timeout(cap, crate::db::control::record(&mut conn, &controller, &rec)).await {
                 Ok(done) => done,
                 Err(_) => {
