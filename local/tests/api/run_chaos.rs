@@ -287,7 +287,23 @@ async fn a_start_answers_at_once_with_an_agent_black_holed_and_its_share_moves()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_past_its_limit_stops_the_run_on_purpose_and_says_why() {
-    let app = spawn_app_with_db_proxy(|s| s.max_db_outage_secs = 4).await;
+    // Past the 4 s limit the controller stops the load itself, long before the
+    // agents' 60 s lease would.
+    outage_stops_the_run(|s| s.max_db_outage_secs = 4, "ALILO_MAX_DB_OUTAGE_SECS").await;
+}
+
+/// The buffer's bound is in bytes (`ALILO_OUTAGE_BUFFER_MB`); one that holds
+/// nothing stops the run at the first pass of the outage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_outage_buffer_stops_the_run_on_purpose_and_says_why() {
+    outage_stops_the_run(|s| s.outage_buffer_mb = 0, "the memory buffer of 0 MB (ALILO_OUTAGE_BUFFER_MB) is full")
+        .await;
+}
+
+/// A run whose database is black-holed is stopped by the controller on
+/// purpose (the settings make it so), with a reason that says `why`.
+async fn outage_stops_the_run(settings: impl FnOnce(&mut alilo_local::Settings), why: &str) {
+    let app = spawn_app_with_db_proxy(settings).await;
     let target = Target::start().await;
     let _agent = app.start_agent("lt").await;
     let scenario = app.new_scenario("Long partition").await;
@@ -300,8 +316,6 @@ async fn an_outage_past_its_limit_stops_the_run_on_purpose_and_says_why() {
     .await;
 
     app.db_proxy().black_hole();
-    // Past the 4 s limit the controller stops the load itself, long before the
-    // agents' 60 s lease would.
     target.wait_rates(&["/a"], &[0.0], "the load stopped on purpose during the outage").await;
     app.db_proxy().restore();
 
@@ -311,7 +325,7 @@ async fn an_outage_past_its_limit_stops_the_run_on_purpose_and_says_why() {
     })
     .await;
     let info = run["info"].as_str().unwrap();
-    assert!(info.contains("database was unreachable") && info.contains("ALILO_MAX_DB_OUTAGE_SECS"), "{info}");
+    assert!(info.contains("database was unreachable") && info.contains(why), "{info}");
     let client = connect_dsn(&app.dsn).await;
     let said: i64 = client
         .query_one("SELECT count(*) FROM run_changes WHERE what LIKE 'stopped by the run-controller%'", &[])
