@@ -72,10 +72,14 @@ pub struct Settings {
     /// from memory) before it stops the runs on purpose.
     #[arg(long = "max-db-outage-secs", env = "ALILO_MAX_DB_OUTAGE_SECS", default_value_t = 900)]
     pub max_db_outage_secs: u64,
-    /// Job-seconds of metrics the run-controller buffers in memory during a
-    /// database outage; a full buffer stops the runs on purpose.
-    #[arg(long = "outage-buffer-seconds", env = "ALILO_OUTAGE_BUFFER_SECONDS", default_value_t = 50_000)]
-    pub outage_buffer_seconds: usize,
+    /// Megabytes of metrics the run-controller buffers in memory during a
+    /// database outage (a job-second takes ~3.3 KB); a full buffer stops the
+    /// runs on purpose.
+    #[arg(long = "outage-buffer-mb", env = "ALILO_OUTAGE_BUFFER_MB", default_value_t = 1024)]
+    pub outage_buffer_mb: u64,
+    /// A bound of that buffer in job-seconds besides (none by default).
+    #[arg(long = "outage-buffer-seconds", env = "ALILO_OUTAGE_BUFFER_SECONDS")]
+    pub outage_buffer_seconds: Option<usize>,
     /// The token self-registering agents present (`alilo-agent serve --register`);
     /// unset: self-registration is off. See docs/fleet.md.
     #[arg(long = "fleet-token", env = "ALILO_FLEET_TOKEN", hide_env_values = true)]
@@ -322,6 +326,7 @@ impl Application {
             controller: alilo_shared::control::ControllerOptions {
                 outage: alilo_shared::control::outage::OutageLimits {
                     max_outage: std::time::Duration::from_secs(settings.max_db_outage_secs),
+                    max_buffered_bytes: alilo_shared::control::outage::megabytes(settings.outage_buffer_mb),
                     max_buffered_seconds: settings.outage_buffer_seconds,
                 },
                 fleet_quiet: config.fleet.quiet,

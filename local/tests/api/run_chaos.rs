@@ -5,7 +5,7 @@
 //! `runs.rs`.)
 
 use crate::chaos_proxy::ChaosProxy;
-use crate::helpers::{TestApp, connect_dsn, eventually, spawn_app_with_db_proxy};
+use crate::helpers::{TestApp, connect_dsn, eventually, spawn_app_with, spawn_app_with_db_proxy};
 use crate::runs::{Agent, Target};
 use alilo_shared::control::{Controller, ControllerOptions};
 use serde_json::json;
@@ -128,6 +128,48 @@ async fn a_pass_cut_off_from_postgres_at_any_point_ends_within_its_budget() {
     assert_eq!(controller.buffered_seconds(), 0, "everything buffered was written");
 }
 
+/// A busy pool is not an outage (bench/fleet, finding 5): requests and the
+/// pass hooks holding every connection of the shared pool used to make the
+/// controller's probe wait for one, count the pass as an outage and, long
+/// enough, stop the runs. The controller has a small pool of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_held_by_requests_and_hooks_is_no_outage_for_the_controller() {
+    let app = spawn_app_with(|s| s.controller_interval_ms = 3_600_000).await;
+    let target = Target::start().await;
+    let _agent = app.start_agent("lt").await;
+    let scenario = app.new_scenario("Busy pool").await;
+    app.load_script_for(scenario, "a", &target, "/a", 20, "lt", "5m").await;
+    app.ok("/v1/run/start", json!({"scenario_id": scenario, "user_name": "alice"})).await;
+    let state = &app.app_state;
+    let budget = Duration::from_millis(500);
+    let mut controller = Controller::new(ControllerOptions { db_budget: budget, ..ControllerOptions::default() });
+    eventually(Duration::from_secs(20), "a pass that polled the running job", async || {
+        let out = controller.pass(state).await.ok()?;
+        (out.polled == 1 && out.outage.is_none()).then_some(())
+    })
+    .await;
+    // Every connection of the shared pool taken (the pool blocks once none is left).
+    let mut held = Vec::new();
+    while let Ok(Ok(conn)) = tokio::time::timeout(Duration::from_millis(300), state.db.conn()).await {
+        held.push(conn);
+        assert!(held.len() <= 64, "the pool has a bound");
+    }
+    assert!(!held.is_empty() && held.len() <= alilo_shared::db::POOL_SIZE, "{}", held.len());
+    let (status, body) = app.post("/v1/projects", json!({})).await;
+    assert_eq!(status, 503, "a request waits for a connection, then answers busy: {body}");
+    let stored = app.count("metric_seconds").await;
+    for pass in 0..4 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let out = controller.pass(state).await.unwrap();
+        assert!(out.outage.is_none() && !out.writing && out.polled == 1 && out.runs == 1, "pass {pass}: {out:?}");
+    }
+    controller.settle(state).await;
+    assert!(app.count("metric_seconds").await >= stored + 3, "the seconds kept reaching the database");
+    drop(held);
+    app.ok("/v1/projects", json!({})).await;
+    target.wait_rates(&["/a"], &[20.0], "the load all along").await;
+}
+
 /// In AWS each invocation of the controller may be a new process. One that starts
 /// while Postgres is unreachable has no memory of its own: it renews the leases
 /// of the jobs the controllers left in their snapshots in the bucket (one per
@@ -238,7 +280,23 @@ async fn a_start_answers_at_once_with_an_agent_black_holed_and_its_share_moves()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_past_its_limit_stops_the_run_on_purpose_and_says_why() {
-    let app = spawn_app_with_db_proxy(|s| s.max_db_outage_secs = 4).await;
+    // Past the 4 s limit the controller stops the load itself, long before the
+    // agents' 60 s lease would.
+    outage_stops_the_run(|s| s.max_db_outage_secs = 4, "ALILO_MAX_DB_OUTAGE_SECS").await;
+}
+
+/// The buffer's bound is in bytes (`ALILO_OUTAGE_BUFFER_MB`); one that holds
+/// nothing stops the run at the first pass of the outage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_outage_buffer_stops_the_run_on_purpose_and_says_why() {
+    outage_stops_the_run(|s| s.outage_buffer_mb = 0, "the memory buffer of 0 MB (ALILO_OUTAGE_BUFFER_MB) is full")
+        .await;
+}
+
+/// A run whose database is black-holed is stopped by the controller on
+/// purpose (the settings make it so), with a reason that says `why`.
+async fn outage_stops_the_run(settings: impl FnOnce(&mut alilo_local::Settings), why: &str) {
+    let app = spawn_app_with_db_proxy(settings).await;
     let target = Target::start().await;
     let _agent = app.start_agent("lt").await;
     let scenario = app.new_scenario("Long partition").await;
@@ -251,8 +309,6 @@ async fn an_outage_past_its_limit_stops_the_run_on_purpose_and_says_why() {
     .await;
 
     app.db_proxy().black_hole();
-    // Past the 4 s limit the controller stops the load itself, long before the
-    // agents' 60 s lease would.
     target.wait_rates(&["/a"], &[0.0], "the load stopped on purpose during the outage").await;
     app.db_proxy().restore();
 
@@ -262,7 +318,7 @@ async fn an_outage_past_its_limit_stops_the_run_on_purpose_and_says_why() {
     })
     .await;
     let info = run["info"].as_str().unwrap();
-    assert!(info.contains("database was unreachable") && info.contains("ALILO_MAX_DB_OUTAGE_SECS"), "{info}");
+    assert!(info.contains("database was unreachable") && info.contains(why), "{info}");
     let client = connect_dsn(&app.dsn).await;
     let said: i64 = client
         .query_one("SELECT count(*) FROM run_changes WHERE what LIKE 'stopped by the run-controller%'", &[])

@@ -62,10 +62,13 @@ pub fn loads(work: &[(i64, f64, f64)]) -> BTreeMap<i64, f64> {
 
 /// Enabled agents, except `skip`, with their loads: the database only.
 pub async fn enabled(app: &AppState, skip: &BTreeSet<i64>) -> ApiResult<Vec<Healthy>> {
-    let (agents, work) = {
-        let conn = app.db.conn().await?;
-        crate::db::control::enabled_agents(&conn).await?
-    };
+    enabled_on(app, app.db.conn().await?, skip).await
+}
+
+/// [`enabled`] on `conn`.
+async fn enabled_on(app: &AppState, conn: deadpool_postgres::Object, skip: &BTreeSet<i64>) -> ApiResult<Vec<Healthy>> {
+    let (agents, work) = crate::db::control::enabled_agents(&conn).await?;
+    drop(conn);
     let loads = loads(&work);
     let expiry = expiry(app.limits.fleet_heartbeat);
     #[allow(clippy::cast_precision_loss)]
@@ -89,10 +92,11 @@ pub async fn enabled(app: &AppState, skip: &BTreeSet<i64>) -> ApiResult<Vec<Heal
 }
 
 /// Enabled agents that answer now, except `skip` (known unreachable), probed in
-/// parallel with the client's short timeouts. The database is read before any
-/// agent is called, with no transaction open.
+/// parallel with the client's short timeouts. The database is read (on the
+/// run-controller's own pool: only it asks) before any agent is called, with
+/// no transaction open.
 pub async fn healthy(app: &AppState, skip: &BTreeSet<i64>) -> ApiResult<Vec<Healthy>> {
-    let agents = enabled(app, skip).await?;
+    let agents = enabled_on(app, app.db.control_conn().await?, skip).await?;
     // Only manual agents are probed: a registered one's heartbeat already says it.
     let alive = join_all(agents.iter().map(|a| async {
         a.registered

@@ -30,7 +30,7 @@
 use super::agents::{Healthy, healthy};
 use super::hooks;
 use super::jobs::{self, LEASE_SECS};
-use super::outage::{self, OutageLimits, Verdict};
+use super::outage::{self, Buffered, OutageLimits, Verdict};
 use super::plan::Candidate;
 use super::reconcile::{Action, JobView, LOST_AFTER, Poll, ScriptRunView, is_lost, reconcile};
 use super::rollup::rollup;
@@ -38,6 +38,7 @@ use super::snapshot::{self, Snapshot};
 use super::write::{Writing, answers, db_timeout};
 use crate::agent_client::{AgentError, Endpoint};
 use crate::db::control::{JobUpdate, NewJob, PassRecord, Recorded, Rollup, RunChange};
+use crate::db::seconds::Row;
 use crate::http::{ApiError, ApiResult};
 use crate::model::run::{Job, JobDesired, JobPhase, RunState, ScriptRunState};
 use crate::state::AppState;
@@ -262,7 +263,7 @@ impl Controller {
 
     async fn db_load(&self, app: &AppState) -> ApiResult<Vec<RunState>> {
         let budget = self.options.db_budget;
-        let mut conn = tokio::time::timeout(budget, app.db.conn()).await.map_err(|_| db_timeout(budget))??;
+        let mut conn = tokio::time::timeout(budget, app.db.control_conn()).await.map_err(|_| db_timeout(budget))??;
         match tokio::time::timeout(budget, crate::db::control::load(&mut conn, &self.id, self.options.claim)).await {
             Ok(runs) => runs,
             Err(_) => {
@@ -581,7 +582,7 @@ impl Controller {
                             key: uuid::Uuid::new_v4().to_string(),
                             share,
                             update: JobUpdate::default(),
-                            buckets: Vec::new(),
+                            seconds: Vec::new(),
                         };
                         calls.push(Call::Place { run: r, job, rps });
                     }
@@ -614,7 +615,7 @@ impl Controller {
                     started(&mut sub, runs[run].id, &mut shadow, result, rps, scale);
                     rec.changes.append(&mut sub.changes);
                     job.update = sub.jobs.remove(&shadow.id).unwrap_or_default();
-                    job.buckets = sub.seconds.into_iter().map(|(_, b)| b).collect();
+                    job.seconds = sub.seconds.into_iter().map(|(_, r)| r).collect();
                     if job.update.phase.is_none() {
                         job.update.phase = Some(JobPhase::Starting);
                     }
@@ -668,7 +669,7 @@ impl Controller {
             return;
         }
         let budget = self.options.db_budget;
-        let Ok(Ok(conn)) = tokio::time::timeout(budget, app.db.conn()).await else { return };
+        let Ok(Ok(conn)) = tokio::time::timeout(budget, app.db.control_conn()).await else { return };
         let claim = async {
             let idle = crate::db::fleet::idle(&conn).await?;
             if !super::fleet::release_due(&idle, self.options.fleet_quiet) {
@@ -937,7 +938,12 @@ impl Controller {
         mut out: TickOutcome,
         polled: Polled,
     ) -> TickOutcome {
-        let buffered = self.memory.buffer.buffered_seconds();
+        // The write in flight holds its seconds too.
+        let writing = self.writing.as_ref().map_or(Buffered::default(), Writing::held);
+        let buffered = Buffered {
+            seconds: self.memory.buffer.buffered_seconds() + writing.seconds,
+            bytes: self.memory.buffer.buffered_bytes() + writing.bytes,
+        };
         let verdict = match cause {
             Some(cause) => {
                 self.restore_snapshot(app).await;
@@ -946,7 +952,8 @@ impl Controller {
                 tracing::warn!(
                     error = %cause.message,
                     outage_secs = since.elapsed().as_secs(),
-                    buffered,
+                    buffered = buffered.seconds,
+                    buffered_mb = buffered.bytes >> 20,
                     stopping = matches!(verdict, Verdict::Stop(_)),
                     "the database is unreachable: the run-controller works from memory"
                 );
@@ -955,7 +962,11 @@ impl Controller {
             }
             None => {
                 let verdict = outage::behind(buffered, &self.options.outage);
-                tracing::info!(buffered, "a write is still going on: the run-controller works from memory");
+                tracing::info!(
+                    buffered = buffered.seconds,
+                    buffered_mb = buffered.bytes >> 20,
+                    "a write is still going on: the run-controller works from memory"
+                );
                 verdict
             }
         };
@@ -1005,7 +1016,7 @@ impl Controller {
                     && let Some(new) = self.memory.buffer.new_jobs.iter_mut().find(|n| &n.key == key)
                 {
                     new.update.merge(update);
-                    new.buckets.extend(rec.seconds.iter().filter(|(j, _)| *j == id).map(|(_, b)| b.clone()));
+                    new.seconds.extend(rec.seconds.iter().filter(|(j, _)| *j == id).map(|(_, r)| r.clone()));
                 }
             } else {
                 rec.jobs.insert(id, update);
@@ -1141,7 +1152,7 @@ fn seen(rec: &mut PassRecord, job: &mut Job, status: &JobStatus, accept: bool) {
         job.phase = status.state.into();
         update.phase = Some(job.phase);
     }
-    rec.seconds.extend(status.buckets.iter().map(|b| (job.id, b.clone())));
+    rec.seconds.extend(status.buckets.iter().map(|b| (job.id, Row::of(b))));
     rec.job(job.id, update);
 }
 

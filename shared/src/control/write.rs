@@ -9,6 +9,7 @@
 //! [`answers`]: only a database that cannot be reached within the budget, or
 //! a write that outlasts its cap, is (`docs/runs.md`).
 
+use super::outage::Buffered;
 use crate::db::control::{PassRecord, Recorded};
 use crate::http::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -25,7 +26,7 @@ pub fn db_timeout(budget: Duration) -> ApiError {
 /// `budget`. Asked while a write goes on, to tell a slow database (the write
 /// is left to finish) from one that does not answer (an outage).
 pub async fn answers(app: &AppState, budget: Duration) -> ApiResult<()> {
-    let conn = tokio::time::timeout(budget, app.db.conn()).await.map_err(|_| db_timeout(budget))??;
+    let conn = tokio::time::timeout(budget, app.db.control_conn()).await.map_err(|_| db_timeout(budget))??;
     match tokio::time::timeout(budget, conn.simple_query("SELECT 1")).await {
         Ok(answer) => answer.map(|_| ()).map_err(Into::into),
         Err(_) => {
@@ -42,15 +43,19 @@ pub struct Writing {
     record: Arc<PassRecord>,
     /// When it started: the budget counts from then.
     pub started: Instant,
+    /// What its record holds in memory until it ends.
+    held: Buffered,
 }
 
 impl Writing {
     /// Start writing `rec`: a connection within `budget`, the write within `cap`.
     pub fn start(app: &AppState, controller: &str, budget: Duration, cap: Duration, rec: PassRecord) -> Self {
+        let held = Buffered { seconds: rec.buffered_seconds(), bytes: rec.buffered_bytes() };
         let record = Arc::new(rec);
         let (app, controller, rec) = (app.clone(), controller.to_string(), record.clone());
         let task = tokio::spawn(async move {
-            let mut conn = tokio::time::timeout(budget, app.db.conn()).await.map_err(|_| db_timeout(budget))??;
+            let mut conn =
+                tokio::time::timeout(budget, app.db.control_conn()).await.map_err(|_| db_timeout(budget))??;
             match tokio::time::timeout(cap, crate::db::control::record(&mut conn, &controller, &rec)).await {
                 Ok(done) => done,
                 Err(_) => {
@@ -63,7 +68,12 @@ impl Writing {
                 }
             }
         });
-        Self { task, record, started: Instant::now() }
+        Self { task, record, started: Instant::now(), held }
+    }
+
+    /// The seconds its record holds, and their memory.
+    pub fn held(&self) -> Buffered {
+        self.held
     }
 
     /// Its outcome if it ends within `wait`: what it did, or why it failed with

@@ -14,12 +14,13 @@
 //!   wins, and the next pass rolls up from the new state. It is written after the
 //!   facts, in one statement of its own ([`settle`]) that also releases the claims.
 
+use super::seconds::Row;
 use crate::agent_client::Endpoint;
 use crate::http::ApiResult;
 use crate::model::run::{
     Job, JobDesired, JobPhase, RunState, RunStatus, ScriptRunDesired, ScriptRunState, ScriptRunStatus, desired_rps,
 };
-use alilo_agent_api::{Bucket, JobSpec};
+use alilo_agent_api::JobSpec;
 use deadpool_postgres::GenericClient;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -168,7 +169,7 @@ pub struct NewJob {
     pub share: f64,
     pub update: JobUpdate,
     /// Seconds it already reported.
-    pub buckets: Vec<Bucket>,
+    pub seconds: Vec<Row>,
 }
 
 /// A line of a run's audit.
@@ -193,8 +194,8 @@ pub struct Rollup {
 /// Everything one pass writes (or an outage buffered), in one transaction.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PassRecord {
-    /// New seconds per job.
-    pub seconds: Vec<(i64, Bucket)>,
+    /// New seconds per job, as stored.
+    pub seconds: Vec<(i64, Row)>,
     pub jobs: BTreeMap<i64, JobUpdate>,
     pub new_jobs: Vec<NewJob>,
     pub changes: Vec<RunChange>,
@@ -212,7 +213,14 @@ impl PassRecord {
 
     /// Seconds held, to bound an outage's buffer.
     pub fn buffered_seconds(&self) -> usize {
-        self.seconds.len() + self.new_jobs.iter().map(|j| j.buckets.len()).sum::<usize>()
+        self.seconds.len() + self.new_jobs.iter().map(|j| j.seconds.len()).sum::<usize>()
+    }
+
+    /// Bytes the seconds held take in memory, to bound an outage's buffer (the
+    /// rest of a record is small beside them).
+    pub fn buffered_bytes(&self) -> usize {
+        let rows = self.seconds.iter().map(|(_, r)| r).chain(self.new_jobs.iter().flat_map(|j| &j.seconds));
+        rows.map(Row::bytes).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -271,7 +279,7 @@ pub async fn record_facts(client: &mut deadpool_postgres::Object, rec: &PassReco
     let tx = client.transaction().await?;
     let mut out = Recorded::default();
     // New jobs first: their seconds need their ids.
-    let mut seconds: Vec<(i64, &Bucket)> = rec.seconds.iter().map(|(id, b)| (*id, b)).collect();
+    let mut seconds: Vec<(i64, &Row)> = rec.seconds.iter().map(|(id, r)| (*id, r)).collect();
     let mut updates: Vec<(i64, &JobUpdate)> = rec.jobs.iter().map(|(id, u)| (*id, u)).collect();
     if !rec.new_jobs.is_empty() {
         let srs: Vec<i64> = rec.new_jobs.iter().map(|j| j.script_run_id).collect();
@@ -291,7 +299,7 @@ pub async fn record_facts(client: &mut deadpool_postgres::Object, rec: &PassReco
         let ids: BTreeMap<String, i64> = rows.iter().map(|r| (r.get(1), r.get(0))).collect();
         for j in &rec.new_jobs {
             if let Some(id) = ids.get(&j.key) {
-                seconds.extend(j.buckets.iter().map(|b| (*id, b)));
+                seconds.extend(j.seconds.iter().map(|r| (*id, r)));
                 updates.push((*id, &j.update));
             }
         }

@@ -44,12 +44,24 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
 
 /// Connections per process. A Lambda instance serves one request at a time; the
 /// local runner serves many, and Postgres' default limit is 100.
-const POOL_SIZE: usize = 16;
+pub const POOL_SIZE: usize = 16;
 
-/// A pool of connections to the configured database.
+/// Connections of the run-controller's own pool ([`Db::control_conn`]): its
+/// load, its write beside the next pass, the probe that tells a slow
+/// database from an absent one, and the list of healthy agents.
+pub const CONTROL_POOL_SIZE: usize = 4;
+
+/// A pool of connections to the configured database, and a small one of the
+/// run-controller's own.
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
+    /// Only the run-controller takes these: requests and the pass hooks
+    /// holding every connection of `pool` (a busy pool) must not look to it
+    /// like a database that does not answer (an outage, which stops runs
+    /// once long enough). Opened on first use, so a process without a
+    /// controller never opens one.
+    control: Pool,
 }
 
 /// Longest time to open a connection: on loopback or in one VPC it takes
@@ -74,24 +86,33 @@ impl Db {
         ];
         config.options(with_settings(config.get_options(), &settings));
         config.connect_timeout(CONNECT_TIMEOUT);
-        let recycling = ManagerConfig { recycling_method: RecyclingMethod::Fast };
-        let manager = match dsn.tls().connector().map_err(anyhow::Error::msg)? {
-            Some(tls) => Manager::from_config(config, tls, recycling),
-            None => Manager::from_config(config, NoTls, recycling),
+        let tls = dsn.tls().connector().map_err(anyhow::Error::msg)?;
+        let pool = |size: usize| {
+            let recycling = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+            let manager = match tls.clone() {
+                Some(tls) => Manager::from_config(config.clone(), tls, recycling),
+                None => Manager::from_config(config.clone(), NoTls, recycling),
+            };
+            Pool::builder(manager)
+                .max_size(size)
+                .wait_timeout(Some(limits.pool_wait))
+                .create_timeout(Some(CONNECT_TIMEOUT))
+                .recycle_timeout(Some(CONNECT_TIMEOUT))
+                .runtime(deadpool_postgres::Runtime::Tokio1)
+                .build()
         };
-        let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
-            .wait_timeout(Some(limits.pool_wait))
-            .create_timeout(Some(CONNECT_TIMEOUT))
-            .recycle_timeout(Some(CONNECT_TIMEOUT))
-            .runtime(deadpool_postgres::Runtime::Tokio1)
-            .build()?;
-        Ok(Self { pool })
+        Ok(Self { pool: pool(POOL_SIZE)?, control: pool(CONTROL_POOL_SIZE)? })
     }
 
     /// A pooled connection.
     pub async fn conn(&self) -> ApiResult<deadpool_postgres::Object> {
         Ok(self.pool.get().await?)
+    }
+
+    /// A connection of the run-controller's own pool (see [`Db`]): only its
+    /// database steps take one.
+    pub async fn control_conn(&self) -> ApiResult<deadpool_postgres::Object> {
+        Ok(self.control.get().await?)
     }
 
     /// Check that the database answers.
