@@ -25,7 +25,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RATE="${RATE:-1000}"; DURATION="${DURATION:-4s}"; ROUNDS="${ROUNDS:-12}"; WARMUP="${WARMUP:-3s}"
-# MODES: which of no-auth (always first), bearer, cookie each round loads.
+# MODES: which of no-auth (always first), bearer, cookie, no-auth-b (a second --no-auth
+# server: an A/A control) each round loads.
 read -r -a MODES <<< "${MODES:-no-auth bearer cookie}"
 BASE_DSN="${BENCH_PG:-postgres://postgres@127.0.0.1:5432}"
 DB="alilo_bench_auth_$$"
@@ -44,7 +45,7 @@ if command -v taskset >/dev/null && (( $(nproc) > 1 )); then
 fi
 WORK=$(mktemp -d)
 cleanup() {
-  kill "${OPEN:-0}" "${GUARDED:-0}" 2>/dev/null || true; wait 2>/dev/null || true
+  kill "${OPEN:-0}" "${GUARDED:-0}" "${OPEN_B:-0}" 2>/dev/null || true; wait 2>/dev/null || true
   psql -q "$BASE_DSN/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" || true; rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -60,6 +61,14 @@ ALILO_BENCH_GUARD_TIMES=1 RUST_LOG=warn "${SERVER_PIN[@]}" "$BIN" --port 18185 -
   --data-dir "$WORK/s3b" --no-agent --no-auth >"$WORK/open.out" 2>/dev/null &
 OPEN=$!
 for _ in $(seq 1 120); do curl -s -o /dev/null -XPOST localhost:18185/v1/projects && break; sleep 0.5; done
+# `no-auth-b` (an A/A control): a second --no-auth server, loaded like the first; its
+# difference from no-auth is what two servers differ by with no sign-in at all.
+if [[ " ${MODES[*]} " == *" no-auth-b "* ]]; then
+  ALILO_BENCH_GUARD_TIMES=1 RUST_LOG=warn "${SERVER_PIN[@]}" "$BIN" --port 18186 --pg-dsn "$BASE_DSN/$DB" \
+    --data-dir "$WORK/s3c" --no-agent --no-auth >"$WORK/open_b.out" 2>/dev/null &
+  OPEN_B=$!
+  for _ in $(seq 1 120); do curl -s -o /dev/null -XPOST localhost:18186/v1/projects && break; sleep 0.5; done
+fi
 
 # 1,000 projects to read, and a viewer token (stored as its SHA-256, as the API does).
 psql -q "$BASE_DSN/$DB" -c "INSERT INTO projects (title) SELECT 'project ' || g FROM generate_series(1, 1000) g"
@@ -89,9 +98,10 @@ guard_time() { # pid file
   for _ in $(seq 1 50); do (( $(wc -l < "$2") > before )) && break; sleep 0.02; done
   tail -1 "$2"
 }
-declare -A PORT=([no-auth]=18185 [bearer]=18184 [cookie]=18184)
-declare -A PID=([no-auth]=$OPEN [bearer]=$GUARDED [cookie]=$GUARDED)
-declare -A OUT=([no-auth]="$WORK/open.out" [bearer]="$WORK/guarded.out" [cookie]="$WORK/guarded.out")
+declare -A PORT=([no-auth]=18185 [bearer]=18184 [cookie]=18184 [no-auth-b]=18186)
+declare -A PID=([no-auth]=$OPEN [bearer]=$GUARDED [cookie]=$GUARDED [no-auth-b]=${OPEN_B:-0})
+declare -A OUT=([no-auth]="$WORK/open.out" [bearer]="$WORK/guarded.out" [cookie]="$WORK/guarded.out"
+  [no-auth-b]="$WORK/open_b.out")
 header() { case $1 in bearer) echo "Authorization: Bearer $TOKEN";; cookie) echo "Cookie: alilo_session=$SESSION";; *) echo "X-Bench: no-auth";; esac; }
 
 echo "alilo-agent at $RATE req/s, $ROUNDS rounds x $DURATION per mode and endpoint (order rotating)," \
@@ -121,7 +131,7 @@ for line in open(sys.argv[1]):
                  "max": float(f[5]), "ok": int(f[6]), "sent": int(f[7]), "lag99": float(f[8]),
                  "g50": float(g.get("p50_us", "nan")), "g99": float(g.get("p99_us", "nan")),
                  "g999": float(g.get("p999_us", "nan")), "gmax": float(g.get("max_us", "nan")), "gn": int(g.get("n", "0"))})
-modes = [m for m in ["no-auth", "bearer", "cookie"] if any(r["mode"] == m for r in rows)]
+modes = [m for m in ["no-auth", "bearer", "cookie", "no-auth-b"] if any(r["mode"] == m for r in rows)]
 by = {m: sorted((r for r in rows if r["mode"] == m), key=lambda r: r["round"]) for m in modes}
 def q(xs, p):
     xs = sorted(xs); return xs[min(len(xs) - 1, max(0, round((len(xs) - 1) * p)))]
@@ -159,6 +169,8 @@ for m in [m for m in modes if m != "no-auth"]:
         lo, hi, cover = interval
         verdict = "MET" if hi < 0.2 else ("NOT MET" if lo > 0.2 else "UNDECIDED")
     dg = statistics.median(r["g99"] for r in by[m]) - ng99
+    if m == "no-auth-b":
+        print("  (no-auth-b is the A/A control: both servers --no-auth; its difference is between-server noise)")
     print(f"  {m:<8} - no-auth: p99 of medians {statistics.median(r['p99'] for r in by[m]) - n99:+.3f} ms;"
           f" paired per-round p99 difference median {med:+.3f} ms, {cover:.0%} interval [{lo:+.3f}, {hi:+.3f}] ms"
           f" -> goal < +0.200 ms: {verdict};"
