@@ -16,6 +16,11 @@ struct SlowTarget {
 }
 
 impl SlowTarget {
+    /// Served from a thread and runtime of its own: on the test's runtime,
+    /// which also runs the API, the controller and the verdicts' finalize and
+    /// report, a busy moment there (a loaded machine, a debug build) held the
+    /// "fast" target's answers for tens of ms, the agent measured that honestly,
+    /// and the fast run's whole-run p95 failed its 40 ms threshold.
     async fn start(delay_ms: u64) -> Self {
         let delay = Arc::new(AtomicU64::new(delay_ms));
         let d = delay.clone();
@@ -26,9 +31,17 @@ impl SlowTarget {
                 "ok"
             }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        // Detached: it ends with the test process.
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                axum::serve(listener, router).await.unwrap();
+            });
+        });
         Self { addr, delay }
     }
 }

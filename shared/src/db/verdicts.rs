@@ -231,7 +231,10 @@ pub async fn abort(conn: &mut deadpool_postgres::Object, run_id: i64, why: &str)
 }
 
 /// Records the final verdict and its one-line explanation in `runs.info`
-/// (so the v1 run list shows it).
+/// (so the v1 run list shows it), in one statement: a reader that sees the
+/// verdict final sees its explanation too, and a pass cut short between two
+/// writes can no longer leave a final verdict without one (a final verdict is
+/// never evaluated again).
 pub async fn save_final(
     conn: &impl GenericClient,
     run_id: i64,
@@ -239,16 +242,16 @@ pub async fn save_final(
     verdict: &str,
     info: &str,
 ) -> ApiResult<()> {
+    // The explanation is added to what the run already says (why it stopped),
+    // never in its place.
     conn.execute(
-        "UPDATE run_verdicts SET state = $2, verdict = $3, final = true, evaluated_at = now() WHERE run_id = $1",
-        &[&run_id, &Json(states), &verdict],
-    )
-    .await?;
-    // Added to what the run already says (why it stopped), never in its place.
-    conn.execute(
-        "UPDATE runs SET info = CASE WHEN $2 = '' THEN info WHEN info = '' THEN $2 ELSE info || '; ' || $2 END \
-         WHERE id = $1",
-        &[&run_id, &info],
+        "WITH v AS (
+             UPDATE run_verdicts SET state = $2, verdict = $3, final = true, evaluated_at = now()
+             WHERE run_id = $1 RETURNING run_id
+         )
+         UPDATE runs SET info = CASE WHEN $4 = '' THEN info WHEN info = '' THEN $4 ELSE info || '; ' || $4 END
+         FROM v WHERE runs.id = v.run_id",
+        &[&run_id, &Json(states), &verdict, &info],
     )
     .await?;
     Ok(())

@@ -279,9 +279,17 @@ fn verdict_response(row: &runs_db::RunRow, v: Option<&q::VerdictRow>) -> Verdict
 
 /// `/v1/run/verdict`.
 pub async fn verdict(app: &AppState, req: RunIdRequest) -> ApiResult<VerdictResponse> {
-    let row = run_exists(app, req.run_id).await?;
+    if req.run_id == 0 {
+        return Err(ApiError::bad_request("run_id", "is required"));
+    }
+    let id = known_id("run", req.run_id.into())?;
     let conn = app.db.conn().await?;
-    let v = q::verdict(&conn, row.id).await?;
+    // The verdict first, then the run: a verdict read final was committed with
+    // its explanation in `runs.info` ([`q::save_final`]), so the run read after
+    // it has that explanation (read the other way round, a final verdict could
+    // come with the run as it was just before, and no explanation).
+    let v = q::verdict(&conn, id).await?;
+    let row = runs_db::run_row_by_id(&conn, id).await?.ok_or_else(|| ApiError::not_found("run", id))?;
     Ok(verdict_response(&row, v.as_ref()))
 }
 
@@ -629,8 +637,9 @@ pub async fn live_fragment(app: &AppState, run_id: i64) -> ApiResult<String> {
     use crate::verdict::chart::esc;
     use std::fmt::Write as _;
     let conn = app.db.conn().await?;
-    let row = runs_db::run_row_by_id(&conn, run_id).await?.ok_or_else(|| ApiError::not_found("run", run_id))?;
+    // The verdict before the run, as in [`verdict`].
     let v = q::verdict(&conn, run_id).await?;
+    let row = runs_db::run_row_by_id(&conn, run_id).await?.ok_or_else(|| ApiError::not_found("run", run_id))?;
     let started = row.started_at.timestamp();
     let from = (chrono::Utc::now().timestamp() - 300).max(started);
     let (srs, by) = seconds_by_script(&conn, run_id, Some(from)).await?;
