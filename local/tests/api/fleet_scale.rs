@@ -63,9 +63,14 @@ pub struct Figures {
     pub row_bytes: f64,
     pub killed_agents: usize,
     pub jobs_on_killed: i64,
-    /// From the kill to every script run's full share on live agents.
+    /// From the kill to every script run's full share on live agents, as
+    /// stored (the pass that places the jobs writes beside the next one).
     pub move_ms: u128,
     pub passes_to_move: usize,
+    /// From the kill to the end of the pass that started the dead agents'
+    /// shares on live agents (the load moved; stored during the next pass).
+    pub placed_ms: u128,
+    pub passes_to_place: usize,
     pub max_pg_connections: i64,
     pub agent_calls: u64,
 }
@@ -298,6 +303,9 @@ pub async fn simulate(agents: usize, runs: usize, steady: usize, killed: usize) 
             let next = Instant::now() + Duration::from_secs(1);
             let out = controller.pass(&state).await.unwrap();
             figures.passes_to_move += 1;
+            if figures.placed_ms == 0 && out.actions > 0 {
+                (figures.placed_ms, figures.passes_to_place) = (t.elapsed().as_millis(), figures.passes_to_move);
+            }
             figures.max_pg_connections = figures.max_pg_connections.max(pg_connections(&app).await);
             let left = unmoved(&app, &dead).await;
             if std::env::var_os("FLEET_DEBUG").is_some() {

@@ -25,13 +25,21 @@ pub fn latency(encoded: &str) -> Vec<u8> {
     STANDARD.decode(encoded).unwrap_or_default()
 }
 
-/// The stored service histogram: coarsened to [`SERVICE_DIGITS`].
+/// The stored service histogram: coarsened to [`SERVICE_DIGITS`], in one
+/// pass ([`dist::recode`]) from the base64 decoded into a buffer kept by the
+/// thread (its bytes are not kept).
 pub fn service(encoded: &str) -> Vec<u8> {
-    let coarse = Layout::with_digits(SERVICE_DIGITS).expect("a valid number of digits");
-    match dist::decode(&latency(encoded), Layout::agents()) {
-        Ok(counts) => dist::encode(&dist::coarsen(&counts, Layout::agents(), coarse), coarse),
-        Err(_) => Vec::new(),
+    thread_local! {
+        static BYTES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
+    let coarse = Layout::with_digits(SERVICE_DIGITS).expect("a valid number of digits");
+    BYTES.with_borrow_mut(|bytes| {
+        bytes.clear();
+        match STANDARD.decode_vec(encoded, bytes) {
+            Ok(()) => dist::recode(bytes, Layout::agents(), coarse).unwrap_or_default(),
+            Err(_) => Vec::new(),
+        }
+    })
 }
 
 #[cfg(test)]
