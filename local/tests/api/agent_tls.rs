@@ -286,15 +286,9 @@ async fn malformed_pins_and_missing_certificate_files_are_named() {
     assert!(answer["message"].as_str().unwrap().contains("\"sha256:abc\""), "{answer}");
     assert_eq!(app.count("agents").await, 0, "nothing stored");
     let registration = json!({"host_name": "10.0.0.7", "port": "8888", "capacity_rps": 5, "tls_pin": "md5:00"});
-    let r = reqwest::Client::new()
-        .post(format!("{}/v1/fleet/register", app.address))
-        .bearer_auth(crate::fleet::FLEET_TOKEN)
-        .json(&registration)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
-    let body: Value = r.json().await.unwrap();
+    let (status, body) =
+        crate::fleet::fleet_post(&app, "/v1/fleet/register", crate::fleet::FLEET_TOKEN, registration).await;
+    assert_eq!(status, reqwest::StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body["message"].as_str().unwrap().starts_with("tls_pin"), "{body}");
 
     // The agent refuses to start, naming the flag and the file.
@@ -325,15 +319,9 @@ async fn with_tls_required_agents_without_a_pin_are_refused_and_get_no_work() {
     app.fails("/v1/agent/set", agent_body(8888, "plain", None), 422, "agent.tls_pin").await;
     app.fails("/v1/agent/set", agent_body(8888, "plain", Some("")), 422, "ALILO_AGENT_TLS_REQUIRED").await;
     let registration = json!({"host_name": "10.0.0.7", "port": "8888", "capacity_rps": 5});
-    let r = reqwest::Client::new()
-        .post(format!("{}/v1/fleet/register", app.address))
-        .bearer_auth(crate::fleet::FLEET_TOKEN)
-        .json(&registration)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
-    let body: Value = r.json().await.unwrap();
+    let (status, body) =
+        crate::fleet::fleet_post(&app, "/v1/fleet/register", crate::fleet::FLEET_TOKEN, registration).await;
+    assert_eq!(status, reqwest::StatusCode::UNPROCESSABLE_ENTITY);
     let message = body["message"].as_str().unwrap();
     assert!(message.starts_with("tls_pin") && message.contains("ALILO_AGENT_TLS_REQUIRED"), "{body}");
     assert_eq!(app.count("agents").await, 0, "nothing stored");
@@ -398,14 +386,7 @@ async fn with_tls_required_the_local_agent_serves_its_derived_certificate_and_ca
     let target = Target::start().await;
     let run_id = start_load(&app, &target, "local", "/local", 20).await;
     target.until_rates(&["/local"], &[20.0], 30).await;
-    let jobs: Vec<String> = crate::helpers::connect_dsn(&app.dsn)
-        .await
-        .query("SELECT base_url FROM jobs", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let jobs = app.job_urls().await;
     assert!(jobs.iter().all(|u| u.starts_with("https://127.0.0.1:")) && !jobs.is_empty(), "{jobs:?}");
     app.stop_and_wait(run_id).await;
 }

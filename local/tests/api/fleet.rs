@@ -79,6 +79,12 @@ impl TestApp {
         self.ok("/v1/fleet/agents", json!({})).await["agents"].as_array().unwrap().clone()
     }
 
+    /// The control URL of every job placed so far.
+    pub(crate) async fn job_urls(&self) -> Vec<String> {
+        let db = crate::helpers::connect_dsn(&self.dsn).await;
+        db.query("SELECT base_url FROM jobs", &[]).await.unwrap().iter().map(|r| r.get(0)).collect()
+    }
+
     /// The fleet's agents carrying `tag`, once `check` holds for that list.
     pub(crate) async fn fleet_until(&self, what: &str, check: impl Fn(&[Value]) -> bool) -> Vec<Value> {
         eventually(Duration::from_secs(30), what, async || {
@@ -94,7 +100,8 @@ fn with_tag<'a>(agents: &'a [Value], tag: &str) -> Vec<&'a Value> {
 }
 
 /// POST to a fleet route with a bearer.
-async fn fleet_post(app: &TestApp, path: &str, bearer: &str, body: Value) -> (StatusCode, Value) {
+/// A POST to the fleet routes with `bearer`: its status and JSON answer.
+pub(crate) async fn fleet_post(app: &TestApp, path: &str, bearer: &str, body: Value) -> (StatusCode, Value) {
     let client = reqwest::Client::new();
     let r = client.post(format!("{}{path}", app.address)).bearer_auth(bearer).json(&body).send().await.unwrap();
     let status = r.status();
@@ -336,14 +343,7 @@ async fn with_tls_required_the_local_fleet_starts_agents_serving_derived_certifi
     target.until_rates(&["/tls"], &[8.0], 30).await;
     let agents = app.fleet().await;
     assert!(agents.len() == 1 && agents[0]["agent"]["tls_pin"].as_str().is_some_and(|p| p.starts_with("sha256:")));
-    let jobs: Vec<String> = crate::helpers::connect_dsn(&app.dsn)
-        .await
-        .query("SELECT base_url FROM jobs", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let jobs = app.job_urls().await;
     assert!(!jobs.is_empty() && jobs.iter().all(|u| u.starts_with("https://")), "{jobs:?}");
     app.ok("/v1/run/stop", json!({"run_id": run_id})).await;
     app.wait_status(run_id, "STATUS_STOPPED_UNSPECIFIED", 20).await;
